@@ -1,0 +1,38 @@
+#include <stdio.h>
+
+#include <archive.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <sodium.h>
+#include <zstd.h>
+
+#include "qbk.h"
+
+int
+qbk_init(struct qbk_err *err)
+{
+	if (sodium_init() < 0)
+		return qbk_err_set(err, QBK_E_INTERNAL,
+		    "cannot initialise libsodium");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return qbk_err_set(err, QBK_E_INTERNAL,
+		    "cannot initialise libcurl");
+	return 0;
+}
+
+const char *
+qbk_version_text(void)
+{
+	static char text[512];
+
+	if (text[0] == '\0')
+		snprintf(text, sizeof(text),
+		    "qbk %s (libcurl %s, jansson %s, %s, libsodium %s, "
+		    "zstd %s, %s)",
+		    QBK_VERSION, curl_version_info(CURLVERSION_NOW)->version,
+		    JANSSON_VERSION, archive_version_string(),
+		    sodium_version_string(), ZSTD_versionString(),
+		    OpenSSL_version(OPENSSL_VERSION));
+	return text;
+}

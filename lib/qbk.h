@@ -1,0 +1,15 @@
+#ifndef QBK_H
+#define QBK_H
+
+#include "qbk_err.h"
+
+#define QBK_VERSION "0.1.0"
+
+/** qbk_init(err): one-time library set-up (libsodium, libcurl).  Call once
+ * from main() before any thread starts.  Returns 0 or -1. */
+int qbk_init(struct qbk_err *);
+
+/** qbk_version_text(): "qbk 0.1.0 (libcurl x, jansson y, ...)"; static. */
+const char *qbk_version_text(void);
+
+#endif /* !QBK_H */
