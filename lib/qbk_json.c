@@ -1,0 +1,211 @@
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "qbk_buf.h"
+#include "qbk_err.h"
+#include "qbk_json.h"
+
+/*
+ * jansson stores integers as json_int_t (long long) and refuses larger
+ * ones.  Qdrant peer ids were random u64 before 1.x capped them at 2^53 and
+ * stay what they were across upgrades, so copy the text with every integer
+ * literal above INT64_MAX turned into a string.  Most documents have no
+ * digit run of 19 or more and are parsed as they are.
+ */
+static int
+big_int(const char *p, size_t n)
+{
+	static const char max[] = "9223372036854775807";
+
+	if (n != sizeof(max) - 1)
+		return n > sizeof(max) - 1;
+	return memcmp(p, max, n) > 0;
+}
+
+static int
+needs_quoting(const char *text, size_t len, struct qbk_buf *out)
+{
+	size_t i = 0, start, run = 0;
+	int in_str = 0, changed = 0;
+
+	/* Quick check: any run of 19 digits at all? */
+	for (i = 0; i < len; i++) {
+		run = text[i] >= '0' && text[i] <= '9' ? run + 1 : 0;
+		if (run >= 19)
+			break;
+	}
+	if (i == len)
+		return 0;
+	for (i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (in_str) {
+			if (c == '\\' && i + 1 < len) {
+				qbk_buf_add(out, text + i, 2);
+				i++;
+				continue;
+			}
+			if (c == '"')
+				in_str = 0;
+			qbk_buf_addch(out, c);
+			continue;
+		}
+		if (c == '"') {
+			in_str = 1;
+			qbk_buf_addch(out, c);
+			continue;
+		}
+		if (c >= '0' && c <= '9' && (i == 0 ||
+		    strchr(".eE+-", text[i - 1]) == NULL)) {
+			start = i;
+			while (i < len && text[i] >= '0' && text[i] <= '9')
+				i++;
+			if ((i == len || (text[i] != '.' && text[i] != 'e' &&
+			    text[i] != 'E')) && big_int(text + start,
+			    i - start)) {
+				qbk_buf_addch(out, '"');
+				qbk_buf_add(out, text + start, i - start);
+				qbk_buf_addch(out, '"');
+				changed = 1;
+			} else {
+				qbk_buf_add(out, text + start, i - start);
+			}
+			i--;
+			continue;
+		}
+		qbk_buf_addch(out, c);
+	}
+	return changed;
+}
+
+struct json_t *
+qbk_json_parse(const char *text, size_t len, const char *what,
+    struct qbk_err *err)
+{
+	struct qbk_buf fixed = QBK_BUF_INIT;
+	json_error_t jerr;
+	json_t *v;
+
+	if (needs_quoting(text, len, &fixed))
+		v = json_loadb(fixed.buf, fixed.len, JSON_DECODE_ANY, &jerr);
+	else
+		v = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+	qbk_buf_release(&fixed);
+	if (v == NULL)
+		qbk_err_set(err, QBK_E_INTEGRITY,
+		    "cannot parse %s: %s at line %d column %d", what,
+		    jerr.text, jerr.line, jerr.column);
+	return v;
+}
+
+void
+qbk_json_decref(struct json_t *v)
+{
+	json_decref(v);
+}
+
+struct json_t *
+qbk_json_incref(struct json_t *v)
+{
+	return json_incref(v);
+}
+
+static int
+dump_cb(const char *buf, size_t size, void *data)
+{
+	qbk_buf_add(data, buf, size);
+	return 0;
+}
+
+int
+qbk_json_dump(const struct json_t *v, struct qbk_buf *out, int pretty)
+{
+	size_t flags = JSON_SORT_KEYS | JSON_ENCODE_ANY;
+
+	flags |= pretty ? JSON_INDENT(2) : JSON_COMPACT;
+	return json_dump_callback(v, dump_cb, out, flags) == 0 ? 0 : -1;
+}
+
+struct json_t *
+qbk_json_path(const struct json_t *v, const char *path)
+{
+	char key[256];
+	size_t n;
+
+	while (v != NULL && *path != '\0') {
+		n = strcspn(path, ".");
+		if (n >= sizeof(key) || !json_is_object(v))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		v = json_object_get(v, key);
+		path += n;
+		if (*path == '.')
+			path++;
+	}
+	return (struct json_t *)(uintptr_t)v;
+}
+
+const char *
+qbk_json_str(const struct json_t *v, const char *path)
+{
+	return json_string_value(qbk_json_path(v, path));
+}
+
+int
+qbk_json_i64(const struct json_t *v, const char *path, int64_t *out)
+{
+	const json_t *x = qbk_json_path(v, path);
+
+	if (!json_is_integer(x))
+		return -1;
+	*out = (int64_t)json_integer_value(x);
+	return 0;
+}
+
+int
+qbk_json_u64_value(const struct json_t *x, uint64_t *out)
+{
+	const char *s, *p;
+	unsigned long long u;
+	char *end;
+
+	if (json_is_integer(x)) {
+		if (json_integer_value(x) < 0)
+			return -1;
+		*out = (uint64_t)json_integer_value(x);
+		return 0;
+	}
+	if ((s = json_string_value(x)) == NULL || *s == '\0')
+		return -1;
+	for (p = s; *p != '\0'; p++)
+		if (*p < '0' || *p > '9')
+			return -1;
+	errno = 0;
+	u = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = (uint64_t)u;
+	return 0;
+}
+
+int
+qbk_json_u64(const struct json_t *v, const char *path, uint64_t *out)
+{
+	return qbk_json_u64_value(qbk_json_path(v, path), out);
+}
+
+int
+qbk_json_bool(const struct json_t *v, const char *path, int *out)
+{
+	const json_t *x = qbk_json_path(v, path);
+
+	if (!json_is_boolean(x))
+		return -1;
+	*out = json_is_true(x);
+	return 0;
+}

@@ -1,0 +1,1547 @@
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "qbk_buf.h"
+#include "qbk_err.h"
+#include "qbk_http.h"
+#include "qbk_json.h"
+#include "qbk_log.h"
+#include "qbk_qdrant.h"
+
+#define SCROLL_LIMIT	256
+#define TEXT_MAX	300
+
+struct qbk_qdrant {
+	struct qbk_http *http;
+};
+
+int
+qbk_qdrant_new(struct qbk_qdrant **out, const struct qbk_http_opts *o,
+    struct qbk_err *err)
+{
+	struct qbk_qdrant *q;
+
+	*out = NULL;
+	q = qbk_xcalloc(1, sizeof(*q));
+	if (qbk_http_new(&q->http, o, err) != 0) {
+		free(q);
+		return -1;
+	}
+	qbk_http_set_error_text(q->http, qbk_qdrant_error_text);
+	*out = q;
+	return 0;
+}
+
+void
+qbk_qdrant_free(struct qbk_qdrant *q)
+{
+	if (q == NULL)
+		return;
+	qbk_http_free(q->http);
+	free(q);
+}
+
+const char *
+qbk_qdrant_url(const struct qbk_qdrant *q)
+{
+	return qbk_http_base_url(q->http);
+}
+
+struct qbk_http *
+qbk_qdrant_http(struct qbk_qdrant *q)
+{
+	return q->http;
+}
+
+/* ---- envelopes and errors -------------------------------------------- */
+
+int
+qbk_qdrant_error_text(const char *body, size_t len, struct qbk_buf *out)
+{
+	const char *text;
+	json_t *v;
+
+	v = json_loadb(body, len, JSON_DECODE_ANY, NULL);
+	text = json_string_value(qbk_json_path(v, "status.error"));
+	if (text != NULL) {
+		qbk_http_oneline(out, text, strlen(text), TEXT_MAX);
+		json_decref(v);
+		return 1;
+	}
+	json_decref(v);
+	qbk_http_oneline(out, body, len, TEXT_MAX);
+	return 0;
+}
+
+int
+qbk_qdrant_result(const char *body, size_t len, const char *what,
+    struct json_t **result, struct qbk_err *err)
+{
+	struct qbk_buf t = QBK_BUF_INIT;
+	const json_t *status;
+	json_t *v;
+
+	*result = NULL;
+	if ((v = qbk_json_parse(body, len, what, err)) == NULL) {
+		if (err != NULL)
+			err->code = QBK_E_QDRANT;
+		return -1;
+	}
+	status = json_object_get(v, "status");
+	if (json_is_object(status)) {
+		qbk_qdrant_error_text(body, len, &t);
+		qbk_err_set(err, QBK_E_QDRANT, "%s: %s", what, t.buf);
+		goto fail;
+	}
+	if (!json_is_object(v) || !json_is_string(status)) {
+		qbk_err_set(err, QBK_E_QDRANT, "%s: not a Qdrant response",
+		    what);
+		goto fail;
+	}
+	*result = json_incref(json_object_get(v, "result"));
+	json_decref(v);
+	return 0;
+
+fail:
+	qbk_buf_release(&t);
+	json_decref(v);
+	return -1;
+}
+
+/*
+ * Turn a failed qbk_http call into the final message: Qdrant's own text
+ * for HTTP errors, then the context in front.
+ */
+static int
+failed(const struct qbk_http_resp *resp, struct qbk_err *err,
+    const char *ctx)
+{
+	struct qbk_buf t = QBK_BUF_INIT;
+	int envelope;
+
+	if (err == NULL)
+		return -1;
+	if (err->http_status != 0 && resp->status >= 300) {
+		envelope = qbk_qdrant_error_text(resp->body.buf,
+		    resp->body.len, &t);
+		qbk_http_resp_err(resp, t.buf, err);
+		if (strstr(t.buf, "hecksum mismatch") != NULL)
+			err->code = QBK_E_INTEGRITY;
+		else if (envelope && err->code == QBK_E_HTTP)
+			err->code = QBK_E_QDRANT;
+		if (resp->status == 401)
+			qbk_err_hint(err, "check the API key (api_key_file in "
+			    "qbk.conf or QBK_API_KEY)");
+		else if (resp->status == 403 &&
+		    strstr(t.buf, "manage access") != NULL)
+			qbk_err_hint(err, "this needs a read-write API key, "
+			    "not a read-only one");
+	}
+	qbk_err_prefix(err, "%s", ctx);
+	qbk_buf_release(&t);
+	return -1;
+}
+
+static void
+ctx_vset(struct qbk_buf *ctx, const char *fmt, va_list ap)
+{
+	qbk_buf_reset(ctx);
+	qbk_buf_vaddf(ctx, fmt, ap);
+}
+
+/*
+ * One JSON call: ${body} (may be NULL) as the request, the envelope's
+ * "result" into ${*result} (if ${result} is not NULL).  ${fmt} is the
+ * context of error messages ("cannot list collections").
+ */
+static int call(struct qbk_qdrant *, const char *, const char *,
+    const json_t *, unsigned, json_t **, struct qbk_err *, const char *,
+    ...) __attribute__((format(printf, 8, 9)));
+
+static int
+call(struct qbk_qdrant *q, const char *method, const char *path,
+    const json_t *body, unsigned flags, json_t **result, struct qbk_err *err,
+    const char *fmt, ...)
+{
+	struct qbk_http_req req = QBK_HTTP_REQ_INIT;
+	struct qbk_buf text = QBK_BUF_INIT, ctx = QBK_BUF_INIT;
+	struct qbk_http_resp resp;
+	json_t *res = NULL;
+	va_list ap;
+	int rc = -1;
+
+	if (result != NULL)
+		*result = NULL;
+	va_start(ap, fmt);
+	ctx_vset(&ctx, fmt, ap);
+	va_end(ap);
+	qbk_http_resp_init(&resp);
+	if (body != NULL && qbk_json_dump(body, &text, 0) != 0) {
+		qbk_err_set(err, QBK_E_INTERNAL, "%s: cannot encode the "
+		    "request", ctx.buf);
+		goto done;
+	}
+	req.method = method;
+	req.path = path;
+	req.body = body != NULL ? text.buf : NULL;
+	req.body_len = text.len;
+	req.flags = flags;
+	if (qbk_http_request(q->http, &req, &resp, err) != 0) {
+		failed(&resp, err, ctx.buf);
+		goto done;
+	}
+	if (qbk_qdrant_result(resp.body.buf, resp.body.len,
+	    "the response", &res, err) != 0) {
+		qbk_err_prefix(err, "%s", ctx.buf);
+		goto done;
+	}
+	if (result != NULL) {
+		*result = res;	/* handed over */
+		res = NULL;
+	}
+	rc = 0;
+done:
+	json_decref(res);
+	qbk_http_resp_release(&resp);
+	qbk_buf_release(&text);
+	qbk_buf_release(&ctx);
+	return rc;
+}
+
+static int
+bad_result(struct qbk_err *err, const char *what)
+{
+	return qbk_err_set(err, QBK_E_QDRANT, "%s: unexpected response from "
+	    "Qdrant", what);
+}
+
+/* Paths. */
+static void
+path_coll(struct qbk_buf *b, const char *coll)
+{
+	qbk_buf_reset(b);
+	qbk_buf_addstr(b, "/collections/");
+	qbk_http_escape(b, coll, 0);
+}
+
+static void
+path_snaps(struct qbk_buf *b, const char *coll, long shard)
+{
+	if (coll == NULL) {
+		qbk_buf_reset(b);
+		qbk_buf_addstr(b, "/snapshots");
+		return;
+	}
+	path_coll(b, coll);
+	if (shard >= 0)
+		qbk_buf_addf(b, "/shards/%ld", shard);
+	qbk_buf_addstr(b, "/snapshots");
+}
+
+/* "snapshot of 'c1'", "snapshot of shard 2 of 'c1'", "full snapshot". */
+static void
+scope_text(struct qbk_buf *b, const char *coll, long shard)
+{
+	qbk_buf_reset(b);
+	if (coll == NULL)
+		qbk_buf_addstr(b, "full snapshot");
+	else if (shard >= 0)
+		qbk_buf_addf(b, "snapshot of shard %ld of '%s'", shard, coll);
+	else
+		qbk_buf_addf(b, "snapshot of '%s'", coll);
+}
+
+static char *
+dup_str(const json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return s != NULL ? qbk_xstrdup(s) : NULL;
+}
+
+/* ---- service ---------------------------------------------------------- */
+
+int
+qbk_qdrant_version(struct qbk_qdrant *q, struct qbk_qdrant_version *out,
+    struct qbk_err *err)
+{
+	struct qbk_http_req req = QBK_HTTP_REQ_INIT;
+	struct qbk_http_resp resp;
+	const char *s;
+	json_t *v = NULL;
+	int rc = -1;
+	char ctx[300];
+
+	memset(out, 0, sizeof(*out));
+	snprintf(ctx, sizeof(ctx), "cannot get the version of '%s'",
+	    qbk_qdrant_url(q));
+	qbk_http_resp_init(&resp);
+	if (qbk_http_request(q->http, &req, &resp, err) != 0) {
+		failed(&resp, err, ctx);
+		goto done;
+	}
+	v = qbk_json_parse(resp.body.buf, resp.body.len, "the response", err);
+	if (v == NULL || (s = qbk_json_str(v, "version")) == NULL) {
+		qbk_err_set(err, QBK_E_QDRANT, "%s: not a Qdrant server", ctx);
+		goto done;
+	}
+	snprintf(out->version, sizeof(out->version), "%s", s);
+	if ((s = qbk_json_str(v, "title")) != NULL)
+		snprintf(out->title, sizeof(out->title), "%s", s);
+	if ((s = qbk_json_str(v, "commit")) != NULL)
+		snprintf(out->commit, sizeof(out->commit), "%s", s);
+	rc = 0;
+done:
+	json_decref(v);
+	qbk_http_resp_release(&resp);
+	return rc;
+}
+
+int
+qbk_qdrant_healthz(struct qbk_qdrant *q, struct qbk_err *err)
+{
+	struct qbk_http_req req = QBK_HTTP_REQ_INIT;
+	struct qbk_http_resp resp;
+	char ctx[300];
+	int rc;
+
+	snprintf(ctx, sizeof(ctx), "health check of '%s' failed",
+	    qbk_qdrant_url(q));
+	req.path = "/healthz";
+	qbk_http_resp_init(&resp);
+	if ((rc = qbk_http_request(q->http, &req, &resp, err)) != 0)
+		failed(&resp, err, ctx);
+	qbk_http_resp_release(&resp);
+	return rc;
+}
+
+int
+qbk_qdrant_readyz(struct qbk_qdrant *q, int *ready, struct qbk_err *err)
+{
+	struct qbk_http_req req = QBK_HTTP_REQ_INIT;
+	struct qbk_http_resp resp;
+	char ctx[300];
+	int rc = -1;
+
+	*ready = 0;
+	snprintf(ctx, sizeof(ctx), "readiness check of '%s' failed",
+	    qbk_qdrant_url(q));
+	req.path = "/readyz";
+	req.flags = QBK_HTTP_F_NORETRY | QBK_HTTP_F_ANYSTATUS;
+	qbk_http_resp_init(&resp);
+	if (qbk_http_request(q->http, &req, &resp, err) != 0) {
+		failed(&resp, err, ctx);
+	} else if (resp.status == 200 || resp.status == 503) {
+		*ready = resp.status == 200;
+		rc = 0;
+	} else {
+		if (err != NULL)
+			err->http_status = resp.status;
+		failed(&resp, err, ctx);
+	}
+	qbk_http_resp_release(&resp);
+	return rc;
+}
+
+/* ---- collections ------------------------------------------------------ */
+
+void
+qbk_qdrant_strv_free(char **v)
+{
+	char **p;
+
+	if (v == NULL)
+		return;
+	for (p = v; *p != NULL; p++)
+		free(*p);
+	free(v);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+qbk_qdrant_collections(struct qbk_qdrant *q, char ***out,
+    struct qbk_err *err)
+{
+	const char *ctx = "cannot list collections";
+	json_t *res, *list;
+	char **v;
+	size_t i, n;
+
+	*out = NULL;
+	if (call(q, "GET", "/collections", NULL, 0, &res, err, "%s",
+	    ctx) != 0)
+		return -1;
+	list = json_object_get(res, "collections");
+	if (!json_is_array(list)) {
+		json_decref(res);
+		return bad_result(err, ctx);
+	}
+	n = json_array_size(list);
+	v = qbk_xcalloc(n + 1, sizeof(*v));
+	for (i = 0; i < n; i++) {
+		v[i] = dup_str(json_object_get(json_array_get(list, i),
+		    "name"));
+		if (v[i] == NULL) {
+			qbk_qdrant_strv_free(v);
+			json_decref(res);
+			return bad_result(err, ctx);
+		}
+	}
+	qsort(v, n, sizeof(*v), cmp_str);
+	json_decref(res);
+	*out = v;
+	return 0;
+}
+
+void
+qbk_qdrant_collection_free(struct qbk_qdrant_collection *c)
+{
+	if (c == NULL)
+		return;
+	json_decref(c->info);
+	free(c->name);
+	free(c);
+}
+
+static uint32_t
+u32_or(const json_t *v, const char *path, uint32_t dflt)
+{
+	int64_t x;
+
+	if (qbk_json_i64(v, path, &x) != 0 || x < 0 || x > UINT32_MAX)
+		return dflt;
+	return (uint32_t)x;
+}
+
+int
+qbk_qdrant_collection_info(struct qbk_qdrant *q, const char *name,
+    struct qbk_qdrant_collection **out, struct qbk_err *err)
+{
+	struct qbk_qdrant_collection *c;
+	struct qbk_buf path = QBK_BUF_INIT;
+	const char *s;
+	json_t *res;
+
+	*out = NULL;
+	path_coll(&path, name);
+	if (call(q, "GET", path.buf, NULL, 0, &res, err,
+	    "cannot get information on collection '%s'", name) != 0) {
+		qbk_buf_release(&path);
+		return -1;
+	}
+	qbk_buf_release(&path);
+	if (!json_is_object(res) || !json_is_object(json_object_get(res,
+	    "config"))) {
+		json_decref(res);
+		qbk_err_set(err, QBK_E_QDRANT, "cannot get information on "
+		    "collection '%s': unexpected response from Qdrant", name);
+		return -1;
+	}
+	c = qbk_xcalloc(1, sizeof(*c));
+	c->name = qbk_xstrdup(name);
+	c->info = res;
+	c->config = json_object_get(res, "config");
+	c->vectors = qbk_json_path(res, "config.params.vectors");
+	if ((s = qbk_json_str(res, "status")) != NULL)
+		snprintf(c->status, sizeof(c->status), "%s", s);
+	if (qbk_json_i64(res, "points_count", &c->points_count) != 0)
+		c->points_count = -1;
+	if (qbk_json_i64(res, "indexed_vectors_count",
+	    &c->indexed_vectors_count) != 0)
+		c->indexed_vectors_count = -1;
+	if (qbk_json_i64(res, "segments_count", &c->segments_count) != 0)
+		c->segments_count = -1;
+	c->shard_number = u32_or(res, "config.params.shard_number", 1);
+	c->replication_factor = u32_or(res,
+	    "config.params.replication_factor", 1);
+	*out = c;
+	return 0;
+}
+
+int
+qbk_qdrant_collection_exists(struct qbk_qdrant *q, const char *name,
+    int *exists, struct qbk_err *err)
+{
+	struct qbk_http_req req = QBK_HTTP_REQ_INIT;
+	struct qbk_buf path = QBK_BUF_INIT, ctx = QBK_BUF_INIT;
+	struct qbk_http_resp resp;
+	json_t *res = NULL;
+	int rc = -1, b;
+
+	*exists = 0;
+	qbk_buf_addf(&ctx, "cannot check whether collection '%s' exists",
+	    name);
+	path_coll(&path, name);
+	qbk_buf_addstr(&path, "/exists");
+	req.path = path.buf;
+	qbk_http_resp_init(&resp);
+	if (qbk_http_request(q->http, &req, &resp, err) != 0) {
+		/* Before 1.8 there was no /exists: an unknown route is an
+		 * empty 404.  Ask for the collection itself then. */
+		if (resp.status == 404 && resp.body.len == 0) {
+			path_coll(&path, name);
+			req.path = path.buf;
+			qbk_http_resp_release(&resp);
+			if (qbk_http_request(q->http, &req, &resp, err) == 0) {
+				*exists = 1;
+				rc = 0;
+			} else if (resp.status == 404) {
+				rc = 0;
+			} else {
+				failed(&resp, err, ctx.buf);
+			}
+			goto done;
+		}
+		failed(&resp, err, ctx.buf);
+		goto done;
+	}
+	if (qbk_qdrant_result(resp.body.buf, resp.body.len, "the response",
+	    &res, err) != 0) {
+		qbk_err_prefix(err, "%s", ctx.buf);
+		goto done;
+	}
+	if (qbk_json_bool(res, "exists", &b) != 0) {
+		bad_result(err, ctx.buf);
+		goto done;
+	}
+	*exists = b;
+	rc = 0;
+done:
+	json_decref(res);
+	qbk_http_resp_release(&resp);
+	qbk_buf_release(&path);
+	qbk_buf_release(&ctx);
+	return rc;
+}
+
+int
+qbk_qdrant_collection_create(struct qbk_qdrant *q, const char *name,
+    const struct json_t *body, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT;
+	int rc;
+
+	path_coll(&path, name);
+	rc = call(q, "PUT", path.buf, body, QBK_HTTP_F_LONG, NULL, err,
+	    "cannot create collection '%s'", name);
+	qbk_buf_release(&path);
+	return rc;
+}
+
+static void
+copy_key(json_t *dst, const char *dkey, const json_t *src, const char *skey)
+{
+	json_t *v = json_object_get(src, skey);
+
+	if (v != NULL && !json_is_null(v))
+		json_object_set(dst, dkey, v);
+}
+
+struct json_t *
+qbk_qdrant_create_body(const struct json_t *config)
+{
+	static const char *params[] = { "vectors", "shard_number",
+		"sharding_method", "replication_factor",
+		"write_consistency_factor", "on_disk_payload", "payload",
+		"sparse_vectors" };
+	static const char *top[] = { "hnsw_config", "wal_config",
+		"quantization_config", "strict_mode_config", "metadata" };
+	const json_t *p = json_object_get(config, "params");
+	json_t *body;
+	size_t i;
+
+	if (!json_is_object(p) || json_object_get(p, "vectors") == NULL)
+		return NULL;
+	body = json_object();
+	for (i = 0; i < sizeof(params) / sizeof(params[0]); i++)
+		copy_key(body, params[i], p, params[i]);
+	for (i = 0; i < sizeof(top) / sizeof(top[0]); i++)
+		copy_key(body, top[i], config, top[i]);
+	copy_key(body, "optimizers_config", config, "optimizer_config");
+	return body;
+}
+
+int
+qbk_qdrant_collection_delete(struct qbk_qdrant *q, const char *name,
+    int *deleted, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT;
+	json_t *res;
+	int rc;
+
+	path_coll(&path, name);
+	rc = call(q, "DELETE", path.buf, NULL, QBK_HTTP_F_LONG, &res, err,
+	    "cannot delete collection '%s'", name);
+	qbk_buf_release(&path);
+	if (rc == 0 && deleted != NULL)
+		*deleted = json_is_true(res);
+	json_decref(res);
+	return rc;
+}
+
+/* ---- aliases ---------------------------------------------------------- */
+
+void
+qbk_qdrant_aliases_free(struct qbk_qdrant_alias *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(v[i].alias);
+		free(v[i].collection);
+	}
+	free(v);
+}
+
+static int
+cmp_alias(const void *a, const void *b)
+{
+	const struct qbk_qdrant_alias *x = a, *y = b;
+
+	return strcmp(x->alias, y->alias);
+}
+
+int
+qbk_qdrant_aliases(struct qbk_qdrant *q, const char *coll,
+    struct qbk_qdrant_alias **out, size_t *nout, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT, ctx = QBK_BUF_INIT;
+	struct qbk_qdrant_alias *v = NULL;
+	json_t *res = NULL, *list, *e;
+	size_t i, n = 0;
+	int rc = -1;
+
+	*out = NULL;
+	*nout = 0;
+	if (coll != NULL) {
+		path_coll(&path, coll);
+		qbk_buf_addstr(&path, "/aliases");
+		qbk_buf_addf(&ctx, "cannot list the aliases of '%s'", coll);
+	} else {
+		qbk_buf_addstr(&path, "/aliases");
+		qbk_buf_addstr(&ctx, "cannot list aliases");
+	}
+	if (call(q, "GET", path.buf, NULL, 0, &res, err, "%s", ctx.buf) != 0)
+		goto done;
+	list = json_object_get(res, "aliases");
+	if (!json_is_array(list)) {
+		bad_result(err, ctx.buf);
+		goto done;
+	}
+	v = qbk_xcalloc(json_array_size(list) + 1, sizeof(*v));
+	json_array_foreach(list, i, e) {
+		v[n].alias = dup_str(json_object_get(e, "alias_name"));
+		v[n].collection = dup_str(json_object_get(e,
+		    "collection_name"));
+		n++;
+		if (v[n - 1].alias == NULL || v[n - 1].collection == NULL) {
+			bad_result(err, ctx.buf);
+			goto done;
+		}
+	}
+	qsort(v, n, sizeof(*v), cmp_alias);
+	*out = v;	/* handed over */
+	*nout = n;
+	v = NULL;
+	rc = 0;
+done:
+	qbk_qdrant_aliases_free(v, n);
+	json_decref(res);
+	qbk_buf_release(&path);
+	qbk_buf_release(&ctx);
+	return rc;
+}
+
+int
+qbk_qdrant_alias_actions(struct qbk_qdrant *q, const struct json_t *actions,
+    struct qbk_err *err)
+{
+	json_t *body;
+	int rc;
+
+	body = json_pack("{s:O}", "actions", actions);
+	if (body == NULL)
+		return qbk_err_set(err, QBK_E_INTERNAL, "cannot change "
+		    "aliases: bad action list");
+	rc = call(q, "POST", "/collections/aliases", body, 0, NULL, err,
+	    "cannot change aliases");
+	json_decref(body);
+	return rc;
+}
+
+int
+qbk_qdrant_alias_create(struct qbk_qdrant *q, const char *alias,
+    const char *coll, struct qbk_err *err)
+{
+	json_t *body;
+	int rc;
+
+	body = json_pack("{s:[{s:{s:s,s:s}}]}", "actions", "create_alias",
+	    "collection_name", coll, "alias_name", alias);
+	if (body == NULL)
+		return qbk_err_set(err, QBK_E_INTERNAL, "cannot create alias "
+		    "'%s': bad name", alias);
+	rc = call(q, "POST", "/collections/aliases", body, 0, NULL, err,
+	    "cannot create alias '%s' of '%s'", alias, coll);
+	json_decref(body);
+	return rc;
+}
+
+int
+qbk_qdrant_alias_delete(struct qbk_qdrant *q, const char *alias,
+    struct qbk_err *err)
+{
+	json_t *body;
+	int rc;
+
+	body = json_pack("{s:[{s:{s:s}}]}", "actions", "delete_alias",
+	    "alias_name", alias);
+	if (body == NULL)
+		return qbk_err_set(err, QBK_E_INTERNAL, "cannot delete alias "
+		    "'%s': bad name", alias);
+	rc = call(q, "POST", "/collections/aliases", body, 0, NULL, err,
+	    "cannot delete alias '%s'", alias);
+	json_decref(body);
+	return rc;
+}
+
+/* ---- points ----------------------------------------------------------- */
+
+int
+qbk_qdrant_scroll_page(struct qbk_qdrant *q, const char *coll,
+    const struct qbk_qdrant_scroll *o, const struct json_t *offset,
+    struct json_t **points, struct json_t **next, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT;
+	json_t *body, *res = NULL, *p, *n;
+	int rc = -1;
+
+	*points = NULL;
+	*next = NULL;
+	body = json_pack("{s:I,s:b,s:b}", "limit",
+	    (json_int_t)(o != NULL && o->limit > 0 ? o->limit : SCROLL_LIMIT),
+	    "with_payload", o != NULL && o->with_payload,
+	    "with_vector", o != NULL && o->with_vector);
+	if (offset != NULL)
+		json_object_set(body, "offset", (json_t *)(uintptr_t)offset);
+	if (o != NULL && o->filter != NULL)
+		json_object_set(body, "filter",
+		    (json_t *)(uintptr_t)o->filter);
+	path_coll(&path, coll);
+	qbk_buf_addstr(&path, "/points/scroll");
+	if (call(q, "POST", path.buf, body, 0, &res, err,
+	    "cannot read the points of '%s'", coll) != 0)
+		goto done;
+	p = json_object_get(res, "points");
+	n = json_object_get(res, "next_page_offset");
+	if (!json_is_array(p)) {
+		qbk_err_set(err, QBK_E_QDRANT, "cannot read the points of "
+		    "'%s': unexpected response from Qdrant", coll);
+		goto done;
+	}
+	*points = json_incref(p);
+	*next = n != NULL && !json_is_null(n) ? json_incref(n) : NULL;
+	rc = 0;
+done:
+	json_decref(res);
+	json_decref(body);
+	qbk_buf_release(&path);
+	return rc;
+}
+
+int
+qbk_qdrant_scroll(struct qbk_qdrant *q, const char *coll,
+    const struct qbk_qdrant_scroll *o, qbk_qdrant_page_fn *fn, void *cookie,
+    struct qbk_err *err)
+{
+	json_t *offset = NULL, *points, *next;
+	int rc = 0;
+
+	for (;;) {
+		if (qbk_qdrant_scroll_page(q, coll, o, offset, &points, &next,
+		    err) != 0) {
+			rc = -1;
+			break;
+		}
+		if (next != NULL && offset != NULL && json_equal(next,
+		    offset)) {
+			json_decref(points);
+			json_decref(next);
+			rc = qbk_err_set(err, QBK_E_QDRANT, "cannot read the "
+			    "points of '%s': the scroll does not advance",
+			    coll);
+			break;
+		}
+		if (json_array_size(points) > 0 &&
+		    fn(cookie, points, err) != 0) {
+			json_decref(points);
+			json_decref(next);
+			rc = -1;
+			break;
+		}
+		json_decref(points);
+		json_decref(offset);
+		offset = next;
+		if (offset == NULL)
+			break;
+	}
+	json_decref(offset);
+	return rc;
+}
+
+int
+qbk_qdrant_count(struct qbk_qdrant *q, const char *coll,
+    const struct json_t *filter, uint64_t *count, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT;
+	json_t *body, *res = NULL;
+	int rc = -1;
+
+	*count = 0;
+	body = json_pack("{s:b}", "exact", 1);
+	if (filter != NULL)
+		json_object_set(body, "filter", (json_t *)(uintptr_t)filter);
+	path_coll(&path, coll);
+	qbk_buf_addstr(&path, "/points/count");
+	if (call(q, "POST", path.buf, body, QBK_HTTP_F_LONG, &res, err,
+	    "cannot count the points of '%s'", coll) != 0)
+		goto done;
+	if (qbk_json_u64(res, "count", count) != 0) {
+		qbk_err_set(err, QBK_E_QDRANT, "cannot count the points of "
+		    "'%s': unexpected response from Qdrant", coll);
+		goto done;
+	}
+	rc = 0;
+done:
+	json_decref(res);
+	json_decref(body);
+	qbk_buf_release(&path);
+	return rc;
+}
+
+int
+qbk_qdrant_retrieve(struct qbk_qdrant *q, const char *coll,
+    const struct json_t *ids, int with_payload, int with_vector,
+    struct json_t **records, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT;
+	json_t *body, *res = NULL;
+	int rc = -1;
+
+	*records = NULL;
+	body = json_pack("{s:O,s:b,s:b}", "ids", (json_t *)(uintptr_t)ids,
+	    "with_payload", with_payload != 0, "with_vector",
+	    with_vector != 0);
+	if (body == NULL)
+		return qbk_err_set(err, QBK_E_INTERNAL, "cannot retrieve "
+		    "points of '%s': bad id list", coll);
+	path_coll(&path, coll);
+	qbk_buf_addstr(&path, "/points");
+	if (call(q, "POST", path.buf, body, 0, &res, err,
+	    "cannot retrieve points of '%s'", coll) != 0)
+		goto done;
+	if (!json_is_array(res)) {
+		qbk_err_set(err, QBK_E_QDRANT, "cannot retrieve points of "
+		    "'%s': unexpected response from Qdrant", coll);
+		goto done;
+	}
+	*records = res;	/* handed over */
+	res = NULL;
+	rc = 0;
+done:
+	json_decref(res);
+	json_decref(body);
+	qbk_buf_release(&path);
+	return rc;
+}
+
+int
+qbk_qdrant_upsert(struct qbk_qdrant *q, const char *coll,
+    const struct json_t *points, int wait, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT;
+	json_t *body;
+	int rc;
+
+	body = json_pack("{s:O}", "points", (json_t *)(uintptr_t)points);
+	if (body == NULL)
+		return qbk_err_set(err, QBK_E_INTERNAL, "cannot write points "
+		    "to '%s': bad point list", coll);
+	path_coll(&path, coll);
+	qbk_buf_addstr(&path, wait ? "/points?wait=true" : "/points");
+	rc = call(q, "PUT", path.buf, body, QBK_HTTP_F_LONG, NULL, err,
+	    "cannot write points to '%s'", coll);
+	json_decref(body);
+	qbk_buf_release(&path);
+	return rc;
+}
+
+int
+qbk_qdrant_search(struct qbk_qdrant *q, const char *coll, const char *using,
+    const float *vec, size_t dim, unsigned limit, int with_payload,
+    struct json_t **points, struct qbk_err *err)
+{
+	struct qbk_http_req req = QBK_HTTP_REQ_INIT;
+	struct qbk_buf path = QBK_BUF_INIT, text = QBK_BUF_INIT,
+	    ctx = QBK_BUF_INIT;
+	struct qbk_http_resp resp;
+	json_t *v, *body, *res = NULL, *list;
+	int rc = -1, legacy = 0;
+	size_t i;
+
+	*points = NULL;
+	qbk_buf_addf(&ctx, "cannot search in '%s'", coll);
+	v = json_array();
+	for (i = 0; i < dim; i++)
+		json_array_append_new(v, json_real((double)vec[i]));
+	body = json_pack("{s:O,s:I,s:b}", "query", v, "limit",
+	    (json_int_t)(limit > 0 ? limit : 10), "with_payload",
+	    with_payload != 0);
+	if (using != NULL)
+		json_object_set_new(body, "using", json_string(using));
+	path_coll(&path, coll);
+	qbk_buf_addstr(&path, "/points/query");
+	qbk_http_resp_init(&resp);
+	for (;;) {
+		qbk_buf_reset(&text);
+		qbk_json_dump(body, &text, 0);
+		req.method = "POST";
+		req.path = path.buf;
+		req.body = text.buf;
+		req.body_len = text.len;
+		if (qbk_http_request(q->http, &req, &resp, err) == 0)
+			break;
+		/* An unknown route is an empty 404: a server before 1.10. */
+		if (legacy || resp.status != 404 || resp.body.len != 0) {
+			failed(&resp, err, ctx.buf);
+			goto done;
+		}
+		legacy = 1;
+		json_decref(body);
+		body = json_pack("{s:I,s:b}", "limit",
+		    (json_int_t)(limit > 0 ? limit : 10), "with_payload",
+		    with_payload != 0);
+		if (using != NULL)
+			json_object_set_new(body, "vector", json_pack("{s:s,"
+			    "s:O}", "name", using, "vector", v));
+		else
+			json_object_set(body, "vector", v);
+		path_coll(&path, coll);
+		qbk_buf_addstr(&path, "/points/search");
+		qbk_http_resp_release(&resp);
+	}
+	if (qbk_qdrant_result(resp.body.buf, resp.body.len, "the response",
+	    &res, err) != 0) {
+		qbk_err_prefix(err, "%s", ctx.buf);
+		goto done;
+	}
+	list = legacy ? res : json_object_get(res, "points");
+	if (!json_is_array(list)) {
+		bad_result(err, ctx.buf);
+		goto done;
+	}
+	*points = json_incref(list);
+	rc = 0;
+done:
+	json_decref(res);
+	json_decref(body);
+	json_decref(v);
+	qbk_http_resp_release(&resp);
+	qbk_buf_release(&path);
+	qbk_buf_release(&text);
+	qbk_buf_release(&ctx);
+	return rc;
+}
+
+/* ---- snapshots -------------------------------------------------------- */
+
+void
+qbk_qdrant_snapshot_release(struct qbk_qdrant_snapshot *s)
+{
+	free(s->name);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+qbk_qdrant_snapshots_free(struct qbk_qdrant_snapshot *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		qbk_qdrant_snapshot_release(&v[i]);
+	free(v);
+}
+
+static int
+parse_snapshot(const json_t *d, struct qbk_qdrant_snapshot *s)
+{
+	const char *name = qbk_json_str(d, "name"), *sum, *t;
+
+	memset(s, 0, sizeof(*s));
+	if (name == NULL || *name == '\0' || qbk_json_i64(d, "size",
+	    &s->size) != 0)
+		return -1;
+	sum = qbk_json_str(d, "checksum");
+	if (sum != NULL && strlen(sum) == 64) {
+		size_t i;
+
+		for (i = 0; i < 64; i++)
+			s->checksum[i] = (char)(sum[i] >= 'A' && sum[i] <= 'F' ?
+			    sum[i] - 'A' + 'a' : sum[i]);
+		s->checksum[64] = '\0';
+	}
+	if ((t = qbk_json_str(d, "creation_time")) != NULL)
+		snprintf(s->creation_time, sizeof(s->creation_time), "%s", t);
+	s->name = qbk_xstrdup(name);
+	return 0;
+}
+
+int
+qbk_qdrant_snapshot_create(struct qbk_qdrant *q, const char *coll,
+    long shard, struct qbk_qdrant_snapshot *out, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT, what = QBK_BUF_INIT;
+	json_t *res = NULL;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	path_snaps(&path, coll, shard);
+	qbk_buf_addstr(&path, "?wait=true");
+	scope_text(&what, coll, shard);
+	if (call(q, "POST", path.buf, NULL, QBK_HTTP_F_LONG |
+	    QBK_HTTP_F_NORETRY_500, &res, err, "cannot create %s",
+	    what.buf) != 0)
+		goto done;
+	if (parse_snapshot(res, out) != 0) {
+		qbk_err_set(err, QBK_E_QDRANT, "cannot create %s: unexpected "
+		    "response from Qdrant", what.buf);
+		goto done;
+	}
+	rc = 0;
+done:
+	json_decref(res);
+	qbk_buf_release(&path);
+	qbk_buf_release(&what);
+	return rc;
+}
+
+static int
+cmp_snap(const void *a, const void *b)
+{
+	const struct qbk_qdrant_snapshot *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+int
+qbk_qdrant_snapshot_list(struct qbk_qdrant *q, const char *coll, long shard,
+    struct qbk_qdrant_snapshot **out, size_t *nout, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT, what = QBK_BUF_INIT;
+	struct qbk_qdrant_snapshot *v = NULL;
+	json_t *res = NULL, *d;
+	size_t i, n = 0;
+	int rc = -1;
+
+	*out = NULL;
+	*nout = 0;
+	path_snaps(&path, coll, shard);
+	scope_text(&what, coll, shard);
+	if (call(q, "GET", path.buf, NULL, 0, &res, err, "cannot list %ss",
+	    what.buf) != 0)
+		goto done;
+	if (!json_is_array(res)) {
+		qbk_err_set(err, QBK_E_QDRANT, "cannot list %ss: unexpected "
+		    "response from Qdrant", what.buf);
+		goto done;
+	}
+	v = qbk_xcalloc(json_array_size(res) + 1, sizeof(*v));
+	json_array_foreach(res, i, d) {
+		if (parse_snapshot(d, &v[n]) != 0) {
+			qbk_err_set(err, QBK_E_QDRANT, "cannot list %ss: "
+			    "unexpected response from Qdrant", what.buf);
+			goto done;
+		}
+		n++;
+	}
+	qsort(v, n, sizeof(*v), cmp_snap);
+	*out = v;	/* handed over */
+	*nout = n;
+	v = NULL;
+	rc = 0;
+done:
+	qbk_qdrant_snapshots_free(v, n);
+	json_decref(res);
+	qbk_buf_release(&path);
+	qbk_buf_release(&what);
+	return rc;
+}
+
+static int
+download(struct qbk_qdrant *q, const char *path, qbk_http_write_fn *write,
+    void *cookie, struct qbk_http_resp *resp, struct qbk_err *err,
+    const char *ctx)
+{
+	struct qbk_http_req req = QBK_HTTP_REQ_INIT;
+	struct qbk_http_resp own;
+	int rc;
+
+	if (resp == NULL) {
+		qbk_http_resp_init(&own);
+		resp = &own;
+	}
+	req.path = path;
+	rc = qbk_http_download(q->http, &req, write, cookie, resp, err);
+	if (rc != 0)
+		failed(resp, err, ctx);
+	if (resp == &own)
+		qbk_http_resp_release(&own);
+	return rc;
+}
+
+int
+qbk_qdrant_snapshot_download(struct qbk_qdrant *q, const char *coll,
+    long shard, const char *name, qbk_http_write_fn *write, void *cookie,
+    struct qbk_http_resp *resp, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT, ctx = QBK_BUF_INIT;
+	int rc;
+
+	path_snaps(&path, coll, shard);
+	qbk_buf_addch(&path, '/');
+	qbk_http_escape(&path, name, 0);
+	if (coll == NULL)
+		qbk_buf_addf(&ctx, "cannot download full snapshot '%s'", name);
+	else if (shard >= 0)
+		qbk_buf_addf(&ctx, "cannot download snapshot '%s' of shard %ld "
+		    "of '%s'", name, shard, coll);
+	else
+		qbk_buf_addf(&ctx, "cannot download snapshot '%s' of '%s'",
+		    name, coll);
+	rc = download(q, path.buf, write, cookie, resp, err, ctx.buf);
+	qbk_buf_release(&path);
+	qbk_buf_release(&ctx);
+	return rc;
+}
+
+int
+qbk_qdrant_snapshot_delete(struct qbk_qdrant *q, const char *coll,
+    long shard, const char *name, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT, what = QBK_BUF_INIT;
+	int rc;
+
+	path_snaps(&path, coll, shard);
+	qbk_buf_addch(&path, '/');
+	qbk_http_escape(&path, name, 0);
+	qbk_buf_addstr(&path, "?wait=true");
+	if (coll == NULL)
+		qbk_buf_addf(&what, "full snapshot '%s'", name);
+	else if (shard >= 0)
+		qbk_buf_addf(&what, "snapshot '%s' of shard %ld of '%s'", name,
+		    shard, coll);
+	else
+		qbk_buf_addf(&what, "snapshot '%s' of '%s'", name, coll);
+	rc = call(q, "DELETE", path.buf, NULL, QBK_HTTP_F_LONG, NULL, err,
+	    "cannot delete %s", what.buf);
+	qbk_buf_release(&path);
+	qbk_buf_release(&what);
+	return rc;
+}
+
+static const char *
+priority_name(enum qbk_qdrant_priority p)
+{
+	switch (p) {
+	case QBK_QDRANT_PRIORITY_NO_SYNC:
+		return "no_sync";
+	case QBK_QDRANT_PRIORITY_SNAPSHOT:
+		return "snapshot";
+	case QBK_QDRANT_PRIORITY_REPLICA:
+		return "replica";
+	default:
+		return NULL;
+	}
+}
+
+static void
+recover_what(struct qbk_buf *b, const char *coll, long shard)
+{
+	qbk_buf_reset(b);
+	if (shard >= 0)
+		qbk_buf_addf(b, "shard %ld of '%s'", shard, coll);
+	else
+		qbk_buf_addf(b, "'%s'", coll);
+}
+
+int
+qbk_qdrant_snapshot_recover(struct qbk_qdrant *q, const char *coll,
+    long shard, const struct qbk_qdrant_recover *r, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT, what = QBK_BUF_INIT;
+	const char *prio = priority_name(r->priority);
+	json_t *body;
+	char *loc;
+	int rc;
+
+	if (coll == NULL)
+		return qbk_err_set(err, QBK_E_USAGE, "cannot recover a full "
+		    "snapshot over the REST API: recover its collections one "
+		    "by one");
+	body = json_pack("{s:s}", "location", r->location);
+	if (body == NULL)
+		return qbk_err_set(err, QBK_E_USAGE, "cannot recover '%s': "
+		    "no location", coll);
+	if (prio != NULL)
+		json_object_set_new(body, "priority", json_string(prio));
+	if (r->checksum != NULL)
+		json_object_set_new(body, "checksum",
+		    json_string(r->checksum));
+	if (r->api_key != NULL)
+		json_object_set_new(body, "api_key", json_string(r->api_key));
+	path_snaps(&path, coll, shard);
+	qbk_buf_addstr(&path, "/recover?wait=true");
+	recover_what(&what, coll, shard);
+	loc = qbk_http_redact_url(r->location);
+	rc = call(q, "PUT", path.buf, body, QBK_HTTP_F_LONG |
+	    QBK_HTTP_F_NORETRY_500, NULL, err, "cannot recover %s from '%s'",
+	    what.buf, loc);
+	free(loc);
+	json_decref(body);
+	qbk_buf_release(&path);
+	qbk_buf_release(&what);
+	return rc;
+}
+
+int
+qbk_qdrant_snapshot_upload(struct qbk_qdrant *q, const char *coll,
+    long shard, const struct qbk_qdrant_upload *up, struct qbk_err *err)
+{
+	struct qbk_http_req req = QBK_HTTP_REQ_INIT;
+	struct qbk_http_upload hu;
+	struct qbk_buf path = QBK_BUF_INIT, ctx = QBK_BUF_INIT;
+	struct qbk_http_resp resp;
+	const char *prio = priority_name(up->priority);
+	json_t *res = NULL;
+	int rc = -1;
+
+	if (coll == NULL)
+		return qbk_err_set(err, QBK_E_USAGE, "cannot upload a full "
+		    "snapshot over the REST API: upload its collections one "
+		    "by one");
+	path_snaps(&path, coll, shard);
+	qbk_buf_addstr(&path, "/upload?wait=true");
+	if (prio != NULL)
+		qbk_buf_addf(&path, "&priority=%s", prio);
+	if (up->checksum != NULL) {
+		qbk_buf_addstr(&path, "&checksum=");
+		qbk_http_escape(&path, up->checksum, 1);
+	}
+	qbk_buf_addstr(&ctx, "cannot recover ");
+	if (shard >= 0)
+		qbk_buf_addf(&ctx, "shard %ld of '%s'", shard, coll);
+	else
+		qbk_buf_addf(&ctx, "'%s'", coll);
+	if (up->filename != NULL)
+		qbk_buf_addf(&ctx, " from uploaded '%s'", up->filename);
+	memset(&hu, 0, sizeof(hu));
+	hu.field = "snapshot";
+	hu.filename = up->filename;
+	hu.size = up->size;
+	hu.read = up->read;
+	hu.rewind = up->rewind;
+	hu.cookie = up->cookie;
+	req.method = "POST";
+	req.path = path.buf;
+	req.flags = QBK_HTTP_F_LONG | QBK_HTTP_F_NORETRY_500;
+	qbk_http_resp_init(&resp);
+	if (qbk_http_upload(q->http, &req, &hu, &resp, err) != 0) {
+		failed(&resp, err, ctx.buf);
+		goto done;
+	}
+	if (qbk_qdrant_result(resp.body.buf, resp.body.len, "the response",
+	    &res, err) != 0) {
+		qbk_err_prefix(err, "%s", ctx.buf);
+		goto done;
+	}
+	rc = 0;
+done:
+	json_decref(res);
+	qbk_http_resp_release(&resp);
+	qbk_buf_release(&path);
+	qbk_buf_release(&ctx);
+	return rc;
+}
+
+int
+qbk_qdrant_shard_snapshot_stream(struct qbk_qdrant *q, const char *coll,
+    long shard, qbk_http_write_fn *write, void *cookie,
+    struct qbk_http_resp *resp, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT, ctx = QBK_BUF_INIT;
+	int rc;
+
+	path_coll(&path, coll);
+	qbk_buf_addf(&path, "/shards/%ld/snapshot", shard);
+	qbk_buf_addf(&ctx, "cannot stream a snapshot of shard %ld of '%s'",
+	    shard, coll);
+	rc = download(q, path.buf, write, cookie, resp, err, ctx.buf);
+	qbk_buf_release(&path);
+	qbk_buf_release(&ctx);
+	return rc;
+}
+
+char *
+qbk_qdrant_disposition_name(const char *cd)
+{
+	const char *p, *start, *slash;
+	size_t len;
+	char *name;
+
+	if (cd == NULL)
+		return NULL;
+	for (p = cd; (p = strchr(p, ';')) != NULL; ) {
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncasecmp(p, "filename=", 9) == 0)
+			break;
+	}
+	if (p == NULL)
+		return NULL;
+	p += 9;
+	if (*p == '"') {
+		start = ++p;
+		while (*p != '\0' && *p != '"')
+			p++;
+	} else {
+		start = p;
+		while (*p != '\0' && *p != ';' && *p != ' ')
+			p++;
+	}
+	len = (size_t)(p - start);
+	name = qbk_xmalloc(len + 1);
+	memcpy(name, start, len);
+	name[len] = '\0';
+	if ((slash = strrchr(name, '/')) != NULL ||
+	    (slash = strrchr(name, '\\')) != NULL)
+		memmove(name, slash + 1, strlen(slash + 1) + 1);
+	if (*name == '\0' || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0) {
+		free(name);
+		return NULL;
+	}
+	return name;
+}
+
+/* ---- cluster ---------------------------------------------------------- */
+
+void
+qbk_qdrant_cluster_free(struct qbk_qdrant_cluster *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->npeers; i++)
+		free(c->peers[i].uri);
+	free(c->peers);
+	json_decref(c->raw);
+	free(c);
+}
+
+static int
+cmp_peer(const void *a, const void *b)
+{
+	const struct qbk_qdrant_peer *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int
+qbk_qdrant_cluster(struct qbk_qdrant *q, struct qbk_qdrant_cluster **out,
+    struct qbk_err *err)
+{
+	struct qbk_qdrant_cluster *c;
+	const char *status, *key, *s;
+	json_t *res, *peers, *p;
+	char *end;
+
+	*out = NULL;
+	if (call(q, "GET", "/cluster", NULL, 0, &res, err,
+	    "cannot get the cluster state of '%s'", qbk_qdrant_url(q)) != 0)
+		return -1;
+	c = qbk_xcalloc(1, sizeof(*c));
+	c->raw = res;
+	status = qbk_json_str(res, "status");
+	if (status == NULL)
+		goto bad;
+	if (strcmp(status, "disabled") == 0) {
+		*out = c;
+		return 0;
+	}
+	c->enabled = 1;
+	if (qbk_json_u64(res, "peer_id", &c->peer_id) != 0)
+		goto bad;
+	peers = json_object_get(res, "peers");
+	if (!json_is_object(peers))
+		goto bad;
+	c->peers = qbk_xcalloc(json_object_size(peers) + 1,
+	    sizeof(*c->peers));
+	json_object_foreach(peers, key, p) {
+		struct qbk_qdrant_peer *pe = &c->peers[c->npeers];
+
+		pe->id = strtoull(key, &end, 10);
+		if (*key == '\0' || *end != '\0')
+			goto bad;
+		pe->uri = qbk_xstrdup((s = qbk_json_str(p, "uri")) != NULL ?
+		    s : "");
+		c->npeers++;
+	}
+	qsort(c->peers, c->npeers, sizeof(*c->peers), cmp_peer);
+	qbk_json_u64(res, "raft_info.leader", &c->leader);
+	if ((s = qbk_json_str(res, "raft_info.role")) != NULL)
+		snprintf(c->role, sizeof(c->role), "%s", s);
+	if ((s = qbk_json_str(res,
+	    "consensus_thread_status.consensus_thread_status")) != NULL)
+		snprintf(c->consensus, sizeof(c->consensus), "%s", s);
+	*out = c;
+	return 0;
+
+bad:
+	qbk_qdrant_cluster_free(c);
+	return qbk_err_set(err, QBK_E_QDRANT, "cannot get the cluster state "
+	    "of '%s': unexpected response from Qdrant", qbk_qdrant_url(q));
+}
+
+void
+qbk_qdrant_coll_cluster_free(struct qbk_qdrant_coll_cluster *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nlocal; i++)
+		free(c->local[i].shard_key);
+	for (i = 0; i < c->nremote; i++)
+		free(c->remote[i].shard_key);
+	free(c->local);
+	free(c->remote);
+	json_decref(c->raw);
+	free(c);
+}
+
+static int
+cmp_shard(const void *a, const void *b)
+{
+	const struct qbk_qdrant_shard *x = a, *y = b;
+
+	if (x->shard_id != y->shard_id)
+		return x->shard_id < y->shard_id ? -1 : 1;
+	return x->peer_id < y->peer_id ? -1 : x->peer_id > y->peer_id;
+}
+
+static int
+parse_shards(const json_t *list, int local, uint64_t self,
+    struct qbk_qdrant_shard **out, size_t *nout)
+{
+	struct qbk_qdrant_shard *v;
+	const json_t *e, *key;
+	const char *state;
+	size_t i, n = 0;
+	int64_t id;
+
+	*out = NULL;
+	*nout = 0;
+	if (!json_is_array(list))
+		return -1;
+	v = qbk_xcalloc(json_array_size(list) + 1, sizeof(*v));
+	json_array_foreach(list, i, e) {
+		struct qbk_qdrant_shard *s = &v[n];
+
+		if (qbk_json_i64(e, "shard_id", &id) != 0 || id < 0 ||
+		    id > UINT32_MAX || (state = qbk_json_str(e, "state")) ==
+		    NULL)
+			goto bad;
+		s->shard_id = (uint32_t)id;
+		snprintf(s->state, sizeof(s->state), "%s", state);
+		if (local) {
+			s->peer_id = self;
+			if (qbk_json_i64(e, "points_count",
+			    &s->points_count) != 0)
+				s->points_count = -1;
+		} else {
+			s->points_count = -1;
+			if (qbk_json_u64(e, "peer_id", &s->peer_id) != 0)
+				goto bad;
+		}
+		key = json_object_get(e, "shard_key");
+		if (key != NULL && !json_is_null(key))
+			s->shard_key = json_dumps(key, JSON_ENCODE_ANY |
+			    JSON_COMPACT);
+		n++;
+	}
+	qsort(v, n, sizeof(*v), cmp_shard);
+	*out = v;
+	*nout = n;
+	return 0;
+bad:
+	for (i = 0; i <= n; i++)
+		free(v[i].shard_key);
+	free(v);
+	return -1;
+}
+
+int
+qbk_qdrant_collection_cluster(struct qbk_qdrant *q, const char *coll,
+    struct qbk_qdrant_coll_cluster **out, struct qbk_err *err)
+{
+	struct qbk_qdrant_coll_cluster *c;
+	struct qbk_buf path = QBK_BUF_INIT;
+	json_t *res;
+	int64_t n;
+
+	*out = NULL;
+	path_coll(&path, coll);
+	qbk_buf_addstr(&path, "/cluster");
+	if (call(q, "GET", path.buf, NULL, 0, &res, err,
+	    "cannot get the shard placement of '%s'", coll) != 0) {
+		qbk_buf_release(&path);
+		return -1;
+	}
+	qbk_buf_release(&path);
+	c = qbk_xcalloc(1, sizeof(*c));
+	c->raw = res;
+	if (qbk_json_u64(res, "peer_id", &c->peer_id) != 0 ||
+	    qbk_json_i64(res, "shard_count", &n) != 0 || n < 0 ||
+	    n > UINT32_MAX ||
+	    parse_shards(json_object_get(res, "local_shards"), 1, c->peer_id,
+	    &c->local, &c->nlocal) != 0 ||
+	    parse_shards(json_object_get(res, "remote_shards"), 0, 0,
+	    &c->remote, &c->nremote) != 0) {
+		qbk_qdrant_coll_cluster_free(c);
+		return qbk_err_set(err, QBK_E_QDRANT, "cannot get the shard "
+		    "placement of '%s': unexpected response from Qdrant",
+		    coll);
+	}
+	c->shard_count = (uint32_t)n;
+	c->ntransfers = json_array_size(json_object_get(res,
+	    "shard_transfers"));
+	*out = c;
+	return 0;
+}
