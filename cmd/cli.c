@@ -1,0 +1,387 @@
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "qbk.h"
+#include "qbk_buf.h"
+#include "qbk_config.h"
+#include "qbk_exit.h"
+#include "qbk_log.h"
+#include "cli.h"
+
+volatile sig_atomic_t cli_interrupted;
+
+static const char *progname = "qbk";
+
+enum {
+	OPT_C_CONFIG = -100,
+	OPT_C_HELP,
+	OPT_C_JSON,
+	OPT_C_QUIET,
+	OPT_C_REPO,
+	OPT_C_URL,
+	OPT_C_VERBOSE,
+	OPT_C_VERSION
+};
+
+static const struct cli_opt common_opts[] = {
+	{ "config", 'c', CLI_ARG_STR, OPT_C_CONFIG, "FILE",
+	    "configuration file (default $QBK_CONFIG or /etc/qbk/qbk.conf)", 0 },
+	{ "help", 'h', CLI_ARG_NONE, OPT_C_HELP, NULL,
+	    "show this help and exit", 0 },
+	{ "json", 0, CLI_ARG_NONE, OPT_C_JSON, NULL,
+	    "print one JSON document on stdout", 0 },
+	{ "quiet", 'q', CLI_ARG_NONE, OPT_C_QUIET, NULL,
+	    "print errors only", 0 },
+	{ "repo", 0, CLI_ARG_STR, OPT_C_REPO, "LOCATION",
+	    "repository folder or s3://bucket/prefix (overrides the config)",
+	    0 },
+	{ "url", 0, CLI_ARG_STR, OPT_C_URL, "URL",
+	    "Qdrant URL (overrides the config)", 0 },
+	{ "verbose", 'v', CLI_ARG_NONE, OPT_C_VERBOSE, NULL,
+	    "say more (repeat for debug output)", CLI_REPEAT },
+	{ "version", 'V', CLI_ARG_NONE, OPT_C_VERSION, NULL,
+	    "show version and library versions and exit", 0 },
+	CLI_OPT_END
+};
+
+static void
+on_signal(int sig)
+{
+	cli_interrupted = sig;
+}
+
+static void
+log_sink(void *cookie, enum qbk_log_level level, const char *msg)
+{
+	(void)cookie;
+	switch (level) {
+	case QBK_LOG_ERROR:
+		fprintf(stderr, "%s: error: %s\n", progname, msg);
+		break;
+	case QBK_LOG_WARN:
+		fprintf(stderr, "%s: warning: %s\n", progname, msg);
+		break;
+	default:
+		fprintf(stderr, "%s: %s\n", progname, msg);
+		break;
+	}
+}
+
+int
+cli_init(const char *argv0)
+{
+	struct qbk_err err = QBK_ERR_INIT;
+	struct sigaction sa;
+	const char *slash;
+
+	if (argv0 != NULL && *argv0 != '\0') {
+		slash = strrchr(argv0, '/');
+		progname = slash != NULL ? slash + 1 : argv0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	/* A file-size limit (ulimit -f) must fail a write with EFBIG, which
+	 * is reported, rather than kill the process half-way. */
+	signal(SIGXFSZ, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	qbk_log_set_sink(log_sink, NULL);
+	qbk_log_set_level(QBK_LOG_WARN);
+	if (qbk_init(&err) != 0) {
+		cli_report(&err);
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+cli_progname(void)
+{
+	return progname;
+}
+
+int
+cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nhint: run '%s --help' for the options\n", progname);
+	return -1;
+}
+
+void
+cli_report(const struct qbk_err *err)
+{
+	fprintf(stderr, "%s: %s\n", progname,
+	    err->msg[0] != '\0' ? err->msg : "unknown error");
+	if (err->hint[0] != '\0')
+		fprintf(stderr, "hint: %s\n", err->hint);
+}
+
+int
+cli_exit(int code)
+{
+	int sig = cli_interrupted;
+
+	fflush(stdout);
+	if (sig != 0) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	return code;
+}
+
+int
+cli_fail(const struct qbk_err *err)
+{
+	cli_report(err);
+	return cli_exit(qbk_err_exit_code(err));
+}
+
+/* Options of the program and the common ones, merged in name order. */
+struct merged {
+	const struct cli_opt *v[128];
+	size_t n;
+};
+
+static int
+wanted_common(const struct cli_prog *prog, const struct cli_opt *o)
+{
+	if (o->id == OPT_C_URL)
+		return (prog->with & CLI_WITH_URL) != 0;
+	if (o->id == OPT_C_REPO)
+		return (prog->with & CLI_WITH_REPO) != 0;
+	return 1;
+}
+
+static void
+merge(const struct cli_prog *prog, struct merged *m)
+{
+	const struct cli_opt *a = prog->opts, *b = common_opts;
+
+	m->n = 0;
+	while (m->n < sizeof(m->v) / sizeof(m->v[0]) - 1) {
+		while (b->name != NULL && !wanted_common(prog, b))
+			b++;
+		if (a != NULL && a->name != NULL &&
+		    (b->name == NULL || strcmp(a->name, b->name) < 0))
+			m->v[m->n++] = a++;
+		else if (b->name != NULL)
+			m->v[m->n++] = b++;
+		else
+			break;
+	}
+}
+
+static void
+print_help(const struct cli_prog *prog, const struct merged *m)
+{
+	struct qbk_buf left = QBK_BUF_INIT;
+	size_t i;
+
+	printf("usage: %s %s\n\n%s\n\noptions:\n", progname, prog->synopsis,
+	    prog->summary);
+	for (i = 0; i < m->n; i++) {
+		const struct cli_opt *o = m->v[i];
+
+		qbk_buf_reset(&left);
+		if (o->shortopt != 0)
+			qbk_buf_addf(&left, "-%c, ", o->shortopt);
+		else
+			qbk_buf_addstr(&left, "    ");
+		qbk_buf_addf(&left, "--%s", o->name);
+		if (o->type != CLI_ARG_NONE)
+			qbk_buf_addf(&left, " %s", o->argname);
+		if (left.len <= 26)
+			printf("  %-26s %s\n", left.buf, o->help);
+		else
+			printf("  %s\n  %-26s %s\n", left.buf, "", o->help);
+	}
+	printf("\nexit status: 0 ok, 1 runtime failure, 2 usage or "
+	    "configuration error,\n3 data problem found, 4 repository "
+	    "locked, 5 objective missed.\nSee %s(1) and qbk(7).\n", progname);
+	qbk_buf_release(&left);
+}
+
+static int
+parse_uint(const struct cli_opt *o, const char *arg, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	if (arg[0] < '0' || arg[0] > '9')
+		goto bad;
+	v = strtoull(arg, &end, 10);
+	if (errno != 0 || *end != '\0')
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	return cli_usage_error("bad value '%s' for '--%s': expected a "
+	    "whole number", arg, o->name);
+}
+
+int
+cli_parse(int argc, char *argv[], const struct cli_prog *prog,
+    struct cli_common *common, int *rest)
+{
+	struct option longopts[129];
+	unsigned char seen[129];
+	struct qbk_buf shortopts = QBK_BUF_INIT;
+	struct merged m;
+	size_t i;
+	int c, idx, prev, rc = -1;
+
+	merge(prog, &m);
+	memset(seen, 0, sizeof(seen));
+	/* '+': stop at the first operand; ':': report a missing argument. */
+	qbk_buf_addstr(&shortopts, "+:");
+	for (i = 0; i < m.n; i++) {
+		longopts[i].name = m.v[i]->name;
+		longopts[i].has_arg = m.v[i]->type == CLI_ARG_NONE ?
+		    no_argument : required_argument;
+		longopts[i].flag = NULL;
+		longopts[i].val = 1000 + (int)i;
+		if (m.v[i]->shortopt != 0) {
+			qbk_buf_addch(&shortopts, m.v[i]->shortopt);
+			if (m.v[i]->type != CLI_ARG_NONE)
+				qbk_buf_addch(&shortopts, ':');
+		}
+	}
+	memset(&longopts[m.n], 0, sizeof(longopts[0]));
+
+	opterr = 0;
+	optind = 1;
+	for (;;) {
+		const struct cli_opt *o = NULL;
+		const char *text;
+		uint64_t num = 0;
+
+		prev = optind;
+		idx = -1;
+		c = getopt_long(argc, argv, shortopts.buf, longopts, &idx);
+		if (c == -1)
+			break;
+		text = prev < argc ? argv[prev] : "";
+		if (c == '?') {
+			if (optopt != 0)
+				cli_usage_error("unknown option '-%c'", optopt);
+			else
+				cli_usage_error("unknown option '%s'", text);
+			goto out;
+		}
+		if (c == ':') {
+			cli_usage_error("option '%s' needs a value", text);
+			goto out;
+		}
+		if (c >= 1000) {
+			i = (size_t)(c - 1000);
+			/* glibc accepts unambiguous prefixes; refuse them
+			 * so that a new option never breaks a script. */
+			if (strncmp(text, "--", 2) == 0) {
+				size_t len = strcspn(text + 2, "=");
+
+				if (len != strlen(m.v[i]->name) ||
+				    strncmp(text + 2, m.v[i]->name,
+				    len) != 0) {
+					cli_usage_error("unknown option '%.*s' "
+					    "(did you mean '--%s'?)",
+					    (int)len + 2, text, m.v[i]->name);
+					goto out;
+				}
+			}
+		} else {
+			for (i = 0; i < m.n; i++)
+				if (m.v[i]->shortopt == c)
+					break;
+			if (i == m.n) {
+				cli_usage_error("unknown option '-%c'", c);
+				goto out;
+			}
+		}
+		o = m.v[i];
+		if (seen[i] && !(o->flags & CLI_REPEAT)) {
+			cli_usage_error("option '--%s' given more than once",
+			    o->name);
+			goto out;
+		}
+		seen[i] = 1;
+		if (o->type == CLI_ARG_UINT && parse_uint(o, optarg, &num) != 0)
+			goto out;
+		if (o->type == CLI_ARG_DURATION) {
+			struct qbk_err err = QBK_ERR_INIT;
+			int64_t ms;
+
+			if (qbk_config_parse_duration(optarg, &ms, &err) != 0) {
+				cli_usage_error("bad value '%s' for '--%s': %s",
+				    optarg, o->name, err.msg);
+				goto out;
+			}
+			num = (uint64_t)ms;
+		}
+		switch (o->id) {
+		case OPT_C_CONFIG:
+			common->config = optarg;
+			break;
+		case OPT_C_HELP:
+			print_help(prog, &m);
+			rc = 1;
+			goto out;
+		case OPT_C_JSON:
+			common->json = 1;
+			break;
+		case OPT_C_QUIET:
+			common->quiet = 1;
+			break;
+		case OPT_C_REPO:
+			common->repo = optarg;
+			break;
+		case OPT_C_URL:
+			common->url = optarg;
+			break;
+		case OPT_C_VERBOSE:
+			common->verbose++;
+			break;
+		case OPT_C_VERSION:
+			printf("%s %s\n", progname, qbk_version_text());
+			rc = 1;
+			goto out;
+		default:
+			if (prog->handle(prog->ctx, o->id,
+			    o->type == CLI_ARG_NONE ? NULL : optarg, num) != 0)
+				goto out;
+			break;
+		}
+	}
+	*rest = optind;
+	if (common->quiet && common->verbose) {
+		cli_usage_error("'--quiet' and '--verbose' exclude each other");
+		goto out;
+	}
+	if (common->quiet)
+		qbk_log_set_level(QBK_LOG_ERROR);
+	else if (common->verbose == 1)
+		qbk_log_set_level(QBK_LOG_INFO);
+	else if (common->verbose == 2)
+		qbk_log_set_level(QBK_LOG_DETAIL);
+	else if (common->verbose >= 3)
+		qbk_log_set_level(QBK_LOG_DEBUG);
+	rc = 0;
+out:
+	qbk_buf_release(&shortopts);
+	return rc;
+}

@@ -1,0 +1,93 @@
+#ifndef QBK_CLI_H
+#define QBK_CLI_H
+
+/*
+ * cli: the front end shared by every qbk program: option tables, --help and
+ * --version, messages on stderr, error to exit code, signals.  Programs in
+ * cmd/ stay thin: parse options here, call libqbk, print the result.
+ */
+#include <signal.h>
+#include <stdint.h>
+
+#include "qbk_err.h"
+
+enum cli_argtype {
+	CLI_ARG_NONE = 0,	/* a flag */
+	CLI_ARG_STR,		/* any string */
+	CLI_ARG_UINT,		/* unsigned decimal integer */
+	CLI_ARG_DURATION	/* 30s, 15m, 1h30m, 2d: milliseconds in num */
+};
+
+#define CLI_REPEAT	0x1	/* may be given more than once */
+
+struct cli_opt {
+	const char *name;	/* long name, without "--" */
+	int shortopt;		/* one letter, or 0 */
+	enum cli_argtype type;
+	int id;			/* passed to the handler */
+	const char *argname;	/* "N", "FILE", ... for --help */
+	const char *help;	/* one line for --help */
+	unsigned flags;		/* CLI_REPEAT */
+};
+#define CLI_OPT_END { NULL, 0, CLI_ARG_NONE, 0, NULL, NULL, 0 }
+
+/* Options every program takes; the handler never sees them. */
+struct cli_common {
+	const char *config;	/* -c FILE, or NULL */
+	const char *url;	/* --url URL, or NULL */
+	const char *repo;	/* --repo LOCATION, or NULL */
+	int json;		/* --json */
+	int quiet;		/* -q */
+	int verbose;		/* -v, counted */
+};
+#define CLI_COMMON_INIT { NULL, NULL, NULL, 0, 0, 0 }
+
+/* Which of --url and --repo a program accepts. */
+#define CLI_WITH_URL	0x1
+#define CLI_WITH_REPO	0x2
+
+struct cli_prog {
+	const char *synopsis;	/* after the program name: "[options] ..." */
+	const char *summary;	/* one sentence for --help */
+	const struct cli_opt *opts;	/* sorted by name, ends with CLI_OPT_END */
+	unsigned with;		/* CLI_WITH_* */
+	/* Called for each option in order; return 0, or -1 after printing
+	 * the problem with cli_usage_error(). */
+	int (*handle)(void *ctx, int id, const char *arg, uint64_t num);
+	void *ctx;
+};
+
+/* Set by SIGINT, SIGTERM and SIGHUP; libqbk polls it to stop early. */
+extern volatile sig_atomic_t cli_interrupted;
+
+/** cli_init(argv0): remember the program name, ignore SIGPIPE, catch
+ * SIGINT/SIGTERM/SIGHUP into cli_interrupted, initialise libqbk and
+ * install the stderr log sink.  Returns 0, or -1 after a message. */
+int cli_init(const char *argv0);
+
+/** cli_progname(): "qbk-backup" etc. */
+const char *cli_progname(void);
+
+/** cli_parse(argc, argv, prog, common, &rest): parse the options of
+ * ${prog} and the common ones into ${common}; set ${rest} to the index of
+ * the first operand.  Prints --help/--version and returns 1 for them (exit
+ * 0); on a usage error prints it with the synopsis and returns -1 (exit
+ * 2); otherwise sets the log level from -q/-v and returns 0. */
+int cli_parse(int argc, char *argv[], const struct cli_prog *,
+    struct cli_common *, int *);
+
+/** cli_usage_error(fmt, ...): print "<prog>: <message>" and a hint to
+ * run --help; returns -1. */
+int cli_usage_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/** cli_report(err): print "<prog>: <err->msg>" (and "hint: ..."). */
+void cli_report(const struct qbk_err *);
+
+/** cli_exit(code): clean up; if a signal stopped us, re-raise it so the
+ * caller sees 128+N; otherwise return ${code} for main() to return. */
+int cli_exit(int);
+
+/** cli_fail(err): cli_report(err) then cli_exit(exit code of err). */
+int cli_fail(const struct qbk_err *);
+
+#endif /* !QBK_CLI_H */
