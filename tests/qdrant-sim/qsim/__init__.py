@@ -1,0 +1,1 @@
+"""Modules of the Qdrant simulator (tests/qdrant-sim/qdrant-sim.py)."""

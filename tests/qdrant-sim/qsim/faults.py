@@ -1,0 +1,126 @@
+"""Fault injection rules (per node), set through POST /__sim/faults.
+
+A rule (JSON object):
+  match:   "method" (optional, any if absent), "path" (prefix of the
+           request path, query excluded) and/or "path_regex" (re.search
+           on the path), "skip" (let the first K matching requests through)
+  count:   how many matching requests it applies to (default 1; -1 = all)
+  actions (one or more):
+    "status": N          answer N at once; "body" (string or JSON value;
+                         default a Qdrant error envelope), "retry_after"
+                         (seconds, default 1 for 429), "headers" {..}
+    "reset": true        close the connection abruptly (RST) without answer
+    "reset_after_bytes": K     send headers and K body bytes, then RST
+    "truncate_after_bytes": K  send headers and K body bytes, then FIN
+    "corrupt_byte_at": OFF     flip one byte (xor 0xff) of the body at OFF
+    "delay_ms": MS       wait before answering
+    "rate_bytes_per_sec": R    throttle the body
+"""
+
+import re
+import threading
+
+from .util import ApiError
+
+DEFAULT_TEXT = {
+    400: "Bad request: simulated fault",
+    404: "Not found: simulated fault",
+    408: "Timeout: simulated fault",
+    409: "Wrong input: simulated fault",
+    429: "Rate limiting exceeded: simulated fault",
+    500: "Service internal error: simulated fault",
+    502: "Service internal error: simulated fault (bad gateway)",
+    503: "Shard temporarily unavailable: simulated fault",
+    504: "Timeout: simulated fault (gateway timeout)",
+    507: "Insufficient storage: simulated fault",
+}
+
+ACTIONS = ("status", "reset", "reset_after_bytes", "truncate_after_bytes",
+           "corrupt_byte_at", "delay_ms", "rate_bytes_per_sec")
+
+
+class Rule:
+    def __init__(self, spec, rid):
+        if not isinstance(spec, dict):
+            raise ApiError(400, "Bad request: a fault rule must be an object")
+        self.id = rid
+        self.spec = dict(spec)
+        self.method = spec.get("method")
+        self.path = spec.get("path")
+        rx = spec.get("path_regex")
+        try:
+            self.rx = re.compile(rx) if rx else None
+        except re.error as e:
+            raise ApiError(400, "Bad request: bad path_regex: %s" % e)
+        self.count = int(spec.get("count", 1))
+        self.skip = int(spec.get("skip", 0))
+        self.hits = 0
+        if not any(a in spec for a in ACTIONS):
+            raise ApiError(400, "Bad request: a fault rule needs one of %s"
+                           % ", ".join(ACTIONS))
+        for a in ACTIONS:
+            if a in spec and a not in ("reset",) and \
+                    (not isinstance(spec[a], (int, float)) or
+                     isinstance(spec[a], bool) or spec[a] < 0):
+                raise ApiError(400, "Bad request: %s must be a number >= 0"
+                               % a)
+
+    def matches(self, method, path):
+        if self.method and self.method.upper() != method:
+            return False
+        if self.path is not None and not path.startswith(self.path):
+            return False
+        if self.rx is not None and not self.rx.search(path):
+            return False
+        return True
+
+    def get(self, k, d=None):
+        return self.spec.get(k, d)
+
+    def to_json(self):
+        d = dict(self.spec)
+        d["id"] = self.id
+        d["applied"] = self.hits
+        d["remaining"] = (-1 if self.count < 0 else
+                          max(0, self.count - max(0, self.hits)))
+        return d
+
+
+class FaultSet:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.rules = []
+        self.next_id = 1
+
+    def add(self, specs):
+        with self.lock:
+            out = []
+            for s in specs:
+                r = Rule(s, self.next_id)
+                self.next_id += 1
+                self.rules.append(r)
+                out.append(r)
+            return out
+
+    def clear(self):
+        with self.lock:
+            self.rules = []
+
+    def list(self):
+        with self.lock:
+            return [r.to_json() for r in self.rules]
+
+    def take(self, method, path):
+        """The first active rule matching this request (consumes one use)."""
+        with self.lock:
+            for r in self.rules:
+                if r.count >= 0 and r.hits >= r.count:
+                    continue
+                if not r.matches(method, path):
+                    continue
+                if r.skip > 0:
+                    r.skip -= 1
+                    continue
+                r.hits += 1
+                return r
+        return None

@@ -1,0 +1,601 @@
+"""Collection, shard and full snapshots: creation and recovery."""
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import ssl
+import tempfile
+import threading
+import urllib.parse
+import uuid as uuidlib
+
+from . import tario
+from .storage import ShardReplica, remove_tree
+from .util import (ApiError, bad_input, bad_request, dumps, forbidden,
+                   iso_utc, service_error, utc_stamp)
+
+COLLECTION_VERSION = "0.4.2"
+HASH_BUF = 4 << 20
+_stamp_lock = threading.Lock()
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    buf = bytearray(HASH_BUF)
+    mv = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                break
+            h.update(mv[:n])
+    return h.hexdigest()
+
+
+def coll_snap_dir(node, cname):
+    return os.path.join(node.snap_dir, cname)
+
+
+def shard_snap_dir(node, cname, sid):
+    return os.path.join(node.snap_dir, cname, "shards", str(sid))
+
+
+def describe(path, name):
+    st = os.stat(path)
+    d = {"name": name, "creation_time": iso_utc(st.st_mtime),
+         "size": st.st_size}
+    try:
+        with open(path + ".checksum", "rb") as f:
+            d["checksum"] = f.read().decode().strip()
+    except OSError:
+        pass
+    return d
+
+
+def list_dir(d):
+    out = []
+    try:
+        names = os.listdir(d)     # directory order: unsorted, as Qdrant
+    except FileNotFoundError:
+        return out
+    for n in names:
+        if not n.endswith(".snapshot"):
+            continue
+        p = os.path.join(d, n)
+        try:
+            if not os.path.isfile(p):
+                continue
+            out.append(describe(p, n))
+        except OSError:
+            continue
+    return out
+
+
+def safe_name(name):
+    """Snapshot names are resolved inside their folder only."""
+    return bool(name) and "/" not in name and "\\" not in name and \
+        name not in (".", "..") and "\0" not in name
+
+
+def _promote(node, tmp, final_dir, name):
+    """Hash, write the .checksum side file, move the snapshot into place."""
+    digest = sha256_file(tmp)
+    os.makedirs(final_dir, exist_ok=True)
+    final = os.path.join(final_dir, name)
+    fd, ctmp = tempfile.mkstemp(prefix="." + name + ".", suffix=".tmp",
+                                dir=final_dir)
+    with os.fdopen(fd, "wb") as f:
+        f.write(digest.encode())
+    os.chmod(ctmp, 0o644)
+    os.replace(ctmp, final + ".checksum")
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        os.unlink(tmp)
+        raise
+    return describe(final, name)
+
+
+def _write_plan(node, plan, name):
+    fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".tmp",
+                               dir=node.temp_dir)
+    try:
+        tario.emit_to_fd(plan, fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    finally:
+        plan.close()
+    os.fchmod(fd, 0o644)
+    os.close(fd)
+    return tmp
+
+
+def replica_state_json(node, coll, sid):
+    peers = coll.shards.get(sid, {})
+    return dumps({"is_local": node.peer_id in peers,
+                  "this_peer_id": node.peer_id,
+                  "peers": {str(p): st for p, st in sorted(peers.items())}})
+
+
+def collection_plan(sim, node, coll):
+    plan = tario.Plan()
+    try:
+        for sid in range(coll.shard_number):
+            pre = "%d/" % sid
+            plan.mem_file(pre + "replica_state.json",
+                          replica_state_json(node, coll, sid))
+            plan.mem_file(pre + "shard_config.json", '{"type":"ReplicaSet"}')
+            rep = node.replica(coll.name, sid)
+            if rep is not None and node.peer_id in coll.shards.get(sid, {}):
+                rep.capture(plan, pre, nested=True)
+        plan.mem_file("version.info", COLLECTION_VERSION)
+        plan.mem_file("config.json", json.dumps(coll.snapshot_config(),
+                                                indent=2))
+        plan.mem_file("shard_key_mapping.json", "[]")
+        plan.mem_file("payload_index.json",
+                      dumps({"schema": coll.payload_schema}))
+        plan.finish()
+    except BaseException:
+        plan.close()
+        raise
+    return plan
+
+
+def snapshot_name(prefix):
+    with _stamp_lock:
+        return "%s-%s.snapshot" % (prefix, utc_stamp())
+
+
+def create_collection_snapshot(sim, node, coll):
+    st = node.stat(coll.name)
+    st["running_snapshots"] += 1
+    try:
+        name = snapshot_name("%s-%d" % (coll.name, node.peer_id))
+        plan = collection_plan(sim, node, coll)
+        tmp = _write_plan(node, plan, name)
+        d = _promote(node, tmp, coll_snap_dir(node, coll.name), name)
+        st["total_snapshot_creations"] += 1
+        return d
+    finally:
+        st["running_snapshots"] -= 1
+
+
+def shard_plan(node, coll, sid, nested=True):
+    rep = node.replica(coll.name, sid)
+    plan = tario.Plan()
+    try:
+        plan.mem_file("replica_state.json",
+                      replica_state_json(node, coll, sid))
+        plan.mem_file("shard_config.json", '{"type":"ReplicaSet"}')
+        rep.capture(plan, "", nested=nested, wal_mode="empty")
+        plan.finish()
+    except BaseException:
+        plan.close()
+        raise
+    return plan
+
+
+def check_local_shard(sim, node, coll, sid):
+    if sid not in range(coll.shard_number):
+        raise ApiError(404, "Not found: shard %d not found" % sid)
+    if node.peer_id not in coll.shards.get(sid, {}) or \
+            node.replica(coll.name, sid) is None:
+        raise bad_input("Shard %d is not a local or queue proxy shard" % sid)
+
+
+def create_shard_snapshot(sim, node, coll, sid):
+    check_local_shard(sim, node, coll, sid)
+    name = snapshot_name("%s-shard-%d" % (coll.name, sid))
+    plan = shard_plan(node, coll, sid)
+    tmp = _write_plan(node, plan, name)
+    return _promote(node, tmp, shard_snap_dir(node, coll.name, sid), name)
+
+
+def create_full_snapshot(sim, node):
+    with sim.lock:
+        colls = list(sim.collections.values())
+        aliases = dict(sim.aliases)
+    made = []
+    try:
+        for c in colls:
+            d = create_collection_snapshot(sim, node, c)
+            made.append((c.name, d["name"]))
+        name = snapshot_name("full-snapshot")
+        plan = tario.Plan()
+        mapping = {}
+        for cname, sname in made:
+            p = os.path.join(coll_snap_dir(node, cname), sname)
+            fd = os.open(p, os.O_RDONLY)
+            plan.fds.append(fd)
+            st = os.fstat(fd)
+            plan.disk_file(sname, fd, st.st_size, st)
+            mapping[cname] = sname
+        plan.mem_file("config.json", json.dumps(
+            {"collections_mapping": mapping,
+             "collections_aliases": aliases}, indent=2))
+        plan.finish()
+        tmp = _write_plan(node, plan, name)
+        d = _promote(node, tmp, node.snap_dir, name)
+    finally:
+        # the collection snapshots were moved into the archive; their
+        # .checksum side files stay behind (as in Qdrant)
+        for cname, sname in made:
+            try:
+                os.unlink(os.path.join(coll_snap_dir(node, cname), sname))
+            except OSError:
+                pass
+    return d
+
+
+def delete_file(d, name, missing_text=None):
+    if not safe_name(name):
+        raise ApiError(404, "Not found: Snapshot %s not found" % name)
+    p = os.path.join(d, name)
+    if not os.path.isfile(p):
+        raise ApiError(404, missing_text or
+                       "Not found: Snapshot %s not found" % name)
+    os.unlink(p)
+    try:
+        os.unlink(p + ".checksum")
+    except OSError:
+        pass
+    return True
+
+
+# ---------------------------------------------------------------- recovery
+
+CHECKSUM_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def norm_checksum(c):
+    if c is None:
+        return None
+    return "".join(c.split()).lower()
+
+
+def valid_checksum(c):
+    return c is None or bool(CHECKSUM_RE.match("".join(c.split())))
+
+
+def is_nested_member(name):
+    parts = name.split("/")
+    if len(parts) >= 2 and parts[-2] == "segments" and \
+            parts[-1].endswith(".tar"):
+        return name[:-4]
+    return None
+
+
+class Unpacked:
+    """A snapshot unpacked into a temp folder."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def cleanup(self):
+        remove_tree(self.path)
+
+
+def unpack(node, src, kind):
+    """Unpack a tar stream into a temp folder; errors as Qdrant words them
+    (kind "file" or "http")."""
+    tmp = tempfile.mkdtemp(prefix="recovery-", dir=node.temp_dir)
+    try:
+        tr = tario.TarReader(src)
+        tario.extract(tr, tmp, nested=is_nested_member)
+    except tario.TarForbidden as e:
+        remove_tree(tmp)
+        raise service_error(str(e))
+    except (tario.TarError, OSError, EOFError, ValueError,
+            http.client.HTTPException) as e:
+        remove_tree(tmp)
+        if kind == "http":
+            raise service_error("Failed to unpack tar archive: %s" % e)
+        raise service_error("File IO error: Malformed tar archive, %s" % e)
+    return Unpacked(tmp)
+
+
+def open_http(url, api_key):
+    u = urllib.parse.urlsplit(url)
+    conn_cls = http.client.HTTPSConnection if u.scheme == "https" else \
+        http.client.HTTPConnection
+    kw = {"timeout": 60}
+    if u.scheme == "https":
+        kw["context"] = ssl.create_default_context()
+    try:
+        conn = conn_cls(u.hostname, u.port, **kw)
+        path = u.path or "/"
+        if u.query:
+            path += "?" + u.query
+        headers = {}
+        if api_key:
+            headers["api-key"] = api_key
+        conn.request("GET", path, headers=headers)
+        resp = conn.getresponse()
+    except (OSError, http.client.HTTPException) as e:
+        raise service_error("Failed to download snapshot from %s: %s"
+                            % (url, e))
+    if not 200 <= resp.status < 300:
+        conn.close()
+        raise bad_input("Failed to download tar from %s: status - %d %s"
+                        % (url, resp.status, resp.reason))
+    return conn, resp
+
+
+def fetch_and_unpack(sim, node, location, checksum, api_key, shard=None):
+    """Resolve a recover location and unpack it; verifies the checksum the
+    way Qdrant does for that kind of location.  Returns Unpacked."""
+    u = urllib.parse.urlsplit(location)
+    scheme = u.scheme
+    if shard is not None:
+        if scheme == "file":
+            raise bad_input("Invalid snapshot URL %s: URLs with file scheme "
+                            "are not supported" % location)
+        if scheme not in ("http", "https"):
+            # a file name in this shard's snapshot folder
+            cname, sid = shard
+            if not safe_name(location):
+                raise ApiError(404, "Not found: Snapshot %s not found"
+                               % location)
+            p = os.path.join(shard_snap_dir(node, cname, sid), location)
+            if not os.path.isfile(p):
+                raise ApiError(404, "Not found: Snapshot %s not found"
+                               % location)
+            return unpack_file(node, p, checksum, "recover")
+    if scheme == "file":
+        path = urllib.parse.unquote(u.path)
+        if u.netloc and u.netloc != "localhost":
+            path = "/" + u.netloc + path
+        if not os.path.exists(path):
+            raise bad_request('Snapshot file "%s" does not exist' % path)
+        real = os.path.realpath(path)
+        base = os.path.realpath(node.snap_dir)
+        if os.path.commonpath([real, base]) != base:
+            raise forbidden('Snapshot file path must be inside the snapshots '
+                            'directory "%s"' % base)
+        return unpack_file(node, real, checksum, "recover")
+    if scheme in ("http", "https"):
+        conn, resp = open_http(location, api_key)
+        try:
+            h = hashlib.sha256()
+            src = tario.StreamSource(resp, h)
+            up = unpack(node, src, "http")
+            try:
+                while True:
+                    data = src.read(HASH_BUF)
+                    if not data:
+                        break
+            except (OSError, http.client.HTTPException) as e:
+                up.cleanup()
+                raise service_error("Failed to unpack tar archive: %s" % e)
+        finally:
+            conn.close()
+        if checksum is not None:
+            got = h.hexdigest()
+            if norm_checksum(checksum) != got:
+                up.cleanup()
+                raise bad_input("Snapshot checksum mismatch: expected %s, "
+                                "got %s" % (checksum, got))
+        return up
+    raise bad_request("URL %s with scheme %s is not supported"
+                      % (location, scheme or "(none)"))
+
+
+def unpack_file(node, path, checksum, how, computed=None):
+    """file:// and uploads: the hash is checked before unpacking."""
+    if checksum is not None:
+        got = computed or sha256_file(path)
+        if norm_checksum(checksum) != got:
+            if how == "upload":
+                raise ApiError(400, "Checksum mismatch: expected %s, actual "
+                               "%s" % (got, checksum))
+            raise bad_input("Snapshot checksum mismatch: expected %s, got %s"
+                            % (checksum, got))
+    src = tario.FileSource(path)
+    try:
+        return unpack(node, src, "file")
+    finally:
+        src.close()
+
+
+def _segments_dirs(shard_dir):
+    """Segment folders (with the segment's files) of an unpacked shard."""
+    segs = os.path.join(shard_dir, "segments")
+    out = []
+    if not os.path.isdir(segs):
+        return out
+    for n in sorted(os.listdir(segs)):
+        p = os.path.join(segs, n)
+        if not os.path.isdir(p):
+            continue
+        for cand in (os.path.join(p, "snapshot", "files"),
+                     os.path.join(p, "files"), p):
+            if os.path.isfile(os.path.join(cand, "segment.json")) or \
+                    os.path.isfile(os.path.join(cand,
+                                                "id_tracker.mappings")):
+                out.append((n, cand))
+                break
+    return out
+
+
+def has_data(shard_dir):
+    return os.path.isdir(os.path.join(shard_dir, "segments")) or \
+        os.path.isdir(os.path.join(shard_dir, "wal"))
+
+
+def install_shard(sim, node, coll, sid, shard_dir):
+    """Replace the local replica of shard sid with the unpacked data."""
+    final = node.replica_path(coll.name, sid)
+    parent = os.path.dirname(final)
+    os.makedirs(parent, exist_ok=True)
+    new = tempfile.mkdtemp(prefix=".%d.new-" % sid, dir=parent)
+    os.makedirs(os.path.join(new, "segments"))
+    order = []
+    for uid, files in _segments_dirs(shard_dir):
+        st = os.stat(files)
+        dst = os.path.join(new, "segments", uid)
+        os.rename(files, dst)
+        os.utime(dst, (st.st_atime, st.st_mtime))
+        order.append(uid)
+    with open(os.path.join(new, "shard.json"), "w") as f:
+        f.write(dumps({"op": 0, "segments": order}))
+    with node.rlock:
+        old = node.replicas.get((coll.name, sid))
+        if old is not None:
+            old.lock.acquire()
+        try:
+            trash = None
+            if os.path.exists(final):
+                trash = final + ".old-" + uuidlib.uuid4().hex[:8]
+                os.rename(final, trash)
+            os.rename(new, final)
+            rep = ShardReplica.open(final, coll.vec_specs,
+                                    coll.seg_bytes(sim.seg_default),
+                                    coll.wal_capacity())
+            rep.peer_id = node.peer_id
+            rep.save_meta()
+            node.replicas[(coll.name, sid)] = rep
+        finally:
+            if old is not None:
+                old.lock.release()
+                old.close()
+    if trash:
+        remove_tree(trash)
+    return rep
+
+
+def read_json(path, what):
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except FileNotFoundError:
+        raise service_error("%s: No such file or directory (os error 2)"
+                            % what)
+    except ValueError as e:
+        raise service_error("%s: %s" % (what, e))
+
+
+def vectors_signature(params):
+    v = params.get("vectors", {})
+    if "size" in v or "distance" in v:
+        v = {"": v}
+    return {n: (p.get("size"), p.get("distance"),
+                bool(p.get("multivector_config")))
+            for n, p in v.items()}
+
+
+def apply_priority(sim, coll, sid, me, priority, shard_level=False):
+    peers = coll.shards.get(sid, {})
+    others = [p for p, st in peers.items()
+              if p != me and st == "Active" and not sim.by_peer[p].down]
+    if not others or priority == "no_sync":
+        peers[me] = "Active"
+        return
+    if priority == "snapshot":
+        peers[me] = "Active"
+        for p in others:
+            peers[p] = "Dead"
+            sim.schedule_resync(coll.name, sid, p, source_pid=me)
+        return
+    # replica: the cluster's data wins over the snapshot
+    peers[me] = "Dead" if shard_level else "Partial"
+    sim.schedule_resync(coll.name, sid, me, source_pid=others[0])
+
+
+def recover_collection(sim, node, target, up, priority):
+    """Restore an unpacked collection snapshot into collection `target`."""
+    try:
+        cfg = read_json(os.path.join(up.path, "config.json"),
+                        "Failed to read snapshot config")
+        if not isinstance(cfg, dict) or "params" not in cfg:
+            raise service_error("Failed to read snapshot config: invalid "
+                                "config")
+        sn = int(cfg["params"].get("shard_number") or 1)
+        for sid in range(sn):
+            p = os.path.join(up.path, str(sid), "shard_config.json")
+            if not os.path.isfile(p):
+                raise service_error("Can't read shard config at %s"
+                                    % os.path.join(up.path, str(sid)))
+        schema = {}
+        pij = os.path.join(up.path, "payload_index.json")
+        if os.path.isfile(pij):
+            try:
+                schema = read_json(pij, "payload index").get("schema") or {}
+            except (ApiError, AttributeError):
+                schema = {}
+        coll = sim.find(target)
+        if coll is not None:
+            if vectors_signature(coll.config["params"]) != \
+                    vectors_signature(cfg["params"]) or \
+                    coll.shard_number != sn:
+                raise bad_input(
+                    "Snapshot is not compatible with existing collection: "
+                    "Collection config is not compatible: vectors or "
+                    "shard_number differ (snapshot: %s shards, collection: "
+                    "%s shards)" % (sn, coll.shard_number))
+        if not sim.cluster:
+            for sid in range(sn):
+                if not has_data(os.path.join(up.path, str(sid))):
+                    raise service_error("Can't restore snapshot in local "
+                                        "mode with missing data at shard: %d"
+                                        % sid)
+        if coll is None:
+            c = dict(cfg)
+            c.pop("uuid", None)
+            from .sim import default_config
+            full = default_config({}, len(sim.nodes))
+            for k, v in c.items():
+                full[k] = v
+            full["params"] = dict(c["params"])
+            coll = sim.create_collection(target, None, config=full,
+                                         payload_schema=schema)
+        with coll.lock:
+            locals_ = sim.local_shards(coll, node)
+            for sid in locals_:
+                sim.set_state(coll, sid, node.peer_id, "ManualRecovery")
+            try:
+                for sid in locals_:
+                    sd = os.path.join(up.path, str(sid))
+                    if has_data(sd):
+                        install_shard(sim, node, coll, sid, sd)
+                        with sim.lock:
+                            apply_priority(sim, coll, sid, node.peer_id,
+                                           priority)
+                    else:
+                        sim.set_state(coll, sid, node.peer_id, "Active")
+            finally:
+                with sim.lock:
+                    for sid in locals_:
+                        if coll.shards[sid].get(node.peer_id) == \
+                                "ManualRecovery":
+                            coll.shards[sid][node.peer_id] = "Active"
+                    if schema and not coll.payload_schema:
+                        coll.payload_schema = schema
+                    sim.save()
+        return True
+    finally:
+        up.cleanup()
+
+
+def recover_shard(sim, node, coll, sid, up, priority):
+    try:
+        check_local_shard(sim, node, coll, sid)
+        if not has_data(up.path):
+            raise service_error("Shard snapshot holds no shard data")
+        with coll.lock:
+            sim.set_state(coll, sid, node.peer_id, "Partial")
+            try:
+                install_shard(sim, node, coll, sid, up.path)
+            except BaseException:
+                sim.set_state(coll, sid, node.peer_id, "Dead")
+                raise
+            with sim.lock:
+                apply_priority(sim, coll, sid, node.peer_id, priority,
+                               shard_level=True)
+                sim.save()
+        return True
+    finally:
+        up.cleanup()
