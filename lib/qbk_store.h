@@ -1,0 +1,234 @@
+#ifndef QBK_STORE_H
+#define QBK_STORE_H
+
+/*
+ * qbk_store: the storage backends of a repository behind one small
+ * interface.  A store holds objects under keys; it knows nothing of what they
+ * contain (the repository layer encrypts them).
+ *
+ * Keys are relative, '/'-separated paths such as "config", "keys/<id>",
+ * "data/ab/<64 hex>", "backups/<id>", "drills/<id>", "locks/<id>": 1 to
+ * QBK_STORE_KEY_MAX bytes of [A-Za-z0-9._-] and '/', no empty component, and
+ * no component that starts with '.' (those names are reserved for the
+ * backends' own files: temporary files, the lock file).  Other keys fail with
+ * QBK_E_INTERNAL (a caller bug) before the backend is asked.
+ *
+ * Every put is atomic: a reader sees the old object, or none, or the whole
+ * new one, never a part (local folder: temp + fsync + rename; S3: one PUT).
+ *
+ * Durability.  A put or delete without QBK_STORE_F_LAZY is durable when it
+ * returns, and before it starts it makes every earlier lazy put or delete
+ * durable (an implicit qbk_store_flush()).  So chunks written lazily are
+ * always durable before the manifest that names them becomes visible, even
+ * if the caller forgets to flush.  Lazy operations (QBK_STORE_F_LAZY) are
+ * for the many chunk objects of a backup and the chunk deletes of a prune:
+ * they are durable after the next qbk_store_flush() or non-lazy operation.
+ *
+ * Threads: put, get, get_stream, stat, exists, delete and flush may be called
+ * concurrently on one store from several threads (the backup's workers put
+ * chunks in parallel); list too.  qbk_store_close() must not race with
+ * anything.
+ *
+ * Errors: QBK_E_NOTFOUND (get/stat of a missing object), QBK_E_IO,
+ * QBK_E_NOSPACE, QBK_E_INTEGRITY (an object larger than the caller's limit),
+ * QBK_E_CONFIG (a location no backend handles), and the backend's network
+ * errors later (S3: QBK_E_NET, QBK_E_HTTP, QBK_E_AUTH).
+ */
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct qbk_buf;
+struct qbk_err;
+struct qbk_store;
+
+#define QBK_STORE_KEY_MAX	512
+
+/*
+ * Flags of put and delete:
+ *   IFABSENT  put: keep an existing object (no rewrite) and return 1
+ *   LAZY      durable only at the next flush or non-lazy operation (above)
+ */
+#define QBK_STORE_F_IFABSENT	0x1
+#define QBK_STORE_F_LAZY	0x2
+
+/* Flag of list: pass size and mtime to the callback (local: a stat each). */
+#define QBK_STORE_LIST_STAT	0x1
+
+/*
+ * When the local backend forces data to disk.
+ *   FILE  (default) each object file is fsync'd before its rename; the
+ *         folder that received a lazy object is fsync'd once at the next
+ *         flush; a non-lazy object's folder is fsync'd at once.
+ *   BATCH lazy puts are group-committed: their temporary files are not
+ *         fsync'd one by one but queued; every 1024 objects and at flush one
+ *         syncfs(2) of the repository's file system writes them all back,
+ *         and only then are they renamed into place (a crash never leaves a
+ *         partial object under its key); flush ends with another syncfs(2).
+ *         Much faster for thousands of small chunks on a disk with a slow
+ *         fsync, but syncfs also flushes other dirty data of that file
+ *         system, reports writeback errors only since Linux 5.8, and a lazy
+ *         object is visible (get, stat, list) only after its group commit.
+ *         IFABSENT may then return 0 for an object queued twice; only one
+ *         copy is kept.  Non-lazy objects and deletes are handled as in
+ *         FILE (deletes are made durable by the flush's syncfs).
+ *   NONE  no fsync at all (tests and throw-away repositories only).
+ * S3 ignores it: a PUT is durable when it returns.
+ */
+enum qbk_store_sync {
+	QBK_STORE_SYNC_FILE = 0,
+	QBK_STORE_SYNC_BATCH,
+	QBK_STORE_SYNC_NONE
+};
+
+struct qbk_store_opts {
+	int create;		/* local: create the folder (0700) */
+	enum qbk_store_sync sync;
+	volatile sig_atomic_t *cancel;	/* non-zero: stop long operations
+					 * (S3 transfers); NULL: never */
+	/* S3 settings go here later: endpoint, region, uri_style, keys. */
+};
+#define QBK_STORE_OPTS_INIT { 0, QBK_STORE_SYNC_FILE, NULL }
+
+struct qbk_store_stat {
+	uint64_t size;		/* bytes */
+	int64_t mtime;		/* modified, seconds since the epoch */
+};
+
+/** qbk_store_list_fn(cookie, key, st, err): called by list for each key;
+ * ${st} is NULL unless QBK_STORE_LIST_STAT was asked.  Return 0 to go on, a
+ * positive value to stop listing (list returns it), or -1 with ${err} set to
+ * fail (list returns -1). */
+typedef int qbk_store_list_fn(void *, const char *,
+    const struct qbk_store_stat *, struct qbk_err *);
+
+/** qbk_store_read_fn(cookie, data, len, err): called by get_stream with the
+ * next piece of the object; 0 to go on, -1 with ${err} set to stop. */
+typedef int qbk_store_read_fn(void *, const void *, size_t, struct qbk_err *);
+
+/*
+ * Backend interface.  A backend's handle starts with a struct qbk_store whose
+ * ops point to its table; the qbk_store_* functions below check arguments
+ * (keys) and dispatch.  The callers never call the ops directly.
+ */
+struct qbk_store_ops {
+	const char *name;	/* "local", "s3" */
+	int (*put)(struct qbk_store *, const char *, const void *, size_t,
+	    unsigned, struct qbk_err *);
+	int (*get)(struct qbk_store *, const char *, size_t, struct qbk_buf *,
+	    struct qbk_err *);
+	int (*get_stream)(struct qbk_store *, const char *,
+	    qbk_store_read_fn *, void *, struct qbk_err *);
+	int (*stat)(struct qbk_store *, const char *, struct qbk_store_stat *,
+	    struct qbk_err *);
+	int (*list)(struct qbk_store *, const char *, unsigned,
+	    qbk_store_list_fn *, void *, struct qbk_err *);
+	int (*del)(struct qbk_store *, const char *, unsigned,
+	    struct qbk_err *);
+	int (*flush)(struct qbk_store *, struct qbk_err *);
+	int (*remove_stale)(struct qbk_store *, time_t, size_t *,
+	    struct qbk_err *);
+	/* Same-host mutual exclusion for qbk_lock (local: flock(2) on
+	 * locks/.lock); NULL when the backend has none (S3).  host_lock
+	 * returns 0 (held; *token set), 1 (held elsewhere) or -1. */
+	int (*host_lock)(struct qbk_store *, int, void **, struct qbk_err *);
+	void (*host_unlock)(struct qbk_store *, void *);
+	int (*close)(struct qbk_store *, struct qbk_err *);
+};
+
+struct qbk_store {
+	const struct qbk_store_ops *ops;
+	char *location;		/* as given to qbk_store_open() */
+};
+
+/** qbk_store_open(location, opts, out, err): open the repository storage at
+ * ${location}: a path (local folder) or "s3://bucket/prefix" (not supported
+ * yet: QBK_E_CONFIG); any other "scheme://" fails with QBK_E_CONFIG.
+ * ${opts} may be NULL (defaults).  A missing local folder fails with
+ * QBK_E_NOTFOUND unless ${opts}->create.  On success the caller owns
+ * ${*out} and ends it with qbk_store_close(); on failure ${*out} is NULL. */
+int qbk_store_open(const char *, const struct qbk_store_opts *,
+    struct qbk_store **, struct qbk_err *);
+
+/** qbk_store_local_open(path, opts, out, err): qbk_store_open() for a local
+ * folder, whatever ${path} looks like. */
+int qbk_store_local_open(const char *, const struct qbk_store_opts *,
+    struct qbk_store **, struct qbk_err *);
+
+/** qbk_store_close(store, err): free ${store}.  Lazy operations not yet
+ * flushed are NOT made durable (a failed backup has nothing to commit).
+ * NULL is a no-op.  Returns 0 or -1 (the store is freed anyway). */
+int qbk_store_close(struct qbk_store *, struct qbk_err *);
+
+/** qbk_store_put(store, key, data, len, flags, err): store ${len} bytes under
+ * ${key}, atomically, replacing an existing object unless
+ * QBK_STORE_F_IFABSENT.  Returns 0 (written), 1 (IFABSENT and the object
+ * was already there: not rewritten) or -1. */
+int qbk_store_put(struct qbk_store *, const char *, const void *, size_t,
+    unsigned, struct qbk_err *);
+
+/** qbk_store_get(store, key, max, out, err): read the whole object ${key}
+ * into ${out} (replacing its contents).  An object larger than ${max} bytes
+ * fails with QBK_E_INTEGRITY without being read.  0 or -1 (${out} empty). */
+int qbk_store_get(struct qbk_store *, const char *, size_t, struct qbk_buf *,
+    struct qbk_err *);
+
+/** qbk_store_get_stream(store, key, fn, cookie, err): read the object ${key}
+ * piece by piece through ${fn}.  0 or -1. */
+int qbk_store_get_stream(struct qbk_store *, const char *,
+    qbk_store_read_fn *, void *, struct qbk_err *);
+
+/** qbk_store_stat(store, key, st, err): size and mtime of ${key}; a missing
+ * object fails with QBK_E_NOTFOUND.  0 or -1. */
+int qbk_store_stat(struct qbk_store *, const char *, struct qbk_store_stat *,
+    struct qbk_err *);
+
+/** qbk_store_exists(store, key, err): 1 if ${key} exists, 0 if not, -1 on
+ * error. */
+int qbk_store_exists(struct qbk_store *, const char *, struct qbk_err *);
+
+/** qbk_store_list(store, prefix, flags, fn, cookie, err): call ${fn} for
+ * every key that starts with ${prefix} ("" lists everything; "data/" every
+ * chunk; "backups/2026" the backups of 2026), in no particular order.
+ * Backend files (names starting with '.') are never listed.  Returns 0, the
+ * callback's positive stop value, or -1. */
+int qbk_store_list(struct qbk_store *, const char *, unsigned,
+    qbk_store_list_fn *, void *, struct qbk_err *);
+
+/** qbk_store_delete(store, key, flags, err): remove ${key}; removing a
+ * missing object is not an error (deletes are idempotent, as on S3).
+ * QBK_STORE_F_LAZY defers durability.  0 or -1. */
+int qbk_store_delete(struct qbk_store *, const char *, unsigned,
+    struct qbk_err *);
+
+/** qbk_store_flush(store, err): make every lazy put and delete that returned
+ * before this call durable.  0 or -1. */
+int qbk_store_flush(struct qbk_store *, struct qbk_err *);
+
+/** qbk_store_remove_stale(store, max_age, removed, err): remove leftovers of
+ * interrupted writers older than ${max_age} seconds (local: temporary files
+ * anywhere in the repository; S3 later: incomplete multipart uploads); adds
+ * their number to ${*removed} (may be NULL).  Prune calls this under its
+ * exclusive lock.  0 or -1. */
+int qbk_store_remove_stale(struct qbk_store *, time_t, size_t *,
+    struct qbk_err *);
+
+/** qbk_store_host_lock(store, exclusive, token, err): take the backend's
+ * same-host lock (local: flock(2) LOCK_SH or, if ${exclusive}, LOCK_EX on
+ * "locks/.lock", without blocking) for qbk_lock.  Returns 0 (held: release
+ * with qbk_store_host_unlock(${*token}); ${*token} is NULL when the backend
+ * has no such lock, e.g. S3), 1 (a conflicting holder on this host) or -1. */
+int qbk_store_host_lock(struct qbk_store *, int, void **, struct qbk_err *);
+
+/** qbk_store_host_unlock(store, token): release a host lock; NULL is a
+ * no-op. */
+void qbk_store_host_unlock(struct qbk_store *, void *);
+
+/** qbk_store_key_valid(key): nonzero if ${key} is a valid key (see above). */
+int qbk_store_key_valid(const char *);
+
+/** qbk_store_location(store): the location it was opened with. */
+const char *qbk_store_location(const struct qbk_store *);
+
+#endif /* !QBK_STORE_H */
