@@ -30,6 +30,9 @@ static const struct {
 	{ QBK_E_INTERNAL, "internal", QBK_EXIT_RUNTIME },
 };
 
+static void vformat(struct qbk_err *, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 vformat(struct qbk_err *err, const char *fmt, va_list ap)
 {
