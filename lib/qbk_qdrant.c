@@ -148,6 +148,9 @@ failed(const struct qbk_http_resp *resp, struct qbk_err *err,
 	return -1;
 }
 
+static void ctx_vset(struct qbk_buf *, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 ctx_vset(struct qbk_buf *ctx, const char *fmt, va_list ap)
 {

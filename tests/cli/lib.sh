@@ -187,3 +187,58 @@ sim_api() {
 		curl -sSf -X "$1" "$SIM_URL$2"
 	fi
 }
+
+# json_get FILE EXPR: print the Python expression EXPR evaluated over the
+# JSON document in FILE (bound to 'd'), e.g. json_get out.json 'd["ok"]'.
+json_get() {
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+v = eval(sys.argv[2])
+print(json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else v)' "$1" "$2"
+}
+
+# sim_generate COLLECTION POINTS DIM [SEED]: make a collection of random
+# points in the simulator (fast, deterministic).
+sim_generate() {
+	sim_api POST /__sim/generate "{\"collection\":\"$1\",\"points\":$2,\"dim\":$3,\"seed\":${4:-1}}" >/dev/null
+}
+
+# sim_fault JSON: add a fault rule to the simulator (see qdrant-sim.py).
+sim_fault() {
+	sim_api POST /__sim/faults "$1" >/dev/null
+}
+
+# sim_points COLLECTION: every point of COLLECTION (id, vector, payload),
+# sorted by id, one JSON object per line: for comparing two collections.
+sim_points() {
+	python3 - "$SIM_URL" "$1" <<'PY'
+import json, sys, urllib.request
+url, coll = sys.argv[1], sys.argv[2]
+offset, out = None, []
+while True:
+    body = {"limit": 1000, "with_payload": True, "with_vector": True}
+    if offset is not None:
+        body["offset"] = offset
+    req = urllib.request.Request(url + "/collections/" + coll + "/points/scroll",
+        data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json"})
+    res = json.load(urllib.request.urlopen(req))["result"]
+    out += res["points"]
+    offset = res.get("next_page_offset")
+    if offset is None:
+        break
+for p in sorted(out, key=lambda p: (isinstance(p["id"], str), p["id"])):
+    print(json.dumps({"id": p["id"], "vector": p.get("vector"),
+        "payload": p.get("payload")}, sort_keys=True))
+PY
+}
+
+# The passphrase of test repositories, and a repository with cheap key
+# derivation (tests are not the place to spend Argon2id's memory).
+QBK_PASSPHRASE=test-passphrase
+export QBK_PASSPHRASE
+
+# repo_init DIR: create a test repository at DIR.
+repo_init() {
+	qbk-init --repo "$1" --kdf-opslimit 1 --kdf-memlimit 8192 >/dev/null
+}

@@ -1,0 +1,265 @@
+/* qbk-backup: stream Qdrant snapshots into the repository. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qbk_backup.h"
+#include "qbk_buf.h"
+#include "qbk_ctx.h"
+#include "qbk_exit.h"
+#include "qbk_fs.h"
+#include "qbk_log.h"
+#include "qbk_manifest.h"
+#include "cli.h"
+
+enum {
+	OPT_COLLECTION = 1,
+	OPT_FULL_STORAGE,
+	OPT_METHOD,
+	OPT_METRICS_FILE,
+	OPT_TAG,
+	OPT_TYPE,
+	OPT_WORKERS
+};
+
+static const struct cli_opt options[] = {
+	{ "collection", 0, CLI_ARG_STR, OPT_COLLECTION, "NAME",
+	    "back up this collection (repeatable; default: all)", CLI_REPEAT },
+	{ "full-storage", 0, CLI_ARG_NONE, OPT_FULL_STORAGE, NULL,
+	    "back up Qdrant's full storage snapshot and every alias", 0 },
+	{ "method", 0, CLI_ARG_STR, OPT_METHOD, "auto|stream|snapshot",
+	    "shard streams or collection snapshots (default auto)", 0 },
+	{ "metrics-file", 0, CLI_ARG_STR, OPT_METRICS_FILE, "PATH",
+	    "write Prometheus metrics of the run to PATH", 0 },
+	{ "tag", 0, CLI_ARG_STR, OPT_TAG, "KEY=VALUE",
+	    "record a tag in the backup (repeatable)", CLI_REPEAT },
+	{ "type", 0, CLI_ARG_STR, OPT_TYPE, "full|incremental",
+	    "full re-checks every reused chunk (default incremental)", 0 },
+	{ "workers", 0, CLI_ARG_UINT, OPT_WORKERS, "N",
+	    "chunk worker threads (default: one per CPU)", 0 },
+	CLI_OPT_END
+};
+
+struct opts {
+	const char *collections[256];
+	size_t ncollections;
+	const char *tags[256];
+	size_t ntags;
+	int full_storage;
+	int type;		/* -1 config, 0 incremental, 1 full */
+	int method;
+	const char *metrics_file;
+	unsigned workers;
+};
+
+static int
+handle(void *cookie, int id, const char *arg, uint64_t num)
+{
+	struct opts *o = cookie;
+
+	switch (id) {
+	case OPT_COLLECTION:
+		if (o->ncollections == 256)
+			return cli_usage_error("too many '--collection'");
+		o->collections[o->ncollections++] = arg;
+		break;
+	case OPT_FULL_STORAGE:
+		o->full_storage = 1;
+		break;
+	case OPT_METHOD:
+		if (strcmp(arg, "auto") == 0)
+			o->method = QBK_BACKUP_MODE_AUTO;
+		else if (strcmp(arg, "stream") == 0)
+			o->method = QBK_BACKUP_MODE_STREAM;
+		else if (strcmp(arg, "snapshot") == 0)
+			o->method = QBK_BACKUP_MODE_SNAPSHOT;
+		else
+			return cli_usage_error("bad value '%s' for '--method': "
+			    "expected auto, stream or snapshot", arg);
+		break;
+	case OPT_METRICS_FILE:
+		o->metrics_file = arg;
+		break;
+	case OPT_TAG:
+		if (o->ntags == 256)
+			return cli_usage_error("too many '--tag'");
+		if (strchr(arg, '=') == NULL || arg[0] == '=')
+			return cli_usage_error("bad value '%s' for '--tag': "
+			    "expected KEY=VALUE", arg);
+		o->tags[o->ntags++] = arg;
+		break;
+	case OPT_TYPE:
+		if (strcmp(arg, "full") == 0)
+			o->type = 1;
+		else if (strcmp(arg, "incremental") == 0)
+			o->type = 0;
+		else
+			return cli_usage_error("bad value '%s' for '--type': "
+			    "expected full or incremental", arg);
+		break;
+	case OPT_WORKERS:
+		if (num < 1 || num > 64)
+			return cli_usage_error("'--workers' must be 1 to 64");
+		o->workers = (unsigned)num;
+		break;
+	}
+	return 0;
+}
+
+static void
+human(uint64_t n, char *buf, size_t len)
+{
+	const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	int i = 0;
+
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(buf, len, i == 0 ? "%.0f %s" : "%.1f %s", v, unit[i]);
+}
+
+/* Progress on stderr: a redrawn line on a terminal, a line per collection
+ * otherwise (cron mails show what was done). */
+static void
+on_progress(void *cookie, const struct qbk_backup_progress *p)
+{
+	const int *tty = cookie;
+	char a[32], b[32];
+
+	if (qbk_log_level() < QBK_LOG_WARN)
+		return;
+	human(p->bytes, a, sizeof(a));
+	switch (p->event) {
+	case QBK_BACKUP_EV_START:
+		break;
+	case QBK_BACKUP_EV_BYTES:
+		if (*tty)
+			fprintf(stderr, "\r%s: %-30.30s %12s", cli_progname(),
+			    p->collection, a);
+		break;
+	case QBK_BACKUP_EV_DONE:
+		human(p->bytes_new, b, sizeof(b));
+		fprintf(stderr, "%s%s: %s: %s read, %s new, %.1f s\n",
+		    *tty ? "\r\033[K" : "", cli_progname(), p->collection, a, b,
+		    (double)p->duration_ms / 1000.0);
+		break;
+	}
+}
+
+static void
+write_metrics(const char *path, const struct qbk_manifest *m, int ok,
+    const char *msg)
+{
+	struct qbk_buf text = QBK_BUF_INIT, dir = QBK_BUF_INIT;
+	struct qbk_err err = QBK_ERR_INIT;
+	const char *slash = strrchr(path, '/');
+
+	qbk_backup_metrics(m, ok, msg, (int64_t)time(NULL), &text);
+	if (slash == NULL)
+		qbk_buf_addstr(&dir, ".");
+	else
+		qbk_buf_add(&dir, path, slash == path ? 1 :
+		    (size_t)(slash - path));
+	if (qbk_fs_write_atomic(dir.buf, slash != NULL ? slash + 1 : path,
+	    text.buf, text.len, 0, &err) < 0)
+		qbk_log(QBK_LOG_ERROR, "cannot write metrics file: %s",
+		    err.msg);
+	qbk_buf_release(&text);
+	qbk_buf_release(&dir);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts o = { .type = -1 };
+	struct cli_common common = CLI_COMMON_INIT;
+	struct cli_prog prog = {
+		"[options]",
+		"Back up Qdrant collections (or the full storage) into the "
+		"repository.",
+		options, CLI_WITH_URL | CLI_WITH_REPO, handle, &o
+	};
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_ctx_opts co = { NULL, NULL, NULL, "qbk-backup",
+	    &cli_interrupted };
+	struct qbk_backup_opts bo;
+	struct qbk_ctx *ctx = NULL;
+	struct qbk_qdrant *q;
+	struct qbk_repo *repo;
+	struct qbk_manifest *m = NULL;
+	struct qbk_buf out = QBK_BUF_INIT;
+	int tty, rest, rc;
+
+	if (cli_init(argv[0]) != 0)
+		return QBK_EXIT_RUNTIME;
+	if ((rc = cli_parse(argc, argv, &prog, &common, &rest)) != 0)
+		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
+	if (rest < argc) {
+		cli_usage_error("unexpected argument '%s'", argv[rest]);
+		return QBK_EXIT_USAGE;
+	}
+	if (o.full_storage && o.ncollections > 0) {
+		cli_usage_error("'--full-storage' and '--collection' exclude "
+		    "each other");
+		return QBK_EXIT_USAGE;
+	}
+	co.config = common.config;
+	co.url = common.url;
+	co.repo = common.repo;
+	tty = isatty(2);
+
+	memset(&bo, 0, sizeof(bo));
+	bo.collections = o.collections;
+	bo.ncollections = o.ncollections;
+	bo.full_storage = o.full_storage;
+	bo.tags = o.tags;
+	bo.ntags = o.ntags;
+	bo.mode = (enum qbk_backup_mode)o.method;
+	bo.workers = o.workers;
+	bo.zstd_level = -1;
+	bo.cancel = &cli_interrupted;
+	bo.progress = common.json ? NULL : on_progress;
+	bo.progress_cookie = &tty;
+
+	rc = -1;
+	if (qbk_ctx_open(&ctx, &co, &err) == 0) {
+		bo.sample_points = (unsigned)ctx->cfg.backup.sample_points;
+		if (bo.workers == 0 && ctx->cfg.backup.workers > 0)
+			bo.workers = (unsigned)ctx->cfg.backup.workers;
+		bo.full = o.type >= 0 ? o.type :
+		    ctx->cfg.backup.type == QBK_CONFIG_BACKUP_FULL;
+		if (qbk_config_is_set(&ctx->cfg, "repository", "compression"))
+			bo.zstd_level = ctx->cfg.repo.compression ==
+			    QBK_CONFIG_COMPRESSION_NONE ? 0 :
+			    ctx->cfg.repo.compression_level;
+		if (qbk_ctx_qdrant(ctx, NULL, &q, &err) == 0 &&
+		    qbk_ctx_repo(ctx, 1, &repo, &err) == 0) {
+			bo.lock = ctx->lock;
+			rc = qbk_backup_run(repo, q, &bo, &m, &err);
+		}
+	}
+	if (o.metrics_file != NULL)
+		write_metrics(o.metrics_file, m, rc == 0, err.msg);
+	if (common.json) {
+		qbk_backup_report_json(m, rc == 0, &err, &out);
+		fputs(out.buf, stdout);
+	} else if (rc == 0 && !common.quiet) {
+		char a[32], b[32];
+
+		human(m->totals.bytes, a, sizeof(a));
+		human(m->totals.bytes_new, b, sizeof(b));
+		printf("backup %s: %zu collection%s, %s read, %s new\n",
+		    m->backup_id, m->n_collections,
+		    m->n_collections == 1 ? "" : "s", a, b);
+	}
+	qbk_buf_release(&out);
+	qbk_manifest_free(m);
+	qbk_ctx_free(ctx);
+	if (rc != 0)
+		return cli_fail(&err);
+	return cli_exit(QBK_EXIT_OK);
+}

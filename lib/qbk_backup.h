@@ -1,0 +1,86 @@
+#ifndef QBK_BACKUP_H
+#define QBK_BACKUP_H
+
+/*
+ * qbk_backup: one backup run.  For every collection chosen: record its
+ * config, aliases, points count and a fingerprinted sample of points; then
+ * stream its data into the repository: each shard through Qdrant's
+ * streaming shard snapshot endpoint where the server has it (nothing is
+ * written on the node's disk), otherwise a collection snapshot created on
+ * the node, downloaded (its SHA-256 checked against Qdrant's) and deleted
+ * again (also on failure).  With full_storage, Qdrant's full storage
+ * snapshot plus every alias.  The manifest is written last: the backup
+ * exists once qbk_backup_run() returns 0.
+ */
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct qbk_err;
+struct qbk_qdrant;
+struct qbk_repo;
+struct qbk_manifest;
+struct qbk_lock;
+
+enum qbk_backup_mode {
+	QBK_BACKUP_MODE_AUTO = 0,	/* shard streams if offered */
+	QBK_BACKUP_MODE_STREAM,		/* shard streams only */
+	QBK_BACKUP_MODE_SNAPSHOT	/* collection snapshots */
+};
+
+/* Progress events for the front end. */
+enum qbk_backup_event {
+	QBK_BACKUP_EV_START,	/* a collection starts; total may be -1 */
+	QBK_BACKUP_EV_BYTES,	/* bytes streamed so far */
+	QBK_BACKUP_EV_DONE	/* a collection is stored */
+};
+
+struct qbk_backup_progress {
+	enum qbk_backup_event event;
+	const char *collection;
+	uint64_t bytes;		/* streamed so far */
+	int64_t total;		/* expected, or -1 */
+	uint64_t bytes_new;	/* DONE: plaintext bytes of new chunks */
+	uint64_t duration_ms;	/* DONE */
+};
+
+struct qbk_backup_opts {
+	const char *const *collections;	/* NULL: every collection */
+	size_t ncollections;
+	int full_storage;
+	int full;		/* --type full: re-check reused chunks */
+	const char *const *tags;	/* "KEY=VALUE" */
+	size_t ntags;
+	enum qbk_backup_mode mode;
+	unsigned sample_points;	/* points fingerprinted per collection */
+	unsigned workers;	/* 0: one per CPU */
+	int zstd_level;		/* -1: the repository's default */
+	int64_t now;		/* backup time; 0: the clock */
+	volatile sig_atomic_t *cancel;
+	struct qbk_lock *lock;	/* refreshed while the backup runs; or NULL */
+	void (*progress)(void *, const struct qbk_backup_progress *);
+	void *progress_cookie;
+};
+
+/** qbk_backup_run(repo, q, opts, out, err): run a backup of the Qdrant
+ * deployment ${q} into ${repo} (already locked shared by the caller).  On
+ * success ${*out} is the manifest written (caller frees it with
+ * qbk_manifest_free()).  Errors: QBK_E_USAGE for an unknown collection,
+ * QBK_E_INTEGRITY for a damaged or truncated snapshot, the network,
+ * storage and Qdrant errors otherwise; nothing is recorded then. */
+int qbk_backup_run(struct qbk_repo *, struct qbk_qdrant *,
+    const struct qbk_backup_opts *, struct qbk_manifest **, struct qbk_err *);
+
+/** qbk_backup_metrics(m, ok, err_text, out): append Prometheus text-format
+ * metrics of a run (${m} may be NULL when it failed) to the qbk_buf ${out}. */
+struct qbk_buf;
+void qbk_backup_metrics(const struct qbk_manifest *, int, const char *,
+    int64_t, struct qbk_buf *);
+
+/** qbk_backup_report_json(m, ok, err, out): append qbk-backup's --json
+ * document (backup_id, ok, per collection name, snapshot_bytes, new_bytes,
+ * sha256, duration_ms; totals; problems) to ${out}. */
+void qbk_backup_report_json(const struct qbk_manifest *, int,
+    const struct qbk_err *, struct qbk_buf *);
+
+#endif /* !QBK_BACKUP_H */

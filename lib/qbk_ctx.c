@@ -1,0 +1,138 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "qbk_buf.h"
+#include "qbk_err.h"
+#include "qbk_http.h"
+#include "qbk_lock.h"
+#include "qbk_qdrant.h"
+#include "qbk_repo.h"
+#include "qbk_ctx.h"
+
+int
+qbk_ctx_open(struct qbk_ctx **out, const struct qbk_ctx_opts *opts,
+    struct qbk_err *err)
+{
+	struct qbk_ctx *ctx = qbk_xcalloc(1, sizeof(*ctx));
+
+	*out = NULL;
+	ctx->opts = *opts;
+	qbk_config_init(&ctx->cfg);
+	if (qbk_config_load(&ctx->cfg, opts->config, err) != 0)
+		goto err;
+	if (opts->url != NULL &&
+	    qbk_config_set(&ctx->cfg, "qdrant", "url", opts->url, err) != 0)
+		goto err;
+	if (opts->repo != NULL && qbk_config_set(&ctx->cfg, "repository",
+	    "location", opts->repo, err) != 0)
+		goto err;
+	*out = ctx;
+	return 0;
+err:
+	qbk_ctx_free(ctx);
+	return -1;
+}
+
+void
+qbk_ctx_free(struct qbk_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	if (ctx->lock != NULL)
+		qbk_lock_release(ctx->lock, NULL);
+	qbk_repo_close(ctx->repo);
+	qbk_qdrant_free(ctx->qdrant);
+	qbk_config_release(&ctx->cfg);
+	free(ctx);
+}
+
+int
+qbk_ctx_qdrant(struct qbk_ctx *ctx, const char *url, struct qbk_qdrant **out,
+    struct qbk_err *err)
+{
+	struct qbk_config_secret key = QBK_CONFIG_SECRET_INIT;
+	struct qbk_http_opts ho;
+	int rc;
+
+	*out = NULL;
+	if (url == NULL && ctx->qdrant != NULL) {
+		*out = ctx->qdrant;
+		return 0;
+	}
+	if (qbk_config_api_key(&ctx->cfg, &key, err) != 0)
+		return -1;
+	qbk_http_opts_init(&ho);
+	ho.base_url = url != NULL ? url : ctx->cfg.qdrant.url;
+	ho.api_key = key.data;
+	ho.ca_file = ctx->cfg.qdrant.ca_file;
+	ho.insecure = !ctx->cfg.qdrant.tls_verify;
+	if (ctx->cfg.qdrant.connect_timeout > 0)
+		ho.connect_timeout_ms = (long)ctx->cfg.qdrant.connect_timeout;
+	if (ctx->cfg.qdrant.timeout > 0)
+		ho.timeout_ms = (long)ctx->cfg.qdrant.timeout;
+	if (ctx->cfg.qdrant.retries >= 0)
+		ho.retries = (unsigned)ctx->cfg.qdrant.retries;
+	if (ctx->cfg.qdrant.retry_delay > 0)
+		ho.retry_base_ms = ctx->cfg.qdrant.retry_delay;
+	ho.cancel = ctx->opts.cancel;
+	rc = qbk_qdrant_new(out, &ho, err);
+	qbk_config_secret_release(&key);
+	if (rc == 0 && url == NULL)
+		ctx->qdrant = *out;
+	return rc;
+}
+
+const char *
+qbk_ctx_repo_location(struct qbk_ctx *ctx, struct qbk_err *err)
+{
+	if (ctx->cfg.repo.location == NULL) {
+		qbk_err_set(err, QBK_E_CONFIG, "no repository given");
+		qbk_err_hint(err, "set [repository] location in the config, "
+		    "or use --repo");
+		return NULL;
+	}
+	return ctx->cfg.repo.location;
+}
+
+int
+qbk_ctx_repo(struct qbk_ctx *ctx, int lock, struct qbk_repo **out,
+    struct qbk_err *err)
+{
+	struct qbk_config_secret sec = QBK_CONFIG_SECRET_INIT;
+	struct qbk_repo_secret rs = { NULL, NULL };
+	struct qbk_lock_opts lo = QBK_LOCK_OPTS_INIT;
+	const char *loc;
+	int rc;
+
+	*out = NULL;
+	if (ctx->repo != NULL) {
+		*out = ctx->repo;
+		return 0;
+	}
+	if ((loc = qbk_ctx_repo_location(ctx, err)) == NULL)
+		return -1;
+	if (qbk_config_repo_key(&ctx->cfg, &sec, err) != 0)
+		return -1;
+	if (sec.raw_key)
+		rs.key_file = ctx->cfg.repo.key_file;
+	else
+		rs.passphrase = sec.data;
+	rc = qbk_repo_open(loc, &rs, &ctx->repo, err);
+	qbk_config_secret_release(&sec);
+	if (rc != 0)
+		return -1;
+	if (lock != 0) {
+		lo.program = ctx->opts.program != NULL ? ctx->opts.program :
+		    "qbk";
+		lo.cancel = ctx->opts.cancel;
+		if (ctx->cfg.repo.lock_timeout > 0)
+			lo.wait_s = (unsigned)(ctx->cfg.repo.lock_timeout /
+			    1000);
+		if (qbk_lock_acquire(qbk_repo_store(ctx->repo),
+		    lock == 2 ? QBK_LOCK_EXCLUSIVE : QBK_LOCK_SHARED, &lo,
+		    &ctx->lock, err) != 0)
+			return -1;
+	}
+	*out = ctx->repo;
+	return 0;
+}

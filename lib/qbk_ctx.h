@@ -1,0 +1,62 @@
+#ifndef QBK_CTX_H
+#define QBK_CTX_H
+
+/*
+ * qbk_ctx: what every program sets up from its configuration: the config
+ * itself (with --url and --repo applied), a Qdrant client and the opened
+ * repository, each made on first use so that a program that needs no Qdrant
+ * never reads an API key.
+ */
+#include <signal.h>
+
+#include "qbk_config.h"
+
+struct qbk_err;
+struct qbk_qdrant;
+struct qbk_repo;
+struct qbk_store;
+struct qbk_lock;
+
+struct qbk_ctx_opts {
+	const char *config;	/* -c FILE, or NULL for the default */
+	const char *url;	/* --url, or NULL */
+	const char *repo;	/* --repo, or NULL */
+	const char *program;	/* "qbk-backup": lock records, user agent */
+	volatile sig_atomic_t *cancel;	/* set by signals; may be NULL */
+};
+
+struct qbk_ctx {
+	struct qbk_config cfg;
+	struct qbk_ctx_opts opts;
+	struct qbk_qdrant *qdrant;
+	struct qbk_repo *repo;
+	struct qbk_lock *lock;
+};
+
+/** qbk_ctx_open(out, opts, err): load the configuration (QBK_E_CONFIG on a
+ * bad file) and apply ${opts}' overrides.  Caller frees with
+ * qbk_ctx_free(). */
+int qbk_ctx_open(struct qbk_ctx **, const struct qbk_ctx_opts *,
+    struct qbk_err *);
+
+/** qbk_ctx_free(ctx): release the lock, close the repository and the
+ * Qdrant client, free ${ctx}; NULL is fine. */
+void qbk_ctx_free(struct qbk_ctx *);
+
+/** qbk_ctx_qdrant(ctx, url, out, err): a Qdrant client for ${url} (NULL:
+ * the configured one) with the API key, TLS and retry settings of the
+ * config; the default one is kept in ${ctx}, others are the caller's to
+ * free with qbk_qdrant_free(). */
+int qbk_ctx_qdrant(struct qbk_ctx *, const char *, struct qbk_qdrant **,
+    struct qbk_err *);
+
+/** qbk_ctx_repo(ctx, lock, out, err): open the configured repository with
+ * the configured secret, and take its lock of kind ${lock} (0 none,
+ * 1 shared, 2 exclusive).  The repository stays in ${ctx}. */
+int qbk_ctx_repo(struct qbk_ctx *, int, struct qbk_repo **, struct qbk_err *);
+
+/** qbk_ctx_repo_location(ctx, err): the repository location, or NULL with
+ * QBK_E_CONFIG when none is configured. */
+const char *qbk_ctx_repo_location(struct qbk_ctx *, struct qbk_err *);
+
+#endif /* !QBK_CTX_H */

@@ -1,0 +1,147 @@
+#!/bin/sh
+. "$(dirname "$0")/lib.sh"
+test_description 'qbk-backup: full, incremental, dedup, failures'
+
+sim_start
+R=$TEST_TMP/repo
+Q="--url $SIM_URL --repo $R -c /dev/null"
+
+test_expect_success 'set up a collection and a repository' '
+	sim_generate c1 20000 64 1 &&
+	sim_generate c2 500 16 2 &&
+	sim_api POST /collections/aliases "{\"actions\":[{\"create_alias\":{\"collection_name\":\"c1\",\"alias_name\":\"prod\"}}]}" &&
+	repo_init "$R"
+'
+
+test_expect_success 'first backup stores every collection' '
+	qbk-backup $Q --json >"$TEST_TMP/b1.json" &&
+	test "$(json_get "$TEST_TMP/b1.json" "d[\"ok\"]")" = true &&
+	test "$(json_get "$TEST_TMP/b1.json" "len(d[\"collections\"])")" = 2 &&
+	B1=$(json_get "$TEST_TMP/b1.json" "d[\"backup_id\"]") &&
+	test -f "$R/backups/$B1" &&
+	test "$(json_get "$TEST_TMP/b1.json" "d[\"totals\"][\"new_bytes\"] > 0")" = true
+'
+
+test_expect_success 'the sha256 recorded is that of the snapshot bytes' '
+	json_get "$TEST_TMP/b1.json" "[c[\"sha256\"] for c in d[\"collections\"]]" |
+	grep -E "^\[\"[0-9a-f]{64}\", \"[0-9a-f]{64}\"\]$"
+'
+
+test_expect_success 'an unchanged collection stores nothing new' '
+	qbk-backup $Q --json >"$TEST_TMP/b2.json" &&
+	test "$(json_get "$TEST_TMP/b2.json" "d[\"totals\"][\"new_bytes\"]")" = 0
+'
+
+test_expect_success 'a small change stores a small fraction' '
+	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.02,\"seed\":5}" &&
+	qbk-backup $Q --collection c1 --tag reason=test --json >"$TEST_TMP/b3.json" &&
+	json_get "$TEST_TMP/b3.json" "d[\"totals\"][\"new_bytes\"] * 5 < d[\"totals\"][\"bytes\"]" >"$TEST_TMP/small" &&
+	test "$(cat "$TEST_TMP/small")" = True -o "$(cat "$TEST_TMP/small")" = true &&
+	test "$(json_get "$TEST_TMP/b3.json" "d[\"totals\"][\"new_bytes\"] > 0")" = true
+'
+
+test_expect_success 'collection snapshots work too, and are deleted from the node' '
+	qbk-backup $Q --collection c2 --method snapshot --type full >"$TEST_TMP/out" &&
+	grep -E "^backup [0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}: 1 collection" "$TEST_TMP/out" &&
+	sim_api GET /collections/c2/snapshots >"$TEST_TMP/list" &&
+	test "$(json_get "$TEST_TMP/list" "len(d[\"result\"])")" = 0
+'
+
+test_expect_success 'metrics file is written in the text format' '
+	qbk-backup $Q --collection c2 --metrics-file "$TEST_TMP/qbk.prom" -q &&
+	grep -E "^qbk_backup_last_run_success 1$" "$TEST_TMP/qbk.prom" &&
+	grep -E "^qbk_backup_bytes\{collection=\"c2\"\} [0-9]+$" "$TEST_TMP/qbk.prom"
+'
+
+count_backups() {
+	ls "$R/backups" | grep -cv "\.copy$"
+}
+
+test_expect_success 'record the number of backups' '
+	N=$(count_backups) && test "$N" -eq 5
+'
+
+test_expect_exit 2 'an unknown collection is a usage error' '
+	qbk-backup $Q --collection nope
+'
+test_expect_success '... named in the message, and nothing recorded' '
+	test_grep "no collection .nope." "$TEST_TMP/stderr" &&
+	test "$(count_backups)" -eq "$N"
+'
+
+test_expect_exit 2 'a wrong passphrase is refused' '
+	QBK_PASSPHRASE=wrong qbk-backup $Q
+'
+test_expect_success '... with a clear message' '
+	test_grep "wrong passphrase" "$TEST_TMP/stderr"
+'
+
+test_expect_exit 2 'a missing repository is a configuration error' '
+	qbk-backup --url $SIM_URL --repo "$TEST_TMP/nowhere" -c /dev/null
+'
+test_expect_success '... named in the message' '
+	test_grep "no repository at .*nowhere" "$TEST_TMP/stderr"
+'
+
+test_expect_exit 1 'an unreachable Qdrant is a runtime failure' '
+	qbk-backup --url http://127.0.0.1:1 --repo "$R" -c /dev/null
+'
+test_expect_success '... named in the message' '
+	test_grep "127.0.0.1:1" "$TEST_TMP/stderr" &&
+	test "$(count_backups)" -eq "$N"
+'
+
+test_expect_exit 2 'usage errors exit 2' '
+	qbk-backup $Q --type sometimes
+'
+
+test_expect_exit 3 'a corrupted download fails the checksum check' '
+	sim_fault "{\"method\":\"GET\",\"path\":\"/collections/c2/snapshots/\",\"corrupt_byte_at\":2000}" &&
+	qbk-backup $Q --collection c2 --method snapshot
+'
+test_expect_success '... says so, leaves no backup and no snapshot on the node' '
+	test_grep "checksum" "$TEST_TMP/stderr" &&
+	test "$(count_backups)" -eq "$N" &&
+	sim_api GET /collections/c2/snapshots >"$TEST_TMP/list" &&
+	test "$(json_get "$TEST_TMP/list" "len(d[\"result\"])")" = 0
+'
+
+test_expect_success 'a download cut short is resumed where it broke' '
+	sim_fault "{\"method\":\"GET\",\"path\":\"/collections/c2/snapshots/\",\"truncate_after_bytes\":5000}" &&
+	qbk-backup $Q --collection c2 --method snapshot -q &&
+	N=$((N + 1)) && test "$(count_backups)" -eq "$N"
+'
+
+test_expect_exit 1 'a stream cut short fails the backup' '
+	sim_fault "{\"method\":\"GET\",\"path\":\"/collections/c1/shards/0/snapshot\",\"truncate_after_bytes\":30000}" &&
+	qbk-backup $Q --collection c1 --method stream
+'
+test_expect_success '... names the collection and records nothing' '
+	test_grep "c1" "$TEST_TMP/stderr" &&
+	test "$(count_backups)" -eq "$N"
+'
+
+test_expect_exit 3 'a damaged tar header fails as a data problem' '
+	sim_fault "{\"method\":\"GET\",\"path\":\"/collections/c1/shards/0/snapshot\",\"corrupt_byte_at\":100}" &&
+	qbk-backup $Q --collection c1 --method stream
+'
+test_expect_success '... and records nothing' '
+	test_grep "tar" "$TEST_TMP/stderr" &&
+	test "$(count_backups)" -eq "$N" &&
+	sim_api DELETE /__sim/faults
+'
+
+test_expect_success 'a full disk fails clearly and keeps earlier backups' '
+	(ulimit -f 64 && sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.5,\"seed\":9}" >/dev/null &&
+	 qbk-backup $Q --collection c1; echo $? >"$TEST_TMP/rc") 2>"$TEST_TMP/err" ;
+	test "$(cat "$TEST_TMP/rc")" = 1 &&
+	test_grep "File too large|No space" "$TEST_TMP/err" &&
+	test "$(count_backups)" -eq "$N"
+'
+
+test_expect_success 'the next backup after all these failures works' '
+	qbk-backup $Q -q &&
+	test "$(count_backups)" -eq $((N + 1))
+'
+
+test_done
