@@ -52,7 +52,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%-replay,$(FUZZ_SRC))
 
 MAN_PAGES := $(wildcard man/*.[157])
-SCRIPTS := $(filter-out scripts/install-deps,$(wildcard scripts/qbk-*))
+SCRIPTS := $(wildcard scripts/qbk-*)
 
 .PHONY: all check unit install uninstall lint check-headers fuzz bench demo \
 	clean
@@ -131,6 +131,28 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(filter %.5,$(MAN_PAGES))))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(filter %.7,$(MAN_PAGES))))
 	rm -rf $(DESTDIR)$(DOCDIR)
+
+demo: all
+	QBK_BIN=$(CURDIR)/$(BUILD)/bin sh scripts/demo
+
+$(BUILD)/tests/bench/%: tests/bench/%.c $(LIBQBK)
+	mkdir -p $(BUILD)/tests/bench
+	$(CC) $(BASE_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBQBK) $(LDLIBS_ALL)
+
+bench: all $(BUILD)/tests/bench/bench_chunk
+	$(BUILD)/tests/bench/bench_chunk
+	QBK_BUILD=$(BUILD) python3 tests/bench/bench.py
+
+# libFuzzer targets (clang): build-fuzz/fuzz_<x>; run one with
+#   build-fuzz/fuzz_config -max_total_time=600 tests/fuzz/corpus/config
+FUZZ_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -g
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang \
+		CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_FLAGS)" build-fuzz/libqbk.a
+	set -e; for f in $(FUZZ_SRC); do \
+		clang $(BASE_CFLAGS) -fsanitize=fuzzer $(FUZZ_FLAGS) \
+		-o build-fuzz/$$(basename $$f .c) $$f build-fuzz/libqbk.a \
+		$(LDLIBS_ALL); done
 
 clean:
 	rm -rf build build-san build-fuzz

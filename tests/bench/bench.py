@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""make bench: qbk against the transfer ceiling, restic and a seed-style
+pipeline, on one machine in one run.
+
+Starts the Qdrant simulator with a generated collection of about
+BENCH_GIB GiB of snapshot (default 1), then measures, each the median of
+BENCH_RUNS runs (default 3) of wall time, with peak RSS from
+/usr/bin/time -v:
+
+  curl       the snapshot to /dev/null (transfer ceiling)
+  backup-1   qbk-backup into an empty repository (zstd, encrypted)
+  backup-0   qbk-backup of the unchanged collection
+  backup-2   qbk-backup after ~2% of the points changed (+ bytes stored)
+  restore-f  qbk-restore --to-file /dev/null
+  restore-q  qbk-restore into a new collection
+  restic-1/2 restic backup --stdin of the same snapshot bytes
+  restic-d   restic dump to /dev/null
+  pipeline   curl | zstd -3 | openssl enc -chacha20 -pbkdf2
+
+and prints a table and the ratios of qbk to the others.  Not a test:
+nothing here passes or fails; the numbers go into the issue notes.
+"""
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.join(TOP, os.environ.get("QBK_BUILD", "build"), "bin")
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+GIB = float(os.environ.get("BENCH_GIB", "1"))
+DIM = 384
+# About 1.6 KiB of snapshot per point at 384 dimensions with payloads.
+POINTS = int(GIB * 655000)
+PASS = "bench-passphrase"
+
+env = dict(os.environ, QBK_PASSPHRASE=PASS, RESTIC_PASSWORD=PASS,
+           LC_ALL="C")
+env.pop("QBK_CONFIG", None)
+noenv = dict(env)
+noenv.pop("QBK_PASSPHRASE")
+
+
+def api(url, method="GET", body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=600) as r:
+        return json.load(r)
+
+
+def timed(cmd, shell=False):
+    """Run cmd under /usr/bin/time -v: (seconds, peak RSS KiB, stdout)."""
+    if shell:
+        argv = ["/usr/bin/time", "-v", "sh", "-c", cmd]
+    else:
+        argv = ["/usr/bin/time", "-v"] + cmd
+    t0 = time.monotonic()
+    p = subprocess.run(argv, env=noenv if "-c" in argv else env, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    dt = time.monotonic() - t0
+    if p.returncode != 0:
+        sys.stderr.write(p.stderr[-2000:])
+        raise SystemExit("bench: command failed: %s" % (cmd,))
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
+    return dt, int(m.group(1)) if m else 0, p.stdout
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="qbk-bench.")
+    sim = None
+    results = {}
+    try:
+        portfile = os.path.join(work, "ports")
+        sim = subprocess.Popen(
+            [sys.executable, os.path.join(TOP, "tests/qdrant-sim/qdrant-sim.py"),
+             "--port", "0", "--storage", os.path.join(work, "sim"),
+             "--port-file", portfile],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while not os.path.exists(portfile):
+            time.sleep(0.1)
+        url = "http://127.0.0.1:%s" % open(portfile).read().split()[0]
+        t0 = time.monotonic()
+        api(url + "/__sim/generate", "POST",
+            {"collection": "bench", "points": POINTS, "dim": DIM, "seed": 1})
+        print("generated %d points in %.1f s" % (POINTS, time.monotonic() - t0))
+        snap = api(url + "/collections/bench/snapshots", "POST")["result"]
+        size = snap["size"]
+        snapurl = url + "/collections/bench/snapshots/" + snap["name"]
+        mib = size / 1048576.0
+        print("snapshot: %.1f MiB" % mib)
+
+        def median(name, fn):
+            runs = [fn(i) for i in range(RUNS)]
+            results[name] = (statistics.median(r[0] for r in runs),
+                             max(r[1] for r in runs),
+                             runs[-1][2] if len(runs[-1]) > 2 else None)
+
+        median("curl", lambda i: timed(["curl", "-s", "-o", "/dev/null", snapurl]))
+        median("pipeline", lambda i: timed(
+            "curl -s %s | zstd -3 -q | openssl enc -chacha20 -pbkdf2 -pass pass:x "
+            "-out /dev/null" % snapurl, shell=True))
+
+        # Repositories opened with a key file, as a Kubernetes CronJob would:
+        # a passphrase adds Argon2id's memory (128 MiB, once at start-up)
+        # to every program's peak RSS, which would hide the pipeline's.
+        configs = {}
+
+        def repo(i, tag):
+            path = os.path.join(work, "repo-%s-%d" % (tag, i))
+            key = path + ".key"
+            conf = path + ".conf"
+            with open(conf, "w") as f:
+                f.write("[repository]\nlocation = %s\nkey_file = %s\n" %
+                        (path, key))
+            configs[path] = conf
+            subprocess.run([os.path.join(BIN, "qbk-init"), "-c", conf,
+                            "--generate-key-file", key], env=noenv,
+                           check=True, stdout=subprocess.DEVNULL)
+            return path
+
+        def q_for(r):
+            return ["-c", configs[r], "--url", url, "--collection", "bench", "-q"]
+
+        repos = []
+
+        def first(i):
+            r = repo(i, "q")
+            repos.append(r)
+            return timed([os.path.join(BIN, "qbk-backup")] + q_for(r))
+        median("backup-1", first)
+        median("backup-0", lambda i: timed(
+            [os.path.join(BIN, "qbk-backup")] + q_for(repos[i])))
+
+        def second(i):
+            api(url + "/__sim/mutate", "POST",
+                {"collection": "bench", "fraction": 0.02, "seed": 10 + i})
+            dt, rss, out = timed([os.path.join(BIN, "qbk-backup"), "--json"] +
+                                 q_for(repos[i])[:-1])
+            return dt, rss, json.loads(out)["totals"]["new_bytes"]
+        median("backup-2", second)
+        new2 = results["backup-2"][2]
+
+        have_restore = os.path.exists(os.path.join(BIN, "qbk-restore"))
+        if have_restore:
+            median("restore-f", lambda i: timed(
+                [os.path.join(BIN, "qbk-restore"), "-c", configs[repos[0]],
+                 "--collection", "bench", "--to-file", "/dev/null"]))
+            median("restore-q", lambda i: timed(
+                [os.path.join(BIN, "qbk-restore"), "-c", configs[repos[0]],
+                 "--url", url, "--collection", "bench", "--as",
+                 "restored%d" % i, "-q"]))
+
+        if shutil.which("restic"):
+            rrepos = []
+
+            def rfirst(i):
+                r = os.path.join(work, "restic-%d" % i)
+                subprocess.run(["restic", "init", "-q", "--repo", r], env=env,
+                               check=True, stdout=subprocess.DEVNULL)
+                rrepos.append(r)
+                return timed("curl -s %s | restic -q --repo %s backup --stdin "
+                             "--stdin-filename snap" % (snapurl, r), shell=True)
+            median("restic-1", rfirst)
+            median("restic-d", lambda i: timed(
+                "restic -q --repo %s dump latest snap >/dev/null" % rrepos[i],
+                shell=True))
+        # The byte count of the 2% change, for the "stored <= 2x changed"
+        # target: what the simulator rewrote (vectors + payloads).
+        changed = int(POINTS * 0.02) * (DIM * 4 + 200)
+
+        print()
+        print("%-10s %9s %9s %10s" % ("run", "seconds", "MiB/s", "peak RSS"))
+        for k, (dt, rss, _) in results.items():
+            print("%-10s %9.2f %9.1f %7.1f MiB" % (k, dt, mib / dt, rss / 1024.0))
+        print()
+
+        def ratio(a, b):
+            if a in results and b in results:
+                print("%-26s %6.2fx" % ("%s vs %s" % (a, b),
+                                       results[b][0] / results[a][0]))
+        ratio("backup-1", "restic-1")
+        ratio("backup-1", "pipeline")
+        ratio("backup-1", "curl")
+        ratio("backup-0", "backup-1")
+        ratio("restore-f", "restic-d")
+        print("%-26s %6.2fx  (%.1f MiB stored for about %.1f MiB changed)" % (
+            "backup-2 stored/changed", new2 / changed, new2 / 1048576.0,
+            changed / 1048576.0))
+    finally:
+        if sim is not None:
+            sim.terminate()
+            sim.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
