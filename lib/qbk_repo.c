@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <zstd.h>
 
 #include "qbk.h"
@@ -933,20 +932,6 @@ seal_ad(const uint8_t *hdr, const char *name, struct qbk_buf *ad)
 	qbk_buf_addstr(ad, name);
 }
 
-static void
-sha256_of(const void *a, size_t alen, const void *b, size_t blen,
-    uint8_t *out)
-{
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	unsigned int n = 0;
-
-	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-	EVP_DigestUpdate(c, a, alen);
-	EVP_DigestUpdate(c, b, blen);
-	EVP_DigestFinal_ex(c, out, &n);
-	EVP_MD_CTX_free(c);
-}
-
 int
 qbk_repo_seal(struct qbk_repo *r, const char *name, const void *plain,
     size_t len, struct qbk_buf *out, struct qbk_err *err)
@@ -977,9 +962,11 @@ qbk_repo_seal(struct qbk_repo *r, const char *name, const void *plain,
 	}
 	seal_ad(hdr, name, &ad);
 	if (r->aead == QBK_CRYPTO_AEAD_NONE) {
-		/* No key to authenticate with: a digest still catches
-		 * damage. */
-		sha256_of(ad.buf, ad.len, payload, clen, payload + clen);
+		/* Not encrypted, but still authenticated: a keyed MAC, as
+		 * for chunk objects. */
+		qbk_crypto_mac(r->keys, QBK_CRYPTO_USE_META,
+		    (const uint8_t *)ad.buf, ad.len, payload, clen,
+		    payload + clen);
 	} else if (qbk_crypto_seal(NULL, r->keys, QBK_CRYPTO_USE_META,
 	    r->aead, hdr + 16, (const uint8_t *)ad.buf, ad.len, payload, clen,
 	    payload, payload + clen, err) != 0) {
@@ -987,8 +974,7 @@ qbk_repo_seal(struct qbk_repo *r, const char *name, const void *plain,
 		qbk_buf_reset(out);
 		return -1;
 	}
-	qbk_buf_setlen(out, SEALED_HEADER + clen +
-	    (r->aead == QBK_CRYPTO_AEAD_NONE ? 32 : QBK_CRYPTO_TAG_LEN));
+	qbk_buf_setlen(out, SEALED_HEADER + clen + QBK_CRYPTO_TAG_LEN);
 	qbk_buf_release(&ad);
 	return 0;
 }
@@ -999,13 +985,13 @@ qbk_repo_unseal(struct qbk_repo *r, const char *name, const void *obj,
 {
 	const uint8_t *hdr = obj;
 	struct qbk_buf ad = QBK_BUF_INIT, ct = QBK_BUF_INIT;
-	uint8_t digest[32];
+	uint8_t digest[QBK_CRYPTO_TAG_LEN];
 	uint64_t plen;
 	size_t taglen, clen, n;
 	int rc = -1;
 
 	qbk_buf_reset(out);
-	taglen = r->aead == QBK_CRYPTO_AEAD_NONE ? 32 : QBK_CRYPTO_TAG_LEN;
+	taglen = QBK_CRYPTO_TAG_LEN;
 	if (len < SEALED_HEADER + taglen || memcmp(hdr, SEALED_MAGIC, 4) != 0 ||
 	    hdr[4] != 1 || hdr[5] != 0x01 || hdr[7] != 0)
 		return qbk_err_set(err, QBK_E_INTEGRITY, "'%s' is not a "
@@ -1021,10 +1007,13 @@ qbk_repo_unseal(struct qbk_repo *r, const char *name, const void *obj,
 	seal_ad(hdr, name, &ad);
 	qbk_buf_add(&ct, hdr + SEALED_HEADER, clen);
 	if (r->aead == QBK_CRYPTO_AEAD_NONE) {
-		sha256_of(ad.buf, ad.len, ct.buf, clen, digest);
-		if (memcmp(digest, hdr + SEALED_HEADER + clen, 32) != 0) {
+		qbk_crypto_mac(r->keys, QBK_CRYPTO_USE_META,
+		    (const uint8_t *)ad.buf, ad.len, (const uint8_t *)ct.buf,
+		    clen, digest);
+		if (!qbk_crypto_equal(digest, hdr + SEALED_HEADER + clen,
+		    QBK_CRYPTO_TAG_LEN)) {
 			qbk_err_set(err, QBK_E_INTEGRITY, "'%s' is damaged: "
-			    "digest mismatch", name);
+			    "authentication failed", name);
 			goto out;
 		}
 	} else if (qbk_crypto_open(NULL, r->keys, QBK_CRYPTO_USE_META, r->aead,
