@@ -59,15 +59,17 @@ struct qbk_repo_create_opts {
  * ${opts->location} (a folder that must not hold a repository yet; it is
  * created 0700 if missing) with a new random master key.  Writes the new
  * repository id into ${id_out}[QBK_REPO_ID_HEX + 1] (may be NULL).
- * Returns 0, or -1 (QBK_E_USAGE when a repository is there already). */
+ * Returns 0, or -1 (QBK_E_USAGE when a repository is there already or was
+ * created meanwhile; QBK_E_CONFIG for a bad compression level or cipher). */
 int qbk_repo_create(const struct qbk_repo_create_opts *, char *,
     struct qbk_err *);
 
 /** qbk_repo_open(location, secret, out, err): open the repository at
  * ${location}, unlocking its master key with ${secret} (every slot is
- * tried).  Returns 0, or -1 with ${*out} NULL: QBK_E_NOTFOUND (no
- * repository there), QBK_E_CRYPTO (no slot opens), QBK_E_USAGE (no secret
- * given), QBK_E_INTEGRITY (malformed config). */
+ * tried; damaged slots are skipped with a warning).  Returns 0, or -1 with
+ * ${*out} NULL: QBK_E_CONFIG (no repository there), QBK_E_CRYPTO (no slot
+ * opens, or the secret is of the wrong kind), QBK_E_USAGE (no secret
+ * given), QBK_E_INTEGRITY (malformed config, or every slot damaged). */
 int qbk_repo_open(const char *, const struct qbk_repo_secret *,
     struct qbk_repo **, struct qbk_err *);
 
@@ -94,7 +96,8 @@ void qbk_repo_set_compression(struct qbk_repo *, int);
  */
 struct qbk_repo_slot_info {
 	char id[QBK_REPO_SLOT_ID_LEN + 1];
-	char kind[16];		/* "passphrase", "keyfile", "plain" */
+	char kind[16];		/* "passphrase", "keyfile", "plain", or
+				 * "damaged" (the reason is the comment) */
 	char created[32];
 	char host[64];
 	char comment[128];
