@@ -61,9 +61,7 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		o->compression = arg;
 		break;
 	case OPT_ENCRYPTION:
-		/* The repository's own name for it, and the config's. */
-		o->encryption = strcmp(arg, "xchacha20-poly1305") == 0 ?
-		    "chacha20-poly1305" : arg;
+		o->encryption = arg;
 		break;
 	case OPT_GENERATE_KEY_FILE:
 		o->gen_key_file = arg;

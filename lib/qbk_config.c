@@ -93,7 +93,7 @@ static const char *const priority_names[] = {
 	"snapshot", "replica", "no_sync", NULL
 };
 static const char *const encryption_names[] = {
-	"auto", "chacha20-poly1305", "aes256-gcm", "none", NULL
+	"auto", "xchacha20-poly1305", "aes256-gcm", "none", NULL
 };
 static const char *const uri_style_names[] = { "host", "path", NULL };
 static const char *const backup_type_names[] = {
