@@ -806,16 +806,20 @@ multipart_upload_streams(void **state)
 	qbk_http_resp_release(&resp);
 
 	/*
-	 * Without a rewind callback nothing can be sent twice.  (The delay
-	 * makes sure that curl has read body bytes before the 503.)
+	 * Without a rewind callback nothing can be sent twice: once body
+	 * bytes went out, a 503 is final.  (Whether curl sent any before the
+	 * 503 depends on timing, Expect: 100-continue among it; an attempt
+	 * that sent nothing may be retried, so the fault outlasts them.)
 	 */
 	fault("{\"method\":\"POST\",\"path\":\"/collections/up3/snapshots/"
-	    "upload\",\"count\":1,\"status\":503,\"delay_ms\":300}");
+	    "upload\",\"count\":10,\"status\":503,\"delay_ms\":300}");
 	src.reads = 0;
 	upload(h, "up3", &src, 0, (int64_t)snap_data.len, &resp, &err, -1);
-	assert_int_equal(resp.attempts, 1);
 	assert_int_equal(err.http_status, 503);
-	assert_true(src.reads > 0);
+	if (src.reads > 0)
+		assert_int_equal(resp.attempts, 1);
+	assert_true(src.off <= snap_data.len);
+	faults_clear();
 	qbk_http_resp_release(&resp);
 
 	/* A wrong checksum is Qdrant's 400, not retried. */
