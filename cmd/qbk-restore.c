@@ -1,0 +1,313 @@
+/* qbk-restore: put a backup back into Qdrant, or into a snapshot file. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qbk_buf.h"
+#include "qbk_ctx.h"
+#include "qbk_exit.h"
+#include "qbk_log.h"
+#include "qbk_manifest.h"
+#include "qbk_qdrant.h"
+#include "qbk_repo.h"
+#include "qbk_restore.h"
+#include "cli.h"
+
+enum {
+	OPT_AS = 1,
+	OPT_AT,
+	OPT_BACKUP,
+	OPT_COLLECTION,
+	OPT_FORCE,
+	OPT_LIST,
+	OPT_NO_ALIASES,
+	OPT_PRIORITY,
+	OPT_TO_FILE,
+	OPT_WORKERS
+};
+
+static const struct cli_opt options[] = {
+	{ "as", 0, CLI_ARG_STR, OPT_AS, "NEWNAME",
+	    "restore the one chosen collection under this name", 0 },
+	{ "at", 0, CLI_ARG_STR, OPT_AT, "TIME",
+	    "newest backup taken at or before TIME (ISO 8601, or 2h, 3d)", 0 },
+	{ "backup", 0, CLI_ARG_STR, OPT_BACKUP, "ID",
+	    "restore this backup (default: the newest)", 0 },
+	{ "collection", 0, CLI_ARG_STR, OPT_COLLECTION, "NAME",
+	    "restore this collection (repeatable; default: all)", CLI_REPEAT },
+	{ "force", 0, CLI_ARG_NONE, OPT_FORCE, NULL,
+	    "replace existing collections (after a safety backup)", 0 },
+	{ "list", 0, CLI_ARG_NONE, OPT_LIST, NULL,
+	    "show what the backup holds and exit", 0 },
+	{ "no-aliases", 0, CLI_ARG_NONE, OPT_NO_ALIASES, NULL,
+	    "do not restore the aliases the backup recorded", 0 },
+	{ "priority", 0, CLI_ARG_STR, OPT_PRIORITY, "no_sync|snapshot|replica",
+	    "Qdrant's recovery priority (default snapshot)", 0 },
+	{ "to-file", 0, CLI_ARG_STR, OPT_TO_FILE, "PATH",
+	    "write the snapshot file to PATH ('-': stdout) instead", 0 },
+	{ "workers", 0, CLI_ARG_UINT, OPT_WORKERS, "N",
+	    "chunk reader threads (default: one per CPU, at most 8)", 0 },
+	CLI_OPT_END
+};
+
+struct opts {
+	const char *collections[256];
+	size_t ncollections;
+	const char *as, *at, *backup, *to_file;
+	int force, list, no_aliases, priority;	/* priority -1: config */
+	unsigned workers;
+};
+
+static int
+handle(void *cookie, int id, const char *arg, uint64_t num)
+{
+	struct opts *o = cookie;
+
+	switch (id) {
+	case OPT_AS:
+		o->as = arg;
+		break;
+	case OPT_AT:
+		o->at = arg;
+		break;
+	case OPT_BACKUP:
+		o->backup = arg;
+		break;
+	case OPT_COLLECTION:
+		if (o->ncollections == 256)
+			return cli_usage_error("too many '--collection'");
+		o->collections[o->ncollections++] = arg;
+		break;
+	case OPT_FORCE:
+		o->force = 1;
+		break;
+	case OPT_LIST:
+		o->list = 1;
+		break;
+	case OPT_NO_ALIASES:
+		o->no_aliases = 1;
+		break;
+	case OPT_PRIORITY:
+		if (strcmp(arg, "no_sync") == 0)
+			o->priority = QBK_QDRANT_PRIORITY_NO_SYNC;
+		else if (strcmp(arg, "snapshot") == 0)
+			o->priority = QBK_QDRANT_PRIORITY_SNAPSHOT;
+		else if (strcmp(arg, "replica") == 0)
+			o->priority = QBK_QDRANT_PRIORITY_REPLICA;
+		else
+			return cli_usage_error("bad value '%s' for "
+			    "'--priority': expected no_sync, snapshot or "
+			    "replica", arg);
+		break;
+	case OPT_TO_FILE:
+		o->to_file = arg;
+		break;
+	case OPT_WORKERS:
+		if (num < 1 || num > 64)
+			return cli_usage_error("'--workers' must be 1 to 64");
+		o->workers = (unsigned)num;
+		break;
+	}
+	return 0;
+}
+
+static int
+check_opts(const struct opts *o, int json)
+{
+	if (o->backup != NULL && o->at != NULL)
+		return cli_usage_error("'--backup' and '--at' exclude each "
+		    "other");
+	if (o->list && (o->to_file != NULL || o->as != NULL || o->force))
+		return cli_usage_error("'--list' takes no '--to-file', '--as' "
+		    "or '--force'");
+	if (o->to_file != NULL && (o->as != NULL || o->force))
+		return cli_usage_error("'--to-file' takes no '--as' or "
+		    "'--force'");
+	if (o->to_file != NULL && strcmp(o->to_file, "-") == 0 && json)
+		return cli_usage_error("'--json' needs stdout: not with "
+		    "'--to-file -'");
+	return 0;
+}
+
+static int
+to_stdout(void *cookie, const void *data, size_t len, struct qbk_err *err)
+{
+	const char *p = data;
+	ssize_t n;
+
+	(void)cookie;
+	while (len > 0) {
+		if ((n = write(STDOUT_FILENO, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return qbk_err_sys(err, QBK_E_IO, "cannot write to "
+			    "standard output");
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Progress on stderr: a redrawn line on a terminal only. */
+static void
+on_progress(void *cookie, const struct qbk_restore_progress *p)
+{
+	const int *tty = cookie;
+
+	if (!*tty || qbk_log_level() < QBK_LOG_WARN)
+		return;
+	if (p->event == QBK_RESTORE_EV_BYTES && p->total > 0)
+		fprintf(stderr, "\r%s: %-30.30s %5.1f%%", cli_progname(),
+		    p->collection, 100.0 * (double)p->bytes /
+		    (double)p->total);
+	else if (p->event == QBK_RESTORE_EV_DONE)
+		fprintf(stderr, "\r\033[K");
+}
+
+static void
+print_summary(const struct qbk_restore_report *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nitems; i++) {
+		const struct qbk_restore_item *it = &r->items[i];
+
+		printf("restored %s%s%s from backup %s: %llu bytes, sha256 %s, "
+		    "%.1f s\n", it->name[0] != '\0' ? it->name : "snapshot",
+		    strcmp(it->name, it->target) != 0 ? " to " : "",
+		    strcmp(it->name, it->target) != 0 ? it->target : "",
+		    r->backup_id, (unsigned long long)it->bytes, it->sha256,
+		    (double)it->duration_ms / 1000.0);
+	}
+	if (r->safety_backup_id[0] != '\0')
+		printf("safety backup of the replaced collections: %s\n",
+		    r->safety_backup_id);
+}
+
+static int
+run(struct qbk_ctx *ctx, const struct opts *o, struct qbk_restore_opts *ro,
+    int json, struct qbk_restore_report *rep, struct qbk_buf *out,
+    struct qbk_err *err)
+{
+	struct qbk_repo *repo;
+	struct qbk_qdrant *q, *cq = NULL;
+	struct qbk_manifest *m = NULL;
+	volatile sig_atomic_t *cancel;
+	char id[QBK_MANIFEST_ID_LEN + 1];
+	int64_t at = -1;
+	int rc = -1;
+
+	if (o->at != NULL &&
+	    qbk_restore_parse_time(o->at, (int64_t)time(NULL), &at, err) != 0)
+		return -1;
+	if (qbk_ctx_repo(ctx, 1, &repo, err) != 0 ||
+	    qbk_restore_select(repo, o->backup, at, id, err) != 0 ||
+	    qbk_repo_manifest_read(repo, id, &m, err) != 0)
+		return -1;
+	memcpy(rep->backup_id, id, sizeof(id));
+	ro->lock = ctx->lock;
+	if (o->list) {
+		qbk_restore_list(m, json, out);
+		rc = 0;
+	} else if (o->to_file != NULL) {
+		rc = qbk_restore_file(repo, m, ro, o->to_file,
+		    strcmp(o->to_file, "-") == 0 ? to_stdout : NULL, NULL, rep,
+		    err);
+	} else if (qbk_ctx_qdrant(ctx, NULL, &q, err) == 0) {
+		/* Undoing a half-done restore must still work after ^C:
+		 * a second client that ignores the cancel flag. */
+		cancel = ctx->opts.cancel;
+		ctx->opts.cancel = NULL;
+		if (qbk_ctx_qdrant(ctx, ctx->cfg.qdrant.url, &cq, err) == 0) {
+			ctx->opts.cancel = cancel;
+			ro->cleanup = cq;
+			rc = qbk_restore_run(repo, q, m, ro, rep, err);
+		}
+		ctx->opts.cancel = cancel;
+	}
+	qbk_qdrant_free(cq);
+	qbk_manifest_free(m);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts o = { .priority = -1 };
+	struct cli_common common = CLI_COMMON_INIT;
+	struct cli_prog prog = {
+		"[options]",
+		"Restore a backup into Qdrant (every collection, or those "
+		"chosen), or write its snapshot file.",
+		options, CLI_WITH_URL | CLI_WITH_REPO, handle, &o
+	};
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_ctx_opts co = { NULL, NULL, NULL, "qbk-restore",
+	    &cli_interrupted };
+	struct qbk_restore_opts ro;
+	struct qbk_restore_report rep;
+	struct qbk_ctx *ctx = NULL;
+	struct qbk_buf out = QBK_BUF_INIT;
+	int tty = isatty(2), rest, rc;
+
+	if (cli_init(argv[0]) != 0)
+		return QBK_EXIT_RUNTIME;
+	if ((rc = cli_parse(argc, argv, &prog, &common, &rest)) != 0)
+		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
+	if (rest < argc) {
+		cli_usage_error("unexpected argument '%s'", argv[rest]);
+		return QBK_EXIT_USAGE;
+	}
+	if (check_opts(&o, common.json) != 0)
+		return QBK_EXIT_USAGE;
+	co.config = common.config;
+	co.url = common.url;
+	co.repo = common.repo;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.collections = o.collections;
+	ro.ncollections = o.ncollections;
+	ro.as = o.as;
+	ro.force = o.force;
+	ro.no_aliases = o.no_aliases;
+	ro.workers = o.workers;
+	ro.cancel = &cli_interrupted;
+	ro.progress = common.json ? NULL : on_progress;
+	ro.progress_cookie = &tty;
+	qbk_restore_report_init(&rep);
+
+	rc = -1;
+	if (qbk_ctx_open(&ctx, &co, &err) == 0) {
+		static const enum qbk_qdrant_priority prio[] = {
+			QBK_QDRANT_PRIORITY_SNAPSHOT,
+			QBK_QDRANT_PRIORITY_REPLICA,
+			QBK_QDRANT_PRIORITY_NO_SYNC
+		};
+
+		ro.priority = o.priority >= 0 ?
+		    (enum qbk_qdrant_priority)o.priority :
+		    prio[ctx->cfg.qdrant.priority];
+		if (ro.workers == 0 && ctx->cfg.backup.workers > 0)
+			ro.workers = (unsigned)ctx->cfg.backup.workers;
+		ro.sample_points = (unsigned)ctx->cfg.backup.sample_points;
+		rc = run(ctx, &o, &ro, common.json, &rep, &out, &err);
+	}
+	if (o.list && rc == 0)
+		fputs(out.buf, stdout);
+	else if (common.json) {
+		qbk_restore_report_json(&rep, rc == 0, &err, &out);
+		fputs(out.buf, stdout);
+	} else if (rc == 0 && (o.to_file == NULL ||
+	    strcmp(o.to_file, "-") != 0))
+		print_summary(&rep);
+	qbk_buf_release(&out);
+	qbk_restore_report_release(&rep);
+	qbk_ctx_free(ctx);
+	if (rc != 0)
+		return cli_fail(&err);
+	return cli_exit(QBK_EXIT_OK);
+}

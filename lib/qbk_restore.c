@@ -1,0 +1,2311 @@
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "qbk_backup.h"
+#include "qbk_buf.h"
+#include "qbk_config.h"
+#include "qbk_crypto.h"
+#include "qbk_err.h"
+#include "qbk_extract.h"
+#include "qbk_fs.h"
+#include "qbk_json.h"
+#include "qbk_lock.h"
+#include "qbk_log.h"
+#include "qbk_manifest.h"
+#include "qbk_qdrant.h"
+#include "qbk_repo.h"
+#include "qbk_restore.h"
+
+/* Progress is reported every this many bytes. */
+#define PROGRESS_STEP	((uint64_t)4 << 20)
+/* Longest tar member name accepted (GNU long names, pax paths). */
+#define TAR_NAME_MAX	4096
+#define TAR_BLOCK	512
+
+/* ---- choosing a backup ----------------------------------------------- */
+
+static int64_t
+days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int
+days_in_month(int y, int m)
+{
+	static const int dm[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+		31 };
+
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return dm[m - 1];
+}
+
+/* Parse exactly ${n} digits at ${*p}; advance. */
+static int
+digits(const char **p, int n, int *out)
+{
+	int v = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if ((*p)[i] < '0' || (*p)[i] > '9')
+			return -1;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_iso(const char *s, int64_t *out)
+{
+	const char *p = s;
+	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
+
+	if (digits(&p, 4, &y) != 0 || *p++ != '-' || digits(&p, 2, &mo) != 0 ||
+	    *p++ != '-' || digits(&p, 2, &d) != 0)
+		return -1;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 ||
+	    d > days_in_month(y, mo))
+		return -1;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		p++;
+		if (digits(&p, 2, &h) != 0 || *p++ != ':' ||
+		    digits(&p, 2, &mi) != 0)
+			return -1;
+		if (*p == ':') {
+			p++;
+			if (digits(&p, 2, &sec) != 0)
+				return -1;
+			if (*p == '.' || *p == ',') {
+				/* Fractions are dropped: ids have seconds. */
+				p++;
+				if (*p < '0' || *p > '9')
+					return -1;
+				while (*p >= '0' && *p <= '9')
+					p++;
+			}
+		}
+		if (h > 23 || mi > 59 || sec > 59)
+			return -1;
+		if (*p == 'Z' || *p == 'z')
+			p++;
+		else if (*p == '+' || *p == '-') {
+			sign = *p++ == '-' ? -1 : 1;
+			if (digits(&p, 2, &oh) != 0)
+				return -1;
+			if (*p == ':')
+				p++;
+			if (*p != '\0' && digits(&p, 2, &om) != 0)
+				return -1;
+			if (oh > 23 || om > 59)
+				return -1;
+		}
+	}
+	if (*p != '\0')
+		return -1;
+	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+	    sign * (oh * 3600 + om * 60);
+	return 0;
+}
+
+int
+qbk_restore_parse_time(const char *s, int64_t now, int64_t *out,
+    struct qbk_err *err)
+{
+	struct qbk_err e2 = QBK_ERR_INIT;
+	int64_t ms;
+
+	if (strcmp(s, "now") == 0) {
+		*out = now;
+		return 0;
+	}
+	if (strlen(s) >= 10 && s[4] == '-') {
+		if (parse_iso(s, out) == 0)
+			return 0;
+	} else if (qbk_config_parse_duration(s, &ms, &e2) == 0) {
+		*out = now - ms / 1000;
+		return 0;
+	}
+	qbk_err_set(err, QBK_E_USAGE, "bad time '%s': expected an ISO 8601 "
+	    "time like 2026-11-21T22:15:00Z or 2026-11-21 22:15 (UTC), or a "
+	    "duration back from now like 2h or 3d", s);
+	return -1;
+}
+
+/* Is backup ${id} a safety backup taken by a restore?  -1 if its
+ * manifest cannot be read. */
+static int
+is_safety_backup(struct qbk_repo *repo, const char *id, struct qbk_err *err)
+{
+	struct qbk_manifest *m = NULL;
+	size_t i;
+	int yes = 0;
+
+	if (qbk_repo_manifest_read(repo, id, &m, err) != 0)
+		return -1;
+	for (i = 0; i < m->n_tags; i++)
+		if (strcmp(m->tags[i].key, QBK_RESTORE_SAFETY_KEY) == 0 &&
+		    strcmp(m->tags[i].value, QBK_RESTORE_SAFETY_VALUE) == 0)
+			yes = 1;
+	qbk_manifest_free(m);
+	return yes;
+}
+
+int
+qbk_restore_select(struct qbk_repo *repo, const char *id, int64_t at,
+    char *out, struct qbk_err *err)
+{
+	char **ids = NULL, when[QBK_MANIFEST_TIME_LEN + 1];
+	size_t n = 0, i;
+	int64_t t;
+	int rc = -1;
+
+	out[0] = '\0';
+	if (id != NULL && !qbk_manifest_id_valid(id)) {
+		qbk_err_set(err, QBK_E_USAGE, "'%s' is not a backup id", id);
+		qbk_err_hint(err, "backup ids look like 20261121T221500Z-3f9a; "
+		    "list them with 'qbk-report --list'");
+		return -1;
+	}
+	if (qbk_repo_backup_ids(repo, &ids, &n, err) != 0)
+		return -1;
+	if (n == 0) {
+		qbk_err_set(err, QBK_E_NOTFOUND, "the repository holds no "
+		    "backup");
+		qbk_err_hint(err, "take one with qbk-backup");
+		goto out;
+	}
+	if (id != NULL) {
+		for (i = 0; i < n; i++)
+			if (strcmp(ids[i], id) == 0)
+				break;
+		if (i == n) {
+			qbk_err_set(err, QBK_E_USAGE, "no backup '%s' in the "
+			    "repository", id);
+			qbk_err_hint(err, "list the backups with 'qbk-report "
+			    "--list'");
+			goto out;
+		}
+	} else {
+		/* The newest (at or before ${at}) that is not a restore's
+		 * safety backup. */
+		for (i = n; i > 0; i--) {
+			int safety;
+
+			if (at >= 0 && (qbk_manifest_id_time(ids[i - 1],
+			    &t) != 0 || t > at))
+				continue;
+			if ((safety = is_safety_backup(repo, ids[i - 1],
+			    err)) < 0)
+				goto out;
+			if (!safety)
+				break;
+			qbk_detail("skipping backup %s: a safety backup taken "
+			    "by qbk-restore", ids[i - 1]);
+		}
+		if (i == 0 && at < 0) {
+			qbk_err_set(err, QBK_E_NOTFOUND, "the repository holds "
+			    "only safety backups taken by qbk-restore");
+			qbk_err_hint(err, "choose one with --backup ID");
+			goto out;
+		}
+		if (i == 0) {
+			qbk_manifest_time_format(at, when);
+			qbk_err_set(err, QBK_E_USAGE, "no backup was taken at "
+			    "or before %s", when[0] != '\0' ? when : "then");
+			if (qbk_manifest_id_time(ids[0], &t) == 0 &&
+			    qbk_manifest_time_format(t, when) == 0)
+				qbk_err_hint(err, "the oldest backup, %s, was "
+				    "taken at %s", ids[0], when);
+			goto out;
+		}
+		i--;
+	}
+	memcpy(out, ids[i], QBK_MANIFEST_ID_LEN + 1);
+	rc = 0;
+out:
+	qbk_repo_free_ids(ids, n);
+	return rc;
+}
+
+int
+qbk_restore_version_skew(const char *from, const char *to)
+{
+	unsigned fa, fb, ta, tb;
+
+	if (from == NULL || to == NULL ||
+	    sscanf(from, "%u.%u", &fa, &fb) != 2 ||
+	    sscanf(to, "%u.%u", &ta, &tb) != 2)
+		return 0;
+	if (fa != ta)
+		return 1;
+	return tb < fb || tb > fb + 1;
+}
+
+/* ---- reports --------------------------------------------------------- */
+
+void
+qbk_restore_report_init(struct qbk_restore_report *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+static void
+item_release(struct qbk_restore_item *it)
+{
+	size_t k;
+
+	free(it->name);
+	free(it->target);
+	for (k = 0; k < it->nsnaps; k++)
+		free(it->snaps[k].name);
+	free(it->snaps);
+}
+
+void
+qbk_restore_report_release(struct qbk_restore_report *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->nitems; i++)
+		item_release(&r->items[i]);
+	free(r->items);
+	for (i = 0; i < r->nwarnings; i++)
+		free(r->warnings[i]);
+	free(r->warnings);
+	memset(r, 0, sizeof(*r));
+}
+
+static struct qbk_restore_item *
+add_item(struct qbk_restore_report *r, const char *name, const char *target)
+{
+	struct qbk_restore_item *it;
+
+	r->items = qbk_xrealloc(r->items, (r->nitems + 1) * sizeof(*it));
+	it = &r->items[r->nitems++];
+	memset(it, 0, sizeof(*it));
+	it->name = qbk_xstrdup(name);
+	it->target = qbk_xstrdup(target);
+	return it;
+}
+
+/* Forget the last item (its collection failed). */
+static void
+drop_item(struct qbk_restore_report *r)
+{
+	if (r->nitems == 0)
+		return;
+	item_release(&r->items[--r->nitems]);
+}
+
+static void
+item_add_snap(struct qbk_restore_item *it, const char *name,
+    int64_t shard_id, uint64_t bytes, const char *sha)
+{
+	struct qbk_restore_snap *s;
+
+	it->snaps = qbk_xrealloc(it->snaps, (it->nsnaps + 1) * sizeof(*s));
+	s = &it->snaps[it->nsnaps++];
+	s->name = qbk_xstrdup(name != NULL ? name : "");
+	s->shard_id = shard_id;
+	s->bytes = bytes;
+	snprintf(s->sha256, sizeof(s->sha256), "%s", sha != NULL ? sha : "");
+	it->bytes += bytes;
+	if (it->nsnaps == 1)
+		memcpy(it->sha256, s->sha256, sizeof(it->sha256));
+}
+
+static void warning(struct qbk_restore_report *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Log a warning and keep it for the report. */
+static void
+warning(struct qbk_restore_report *r, const char *fmt, ...)
+{
+	struct qbk_buf b = QBK_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	qbk_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	qbk_warn("%s", b.buf);
+	r->warnings = qbk_xrealloc(r->warnings,
+	    (r->nwarnings + 1) * sizeof(char *));
+	r->warnings[r->nwarnings++] = qbk_buf_detach(&b, NULL);
+}
+
+void
+qbk_restore_report_json(const struct qbk_restore_report *r, int ok,
+    const struct qbk_err *e, struct qbk_buf *out)
+{
+	json_t *doc = json_object(), *colls = json_array(), *probs =
+	    json_array(), *warns = json_array();
+	size_t i, k;
+
+	json_object_set_new(doc, "ok", json_boolean(ok));
+	json_object_set_new(doc, "backup_id", r->backup_id[0] != '\0' ?
+	    json_string(r->backup_id) : json_null());
+	if (!ok && e != NULL)
+		json_array_append_new(probs, json_string(e->msg[0] != '\0' ?
+		    e->msg : "unknown error"));
+	json_object_set_new(doc, "problems", probs);
+	for (i = 0; i < r->nwarnings; i++)
+		json_array_append_new(warns, json_string(r->warnings[i]));
+	json_object_set_new(doc, "warnings", warns);
+	if (r->safety_backup_id[0] != '\0')
+		json_object_set_new(doc, "safety_backup_id",
+		    json_string(r->safety_backup_id));
+	for (i = 0; i < r->nitems; i++) {
+		const struct qbk_restore_item *it = &r->items[i];
+		json_t *snaps = json_array();
+
+		for (k = 0; k < it->nsnaps; k++) {
+			const struct qbk_restore_snap *s = &it->snaps[k];
+			json_t *js = json_pack("{s:s, s:I, s:I, s:s}", "name",
+			    s->name, "shard_id", (json_int_t)s->shard_id,
+			    "bytes", (json_int_t)s->bytes, "sha256",
+			    s->sha256);
+
+			json_array_append_new(snaps, js);
+		}
+		json_array_append_new(colls, json_pack("{s:s, s:s, s:I, s:s, "
+		    "s:I, s:b, s:o}", "name", it->name, "target", it->target,
+		    "bytes", (json_int_t)it->bytes, "sha256", it->sha256,
+		    "duration_ms", (json_int_t)it->duration_ms, "replaced",
+		    it->replaced, "snapshots", snaps));
+	}
+	json_object_set_new(doc, "collections", colls);
+	qbk_json_dump(doc, out, 1);
+	qbk_buf_addch(out, '\n');
+	json_decref(doc);
+}
+
+/* ---- listing --------------------------------------------------------- */
+
+static const char *
+snapkind_name(enum qbk_manifest_snapkind k)
+{
+	switch (k) {
+	case QBK_MANIFEST_SNAP_SHARD:
+		return "shard";
+	case QBK_MANIFEST_SNAP_FULL:
+		return "full";
+	default:
+		return "collection";
+	}
+}
+
+static void
+human(uint64_t n, char *buf, size_t len)
+{
+	const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	int i = 0;
+
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(buf, len, i == 0 ? "%.0f %s" : "%.1f %s", v, unit[i]);
+}
+
+static json_t *
+snap_json(const struct qbk_manifest_snapshot *s)
+{
+	char peer[32], start[QBK_MANIFEST_TIME_LEN + 1];
+
+	snprintf(peer, sizeof(peer), "%llu", (unsigned long long)s->peer_id);
+	qbk_manifest_time_format(s->start, start);
+	return json_pack("{s:s, s:I, s:s?, s:I, s:s, s:s, s:s?, s:s, s:I, "
+	    "s:I}", "kind", snapkind_name(s->kind), "shard_id",
+	    (json_int_t)s->shard_id, "name", s->name, "size",
+	    (json_int_t)s->size, "sha256", s->sha256, "peer_id", peer,
+	    "node_url", s->node_url, "start", start, "chunks",
+	    (json_int_t)s->n_chunks, "duration_ms",
+	    (json_int_t)s->duration_ms);
+}
+
+/* Collection name of a member "<collection>-<peer id>-YYYY-MM-DD-HH-MM-SS
+ * .snapshot" of a full storage snapshot (NOTES 4.5), or NULL.  Caller
+ * frees. */
+static char *
+member_collection(const char *path)
+{
+	static const char pat[] = "-dddd-dd-dd-dd-dd-dd.snapshot";
+	size_t len = strlen(path), plen = sizeof(pat) - 1, i, end;
+
+	if (strchr(path, '/') != NULL || len < plen + 3)
+		return NULL;
+	for (i = 0; i < plen; i++) {
+		char c = path[len - plen + i];
+
+		if (pat[i] == 'd' ? (c < '0' || c > '9') : c != pat[i])
+			return NULL;
+	}
+	end = len - plen;
+	i = end;
+	while (i > 0 && path[i - 1] >= '0' && path[i - 1] <= '9')
+		i--;
+	if (i == end || i < 2 || path[i - 1] != '-')
+		return NULL;
+	return strndup(path, i - 1);
+}
+
+/* The collection snapshots inside the full storage snapshot ${s}, from
+ * the entries the backup recorded. */
+static void
+full_members(const struct qbk_manifest_snapshot *s,
+    void (*fn)(void *, const char *, const char *, uint64_t), void *cookie)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_entries; i++) {
+		const struct qbk_manifest_entry *e = &s->entries[i];
+		const char *p = e->path;
+		char *c;
+
+		if (strncmp(p, "./", 2) == 0)
+			p += 2;
+		if (e->type != QBK_MANIFEST_ENTRY_FILE ||
+		    (c = member_collection(p)) == NULL)
+			continue;
+		fn(cookie, c, p, e->size);
+		free(c);
+	}
+}
+
+struct list_ctx {
+	struct qbk_buf *out;
+	json_t *arr;
+	const struct qbk_manifest *m;
+};
+
+static void
+aliases_of(const struct qbk_manifest *m, const char *coll, json_t *arr,
+    struct qbk_buf *text)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < m->n_aliases; i++) {
+		if (strcmp(m->aliases[i].collection, coll) != 0)
+			continue;
+		if (arr != NULL)
+			json_array_append_new(arr,
+			    json_string(m->aliases[i].alias));
+		if (text != NULL)
+			qbk_buf_addf(text, "%s%s", n++ ? ", " : "",
+			    m->aliases[i].alias);
+	}
+}
+
+static void
+list_member(void *cookie, const char *coll, const char *path, uint64_t size)
+{
+	struct list_ctx *l = cookie;
+	char h[32];
+
+	if (l->arr != NULL) {
+		json_t *al = json_array();
+
+		aliases_of(l->m, coll, al, NULL);
+		json_array_append_new(l->arr, json_pack("{s:s, s:n, s:o, s:[{"
+		    "s:s, s:I, s:s, s:I}]}", "name", coll, "points_count",
+		    "aliases", al, "snapshots", "kind", "member", "shard_id",
+		    (json_int_t)-1, "name", path, "size", (json_int_t)size));
+		return;
+	}
+	human(size, h, sizeof(h));
+	qbk_buf_addf(l->out, "  collection %s: %s in '%s'", coll, h, path);
+	if (l->m->n_aliases > 0) {
+		struct qbk_buf a = QBK_BUF_INIT;
+
+		aliases_of(l->m, coll, NULL, &a);
+		if (a.len > 0)
+			qbk_buf_addf(l->out, ", aliases %s", a.buf);
+		qbk_buf_release(&a);
+	}
+	qbk_buf_addch(l->out, '\n');
+}
+
+static void
+list_json(const struct qbk_manifest *m, struct qbk_buf *out)
+{
+	json_t *doc = json_object(), *colls = json_array(), *tags =
+	    json_object(), *aliases = json_object(), *vers = json_array(),
+	    *fulls = json_array();
+	char start[QBK_MANIFEST_TIME_LEN + 1], end[QBK_MANIFEST_TIME_LEN + 1];
+	struct list_ctx l = { out, colls, m };
+	size_t i, k;
+
+	qbk_manifest_time_format(m->start, start);
+	qbk_manifest_time_format(m->end, end);
+	json_object_set_new(doc, "ok", json_true());
+	json_object_set_new(doc, "problems", json_array());
+	json_object_set_new(doc, "backup_id", json_string(m->backup_id));
+	json_object_set_new(doc, "time", json_string(start));
+	json_object_set_new(doc, "end", json_string(end));
+	json_object_set_new(doc, "type", json_string(m->type ==
+	    QBK_MANIFEST_TYPE_FULL ? "full" : "incremental"));
+	json_object_set_new(doc, "kind", json_string(m->kind ==
+	    QBK_MANIFEST_KIND_FULL_STORAGE ? "full-storage" : "collections"));
+	json_object_set_new(doc, "host", json_string(m->host != NULL ?
+	    m->host : ""));
+	json_object_set_new(doc, "tool_version", json_string(
+	    m->tool_version != NULL ? m->tool_version : ""));
+	for (i = 0; i < m->n_qdrant_versions; i++)
+		json_array_append_new(vers, json_string(m->qdrant_versions[i]));
+	json_object_set_new(doc, "qdrant_versions", vers);
+	for (i = 0; i < m->n_tags; i++)
+		json_object_set_new(tags, m->tags[i].key,
+		    json_string(m->tags[i].value));
+	json_object_set_new(doc, "tags", tags);
+	for (i = 0; i < m->n_aliases; i++)
+		json_object_set_new(aliases, m->aliases[i].alias,
+		    json_string(m->aliases[i].collection));
+	json_object_set_new(doc, "aliases", aliases);
+	for (i = 0; i < m->n_collections; i++) {
+		const struct qbk_manifest_collection *c = m->collections[i];
+		json_t *snaps = json_array(), *al = json_array();
+		uint64_t size = 0;
+
+		for (k = 0; k < c->n_aliases; k++)
+			json_array_append_new(al, json_string(c->aliases[k]));
+		for (k = 0; k < c->n_snapshots; k++) {
+			json_array_append_new(snaps,
+			    snap_json(c->snapshots[k]));
+			size += c->snapshots[k]->size;
+		}
+		json_array_append_new(colls, json_pack("{s:s, s:I, s:I, s:o, "
+		    "s:o, s:O?}", "name", c->name, "points_count",
+		    (json_int_t)c->points_count, "size", (json_int_t)size,
+		    "aliases", al, "snapshots", snaps, "vectors", c->vectors));
+	}
+	for (i = 0; i < m->n_snapshots; i++) {
+		json_array_append_new(fulls, snap_json(m->snapshots[i]));
+		full_members(m->snapshots[i], list_member, &l);
+	}
+	json_object_set_new(doc, "collections", colls);
+	json_object_set_new(doc, "snapshots", fulls);
+	json_object_set_new(doc, "totals", json_pack("{s:I, s:I, s:I, s:I}",
+	    "snapshots", (json_int_t)m->totals.snapshots, "size",
+	    (json_int_t)m->totals.size, "chunks",
+	    (json_int_t)m->totals.chunks, "bytes_new",
+	    (json_int_t)m->totals.bytes_new));
+	qbk_json_dump(doc, out, 1);
+	qbk_buf_addch(out, '\n');
+	json_decref(doc);
+}
+
+static void
+list_snap_text(const struct qbk_manifest_snapshot *s, struct qbk_buf *out)
+{
+	char h[32];
+
+	human(s->size, h, sizeof(h));
+	if (s->kind == QBK_MANIFEST_SNAP_SHARD)
+		qbk_buf_addf(out, "    shard %lld: ", (long long)s->shard_id);
+	else
+		qbk_buf_addf(out, "    %s: ", snapkind_name(s->kind));
+	qbk_buf_addf(out, "%s, %s (%llu bytes), sha256 %s\n",
+	    s->name != NULL ? s->name : "(unnamed)", h,
+	    (unsigned long long)s->size, s->sha256);
+}
+
+void
+qbk_restore_list(const struct qbk_manifest *m, int json, struct qbk_buf *out)
+{
+	char start[QBK_MANIFEST_TIME_LEN + 1], h[32];
+	struct list_ctx l = { out, NULL, m };
+	size_t i, k;
+
+	if (json) {
+		list_json(m, out);
+		return;
+	}
+	qbk_manifest_time_format(m->start, start);
+	human(m->totals.size, h, sizeof(h));
+	qbk_buf_addf(out, "backup %s: %s, %s, taken %s on %s by %s\n",
+	    m->backup_id, m->type == QBK_MANIFEST_TYPE_FULL ? "full" :
+	    "incremental", m->kind == QBK_MANIFEST_KIND_FULL_STORAGE ?
+	    "full storage" : "collections", start,
+	    m->host != NULL ? m->host : "?",
+	    m->tool_version != NULL ? m->tool_version : "?");
+	qbk_buf_addf(out, "  %llu snapshot%s, %s", (unsigned long long)
+	    m->totals.snapshots, m->totals.snapshots == 1 ? "" : "s", h);
+	for (i = 0; i < m->n_qdrant_versions; i++)
+		qbk_buf_addf(out, "%s%s", i == 0 ? ", Qdrant " : ", ",
+		    m->qdrant_versions[i]);
+	qbk_buf_addch(out, '\n');
+	if (m->n_tags > 0) {
+		qbk_buf_addstr(out, "  tags:");
+		for (i = 0; i < m->n_tags; i++)
+			qbk_buf_addf(out, " %s=%s", m->tags[i].key,
+			    m->tags[i].value);
+		qbk_buf_addch(out, '\n');
+	}
+	for (i = 0; i < m->n_collections; i++) {
+		const struct qbk_manifest_collection *c = m->collections[i];
+		uint64_t size = 0;
+
+		for (k = 0; k < c->n_snapshots; k++)
+			size += c->snapshots[k]->size;
+		human(size, h, sizeof(h));
+		qbk_buf_addf(out, "  collection %s: %llu points, %zu "
+		    "snapshot%s, %s", c->name,
+		    (unsigned long long)c->points_count, c->n_snapshots,
+		    c->n_snapshots == 1 ? "" : "s", h);
+		for (k = 0; k < c->n_aliases; k++)
+			qbk_buf_addf(out, "%s%s", k == 0 ? ", aliases " : ", ",
+			    c->aliases[k]);
+		qbk_buf_addch(out, '\n');
+		for (k = 0; k < c->n_snapshots; k++)
+			list_snap_text(c->snapshots[k], out);
+	}
+	for (i = 0; i < m->n_snapshots; i++) {
+		list_snap_text(m->snapshots[i], out);
+		full_members(m->snapshots[i], list_member, &l);
+	}
+	for (i = 0; i < m->n_missing; i++)
+		qbk_buf_addf(out, "  missing: shard %lld of %s%s%s\n",
+		    (long long)m->missing[i].shard_id,
+		    m->missing[i].collection,
+		    m->missing[i].reason[0] != '\0' ? ": " : "",
+		    m->missing[i].reason);
+}
+
+/* ---- reading a tar stream (full storage snapshots) -------------------- */
+
+/*
+ * Just enough of tar to find the collection snapshots inside a full storage
+ * snapshot, which Qdrant writes as plain members of a GNU tar (NOTES 4.5):
+ * ustar and GNU headers, GNU long names ('L'), pax path and size records,
+ * base-256 sizes.  The data of a member is read by the caller.
+ */
+struct tar {
+	struct qbk_extract *x;
+	uint64_t left;		/* data bytes of the current member unread */
+	uint64_t pad;		/* then padding to the block size */
+	char *longname;		/* from a GNU 'L' or pax entry */
+	int64_t paxsize;	/* from a pax entry, or -1 */
+	char scratch[16384];
+};
+
+struct tar_member {
+	char path[TAR_NAME_MAX + 1];
+	char type;		/* '0' file, '5' folder, others as in tar */
+	uint64_t size;
+	uint64_t offset;	/* of its data in the stream */
+};
+
+/* Read exactly ${n} bytes: 1, 0 at a clean end before any byte, -1. */
+static int
+read_full(struct qbk_extract *x, void *buf, size_t n, struct qbk_err *err)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		r = qbk_extract_read(x, (char *)buf + got, n - got, err);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			if (got == 0)
+				return 0;
+			return qbk_err_set(err, QBK_E_INTEGRITY, "the archive "
+			    "ends inside a tar block");
+		}
+		got += (size_t)r;
+	}
+	return 1;
+}
+
+static int
+skip_bytes(struct tar *t, uint64_t n, struct qbk_err *err)
+{
+	while (n > 0) {
+		size_t k = n > sizeof(t->scratch) ? sizeof(t->scratch) :
+		    (size_t)n;
+		int r = read_full(t->x, t->scratch, k, err);
+
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return qbk_err_set(err, QBK_E_INTEGRITY, "the archive "
+			    "ends inside a member");
+		n -= k;
+	}
+	return 0;
+}
+
+static int
+tar_number(const unsigned char *f, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+
+	if (f[0] & 0x80) {
+		/* GNU base-256: the rest of the field, big-endian. */
+		if (f[0] != 0x80)
+			return -1;
+		for (i = 1; i < len; i++) {
+			if (v >> 56)
+				return -1;
+			v = v << 8 | f[i];
+		}
+		*out = v;
+		return 0;
+	}
+	while (i < len && f[i] == ' ')
+		i++;
+	for (; i < len && f[i] >= '0' && f[i] <= '7'; i++) {
+		if (v >> 60)
+			return -1;
+		v = v << 3 | (uint64_t)(f[i] - '0');
+	}
+	if (i < len && f[i] != ' ' && f[i] != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+tar_checksum_ok(const unsigned char *h)
+{
+	uint64_t want;
+	unsigned long sum = 0;
+	size_t i;
+
+	if (tar_number(h + 148, 8, &want) != 0)
+		return 0;
+	for (i = 0; i < TAR_BLOCK; i++)
+		sum += i >= 148 && i < 156 ? (unsigned long)' ' :
+		    (unsigned long)h[i];
+	return sum == want;
+}
+
+/* Parse pax records "LEN key=value\n" for path and size. */
+static int
+tar_pax(struct tar *t, const char *p, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		const char *rec = p + off, *sp, *eq;
+		unsigned long n = 0;
+		size_t k;
+
+		for (k = 0; off + k < len && rec[k] >= '0' && rec[k] <= '9';
+		    k++)
+			n = n * 10 + (unsigned long)(rec[k] - '0');
+		sp = rec + k;
+		if (k == 0 || n <= k + 1 || off + n > len || *sp != ' ' ||
+		    rec[n - 1] != '\n')
+			return -1;
+		eq = memchr(sp, '=', n - k);
+		if (eq == NULL)
+			return -1;
+		if ((size_t)(eq - sp - 1) == 4 && memcmp(sp + 1, "path",
+		    4) == 0) {
+			free(t->longname);
+			t->longname = strndup(eq + 1,
+			    (size_t)(rec + n - 1 - (eq + 1)));
+		} else if ((size_t)(eq - sp - 1) == 4 &&
+		    memcmp(sp + 1, "size", 4) == 0) {
+			char num[32];
+			size_t vl = (size_t)(rec + n - 1 - (eq + 1));
+			char *end;
+
+			if (vl == 0 || vl >= sizeof(num))
+				return -1;
+			memcpy(num, eq + 1, vl);
+			num[vl] = '\0';
+			t->paxsize = (int64_t)strtoll(num, &end, 10);
+			if (*end != '\0' || t->paxsize < 0)
+				return -1;
+		}
+		off += n;
+	}
+	return 0;
+}
+
+/* Read a member's data (up to TAR_NAME_MAX bytes) into a new string. */
+static char *
+tar_small(struct tar *t, uint64_t size, struct qbk_err *err)
+{
+	char *s;
+	uint64_t pad = (TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK;
+	int r;
+
+	if (size > TAR_NAME_MAX * 4) {
+		qbk_err_set(err, QBK_E_INTEGRITY, "the archive has a %llu-byte "
+		    "extended header", (unsigned long long)size);
+		return NULL;
+	}
+	s = qbk_xmalloc((size_t)size + 1);
+	r = size > 0 ? read_full(t->x, s, (size_t)size, err) : 1;
+	if (r == 0)
+		qbk_err_set(err, QBK_E_INTEGRITY, "the archive ends inside a "
+		    "header");
+	if (r != 1 || skip_bytes(t, pad, err) != 0) {
+		free(s);
+		return NULL;
+	}
+	s[size] = '\0';
+	return s;
+}
+
+/* Go to the next member: 1 (described in ${mb}; its data follows), 0 at the
+ * end of the archive, -1. */
+static int
+tar_next(struct tar *t, struct tar_member *mb, struct qbk_err *err)
+{
+	unsigned char h[TAR_BLOCK];
+	uint64_t size;
+	int r;
+
+	for (;;) {
+		if (skip_bytes(t, t->left + t->pad, err) != 0)
+			return -1;
+		t->left = t->pad = 0;
+		if ((r = read_full(t->x, h, sizeof(h), err)) < 0)
+			return -1;
+		if (r == 0) {
+			/* No end-of-archive blocks: accept, as tar does. */
+			return 0;
+		}
+		if (h[0] == '\0') {
+			size_t i;
+
+			for (i = 0; i < sizeof(h) && h[i] == '\0'; i++)
+				;
+			if (i == sizeof(h))
+				return 0;
+		}
+		if (!tar_checksum_ok(h) || tar_number(h + 124, 12, &size) != 0)
+			return qbk_err_set(err, QBK_E_INTEGRITY, "the snapshot "
+			    "is not a tar archive (bad header at byte %llu)",
+			    (unsigned long long)(qbk_extract_offset(t->x) -
+			    TAR_BLOCK));
+		if (t->paxsize >= 0 && h[156] != 'x' && h[156] != 'L') {
+			size = (uint64_t)t->paxsize;
+			t->paxsize = -1;
+		}
+		if (h[156] == 'L' || h[156] == 'x' || h[156] == 'g') {
+			char *s = tar_small(t, size, err);
+
+			if (s == NULL)
+				return -1;
+			if (h[156] == 'L') {
+				free(t->longname);
+				t->longname = s;
+			} else {
+				if (h[156] == 'x' && tar_pax(t, s,
+				    (size_t)size) != 0) {
+					free(s);
+					return qbk_err_set(err, QBK_E_INTEGRITY,
+					    "the archive has a malformed pax "
+					    "header");
+				}
+				free(s);
+			}
+			continue;
+		}
+		if (t->longname != NULL) {
+			snprintf(mb->path, sizeof(mb->path), "%s", t->longname);
+			free(t->longname);
+			t->longname = NULL;
+		} else if (memcmp(h + 257, "ustar\0", 6) == 0 && h[345] != '\0')
+			snprintf(mb->path, sizeof(mb->path), "%.155s/%.100s",
+			    (const char *)h + 345, (const char *)h);
+		else
+			snprintf(mb->path, sizeof(mb->path), "%.100s",
+			    (const char *)h);
+		if (strncmp(mb->path, "./", 2) == 0)
+			memmove(mb->path, mb->path + 2, strlen(mb->path) - 1);
+		mb->type = h[156] == '\0' ? '0' : (char)h[156];
+		mb->size = size;
+		mb->offset = qbk_extract_offset(t->x);
+		t->left = size;
+		t->pad = (TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK;
+		return 1;
+	}
+}
+
+static void
+tar_release(struct tar *t)
+{
+	free(t->longname);
+	t->longname = NULL;
+}
+
+/* ---- sources of upload bodies ---------------------------------------- */
+
+struct run {
+	struct qbk_repo *repo;
+	struct qbk_qdrant *q;
+	struct qbk_qdrant *cq;	/* for cleanup */
+	const struct qbk_manifest *m;
+	const struct qbk_restore_opts *o;
+	struct qbk_restore_report *rep;
+	const char *url;
+};
+
+/* The body of one upload: a whole snapshot, or one member of a tar. */
+struct source {
+	const struct qbk_restore_opts *o;
+	struct qbk_extract *x;
+	struct tar *tar;	/* member mode */
+	uint64_t start, size;	/* member mode: data offset and size */
+	uint64_t left;
+	const char *collection, *target;
+	uint64_t base, total;	/* progress: earlier bytes, all bytes */
+	uint64_t sent, reported;
+	EVP_MD_CTX *sha;	/* member mode: SHA-256 of what was sent */
+};
+
+/* Start hashing what ${s} sends (members: the manifest has no hash). */
+static int
+source_hash_start(struct source *s, struct qbk_err *err)
+{
+	if (s->sha == NULL && (s->sha = EVP_MD_CTX_new()) == NULL)
+		return qbk_err_set(err, QBK_E_NOMEM, "cannot allocate SHA-256");
+	if (EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL) != 1)
+		return qbk_err_set(err, QBK_E_INTERNAL,
+		    "cannot initialise SHA-256");
+	return 0;
+}
+
+static int
+source_hash(struct source *s, const void *data, size_t len,
+    struct qbk_err *err)
+{
+	if (s->sha != NULL && EVP_DigestUpdate(s->sha, data, len) != 1)
+		return qbk_err_set(err, QBK_E_INTERNAL,
+		    "cannot compute SHA-256");
+	return 0;
+}
+
+/* The hex SHA-256 of what ${s} sent into ${hex}[65], and free it. */
+static void
+source_hash_end(struct source *s, char *hex)
+{
+	uint8_t md[32];
+	unsigned int n = 0;
+
+	hex[0] = '\0';
+	if (s->sha != NULL && EVP_DigestFinal_ex(s->sha, md, &n) == 1 &&
+	    n == 32)
+		qbk_crypto_hex(md, 32, hex);
+	EVP_MD_CTX_free(s->sha);
+	s->sha = NULL;
+}
+
+static int
+source_tick(struct source *s, struct qbk_err *err)
+{
+	struct qbk_restore_progress p;
+
+	if (s->o->lock != NULL && qbk_lock_refresh(s->o->lock, 0, err) != 0)
+		return -1;
+	if (s->o->progress == NULL || s->sent - s->reported < PROGRESS_STEP)
+		return 0;
+	s->reported = s->sent;
+	memset(&p, 0, sizeof(p));
+	p.event = QBK_RESTORE_EV_BYTES;
+	p.collection = s->collection;
+	p.target = s->target;
+	p.bytes = s->base + s->sent;
+	p.total = s->total;
+	s->o->progress(s->o->progress_cookie, &p);
+	return 0;
+}
+
+static ssize_t
+source_read(void *cookie, void *buf, size_t len, struct qbk_err *err)
+{
+	struct source *s = cookie;
+	ssize_t n;
+
+	if (s->tar != NULL) {
+		if (s->left == 0)
+			return 0;
+		if (len > s->left)
+			len = (size_t)s->left;
+	}
+	n = qbk_extract_read(s->x, buf, len, err);
+	if (n < 0)
+		return -1;
+	if (s->tar != NULL) {
+		if (n == 0)
+			return qbk_err_set(err, QBK_E_INTEGRITY, "the archive "
+			    "ends inside '%s'", s->collection);
+		s->left -= (uint64_t)n;
+		s->tar->left -= (uint64_t)n;
+	}
+	if (source_hash(s, buf, (size_t)n, err) != 0)
+		return -1;
+	s->sent += (uint64_t)n;
+	if (source_tick(s, err) != 0)
+		return -1;
+	return n;
+}
+
+static int
+source_rewind(void *cookie, struct qbk_err *err)
+{
+	struct source *s = cookie;
+
+	if (qbk_extract_rewind(s->x, err) != 0 ||
+	    (s->sha != NULL && source_hash_start(s, err) != 0))
+		return -1;
+	s->sent = s->reported = 0;
+	if (s->tar != NULL) {
+		/* Read up to the member again: the workers decode ahead, so
+		 * this costs about as much as reading the chunks. */
+		struct tar skip;
+
+		memset(&skip, 0, sizeof(skip));
+		skip.x = s->x;
+		if (skip_bytes(&skip, s->start, err) != 0)
+			return -1;
+		s->left = s->size;
+		s->tar->left = s->size;
+	}
+	return 0;
+}
+
+static void
+progress(const struct qbk_restore_opts *o, enum qbk_restore_event ev,
+    const char *coll, const char *target, uint64_t bytes, uint64_t total,
+    uint64_t ms)
+{
+	struct qbk_restore_progress p;
+
+	if (o->progress == NULL)
+		return;
+	p.event = ev;
+	p.collection = coll;
+	p.target = target;
+	p.bytes = bytes;
+	p.total = total;
+	p.duration_ms = ms;
+	o->progress(o->progress_cookie, &p);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+extract_opts(const struct run *r, const char *coll,
+    struct qbk_extract_opts *eo)
+{
+	struct qbk_extract_opts init = QBK_EXTRACT_OPTS_INIT;
+
+	*eo = init;
+	eo->workers = r->o->workers;
+	eo->backup_id = r->m->backup_id;
+	eo->collection = coll;
+	eo->cancel = r->o->cancel;
+}
+
+/* ---- talking to Qdrant ----------------------------------------------- */
+
+static int
+interrupted(const struct qbk_restore_opts *o, struct qbk_err *err)
+{
+	if (o->cancel != NULL && *o->cancel != 0)
+		return qbk_err_set(err, QBK_E_INTERRUPTED, "interrupted");
+	return 0;
+}
+
+/* Remove the file an upload left in the node's snapshot folder (Qdrant
+ * keeps uploaded files: NOTES 7.9).  Best effort. */
+static void
+remove_upload(struct run *r, const char *target, long shard,
+    const char *fname, int quiet)
+{
+	struct qbk_qdrant_snapshot *v = NULL;
+	struct qbk_err e = QBK_ERR_INIT;
+	size_t n = 0, i;
+
+	if (qbk_qdrant_snapshot_list(r->cq, target, shard, &v, &n, &e) != 0) {
+		if (!quiet && e.code != QBK_E_NOTFOUND)
+			warning(r->rep, "cannot list the snapshots of '%s' to "
+			    "remove the uploaded file '%s': %s", target, fname,
+			    e.msg);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].name, fname) == 0)
+			break;
+	if (i < n && qbk_qdrant_snapshot_delete(r->cq, target, shard, fname,
+	    &e) != 0 && !quiet && e.code != QBK_E_NOTFOUND)
+		warning(r->rep, "cannot remove the uploaded snapshot file '%s' "
+		    "from '%s': %s", fname, target, e.msg);
+	qbk_qdrant_snapshots_free(v, n);
+}
+
+/* Stream ${src} into Qdrant: the snapshot of ${target} (shard -1) or of one
+ * of its shards; ${sha} is the checksum Qdrant verifies (may be NULL). */
+static int
+upload(struct run *r, const char *target, long shard, struct source *src,
+    const char *sha, uint64_t size, struct qbk_err *err)
+{
+	struct qbk_qdrant_upload up;
+	uint8_t rnd[4];
+	char fname[96], hex[9];
+	int rc;
+
+	qbk_crypto_random(rnd, sizeof(rnd));
+	qbk_crypto_hex(rnd, sizeof(rnd), hex);
+	snprintf(fname, sizeof(fname), "qbk-restore-%s-%s.snapshot",
+	    r->m->backup_id, hex);
+	memset(&up, 0, sizeof(up));
+	up.filename = fname;
+	up.priority = r->o->priority;
+	up.checksum = sha;
+	up.size = (int64_t)size;
+	up.read = source_read;
+	up.rewind = source_rewind;
+	up.cookie = src;
+	rc = qbk_qdrant_snapshot_upload(r->q, target, shard, &up, err);
+	if (rc == 0 && src->tar == NULL &&
+	    qbk_extract_sha256(src->x) == NULL) {
+		/* Qdrant took fewer bytes than the snapshot has. */
+		qbk_err_set(err, QBK_E_INTERNAL, "the upload of '%s' ended "
+		    "after %llu of %llu bytes", target,
+		    (unsigned long long)qbk_extract_offset(src->x),
+		    (unsigned long long)size);
+		rc = -1;
+	}
+	remove_upload(r, target, shard, fname, rc != 0);
+	return rc;
+}
+
+/* After a failed recovery: delete ${target} if the restore created it. */
+static void
+undo_create(struct run *r, const char *target)
+{
+	struct qbk_err e = QBK_ERR_INIT;
+	int exists = 0, deleted = 0;
+
+	if (qbk_qdrant_collection_exists(r->cq, target, &exists, &e) != 0) {
+		warning(r->rep, "cannot check whether the partly restored "
+		    "collection '%s' exists: %s", target, e.msg);
+		return;
+	}
+	if (!exists)
+		return;
+	if (qbk_qdrant_collection_delete(r->cq, target, &deleted, &e) != 0)
+		warning(r->rep, "cannot delete the partly restored collection "
+		    "'%s': %s; delete it by hand", target, e.msg);
+	else
+		warning(r->rep, "deleted the partly restored collection '%s'",
+		    target);
+}
+
+/* ---- restoring collections ------------------------------------------- */
+
+/* What will happen to one collection. */
+struct plan {
+	const char *name;	/* in the backup */
+	const char *target;
+	char *target_buf;	/* owned target (prefix) */
+	const struct qbk_manifest_collection *mc;	/* NULL: full member */
+	int exists;		/* target exists on the node */
+	int shards;		/* restored from shard snapshots */
+	uint64_t total;		/* bytes to send */
+	int done;
+	int replaced;		/* it existed before the restore */
+	struct qbk_qdrant_alias *old_aliases;	/* of a deleted target */
+	size_t n_old_aliases;
+};
+
+static int
+json_uint(const json_t *v, const char *path, uint64_t dflt)
+{
+	json_int_t n;
+	json_t *x = qbk_json_path(v, path);
+
+	if (x == NULL || !json_is_integer(x))
+		return (int)dflt;
+	n = json_integer_value(x);
+	return n < 0 || n > 65536 ? (int)dflt : (int)n;
+}
+
+/* Can the backup of ${p} be recovered over the existing collection (same
+ * vectors and shard count, as Qdrant requires)? */
+static int
+compatible(struct run *r, struct plan *p, struct qbk_err *err)
+{
+	struct qbk_qdrant_collection *info = NULL;
+	int ok;
+
+	if (p->mc == NULL)
+		return 1;	/* full member: Qdrant checks */
+	if (qbk_qdrant_collection_info(r->q, p->target, &info, err) != 0)
+		return -1;
+	ok = info->vectors != NULL && p->mc->vectors != NULL &&
+	    json_equal(info->vectors, p->mc->vectors) &&
+	    (int)info->shard_number == json_uint(p->mc->config,
+	    "params.shard_number", 1);
+	qbk_qdrant_collection_free(info);
+	return ok;
+}
+
+static int
+discard(void *cookie, const void *data, size_t len, struct qbk_err *err)
+{
+	(void)cookie;
+	(void)data;
+	(void)len;
+	(void)err;
+	return 0;
+}
+
+/* Make way for a collection whose backup does not fit the existing one:
+ * read the whole backup of it first (a damaged chunk must not cost the
+ * existing collection), keep its aliases, delete it. */
+static int
+replace_incompatible(struct run *r, struct plan *p, struct qbk_err *err)
+{
+	struct qbk_extract_opts eo;
+	size_t k;
+
+	extract_opts(r, p->name, &eo);
+	for (k = 0; k < p->mc->n_snapshots; k++)
+		if (qbk_extract_run(r->repo, p->mc->snapshots[k], discard, NULL,
+		    &eo, err) != 0) {
+			qbk_err_prefix(err, "collection '%s' was left as it "
+			    "was", p->target);
+			return -1;
+		}
+	warning(r->rep, "the backup of '%s' has other vectors or another shard "
+	    "count than the existing collection '%s': deleting it and "
+	    "creating it anew (safety backup %s)", p->name, p->target,
+	    r->rep->safety_backup_id[0] != '\0' ? r->rep->safety_backup_id :
+	    "none");
+	if (qbk_qdrant_aliases(r->q, p->target, &p->old_aliases,
+	    &p->n_old_aliases, err) != 0 ||
+	    qbk_qdrant_collection_delete(r->q, p->target, NULL, err) != 0) {
+		qbk_err_prefix(err, "cannot replace collection '%s'",
+		    p->target);
+		return -1;
+	}
+	p->exists = 0;
+	return 0;
+}
+
+static int
+restore_snapshot(struct run *r, struct plan *p,
+    const struct qbk_manifest_snapshot *s, uint64_t base,
+    struct qbk_restore_item *it, struct qbk_err *err)
+{
+	struct qbk_extract_opts eo;
+	struct source src;
+	int rc;
+
+	memset(&src, 0, sizeof(src));
+	extract_opts(r, p->name, &eo);
+	if (qbk_extract_open(r->repo, s, &eo, &src.x, err) != 0)
+		return -1;
+	src.o = r->o;
+	src.collection = p->name;
+	src.target = p->target;
+	src.base = base;
+	src.total = p->total;
+	rc = upload(r, p->target, s->kind == QBK_MANIFEST_SNAP_SHARD ?
+	    (long)s->shard_id : QBK_QDRANT_NO_SHARD, &src, s->sha256, s->size,
+	    err);
+	qbk_extract_close(src.x);
+	if (rc == 0)
+		item_add_snap(it, s->name, s->shard_id, s->size, s->sha256);
+	return rc;
+}
+
+static int
+restore_collection(struct run *r, struct plan *p, struct qbk_err *err)
+{
+	const struct qbk_manifest_collection *mc = p->mc;
+	struct qbk_restore_item *it;
+	json_t *body;
+	uint64_t base = 0;
+	int64_t t0 = now_ms();
+	int existed, c;
+	size_t k;
+
+	if (p->exists) {
+		if ((c = compatible(r, p, err)) < 0)
+			return -1;
+		if (c == 0 && replace_incompatible(r, p, err) != 0)
+			return -1;
+	}
+	existed = p->exists;
+	progress(r->o, QBK_RESTORE_EV_START, p->name, p->target, 0, p->total,
+	    0);
+	if (p->shards && !existed) {
+		body = qbk_qdrant_create_body(mc->config);
+		if (body == NULL)
+			return qbk_err_set(err, QBK_E_INTEGRITY, "backup '%s' "
+			    "does not record the vectors of collection '%s'",
+			    r->m->backup_id, p->name);
+		c = qbk_qdrant_collection_create(r->q, p->target, body, err);
+		qbk_json_decref(body);
+		if (c != 0) {
+			qbk_err_prefix(err, "cannot create collection '%s'",
+			    p->target);
+			return -1;
+		}
+	}
+	it = add_item(r->rep, p->name, p->target);
+	it->replaced = p->replaced;
+	for (k = 0; k < mc->n_snapshots; k++) {
+		if (interrupted(r->o, err) != 0 ||
+		    restore_snapshot(r, p, mc->snapshots[k], base, it,
+		    err) != 0) {
+			drop_item(r->rep);
+			if (!existed)
+				undo_create(r, p->target);
+			qbk_err_prefix(err, "cannot restore collection '%s' "
+			    "of backup '%s'%s%s", p->name, r->m->backup_id,
+			    strcmp(p->name, p->target) != 0 ? " as " : "",
+			    strcmp(p->name, p->target) != 0 ? p->target : "");
+			return -1;
+		}
+		base += mc->snapshots[k]->size;
+	}
+	it->duration_ms = (uint64_t)(now_ms() - t0);
+	p->done = 1;
+	progress(r->o, QBK_RESTORE_EV_DONE, p->name, p->target, it->bytes,
+	    p->total, it->duration_ms);
+	qbk_info("restored collection '%s'%s%s: %llu bytes in %.1f s",
+	    p->name, strcmp(p->name, p->target) != 0 ? " as " : "",
+	    strcmp(p->name, p->target) != 0 ? p->target : "",
+	    (unsigned long long)it->bytes, (double)it->duration_ms / 1000.0);
+	return 0;
+}
+
+/* Restore the chosen members of the full storage snapshot ${s} in one pass
+ * over it. */
+static int
+restore_full(struct run *r, const struct qbk_manifest_snapshot *s,
+    struct plan *plans, size_t np, struct qbk_err *err)
+{
+	struct qbk_extract_opts eo;
+	struct tar t;
+	struct tar_member mb;
+	struct source src;
+	char sha[2 * 32 + 1];
+	size_t left = 0, i;
+	int rc = -1, n = 0;
+
+	memset(&t, 0, sizeof(t));
+	t.paxsize = -1;
+	extract_opts(r, NULL, &eo);
+	for (i = 0; i < np; i++)
+		if (plans[i].mc == NULL && !plans[i].done)
+			left++;
+	if (qbk_extract_open(r->repo, s, &eo, &t.x, err) != 0)
+		return -1;
+	while (left > 0 && (n = tar_next(&t, &mb, err)) > 0) {
+		struct qbk_restore_item *it;
+		char *coll;
+		int64_t t0;
+
+		if (mb.type != '0' || (coll = member_collection(mb.path)) ==
+		    NULL)
+			continue;
+		for (i = 0; i < np; i++)
+			if (plans[i].mc == NULL && !plans[i].done &&
+			    strcmp(plans[i].name, coll) == 0)
+				break;
+		free(coll);
+		if (i == np)
+			continue;
+		if (interrupted(r->o, err) != 0)
+			goto out;
+		t0 = now_ms();
+		it = add_item(r->rep, plans[i].name, plans[i].target);
+		it->replaced = plans[i].replaced;
+		progress(r->o, QBK_RESTORE_EV_START, plans[i].name,
+		    plans[i].target, 0, mb.size, 0);
+		memset(&src, 0, sizeof(src));
+		src.o = r->o;
+		src.x = t.x;
+		src.tar = &t;
+		src.start = mb.offset;
+		src.size = src.left = mb.size;
+		src.collection = plans[i].name;
+		src.target = plans[i].target;
+		src.total = mb.size;
+		if (source_hash_start(&src, err) != 0 ||
+		    upload(r, plans[i].target, QBK_QDRANT_NO_SHARD, &src, NULL,
+		    mb.size, err) != 0) {
+			source_hash_end(&src, sha);
+			drop_item(r->rep);
+			if (!plans[i].exists)
+				undo_create(r, plans[i].target);
+			qbk_err_prefix(err, "cannot restore collection '%s' "
+			    "of backup '%s'", plans[i].name, r->m->backup_id);
+			goto out;
+		}
+		source_hash_end(&src, sha);
+		item_add_snap(it, mb.path, -1, mb.size, sha);
+		it->duration_ms = (uint64_t)(now_ms() - t0);
+		plans[i].done = 1;
+		left--;
+		progress(r->o, QBK_RESTORE_EV_DONE, plans[i].name,
+		    plans[i].target, mb.size, mb.size, it->duration_ms);
+	}
+	if (left > 0) {
+		if (n == 0) {
+			for (i = 0; i < np && (plans[i].mc != NULL ||
+			    plans[i].done); i++)
+				;
+			qbk_err_set(err, QBK_E_INTEGRITY, "the full storage "
+			    "snapshot of backup '%s' holds no snapshot of "
+			    "collection '%s'", r->m->backup_id, plans[i].name);
+		}
+		goto out;
+	}
+	rc = 0;
+out:
+	tar_release(&t);
+	qbk_extract_close(t.x);
+	return rc;
+}
+
+/* Create the aliases the backup recorded for restored collections, and
+ * those of collections that were deleted to be replaced. */
+static int
+restore_aliases(struct run *r, struct plan *plans, size_t np,
+    struct qbk_err *err)
+{
+	struct qbk_qdrant_alias *cur = NULL;
+	size_t ncur = 0, i, k, j;
+	struct qbk_err first = QBK_ERR_INIT;
+	struct {
+		const char *alias, *target;
+	} *want = NULL;
+	size_t nwant = 0;
+	int rc = 0;
+
+	for (i = 0; i < r->m->n_aliases; i++)
+		for (k = 0; k < np; k++)
+			if (plans[k].done && strcmp(r->m->aliases[i].collection,
+			    plans[k].name) == 0) {
+				want = qbk_xrealloc(want, (nwant + 1) *
+				    sizeof(*want));
+				want[nwant].alias = r->m->aliases[i].alias;
+				want[nwant++].target = plans[k].target;
+			}
+	for (k = 0; k < np; k++)
+		for (i = 0; i < plans[k].n_old_aliases; i++) {
+			want = qbk_xrealloc(want, (nwant + 1) * sizeof(*want));
+			want[nwant].alias = plans[k].old_aliases[i].alias;
+			want[nwant++].target = plans[k].target;
+		}
+	if (nwant == 0)
+		return 0;
+	if (qbk_qdrant_aliases(r->q, NULL, &cur, &ncur, err) != 0) {
+		free(want);
+		qbk_err_prefix(err, "cannot restore aliases");
+		return -1;
+	}
+	for (i = 0; i < nwant; i++) {
+		struct qbk_err e = QBK_ERR_INIT;
+
+		for (j = 0; j < i; j++)
+			if (strcmp(want[j].alias, want[i].alias) == 0)
+				break;
+		if (j < i)
+			continue;
+		for (k = 0; k < ncur; k++)
+			if (strcmp(cur[k].alias, want[i].alias) == 0)
+				break;
+		if (k < ncur && strcmp(cur[k].collection, want[i].target) == 0)
+			continue;
+		if (k < ncur && !r->o->force) {
+			warning(r->rep, "alias '%s' points at '%s': not "
+			    "re-pointed at '%s' without --force",
+			    want[i].alias, cur[k].collection, want[i].target);
+			continue;
+		}
+		if (qbk_qdrant_alias_create(r->q, want[i].alias,
+		    want[i].target, &e) != 0) {
+			qbk_err_prefix(&e, "cannot point alias '%s' at '%s'",
+			    want[i].alias, want[i].target);
+			qbk_warn("%s", e.msg);
+			if (rc == 0)
+				first = e;
+			rc = -1;
+			continue;
+		}
+		qbk_info("alias '%s' -> '%s'%s", want[i].alias, want[i].target,
+		    k < ncur ? " (re-pointed)" : "");
+	}
+	qbk_qdrant_aliases_free(cur, ncur);
+	free(want);
+	if (rc != 0) {
+		*err = first;
+		qbk_err_hint(err, "the collections were restored; create the "
+		    "alias by hand");
+	}
+	return rc;
+}
+
+/* Take a safety backup of every collection about to be replaced. */
+static int
+safety_backup(struct run *r, struct plan *plans, size_t np,
+    struct qbk_err *err)
+{
+	struct qbk_backup_opts bo;
+	struct qbk_manifest *sm = NULL;
+	/* NULL-terminated as well as counted: qbk_backup_run() reads the
+	 * list up to a NULL. */
+	const char **names = qbk_xcalloc(np + 1, sizeof(char *));
+	const char *tags[2];
+	char tag2[64];
+	size_t i, n = 0;
+
+	for (i = 0; i < np; i++)
+		if (plans[i].exists)
+			names[n++] = plans[i].target;
+	if (n == 0) {
+		free(names);
+		return 0;
+	}
+	snprintf(tag2, sizeof(tag2), "restore-of=%s", r->m->backup_id);
+	tags[0] = QBK_RESTORE_SAFETY_KEY "=" QBK_RESTORE_SAFETY_VALUE;
+	tags[1] = tag2;
+	memset(&bo, 0, sizeof(bo));
+	bo.collections = names;
+	bo.ncollections = n;
+	bo.tags = tags;
+	bo.ntags = 2;
+	bo.mode = QBK_BACKUP_MODE_AUTO;
+	bo.sample_points = r->o->sample_points;
+	bo.workers = r->o->workers;
+	bo.zstd_level = -1;
+	bo.cancel = r->o->cancel;
+	qbk_info("taking a safety backup of %zu collection%s before replacing "
+	    "%s", n, n == 1 ? "" : "s", n == 1 ? "it" : "them");
+	if (qbk_backup_run(r->repo, r->q, &bo, &sm, err) != 0) {
+		free(names);
+		qbk_err_prefix(err, "cannot take the safety backup of the "
+		    "collections to replace (nothing was changed)");
+		return -1;
+	}
+	memcpy(r->rep->safety_backup_id, sm->backup_id,
+	    sizeof(r->rep->safety_backup_id));
+	qbk_info("safety backup %s taken", sm->backup_id);
+	qbk_manifest_free(sm);
+	free(names);
+	return 0;
+}
+
+struct member_find {
+	const char *name;
+	uint64_t size;
+	int found;
+	const char *path;	/* borrowed from the manifest */
+};
+
+static void
+find_member(void *cookie, const char *coll, const char *path, uint64_t size)
+{
+	struct member_find *f = cookie;
+
+	if (f->name == NULL || strcmp(f->name, coll) == 0) {
+		f->found++;
+		f->size = size;
+		f->path = path;
+	}
+}
+
+struct member_names {
+	const char **v;
+	size_t n;
+	struct qbk_buf list;
+};
+
+static void
+collect_member(void *cookie, const char *coll, const char *path,
+    uint64_t size)
+{
+	struct member_names *mn = cookie;
+	size_t i;
+
+	(void)path;
+	(void)size;
+	for (i = 0; i < mn->n; i++)
+		if (strcmp(mn->v[i], coll) == 0)
+			return;
+	mn->v = qbk_xrealloc(mn->v, (mn->n + 1) * sizeof(char *));
+	mn->v[mn->n++] = qbk_xstrdup(coll);
+	qbk_buf_addf(&mn->list, "%s%s", mn->list.len > 0 ? ", " : "", coll);
+}
+
+static void
+member_names_release(struct member_names *mn)
+{
+	size_t i;
+
+	for (i = 0; i < mn->n; i++)
+		free((char *)(uintptr_t)mn->v[i]);
+	free(mn->v);
+	qbk_buf_release(&mn->list);
+}
+
+/* The names the backup holds, for messages. */
+static void
+held_names(const struct qbk_manifest *m, struct qbk_buf *out)
+{
+	struct member_names mn;
+	size_t i;
+
+	for (i = 0; i < m->n_collections; i++)
+		qbk_buf_addf(out, "%s%s", i > 0 ? ", " : "",
+		    m->collections[i]->name);
+	memset(&mn, 0, sizeof(mn));
+	qbk_buf_init(&mn.list);
+	for (i = 0; i < m->n_snapshots; i++)
+		full_members(m->snapshots[i], collect_member, &mn);
+	if (mn.list.len > 0)
+		qbk_buf_addf(out, "%s%s", out->len > 0 ? ", " : "",
+		    mn.list.buf);
+	member_names_release(&mn);
+	if (out->len == 0)
+		qbk_buf_addstr(out, "none");
+}
+
+/* Resolve the chosen collections into plans (without asking Qdrant). */
+static int
+make_plans(const struct qbk_manifest *m, const struct qbk_restore_opts *o,
+    struct plan **out, size_t *np, struct member_names *mn,
+    struct qbk_err *err)
+{
+	struct plan *plans = NULL;
+	struct qbk_buf held = QBK_BUF_INIT;
+	size_t n = 0, i, k;
+	int full = m->kind == QBK_MANIFEST_KIND_FULL_STORAGE;
+
+	*out = NULL;
+	*np = 0;
+	memset(mn, 0, sizeof(*mn));
+	qbk_buf_init(&mn->list);
+	if (full)
+		for (i = 0; i < m->n_snapshots; i++)
+			full_members(m->snapshots[i], collect_member, mn);
+	if (o->ncollections > 0) {
+		for (i = 0; i < o->ncollections; i++) {
+			int found = qbk_manifest_find_collection(m,
+			    o->collections[i]) != NULL;
+
+			for (k = 0; !found && k < mn->n; k++)
+				found = strcmp(mn->v[k],
+				    o->collections[i]) == 0;
+			if (!found) {
+				held_names(m, &held);
+				qbk_err_set(err, QBK_E_USAGE, "backup '%s' "
+				    "holds no collection '%s'", m->backup_id,
+				    o->collections[i]);
+				qbk_err_hint(err, "it holds: %.200s", held.buf);
+				qbk_buf_release(&held);
+				goto err;
+			}
+			for (k = 0; k < i; k++)
+				if (strcmp(o->collections[k],
+				    o->collections[i]) == 0)
+					break;
+			if (k < i)
+				continue;
+			plans = qbk_xrealloc(plans, (n + 1) * sizeof(*plans));
+			memset(&plans[n], 0, sizeof(*plans));
+			plans[n].name = o->collections[i];
+			plans[n++].mc = qbk_manifest_find_collection(m,
+			    o->collections[i]);
+		}
+	} else {
+		for (i = 0; i < m->n_collections; i++) {
+			plans = qbk_xrealloc(plans, (n + 1) * sizeof(*plans));
+			memset(&plans[n], 0, sizeof(*plans));
+			plans[n].name = m->collections[i]->name;
+			plans[n++].mc = m->collections[i];
+		}
+		for (i = 0; i < mn->n; i++) {
+			plans = qbk_xrealloc(plans, (n + 1) * sizeof(*plans));
+			memset(&plans[n], 0, sizeof(*plans));
+			plans[n++].name = mn->v[i];
+		}
+	}
+	if (n == 0) {
+		qbk_err_set(err, QBK_E_USAGE, "backup '%s' holds no "
+		    "collection to restore", m->backup_id);
+		goto err;
+	}
+	if (o->as != NULL && o->prefix != NULL) {
+		qbk_err_set(err, QBK_E_USAGE, "a new name and a name prefix "
+		    "exclude each other");
+		goto err;
+	}
+	if (o->as != NULL && n != 1) {
+		qbk_err_set(err, QBK_E_USAGE, "'--as' needs exactly one "
+		    "collection, and %zu are chosen", n);
+		qbk_err_hint(err, "choose it with --collection NAME");
+		goto err;
+	}
+	for (i = 0; i < n; i++) {
+		struct plan *p = &plans[i];
+
+		if (o->as != NULL)
+			p->target = o->as;
+		else if (o->prefix != NULL) {
+			struct qbk_buf t = QBK_BUF_INIT;
+
+			qbk_buf_addf(&t, "%s%s", o->prefix, p->name);
+			p->target = p->target_buf = qbk_buf_detach(&t, NULL);
+		} else
+			p->target = p->name;
+		if (p->mc == NULL) {
+			struct member_find f = { p->name, 0, 0, NULL };
+
+			for (k = 0; k < m->n_snapshots; k++)
+				full_members(m->snapshots[k], find_member, &f);
+			p->total = f.size;
+			continue;
+		}
+		if (p->mc->n_snapshots == 0) {
+			qbk_err_set(err, QBK_E_INTEGRITY, "backup '%s' holds "
+			    "no snapshot of collection '%s'", m->backup_id,
+			    p->name);
+			goto err;
+		}
+		p->shards = p->mc->snapshots[0]->kind ==
+		    QBK_MANIFEST_SNAP_SHARD;
+		for (k = 0; k < p->mc->n_snapshots; k++) {
+			const struct qbk_manifest_snapshot *s =
+			    p->mc->snapshots[k];
+
+			p->total += s->size;
+			if ((s->kind == QBK_MANIFEST_SNAP_SHARD) != p->shards ||
+			    (!p->shards && k > 0)) {
+				qbk_err_set(err, QBK_E_USAGE, "backup '%s' "
+				    "holds %zu snapshots of collection '%s' "
+				    "taken on several nodes: restoring those "
+				    "is not supported", m->backup_id,
+				    p->mc->n_snapshots, p->name);
+				goto err;
+			}
+		}
+	}
+	*out = plans;
+	*np = n;
+	return 0;
+err:
+	for (i = 0; i < n; i++)
+		free(plans[i].target_buf);
+	free(plans);
+	return -1;
+}
+
+static void
+plans_free(struct plan *plans, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		qbk_qdrant_aliases_free(plans[i].old_aliases,
+		    plans[i].n_old_aliases);
+		free(plans[i].target_buf);
+	}
+	free(plans);
+}
+
+/* Ask the node about the targets: distributed? version? which exist? */
+static int
+check_target(struct run *r, struct plan *plans, size_t np,
+    struct qbk_err *err)
+{
+	struct qbk_qdrant_version ver;
+	struct qbk_qdrant_cluster *cl = NULL;
+	struct qbk_buf names = QBK_BUF_INIT;
+	size_t i, nexist = 0;
+
+	if (qbk_qdrant_version(r->q, &ver, err) != 0 ||
+	    qbk_qdrant_cluster(r->q, &cl, err) != 0)
+		return -1;
+	if (cl->enabled) {
+		qbk_qdrant_cluster_free(cl);
+		qbk_err_set(err, QBK_E_USAGE, "'%s' is a node of a distributed "
+		    "deployment: a restore through one node would leave the "
+		    "shards held by the other nodes empty", r->url);
+		qbk_err_hint(err, "restore into a single-node deployment, or "
+		    "write the snapshot with --to-file and recover it on each "
+		    "node");
+		return -1;
+	}
+	qbk_qdrant_cluster_free(cl);
+	if (r->m->n_qdrant_versions > 0 &&
+	    qbk_restore_version_skew(r->m->qdrant_versions[0], ver.version))
+		warning(r->rep, "backup '%s' was taken from Qdrant %s and '%s' "
+		    "runs %s: Qdrant recovers snapshots only on the same or "
+		    "the next minor version", r->m->backup_id,
+		    r->m->qdrant_versions[0], r->url, ver.version);
+	for (i = 0; i < np; i++) {
+		if (qbk_qdrant_collection_exists(r->q, plans[i].target,
+		    &plans[i].exists, err) != 0)
+			return -1;
+		plans[i].replaced = plans[i].exists;
+		if (plans[i].exists) {
+			qbk_buf_addf(&names, "%s'%s'", nexist > 0 ? ", " : "",
+			    plans[i].target);
+			nexist++;
+		}
+	}
+	if (nexist > 0 && !r->o->force) {
+		qbk_err_set(err, QBK_E_USAGE, "collection%s %s exist%s on "
+		    "'%s': refusing to overwrite", nexist == 1 ? "" : "s",
+		    names.buf, nexist == 1 ? "s" : "", r->url);
+		qbk_err_hint(err, "restore beside it with --as NEWNAME, or "
+		    "replace it with --force (a safety backup is taken "
+		    "first)");
+		qbk_buf_release(&names);
+		return -1;
+	}
+	qbk_buf_release(&names);
+	return 0;
+}
+
+int
+qbk_restore_run(struct qbk_repo *repo, struct qbk_qdrant *q,
+    const struct qbk_manifest *m, const struct qbk_restore_opts *o,
+    struct qbk_restore_report *rep, struct qbk_err *err)
+{
+	struct run r;
+	struct plan *plans = NULL;
+	struct member_names mn;
+	size_t np = 0, i, k;
+	int rc = -1;
+
+	memcpy(rep->backup_id, m->backup_id, sizeof(rep->backup_id));
+	memset(&r, 0, sizeof(r));
+	r.repo = repo;
+	r.q = q;
+	r.cq = o->cleanup != NULL ? o->cleanup : q;
+	r.m = m;
+	r.o = o;
+	r.rep = rep;
+	r.url = qbk_qdrant_url(q);
+	if (make_plans(m, o, &plans, &np, &mn, err) != 0 ||
+	    check_target(&r, plans, np, err) != 0 ||
+	    interrupted(o, err) != 0)
+		goto out;
+	if (o->force && safety_backup(&r, plans, np, err) != 0)
+		goto out;
+	for (i = 0; i < np; i++) {
+		if (plans[i].mc == NULL)
+			continue;
+		if (interrupted(o, err) != 0 ||
+		    restore_collection(&r, &plans[i], err) != 0)
+			goto out;
+	}
+	for (k = 0; k < m->n_snapshots; k++) {
+		for (i = 0; i < np; i++)
+			if (plans[i].mc == NULL && !plans[i].done)
+				break;
+		if (i == np)
+			break;
+		/* Full members replace in place: Qdrant checks that they
+		 * fit an existing collection. */
+		if (restore_full(&r, m->snapshots[k], plans, np, err) != 0)
+			goto out;
+	}
+	if (!o->no_aliases && restore_aliases(&r, plans, np, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0 && rep->safety_backup_id[0] != '\0' &&
+	    err->hint[0] == '\0')
+		qbk_err_hint(err, "the collections as they were before are in "
+		    "safety backup %s", rep->safety_backup_id);
+	plans_free(plans, np);
+	member_names_release(&mn);
+	return rc;
+}
+
+/* ---- writing snapshot files ------------------------------------------ */
+
+struct file_out {
+	qbk_restore_write_fn *write;
+	void *cookie;
+	struct qbk_fs_atomic *a;
+	int fd;			/* a device or pipe written in place, or -1 */
+	struct source src;	/* progress */
+};
+
+static int
+fd_write_all(int fd, const void *data, size_t len, const char *path,
+    struct qbk_err *err)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return qbk_err_sys(err, QBK_E_IO, "cannot write '%s'",
+			    path);
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* A target that exists and is not a regular file (/dev/null, a named
+ * pipe, a tape) is written in place: replacing it with a temporary file
+ * renamed over it would destroy it. */
+static int
+open_special(const char *path, int *fd, struct qbk_err *err)
+{
+	struct stat st;
+
+	*fd = -1;
+	if (stat(path, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+		return 0;
+	if ((*fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return qbk_err_sys(err, QBK_E_IO, "cannot open '%s'", path);
+	return 1;
+}
+
+static int
+file_write(void *cookie, const void *data, size_t len, struct qbk_err *err)
+{
+	struct file_out *f = cookie;
+
+	if (f->write != NULL) {
+		if (f->write(f->cookie, data, len, err) != 0)
+			return -1;
+	} else if (f->fd >= 0) {
+		if (fd_write_all(f->fd, data, len, f->src.target, err) != 0)
+			return -1;
+	} else if (qbk_fs_atomic_write(f->a, data, len, err) != 0)
+		return -1;
+	if (source_hash(&f->src, data, len, err) != 0)
+		return -1;
+	f->src.sent += len;
+	return source_tick(&f->src, err);
+}
+
+/* One thing to write: a snapshot, or a member of a full snapshot. */
+struct pick {
+	const char *coll;	/* for messages; may be NULL */
+	const struct qbk_manifest_snapshot *s;
+	int member;		/* s is a full snapshot; write member coll */
+	const char *name;	/* file name */
+	uint64_t size;
+};
+
+static int
+is_dir(const char *path)
+{
+	struct stat st;
+
+	return path != NULL && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* A safe file name for ${name}: no folders, no dot files. */
+static void
+safe_name(const char *name, const char *fallback, struct qbk_buf *out)
+{
+	const char *p;
+
+	qbk_buf_reset(out);
+	if (name == NULL || name[0] == '\0' || name[0] == '.' ||
+	    strlen(name) > QBK_FS_NAME_MAX)
+		name = fallback;
+	for (p = name; *p != '\0'; p++)
+		qbk_buf_addch(out, *p == '/' || *p == '\\' ? '_' : *p);
+}
+
+/* Write the data of pick ${pk} to ${f} (open). */
+static int
+write_pick(struct qbk_repo *repo, const struct qbk_manifest *m,
+    const struct qbk_restore_opts *o, const struct pick *pk,
+    struct file_out *f, struct qbk_err *err)
+{
+	struct qbk_extract_opts eo = QBK_EXTRACT_OPTS_INIT;
+	struct tar t;
+	struct tar_member mb;
+	const void *data;
+	size_t len;
+	int rc = -1, n;
+
+	eo.workers = o->workers;
+	eo.backup_id = m->backup_id;
+	eo.collection = pk->coll;
+	eo.cancel = o->cancel;
+	if (!pk->member)
+		return qbk_extract_run(repo, pk->s, file_write, f, &eo, err);
+	memset(&t, 0, sizeof(t));
+	t.paxsize = -1;
+	eo.collection = NULL;
+	if (qbk_extract_open(repo, pk->s, &eo, &t.x, err) != 0)
+		return -1;
+	while ((n = tar_next(&t, &mb, err)) > 0) {
+		char *c;
+		int hit;
+
+		if (mb.type != '0' || (c = member_collection(mb.path)) == NULL)
+			continue;
+		hit = strcmp(c, pk->coll) == 0;
+		free(c);
+		if (!hit)
+			continue;
+		while (t.left > 0) {
+			if (qbk_extract_next(t.x, &data, &len, err) < 0)
+				goto out;
+			if (len == 0)
+				break;
+			if (len > t.left) {
+				/* The chunk runs past the member: take the
+				 * member's part; the rest is not needed. */
+				len = (size_t)t.left;
+			}
+			if (file_write(f, data, len, err) != 0)
+				goto out;
+			t.left -= len;
+		}
+		if (t.left > 0) {
+			qbk_err_set(err, QBK_E_INTEGRITY, "the archive ends "
+			    "inside '%s'", mb.path);
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	if (n == 0)
+		qbk_err_set(err, QBK_E_INTEGRITY, "the full storage snapshot "
+		    "of backup '%s' holds no snapshot of collection '%s'",
+		    m->backup_id, pk->coll);
+out:
+	tar_release(&t);
+	qbk_extract_close(t.x);
+	return rc;
+}
+
+static int
+pick_all(const struct qbk_manifest *m, const struct qbk_restore_opts *o,
+    struct pick **out, size_t *np, struct member_names *mn,
+    struct qbk_err *err)
+{
+	struct plan *plans = NULL;
+	struct pick *v = NULL;
+	size_t n = 0, nplans = 0, i, k;
+
+	*out = NULL;
+	*np = 0;
+	memset(mn, 0, sizeof(*mn));
+	qbk_buf_init(&mn->list);
+	if (o->ncollections == 0 && m->kind == QBK_MANIFEST_KIND_FULL_STORAGE) {
+		for (i = 0; i < m->n_snapshots; i++) {
+			v = qbk_xrealloc(v, (n + 1) * sizeof(*v));
+			memset(&v[n], 0, sizeof(*v));
+			v[n].s = m->snapshots[i];
+			v[n].name = m->snapshots[i]->name;
+			v[n++].size = m->snapshots[i]->size;
+		}
+		*out = v;
+		*np = n;
+		return 0;
+	}
+	if (make_plans(m, o, &plans, &nplans, mn, err) != 0)
+		return -1;
+	for (i = 0; i < nplans; i++) {
+		const struct qbk_manifest_collection *mc = plans[i].mc;
+
+		if (mc == NULL) {
+			for (k = 0; k < m->n_snapshots; k++) {
+				struct member_find f = { plans[i].name, 0, 0,
+				    NULL };
+
+				full_members(m->snapshots[k], find_member, &f);
+				if (f.found == 0)
+					continue;
+				v = qbk_xrealloc(v, (n + 1) * sizeof(*v));
+				memset(&v[n], 0, sizeof(*v));
+				v[n].coll = plans[i].name;
+				v[n].s = m->snapshots[k];
+				v[n].member = 1;
+				v[n].name = f.path;
+				v[n++].size = f.size;
+				break;
+			}
+			continue;
+		}
+		for (k = 0; k < mc->n_snapshots; k++) {
+			v = qbk_xrealloc(v, (n + 1) * sizeof(*v));
+			memset(&v[n], 0, sizeof(*v));
+			v[n].coll = mc->name;
+			v[n].s = mc->snapshots[k];
+			v[n].name = mc->snapshots[k]->name;
+			v[n++].size = mc->snapshots[k]->size;
+		}
+	}
+	plans_free(plans, nplans);
+	*out = v;
+	*np = n;
+	return 0;
+}
+
+int
+qbk_restore_file(struct qbk_repo *repo, const struct qbk_manifest *m,
+    const struct qbk_restore_opts *o, const char *path,
+    qbk_restore_write_fn *write, void *cookie,
+    struct qbk_restore_report *rep, struct qbk_err *err)
+{
+	struct pick *picks = NULL;
+	struct member_names mn;
+	struct qbk_buf dir = QBK_BUF_INIT, name = QBK_BUF_INIT,
+	    full = QBK_BUF_INIT, fallback = QBK_BUF_INIT;
+	size_t n = 0, i;
+	int folder = write == NULL && is_dir(path), rc = -1;
+
+	memcpy(rep->backup_id, m->backup_id, sizeof(rep->backup_id));
+	if (o->as != NULL)
+		return qbk_err_set(err, QBK_E_USAGE, "'--as' names a "
+		    "collection in Qdrant, not a file");
+	if (pick_all(m, o, &picks, &n, &mn, err) != 0) {
+		member_names_release(&mn);
+		return -1;
+	}
+	if (n == 0) {
+		qbk_err_set(err, QBK_E_USAGE, "backup '%s' holds no snapshot "
+		    "to write", m->backup_id);
+		goto out;
+	}
+	if (n > 1 && !folder) {
+		qbk_err_set(err, QBK_E_USAGE, "backup '%s' holds %zu snapshots "
+		    "for this choice, and a file takes one", m->backup_id, n);
+		qbk_err_hint(err, "choose one collection with --collection, or "
+		    "give an existing folder to write them all into");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct file_out f;
+		struct qbk_restore_item *it;
+		const char *slash;
+		char sha[2 * 32 + 1];
+		int64_t t0 = now_ms();
+
+		memset(&f, 0, sizeof(f));
+		f.fd = -1;
+		f.write = write;
+		f.cookie = cookie;
+		f.src.o = o;
+		f.src.collection = picks[i].coll != NULL ? picks[i].coll : "";
+		f.src.total = picks[i].size;
+		qbk_buf_reset(&full);
+		if (write != NULL)
+			qbk_buf_addstr(&full, "-");
+		else if (folder) {
+			qbk_buf_reset(&fallback);
+			qbk_buf_addf(&fallback, "%s-%s-%zu.snapshot",
+			    picks[i].coll != NULL ? picks[i].coll : "full",
+			    m->backup_id, i);
+			safe_name(picks[i].name, fallback.buf, &name);
+			qbk_buf_reset(&dir);
+			qbk_buf_addstr(&dir, path);
+			qbk_buf_addf(&full, "%s/%s", path, name.buf);
+		} else {
+			slash = strrchr(path, '/');
+			qbk_buf_reset(&dir);
+			if (slash == NULL)
+				qbk_buf_addstr(&dir, ".");
+			else
+				qbk_buf_add(&dir, path, slash == path ? 1 :
+				    (size_t)(slash - path));
+			qbk_buf_reset(&name);
+			qbk_buf_addstr(&name, slash != NULL ? slash + 1 : path);
+			qbk_buf_addstr(&full, path);
+			if (name.len == 0) {
+				qbk_err_set(err, QBK_E_USAGE, "'%s' is not a "
+				    "file name", path);
+				goto out;
+			}
+		}
+		f.src.target = full.buf;
+		if (write == NULL && !folder &&
+		    open_special(full.buf, &f.fd, err) < 0)
+			goto out;
+		if (write == NULL && f.fd < 0 && qbk_fs_atomic_open(dir.buf,
+		    name.buf, 0, &f.a, err) != 0)
+			goto out;
+		progress(o, QBK_RESTORE_EV_START, f.src.collection, full.buf,
+		    0, picks[i].size, 0);
+		if ((picks[i].member && source_hash_start(&f.src, err) != 0) ||
+		    write_pick(repo, m, o, &picks[i], &f, err) != 0) {
+			source_hash_end(&f.src, sha);
+			qbk_fs_atomic_abort(f.a);
+			if (f.fd >= 0)
+				close(f.fd);
+			goto out;
+		}
+		source_hash_end(&f.src, sha);
+		if (f.a != NULL && qbk_fs_atomic_commit(f.a, err) < 0)
+			goto out;
+		if (f.fd >= 0 && close(f.fd) != 0) {
+			qbk_err_sys(err, QBK_E_IO, "cannot write '%s'",
+			    full.buf);
+			goto out;
+		}
+		it = add_item(rep, picks[i].coll != NULL ? picks[i].coll : "",
+		    full.buf);
+		item_add_snap(it, picks[i].name, picks[i].member ? -1 :
+		    picks[i].s->shard_id, f.src.sent, picks[i].member ? sha :
+		    picks[i].s->sha256);
+		it->duration_ms = (uint64_t)(now_ms() - t0);
+		progress(o, QBK_RESTORE_EV_DONE, f.src.collection, full.buf,
+		    f.src.sent, picks[i].size, it->duration_ms);
+	}
+	rc = 0;
+out:
+	free(picks);
+	member_names_release(&mn);
+	qbk_buf_release(&dir);
+	qbk_buf_release(&name);
+	qbk_buf_release(&full);
+	qbk_buf_release(&fallback);
+	return rc;
+}
