@@ -330,6 +330,51 @@ contains(char **v, const char *s)
 }
 
 static int
+wanted(const struct qbk_backup_opts *o, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < o->ncollections; i++)
+		if (strcmp(o->collections[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* A backup id that sorts after every existing one, so that "the newest
+ * backup" is never ambiguous: ids of the same second differ only in their
+ * random suffix, so draw until it is larger, or move to the next second. */
+static int
+make_backup_id(struct qbk_repo *repo, int64_t *t, char *id,
+    struct qbk_err *err)
+{
+	char **ids = NULL;
+	size_t n = 0;
+	int tries;
+
+	if (qbk_repo_backup_ids(repo, &ids, &n, err) != 0)
+		return -1;
+	for (tries = 0;; tries++) {
+		if (qbk_manifest_make_id(*t, id) != 0) {
+			qbk_repo_free_ids(ids, n);
+			return qbk_err_set(err, QBK_E_INTERNAL,
+			    "cannot make a backup id");
+		}
+		if (n == 0 || strcmp(id, ids[n - 1]) > 0)
+			break;
+		if (tries >= 64) {
+			int64_t last;
+
+			if (qbk_manifest_id_time(ids[n - 1], &last) == 0 &&
+			    last >= *t)
+				*t = last + 1;
+			tries = 0;
+		}
+	}
+	qbk_repo_free_ids(ids, n);
+	return 0;
+}
+
+static int
 add_tags(struct qbk_manifest *m, const struct qbk_backup_opts *o,
     struct qbk_err *err)
 {
@@ -391,10 +436,8 @@ qbk_backup_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 		goto err;
 
 	m = qbk_manifest_new();
-	if (qbk_manifest_make_id(t, m->backup_id) != 0) {
-		qbk_err_set(err, QBK_E_INTERNAL, "cannot make a backup id");
+	if (make_backup_id(repo, &t, m->backup_id, err) != 0)
 		goto err;
-	}
 	m->type = o->full ? QBK_MANIFEST_TYPE_FULL :
 	    QBK_MANIFEST_TYPE_INCREMENTAL;
 	m->kind = o->full_storage ? QBK_MANIFEST_KIND_FULL_STORAGE :
@@ -426,9 +469,7 @@ qbk_backup_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 		    -1, ms->bytes_new, ms->duration_ms);
 	} else {
 		for (i = 0; names[i] != NULL; i++) {
-			if (o->ncollections > 0 &&
-			    !contains((char **)(uintptr_t)o->collections,
-			    names[i]))
+			if (o->ncollections > 0 && !wanted(o, names[i]))
 				continue;
 			if (o->cancel != NULL && *o->cancel != 0) {
 				qbk_err_set(err, QBK_E_INTERRUPTED,
