@@ -1,4 +1,7 @@
 #!/bin/sh
+# Checks are strings that lib.sh evaluates later, and use the variables
+# this file sets: hence SC2016 and SC2034.
+# shellcheck disable=SC1091,SC2016,SC2034
 . "$(dirname "$0")/lib.sh"
 test_description 'qbk-backup killed with SIGKILL at 24 points leaves no visible backup'
 
@@ -7,7 +10,7 @@ R=$TEST_TMP/repo
 Q="--url $SIM_URL --repo $R -c /dev/null"
 
 count_backups() {
-	ls "$R/backups" 2>/dev/null | grep -cv "\.copy$"
+	find "$R/backups" -type f ! -name "*.copy" ! -name ".*" 2>/dev/null | wc -l
 }
 
 test_expect_success 'set up: a collection, a repository, one good backup' '
