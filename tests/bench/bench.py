@@ -72,6 +72,46 @@ def timed(cmd, shell=False):
     return dt, int(m.group(1)) if m else 0, p.stdout
 
 
+def members(path):
+    """{member name: (offset of its data, size)} of a tar file."""
+    import tarfile
+    out = {}
+    with tarfile.open(path) as t:
+        for m in t:
+            if m.isfile():
+                # A GNU sparse member stores only its data blocks: compare
+                # those bytes as they lie in the archive.
+                stored = m.size if m.sparse is None else \
+                    sum(n for _, n in m.sparse)
+                out[m.name] = (m.offset_data, stored)
+    return out
+
+
+def changed_bytes(before, after, block=4096):
+    old, new = members(before), members(after)
+    total = 0
+    with open(before, "rb") as fb, open(after, "rb") as fa:
+        for name, (off, size) in new.items():
+            if name not in old:
+                total += size
+                continue
+            ooff, osize = old[name]
+            pos = 0
+            while pos < size:
+                n = min(block, size - pos)
+                fa.seek(off + pos)
+                a = fa.read(n)
+                if pos < osize:
+                    fb.seek(ooff + pos)
+                    b = fb.read(min(n, osize - pos))
+                else:
+                    b = b""
+                if a != b:
+                    total += n
+                pos += n
+    return total
+
+
 def main():
     work = tempfile.mkdtemp(prefix="qbk-bench.")
     sim = None
@@ -138,9 +178,26 @@ def main():
         median("backup-0", lambda i: timed(
             [os.path.join(BIN, "qbk-backup")] + q_for(repos[i])))
 
+        streamurl = url + "/collections/bench/shards/0/snapshot"
+        changed_runs = []
+
+        def fetch(path):
+            subprocess.run(["curl", "-sSf", "-o", path, streamurl], check=True)
+
         def second(i):
+            # What changed, measured on the snapshot stream itself (the
+            # appended points, the WAL, deletion marks...): the bytes of
+            # 4 KiB blocks of each tar member that differ from the same
+            # member before the change, or that are new.
+            before = os.path.join(work, "before.tar")
+            after = os.path.join(work, "after.tar")
+            fetch(before)
             api(url + "/__sim/mutate", "POST",
                 {"collection": "bench", "fraction": 0.02, "seed": 10 + i})
+            fetch(after)
+            changed_runs.append(changed_bytes(before, after))
+            os.unlink(before)
+            os.unlink(after)
             dt, rss, out = timed([os.path.join(BIN, "qbk-backup"), "--json"] +
                                  q_for(repos[i])[:-1])
             return dt, rss, json.loads(out)["totals"]["new_bytes"]
@@ -171,9 +228,7 @@ def main():
             median("restic-d", lambda i: timed(
                 "restic -q --repo %s dump latest snap >/dev/null" % rrepos[i],
                 shell=True))
-        # The byte count of the 2% change, for the "stored <= 2x changed"
-        # target: what the simulator rewrote (vectors + payloads).
-        changed = int(POINTS * 0.02) * (DIM * 4 + 200)
+        changed = statistics.median(changed_runs)
 
         print()
         print("%-10s %9s %9s %10s" % ("run", "seconds", "MiB/s", "peak RSS"))
