@@ -344,6 +344,7 @@ scanner_main(void *cookie)
 			    "snapshot is not a tar archive: %s",
 			    archive_error_string(a));
 			in->tar_failed = 1;
+			fail(in, &in->tar_err);
 		}
 		goto close;
 	}
@@ -361,6 +362,9 @@ scanner_main(void *cookie)
 		    in->nentries, archive_error_string(a) != NULL ?
 		    archive_error_string(a) : "unexpected end");
 		in->tar_failed = 1;
+		/* Damaged: stop the download and the workers now rather
+		 * than store the rest of a snapshot that will be refused. */
+		fail(in, &in->tar_err);
 	}
 close:
 	archive_read_free(a);
