@@ -142,9 +142,43 @@ test_expect_success 'a full disk fails clearly and keeps earlier backups' '
 	test "$(count_backups)" -eq "$N"
 '
 
+test_expect_success 'a full storage backup holds every collection and alias' '
+	qbk-backup $Q --full-storage --json >"$TEST_TMP/full.json" &&
+	test "$(json_get "$TEST_TMP/full.json" "d[\"ok\"]")" = true &&
+	FULL=$(json_get "$TEST_TMP/full.json" "d[\"backup_id\"]") &&
+	N=$((N + 1)) && test "$(count_backups)" -eq "$N" &&
+	sim_api GET /snapshots >"$TEST_TMP/list" &&
+	test "$(json_get "$TEST_TMP/list" "len(d[\"result\"])")" = 0
+'
+
+test_expect_success '... and one of its collections restores exactly' '
+	qbk-restore $Q --backup "$FULL" --collection c2 --as c2_full -q &&
+	sim_points c2 >"$TEST_TMP/c2.points" &&
+	sim_points c2_full >"$TEST_TMP/c2_full.points" &&
+	test_lines 500 "$TEST_TMP/c2.points" &&
+	test_cmp "$TEST_TMP/c2.points" "$TEST_TMP/c2_full.points"
+'
+
 test_expect_success 'the next backup after all these failures works' '
 	qbk-backup $Q -q &&
 	test "$(count_backups)" -eq $((N + 1))
+'
+
+test_expect_success 'a Qdrant that wants an API key' '
+	sim_start --api-key s3cret &&
+	sim_generate c9 100 8 3
+'
+
+test_expect_exit 1 '... exit 1, with Qdrant'"'"'s answer in the message' '
+	qbk-backup --url $SIM_URL --repo $R -c /dev/null
+'
+test_expect_success '... which names the key as the problem' '
+	test_grep "401" "$TEST_TMP/stderr" &&
+	test_grep "API key" "$TEST_TMP/stderr"
+'
+
+test_expect_success '... and works with the key from QBK_API_KEY' '
+	QBK_API_KEY=s3cret qbk-backup --url $SIM_URL --repo $R -c /dev/null -q
 '
 
 test_done
