@@ -237,7 +237,7 @@ backup_collection(struct qbk_repo *repo, struct qbk_qdrant *q,
 	uint64_t before_new = m->totals.bytes_new;
 	int64_t t0 = now_ms();
 	size_t i, k;
-	int rc = -1;
+	int indexed, whole = 0, rc = -1;
 
 	if (qbk_qdrant_collection_info(q, name, &info, err) != 0 ||
 	    qbk_qdrant_collection_cluster(q, name, &cc, err) != 0)
@@ -262,7 +262,18 @@ backup_collection(struct qbk_repo *repo, struct qbk_qdrant *q,
 	}
 	progress(o, QBK_BACKUP_EV_START, name, 0, -1, 0, 0);
 
-	if (*mode != QBK_BACKUP_MODE_SNAPSHOT) {
+	/* Shard snapshots carry no payload index definitions (a collection
+	 * snapshot has payload_index.json), so a collection with payload
+	 * indexes is backed up whole unless streams were asked for. */
+	indexed = json_object_size(json_object_get(info->info,
+	    "payload_schema")) > 0;
+	if (indexed && o->mode == QBK_BACKUP_MODE_STREAM)
+		qbk_warn("collection '%s' has payload indexes, which shard "
+		    "streams do not record: a restore will not re-create them",
+		    name);
+	if (indexed && o->mode == QBK_BACKUP_MODE_AUTO)
+		whole = 1;
+	if (*mode != QBK_BACKUP_MODE_SNAPSHOT && !whole) {
 		uint32_t shard;
 
 		for (shard = 0; shard < info->shard_number; shard++) {
@@ -300,7 +311,8 @@ backup_collection(struct qbk_repo *repo, struct qbk_qdrant *q,
 		if (*mode == QBK_BACKUP_MODE_AUTO)
 			*mode = QBK_BACKUP_MODE_STREAM;
 	}
-	if (*mode == QBK_BACKUP_MODE_SNAPSHOT && mc->n_snapshots == 0) {
+	if ((*mode == QBK_BACKUP_MODE_SNAPSHOT || whole) &&
+	    mc->n_snapshots == 0) {
 		struct qbk_manifest_snapshot *ms = qbk_manifest_add_snapshot(m,
 		    mc, QBK_MANIFEST_SNAP_COLLECTION);
 

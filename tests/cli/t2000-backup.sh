@@ -164,6 +164,18 @@ test_expect_success 'the next backup after all these failures works' '
 	test "$(count_backups)" -eq $((N + 1))
 '
 
+test_expect_success 'a collection with payload indexes is backed up whole' '
+	sim_api PUT "/collections/c2/index?wait=true" "{\"field_name\":\"category\",\"field_schema\":\"keyword\"}" &&
+	qbk-backup $Q --collection c2 --json >"$TEST_TMP/idx.json" &&
+	test "$(json_get "$TEST_TMP/idx.json" "d[\"collections\"][0][\"snapshots\"][0][\"shard_id\"]")" = -1
+'
+
+test_expect_success '... and restores with its indexes' '
+	qbk-restore $Q --collection c2 --as c2_idx -q &&
+	sim_api GET /collections/c2_idx >"$TEST_TMP/info" &&
+	test "$(json_get "$TEST_TMP/info" "list(d[\"result\"][\"payload_schema\"])")" = "[\"category\"]"
+'
+
 test_expect_success 'a Qdrant that wants an API key' '
 	sim_start --api-key s3cret &&
 	sim_generate c9 100 8 3
