@@ -108,20 +108,6 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 	return 0;
 }
 
-static void
-human(uint64_t n, char *buf, size_t len)
-{
-	const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
-	int i = 0;
-
-	while (v >= 1024 && i < 4) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(buf, len, i == 0 ? "%.0f %s" : "%.1f %s", v, unit[i]);
-}
-
 /* Progress on stderr: a redrawn line on a terminal, a line per collection
  * otherwise (cron mails show what was done). */
 static void
@@ -132,7 +118,7 @@ on_progress(void *cookie, const struct qbk_backup_progress *p)
 
 	if (qbk_log_level() < QBK_LOG_WARN)
 		return;
-	human(p->bytes, a, sizeof(a));
+	qbk_buf_size_text(p->bytes, a, sizeof(a));
 	switch (p->event) {
 	case QBK_BACKUP_EV_START:
 		break;
@@ -142,7 +128,7 @@ on_progress(void *cookie, const struct qbk_backup_progress *p)
 			    p->collection, a);
 		break;
 	case QBK_BACKUP_EV_DONE:
-		human(p->bytes_new, b, sizeof(b));
+		qbk_buf_size_text(p->bytes_new, b, sizeof(b));
 		fprintf(stderr, "%s%s: %s: %s read, %s new, %.1f s\n",
 		    *tty ? "\r\033[K" : "", cli_progname(), p->collection, a, b,
 		    (double)p->duration_ms / 1000.0);
@@ -250,8 +236,8 @@ main(int argc, char *argv[])
 	} else if (rc == 0 && !common.quiet) {
 		char a[32], b[32];
 
-		human(m->totals.bytes, a, sizeof(a));
-		human(m->totals.bytes_new, b, sizeof(b));
+		qbk_buf_size_text(m->totals.bytes, a, sizeof(a));
+		qbk_buf_size_text(m->totals.bytes_new, b, sizeof(b));
 		printf("backup %s: %zu collection%s, %s read, %s new\n",
 		    m->backup_id, m->n_collections,
 		    m->n_collections == 1 ? "" : "s", a, b);

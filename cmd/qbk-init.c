@@ -12,6 +12,7 @@
 #include "qbk_ctx.h"
 #include "qbk_exit.h"
 #include "qbk_repo.h"
+#include "qbk_json.h"
 #include "cli.h"
 
 enum {
@@ -74,21 +75,6 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		break;
 	}
 	return 0;
-}
-
-static void
-json_str(struct qbk_buf *b, const char *s)
-{
-	qbk_buf_addch(b, '"');
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			qbk_buf_addf(b, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			qbk_buf_addf(b, "\\u%04x", (unsigned)*s);
-		else
-			qbk_buf_addch(b, *s);
-	}
-	qbk_buf_addch(b, '"');
 }
 
 /* Settings of the config (with the options applied) into ${c}. */
@@ -217,16 +203,16 @@ main(int argc, char *argv[])
 	    c.zstd_level);
 	if (common.json) {
 		qbk_buf_addstr(&out, "{\"repository_id\":");
-		json_str(&out, id);
+		qbk_json_quote(&out, id);
 		qbk_buf_addstr(&out, ",\"location\":");
-		json_str(&out, c.location);
+		qbk_json_quote(&out, c.location);
 		qbk_buf_addf(&out, ",\"encryption\":\"%s\",\"compression\":"
 		    "\"%s\",\"chunker\":{\"algorithm\":\"fastcdc\",\"min\":%u,"
 		    "\"avg\":%u,\"max\":%u}", qbk_crypto_aead_name(c.aead), comp,
 		    (unsigned)p.min, (unsigned)p.avg, (unsigned)p.max);
 		if (c.key_file != NULL) {
 			qbk_buf_addstr(&out, ",\"key_file\":");
-			json_str(&out, c.key_file);
+			qbk_json_quote(&out, c.key_file);
 		}
 		qbk_buf_addstr(&out, "}\n");
 		fputs(out.buf, stdout);

@@ -11,6 +11,7 @@
 #include "qbk_crypto.h"
 #include "qbk_ctx.h"
 #include "qbk_exit.h"
+#include "qbk_json.h"
 #include "qbk_log.h"
 #include "qbk_repo.h"
 #include "cli.h"
@@ -90,21 +91,6 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 	return 0;
 }
 
-static void
-json_str(struct qbk_buf *b, const char *s)
-{
-	qbk_buf_addch(b, '"');
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			qbk_buf_addf(b, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			qbk_buf_addf(b, "\\u%04x", (unsigned)*s);
-		else
-			qbk_buf_addch(b, *s);
-	}
-	qbk_buf_addch(b, '"');
-}
-
 static int
 list(struct qbk_repo *r, int json, struct qbk_err *err)
 {
@@ -127,15 +113,15 @@ list(struct qbk_repo *r, int json, struct qbk_err *err)
 			continue;
 		}
 		qbk_buf_addstr(&out, i > 0 ? ",{\"id\":" : "{\"id\":");
-		json_str(&out, v[i].id);
+		qbk_json_quote(&out, v[i].id);
 		qbk_buf_addstr(&out, ",\"kind\":");
-		json_str(&out, v[i].kind);
+		qbk_json_quote(&out, v[i].kind);
 		qbk_buf_addstr(&out, ",\"created\":");
-		json_str(&out, v[i].created);
+		qbk_json_quote(&out, v[i].created);
 		qbk_buf_addstr(&out, ",\"host\":");
-		json_str(&out, v[i].host);
+		qbk_json_quote(&out, v[i].host);
 		qbk_buf_addstr(&out, ",\"comment\":");
-		json_str(&out, v[i].comment);
+		qbk_json_quote(&out, v[i].comment);
 		qbk_buf_addf(&out, ",\"opened\":%s}",
 		    v[i].opened ? "true" : "false");
 	}

@@ -176,3 +176,17 @@ qbk_buf_detach(struct qbk_buf *b, size_t *len)
 	qbk_buf_init(b);
 	return s;
 }
+
+void
+qbk_buf_size_text(uint64_t n, char *out, size_t len)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	int i = 0;
+
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(out, len, i == 0 ? "%.0f %s" : "%.1f %s", v, unit[i]);
+}

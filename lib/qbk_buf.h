@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Growable byte buffers, always NUL-terminated (git's strbuf).  Allocation
@@ -53,6 +54,10 @@ void qbk_buf_setlen(struct qbk_buf *, size_t);
 /** qbk_buf_detach(b, len): hand the string over to the caller, who frees it
  * with free(); ${b} is empty afterwards.  ${len} may be NULL. */
 char *qbk_buf_detach(struct qbk_buf *, size_t *);
+
+/** qbk_buf_size_text(n, out, len): ${n} bytes for people ("512 B",
+ * "1.5 MiB") into ${out}, ${len} bytes long. */
+void qbk_buf_size_text(uint64_t, char *, size_t);
 
 /** qbk_xmalloc(n), qbk_xcalloc(n, size), qbk_xrealloc(p, n), qbk_xstrdup(s):
  * allocate or abort() with a message on the log sink. */

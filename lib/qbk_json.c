@@ -209,3 +209,18 @@ qbk_json_bool(const struct json_t *v, const char *path, int *out)
 	*out = json_is_true(x);
 	return 0;
 }
+
+void
+qbk_json_quote(struct qbk_buf *b, const char *s)
+{
+	qbk_buf_addch(b, '"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			qbk_buf_addf(b, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			qbk_buf_addf(b, "\\u%04x", (unsigned)(unsigned char)*s);
+		else
+			qbk_buf_addch(b, *s);
+	}
+	qbk_buf_addch(b, '"');
+}

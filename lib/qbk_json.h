@@ -54,4 +54,8 @@ int qbk_json_u64_value(const struct json_t *, uint64_t *);
 /** qbk_json_bool(v, path, out): the boolean at ${path}; -1 if missing. */
 int qbk_json_bool(const struct json_t *, const char *, int *);
 
+/** qbk_json_quote(out, s): append the NUL-terminated ${s} to ${out} as a
+ * JSON string literal, quotes included (for documents built as text). */
+void qbk_json_quote(struct qbk_buf *, const char *);
+
 #endif /* !QBK_JSON_H */

@@ -418,20 +418,6 @@ snapkind_name(enum qbk_manifest_snapkind k)
 	}
 }
 
-static void
-human(uint64_t n, char *buf, size_t len)
-{
-	const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
-	int i = 0;
-
-	while (v >= 1024 && i < 4) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(buf, len, i == 0 ? "%.0f %s" : "%.1f %s", v, unit[i]);
-}
-
 static json_t *
 snap_json(const struct qbk_manifest_snapshot *s)
 {
@@ -537,7 +523,7 @@ list_member(void *cookie, const char *coll, const char *path, uint64_t size)
 		    (json_int_t)-1, "name", path, "size", (json_int_t)size));
 		return;
 	}
-	human(size, h, sizeof(h));
+	qbk_buf_size_text(size, h, sizeof(h));
 	qbk_buf_addf(l->out, "  collection %s: %s in '%s'", coll, h, path);
 	if (l->m->n_aliases > 0) {
 		struct qbk_buf a = QBK_BUF_INIT;
@@ -624,7 +610,7 @@ list_snap_text(const struct qbk_manifest_snapshot *s, struct qbk_buf *out)
 {
 	char h[32];
 
-	human(s->size, h, sizeof(h));
+	qbk_buf_size_text(s->size, h, sizeof(h));
 	if (s->kind == QBK_MANIFEST_SNAP_SHARD)
 		qbk_buf_addf(out, "    shard %lld: ", (long long)s->shard_id);
 	else
@@ -646,7 +632,7 @@ qbk_restore_list(const struct qbk_manifest *m, int json, struct qbk_buf *out)
 		return;
 	}
 	qbk_manifest_time_format(m->start, start);
-	human(m->totals.size, h, sizeof(h));
+	qbk_buf_size_text(m->totals.size, h, sizeof(h));
 	qbk_buf_addf(out, "backup %s: %s, %s, taken %s on %s by %s\n",
 	    m->backup_id, m->type == QBK_MANIFEST_TYPE_FULL ? "full" :
 	    "incremental", m->kind == QBK_MANIFEST_KIND_FULL_STORAGE ?
@@ -672,7 +658,7 @@ qbk_restore_list(const struct qbk_manifest *m, int json, struct qbk_buf *out)
 
 		for (k = 0; k < c->n_snapshots; k++)
 			size += c->snapshots[k]->size;
-		human(size, h, sizeof(h));
+		qbk_buf_size_text(size, h, sizeof(h));
 		qbk_buf_addf(out, "  collection %s: %llu points, %zu "
 		    "snapshot%s, %s", c->name,
 		    (unsigned long long)c->points_count, c->n_snapshots,
