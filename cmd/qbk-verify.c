@@ -1,0 +1,154 @@
+/* qbk-verify: check the repository and, with --live, the deployment. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "qbk_buf.h"
+#include "qbk_ctx.h"
+#include "qbk_exit.h"
+#include "qbk_manifest.h"
+#include "qbk_verify.h"
+#include "cli.h"
+
+enum {
+	OPT_BACKUP = 1,
+	OPT_LIVE,
+	OPT_READ_DATA,
+	OPT_READ_DATA_SUBSET,
+	OPT_WORKERS
+};
+
+static const struct cli_opt options[] = {
+	{ "backup", 0, CLI_ARG_STR, OPT_BACKUP, "ID",
+	    "check only this backup", 0 },
+	{ "live", 0, CLI_ARG_NONE, OPT_LIVE, NULL,
+	    "check the deployment against the newest backup", 0 },
+	{ "read-data", 0, CLI_ARG_NONE, OPT_READ_DATA, NULL,
+	    "read every chunk and reassemble every snapshot", 0 },
+	{ "read-data-subset", 0, CLI_ARG_STR, OPT_READ_DATA_SUBSET, "N%|K/N",
+	    "read only N% of the chunks, or slice K of N", 0 },
+	{ "workers", 0, CLI_ARG_UINT, OPT_WORKERS, "N",
+	    "chunk reader threads (default: one per CPU)", 0 },
+	CLI_OPT_END
+};
+
+struct opts {
+	struct qbk_verify_opts v;
+	int live;
+};
+
+static int
+handle(void *cookie, int id, const char *arg, uint64_t num)
+{
+	struct opts *o = cookie;
+	struct qbk_err err = QBK_ERR_INIT;
+
+	switch (id) {
+	case OPT_BACKUP:
+		if (!qbk_manifest_id_valid(arg))
+			return cli_usage_error("'%s' is not a backup id", arg);
+		o->v.backup_id = arg;
+		break;
+	case OPT_LIVE:
+		o->live = 1;
+		break;
+	case OPT_READ_DATA:
+		o->v.read_data = 1;
+		break;
+	case OPT_READ_DATA_SUBSET:
+		if (qbk_verify_parse_subset(arg, &o->v, &err) != 0)
+			return cli_usage_error("%s", err.msg);
+		o->v.read_data = 1;
+		break;
+	case OPT_WORKERS:
+		if (num < 1 || num > 64)
+			return cli_usage_error("'--workers' must be 1 to 64");
+		o->v.workers = (unsigned)num;
+		break;
+	}
+	return 0;
+}
+
+static void
+print_text(const struct qbk_verify_result *res)
+{
+	const struct qbk_verify_checked *c = &res->checked;
+	struct qbk_buf line = QBK_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < res->n_problems; i++) {
+		qbk_buf_reset(&line);
+		qbk_verify_problem_text(&res->problems[i], &line);
+		printf("problem: %s\n", line.buf);
+	}
+	qbk_buf_release(&line);
+	printf("checked %llu backups, %llu chunks (%llu read), %llu snapshots",
+	    (unsigned long long)c->backups, (unsigned long long)c->chunks,
+	    (unsigned long long)c->chunks_read,
+	    (unsigned long long)c->snapshots);
+	if (c->collections > 0)
+		printf(", %llu live collections", (unsigned long long)
+		    c->collections);
+	printf(": %zu problem%s\n", res->n_problems,
+	    res->n_problems == 1 ? "" : "s");
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts o = { QBK_VERIFY_OPTS_INIT, 0 };
+	struct cli_common common = CLI_COMMON_INIT;
+	struct cli_prog prog = {
+		"[options]",
+		"Check that the repository's backups are whole and readable, "
+		"and that the deployment matches the newest one.",
+		options, CLI_WITH_URL | CLI_WITH_REPO, handle, &o
+	};
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_ctx_opts co = { NULL, NULL, NULL, "qbk-verify",
+	    &cli_interrupted };
+	struct qbk_verify_result res;
+	struct qbk_ctx *ctx = NULL;
+	struct qbk_repo *repo;
+	struct qbk_buf out = QBK_BUF_INIT;
+	int rest, rc;
+
+	memset(&res, 0, sizeof(res));
+	if (cli_init(argv[0]) != 0)
+		return QBK_EXIT_RUNTIME;
+	if ((rc = cli_parse(argc, argv, &prog, &common, &rest)) != 0)
+		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
+	if (rest < argc) {
+		cli_usage_error("unexpected argument '%s'", argv[rest]);
+		return QBK_EXIT_USAGE;
+	}
+	co.config = common.config;
+	co.url = common.url;
+	co.repo = common.repo;
+	/* --live alone checks the deployment, not the repository. */
+	o.v.repo = !o.live || o.v.read_data;
+	o.v.cancel = &cli_interrupted;
+
+	rc = -1;
+	if (qbk_ctx_open(&ctx, &co, &err) == 0 &&
+	    (!o.live || qbk_ctx_qdrant(ctx, NULL, &o.v.live, &err) == 0) &&
+	    qbk_ctx_repo(ctx, 1, &repo, &err) == 0) {
+		o.v.lock = ctx->lock;
+		rc = qbk_verify_run(repo, &o.v, &res, &err);
+	}
+	if (common.json) {
+		qbk_verify_report_json(&res, rc == 0 ? NULL : &err, &out);
+		fputs(out.buf, stdout);
+	} else if (rc == 0 && (!common.quiet || res.n_problems > 0)) {
+		print_text(&res);
+	}
+	qbk_buf_release(&out);
+	qbk_ctx_free(ctx);
+	if (rc != 0) {
+		qbk_verify_result_release(&res);
+		return cli_fail(&err);
+	}
+	rc = res.n_problems > 0 ? QBK_EXIT_DATA : QBK_EXIT_OK;
+	qbk_verify_result_release(&res);
+	return cli_exit(rc);
+}
