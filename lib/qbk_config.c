@@ -727,7 +727,8 @@ qbk_config_parse_windows(const char *s, struct qbk_config_window **out,
 			return -1;
 		}
 		n++;
-		p = comma + 1;
+		if (comma != NULL)
+			p = comma + 1;
 	} while (comma != NULL);
 	*out = w;
 	*np = n;
