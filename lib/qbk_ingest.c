@@ -501,6 +501,9 @@ destroy(struct qbk_ingest *in)
 	free(in->free_blocks);
 	for (i = 0; i < in->job_bufs_n; i++)
 		free(in->job_bufs[i]);
+	/* After a failure, jobs left in the queue still own their buffers. */
+	for (i = 0; i < in->jobs_n; i++)
+		free(in->jobs[(in->jobs_head + i) % in->njobs].data);
 	free(in->job_bufs);
 	free(in->jobs);
 	for (i = 0; i < in->nsegs; i++)
