@@ -1,0 +1,232 @@
+/* qbk-prune: apply retention and legal holds, remove unreferenced chunks. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "qbk_buf.h"
+#include "qbk_ctx.h"
+#include "qbk_exit.h"
+#include "qbk_json.h"
+#include "qbk_manifest.h"
+#include "qbk_prune.h"
+#include "qbk_retention.h"
+#include "cli.h"
+
+enum {
+	OPT_DRY_RUN = 1,
+	OPT_FORCE,
+	OPT_HOLD,
+	OPT_KEEP_DAILY,
+	OPT_KEEP_HOURLY,
+	OPT_KEEP_LAST,
+	OPT_KEEP_MONTHLY,
+	OPT_KEEP_WEEKLY,
+	OPT_KEEP_WITHIN,
+	OPT_KEEP_YEARLY,
+	OPT_MAX_DELETE,
+	OPT_REASON,
+	OPT_RELEASE
+};
+
+static const struct cli_opt options[] = {
+	{ "dry-run", 'n', CLI_ARG_NONE, OPT_DRY_RUN, NULL,
+	    "show what would be kept and removed, and why; change nothing", 0 },
+	{ "force", 0, CLI_ARG_NONE, OPT_FORCE, NULL,
+	    "remove more backups than --max-delete allows", 0 },
+	{ "hold", 0, CLI_ARG_STR, OPT_HOLD, "ID",
+	    "put backup ID under legal hold (never removed), then stop", 0 },
+	{ "keep-daily", 0, CLI_ARG_UINT, OPT_KEEP_DAILY, "N",
+	    "keep the newest backup of each of the last N days", 0 },
+	{ "keep-hourly", 0, CLI_ARG_UINT, OPT_KEEP_HOURLY, "N",
+	    "keep the newest backup of each of the last N hours", 0 },
+	{ "keep-last", 0, CLI_ARG_UINT, OPT_KEEP_LAST, "N",
+	    "keep the N newest backups", 0 },
+	{ "keep-monthly", 0, CLI_ARG_UINT, OPT_KEEP_MONTHLY, "N",
+	    "keep the newest backup of each of the last N months", 0 },
+	{ "keep-weekly", 0, CLI_ARG_UINT, OPT_KEEP_WEEKLY, "N",
+	    "keep the newest backup of each of the last N weeks", 0 },
+	{ "keep-within", 0, CLI_ARG_DURATION, OPT_KEEP_WITHIN, "DURATION",
+	    "keep backups taken within DURATION of the newest one", 0 },
+	{ "keep-yearly", 0, CLI_ARG_UINT, OPT_KEEP_YEARLY, "N",
+	    "keep the newest backup of each of the last N years", 0 },
+	{ "max-delete", 0, CLI_ARG_UINT, OPT_MAX_DELETE, "N",
+	    "refuse to remove more than N backups in one run", 0 },
+	{ "reason", 0, CLI_ARG_STR, OPT_REASON, "TEXT",
+	    "why a --hold is placed (recorded with it)", 0 },
+	{ "release", 0, CLI_ARG_STR, OPT_RELEASE, "ID",
+	    "release the legal hold of backup ID, then stop", 0 },
+	CLI_OPT_END
+};
+
+struct opts {
+	struct qbk_prune_opts run;
+	int have_keep;
+	const char *hold, *release, *reason;
+};
+
+static int
+handle(void *cookie, int id, const char *arg, uint64_t num)
+{
+	struct opts *o = cookie;
+	struct qbk_retention_policy *p = &o->run.policy;
+	int n = num > 1000000 ? 1000000 : (int)num;
+
+	switch (id) {
+	case OPT_DRY_RUN:
+		o->run.dry_run = 1;
+		return 0;
+	case OPT_FORCE:
+		o->run.force = 1;
+		return 0;
+	case OPT_HOLD:
+		o->hold = arg;
+		return 0;
+	case OPT_RELEASE:
+		o->release = arg;
+		return 0;
+	case OPT_REASON:
+		o->reason = arg;
+		return 0;
+	case OPT_MAX_DELETE:
+		o->run.max_delete = num > 1000000000 ? 1000000000 :
+		    (long long)num;
+		return 0;
+	case OPT_KEEP_DAILY:
+		p->keep_daily = n;
+		break;
+	case OPT_KEEP_HOURLY:
+		p->keep_hourly = n;
+		break;
+	case OPT_KEEP_LAST:
+		p->keep_last = n;
+		break;
+	case OPT_KEEP_MONTHLY:
+		p->keep_monthly = n;
+		break;
+	case OPT_KEEP_WEEKLY:
+		p->keep_weekly = n;
+		break;
+	case OPT_KEEP_YEARLY:
+		p->keep_yearly = n;
+		break;
+	case OPT_KEEP_WITHIN:
+		p->keep_within_s = (int64_t)(num / 1000);
+		break;
+	}
+	o->have_keep = 1;
+	return 0;
+}
+
+static void
+policy_from_config(const struct qbk_config_retention *c,
+    struct qbk_retention_policy *p)
+{
+	p->keep_last = c->keep_last;
+	p->keep_hourly = c->keep_hourly;
+	p->keep_daily = c->keep_daily;
+	p->keep_weekly = c->keep_weekly;
+	p->keep_monthly = c->keep_monthly;
+	p->keep_yearly = c->keep_yearly;
+	p->keep_within_s = c->keep_within < 0 ? -1 : c->keep_within / 1000;
+}
+
+static void
+print_text(const struct qbk_prune_result *res)
+{
+	struct qbk_buf b = QBK_BUF_INIT;
+	char size[32];
+	size_t i;
+
+	if (qbk_retention_policy_empty(&res->policy))
+		printf("no retention policy configured: keeping every "
+		    "backup\n");
+	for (i = 0; i < res->n_backups; i++) {
+		const struct qbk_prune_backup *k = &res->backups[i];
+
+		b.len = 0;
+		qbk_buf_addstr(&b, "");
+		qbk_retention_describe(k->keep, &b);
+		printf("%s %s  [%s]%s%s%s\n", k->keep ? "keep  " : "remove",
+		    k->id, k->group, k->keep ? "  (" : "", b.buf,
+		    k->keep ? ")" : "");
+	}
+	qbk_buf_release(&b);
+	qbk_buf_size_text(res->bytes_freed, size, sizeof(size));
+	printf("%s %zu of %zu backups, %llu chunks, %s%s\n",
+	    res->dry_run ? "would remove" : "removed", res->n_remove,
+	    res->n_backups, (unsigned long long)res->chunks_removed, size,
+	    res->dry_run ? "" : " freed");
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts o = { .run = { QBK_RETENTION_POLICY_INIT, 0, -1, 0, NULL,
+	    NULL } };
+	struct cli_common common = CLI_COMMON_INIT;
+	struct cli_prog prog = {
+		"[options]",
+		"Remove backups that the retention policy no longer keeps, "
+		"and the data only they used.",
+		options, CLI_WITH_REPO, handle, &o
+	};
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_ctx_opts co = { NULL, NULL, NULL, "qbk-prune",
+	    &cli_interrupted };
+	struct qbk_ctx *ctx = NULL;
+	struct qbk_repo *repo;
+	struct qbk_prune_result *res = NULL;
+	struct qbk_buf out = QBK_BUF_INIT;
+	int rest, rc, holds;
+
+	if (cli_init(argv[0]) != 0)
+		return QBK_EXIT_RUNTIME;
+	if ((rc = cli_parse(argc, argv, &prog, &common, &rest)) != 0)
+		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
+	if (rest < argc) {
+		cli_usage_error("unexpected argument '%s'", argv[rest]);
+		return QBK_EXIT_USAGE;
+	}
+	holds = (o.hold != NULL) + (o.release != NULL);
+	if (holds > 1 || (holds && (o.have_keep || o.run.dry_run)) ||
+	    (o.reason != NULL && o.hold == NULL)) {
+		cli_usage_error("'--hold' or '--release' go alone ('--reason' "
+		    "only with '--hold')");
+		return QBK_EXIT_USAGE;
+	}
+	co.config = common.config;
+	co.repo = common.repo;
+	o.run.cancel = &cli_interrupted;
+
+	rc = -1;
+	if (qbk_ctx_open(&ctx, &co, &err) == 0) {
+		if (!o.have_keep)
+			policy_from_config(&ctx->cfg.retention, &o.run.policy);
+		if (holds && qbk_ctx_repo(ctx, 1, &repo, &err) == 0)
+			rc = o.hold != NULL ? qbk_prune_hold_set(repo, o.hold,
+			    o.reason, &err) : qbk_prune_hold_release(repo,
+			    o.release, &err);
+		else if (!holds && qbk_ctx_repo(ctx, o.run.dry_run ? 1 : 2,
+		    &repo, &err) == 0) {
+			o.run.lock = ctx->lock;
+			rc = qbk_prune_run(repo, &o.run, &res, &err);
+		}
+	}
+	if (common.json && !holds) {
+		qbk_prune_report_json(res, rc == 0, &err, &out);
+		fputs(out.buf, stdout);
+	} else if (common.json) {
+		qbk_buf_addf(&out, "{\"ok\": %s, \"backup_id\": ",
+		    rc == 0 ? "true" : "false");
+		qbk_json_quote(&out, o.hold != NULL ? o.hold : o.release);
+		qbk_buf_addstr(&out, "}\n");
+		fputs(out.buf, stdout);
+	} else if (rc == 0 && !holds && (!common.quiet || o.run.dry_run))
+		print_text(res);
+	qbk_buf_release(&out);
+	qbk_prune_result_free(res);
+	qbk_ctx_free(ctx);
+	if (rc != 0)
+		return cli_fail(&err);
+	return cli_exit(QBK_EXIT_OK);
+}

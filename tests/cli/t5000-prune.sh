@@ -1,0 +1,162 @@
+#!/bin/sh
+# Checks are strings that lib.sh evaluates later, and use the variables
+# this file sets: hence SC2016 and SC2034.
+# shellcheck disable=SC1091,SC2016,SC2034
+. "$(dirname "$0")/lib.sh"
+test_description 'qbk-prune: retention, dry run, holds, limits, locks'
+
+sim_start
+R=$TEST_TMP/repo
+Q="--url $SIM_URL --repo $R -c /dev/null"
+P="--repo $R -c /dev/null"
+
+count_backups() {
+	find "$R/backups" -type f ! -name "*.copy" ! -name ".*" | wc -l
+}
+repo_kb() {
+	du -sk "$R" | cut -f1
+}
+# $Q holds several words on purpose in the two helpers below.
+# shellcheck disable=SC2086
+# backup_c1 N: back up c1 into b$N.json and set B$N, after a change.
+backup_c1() {
+	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.5,\"seed\":$1}" >/dev/null &&
+	qbk-backup $Q --collection c1 --json >"$TEST_TMP/b$1.json" &&
+	eval "B$1=\$(json_get \"\$TEST_TMP/b$1.json\" 'd[\"backup_id\"]')" &&
+	sleep 1
+}
+# restores_ok N: backup B$N restores c1 to a file with the recorded SHA-256.
+# shellcheck disable=SC2086
+restores_ok() {
+	_id= &&
+	eval "_id=\$B$1" &&
+	qbk-restore $Q --backup "$_id" --collection c1 --to-file "$TEST_TMP/r$1.snapshot" -q &&
+	test "$(sha256sum <"$TEST_TMP/r$1.snapshot" | cut -d" " -f1)" = \
+	    "$(json_get "$TEST_TMP/b$1.json" 'd["collections"][0]["sha256"]')"
+}
+
+test_expect_success 'four backups of c1 and one of c2' '
+	sim_generate c1 3000 32 1 &&
+	sim_generate c2 200 8 2 &&
+	repo_init "$R" &&
+	backup_c1 1 && backup_c1 2 && backup_c1 3 && backup_c1 4 &&
+	qbk-backup $Q --collection c2 -q &&
+	test "$(count_backups)" -eq 5
+'
+
+test_expect_success 'without a policy everything is kept, and it says so' '
+	qbk-prune $P >"$TEST_TMP/out" &&
+	test_grep "no retention policy" "$TEST_TMP/out" &&
+	test "$(count_backups)" -eq 5
+'
+
+test_expect_success 'a dry run shows what it would do and changes nothing' '
+	(cd "$R" && find . -type f | sort) >"$TEST_TMP/before" &&
+	qbk-prune $P --keep-last 2 --dry-run >"$TEST_TMP/out" &&
+	test_grep "^remove $B1 " "$TEST_TMP/out" &&
+	test_grep "^remove $B2 " "$TEST_TMP/out" &&
+	test_grep "^keep +$B4 +\[c1\] +\(last\)" "$TEST_TMP/out" &&
+	test_grep "^would remove 2 of 5 backups" "$TEST_TMP/out" &&
+	qbk-prune $P --keep-last 2 --dry-run --json >"$TEST_TMP/d.json" &&
+	test "$(json_get "$TEST_TMP/d.json" "d[\"removed\"]")" = 2 &&
+	test "$(json_get "$TEST_TMP/d.json" "d[\"bytes_freed\"] > 0")" = true &&
+	(cd "$R" && find . -type f | sort) >"$TEST_TMP/after" &&
+	test_cmp "$TEST_TMP/before" "$TEST_TMP/after"
+'
+
+test_expect_success 'without --keep-* options the config [retention] applies' '
+	printf "[retention]\nkeep_last = 3\n" >"$TEST_TMP/qbk.conf" &&
+	qbk-prune --repo "$R" -c "$TEST_TMP/qbk.conf" --dry-run >"$TEST_TMP/out" &&
+	test_grep "^would remove 1 of 5 backups" "$TEST_TMP/out" &&
+	test_grep "^remove $B1 " "$TEST_TMP/out" &&
+	qbk-prune --repo "$R" -c "$TEST_TMP/qbk.conf" --keep-last 1 --dry-run >"$TEST_TMP/out" &&
+	test_grep "^would remove 3 of 5 backups" "$TEST_TMP/out"
+'
+
+test_expect_success 'a backup is put under legal hold' '
+	qbk-prune $P --hold "$B1" --reason "case 4711" &&
+	test -f "$R/holds/$B1" &&
+	! grep -q "case 4711" "$R/holds/$B1"
+'
+
+test_expect_exit 1 'a hold on a backup that does not exist fails' '
+	qbk-prune $P --hold 20200101T000000Z-abcd
+'
+
+test_expect_exit 2 '--max-delete refuses to remove more' '
+	qbk-prune $P --keep-last 2 --max-delete 0
+'
+test_expect_success '... says why, and removed nothing' '
+	test_grep "refusing to remove 1 backups" "$TEST_TMP/stderr" &&
+	test "$(count_backups)" -eq 5
+'
+
+test_expect_success 'prune --keep-last 2 removes B2, the held B1 survives' '
+	K0=$(repo_kb) &&
+	qbk-prune $P --keep-last 2 --max-delete 1 --json >"$TEST_TMP/p.json" &&
+	test "$(json_get "$TEST_TMP/p.json" "d[\"removed\"]")" = 1 &&
+	test "$(json_get "$TEST_TMP/p.json" "d[\"bytes_freed\"] > 0")" = true &&
+	json_get "$TEST_TMP/p.json" "[b[\"reasons\"] for b in d[\"backups\"] if b[\"backup_id\"] == \"$B1\"][0]" >"$TEST_TMP/r" &&
+	test_grep "hold" "$TEST_TMP/r" &&
+	test ! -e "$R/backups/$B2" && test ! -e "$R/backups/$B2.copy" &&
+	test -f "$R/backups/$B1" && test "$(count_backups)" -eq 4 &&
+	test "$(repo_kb)" -lt "$K0"
+'
+
+test_expect_success 'every remaining backup restores' '
+	restores_ok 1 && restores_ok 3 && restores_ok 4
+'
+
+test_expect_success 'after --release the backup goes' '
+	qbk-prune $P --release "$B1" &&
+	test ! -e "$R/holds/$B1" &&
+	K0=$(repo_kb) &&
+	qbk-prune $P --keep-last 2 -q &&
+	test ! -e "$R/backups/$B1" && test "$(count_backups)" -eq 3 &&
+	test "$(repo_kb)" -lt "$K0" &&
+	restores_ok 3 && restores_ok 4
+'
+
+test_expect_exit 1 'releasing a backup that is not held fails' '
+	qbk-prune $P --release "$B3"
+'
+
+test_expect_success 'orphan twins and unreferenced chunks are removed' '
+	cp "$R/backups/$B3.copy" "$R/backups/20200101T000000Z-abcd.copy" &&
+	mkdir -p "$R/data/ab" &&
+	echo junk >"$R/data/ab/ab00000000000000000000000000000000000000000000000000000000000000" &&
+	qbk-prune $P --keep-last 2 --json >"$TEST_TMP/o.json" &&
+	test "$(json_get "$TEST_TMP/o.json" "d[\"copies_removed\"]")" = 1 &&
+	test "$(json_get "$TEST_TMP/o.json" "d[\"chunks_removed\"]")" = 1 &&
+	test ! -e "$R/backups/20200101T000000Z-abcd.copy" &&
+	test ! -e "$R/data/ab/ab00000000000000000000000000000000000000000000000000000000000000" &&
+	test "$(count_backups)" -eq 3 && restores_ok 3 && restores_ok 4
+'
+
+test_expect_success 'start a slow backup that holds the shared lock' '
+	sim_fault "{\"method\":\"GET\",\"path\":\"/collections/c1/shards/\",\"rate_bytes_per_sec\":100000,\"count\":1}" &&
+	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.5,\"seed\":9}" >/dev/null &&
+	{ qbk-backup $Q --collection c1 --json >"$TEST_TMP/b5.json" 2>"$TEST_TMP/b5.err" & } &&
+	BG=$! &&
+	n=0 && while [ "$(find "$R/locks" -type f ! -name ".*" | wc -l)" -eq 0 ] && [ $n -lt 100 ]; do
+		sleep 0.1; n=$((n + 1)); done &&
+	test $n -lt 100
+'
+
+test_expect_exit 4 'a prune while a backup runs exits 4' '
+	qbk-prune $P --keep-last 1
+'
+test_expect_success '... naming the holder, and nothing was removed' '
+	test_grep "locked.*qbk-backup" "$TEST_TMP/stderr" &&
+	test "$(count_backups)" -eq 3
+'
+
+test_expect_success 'the backup completes, and a prune afterwards too' '
+	wait "$BG" &&
+	B5=$(json_get "$TEST_TMP/b5.json" "d[\"backup_id\"]") &&
+	qbk-prune $P --keep-last 1 -q &&
+	test -f "$R/backups/$B5" && test "$(count_backups)" -eq 2 &&
+	restores_ok 5
+'
+
+test_done
