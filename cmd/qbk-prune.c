@@ -15,6 +15,7 @@
 enum {
 	OPT_DRY_RUN = 1,
 	OPT_FORCE,
+	OPT_GROUP_BY,
 	OPT_HOLD,
 	OPT_KEEP_DAILY,
 	OPT_KEEP_HOURLY,
@@ -33,6 +34,8 @@ static const struct cli_opt options[] = {
 	    "show what would be kept and removed, and why; change nothing", 0 },
 	{ "force", 0, CLI_ARG_NONE, OPT_FORCE, NULL,
 	    "remove more backups than --max-delete allows", 0 },
+	{ "group-by", 0, CLI_ARG_STR, OPT_GROUP_BY, "collections[,tags]",
+	    "apply the policy per group of backups (default collections)", 0 },
 	{ "hold", 0, CLI_ARG_STR, OPT_HOLD, "ID",
 	    "put backup ID under legal hold (never removed), then stop", 0 },
 	{ "keep-daily", 0, CLI_ARG_UINT, OPT_KEEP_DAILY, "N",
@@ -77,6 +80,17 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		return 0;
 	case OPT_FORCE:
 		o->run.force = 1;
+		return 0;
+	case OPT_GROUP_BY:
+		if (strcmp(arg, "collections") == 0)
+			o->run.group_by_tags = 0;
+		else if (strcmp(arg, "collections,tags") == 0 ||
+		    strcmp(arg, "tags,collections") == 0)
+			o->run.group_by_tags = 1;
+		else
+			return cli_usage_error("bad value '%s' for "
+			    "'--group-by': expected collections or "
+			    "collections,tags", arg);
 		return 0;
 	case OPT_HOLD:
 		o->hold = arg;
@@ -161,8 +175,8 @@ print_text(const struct qbk_prune_result *res)
 int
 main(int argc, char *argv[])
 {
-	struct opts o = { .run = { QBK_RETENTION_POLICY_INIT, 0, -1, 0, NULL,
-	    NULL } };
+	struct opts o = { .run = { .policy = QBK_RETENTION_POLICY_INIT,
+	    .max_delete = -1 } };
 	struct cli_common common = CLI_COMMON_INIT;
 	struct cli_prog prog = {
 		"[options]",

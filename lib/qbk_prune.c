@@ -252,25 +252,48 @@ qbk_prune_result_free(struct qbk_prune_result *res)
 	free(res);
 }
 
-/* The group of ${m}: its collection names, sorted, joined by ",". */
+static int
+cmp_tag(const void *a, const void *b)
+{
+	const struct qbk_manifest_tag *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c != 0 ? c : strcmp(x->value, y->value);
+}
+
+/* The group of ${m}: its collection names, sorted, joined by ","; with
+ * ${tags}, then ";" and its tags "key=value", sorted, joined by ",". */
 static char *
-group_of(const struct qbk_manifest *m)
+group_of(const struct qbk_manifest *m, int tags)
 {
 	struct qbk_buf b = QBK_BUF_INIT;
 	char **names;
 	size_t i;
 
-	if (m->kind == QBK_MANIFEST_KIND_FULL_STORAGE)
-		return qbk_xstrdup("full-storage");
-	names = qbk_xcalloc(m->n_collections ? m->n_collections : 1,
-	    sizeof(char *));
-	for (i = 0; i < m->n_collections; i++)
-		names[i] = m->collections[i]->name;
-	qsort(names, m->n_collections, sizeof(char *), cmp_str);
-	qbk_buf_addstr(&b, "");
-	for (i = 0; i < m->n_collections; i++)
-		qbk_buf_addf(&b, "%s%s", i ? "," : "", names[i]);
-	free(names);
+	if (m->kind == QBK_MANIFEST_KIND_FULL_STORAGE) {
+		qbk_buf_addstr(&b, "full-storage");
+	} else {
+		names = qbk_xcalloc(m->n_collections ? m->n_collections : 1,
+		    sizeof(char *));
+		for (i = 0; i < m->n_collections; i++)
+			names[i] = m->collections[i]->name;
+		qsort(names, m->n_collections, sizeof(char *), cmp_str);
+		for (i = 0; i < m->n_collections; i++)
+			qbk_buf_addf(&b, "%s%s", i ? "," : "", names[i]);
+		free(names);
+	}
+	if (tags) {
+		struct qbk_manifest_tag *t = qbk_xcalloc(m->n_tags ?
+		    m->n_tags : 1, sizeof(*t));
+
+		memcpy(t, m->tags, m->n_tags * sizeof(*t));
+		qsort(t, m->n_tags, sizeof(*t), cmp_tag);
+		qbk_buf_addch(&b, ';');
+		for (i = 0; i < m->n_tags; i++)
+			qbk_buf_addf(&b, "%s%s=%s", i ? "," : "", t[i].key,
+			    t[i].value);
+		free(t);
+	}
 	return qbk_buf_detach(&b, NULL);
 }
 
@@ -374,7 +397,7 @@ qbk_prune_run(struct qbk_repo *r, const struct qbk_prune_opts *o,
 		b->time = m->start;
 		if (b->time <= 0 && qbk_manifest_id_time(ids[i], &b->time) != 0)
 			b->time = 0;
-		b->group = group_of(m);
+		b->group = group_of(m, o->group_by_tags);
 		res->n_backups++;
 		qbk_manifest_free(m);
 		items[i].id = b->id;

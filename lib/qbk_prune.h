@@ -45,6 +45,8 @@ struct qbk_prune_opts {
 	long long max_delete;	/* refuse to remove more backups; <0: no
 				 * limit */
 	int force;		/* ignore max_delete */
+	int group_by_tags;	/* groups are collections and tags, not only
+				 * collections */
 	struct qbk_lock *lock;	/* refreshed during long loops; may be NULL */
 	volatile sig_atomic_t *cancel;	/* may be NULL */
 };

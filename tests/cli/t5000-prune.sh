@@ -159,4 +159,18 @@ test_expect_success 'the backup completes, and a prune afterwards too' '
 	restores_ok 5
 '
 
+test_expect_success 'with --group-by collections,tags each tag set keeps its own' '
+	qbk-backup $Q --collection c2 --tag kind=nightly -q &&
+	qbk-backup $Q --collection c2 --tag kind=manual -q &&
+	qbk-prune $P --keep-last 1 --dry-run --json >"$TEST_TMP/g1.json" &&
+	qbk-prune $P --keep-last 1 --group-by collections,tags --dry-run --json >"$TEST_TMP/g2.json" &&
+	k1=$(json_get "$TEST_TMP/g1.json" "len([b for b in d[\"backups\"] if b[\"keep\"] and b[\"group\"].startswith(\"c2\")])") &&
+	k2=$(json_get "$TEST_TMP/g2.json" "len([b for b in d[\"backups\"] if b[\"keep\"] and \"kind=\" in b[\"group\"]])") &&
+	test "$k1" -eq 1 && test "$k2" -eq 2
+'
+
+test_expect_exit 2 '--group-by takes collections or collections,tags' '
+	qbk-prune $P --keep-last 1 --group-by hosts
+'
+
 test_done

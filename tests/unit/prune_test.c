@@ -170,8 +170,8 @@ prune_dry_run_and_limits(void **state)
 {
 	struct fx *f = *state;
 	struct qbk_err err = QBK_ERR_INIT;
-	struct qbk_prune_opts o = { QBK_RETENTION_POLICY_INIT, 1, -1, 0, NULL,
-	    NULL };
+	struct qbk_prune_opts o = { .policy = QBK_RETENTION_POLICY_INIT,
+	    .dry_run = 1, .max_delete = -1 };
 	struct qbk_prune_result *res = NULL;
 	struct qbk_buf json = QBK_BUF_INIT;
 	size_t b;
@@ -215,8 +215,8 @@ prune_removes(void **state)
 {
 	struct fx *f = *state;
 	struct qbk_err err = QBK_ERR_INIT;
-	struct qbk_prune_opts o = { QBK_RETENTION_POLICY_INIT, 0, 1, 1, NULL,
-	    NULL };
+	struct qbk_prune_opts o = { .policy = QBK_RETENTION_POLICY_INIT,
+	    .max_delete = 1, .force = 1 };
 	struct qbk_prune_result *res = NULL;
 	size_t c;
 
