@@ -7,6 +7,7 @@
 #include "qbk_ctx.h"
 #include "qbk_exit.h"
 #include "qbk_manifest.h"
+#include "qbk_qdrant.h"
 #include "qbk_verify.h"
 #include "cli.h"
 
@@ -93,6 +94,25 @@ print_text(const struct qbk_verify_result *res)
 	    res->n_problems == 1 ? "" : "s");
 }
 
+#define MAX_PEERS 64
+
+/* A client for every node of [qdrant] nodes, to compare replicas. */
+static int
+open_peers(struct qbk_ctx *ctx, struct qbk_qdrant **peers, size_t *n,
+    struct qbk_err *err)
+{
+	size_t i;
+
+	*n = 0;
+	for (i = 0; i < ctx->cfg.qdrant.nnodes && i < MAX_PEERS; i++) {
+		if (qbk_ctx_qdrant(ctx, ctx->cfg.qdrant.nodes[i], &peers[i],
+		    err) != 0)
+			return -1;
+		(*n)++;
+	}
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -111,6 +131,8 @@ main(int argc, char *argv[])
 	struct qbk_ctx *ctx = NULL;
 	struct qbk_repo *repo;
 	struct qbk_buf out = QBK_BUF_INIT;
+	struct qbk_qdrant *peers[MAX_PEERS];
+	size_t i;
 	int rest, rc;
 
 	memset(&res, 0, sizeof(res));
@@ -132,10 +154,14 @@ main(int argc, char *argv[])
 	rc = -1;
 	if (qbk_ctx_open(&ctx, &co, &err) == 0 &&
 	    (!o.live || qbk_ctx_qdrant(ctx, NULL, &o.v.live, &err) == 0) &&
+	    (!o.live || open_peers(ctx, peers, &o.v.npeers, &err) == 0) &&
 	    qbk_ctx_repo(ctx, 1, &repo, &err) == 0) {
+		o.v.peers = peers;
 		o.v.lock = ctx->lock;
 		rc = qbk_verify_run(repo, &o.v, &res, &err);
 	}
+	for (i = 0; i < o.v.npeers; i++)
+		qbk_qdrant_free(peers[i]);
 	if (common.json) {
 		qbk_verify_report_json(&res, rc == 0 ? NULL : &err, &out);
 		fputs(out.buf, stdout);

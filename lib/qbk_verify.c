@@ -665,6 +665,63 @@ out:
 }
 
 /* --live */
+
+/* Replicas of one shard must hold the same number of points: ask every
+ * node for its local replicas of ${name} and compare. */
+static int
+live_replicas(struct verify *v, const char *name, struct qbk_err *err)
+{
+	struct qbk_qdrant_shard *seen = NULL;
+	size_t nseen = 0, p, i, k;
+	int rc = -1;
+
+	for (p = 0; p < v->opts->npeers; p++) {
+		struct qbk_qdrant_coll_cluster *cl = NULL;
+
+		if (qbk_qdrant_collection_cluster(v->opts->peers[p], name, &cl,
+		    err) != 0) {
+			if (err->code != QBK_E_NET) {
+				qbk_err_prefix(err, "node '%s'",
+				    qbk_qdrant_url(v->opts->peers[p]));
+				goto out;
+			}
+			/* A node that does not answer is a finding of the
+			 * live check, not the end of it. */
+			problem(v, NULL, name, NULL, "node '%s' does not "
+			    "answer: %s", qbk_qdrant_url(v->opts->peers[p]),
+			    err->msg);
+			qbk_err_clear(err);
+			continue;
+		}
+		for (i = 0; i < cl->nlocal; i++) {
+			const struct qbk_qdrant_shard *s = &cl->local[i];
+
+			if (strcmp(s->state, "Active") != 0 ||
+			    s->points_count < 0)
+				continue;
+			for (k = 0; k < nseen; k++)
+				if (seen[k].shard_id == s->shard_id &&
+				    seen[k].points_count != s->points_count)
+					problem(v, NULL, name, NULL, "shard %lu: "
+					    "replica on peer %llu has %lld "
+					    "points, replica on peer %llu has "
+					    "%lld", (unsigned long)s->shard_id,
+					    (unsigned long long)seen[k].peer_id,
+					    (long long)seen[k].points_count,
+					    (unsigned long long)s->peer_id,
+					    (long long)s->points_count);
+			seen = qbk_xrealloc(seen, (nseen + 1) * sizeof(*seen));
+			seen[nseen] = *s;
+			seen[nseen++].shard_key = NULL;
+		}
+		qbk_qdrant_coll_cluster_free(cl);
+	}
+	rc = 0;
+out:
+	free(seen);
+	return rc;
+}
+
 static int
 live_collection(struct verify *v, const struct qbk_manifest *m,
     const char *name, struct qbk_err *err)
@@ -696,6 +753,8 @@ live_collection(struct verify *v, const struct qbk_manifest *m,
 			    "is %s, not Active", (unsigned long)
 			    cl->remote[i].shard_id, (unsigned long long)
 			    cl->remote[i].peer_id, cl->remote[i].state);
+	if (v->opts->npeers > 1 && live_replicas(v, name, err) != 0)
+		goto out;
 	if (m != NULL) {
 		mc = qbk_manifest_find_collection(m, name);
 		if (mc == NULL)

@@ -46,12 +46,16 @@ struct qbk_verify_opts {
 					 * no slice */
 	unsigned percent;	/* subset: 1..99 % of the chunks; 0: none */
 	struct qbk_qdrant *live;	/* check this deployment; NULL: no */
+	struct qbk_qdrant *const *peers;	/* with live: every node of a
+					 * cluster, to compare the point
+					 * counts of a shard's replicas */
+	size_t npeers;
 	unsigned workers;	/* chunk readers; 0: one per CPU, at most 8 */
 	struct qbk_lock *lock;	/* refreshed while the checks run; may be
 				 * NULL */
 	volatile sig_atomic_t *cancel;	/* non-zero: stop; may be NULL */
 };
-#define QBK_VERIFY_OPTS_INIT { NULL, 1, 0, 0, 0, 0, NULL, 0, NULL, NULL }
+#define QBK_VERIFY_OPTS_INIT { NULL, 1, 0, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL }
 
 /* One problem; the fields that do not apply are NULL. */
 struct qbk_verify_problem {
