@@ -286,8 +286,10 @@ group_of(const struct qbk_manifest *m, int tags)
 		struct qbk_manifest_tag *t = qbk_xcalloc(m->n_tags ?
 		    m->n_tags : 1, sizeof(*t));
 
-		memcpy(t, m->tags, m->n_tags * sizeof(*t));
-		qsort(t, m->n_tags, sizeof(*t), cmp_tag);
+		if (m->n_tags > 0) {
+			memcpy(t, m->tags, m->n_tags * sizeof(*t));
+			qsort(t, m->n_tags, sizeof(*t), cmp_tag);
+		}
 		qbk_buf_addch(&b, ';');
 		for (i = 0; i < m->n_tags; i++)
 			qbk_buf_addf(&b, "%s%s=%s", i ? "," : "", t[i].key,
