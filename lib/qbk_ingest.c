@@ -4,8 +4,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <openssl/evp.h>
 
 #include "qbk_buf.h"
@@ -13,6 +11,7 @@
 #include "qbk_err.h"
 #include "qbk_log.h"
 #include "qbk_repo.h"
+#include "qbk_tar.h"
 #include "qbk_ingest.h"
 
 /*
@@ -84,7 +83,7 @@ struct qbk_ingest {
 	uint64_t bytes;
 	uint8_t sha256[32];
 	struct qbk_ingest_entry *entries;
-	size_t nentries, entries_alloc;
+	size_t nentries;
 
 	/* Scanner state. */
 	struct qbk_chunk_cdc *cdc;
@@ -273,108 +272,43 @@ scan_next_block(struct qbk_ingest *in)
 	return i;
 }
 
-static la_ssize_t
-tar_read(struct archive *a, void *cookie, const void **buf)
+/* The scanner hands qbk_tar each block once it has hashed and chunked it. */
+static int
+scan_next(void *cookie, const void **data, size_t *len, struct qbk_err *err)
 {
 	struct qbk_ingest *in = cookie;
 	size_t i;
 
-	(void)a;
-	if (cancelled(in))
+	if (cancelled(in) || (i = scan_next_block(in)) == (size_t)-1) {
+		if (!in->failed)
+			return 0;
+		pthread_mutex_lock(&in->lock);
+		*err = in->err;
+		pthread_mutex_unlock(&in->lock);
 		return -1;
-	i = scan_next_block(in);
-	if (i == (size_t)-1) {
-		*buf = NULL;
-		return in->failed ? -1 : 0;
 	}
-	*buf = in->blocks[i].data;
-	return (la_ssize_t)in->blocks[i].len;
-}
-
-static void
-add_entry(struct qbk_ingest *in, struct archive_entry *e)
-{
-	struct qbk_ingest_entry *x;
-	const char *path = archive_entry_pathname(e);
-	int64_t size = archive_entry_size(e);
-
-	if (path == NULL)
-		path = "";
-	while (path[0] == '.' && path[1] == '/')
-		path += 2;
-	if (in->nentries == in->entries_alloc) {
-		in->entries_alloc = in->entries_alloc ? in->entries_alloc * 2 : 64;
-		in->entries = qbk_xrealloc(in->entries,
-		    in->entries_alloc * sizeof(*in->entries));
-	}
-	x = &in->entries[in->nentries++];
-	x->path = qbk_xstrdup(path);
-	x->size = size > 0 ? (uint64_t)size : 0;
-	switch (archive_entry_filetype(e)) {
-	case AE_IFREG:
-		x->type = archive_entry_sparse_count(e) > 0 ? 's' : 'f';
-		break;
-	case AE_IFDIR:
-		x->type = 'd';
-		break;
-	default:
-		x->type = 'o';
-		break;
-	}
+	*data = in->blocks[i].data;
+	*len = in->blocks[i].len;
+	return 1;
 }
 
 static void *
 scanner_main(void *cookie)
 {
 	struct qbk_ingest *in = cookie;
-	struct archive_entry *e;
-	struct archive *a;
-	int r;
+	struct qbk_err err = QBK_ERR_INIT;
 
-	a = archive_read_new();
-	if (a == NULL) {
-		qbk_err_set(&in->tar_err, QBK_E_NOMEM, "cannot start libarchive");
-		in->tar_failed = 1;
-		goto drain;
-	}
-	archive_read_support_format_tar(a);
-	if (archive_read_open(a, in, NULL, tar_read, NULL) != ARCHIVE_OK) {
+	if (qbk_tar_check(scan_next, in, &in->entries, &in->nentries,
+	    &err) != 0) {
+		/* Damaged (unless the pipeline failed first): stop the
+		 * download and the workers now rather than store the rest
+		 * of a snapshot that will be refused. */
 		if (!in->failed) {
-			qbk_err_set(&in->tar_err, QBK_E_INTEGRITY,
-			    "snapshot is not a tar archive: %s",
-			    archive_error_string(a));
+			in->tar_err = err;
 			in->tar_failed = 1;
 			fail(in, &in->tar_err);
 		}
-		goto close;
-	}
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK ||
-	    r == ARCHIVE_WARN) {
-		add_entry(in, e);
-		if (archive_read_data_skip(a) < ARCHIVE_WARN) {
-			r = ARCHIVE_FATAL;
-			break;
-		}
-	}
-	if (r != ARCHIVE_EOF && !in->failed) {
-		qbk_err_set(&in->tar_err, QBK_E_INTEGRITY,
-		    "snapshot is not a whole tar archive after %zu entries: %s",
-		    in->nentries, archive_error_string(a) != NULL ?
-		    archive_error_string(a) : "unexpected end");
-		in->tar_failed = 1;
-		/* Damaged: stop the download and the workers now rather
-		 * than store the rest of a snapshot that will be refused. */
-		fail(in, &in->tar_err);
-	}
-close:
-	archive_read_free(a);
-drain:
-	/* Whatever libarchive did not read (end-of-archive padding, or the
-	 * rest after damage) still belongs to the stream: hash and store it,
-	 * so the recorded SHA-256 is that of the whole file. */
-	while (!in->failed && scan_next_block(in) != (size_t)-1)
-		;
-	if (!in->failed) {
+	} else {
 		qbk_chunk_cdc_finish(in->cdc);
 		drain_chunks(in);
 	}
@@ -509,9 +443,7 @@ destroy(struct qbk_ingest *in)
 	for (i = 0; i < in->nsegs; i++)
 		free(in->segs[i]);
 	free(in->segs);
-	for (i = 0; i < in->nentries; i++)
-		free(in->entries[i].path);
-	free(in->entries);
+	qbk_tar_entries_free(in->entries, in->nentries);
 	free(in->workers);
 	qbk_chunk_cdc_free(in->cdc);
 	EVP_MD_CTX_free(in->sha);
