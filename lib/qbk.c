@@ -1,4 +1,6 @@
+#include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <archive.h>
 #include <curl/curl.h>
@@ -35,4 +37,13 @@ qbk_version_text(void)
 		    sodium_version_string(), ZSTD_versionString(),
 		    OpenSSL_version(OPENSSL_VERSION));
 	return text;
+}
+
+int64_t
+qbk_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

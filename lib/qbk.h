@@ -1,6 +1,8 @@
 #ifndef QBK_H
 #define QBK_H
 
+#include <stdint.h>
+
 #include "qbk_err.h"
 
 #define QBK_VERSION "0.1.0"
@@ -11,5 +13,8 @@ int qbk_init(struct qbk_err *);
 
 /** qbk_version_text(): "qbk 0.1.0 (libcurl x, jansson y, ...)"; static. */
 const char *qbk_version_text(void);
+
+/** qbk_clock_ms(): milliseconds of the monotonic clock, for durations. */
+int64_t qbk_clock_ms(void);
 
 #endif /* !QBK_H */

@@ -31,15 +31,6 @@ struct stream {
 	int64_t total;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 progress(const struct qbk_backup_opts *o, enum qbk_backup_event ev,
     const char *coll, uint64_t bytes, int64_t total, uint64_t bytes_new,
@@ -109,7 +100,7 @@ record(struct qbk_manifest_snapshot *ms, const struct qbk_ingest_result *res,
 	ms->end = (int64_t)time(NULL);
 	if (ms->end < ms->start)
 		ms->end = ms->start;
-	ms->duration_ms = (uint64_t)(now_ms() - t0);
+	ms->duration_ms = (uint64_t)(qbk_clock_ms() - t0);
 	ms->bytes = res->bytes;
 	ms->bytes_new = res->bytes_new;
 	ms->chunks_new = res->chunks_new;
@@ -131,7 +122,7 @@ stream_one(struct qbk_repo *repo, struct qbk_qdrant *q,
 	struct qbk_ingest_result res;
 	struct qbk_http_resp resp;
 	struct stream s;
-	int64_t start = (int64_t)time(NULL), t0 = now_ms();
+	int64_t start = (int64_t)time(NULL), t0 = qbk_clock_ms();
 	int rc;
 
 	memset(&s, 0, sizeof(s));
@@ -235,7 +226,7 @@ backup_collection(struct qbk_repo *repo, struct qbk_qdrant *q,
 	struct qbk_manifest_collection *mc;
 	json_t *sample = NULL, *p;
 	uint64_t before_new = m->totals.bytes_new;
-	int64_t t0 = now_ms();
+	int64_t t0 = qbk_clock_ms();
 	size_t i, k;
 	int indexed, whole = 0, rc = -1;
 
@@ -323,7 +314,7 @@ backup_collection(struct qbk_repo *repo, struct qbk_qdrant *q,
 	}
 	qbk_manifest_compute_totals(m);
 	progress(o, QBK_BACKUP_EV_DONE, name, m->totals.bytes, -1,
-	    m->totals.bytes_new - before_new, (uint64_t)(now_ms() - t0));
+	    m->totals.bytes_new - before_new, (uint64_t)(qbk_clock_ms() - t0));
 	rc = 0;
 out:
 	json_decref(sample);

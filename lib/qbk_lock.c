@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "qbk.h"
 #include "qbk_buf.h"
 #include "qbk_err.h"
 #include "qbk_log.h"
@@ -50,15 +51,6 @@ random64(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_nsec * 6364136223846793005u ^
 	    (uint64_t)getpid() << 32 ^ (uint64_t)ts.tv_sec;
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void
@@ -443,13 +435,13 @@ qbk_lock_acquire(struct qbk_store *store, enum qbk_lock_kind kind,
 	l->me.host[sizeof(l->me.host) - 1] = '\0';
 	l->me.pid = (int64_t)getpid();
 
-	deadline = mono_ms() + (int64_t)opts->wait_s * 1000;
+	deadline = qbk_clock_ms() + (int64_t)opts->wait_s * 1000;
 	for (;;) {
 		int64_t left, delay;
 
 		if ((rc = try_once(l, err)) != 1)
 			break;
-		left = deadline - mono_ms();
+		left = deadline - qbk_clock_ms();
 		if (left <= 0)
 			break;
 		if (opts->wait_s != 0 && backoff == BACKOFF_FIRST_MS)

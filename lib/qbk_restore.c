@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "qbk.h"
 #include "qbk_backup.h"
 #include "qbk_buf.h"
 #include "qbk_config.h"
@@ -1101,15 +1102,6 @@ progress(const struct qbk_restore_opts *o, enum qbk_restore_event ev,
 	o->progress(o->progress_cookie, &p);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 extract_opts(const struct run *r, const char *coll,
     struct qbk_extract_opts *eo)
@@ -1345,7 +1337,7 @@ restore_collection(struct run *r, struct plan *p, struct qbk_err *err)
 	struct qbk_restore_item *it;
 	json_t *body;
 	uint64_t base = 0;
-	int64_t t0 = now_ms();
+	int64_t t0 = qbk_clock_ms();
 	int existed, c;
 	size_t k;
 
@@ -1389,7 +1381,7 @@ restore_collection(struct run *r, struct plan *p, struct qbk_err *err)
 		}
 		base += mc->snapshots[k]->size;
 	}
-	it->duration_ms = (uint64_t)(now_ms() - t0);
+	it->duration_ms = (uint64_t)(qbk_clock_ms() - t0);
 	p->done = 1;
 	progress(r->o, QBK_RESTORE_EV_DONE, p->name, p->target, it->bytes,
 	    p->total, it->duration_ms);
@@ -1439,7 +1431,7 @@ restore_full(struct run *r, const struct qbk_manifest_snapshot *s,
 			continue;
 		if (interrupted(r->o, err) != 0)
 			goto out;
-		t0 = now_ms();
+		t0 = qbk_clock_ms();
 		it = add_item(r->rep, plans[i].name, plans[i].target);
 		it->replaced = plans[i].replaced;
 		progress(r->o, QBK_RESTORE_EV_START, plans[i].name,
@@ -1466,7 +1458,7 @@ restore_full(struct run *r, const struct qbk_manifest_snapshot *s,
 		}
 		source_hash_end(&src, sha);
 		item_add_snap(it, mb.path, -1, mb.size, sha);
-		it->duration_ms = (uint64_t)(now_ms() - t0);
+		it->duration_ms = (uint64_t)(qbk_clock_ms() - t0);
 		plans[i].done = 1;
 		left--;
 		progress(r->o, QBK_RESTORE_EV_DONE, plans[i].name,
@@ -2213,7 +2205,7 @@ qbk_restore_file(struct qbk_repo *repo, const struct qbk_manifest *m,
 		struct qbk_restore_item *it;
 		const char *slash;
 		char sha[2 * 32 + 1];
-		int64_t t0 = now_ms();
+		int64_t t0 = qbk_clock_ms();
 
 		memset(&f, 0, sizeof(f));
 		f.fd = -1;
@@ -2281,7 +2273,7 @@ qbk_restore_file(struct qbk_repo *repo, const struct qbk_manifest *m,
 		item_add_snap(it, picks[i].name, picks[i].member ? -1 :
 		    picks[i].s->shard_id, f.src.sent, picks[i].member ? sha :
 		    picks[i].s->sha256);
-		it->duration_ms = (uint64_t)(now_ms() - t0);
+		it->duration_ms = (uint64_t)(qbk_clock_ms() - t0);
 		progress(o, QBK_RESTORE_EV_DONE, f.src.collection, full.buf,
 		    f.src.sent, picks[i].size, it->duration_ms);
 	}
