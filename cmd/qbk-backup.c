@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "qbk.h"
 #include "qbk_backup.h"
 #include "qbk_buf.h"
 #include "qbk_ctx.h"
@@ -144,7 +145,7 @@ write_metrics(const char *path, const struct qbk_manifest *m, int ok,
 	struct qbk_err err = QBK_ERR_INIT;
 	const char *slash = strrchr(path, '/');
 
-	qbk_backup_metrics(m, ok, msg, (int64_t)time(NULL), &text);
+	qbk_backup_metrics(m, ok, msg, qbk_now(), &text);
 	if (slash == NULL)
 		qbk_buf_addstr(&dir, ".");
 	else

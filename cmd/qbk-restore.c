@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "qbk.h"
 #include "qbk_buf.h"
 #include "qbk_ctx.h"
 #include "qbk_exit.h"
@@ -202,7 +203,7 @@ run(struct qbk_ctx *ctx, const struct opts *o, struct qbk_restore_opts *ro,
 	int rc = -1;
 
 	if (o->at != NULL &&
-	    qbk_restore_parse_time(o->at, (int64_t)time(NULL), &at, err) != 0)
+	    qbk_restore_parse_time(o->at, qbk_now(), &at, err) != 0)
 		return -1;
 	if (qbk_ctx_repo(ctx, 1, &repo, err) != 0 ||
 	    qbk_restore_select(repo, o->backup, at, id, err) != 0 ||

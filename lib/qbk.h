@@ -17,4 +17,9 @@ const char *qbk_version_text(void);
 /** qbk_clock_ms(): milliseconds of the monotonic clock, for durations. */
 int64_t qbk_clock_ms(void);
 
+/** qbk_now(): the wall clock in seconds since the epoch, UTC.  For tests,
+ * $QBK_TEST_NOW (decimal seconds since the epoch) replaces it; documented in
+ * qbk(7) as never to be set in production. */
+int64_t qbk_now(void);
+
 #endif /* !QBK_H */

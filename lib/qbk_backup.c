@@ -410,7 +410,7 @@ qbk_backup_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 	enum qbk_backup_mode mode = o->mode;
 	char **names = NULL, host[256];
 	size_t naliases = 0, i;
-	int64_t t = o->now != 0 ? o->now : (int64_t)time(NULL);
+	int64_t t = o->now != 0 ? o->now : qbk_now();
 
 	*out = NULL;
 	if (qbk_qdrant_version(q, &ver, err) != 0 ||
@@ -487,7 +487,7 @@ qbk_backup_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 			}
 		}
 	}
-	m->end = (int64_t)time(NULL);
+	m->end = qbk_now();
 	if (m->end < m->start)
 		m->end = m->start;
 	qbk_manifest_compute_totals(m);

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "qbk.h"
 #include "qbk_buf.h"
 #include "qbk_err.h"
 #include "qbk_idset.h"
@@ -108,7 +109,7 @@ qbk_prune_hold_set(struct qbk_repo *r, const char *id, const char *reason,
 		return -1;
 	qbk_manifest_free(m);
 	who_am_i(who, sizeof(who));
-	qbk_manifest_time_format((int64_t)time(NULL), when);
+	qbk_manifest_time_format(qbk_now(), when);
 	o = json_pack("{s:s, s:s, s:s, s:s}", "backup_id", id, "who", who,
 	    "when", when, "reason", reason != NULL ? reason : "");
 	if (o == NULL)
