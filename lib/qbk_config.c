@@ -38,6 +38,7 @@
 #include "qbk_err.h"
 #include "qbk_log.h"
 #include "qbk_config.h"
+#include "qbk_store.h"
 
 #define MS_S	INT64_C(1000)
 #define MS_M	(60 * MS_S)
@@ -96,6 +97,8 @@ static const char *const encryption_names[] = {
 	"auto", "xchacha20-poly1305", "aes256-gcm", "none", NULL
 };
 static const char *const uri_style_names[] = { "host", "path", NULL };
+static const char *const lock_mode_names[] = { "governance", "compliance",
+	NULL };
 static const char *const backup_type_names[] = {
 	"incremental", "full", NULL
 };
@@ -127,6 +130,8 @@ static const struct key keys[] = {
 	    0 },
 	{ "qdrant", "priority", T_ENUM, OFF(qdrant.priority), 0, 0,
 	    priority_names, 0 },
+	{ "qdrant", "replica_timeout", T_DUR, OFF(qdrant.replica_timeout), 0,
+	    MS_D, NULL, 0 },
 
 	{ "repository", "location", T_LOCATION, OFF(repo.location), 0, 0,
 	    NULL, 0 },
@@ -154,12 +159,26 @@ static const struct key keys[] = {
 	    0 },
 	{ "repository", "lock_timeout", T_DUR, OFF(repo.lock_timeout), 0,
 	    MS_D, NULL, 0 },
+	{ "repository", "s3_ca_file", T_PATH, OFF(repo.s3_ca_file), 0, 0,
+	    NULL, 0 },
+	{ "repository", "s3_tls_verify", T_BOOL, OFF(repo.s3_tls_verify), 0,
+	    0, NULL, 0 },
+	{ "repository", "s3_object_lock_days", T_UINT,
+	    OFF(repo.s3_object_lock_days), 0, 36500, NULL, 0 },
+	{ "repository", "s3_timeout", T_DUR, OFF(repo.s3_timeout), MS_S,
+	    MS_H, NULL, 0 },
+	{ "repository", "s3_object_lock_mode", T_ENUM,
+	    OFF(repo.s3_object_lock_mode), 0, 0, lock_mode_names, 0 },
 
 	{ "backup", "workers", T_UINT, OFF(backup.workers), 0, 256, NULL, 0 },
 	{ "backup", "sample_points", T_UINT, OFF(backup.sample_points), 0,
 	    1000000, NULL, 0 },
 	{ "backup", "type", T_ENUM, OFF(backup.type), 0, 0, backup_type_names,
 	    0 },
+	{ "backup", "content_hash", T_BOOL, OFF(backup.content_hash), 0, 0,
+	    NULL, 0 },
+	{ "backup", "node_parallelism", T_UINT, OFF(backup.node_parallelism),
+	    0, 64, NULL, 0 },
 
 	{ "retention", "keep_last", T_UINT, OFF(retention.keep_last), 0,
 	    KEEPMAX, NULL, K_PRESET },
@@ -201,6 +220,10 @@ static const struct key keys[] = {
 	    NULL, 0 },
 	{ "notify", "timeout", T_DUR, OFF(notify.timeout), MS_S, 10 * MS_M,
 	    NULL, 0 },
+	{ "notify", "pagerduty_url", T_URL, OFF(notify.pagerduty_url), 0, 0,
+	    NULL, 0 },
+	{ "notify", "state_dir", T_PATH, OFF(notify.state_dir), 0, 0, NULL,
+	    0 },
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -1149,6 +1172,33 @@ bad:
 	return -1;
 }
 
+/* Make the S3 settings the defaults of S3 stores opened in this process
+ * (qbk_store_s3_defaults): so every program's repository follows them. */
+static void
+publish_s3(const struct qbk_config *cfg)
+{
+	struct qbk_store_s3 s;
+
+	memset(&s, 0, sizeof(s));
+	s.endpoint = cfg->repo.s3_endpoint;
+	s.region = cfg->repo.s3_region;
+	s.host_style = cfg->repo.s3_uri_style == QBK_CONFIG_URI_STYLE_HOST;
+	s.access_key_file = cfg->repo.s3_access_key_file;
+	s.secret_key_file = cfg->repo.s3_secret_key_file;
+	s.ca_file = cfg->repo.s3_ca_file;
+	s.insecure = !cfg->repo.s3_tls_verify;
+	s.transfers = cfg->repo.s3_transfers > 0 ?
+	    (unsigned)cfg->repo.s3_transfers : 0;
+	s.lock_days = cfg->repo.s3_object_lock_days > 0 ?
+	    (unsigned)cfg->repo.s3_object_lock_days : 0;
+	s.lock_mode = cfg->repo.s3_object_lock_mode == 1 ? "COMPLIANCE" :
+	    "GOVERNANCE";
+	s.cache_dir = cfg->repo.cache_dir;
+	s.timeout_s = cfg->repo.s3_timeout > 0 ?
+	    (unsigned)((cfg->repo.s3_timeout + 999) / 1000) : 0;
+	qbk_store_s3_defaults(&s);
+}
+
 /* Fill what the preset governs and was not given; derive the rest. */
 static void
 apply_derived(struct qbk_config *cfg)
@@ -1179,6 +1229,7 @@ apply_derived(struct qbk_config *cfg)
 	if (!is_explicit(cfg, OFF(repo.s3_uri_style)))
 		cfg->repo.s3_uri_style = cfg->repo.s3_endpoint != NULL ?
 		    QBK_CONFIG_URI_STYLE_PATH : QBK_CONFIG_URI_STYLE_HOST;
+	publish_s3(cfg);
 }
 
 /* ---- public set-up ---------------------------------------------------- */
@@ -1201,14 +1252,20 @@ qbk_config_init(struct qbk_config *cfg)
 	cfg->repo.s3_region = qbk_xstrdup("us-east-1");
 	cfg->repo.s3_uri_style = QBK_CONFIG_URI_STYLE_HOST;
 	cfg->repo.s3_transfers = 4;
+	cfg->repo.s3_tls_verify = 1;
+	cfg->repo.s3_timeout = MS_M;
 	cfg->repo.lock_timeout = 0;
 	cfg->backup.workers = 0;
 	cfg->backup.sample_points = 100;
+	cfg->backup.node_parallelism = 0;
+	cfg->qdrant.replica_timeout = 120 * MS_S;
 	cfg->backup.type = QBK_CONFIG_BACKUP_INCREMENTAL;
 	cfg->drill.validation = QBK_CONFIG_VALIDATION_COMPREHENSIVE;
 	cfg->drill.sample_points = 100;
 	cfg->notify.min_interval = MS_H;
 	cfg->notify.timeout = 10 * MS_S;
+	cfg->notify.pagerduty_url = qbk_xstrdup(
+	    "https://events.pagerduty.com/v2/enqueue");
 	apply_derived(cfg);
 }
 

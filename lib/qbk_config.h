@@ -111,6 +111,8 @@ struct qbk_config {
 		char *ca_file;
 		int tls_verify;
 		enum qbk_config_priority priority;
+		int64_t replica_timeout;	/* restore: wait this long for
+						 * replicas to become Active */
 	} qdrant;
 
 	struct qbk_config_repo {
@@ -131,12 +133,23 @@ struct qbk_config {
 		int s3_transfers;
 		char *cache_dir;	/* NULL: no local cache */
 		int64_t lock_timeout;	/* wait this long for a lock */
+		char *s3_ca_file;	/* PEM bundle for S3's TLS; NULL:
+					 * the system's */
+		int s3_tls_verify;	/* 1 (default) */
+		int s3_object_lock_days;	/* 0: no object lock */
+		int s3_object_lock_mode;	/* 0 governance, 1 compliance */
+		int64_t s3_timeout;	/* abort an S3 transfer that moves no
+					 * byte for this long (then retry) */
 	} repo;
 
 	struct qbk_config_backup {
 		int workers;	/* 0: one per CPU core, at most 8 */
 		int sample_points;
 		enum qbk_config_backup_type type;
+		int content_hash;	/* hash every point (qbk-drill
+					 * exhaustive); default 0 */
+		int node_parallelism;	/* cluster: nodes streamed at once;
+					 * 0: min(nodes, 4) */
 	} backup;
 
 	struct qbk_config_retention {	/* -1: unset */
@@ -170,6 +183,9 @@ struct qbk_config {
 		struct qbk_config_window *windows;
 		size_t nwindows;
 		int64_t timeout;
+		char *pagerduty_url;	/* Events API v2 endpoint */
+		char *state_dir;	/* NULL: $XDG_STATE_HOME/qbk or
+					 * ~/.local/state/qbk */
 	} notify;
 
 	/* Private: which settings were given explicitly (not defaults). */

@@ -43,6 +43,12 @@
  * Two hosts acquiring at the same moment may both see each other's record
  * and both fail (never both succeed); waiting with jitter resolves that.
  * Stale detection by pid assumes that host names identify machines.
+ *
+ * S3 has no same-host lock (step 1 is skipped): the records alone decide,
+ * which needs the store's read-after-write and list-after-write consistency
+ * (Amazon S3, MinIO, Ceph RGW have it), and clocks that agree to within a
+ * few minutes, since other hosts' records expire by their "refreshed" time
+ * (qbk-repository(5) "S3").
  */
 #include <signal.h>
 #include <stddef.h>

@@ -817,7 +817,8 @@ qbk_repo_load_index(struct qbk_repo *r, struct qbk_err *err)
 {
 	qbk_idset_free(r->index);
 	r->index = qbk_idset_new(65536);
-	if (qbk_store_list(r->store, "data/", 0, index_add, r, err) < 0) {
+	if (qbk_store_list(r->store, "data/", QBK_STORE_LIST_CACHED,
+	    index_add, r, err) < 0) {
 		qbk_err_prefix(err, "cannot list the chunks of the repository");
 		return -1;
 	}

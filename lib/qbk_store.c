@@ -71,12 +71,8 @@ qbk_store_open(const char *location, const struct qbk_store_opts *opts,
 	if (location == NULL || *location == '\0')
 		return qbk_err_set(err, QBK_E_CONFIG,
 		    "no repository location given");
-	if (strncmp(location, "s3://", 5) == 0) {
-		qbk_err_set(err, QBK_E_CONFIG,
-		    "S3 repositories are not supported yet: '%s'", location);
-		qbk_err_hint(err, "use a local folder as the repository");
-		return -1;
-	}
+	if (strncmp(location, "s3://", 5) == 0)
+		return qbk_store_s3_open(location, opts, out, err);
 	/* "scheme://..." names a backend; "/a/b://c" is just a path. */
 	sep = strstr(location, "://");
 	if (sep != NULL && sep > location &&

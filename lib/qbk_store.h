@@ -13,6 +13,12 @@
  * backends' own files: temporary files, the lock file).  Other keys fail with
  * QBK_E_INTERNAL (a caller bug) before the backend is asked.
  *
+ * S3: a lazy put with IFABSENT does not ask the server first (chunks are
+ * content addressed: rewriting one stores the same bytes) and returns 0; a
+ * non-lazy IFABSENT put does (HEAD, then PUT: not atomic between two
+ * writers).  Lazy puts and deletes are asynchronous (up to "transfers" in
+ * flight); flush waits for them and fails with the first failure.
+ *
  * Every put is atomic: a reader sees the old object, or none, or the whole
  * new one, never a part (local folder: temp + fsync + rename; S3: one PUT).
  *
@@ -55,6 +61,11 @@ struct qbk_store;
 
 /* Flag of list: pass size and mtime to the callback (local: a stat each). */
 #define QBK_STORE_LIST_STAT	0x1
+/* Flag of list: the caller may be answered from a local cache (S3: the
+ * chunk-index cache of "data/", qbk-repository(5)): a key listed exists
+ * unless it was removed behind qbk's back, and keys added by other writers
+ * may be missing.  For a backup's chunk index only, never for checks. */
+#define QBK_STORE_LIST_CACHED	0x2
 
 /*
  * When the local backend forces data to disk.
@@ -87,9 +98,48 @@ struct qbk_store_opts {
 	enum qbk_store_sync sync;
 	volatile sig_atomic_t *cancel;	/* non-zero: stop long operations
 					 * (S3 transfers); NULL: never */
-	/* S3 settings go here later: endpoint, region, uri_style, keys. */
+	const struct qbk_store_s3 *s3;	/* S3 settings; NULL: the process
+					 * defaults (qbk_store_s3_defaults) */
 };
-#define QBK_STORE_OPTS_INIT { 0, QBK_STORE_SYNC_FILE, NULL }
+#define QBK_STORE_OPTS_INIT { 0, QBK_STORE_SYNC_FILE, NULL, NULL }
+
+/*
+ * S3 settings (qbk.conf(5) [repository] s3_*; qbk-repository(5) "S3").  The
+ * bucket and prefix come from the location "s3://bucket/prefix".
+ * Credentials: $AWS_ACCESS_KEY_ID / $AWS_SECRET_ACCESS_KEY (and
+ * $AWS_SESSION_TOKEN), else the files named here; with neither, requests
+ * are sent unsigned.
+ */
+struct qbk_store_s3 {
+	const char *endpoint;	/* "https://minio:9000"; NULL: AWS */
+	const char *region;	/* NULL: "us-east-1" */
+	int host_style;		/* 1: virtual-host addressing */
+	const char *access_key_file;
+	const char *secret_key_file;
+	const char *ca_file;	/* PEM bundle for TLS; NULL: system */
+	int insecure;		/* 1: no TLS verification */
+	unsigned transfers;	/* uploads in flight; 0: 8 */
+	unsigned retries;	/* 0: 5 */
+	unsigned lock_days;	/* > 0: object lock on chunks and manifests */
+	const char *lock_mode;	/* "GOVERNANCE" (default) or "COMPLIANCE" */
+	unsigned timeout_s;	/* abort a transfer idle this long; 0: 60 */
+	const char *cache_dir;	/* chunk-index cache root; NULL:
+				 * $XDG_CACHE_HOME/qbk or ~/.cache/qbk; ""
+				 * none */
+};
+
+/** qbk_store_s3_defaults(s3): set the process-wide S3 settings that
+ * qbk_store_open() uses when its options carry none (the strings are
+ * copied; NULL forgets them).  The configuration module calls this whenever
+ * a configuration is loaded or changed, so that every program's repository
+ * follows its qbk.conf.  Not thread-safe: call before stores are opened. */
+void qbk_store_s3_defaults(const struct qbk_store_s3 *);
+
+/** qbk_store_s3_open(location, opts, out, err): qbk_store_open() for
+ * "s3://bucket/prefix".  The bucket must exist (QBK_E_NOTFOUND otherwise;
+ * qbk never creates buckets).  0 or -1. */
+int qbk_store_s3_open(const char *, const struct qbk_store_opts *,
+    struct qbk_store **, struct qbk_err *);
 
 struct qbk_store_stat {
 	uint64_t size;		/* bytes */
@@ -143,8 +193,8 @@ struct qbk_store {
 };
 
 /** qbk_store_open(location, opts, out, err): open the repository storage at
- * ${location}: a path (local folder) or "s3://bucket/prefix" (not supported
- * yet: QBK_E_CONFIG); any other "scheme://" fails with QBK_E_CONFIG.
+ * ${location}: a path (local folder) or "s3://bucket/prefix" (S3, see
+ * qbk_store_s3_open); any other "scheme://" fails with QBK_E_CONFIG.
  * ${opts} may be NULL (defaults).  A missing local folder fails with
  * QBK_E_NOTFOUND unless ${opts}->create.  On success the caller owns
  * ${*out} and ends it with qbk_store_close(); on failure ${*out} is NULL. */
@@ -208,7 +258,7 @@ int qbk_store_flush(struct qbk_store *, struct qbk_err *);
 
 /** qbk_store_remove_stale(store, max_age, removed, err): remove leftovers of
  * interrupted writers older than ${max_age} seconds (local: temporary files
- * anywhere in the repository; S3 later: incomplete multipart uploads); adds
+ * anywhere in the repository; S3: nothing, objects are single PUTs); adds
  * their number to ${*removed} (may be NULL).  Prune calls this under its
  * exclusive lock.  0 or -1. */
 int qbk_store_remove_stale(struct qbk_store *, time_t, size_t *,

@@ -242,3 +242,188 @@ export QBK_PASSPHRASE
 repo_init() {
 	qbk-init --repo "$1" --kdf-opslimit 1 --kdf-memlimit 8192 >/dev/null
 }
+
+# ---- S3 (tests/s3/) ------------------------------------------------------
+# s3_start: start s3rver on a free loopback port with its own folder and the
+# bucket "qbk"; it is stopped at exit.  Sets and exports S3_PORT,
+# S3_ENDPOINT, S3_DIR (s3rver's folder: object K of bucket B is the file
+# $S3_DIR/B/K._S3rver_object), S3_PID, and the credentials
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (s3rver's fixed S3RVER) and
+# AWS_ENDPOINT_URL, which qbk uses when no s3_endpoint is configured.
+s3_start() {
+	S3_DIR=$TEST_TMP/s3rver
+	mkdir -p "$S3_DIR"
+	_out=$("$QBK_TOP/tests/s3/s3rver-start" --directory "$S3_DIR/data" \
+		--bucket qbk --log "$S3_DIR/log") || return 1
+	S3_PORT=${_out% *}
+	S3_PID=${_out#* }
+	_sim_pids="$_sim_pids $S3_PID"
+	S3_DIR=$S3_DIR/data
+	S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+	AWS_ACCESS_KEY_ID=S3RVER
+	AWS_SECRET_ACCESS_KEY=S3RVER
+	AWS_ENDPOINT_URL=$S3_ENDPOINT
+	export S3_PORT S3_PID S3_DIR S3_ENDPOINT AWS_ACCESS_KEY_ID \
+		AWS_SECRET_ACCESS_KEY AWS_ENDPOINT_URL
+}
+
+# s3_stop: stop s3rver (its data stays in $S3_DIR).
+s3_stop() {
+	kill "$S3_PID" 2>/dev/null
+	_i=0
+	while kill -0 "$S3_PID" 2>/dev/null && [ "$_i" -lt 50 ]; do
+		_i=$((_i + 1))
+		sleep 0.1
+	done
+	_sim_pids=$(echo "$_sim_pids" | sed "s/ $S3_PID\b//")
+	return 0
+}
+
+# s3_restart: start s3rver again (after s3_stop) on the same port and data.
+s3_restart() {
+	_out=$("$QBK_TOP/tests/s3/s3rver-start" --directory "$S3_DIR" \
+		--bucket qbk --port "$S3_PORT" --log "$S3_DIR/../log") || return 1
+	S3_PID=${_out#* }
+	_sim_pids="$_sim_pids $S3_PID"
+	export S3_PID
+}
+
+# s3_proxy_start: start tests/s3/fault-proxy in front of s3rver and point
+# AWS_ENDPOINT_URL at it (S3_PROXY_URL; rules via s3_proxy_fault JSON).
+s3_proxy_start() {
+	rm -f "$TEST_TMP/proxy.port"
+	python3 "$QBK_TOP/tests/s3/fault-proxy" --upstream "$S3_PORT" \
+		--port-file "$TEST_TMP/proxy.port" >"$TEST_TMP/proxy.log" 2>&1 &
+	S3_PROXY_PID=$!
+	_sim_pids="$_sim_pids $S3_PROXY_PID"
+	_i=0
+	while [ ! -s "$TEST_TMP/proxy.port" ]; do
+		_i=$((_i + 1))
+		[ "$_i" -gt 100 ] && return 1
+		sleep 0.1
+	done
+	S3_PROXY_URL=http://127.0.0.1:$(cat "$TEST_TMP/proxy.port")
+	AWS_ENDPOINT_URL=$S3_PROXY_URL
+	export S3_PROXY_URL AWS_ENDPOINT_URL
+}
+
+# s3_proxy_fault JSON | s3_proxy_fault clear: add a fault rule, or clear.
+s3_proxy_fault() {
+	if [ "$1" = clear ]; then
+		curl -sSf -X DELETE "$S3_PROXY_URL/__proxy/fault" >/dev/null
+	else
+		curl -sSf -X POST --data-binary "$1" \
+			"$S3_PROXY_URL/__proxy/fault" >/dev/null
+	fi
+}
+
+# s3cmd_run ARGS...: s3cmd, a standard S3 client, pointed at s3rver.
+s3cmd_run() {
+	s3cmd --no-ssl --host="127.0.0.1:$S3_PORT" \
+		--host-bucket="127.0.0.1:$S3_PORT" --access_key=S3RVER \
+		--secret_key=S3RVER --region=us-east-1 \
+		-c /dev/null "$@"
+}
+
+# repo_s3_objects NAME PREFIX: the keys under PREFIX of the S3 repository
+# s3://qbk/NAME, as s3rver stores them (one per line, sorted).
+repo_s3_objects() {
+	(cd "$S3_DIR/qbk/$1" 2>/dev/null && find "${2:-.}" -name \
+		'*._S3rver_object' 2>/dev/null | sed 's|^\./||; s|\._S3rver_object$||' |
+		sort)
+}
+
+# ---- Repository helpers that work on a folder and on S3 -------------------
+# QBK_TEST_REPO=s3 (tests/run sets it for its S3 re-run of the backup,
+# restore, verify and prune suites) puts every repository made through these
+# helpers on s3rver (bucket "qbk", started here, one per test file) instead
+# of a folder, so that the same checks run on both backends.
+QBK_TEST_REPO=${QBK_TEST_REPO:-folder}
+
+# repo_location NAME: where the test repository NAME lives: $TEST_TMP/NAME,
+# or s3://qbk/NAME.
+repo_location() {
+	if [ "$QBK_TEST_REPO" = s3 ]; then
+		echo "s3://qbk/$1"
+	else
+		echo "$TEST_TMP/$1"
+	fi
+}
+
+# repo_root NAME: the local folder that holds NAME's objects (for S3:
+# s3rver's folder of it, where object KEY is the file KEY._S3rver_object).
+repo_root() {
+	if [ "$QBK_TEST_REPO" = s3 ]; then
+		echo "$S3_DIR/qbk/$1"
+	else
+		echo "$TEST_TMP/$1"
+	fi
+}
+
+# repo_obj NAME KEY: the file that holds the bytes of object KEY, to damage
+# it in place (same size: s3rver keeps the length in its metadata).
+repo_obj() {
+	if [ "$QBK_TEST_REPO" = s3 ]; then
+		echo "$S3_DIR/qbk/$1/$2._S3rver_object"
+	else
+		echo "$TEST_TMP/$1/$2"
+	fi
+}
+
+# repo_keys NAME [PREFIX]: the object keys of NAME under PREFIX, sorted, one
+# a line (backend files such as locks/.lock left out).
+repo_keys() {
+	if [ "$QBK_TEST_REPO" = s3 ]; then
+		repo_s3_objects "$1" "${2:-.}"
+	else
+		(cd "$TEST_TMP/$1" 2>/dev/null && find "${2:-.}" -type f \
+			! -name ".*" 2>/dev/null | sed 's|^\./||' | sort)
+	fi
+}
+
+# repo_count_backups NAME: how many backups NAME holds.
+repo_count_backups() {
+	repo_keys "$1" backups | grep -c -v '\.copy$'
+}
+
+# repo_put NAME KEY FILE: store FILE as object KEY of NAME (as another
+# program would: a plain PUT on S3).
+repo_put() {
+	if [ "$QBK_TEST_REPO" = s3 ]; then
+		curl -sSf --aws-sigv4 "aws:amz:us-east-1:s3" \
+			--user "S3RVER:S3RVER" -T "$3" -H "x-amz-content-sha256: $(
+			sha256sum <"$3" | cut -d" " -f1)" \
+			"$S3_ENDPOINT/qbk/$1/$2" >/dev/null
+	else
+		mkdir -p "$(dirname "$TEST_TMP/$1/$2")" &&
+		cp "$3" "$TEST_TMP/$1/$2"
+	fi
+}
+
+# repo_rm NAME KEY: remove object KEY of NAME behind qbk's back.
+repo_rm() {
+	if [ "$QBK_TEST_REPO" = s3 ]; then
+		rm -f "$S3_DIR/qbk/$1/$2._S3rver_object" \
+			"$S3_DIR/qbk/$1/$2._S3rver_object.md5" \
+			"$S3_DIR/qbk/$1/$2._S3rver_metadata.json"
+	else
+		rm -f "$TEST_TMP/$1/$2"
+	fi
+}
+
+# repo_save NAME COPY / repo_load NAME COPY: keep a copy of NAME's files in
+# $TEST_TMP/COPY, and put it back later (e.g. before each damage test).
+repo_save() {
+	rm -rf "${TEST_TMP:?}/$2" && cp -a "$(repo_root "$1")" "$TEST_TMP/$2"
+}
+repo_load() {
+	rm -rf "$(repo_root "$1")" && cp -a "$TEST_TMP/$2" "$(repo_root "$1")"
+}
+
+# Caches (the S3 chunk-index cache) stay in the scratch folder.
+XDG_CACHE_HOME=$TEST_TMP/cache
+export XDG_CACHE_HOME
+
+if [ "$QBK_TEST_REPO" = s3 ]; then
+	s3_start || { echo "# cannot start s3rver"; exit 1; }
+fi

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 test_description 'qbk-key: list, add, remove keys; passphrase rotation'
 
-R=$TEST_TMP/repo
+R=$(repo_location repo)
 K="-c /dev/null --repo $R"
 FAST="--kdf-opslimit 1 --kdf-memlimit 8192"
 OLD=$QBK_PASSPHRASE

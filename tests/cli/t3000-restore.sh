@@ -6,7 +6,7 @@
 test_description 'qbk-restore: into Qdrant, to a file, choice of backup, failures'
 
 sim_start
-R=$TEST_TMP/repo
+R=$(repo_location repo)
 Q="--url $SIM_URL --repo $R -c /dev/null"
 
 # id_time ID: the ISO 8601 time of a backup id.
@@ -15,7 +15,7 @@ id_time() {
 }
 
 count_backups() {
-	find "$R/backups" -type f ! -name "*.copy" | wc -l
+	repo_count_backups repo
 }
 
 exists() {
@@ -275,20 +275,22 @@ test_expect_exit 1 'an unreachable Qdrant is a runtime failure' '
 test_expect_exit 4 'a repository locked exclusively by another host' '
 	now=$(date -u +%Y-%m-%dT%H:%M:%SZ) &&
 	printf "{\"format\":1,\"id\":\"00000000000000aa\",\"kind\":\"exclusive\",\"program\":\"qbk-prune\",\"host\":\"elsewhere\",\"pid\":1,\"time\":\"%s\",\"refreshed\":\"%s\"}" \
-	    "$now" "$now" >"$R/locks/00000000000000aa" &&
+	    "$now" "$now" >"$TEST_TMP/lockrec" &&
+	repo_put repo locks/00000000000000aa "$TEST_TMP/lockrec" &&
 	qbk-restore $Q --list
 '
 test_expect_success '... names the holder' '
 	test_grep "qbk-prune.*elsewhere" "$TEST_TMP/stderr" &&
-	rm "$R/locks/00000000000000aa"
+	repo_rm repo locks/00000000000000aa
 '
 
 # A repository holding c2 alone, so that every chunk belongs to it.
-R2=$TEST_TMP/repo2
+R2=$(repo_location repo2)
 test_expect_success 'a repository with one collection, one chunk damaged' '
 	repo_init "$R2" &&
 	qbk-backup --url "$SIM_URL" --repo "$R2" -c /dev/null --collection c2 -q &&
-	CH=$(find "$R2/data" -type f | sort | head -n 1) &&
+	CHK=$(repo_keys repo2 data | head -n 1) &&
+	CH=$(repo_obj repo2 "$CHK") &&
 	printf "\001" | dd of="$CH" bs=1 seek=60 conv=notrunc 2>/dev/null
 '
 
@@ -296,7 +298,7 @@ test_expect_exit 3 'a damaged chunk stops the restore' '
 	qbk-restore --url "$SIM_URL" --repo "$R2" -c /dev/null --as c2bad
 '
 test_expect_success '... names the chunk, and recovers nothing' '
-	test_grep "chunk .$(basename "$CH"). is damaged" "$TEST_TMP/stderr" &&
+	test_grep "chunk .$(basename "$CHK"). is damaged" "$TEST_TMP/stderr" &&
 	test "$(exists c2bad)" = false
 '
 
@@ -321,7 +323,7 @@ test_expect_success '... which is left as it was' '
 '
 
 test_expect_exit 3 'a missing chunk stops the restore too' '
-	rm "$CH" &&
+	repo_rm repo2 "$CHK" &&
 	qbk-restore --url "$SIM_URL" --repo "$R2" -c /dev/null --as c2bad --json >"$TEST_TMP/bad.json"
 '
 test_expect_success '... reported in JSON, and nothing recovered' '

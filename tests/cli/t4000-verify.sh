@@ -6,17 +6,17 @@
 test_description 'qbk-verify: quick, --read-data, subsets, damage, --live'
 
 sim_start
-R=$TEST_TMP/repo
+R=$(repo_location repo)
 Q="--url $SIM_URL --repo $R -c /dev/null"
 
 # fresh: put the clean copy of the repository back.
 fresh() {
-	rm -rf "$R" && cp -a "$TEST_TMP/clean" "$R"
+	repo_load repo clean
 }
 
-# chunk N: the path of the N-th chunk file (sorted), and CHUNK its id.
+# chunk N: the key of the N-th chunk (sorted); its basename is its id.
 chunk() {
-	find "$R/data" -type f ! -name ".*" | sort | sed -n "${1}p"
+	repo_keys repo data | sed -n "${1}p"
 }
 
 # flip FILE: change one byte in the middle of FILE.
@@ -39,8 +39,8 @@ test_expect_success 'set up two collections, a repository, two backups' '
 	qbk-backup $Q --json >"$TEST_TMP/b2.json" &&
 	B2=$(json_get "$TEST_TMP/b2.json" "d[\"backup_id\"]") &&
 	test "$B1" != "$B2" &&
-	cp -a "$R" "$TEST_TMP/clean" &&
-	NCHUNKS=$(find "$R/data" -type f ! -name ".*" | wc -l) &&
+	repo_save repo clean &&
+	NCHUNKS=$(repo_keys repo data | wc -l) &&
 	test "$NCHUNKS" -gt 4
 '
 
@@ -89,7 +89,7 @@ test_expect_success '--read-data-subset 1/2 and 2/2 together read every chunk on
 
 test_expect_success 'one flipped byte in a chunk: --read-data names the chunk' '
 	F=$(chunk 3) && CHUNK=$(basename "$F") &&
-	flip "$F" &&
+	flip "$(repo_obj repo "$F")" &&
 	qbk-verify $Q >"$TEST_TMP/quick.out"
 '
 test_expect_exit 3 '... and exits 3' '
@@ -108,7 +108,7 @@ test_expect_success '... and exactly one of the two subsets finds it' '
 '
 
 test_expect_exit 3 'a deleted chunk: even the quick check finds it' '
-	fresh && F=$(chunk 2) && CHUNK=$(basename "$F") && rm "$F" &&
+	fresh && F=$(chunk 2) && CHUNK=$(basename "$F") && repo_rm repo "$F" &&
 	echo "$CHUNK" >"$TEST_TMP/deleted" &&
 	qbk-verify $Q --read-data
 '
@@ -118,8 +118,8 @@ test_expect_success '... and names it' '
 '
 
 test_expect_exit 3 'a truncated manifest is found' '
-	fresh && M="$R/backups/$B1" &&
-	head -c 100 "$M" >"$M.t" && mv "$M.t" "$M" &&
+	fresh && M=$(repo_obj repo "backups/$B1") &&
+	head -c 100 "$M" >"$TEST_TMP/m.t" && repo_put repo "backups/$B1" "$TEST_TMP/m.t" &&
 	qbk-verify $Q --read-data
 '
 test_expect_success '... named by its backup id' '
@@ -128,8 +128,9 @@ test_expect_success '... named by its backup id' '
 '
 
 test_expect_exit 3 'a truncated manifest and copy are found' '
-	fresh && M="$R/backups/$B2" &&
-	: >"$M" && : >"$M.copy" &&
+	fresh && : >"$TEST_TMP/empty" &&
+	repo_put repo "backups/$B2" "$TEST_TMP/empty" &&
+	repo_put repo "backups/$B2.copy" "$TEST_TMP/empty" &&
 	qbk-verify $Q --json
 '
 test_expect_success '... named by its backup id in the JSON' '
@@ -141,7 +142,8 @@ test_expect_success '... named by its backup id in the JSON' '
 test_expect_exit 3 'two swapped chunk files are both found' '
 	fresh && F1=$(chunk 1) && F2=$(chunk 4) &&
 	echo "$(basename "$F1") $(basename "$F2")" >"$TEST_TMP/swapped" &&
-	mv "$F1" "$TEST_TMP/x" && mv "$F2" "$F1" && mv "$TEST_TMP/x" "$F2" &&
+	cp "$(repo_obj repo "$F1")" "$TEST_TMP/x1" && cp "$(repo_obj repo "$F2")" "$TEST_TMP/x2" &&
+	repo_put repo "$F1" "$TEST_TMP/x2" && repo_put repo "$F2" "$TEST_TMP/x1" &&
 	qbk-verify $Q --read-data --json
 '
 test_expect_success '... each named in the JSON' '
@@ -152,8 +154,8 @@ test_expect_success '... each named in the JSON' '
 '
 
 test_expect_exit 3 'every problem is reported, not just the first' '
-	fresh && rm "$(chunk 1)" && flip "$(chunk 5)" &&
-	M="$R/backups/$B1" && : >"$M" &&
+	fresh && repo_rm repo "$(chunk 1)" && flip "$(repo_obj repo "$(chunk 5)")" &&
+	: >"$TEST_TMP/empty" && repo_put repo "backups/$B1" "$TEST_TMP/empty" &&
 	qbk-verify $Q --read-data --json
 '
 test_expect_success '... missing, damaged and manifest problems together' '

@@ -6,15 +6,15 @@
 test_description 'qbk-prune: retention, dry run, holds, limits, locks'
 
 sim_start
-R=$TEST_TMP/repo
+R=$(repo_location repo)
 Q="--url $SIM_URL --repo $R -c /dev/null"
 P="--repo $R -c /dev/null"
 
 count_backups() {
-	find "$R/backups" -type f ! -name "*.copy" ! -name ".*" | wc -l
+	repo_count_backups repo
 }
 repo_kb() {
-	du -sk "$R" | cut -f1
+	du -sk "$(repo_root repo)" | cut -f1
 }
 # $Q holds several words on purpose in the two helpers below.
 # shellcheck disable=SC2086
@@ -51,7 +51,7 @@ test_expect_success 'without a policy everything is kept, and it says so' '
 '
 
 test_expect_success 'a dry run shows what it would do and changes nothing' '
-	(cd "$R" && find . -type f | sort) >"$TEST_TMP/before" &&
+	(cd "$(repo_root repo)" && find . -type f | sort) >"$TEST_TMP/before" &&
 	qbk-prune $P --keep-last 2 --dry-run >"$TEST_TMP/out" &&
 	test_grep "^remove $B1 " "$TEST_TMP/out" &&
 	test_grep "^remove $B2 " "$TEST_TMP/out" &&
@@ -60,7 +60,7 @@ test_expect_success 'a dry run shows what it would do and changes nothing' '
 	qbk-prune $P --keep-last 2 --dry-run --json >"$TEST_TMP/d.json" &&
 	test "$(json_get "$TEST_TMP/d.json" "d[\"removed\"]")" = 2 &&
 	test "$(json_get "$TEST_TMP/d.json" "d[\"bytes_freed\"] > 0")" = true &&
-	(cd "$R" && find . -type f | sort) >"$TEST_TMP/after" &&
+	(cd "$(repo_root repo)" && find . -type f | sort) >"$TEST_TMP/after" &&
 	test_cmp "$TEST_TMP/before" "$TEST_TMP/after"
 '
 
@@ -75,8 +75,8 @@ test_expect_success 'without --keep-* options the config [retention] applies' '
 
 test_expect_success 'a backup is put under legal hold' '
 	qbk-prune $P --hold "$B1" --reason "case 4711" &&
-	test -f "$R/holds/$B1" &&
-	! grep -q "case 4711" "$R/holds/$B1"
+	test -f "$(repo_obj repo "holds/$B1")" &&
+	! grep -q "case 4711" "$(repo_obj repo "holds/$B1")"
 '
 
 test_expect_exit 1 'a hold on a backup that does not exist fails' '
@@ -98,8 +98,8 @@ test_expect_success 'prune --keep-last 2 removes B2, the held B1 survives' '
 	test "$(json_get "$TEST_TMP/p.json" "d[\"bytes_freed\"] > 0")" = true &&
 	json_get "$TEST_TMP/p.json" "[b[\"reasons\"] for b in d[\"backups\"] if b[\"backup_id\"] == \"$B1\"][0]" >"$TEST_TMP/r" &&
 	test_grep "hold" "$TEST_TMP/r" &&
-	test ! -e "$R/backups/$B2" && test ! -e "$R/backups/$B2.copy" &&
-	test -f "$R/backups/$B1" && test "$(count_backups)" -eq 4 &&
+	test ! -e "$(repo_obj repo "backups/$B2")" && test ! -e "$(repo_obj repo "backups/$B2.copy")" &&
+	test -f "$(repo_obj repo "backups/$B1")" && test "$(count_backups)" -eq 4 &&
 	test "$(repo_kb)" -lt "$K0"
 '
 
@@ -109,10 +109,10 @@ test_expect_success 'every remaining backup restores' '
 
 test_expect_success 'after --release the backup goes' '
 	qbk-prune $P --release "$B1" &&
-	test ! -e "$R/holds/$B1" &&
+	test ! -e "$(repo_obj repo "holds/$B1")" &&
 	K0=$(repo_kb) &&
 	qbk-prune $P --keep-last 2 -q &&
-	test ! -e "$R/backups/$B1" && test "$(count_backups)" -eq 3 &&
+	test ! -e "$(repo_obj repo "backups/$B1")" && test "$(count_backups)" -eq 3 &&
 	test "$(repo_kb)" -lt "$K0" &&
 	restores_ok 3 && restores_ok 4
 '
@@ -122,14 +122,14 @@ test_expect_exit 1 'releasing a backup that is not held fails' '
 '
 
 test_expect_success 'orphan twins and unreferenced chunks are removed' '
-	cp "$R/backups/$B3.copy" "$R/backups/20200101T000000Z-abcd.copy" &&
-	mkdir -p "$R/data/ab" &&
-	echo junk >"$R/data/ab/ab00000000000000000000000000000000000000000000000000000000000000" &&
+	repo_put repo backups/20200101T000000Z-abcd.copy "$(repo_obj repo "backups/$B3.copy")" &&
+	echo junk >"$TEST_TMP/junk" &&
+	repo_put repo data/ab/ab00000000000000000000000000000000000000000000000000000000000000 "$TEST_TMP/junk" &&
 	qbk-prune $P --keep-last 2 --json >"$TEST_TMP/o.json" &&
 	test "$(json_get "$TEST_TMP/o.json" "d[\"copies_removed\"]")" = 1 &&
 	test "$(json_get "$TEST_TMP/o.json" "d[\"chunks_removed\"]")" = 1 &&
-	test ! -e "$R/backups/20200101T000000Z-abcd.copy" &&
-	test ! -e "$R/data/ab/ab00000000000000000000000000000000000000000000000000000000000000" &&
+	test ! -e "$(repo_obj repo "backups/20200101T000000Z-abcd.copy")" &&
+	test ! -e "$(repo_obj repo "data/ab/ab00000000000000000000000000000000000000000000000000000000000000")" &&
 	test "$(count_backups)" -eq 3 && restores_ok 3 && restores_ok 4
 '
 
@@ -138,7 +138,7 @@ test_expect_success 'start a slow backup that holds the shared lock' '
 	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.5,\"seed\":9}" >/dev/null &&
 	{ qbk-backup $Q --collection c1 --json >"$TEST_TMP/b5.json" 2>"$TEST_TMP/b5.err" & } &&
 	BG=$! &&
-	n=0 && while [ "$(find "$R/locks" -type f ! -name ".*" | wc -l)" -eq 0 ] && [ $n -lt 100 ]; do
+	n=0 && while [ "$(repo_keys repo locks | wc -l)" -eq 0 ] && [ $n -lt 100 ]; do
 		sleep 0.1; n=$((n + 1)); done &&
 	test $n -lt 100
 '
@@ -155,7 +155,7 @@ test_expect_success 'the backup completes, and a prune afterwards too' '
 	wait "$BG" &&
 	B5=$(json_get "$TEST_TMP/b5.json" "d[\"backup_id\"]") &&
 	qbk-prune $P --keep-last 1 -q &&
-	test -f "$R/backups/$B5" && test "$(count_backups)" -eq 2 &&
+	test -f "$(repo_obj repo "backups/$B5")" && test "$(count_backups)" -eq 2 &&
 	restores_ok 5
 '
 

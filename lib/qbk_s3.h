@@ -1,0 +1,181 @@
+#ifndef QBK_S3_H
+#define QBK_S3_H
+
+/*
+ * qbk_s3: a small S3 client on libcurl, for the S3 store (qbk_store_s3.c).
+ *
+ * Requests are signed with AWS Signature Version 4 by libcurl
+ * (CURLOPT_AWS_SIGV4 "aws:amz:<region>:s3"); the payload's SHA-256 travels
+ * in x-amz-content-sha256, a PUT also sends Content-MD5 and its response's
+ * ETag must equal that MD5 (hex), so that an upload is confirmed byte for
+ * byte.  A session token goes in x-amz-security-token.
+ *
+ * Addressing: path style "<endpoint>/<bucket>/<key>" or virtual-host style
+ * "<scheme>://<bucket>.<host>/<key>".  Without an endpoint, AWS's
+ * "https://s3.<region>.amazonaws.com" is used.
+ *
+ * Every request is retried with exponential backoff and full jitter on
+ * connection errors and timeouts, on HTTP 429, 408 and 5xx other than 501
+ * (S3's SlowDown is a 503); never on other statuses.  A PUT is retried
+ * whole.
+ *
+ * Asynchronous PUTs and DELETEs (qbk_s3_submit) run on one I/O thread that
+ * keeps up to ${transfers} requests in flight with libcurl's multi
+ * interface; qbk_s3_wait() waits for all of them and reports the first
+ * failure.  Synchronous requests (qbk_s3_request) may be made from any
+ * thread at the same time.
+ */
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct qbk_buf;
+struct qbk_err;
+struct qbk_s3;
+
+struct qbk_s3_opts {
+	const char *endpoint;	/* "http://127.0.0.1:9000"; NULL: AWS */
+	const char *region;	/* NULL: "us-east-1" */
+	const char *bucket;
+	const char *prefix;	/* key prefix without '/' at either end; ""
+				 * or NULL for none */
+	int host_style;		/* 1: virtual-host addressing */
+	const char *access_key;	/* NULL: anonymous (unsigned) requests */
+	const char *secret_key;
+	const char *session_token;	/* NULL: none */
+	const char *ca_file;	/* PEM bundle; NULL: system default */
+	int insecure;		/* 1: do not verify TLS peers */
+	unsigned transfers;	/* asynchronous requests in flight; 0: 8 */
+	unsigned retries;	/* retries after the first attempt; default 5 */
+	int64_t retry_base_ms;	/* first backoff ceiling; 0: 200 */
+	int64_t retry_max_ms;	/* backoff ceiling cap; 0: 20000 */
+	long connect_timeout_ms;	/* 0: 10 s */
+	long low_speed_time_s;	/* give up (and retry) an attempt that
+				 * moves no byte for this long; 0: 60 */
+	unsigned lock_days;	/* > 0: object lock on PUTs (retain-until
+				 * now + lock_days) */
+	const char *lock_mode;	/* "COMPLIANCE" or "GOVERNANCE"; NULL:
+				 * GOVERNANCE */
+	volatile sig_atomic_t *cancel;	/* non-zero: stop; NULL: never */
+};
+
+/* Request flags. */
+#define QBK_S3_F_LOCK	0x1	/* PUT: send the object-lock headers */
+
+/** qbk_s3_new(opts, out, err): a client; the strings are copied.  Starts
+ * the I/O thread.  0 or -1 (QBK_E_CONFIG for a bad endpoint). */
+int qbk_s3_new(const struct qbk_s3_opts *, struct qbk_s3 **,
+    struct qbk_err *);
+
+/** qbk_s3_free(s3): stop the I/O thread (abandoning queued requests) and
+ * free ${s3}; NULL is a no-op. */
+void qbk_s3_free(struct qbk_s3 *);
+
+/** qbk_s3_sink_fn(cookie, data, len, err): receives a GET body piece by
+ * piece; 0 to go on, -1 with ${err} set to stop (not retried). */
+typedef int qbk_s3_sink_fn(void *, const void *, size_t, struct qbk_err *);
+
+/* A response. */
+struct qbk_s3_resp {
+	long status;		/* final HTTP status */
+	uint64_t length;	/* Content-Length (HEAD), or 0 */
+	int64_t mtime;		/* Last-Modified, epoch seconds, or 0 */
+	char etag[80];		/* ETag without quotes, or "" */
+};
+
+/** qbk_s3_request(s3, method, key, query, body, len, flags, sink, cookie,
+ * resp, err): one request on object ${key} (relative to the prefix; NULL
+ * or "" for the bucket itself) with the query string ${query} (already
+ * encoded and sorted by name; may be NULL), retried as described above.
+ * GET bodies go to ${sink} (NULL: dropped); once ${sink} has seen bytes, a
+ * failure is not retried (QBK_E_NET).  Returns 0 when the status is 2xx,
+ * else -1: 404 QBK_E_NOTFOUND, 401/403 QBK_E_AUTH, other QBK_E_HTTP (with
+ * S3's error code and message), connection QBK_E_NET; ${resp} (may be
+ * NULL) gets the status in every case. */
+int qbk_s3_request(struct qbk_s3 *, const char *, const char *, const char *,
+    const void *, size_t, unsigned, qbk_s3_sink_fn *, void *,
+    struct qbk_s3_resp *, struct qbk_err *);
+
+/** qbk_s3_submit(s3, method, key, body, len, flags, err): queue a PUT
+ * (the body is copied) or DELETE of ${key} for the I/O thread; blocks while
+ * 2 x transfers requests are queued.  Fails at once if an earlier submitted
+ * request failed (its error).  0 or -1. */
+int qbk_s3_submit(struct qbk_s3 *, const char *, const char *, const void *,
+    size_t, unsigned, struct qbk_err *);
+
+/** qbk_s3_wait(s3, err): wait until every submitted request has finished;
+ * -1 with the first failure (which stays: later waits and submits fail
+ * too), else 0. */
+int qbk_s3_wait(struct qbk_s3 *, struct qbk_err *);
+
+/** qbk_s3_list(s3, prefix, fn, cookie, err): list every object whose key
+ * (relative to the client's prefix) starts with ${prefix}, following
+ * ListObjectsV2 continuation tokens; ${fn}(cookie, key, size, mtime, err)
+ * as in qbk_store_list.  0, the callback's positive stop value, or -1. */
+int qbk_s3_list(struct qbk_s3 *, const char *,
+    int (*)(void *, const char *, uint64_t, int64_t, struct qbk_err *),
+    void *, struct qbk_err *);
+
+/** qbk_s3_bucket_exists(s3, err): 1 if the bucket answers HEAD, 0 if it
+ * does not exist (404), -1 on another failure. */
+int qbk_s3_bucket_exists(struct qbk_s3 *, struct qbk_err *);
+
+/*
+ * Pieces exposed for the unit tests.
+ */
+
+/** qbk_s3_url(endpoint, region, bucket, host_style, prefix, key, query,
+ * out, err): the request URL of ${key} (escaped per component; NULL key:
+ * the bucket) into ${out}.  0 or -1 (QBK_E_CONFIG: a bad endpoint, or a
+ * bucket that cannot be a host name in host style). */
+int qbk_s3_url(const char *, const char *, const char *, int, const char *,
+    const char *, const char *, struct qbk_buf *, struct qbk_err *);
+
+/** qbk_s3_escape(s, keep_slash, out): append ${s} URI-encoded as SigV4
+ * wants (unreserved characters kept, '/' kept if ${keep_slash}). */
+void qbk_s3_escape(const char *, int, struct qbk_buf *);
+
+/* One entry of a ListObjectsV2 page. */
+struct qbk_s3_entry {
+	char *key;		/* unescaped, as stored */
+	uint64_t size;
+	int64_t mtime;		/* LastModified, epoch seconds; 0 unknown */
+};
+
+/* A parsed ListObjectsV2 page. */
+struct qbk_s3_page {
+	struct qbk_s3_entry *entries;
+	size_t n;
+	int truncated;		/* IsTruncated */
+	char *next_token;	/* NextContinuationToken, or NULL */
+};
+
+/** qbk_s3_parse_list(xml, len, page, err): parse a ListObjectsV2 response
+ * body into ${page} (release with qbk_s3_page_release).  Malformed input
+ * fails with QBK_E_HTTP (never reads past ${len}).  0 or -1. */
+int qbk_s3_parse_list(const char *, size_t, struct qbk_s3_page *,
+    struct qbk_err *);
+
+/** qbk_s3_page_release(page): free a page's contents. */
+void qbk_s3_page_release(struct qbk_s3_page *);
+
+/** qbk_s3_parse_error(xml, len, code, msg): the <Code> and <Message> of an
+ * S3 error body into ${code} and ${msg} (appended; nothing if absent). */
+void qbk_s3_parse_error(const char *, size_t, struct qbk_buf *,
+    struct qbk_buf *);
+
+/** qbk_s3_retryable(neterr, status): 1 if a request that ended with a
+ * connection error (${neterr} non-zero) or HTTP ${status} is worth
+ * retrying, else 0. */
+int qbk_s3_retryable(int, long);
+
+/** qbk_s3_backoff_ms(attempt, base, max, rnd): the full-jitter backoff
+ * before retry ${attempt} (1, 2, ...): ${rnd} (0..UINT32_MAX) scaled into
+ * [0, min(max, base * 2^(attempt-1))]. */
+int64_t qbk_s3_backoff_ms(unsigned, int64_t, int64_t, uint32_t);
+
+/** qbk_s3_parse_time(s, out): an ISO 8601 time "2026-11-22T01:02:03.000Z"
+ * into epoch seconds.  0 or -1. */
+int qbk_s3_parse_time(const char *, int64_t *);
+
+#endif /* !QBK_S3_H */

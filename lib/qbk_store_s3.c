@@ -1,0 +1,653 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "qbk_buf.h"
+#include "qbk_config.h"
+#include "qbk_err.h"
+#include "qbk_fs.h"
+#include "qbk_log.h"
+#include "qbk_s3.h"
+#include "qbk_store.h"
+
+/*
+ * The S3 backend: object <key> of the repository is object <prefix>/<key>
+ * of the bucket.  Every request goes through qbk_s3 (SigV4, retries, ETag =
+ * MD5 check).  Lazy puts and deletes are handed to qbk_s3's I/O thread,
+ * which keeps "transfers" of them in flight; flush waits for them all and
+ * fails with the first failure, so that no manifest is written before every
+ * chunk it names is confirmed.  A non-lazy operation flushes first.
+ *
+ * S3 has no same-host lock (host_lock is NULL): qbk_lock relies on its lock
+ * records alone, which expire by time (qbk-repository(5) "Locks").
+ *
+ * The chunk-index cache (qbk-repository(5) "S3"): a list of "data/" with
+ * QBK_STORE_LIST_CACHED is answered from <cache>/s3-<hash>/chunks when its
+ * header still matches the repository (the ETag of "config" and the token
+ * of "index-generation"); otherwise the bucket is listed and the file
+ * rewritten.  Chunks this store PUTs are appended after a successful flush
+ * (so only confirmed ones).  Before its first delete of a chunk, the store
+ * writes a new "index-generation", which invalidates every cache.
+ */
+
+#define CACHE_MAGIC	"qbk-s3-chunk-index 1"
+#define GEN_KEY		"index-generation"
+#define GEN_MAX		256
+
+struct s3store {
+	struct qbk_store base;	/* first: a store points here */
+	struct qbk_s3 *s3;
+	unsigned lock_days;
+	char *cache_dir;	/* <cache>/s3-<hash>, or NULL: no cache */
+	pthread_mutex_t mu;	/* guards the fields below */
+	int cache_ok;		/* the cache file is current: append to it */
+	int gen_bumped;		/* index-generation rewritten already */
+	struct qbk_buf pending;	/* chunk keys PUT since the last flush */
+};
+
+static const struct qbk_store_ops s3_ops;
+
+/* Process-wide defaults (qbk_store_s3_defaults). */
+static struct {
+	int set;
+	char *endpoint, *region, *access_key_file, *secret_key_file;
+	char *ca_file, *lock_mode, *cache_dir;
+	struct qbk_store_s3 s;
+} defaults;
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? qbk_xstrdup(s) : NULL;
+}
+
+void
+qbk_store_s3_defaults(const struct qbk_store_s3 *s)
+{
+	free(defaults.endpoint);
+	free(defaults.region);
+	free(defaults.access_key_file);
+	free(defaults.secret_key_file);
+	free(defaults.ca_file);
+	free(defaults.lock_mode);
+	free(defaults.cache_dir);
+	memset(&defaults, 0, sizeof(defaults));
+	if (s == NULL)
+		return;
+	defaults.set = 1;
+	defaults.s = *s;
+	defaults.s.endpoint = defaults.endpoint = dup_or_null(s->endpoint);
+	defaults.s.region = defaults.region = dup_or_null(s->region);
+	defaults.s.access_key_file = defaults.access_key_file =
+	    dup_or_null(s->access_key_file);
+	defaults.s.secret_key_file = defaults.secret_key_file =
+	    dup_or_null(s->secret_key_file);
+	defaults.s.ca_file = defaults.ca_file = dup_or_null(s->ca_file);
+	defaults.s.lock_mode = defaults.lock_mode = dup_or_null(s->lock_mode);
+	defaults.s.cache_dir = defaults.cache_dir = dup_or_null(s->cache_dir);
+}
+
+/* Objects that get the object-lock headers: chunks and manifests. */
+static int
+lockable(const char *key)
+{
+	return strncmp(key, "data/", 5) == 0 ||
+	    strncmp(key, "backups/", 8) == 0;
+}
+
+/* Append the confirmed chunk keys to the cache file (best effort). */
+static void
+cache_append(struct s3store *st)
+{
+	struct qbk_buf path = QBK_BUF_INIT;
+	ssize_t n;
+	int fd;
+
+	qbk_buf_addf(&path, "%s/chunks", st->cache_dir);
+	fd = open(path.buf, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd == -1) {
+		st->cache_ok = 0;
+	} else {
+		n = write(fd, st->pending.buf, st->pending.len);
+		if (n < 0 || (size_t)n != st->pending.len) {
+			qbk_debug("cannot append to '%s': dropping the cache",
+			    path.buf);
+			st->cache_ok = 0;
+			(void)unlink(path.buf);
+		}
+		close(fd);
+	}
+	qbk_buf_release(&path);
+}
+
+static int
+s3_flush(struct qbk_store *s, struct qbk_err *err)
+{
+	struct s3store *st = (struct s3store *)s;
+	int rc;
+
+	rc = qbk_s3_wait(st->s3, err);
+	pthread_mutex_lock(&st->mu);
+	if (rc == 0 && st->cache_ok && st->pending.len > 0)
+		cache_append(st);
+	qbk_buf_reset(&st->pending);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+static int
+s3_put(struct qbk_store *s, const char *key, const void *data, size_t len,
+    unsigned flags, struct qbk_err *err)
+{
+	struct s3store *st = (struct s3store *)s;
+	unsigned rf = st->lock_days > 0 && lockable(key) ? QBK_S3_F_LOCK : 0;
+	struct qbk_err e = QBK_ERR_INIT;
+
+	if (flags & QBK_STORE_F_LAZY) {
+		if (qbk_s3_submit(st->s3, "PUT", key, data, len, rf, err) != 0)
+			return -1;
+		if (st->cache_dir != NULL && strncmp(key, "data/", 5) == 0) {
+			pthread_mutex_lock(&st->mu);
+			qbk_buf_addstr(&st->pending, key);
+			qbk_buf_addch(&st->pending, '\n');
+			pthread_mutex_unlock(&st->mu);
+		}
+		return 0;
+	}
+	if (s3_flush(s, err) != 0)
+		return -1;
+	if (flags & QBK_STORE_F_IFABSENT) {
+		if (qbk_s3_request(st->s3, "HEAD", key, NULL, NULL, 0, 0,
+		    NULL, NULL, NULL, &e) == 0)
+			return 1;
+		if (e.code != QBK_E_NOTFOUND) {
+			if (err != NULL)
+				*err = e;
+			return -1;
+		}
+	}
+	return qbk_s3_request(st->s3, "PUT", key, NULL, data, len, rf, NULL,
+	    NULL, NULL, err);
+}
+
+struct getbuf {
+	struct qbk_buf *out;
+	size_t max;
+	const char *key;
+};
+
+static int
+get_sink(void *cookie, const void *data, size_t len, struct qbk_err *err)
+{
+	struct getbuf *g = cookie;
+
+	if (g->out->len + len > g->max)
+		return qbk_err_set(err, QBK_E_INTEGRITY, "object '%s' is "
+		    "larger than %zu bytes", g->key, g->max);
+	qbk_buf_add(g->out, data, len);
+	return 0;
+}
+
+static int
+s3_get(struct qbk_store *s, const char *key, size_t max, struct qbk_buf *out,
+    struct qbk_err *err)
+{
+	struct s3store *st = (struct s3store *)s;
+	struct getbuf g;
+	int rc;
+
+	qbk_buf_reset(out);
+	g.out = out;
+	g.max = max;
+	g.key = key;
+	rc = qbk_s3_request(st->s3, "GET", key, NULL, NULL, 0, 0, get_sink, &g,
+	    NULL, err);
+	if (rc != 0)
+		qbk_buf_release(out);
+	return rc;
+}
+
+static int
+s3_get_stream(struct qbk_store *s, const char *key, qbk_store_read_fn *fn,
+    void *cookie, struct qbk_err *err)
+{
+	struct s3store *st = (struct s3store *)s;
+
+	return qbk_s3_request(st->s3, "GET", key, NULL, NULL, 0, 0, fn, cookie,
+	    NULL, err);
+}
+
+static int
+s3_stat(struct qbk_store *s, const char *key, struct qbk_store_stat *out,
+    struct qbk_err *err)
+{
+	struct s3store *st = (struct s3store *)s;
+	struct qbk_s3_resp r;
+
+	if (qbk_s3_request(st->s3, "HEAD", key, NULL, NULL, 0, 0, NULL, NULL,
+	    &r, err) != 0)
+		return -1;
+	out->size = r.length;
+	out->mtime = r.mtime;
+	return 0;
+}
+
+struct lister {
+	unsigned flags;
+	qbk_store_list_fn *fn;
+	void *cookie;
+};
+
+static int
+list_one(void *cookie, const char *key, uint64_t size, int64_t mtime,
+    struct qbk_err *err)
+{
+	struct lister *l = cookie;
+	struct qbk_store_stat st;
+
+	if (!qbk_store_key_valid(key)) {
+		qbk_detail("ignoring S3 object '%s': not a repository object",
+		    key);
+		return 0;
+	}
+	st.size = size;
+	st.mtime = mtime;
+	return l->fn(l->cookie, key, (l->flags & QBK_STORE_LIST_STAT) ?
+	    &st : NULL, err);
+}
+
+static int
+gen_sink(void *cookie, const void *data, size_t len, struct qbk_err *err)
+{
+	struct qbk_buf *b = cookie;
+
+	if (b->len + len > GEN_MAX)
+		return qbk_err_set(err, QBK_E_INTEGRITY, "'%s' is too large",
+		    GEN_KEY);
+	qbk_buf_add(b, data, len);
+	return 0;
+}
+
+/* The header that a current cache file starts with, into ${hdr}. */
+static int
+cache_header(struct s3store *st, struct qbk_buf *hdr, struct qbk_err *err)
+{
+	struct qbk_s3_resp r;
+	struct qbk_buf gen = QBK_BUF_INIT;
+	struct qbk_err e = QBK_ERR_INIT;
+	size_t i;
+
+	if (qbk_s3_request(st->s3, "HEAD", "config", NULL, NULL, 0, 0, NULL,
+	    NULL, &r, err) != 0)
+		return -1;
+	if (qbk_s3_request(st->s3, "GET", GEN_KEY, NULL, NULL, 0, 0, gen_sink,
+	    &gen, NULL, &e) != 0) {
+		if (e.code != QBK_E_NOTFOUND) {
+			if (err != NULL)
+				*err = e;
+			qbk_buf_release(&gen);
+			return -1;
+		}
+		qbk_buf_reset(&gen);
+		qbk_buf_addstr(&gen, "none");
+	}
+	for (i = 0; i < gen.len; i++)
+		if (gen.buf[i] == '\n' || gen.buf[i] == '\r')
+			gen.buf[i] = '_';
+	qbk_buf_reset(hdr);
+	qbk_buf_addf(hdr, CACHE_MAGIC "\nconfig %s\ngeneration %s\n", r.etag,
+	    gen.buf);
+	qbk_buf_release(&gen);
+	return 0;
+}
+
+struct collect {
+	struct lister *l;
+	struct qbk_buf *keys;
+};
+
+static int
+collect_one(void *cookie, const char *key, uint64_t size, int64_t mtime,
+    struct qbk_err *err)
+{
+	struct collect *c = cookie;
+
+	if (qbk_store_key_valid(key)) {
+		qbk_buf_addstr(c->keys, key);
+		qbk_buf_addch(c->keys, '\n');
+	}
+	return list_one(c->l, key, size, mtime, err);
+}
+
+/* List "data/" through the chunk-index cache. */
+static int
+cached_list(struct s3store *st, struct lister *l, struct qbk_err *err)
+{
+	struct qbk_buf hdr = QBK_BUF_INIT, file = QBK_BUF_INIT,
+	    path = QBK_BUF_INIT;
+	struct qbk_err e = QBK_ERR_INIT;
+	struct collect c;
+	char *p, *nl;
+	int rc = 0;
+
+	if (cache_header(st, &hdr, err) != 0)
+		return -1;
+	qbk_buf_addf(&path, "%s/chunks", st->cache_dir);
+	if (qbk_fs_read_file(path.buf, (size_t)1 << 31, &file, &e) == 0 &&
+	    file.len >= hdr.len && memcmp(file.buf, hdr.buf, hdr.len) == 0) {
+		qbk_detail("chunk index from the cache '%s'", path.buf);
+		for (p = file.buf + hdr.len; rc == 0 && *p != '\0'; p = nl) {
+			nl = strchr(p, '\n');
+			if (nl == NULL)
+				break;	/* a torn last line */
+			*nl++ = '\0';
+			if (strncmp(p, "data/", 5) != 0 ||
+			    !qbk_store_key_valid(p))
+				continue;
+			rc = l->fn(l->cookie, p, NULL, err);
+			if (rc < 0)
+				rc = -1;
+		}
+		pthread_mutex_lock(&st->mu);
+		st->cache_ok = rc == 0;
+		pthread_mutex_unlock(&st->mu);
+		goto out;
+	}
+	if (file.len > 0)
+		qbk_detail("the chunk-index cache '%s' is out of date: "
+		    "listing the bucket", path.buf);
+	/* List the bucket, and write the cache anew. */
+	c.l = l;
+	c.keys = &hdr;
+	if ((rc = qbk_s3_list(st->s3, "data/", collect_one, &c, err)) != 0)
+		goto out;
+	qbk_err_clear(&e);
+	if (qbk_fs_mkdir_p(st->cache_dir, QBK_FS_NOSYNC, &e) == 0 &&
+	    qbk_fs_write_atomic(st->cache_dir, "chunks", hdr.buf, hdr.len,
+	    QBK_FS_NOSYNC, &e) == 0) {
+		pthread_mutex_lock(&st->mu);
+		st->cache_ok = 1;
+		pthread_mutex_unlock(&st->mu);
+	} else {
+		qbk_warn("cannot write the chunk-index cache: %s", e.msg);
+	}
+out:
+	qbk_buf_release(&hdr);
+	qbk_buf_release(&file);
+	qbk_buf_release(&path);
+	return rc;
+}
+
+static int
+s3_list(struct qbk_store *s, const char *prefix, unsigned flags,
+    qbk_store_list_fn *fn, void *cookie, struct qbk_err *err)
+{
+	struct s3store *st = (struct s3store *)s;
+	struct lister l;
+
+	l.flags = flags;
+	l.fn = fn;
+	l.cookie = cookie;
+	if ((flags & QBK_STORE_LIST_CACHED) && !(flags & QBK_STORE_LIST_STAT) &&
+	    st->cache_dir != NULL && strcmp(prefix, "data/") == 0)
+		return cached_list(st, &l, err);
+	return qbk_s3_list(st->s3, prefix, list_one, &l, err);
+}
+
+/* Before the first chunk delete: a new index-generation token, so that
+ * every chunk-index cache made before is known to be out of date. */
+static int
+bump_generation(struct s3store *st, struct qbk_err *err)
+{
+	unsigned char rnd[16];
+	char hex[33];
+
+	if (st->gen_bumped)
+		return 0;
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+	if (s3_flush(&st->base, err) != 0 ||
+	    qbk_s3_request(st->s3, "PUT", GEN_KEY, NULL, hex, 32, 0, NULL,
+	    NULL, NULL, err) != 0)
+		return -1;
+	st->gen_bumped = 1;
+	pthread_mutex_lock(&st->mu);
+	st->cache_ok = 0;
+	pthread_mutex_unlock(&st->mu);
+	return 0;
+}
+
+static int
+s3_del(struct qbk_store *s, const char *key, unsigned flags,
+    struct qbk_err *err)
+{
+	struct s3store *st = (struct s3store *)s;
+	struct qbk_err e = QBK_ERR_INIT;
+
+	if (strncmp(key, "data/", 5) == 0 && bump_generation(st, err) != 0)
+		return -1;
+	if (flags & QBK_STORE_F_LAZY)
+		return qbk_s3_submit(st->s3, "DELETE", key, NULL, 0, 0, err);
+	/* Wait for earlier requests, but a failed upload does not stop a
+	 * delete (a failed backup must still remove its lock record). */
+	(void)s3_flush(s, NULL);
+	if (qbk_s3_request(st->s3, "DELETE", key, NULL, NULL, 0, 0, NULL,
+	    NULL, NULL, &e) == 0 || e.code == QBK_E_NOTFOUND)
+		return 0;
+	if (err != NULL)
+		*err = e;
+	return -1;
+}
+
+static int
+s3_remove_stale(struct qbk_store *s, time_t max_age, size_t *removed,
+    struct qbk_err *err)
+{
+	/* Objects are written with single PUTs: nothing is left behind. */
+	(void)s;
+	(void)max_age;
+	(void)removed;
+	(void)err;
+	return 0;
+}
+
+static int
+s3_close(struct qbk_store *s, struct qbk_err *err)
+{
+	struct s3store *st = (struct s3store *)s;
+
+	(void)err;
+	qbk_s3_free(st->s3);
+	qbk_buf_release(&st->pending);
+	pthread_mutex_destroy(&st->mu);
+	free(st->cache_dir);
+	free(st->base.location);
+	free(st);
+	return 0;
+}
+
+static const struct qbk_store_ops s3_ops = {
+	"s3",
+	s3_put,
+	s3_get,
+	s3_get_stream,
+	s3_stat,
+	s3_list,
+	s3_del,
+	s3_flush,
+	s3_remove_stale,
+	NULL,
+	NULL,
+	s3_close,
+};
+
+/* The cache folder of this repository: <root>/s3-<hash of endpoint,
+ * bucket, prefix>; NULL when caching is off ("" root) or no root is
+ * known. */
+static char *
+cache_dir(const char *root, const char *endpoint, const char *bucket,
+    const char *prefix)
+{
+	struct qbk_buf b = QBK_BUF_INIT, id = QBK_BUF_INIT;
+	unsigned char h[16];
+	char hex[33];
+	const char *env;
+
+	if (root != NULL && *root == '\0')
+		return NULL;
+	if (root != NULL)
+		qbk_buf_addstr(&b, root);
+	else if ((env = getenv("XDG_CACHE_HOME")) != NULL && *env == '/')
+		qbk_buf_addf(&b, "%s/qbk", env);
+	else if ((env = getenv("HOME")) != NULL && *env == '/')
+		qbk_buf_addf(&b, "%s/.cache/qbk", env);
+	else
+		return NULL;
+	qbk_buf_addf(&id, "%s\n%s\n%s", endpoint != NULL ? endpoint : "aws",
+	    bucket, prefix);
+	crypto_generichash(h, sizeof(h), (const unsigned char *)id.buf, id.len,
+	    NULL, 0);
+	qbk_buf_release(&id);
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	qbk_buf_addf(&b, "/s3-%s", hex);
+	return qbk_buf_detach(&b, NULL);
+}
+
+/* $VAR, else the file ${path}, else none. */
+static int
+credential(const char *var, const char *path, struct qbk_config_secret *out,
+    struct qbk_err *err)
+{
+	const char *v = getenv(var);
+
+	if (v != NULL && *v != '\0') {
+		out->data = qbk_xstrdup(v);
+		out->len = strlen(v);
+		return 0;
+	}
+	if (path == NULL || *path == '\0')
+		return 0;
+	if (qbk_config_read_secret(path, out, err) != 0) {
+		qbk_err_prefix(err, "S3 credentials");
+		return -1;
+	}
+	return 0;
+}
+
+int
+qbk_store_s3_open(const char *location, const struct qbk_store_opts *opts,
+    struct qbk_store **out, struct qbk_err *err)
+{
+	static const struct qbk_store_s3 none;
+	struct qbk_config_secret ak = QBK_CONFIG_SECRET_INIT,
+	    sk = QBK_CONFIG_SECRET_INIT, tok = QBK_CONFIG_SECRET_INIT;
+	const struct qbk_store_s3 *c;
+	struct qbk_s3_opts so;
+	struct qbk_buf bucket = QBK_BUF_INIT;
+	struct s3store *st;
+	const char *p, *slash;
+	int ex, host_style;
+
+	*out = NULL;
+	if (opts != NULL && opts->s3 != NULL)
+		c = opts->s3;
+	else if (defaults.set)
+		c = &defaults.s;
+	else
+		c = &none;
+	if (strncmp(location, "s3://", 5) != 0)
+		return qbk_err_set(err, QBK_E_CONFIG, "not an S3 location: "
+		    "'%s'", location);
+	p = location + 5;
+	slash = strchr(p, '/');
+	qbk_buf_add(&bucket, p, slash != NULL ? (size_t)(slash - p) :
+	    strlen(p));
+	if (bucket.len == 0) {
+		qbk_buf_release(&bucket);
+		return qbk_err_set(err, QBK_E_CONFIG, "no bucket in S3 "
+		    "location '%s': expected s3://bucket/prefix", location);
+	}
+	if (credential("AWS_ACCESS_KEY_ID", c->access_key_file, &ak, err) ||
+	    credential("AWS_SECRET_ACCESS_KEY", c->secret_key_file, &sk,
+	    err) || credential("AWS_SESSION_TOKEN", NULL, &tok, err))
+		goto err0;
+	if ((ak.data == NULL) != (sk.data == NULL)) {
+		qbk_err_set(err, QBK_E_CONFIG, "S3 credentials: an access key "
+		    "id without a secret key, or the reverse");
+		qbk_err_hint(err, "set both $AWS_ACCESS_KEY_ID and "
+		    "$AWS_SECRET_ACCESS_KEY, or s3_access_key_file and "
+		    "s3_secret_key_file");
+		goto err0;
+	}
+	memset(&so, 0, sizeof(so));
+	so.endpoint = c->endpoint;
+	host_style = c->host_style;
+	if (so.endpoint == NULL || *so.endpoint == '\0') {
+		/* The AWS SDKs' variables (S3-compatible stores: path style). */
+		if ((so.endpoint = getenv("AWS_ENDPOINT_URL_S3")) == NULL ||
+		    *so.endpoint == '\0')
+			so.endpoint = getenv("AWS_ENDPOINT_URL");
+		if (so.endpoint != NULL && *so.endpoint != '\0')
+			host_style = 0;
+		else
+			so.endpoint = NULL;
+	}
+	so.region = c->region;
+	so.bucket = bucket.buf;
+	so.prefix = slash != NULL ? slash + 1 : "";
+	so.host_style = host_style;
+	so.access_key = ak.data;
+	so.secret_key = sk.data;
+	so.session_token = tok.data;
+	so.ca_file = c->ca_file;
+	so.insecure = c->insecure;
+	so.transfers = c->transfers;
+	so.retries = c->retries > 0 ? c->retries : 5;
+	so.lock_days = c->lock_days;
+	so.lock_mode = c->lock_mode;
+	so.low_speed_time_s = (long)c->timeout_s;
+	so.cancel = opts != NULL ? opts->cancel : NULL;
+	st = qbk_xcalloc(1, sizeof(*st));
+	st->base.ops = &s3_ops;
+	st->base.location = qbk_xstrdup(location);
+	st->lock_days = c->lock_days;
+	pthread_mutex_init(&st->mu, NULL);
+	qbk_buf_init(&st->pending);
+	st->cache_dir = cache_dir(c->cache_dir, so.endpoint, bucket.buf,
+	    so.prefix);
+	if (qbk_s3_new(&so, &st->s3, err) != 0) {
+		s3_close(&st->base, NULL);
+		goto err0;
+	}
+	if ((ex = qbk_s3_bucket_exists(st->s3, err)) != 1) {
+		if (ex == 0) {
+			qbk_err_set(err, QBK_E_NOTFOUND, "S3 bucket '%s' does "
+			    "not exist", bucket.buf);
+			qbk_err_hint(err, "create the bucket first (qbk never "
+			    "creates buckets), or check s3_endpoint");
+		} else {
+			qbk_err_prefix(err, "cannot reach S3 repository '%s'",
+			    location);
+		}
+		s3_close(&st->base, NULL);
+		goto err0;
+	}
+	qbk_config_secret_release(&ak);
+	qbk_config_secret_release(&sk);
+	qbk_config_secret_release(&tok);
+	qbk_buf_release(&bucket);
+	*out = &st->base;
+	return 0;
+err0:
+	qbk_config_secret_release(&ak);
+	qbk_config_secret_release(&sk);
+	qbk_config_secret_release(&tok);
+	qbk_buf_release(&bucket);
+	return -1;
+}
