@@ -16,24 +16,36 @@
 #include "cli.h"
 
 enum {
-	OPT_COLLECTION = 1,
+	OPT_ALLOW_PARTIAL = 1,
+	OPT_COLLECTION,
+	OPT_CONTENT_HASH,
 	OPT_FULL_STORAGE,
 	OPT_METHOD,
 	OPT_METRICS_FILE,
+	OPT_PARALLEL,
 	OPT_TAG,
 	OPT_TYPE,
 	OPT_WORKERS
 };
 
 static const struct cli_opt options[] = {
+	{ "allow-partial", 0, CLI_ARG_NONE, OPT_ALLOW_PARTIAL, NULL,
+	    "cluster: record shards without an active replica as missing",
+	    0 },
 	{ "collection", 0, CLI_ARG_STR, OPT_COLLECTION, "NAME",
 	    "back up this collection (repeatable; default: all)", CLI_REPEAT },
+	{ "content-hash", 0, CLI_ARG_NONE, OPT_CONTENT_HASH, NULL,
+	    "hash every point too (for qbk-drill --validation exhaustive)",
+	    0 },
 	{ "full-storage", 0, CLI_ARG_NONE, OPT_FULL_STORAGE, NULL,
 	    "back up Qdrant's full storage snapshot and every alias", 0 },
 	{ "method", 0, CLI_ARG_STR, OPT_METHOD, "auto|stream|snapshot",
 	    "shard streams or collection snapshots (default auto)", 0 },
 	{ "metrics-file", 0, CLI_ARG_STR, OPT_METRICS_FILE, "PATH",
 	    "write Prometheus metrics of the run to PATH", 0 },
+	{ "parallel", 0, CLI_ARG_UINT, OPT_PARALLEL, "N",
+	    "cluster: stream from N nodes at once (default min(nodes, 4))",
+	    0 },
 	{ "tag", 0, CLI_ARG_STR, OPT_TAG, "KEY=VALUE",
 	    "record a tag in the backup (repeatable)", CLI_REPEAT },
 	{ "type", 0, CLI_ARG_STR, OPT_TYPE, "full|incremental",
@@ -49,6 +61,9 @@ struct opts {
 	const char *tags[256];
 	size_t ntags;
 	int full_storage;
+	int allow_partial;
+	unsigned parallel;
+	int content_hash;	/* --content-hash */
 	int type;		/* -1 config, 0 incremental, 1 full */
 	int method;
 	const char *metrics_file;
@@ -66,8 +81,19 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 			return cli_usage_error("too many '--collection'");
 		o->collections[o->ncollections++] = arg;
 		break;
+	case OPT_CONTENT_HASH:
+		o->content_hash = 1;
+		break;
+	case OPT_ALLOW_PARTIAL:
+		o->allow_partial = 1;
+		break;
 	case OPT_FULL_STORAGE:
 		o->full_storage = 1;
+		break;
+	case OPT_PARALLEL:
+		if (num < 1 || num > 64)
+			return cli_usage_error("'--parallel' must be 1 to 64");
+		o->parallel = (unsigned)num;
 		break;
 	case OPT_METHOD:
 		if (strcmp(arg, "auto") == 0)
@@ -215,6 +241,13 @@ main(int argc, char *argv[])
 	rc = -1;
 	if (qbk_ctx_open(&ctx, &co, &err) == 0) {
 		bo.sample_points = (unsigned)ctx->cfg.backup.sample_points;
+		bo.content_hash = o.content_hash ||
+		    ctx->cfg.backup.content_hash;
+		bo.allow_partial = o.allow_partial;
+		bo.node_parallelism = o.parallel > 0 ? o.parallel :
+		    (unsigned)ctx->cfg.backup.node_parallelism;
+		bo.nodes = (const char *const *)ctx->cfg.qdrant.nodes;
+		bo.nnodes = ctx->cfg.qdrant.nnodes;
 		if (bo.workers == 0 && ctx->cfg.backup.workers > 0)
 			bo.workers = (unsigned)ctx->cfg.backup.workers;
 		bo.full = o.type >= 0 ? o.type :

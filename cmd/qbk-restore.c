@@ -25,7 +25,9 @@ enum {
 	OPT_FORCE,
 	OPT_LIST,
 	OPT_NO_ALIASES,
+	OPT_PARALLEL,
 	OPT_PRIORITY,
+	OPT_SHARD,
 	OPT_TO_FILE,
 	OPT_WORKERS
 };
@@ -45,8 +47,12 @@ static const struct cli_opt options[] = {
 	    "show what the backup holds and exit", 0 },
 	{ "no-aliases", 0, CLI_ARG_NONE, OPT_NO_ALIASES, NULL,
 	    "do not restore the aliases the backup recorded", 0 },
+	{ "parallel", 0, CLI_ARG_UINT, OPT_PARALLEL, "N",
+	    "cluster: upload to N nodes at once (default min(nodes, 4))", 0 },
 	{ "priority", 0, CLI_ARG_STR, OPT_PRIORITY, "no_sync|snapshot|replica",
 	    "Qdrant's recovery priority (default snapshot)", 0 },
+	{ "shard", 0, CLI_ARG_UINT, OPT_SHARD, "N",
+	    "restore only shard N into the existing collection", 0 },
 	{ "to-file", 0, CLI_ARG_STR, OPT_TO_FILE, "PATH",
 	    "write the snapshot file to PATH ('-': stdout) instead", 0 },
 	{ "workers", 0, CLI_ARG_UINT, OPT_WORKERS, "N",
@@ -59,7 +65,9 @@ struct opts {
 	size_t ncollections;
 	const char *as, *at, *backup, *to_file;
 	int force, list, no_aliases, priority;	/* priority -1: config */
-	unsigned workers;
+	unsigned workers, parallel;
+	int one_shard;
+	uint32_t shard;
 };
 
 static int
@@ -103,6 +111,17 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 			    "'--priority': expected no_sync, snapshot or "
 			    "replica", arg);
 		break;
+	case OPT_PARALLEL:
+		if (num < 1 || num > 64)
+			return cli_usage_error("'--parallel' must be 1 to 64");
+		o->parallel = (unsigned)num;
+		break;
+	case OPT_SHARD:
+		if (num > UINT32_MAX)
+			return cli_usage_error("bad value for '--shard'");
+		o->one_shard = 1;
+		o->shard = (uint32_t)num;
+		break;
 	case OPT_TO_FILE:
 		o->to_file = arg;
 		break;
@@ -127,6 +146,10 @@ check_opts(const struct opts *o, int json)
 	if (o->to_file != NULL && (o->as != NULL || o->force))
 		return cli_usage_error("'--to-file' takes no '--as' or "
 		    "'--force'");
+	if (o->one_shard && (o->ncollections != 1 || o->to_file != NULL ||
+	    o->list))
+		return cli_usage_error("'--shard' needs one '--collection' "
+		    "and no '--to-file' or '--list'");
 	if (o->to_file != NULL && strcmp(o->to_file, "-") == 0 && json)
 		return cli_usage_error("'--json' needs stdout: not with "
 		    "'--to-file -'");
@@ -276,6 +299,8 @@ main(int argc, char *argv[])
 	ro.force = o.force;
 	ro.no_aliases = o.no_aliases;
 	ro.workers = o.workers;
+	ro.one_shard = o.one_shard;
+	ro.shard = o.shard;
 	ro.cancel = &cli_interrupted;
 	ro.progress = common.json ? NULL : on_progress;
 	ro.progress_cookie = &tty;
@@ -295,6 +320,12 @@ main(int argc, char *argv[])
 		if (ro.workers == 0 && ctx->cfg.backup.workers > 0)
 			ro.workers = (unsigned)ctx->cfg.backup.workers;
 		ro.sample_points = (unsigned)ctx->cfg.backup.sample_points;
+		ro.nodes = (const char *const *)ctx->cfg.qdrant.nodes;
+		ro.nnodes = ctx->cfg.qdrant.nnodes;
+		ro.node_parallelism = o.parallel > 0 ? o.parallel :
+		    (unsigned)ctx->cfg.backup.node_parallelism;
+		ro.replica_timeout_ms = ctx->cfg.qdrant.replica_timeout > 0 ?
+		    ctx->cfg.qdrant.replica_timeout : -1;
 		rc = run(ctx, &o, &ro, common.json, &rep, &out, &err);
 	}
 	if (o.list && rc == 0)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "qbk.h"
 #include "qbk_buf.h"
 #include "qbk_ctx.h"
 #include "qbk_exit.h"
@@ -14,6 +15,7 @@
 enum {
 	OPT_BACKUP = 1,
 	OPT_LIVE,
+	OPT_METRICS_FILE,
 	OPT_READ_DATA,
 	OPT_READ_DATA_SUBSET,
 	OPT_WORKERS
@@ -24,6 +26,8 @@ static const struct cli_opt options[] = {
 	    "check only this backup", 0 },
 	{ "live", 0, CLI_ARG_NONE, OPT_LIVE, NULL,
 	    "check the deployment against the newest backup", 0 },
+	{ "metrics-file", 0, CLI_ARG_STR, OPT_METRICS_FILE, "PATH",
+	    "write Prometheus metrics of the run to PATH", 0 },
 	{ "read-data", 0, CLI_ARG_NONE, OPT_READ_DATA, NULL,
 	    "read every chunk and reassemble every snapshot", 0 },
 	{ "read-data-subset", 0, CLI_ARG_STR, OPT_READ_DATA_SUBSET, "N%|K/N",
@@ -36,6 +40,7 @@ static const struct cli_opt options[] = {
 struct opts {
 	struct qbk_verify_opts v;
 	int live;
+	const char *metrics_file;
 };
 
 static int
@@ -52,6 +57,9 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		break;
 	case OPT_LIVE:
 		o->live = 1;
+		break;
+	case OPT_METRICS_FILE:
+		o->metrics_file = arg;
 		break;
 	case OPT_READ_DATA:
 		o->v.read_data = 1;
@@ -94,6 +102,40 @@ print_text(const struct qbk_verify_result *res)
 	    res->n_problems == 1 ? "" : "s");
 }
 
+/* The qbk_verify_* metrics of the run, written also when it failed: a
+ * failure that stopped the checks counts as one problem. */
+static void
+write_metrics(const char *path, const struct qbk_verify_result *res, int rc,
+    int64_t duration_ms)
+{
+	struct qbk_buf t = QBK_BUF_INIT;
+	struct qbk_err err = QBK_ERR_INIT;
+	size_t problems = res->n_problems + (rc != 0 ? 1 : 0);
+
+	qbk_buf_addf(&t, "# HELP qbk_verify_last_run_timestamp_seconds "
+	    "End of the last qbk-verify run.\n"
+	    "# TYPE qbk_verify_last_run_timestamp_seconds gauge\n"
+	    "qbk_verify_last_run_timestamp_seconds %lld\n",
+	    (long long)qbk_now());
+	qbk_buf_addf(&t, "# HELP qbk_verify_last_run_success "
+	    "1 if the last qbk-verify run found no problem.\n"
+	    "# TYPE qbk_verify_last_run_success gauge\n"
+	    "qbk_verify_last_run_success %d\n", problems == 0 ? 1 : 0);
+	qbk_buf_addf(&t, "# HELP qbk_verify_problems "
+	    "Problems found by the last qbk-verify run.\n"
+	    "# TYPE qbk_verify_problems gauge\n"
+	    "qbk_verify_problems %zu\n", problems);
+	qbk_buf_addf(&t, "# HELP qbk_verify_duration_seconds "
+	    "Duration of the last qbk-verify run.\n"
+	    "# TYPE qbk_verify_duration_seconds gauge\n"
+	    "qbk_verify_duration_seconds %.3f\n",
+	    (double)duration_ms / 1000.0);
+	if (cli_write_file(path, t.buf, t.len, &err) != 0)
+		fprintf(stderr, "%s: cannot write metrics file: %s\n",
+		    cli_progname(), err.msg);
+	qbk_buf_release(&t);
+}
+
 #define MAX_PEERS 64
 
 /* A client for every node of [qdrant] nodes, to compare replicas. */
@@ -116,7 +158,7 @@ open_peers(struct qbk_ctx *ctx, struct qbk_qdrant **peers, size_t *n,
 int
 main(int argc, char *argv[])
 {
-	struct opts o = { QBK_VERIFY_OPTS_INIT, 0 };
+	struct opts o = { QBK_VERIFY_OPTS_INIT, 0, NULL };
 	struct cli_common common = CLI_COMMON_INIT;
 	struct cli_prog prog = {
 		"[options]",
@@ -133,6 +175,7 @@ main(int argc, char *argv[])
 	struct qbk_buf out = QBK_BUF_INIT;
 	struct qbk_qdrant *peers[MAX_PEERS];
 	size_t i;
+	int64_t t0 = qbk_clock_ms();
 	int rest, rc;
 
 	memset(&res, 0, sizeof(res));
@@ -162,6 +205,8 @@ main(int argc, char *argv[])
 	}
 	for (i = 0; i < o.v.npeers; i++)
 		qbk_qdrant_free(peers[i]);
+	if (o.metrics_file != NULL)
+		write_metrics(o.metrics_file, &res, rc, qbk_clock_ms() - t0);
 	if (common.json) {
 		qbk_verify_report_json(&res, rc == 0 ? NULL : &err, &out);
 		fputs(out.buf, stdout);

@@ -11,6 +11,18 @@
  * again (also on failure).  With full_storage, Qdrant's full storage
  * snapshot plus every alias.  The manifest is written last: the backup
  * exists once qbk_backup_run() returns 0.
+ *
+ * A node of a distributed deployment: the cluster is discovered from it
+ * (qbk_cluster.h), every shard of every chosen collection is streamed once,
+ * from one Active replica (the least loaded peer first, then the order of
+ * ${opts->nodes}), on up to ${opts->node_parallelism} nodes at a time (one
+ * stream per node), and each collection records its shard layout
+ * (qbk_manifest_cluster).  A shard without an Active replica fails the
+ * backup (QBK_E_QDRANT naming it) unless ${opts->allow_partial}; then it is
+ * listed in the manifest's missing shards.  Replicas on peers qbk cannot
+ * reach are passed over, with a warning if the cluster calls them Active;
+ * a shard left without a reachable Active replica fails as above, with
+ * the peer and its URL named.
  */
 #include <signal.h>
 #include <stddef.h>
@@ -53,6 +65,8 @@ struct qbk_backup_opts {
 	size_t ntags;
 	enum qbk_backup_mode mode;
 	unsigned sample_points;	/* points fingerprinted per collection */
+	int content_hash;	/* record qbk_points_content_hash() of every
+				 * collection (--content-hash) */
 	unsigned workers;	/* 0: one per CPU */
 	int zstd_level;		/* -1: the repository's default */
 	int64_t now;		/* backup time; 0: the clock */
@@ -60,6 +74,13 @@ struct qbk_backup_opts {
 	struct qbk_lock *lock;	/* refreshed while the backup runs; or NULL */
 	void (*progress)(void *, const struct qbk_backup_progress *);
 	void *progress_cookie;
+	/* Distributed deployments (see qbk_cluster.h). */
+	const char *const *nodes;	/* [qdrant] nodes: REST URLs, or NULL */
+	size_t nnodes;
+	unsigned node_parallelism;	/* nodes streamed at once; 0:
+					 * min(nodes, 4) */
+	int allow_partial;	/* record shards without an Active replica
+				 * as missing instead of failing */
 };
 
 /** qbk_backup_run(repo, q, opts, out, err): run a backup of the Qdrant

@@ -270,12 +270,33 @@ snapshot_free(struct qbk_manifest_snapshot *s)
 }
 
 static void
+cluster_free(struct qbk_manifest_cluster *cl)
+{
+	size_t i, k;
+
+	if (cl == NULL)
+		return;
+	free(cl->sharding_method);
+	free(cl->peers);
+	json_decref(cl->payload_schema);
+	for (i = 0; i < cl->n_shards; i++) {
+		free(cl->shards[i].shard_key);
+		for (k = 0; k < cl->shards[i].n_replicas; k++)
+			free(cl->shards[i].replicas[k].state);
+		free(cl->shards[i].replicas);
+	}
+	free(cl->shards);
+	free(cl);
+}
+
+static void
 collection_free(struct qbk_manifest_collection *c)
 {
 	size_t i;
 
 	if (c == NULL)
 		return;
+	cluster_free(c->cluster);
 	free(c->name);
 	free_strv(c->aliases, c->n_aliases);
 	json_decref(c->vectors);
@@ -424,6 +445,48 @@ qbk_manifest_collection_add_sample(struct qbk_manifest_collection *c,
 	s = &c->samples[c->n_samples++];
 	s->id = dup_or_null(id);
 	memcpy(s->hash, copy, sizeof(copy));
+}
+
+struct qbk_manifest_cluster *
+qbk_manifest_collection_set_cluster(struct qbk_manifest_collection *c)
+{
+	cluster_free(c->cluster);
+	c->cluster = qbk_xcalloc(1, sizeof(*c->cluster));
+	return c->cluster;
+}
+
+void
+qbk_manifest_cluster_add_peer(struct qbk_manifest_cluster *cl, uint64_t id)
+{
+	cl->peers = grow(cl->peers, cl->n_peers, sizeof(*cl->peers));
+	cl->peers[cl->n_peers++] = id;
+}
+
+struct qbk_manifest_shard *
+qbk_manifest_cluster_add_shard(struct qbk_manifest_cluster *cl,
+    int64_t shard_id)
+{
+	struct qbk_manifest_shard *sh;
+
+	cl->shards = grow(cl->shards, cl->n_shards, sizeof(*cl->shards));
+	sh = &cl->shards[cl->n_shards++];
+	memset(sh, 0, sizeof(*sh));
+	sh->shard_id = shard_id;
+	return sh;
+}
+
+void
+qbk_manifest_shard_add_replica(struct qbk_manifest_shard *sh,
+    uint64_t peer_id, const char *state, int64_t points_count)
+{
+	struct qbk_manifest_replica *r;
+
+	sh->replicas = grow(sh->replicas, sh->n_replicas,
+	    sizeof(*sh->replicas));
+	r = &sh->replicas[sh->n_replicas++];
+	r->peer_id = peer_id;
+	r->state = dup_or_null(state);
+	r->points_count = points_count;
 }
 
 struct qbk_manifest_snapshot *
@@ -1138,7 +1201,94 @@ parse_snapshots(struct pctx *c, json_t *o,
 }
 
 static const char *const collection_keys[] = { "name", "aliases",
-	"points_count", "vectors", "config", "sample", "snapshots", NULL };
+	"points_count", "vectors", "config", "sample", "content_hash",
+	"content_points", "cluster", "snapshots", NULL };
+static const char *const cluster_keys[] = { "shard_number",
+	"replication_factor", "write_consistency_factor", "sharding_method",
+	"peers", "shards", "payload_schema", NULL };
+static const char *const cshard_keys[] = { "shard_id", "shard_key",
+	"peer_id", "points_count", "replicas", NULL };
+static const char *const replica_keys[] = { "peer_id", "state",
+	"points_count", NULL };
+
+static int
+parse_cluster(struct pctx *c, json_t *o, struct qbk_manifest_cluster *cl)
+{
+	json_t *a, *v, *r, *x;
+	size_t i, k, old, o2, o3;
+	const char *s;
+
+	if (check_element(c, o, cluster_keys) ||
+	    get_uint(c, o, "shard_number", &cl->shard_number) ||
+	    get_uint(c, o, "replication_factor", &cl->replication_factor) ||
+	    get_uint(c, o, "write_consistency_factor",
+	    &cl->write_consistency_factor) ||
+	    get_str(c, o, "sharding_method", S_TOKEN, 1,
+	    QBK_MANIFEST_MAX_TOKEN, &cl->sharding_method))
+		return -1;
+	if ((a = get_array(c, o, "peers", QBK_MANIFEST_MAX_LIST)) == NULL)
+		return -1;
+	cl->peers = alloc_for(json_array_size(a), sizeof(*cl->peers));
+	old = push_key(c, "peers");
+	json_array_foreach(a, i, v) {
+		o2 = push_index(c, i);
+		if ((s = check_str(c, NULL, v, S_U64, 1, 20)) == NULL)
+			return -1;
+		cl->peers[cl->n_peers++] = strtoull(s, NULL, 10);
+		pop(c, o2);
+	}
+	pop(c, old);
+	if ((a = get_array(c, o, "shards", QBK_MANIFEST_MAX_SNAPSHOTS)) ==
+	    NULL)
+		return -1;
+	cl->shards = alloc_for(json_array_size(a), sizeof(*cl->shards));
+	old = push_key(c, "shards");
+	json_array_foreach(a, i, v) {
+		struct qbk_manifest_shard *sh = &cl->shards[i];
+
+		o2 = push_index(c, i);
+		if (check_element(c, v, cshard_keys))
+			return -1;
+		cl->n_shards++;
+		if (get_int(c, v, "shard_id", 0, UINT32_MAX, &sh->shard_id) ||
+		    (json_object_get(v, "shard_key") != NULL &&
+		    get_str(c, v, "shard_key", S_NAME, 1, QBK_MANIFEST_MAX_STR,
+		    &sh->shard_key)) ||
+		    get_u64str(c, v, "peer_id", &sh->peer_id) ||
+		    get_uint(c, v, "points_count", &sh->points_count))
+			return -1;
+		if ((r = get_array(c, v, "replicas", QBK_MANIFEST_MAX_LIST)) ==
+		    NULL)
+			return -1;
+		sh->replicas = alloc_for(json_array_size(r),
+		    sizeof(*sh->replicas));
+		o3 = push_key(c, "replicas");
+		json_array_foreach(r, k, x) {
+			struct qbk_manifest_replica *rp = &sh->replicas[k];
+			size_t o4 = push_index(c, k);
+
+			if (check_element(c, x, replica_keys))
+				return -1;
+			sh->n_replicas++;
+			if (get_u64str(c, x, "peer_id", &rp->peer_id) ||
+			    get_str(c, x, "state", S_TOKEN, 1,
+			    QBK_MANIFEST_MAX_TOKEN, &rp->state) ||
+			    get_int(c, x, "points_count", -1, INT64_MAX,
+			    &rp->points_count))
+				return -1;
+			pop(c, o4);
+		}
+		pop(c, o3);
+		pop(c, o2);
+	}
+	pop(c, old);
+	if ((v = json_object_get(o, "payload_schema")) != NULL) {
+		if (!json_is_object(v))
+			return bad(c, "payload_schema", "expected an object");
+		cl->payload_schema = json_incref(v);
+	}
+	return 0;
+}
 static const char *const sample_keys[] = { "id", "hash", NULL };
 
 static int
@@ -1183,6 +1333,25 @@ parse_collection(struct pctx *c, json_t *o,
 		pop(c, o2);
 	}
 	pop(c, old);
+	/* Optional, and only together (older manifests have neither). */
+	if ((json_object_get(o, "content_hash") != NULL) !=
+	    (json_object_get(o, "content_points") != NULL))
+		return bad(c, "content_hash", "expected together with "
+		    "'content_points'");
+	if (json_object_get(o, "content_hash") != NULL &&
+	    (get_fixed(c, o, "content_hash", S_HEX64, col->content_hash,
+	    sizeof(col->content_hash)) ||
+	    get_uint(c, o, "content_points", &col->content_points)))
+		return -1;
+	if (json_object_get(o, "cluster") != NULL) {
+		size_t o2 = push_key(c, "cluster");
+
+		col->cluster = qbk_xcalloc(1, sizeof(*col->cluster));
+		if (parse_cluster(c, json_object_get(o, "cluster"),
+		    col->cluster))
+			return -1;
+		pop(c, o2);
+	}
 	return parse_snapshots(c, o, &col->snapshots, &col->n_snapshots, 0);
 }
 
@@ -1644,6 +1813,48 @@ verbatim(json_t *v)
 }
 
 static json_t *
+build_cluster(int *fail, const struct qbk_manifest_cluster *cl)
+{
+	json_t *o = json_object(), *a = json_array(), *sa = json_array();
+	size_t i, k;
+
+	set(fail, o, "shard_number", juint(cl->shard_number));
+	set(fail, o, "replication_factor", juint(cl->replication_factor));
+	set(fail, o, "write_consistency_factor",
+	    juint(cl->write_consistency_factor));
+	set(fail, o, "sharding_method", jstr(cl->sharding_method));
+	for (i = 0; i < cl->n_peers; i++)
+		append(fail, a, ju64str(cl->peers[i]));
+	set(fail, o, "peers", a);
+	for (i = 0; i < cl->n_shards; i++) {
+		const struct qbk_manifest_shard *sh = &cl->shards[i];
+		json_t *so = json_object(), *ra = json_array();
+
+		set(fail, so, "shard_id", json_integer(sh->shard_id));
+		if (sh->shard_key != NULL)
+			set(fail, so, "shard_key", jstr(sh->shard_key));
+		set(fail, so, "peer_id", ju64str(sh->peer_id));
+		set(fail, so, "points_count", juint(sh->points_count));
+		for (k = 0; k < sh->n_replicas; k++) {
+			json_t *ro = json_object();
+
+			set(fail, ro, "peer_id",
+			    ju64str(sh->replicas[k].peer_id));
+			set(fail, ro, "state", jstr(sh->replicas[k].state));
+			set(fail, ro, "points_count",
+			    json_integer(sh->replicas[k].points_count));
+			append(fail, ra, ro);
+		}
+		set(fail, so, "replicas", ra);
+		append(fail, sa, so);
+	}
+	set(fail, o, "shards", sa);
+	if (cl->payload_schema != NULL)
+		set(fail, o, "payload_schema", verbatim(cl->payload_schema));
+	return o;
+}
+
+static json_t *
 build_manifest(int *fail, const struct qbk_manifest *m)
 {
 	json_t *o = json_object(), *a, *x;
@@ -1700,6 +1911,15 @@ build_manifest(int *fail, const struct qbk_manifest *m)
 			append(fail, sa, so);
 		}
 		set(fail, co, "sample", sa);
+		if (c->content_hash[0] != '\0') {
+			set(fail, co, "content_hash", jfixed(c->content_hash,
+			    sizeof(c->content_hash)));
+			set(fail, co, "content_points",
+			    juint(c->content_points));
+		}
+		if (c->cluster != NULL)
+			set(fail, co, "cluster", build_cluster(fail,
+			    c->cluster));
 		set(fail, co, "snapshots", build_snapshots(fail,
 		    c->snapshots, c->n_snapshots));
 		append(fail, a, co);

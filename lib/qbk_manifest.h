@@ -29,6 +29,9 @@
  *     "collections": [ { "name", "aliases": [..], "points_count",
  *         "vectors": {..verbatim..}, "config": {..verbatim..},
  *         "sample": [{"id": "42" | "<uuid>", "hash": "<64 hex>"}],
+ *         "content_hash": "<64 hex>", "content_points" (both optional:
+ *         present together or not at all),
+ *         "cluster": CLUSTER (optional: distributed collections only),
  *         "snapshots": [ SNAPSHOT ] } ],
  *     "snapshots": [ SNAPSHOT ]          (full-storage snapshots only)
  *     "missing_shards": [{"collection", "shard_id", "reason"}],
@@ -41,6 +44,15 @@
  *     "entries": [{"path", "type": "file"|"dir"|"symlink"|"hardlink"|"other",
  *                  "size"}],
  *     "chunks": ["<64 hex id>:<plaintext length>", ...] }
+ *   CLUSTER = { "shard_number", "replication_factor",
+ *     "write_consistency_factor", "sharding_method": "auto"|"custom",
+ *     "peers": ["<decimal u64>", ...],
+ *     "shards": [{"shard_id", "shard_key" (JSON text; optional),
+ *                 "peer_id": "<u64>" (source replica, "0" if missing),
+ *                 "points_count",
+ *                 "replicas": [{"peer_id", "state", "points_count"
+ *                               (-1: unknown)}]}],
+ *     "payload_schema": {..verbatim..} (optional) }
  * Times are UTC, "YYYY-MM-DDTHH:MM:SSZ".  Integers are JSON integers in
  * 0..2^63-1; the u64 values that can exceed that (Qdrant peer ids and point
  * ids) are decimal strings.
@@ -161,6 +173,35 @@ struct qbk_manifest_sample {	/* one sampled point */
 	char hash[QBK_MANIFEST_HEX_LEN + 1];	/* of vectors + payload */
 };
 
+struct qbk_manifest_replica {	/* one replica of a shard at backup time */
+	uint64_t peer_id;
+	char *state;		/* "Active", "Dead", ... (MAX_TOKEN) */
+	int64_t points_count;	/* as its peer counted them; -1 unknown */
+};
+
+struct qbk_manifest_shard {	/* one shard of a distributed collection */
+	int64_t shard_id;	/* 0..2^32-1 */
+	char *shard_key;	/* JSON text of a custom shard key, or NULL */
+	uint64_t peer_id;	/* replica it was backed up from; 0: missing */
+	uint64_t points_count;	/* of that replica */
+	struct qbk_manifest_replica *replicas;	/* every replica seen */
+	size_t n_replicas;
+};
+
+struct qbk_manifest_cluster {	/* shard layout of a distributed collection */
+	uint64_t shard_number;
+	uint64_t replication_factor;
+	uint64_t write_consistency_factor;
+	char *sharding_method;	/* "auto" or "custom" */
+	uint64_t *peers;	/* peer ids of the cluster at backup time */
+	size_t n_peers;
+	struct qbk_manifest_shard *shards;	/* by shard id */
+	size_t n_shards;
+	/* Optional: the payload indexes (Qdrant's payload_schema object,
+	 * verbatim), which shard snapshots do not carry; NULL if none. */
+	struct json_t *payload_schema;
+};
+
 struct qbk_manifest_collection {
 	char *name;
 	char **aliases;		/* aliases that point at it */
@@ -172,6 +213,13 @@ struct qbk_manifest_collection {
 	size_t n_samples;
 	struct qbk_manifest_snapshot **snapshots;	/* collection/shard */
 	size_t n_snapshots;
+	/* Optional (qbk-backup --content-hash): qbk_points_content_hash() of
+	 * every point, taken next to the snapshot; "" if none recorded. */
+	char content_hash[QBK_MANIFEST_HEX_LEN + 1];
+	uint64_t content_points;	/* points hashed; 0 if none */
+	/* Optional: the shard layout of a distributed collection (NULL for
+	 * a single node's backup). */
+	struct qbk_manifest_cluster *cluster;
 };
 
 struct qbk_manifest_tag {
@@ -273,6 +321,20 @@ void qbk_manifest_collection_add_sample(struct qbk_manifest_collection *,
 struct qbk_manifest_snapshot *qbk_manifest_add_snapshot(
     struct qbk_manifest *, struct qbk_manifest_collection *,
     enum qbk_manifest_snapkind);
+
+/** qbk_manifest_collection_set_cluster(c): give ${c} an empty shard
+ * layout (replacing any) and return it (owned by ${c}). */
+struct qbk_manifest_cluster *qbk_manifest_collection_set_cluster(
+    struct qbk_manifest_collection *);
+
+/** qbk_manifest_cluster_add_peer(cl, id), qbk_manifest_cluster_add_shard(
+ * cl, shard_id) (returned, owned by ${cl}, valid until the next add),
+ * qbk_manifest_shard_add_replica(sh, peer_id, state, points_count). */
+void qbk_manifest_cluster_add_peer(struct qbk_manifest_cluster *, uint64_t);
+struct qbk_manifest_shard *qbk_manifest_cluster_add_shard(
+    struct qbk_manifest_cluster *, int64_t);
+void qbk_manifest_shard_add_replica(struct qbk_manifest_shard *, uint64_t,
+    const char *, int64_t);
 
 /** qbk_manifest_collection_drop_snapshots(c): free and forget every
  * snapshot of ${c} (a backup that switches method after a failure). */

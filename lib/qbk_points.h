@@ -8,7 +8,9 @@
  * {"payload": <payload or {}>, "vector": <vector(s) or null>} built from the
  * point record Qdrant returns.
  */
+#include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct json_t;
 struct qbk_err;
@@ -27,5 +29,23 @@ int qbk_points_id_text(const struct json_t *, char *, size_t);
  * in ${*out}, owned by the caller.  0 or -1. */
 int qbk_points_sample(struct qbk_qdrant *, const char *, unsigned,
     struct json_t **, struct qbk_err *);
+
+/** qbk_points_content_hash(q, coll, cancel, hex, count, err): scroll every
+ * point of ${coll} (with vectors and payloads, a page at a time: memory
+ * stays flat) and write its content hash into ${hex}[65] and the number of
+ * points into ${*count}.  The content hash is independent of the order in
+ * which points come: the sum modulo 2^256 of SHA-256(id || '\0' || hash)
+ * over every point, where id is qbk_points_id_text() and hash the 64 hex
+ * digits of qbk_points_hash(), each digest read as a big-endian 256-bit
+ * number, written as 64 lowercase hex digits (no points: 64 zeros).
+ * ${cancel} (may be NULL) stops it between pages (QBK_E_INTERRUPTED).
+ * 0 or -1 (a record without a valid id: QBK_E_QDRANT). */
+int qbk_points_content_hash(struct qbk_qdrant *, const char *,
+    volatile sig_atomic_t *, char *, uint64_t *, struct qbk_err *);
+
+/** qbk_points_content_add(sum, id, hash): add the term of one point (id
+ * text and 64 hex point hash) to the 32-byte big-endian ${sum}: the
+ * building block of qbk_points_content_hash(), exposed for tests. */
+void qbk_points_content_add(unsigned char *, const char *, const char *);
 
 #endif /* !QBK_POINTS_H */

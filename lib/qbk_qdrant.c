@@ -19,7 +19,22 @@
 
 struct qbk_qdrant {
 	struct qbk_http *http;
+	struct qbk_http_opts opts;	/* for clients of other peers */
+	char *api_key;			/* opts.api_key, owned */
+	char *ca_file;			/* opts.ca_file, owned */
 };
+
+/* Overwrite a secret so that it does not linger in freed memory. */
+static void
+wipe(char *s)
+{
+	volatile char *p = s;
+
+	if (s == NULL)
+		return;
+	while (*p != '\0')
+		*p++ = '\0';
+}
 
 int
 qbk_qdrant_new(struct qbk_qdrant **out, const struct qbk_http_opts *o,
@@ -34,8 +49,26 @@ qbk_qdrant_new(struct qbk_qdrant **out, const struct qbk_http_opts *o,
 		return -1;
 	}
 	qbk_http_set_error_text(q->http, qbk_qdrant_error_text);
+	q->opts = *o;
+	q->opts.base_url = NULL;
+	q->api_key = o->api_key != NULL ? qbk_xstrdup(o->api_key) : NULL;
+	q->ca_file = o->ca_file != NULL ? qbk_xstrdup(o->ca_file) : NULL;
+	q->opts.api_key = q->api_key;
+	q->opts.ca_file = q->ca_file;
 	*out = q;
 	return 0;
+}
+
+int
+qbk_qdrant_new_peer(struct qbk_qdrant *q, const char *url, int retries,
+    struct qbk_qdrant **out, struct qbk_err *err)
+{
+	struct qbk_http_opts o = q->opts;
+
+	o.base_url = url;
+	if (retries >= 0)
+		o.retries = (unsigned)retries;
+	return qbk_qdrant_new(out, &o, err);
 }
 
 void
@@ -44,6 +77,9 @@ qbk_qdrant_free(struct qbk_qdrant *q)
 	if (q == NULL)
 		return;
 	qbk_http_free(q->http);
+	wipe(q->api_key);
+	free(q->api_key);
+	free(q->ca_file);
 	free(q);
 }
 
@@ -589,6 +625,39 @@ qbk_qdrant_collection_delete(struct qbk_qdrant *q, const char *name,
 	qbk_buf_release(&path);
 	if (rc == 0 && deleted != NULL)
 		*deleted = json_is_true(res);
+	json_decref(res);
+	return rc;
+}
+
+int
+qbk_qdrant_index_create(struct qbk_qdrant *q, const char *coll,
+    const char *field, const json_t *schema, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT;
+	json_t *body, *res = NULL, *params, *type;
+	int rc;
+
+	/* PayloadIndexInfo {"data_type", "params"?} -> PayloadFieldSchema:
+	 * the params object (it names its type), else the type name. */
+	params = json_object_get(schema, "params");
+	type = json_object_get(schema, "data_type");
+	if (params != NULL && json_is_object(params))
+		body = json_pack("{s:s, s:O}", "field_name", field,
+		    "field_schema", params);
+	else if (type != NULL && json_is_string(type))
+		body = json_pack("{s:s, s:O}", "field_name", field,
+		    "field_schema", type);
+	else
+		return qbk_err_set(err, QBK_E_USAGE, "payload index of '%s' on "
+		    "'%s' has no type", field, coll);
+	if (body == NULL)
+		return qbk_err_set(err, QBK_E_NOMEM, "cannot build a request");
+	path_coll(&path, coll);
+	qbk_buf_addstr(&path, "/index?wait=true");
+	rc = call(q, "PUT", path.buf, body, QBK_HTTP_F_LONG, &res, err,
+	    "cannot create the payload index of '%s' on '%s'", field, coll);
+	qbk_buf_release(&path);
+	json_decref(body);
 	json_decref(res);
 	return rc;
 }

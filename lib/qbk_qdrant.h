@@ -33,6 +33,13 @@ struct qbk_qdrant;
 int qbk_qdrant_new(struct qbk_qdrant **, const struct qbk_http_opts *,
     struct qbk_err *);
 
+/** qbk_qdrant_new_peer(q, url, retries, out, err): a new client for the
+ * node at ${url} with the settings of ${q} (API key, TLS, timeouts, cancel
+ * flag), and ${retries} retries (-1: as ${q}).  For the other peers of a
+ * cluster.  Caller frees with qbk_qdrant_free(). */
+int qbk_qdrant_new_peer(struct qbk_qdrant *, const char *, int,
+    struct qbk_qdrant **, struct qbk_err *);
+
 /** qbk_qdrant_free(q): free ${q}; NULL is a no-op. */
 void qbk_qdrant_free(struct qbk_qdrant *);
 
@@ -116,6 +123,13 @@ struct json_t *qbk_qdrant_create_body(const struct json_t *);
  * (may be NULL) is 0 if there was no such collection. */
 int qbk_qdrant_collection_delete(struct qbk_qdrant *, const char *, int *,
     struct qbk_err *);
+
+/** qbk_qdrant_index_create(q, coll, field, schema, err): PUT
+ * /collections/{coll}/index?wait=true for ${field}, from the
+ * PayloadIndexInfo ${schema} of collection info's payload_schema
+ * ({"data_type", "params"?}; borrowed). */
+int qbk_qdrant_index_create(struct qbk_qdrant *, const char *, const char *,
+    const struct json_t *, struct qbk_err *);
 
 struct qbk_qdrant_alias {
 	char *alias;

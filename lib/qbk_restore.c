@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "qbk.h"
 #include "qbk_backup.h"
 #include "qbk_buf.h"
+#include "qbk_cluster.h"
 #include "qbk_config.h"
 #include "qbk_crypto.h"
 #include "qbk_err.h"
@@ -435,6 +437,52 @@ snap_json(const struct qbk_manifest_snapshot *s)
 	    (json_int_t)s->duration_ms);
 }
 
+/* The shard layout of a distributed collection, or null. */
+static json_t *
+cluster_json(const struct qbk_manifest_cluster *cl)
+{
+	json_t *o, *shards, *peers;
+	char id[32];
+	size_t i, k;
+
+	if (cl == NULL)
+		return json_null();
+	shards = json_array();
+	peers = json_array();
+	for (i = 0; i < cl->n_peers; i++) {
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)
+		    cl->peers[i]);
+		json_array_append_new(peers, json_string(id));
+	}
+	for (i = 0; i < cl->n_shards; i++) {
+		const struct qbk_manifest_shard *sh = &cl->shards[i];
+		json_t *reps = json_array();
+
+		for (k = 0; k < sh->n_replicas; k++) {
+			snprintf(id, sizeof(id), "%llu", (unsigned long long)
+			    sh->replicas[k].peer_id);
+			json_array_append_new(reps, json_pack("{s:s, s:s, "
+			    "s:I}", "peer_id", id, "state",
+			    sh->replicas[k].state != NULL ?
+			    sh->replicas[k].state : "", "points_count",
+			    (json_int_t)sh->replicas[k].points_count));
+		}
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)
+		    sh->peer_id);
+		json_array_append_new(shards, json_pack("{s:I, s:s?, s:s, "
+		    "s:I, s:o}", "shard_id", (json_int_t)sh->shard_id,
+		    "shard_key", sh->shard_key, "peer_id", id, "points_count",
+		    (json_int_t)sh->points_count, "replicas", reps));
+	}
+	o = json_pack("{s:I, s:I, s:I, s:s, s:o, s:o}", "shard_number",
+	    (json_int_t)cl->shard_number, "replication_factor",
+	    (json_int_t)cl->replication_factor, "write_consistency_factor",
+	    (json_int_t)cl->write_consistency_factor, "sharding_method",
+	    cl->sharding_method != NULL ? cl->sharding_method : "auto",
+	    "peers", peers, "shards", shards);
+	return o != NULL ? o : json_null();
+}
+
 /* Collection name of a member "<collection>-<peer id>-YYYY-MM-DD-HH-MM-SS
  * .snapshot" of a full storage snapshot (NOTES 4.5), or NULL.  Caller
  * frees. */
@@ -542,7 +590,7 @@ list_json(const struct qbk_manifest *m, struct qbk_buf *out)
 {
 	json_t *doc = json_object(), *colls = json_array(), *tags =
 	    json_object(), *aliases = json_object(), *vers = json_array(),
-	    *fulls = json_array();
+	    *fulls = json_array(), *missing = json_array();
 	char start[QBK_MANIFEST_TIME_LEN + 1], end[QBK_MANIFEST_TIME_LEN + 1];
 	struct list_ctx l = { out, colls, m };
 	size_t i, k;
@@ -586,10 +634,17 @@ list_json(const struct qbk_manifest *m, struct qbk_buf *out)
 			size += c->snapshots[k]->size;
 		}
 		json_array_append_new(colls, json_pack("{s:s, s:I, s:I, s:o, "
-		    "s:o, s:O?}", "name", c->name, "points_count",
+		    "s:o, s:O?, s:o}", "name", c->name, "points_count",
 		    (json_int_t)c->points_count, "size", (json_int_t)size,
-		    "aliases", al, "snapshots", snaps, "vectors", c->vectors));
+		    "aliases", al, "snapshots", snaps, "vectors", c->vectors,
+		    "cluster", cluster_json(c->cluster)));
 	}
+	for (i = 0; i < m->n_missing; i++)
+		json_array_append_new(missing, json_pack("{s:s, s:I, s:s}",
+		    "collection", m->missing[i].collection, "shard_id",
+		    (json_int_t)m->missing[i].shard_id, "reason",
+		    m->missing[i].reason != NULL ? m->missing[i].reason : ""));
+	json_object_set_new(doc, "missing_shards", missing);
 	for (i = 0; i < m->n_snapshots; i++) {
 		json_array_append_new(fulls, snap_json(m->snapshots[i]));
 		full_members(m->snapshots[i], list_member, &l);
@@ -612,7 +667,10 @@ list_snap_text(const struct qbk_manifest_snapshot *s, struct qbk_buf *out)
 	char h[32];
 
 	qbk_buf_size_text(s->size, h, sizeof(h));
-	if (s->kind == QBK_MANIFEST_SNAP_SHARD)
+	if (s->kind == QBK_MANIFEST_SNAP_SHARD && s->peer_id != 0)
+		qbk_buf_addf(out, "    shard %lld (peer %llu): ",
+		    (long long)s->shard_id, (unsigned long long)s->peer_id);
+	else if (s->kind == QBK_MANIFEST_SNAP_SHARD)
 		qbk_buf_addf(out, "    shard %lld: ", (long long)s->shard_id);
 	else
 		qbk_buf_addf(out, "    %s: ", snapkind_name(s->kind));
@@ -668,6 +726,17 @@ qbk_restore_list(const struct qbk_manifest *m, int json, struct qbk_buf *out)
 			qbk_buf_addf(out, "%s%s", k == 0 ? ", aliases " : ", ",
 			    c->aliases[k]);
 		qbk_buf_addch(out, '\n');
+		if (c->cluster != NULL)
+			qbk_buf_addf(out, "    cluster: %llu shards, replication "
+			    "factor %llu, write consistency factor %llu, %s "
+			    "sharding, %zu peers\n", (unsigned long long)
+			    c->cluster->shard_number, (unsigned long long)
+			    c->cluster->replication_factor,
+			    (unsigned long long)
+			    c->cluster->write_consistency_factor,
+			    c->cluster->sharding_method != NULL ?
+			    c->cluster->sharding_method : "auto",
+			    c->cluster->n_peers);
 		for (k = 0; k < c->n_snapshots; k++)
 			list_snap_text(c->snapshots[k], out);
 	}
@@ -958,6 +1027,12 @@ struct run {
 	const struct qbk_restore_opts *o;
 	struct qbk_restore_report *rep;
 	const char *url;
+	struct qbk_cluster *cl;	/* the target, when distributed */
+	int prio_set;		/* use ${prio}, not the option */
+	enum qbk_qdrant_priority prio;
+	pthread_mutex_t mu;	/* uploads to several nodes at once: guards
+				 * the report, progress and the lock */
+	int threaded;
 };
 
 /* The body of one upload: a whole snapshot, or one member of a tar. */
@@ -971,6 +1046,7 @@ struct source {
 	uint64_t base, total;	/* progress: earlier bytes, all bytes */
 	uint64_t sent, reported;
 	EVP_MD_CTX *sha;	/* member mode: SHA-256 of what was sent */
+	pthread_mutex_t *mu;	/* several uploads at once, or NULL */
 };
 
 /* Start hashing what ${s} sends (members: the manifest has no hash). */
@@ -1014,9 +1090,17 @@ static int
 source_tick(struct source *s, struct qbk_err *err)
 {
 	struct qbk_restore_progress p;
+	int rc = 0;
 
-	if (s->o->lock != NULL && qbk_lock_refresh(s->o->lock, 0, err) != 0)
-		return -1;
+	if (s->o->lock != NULL) {
+		if (s->mu != NULL)
+			pthread_mutex_lock(s->mu);
+		rc = qbk_lock_refresh(s->o->lock, 0, err);
+		if (s->mu != NULL)
+			pthread_mutex_unlock(s->mu);
+		if (rc != 0)
+			return -1;
+	}
 	if (s->o->progress == NULL || s->sent - s->reported < PROGRESS_STEP)
 		return 0;
 	s->reported = s->sent;
@@ -1026,7 +1110,11 @@ source_tick(struct source *s, struct qbk_err *err)
 	p.target = s->target;
 	p.bytes = s->base + s->sent;
 	p.total = s->total;
+	if (s->mu != NULL)
+		pthread_mutex_lock(s->mu);
 	s->o->progress(s->o->progress_cookie, &p);
+	if (s->mu != NULL)
+		pthread_mutex_unlock(s->mu);
 	return 0;
 }
 
@@ -1128,35 +1216,40 @@ interrupted(const struct qbk_restore_opts *o, struct qbk_err *err)
 /* Remove the file an upload left in the node's snapshot folder (Qdrant
  * keeps uploaded files: NOTES 7.9).  Best effort. */
 static void
-remove_upload(struct run *r, const char *target, long shard,
-    const char *fname, int quiet)
+remove_upload(struct run *r, struct qbk_qdrant *cq, const char *target,
+    long shard, const char *fname, int quiet)
 {
 	struct qbk_qdrant_snapshot *v = NULL;
 	struct qbk_err e = QBK_ERR_INIT;
 	size_t n = 0, i;
 
-	if (qbk_qdrant_snapshot_list(r->cq, target, shard, &v, &n, &e) != 0) {
+	if (r->threaded)
+		pthread_mutex_lock(&r->mu);
+	if (qbk_qdrant_snapshot_list(cq, target, shard, &v, &n, &e) != 0) {
 		if (!quiet && e.code != QBK_E_NOTFOUND)
 			warning(r->rep, "cannot list the snapshots of '%s' to "
 			    "remove the uploaded file '%s': %s", target, fname,
 			    e.msg);
-		return;
+		goto out;
 	}
 	for (i = 0; i < n; i++)
 		if (strcmp(v[i].name, fname) == 0)
 			break;
-	if (i < n && qbk_qdrant_snapshot_delete(r->cq, target, shard, fname,
+	if (i < n && qbk_qdrant_snapshot_delete(cq, target, shard, fname,
 	    &e) != 0 && !quiet && e.code != QBK_E_NOTFOUND)
 		warning(r->rep, "cannot remove the uploaded snapshot file '%s' "
 		    "from '%s': %s", fname, target, e.msg);
 	qbk_qdrant_snapshots_free(v, n);
+out:
+	if (r->threaded)
+		pthread_mutex_unlock(&r->mu);
 }
 
 /* Stream ${src} into Qdrant: the snapshot of ${target} (shard -1) or of one
  * of its shards; ${sha} is the checksum Qdrant verifies (may be NULL). */
 static int
-upload(struct run *r, const char *target, long shard, struct source *src,
-    const char *sha, uint64_t size, struct qbk_err *err)
+upload(struct run *r, struct qbk_qdrant *q, const char *target, long shard,
+    struct source *src, const char *sha, uint64_t size, struct qbk_err *err)
 {
 	struct qbk_qdrant_upload up;
 	uint8_t rnd[4];
@@ -1169,13 +1262,13 @@ upload(struct run *r, const char *target, long shard, struct source *src,
 	    r->m->backup_id, hex);
 	memset(&up, 0, sizeof(up));
 	up.filename = fname;
-	up.priority = r->o->priority;
+	up.priority = r->prio_set ? r->prio : r->o->priority;
 	up.checksum = sha;
 	up.size = (int64_t)size;
 	up.read = source_read;
 	up.rewind = source_rewind;
 	up.cookie = src;
-	rc = qbk_qdrant_snapshot_upload(r->q, target, shard, &up, err);
+	rc = qbk_qdrant_snapshot_upload(q, target, shard, &up, err);
 	if (rc == 0 && src->tar == NULL &&
 	    qbk_extract_sha256(src->x) == NULL) {
 		/* Qdrant took fewer bytes than the snapshot has. */
@@ -1185,7 +1278,8 @@ upload(struct run *r, const char *target, long shard, struct source *src,
 		    (unsigned long long)size);
 		rc = -1;
 	}
-	remove_upload(r, target, shard, fname, rc != 0);
+	remove_upload(r, q == r->q ? r->cq : q, target, shard, fname,
+	    rc != 0);
 	return rc;
 }
 
@@ -1304,7 +1398,7 @@ replace_incompatible(struct run *r, struct plan *p, struct qbk_err *err)
 }
 
 static int
-restore_snapshot(struct run *r, struct plan *p,
+restore_snapshot(struct run *r, struct qbk_qdrant *q, struct plan *p,
     const struct qbk_manifest_snapshot *s, uint64_t base,
     struct qbk_restore_item *it, struct qbk_err *err)
 {
@@ -1321,12 +1415,339 @@ restore_snapshot(struct run *r, struct plan *p,
 	src.target = p->target;
 	src.base = base;
 	src.total = p->total;
-	rc = upload(r, p->target, s->kind == QBK_MANIFEST_SNAP_SHARD ?
+	src.mu = r->threaded ? &r->mu : NULL;
+	rc = upload(r, q, p->target, s->kind == QBK_MANIFEST_SNAP_SHARD ?
 	    (long)s->shard_id : QBK_QDRANT_NO_SHARD, &src, s->sha256, s->size,
 	    err);
 	qbk_extract_close(src.x);
-	if (rc == 0)
+	if (rc == 0) {
+		if (r->threaded)
+			pthread_mutex_lock(&r->mu);
 		item_add_snap(it, s->name, s->shard_id, s->size, s->sha256);
+		if (r->threaded)
+			pthread_mutex_unlock(&r->mu);
+	}
+	return rc;
+}
+
+/* ---- shard by shard: distributed targets and --shard ------------------ */
+
+struct rjob {
+	const struct qbk_manifest_snapshot *s;
+	uint64_t peer;		/* 0: the node of r->q */
+	uint64_t base;		/* progress: bytes of the snapshots before */
+};
+
+struct rshards {
+	struct run *r;
+	struct plan *p;
+	struct rjob *jobs;
+	size_t njobs;
+	struct qbk_restore_item *it;
+};
+
+static int
+shard_job(void *cookie, size_t i, struct qbk_err *err)
+{
+	struct rshards *rs = cookie;
+	struct run *r = rs->r;
+	struct rjob *j = &rs->jobs[i];
+	struct qbk_qdrant *pq = NULL;
+	int rc;
+
+	if (j->peer != 0 &&
+	    qbk_cluster_connect(r->cl, r->q, j->peer, &pq, err) != 0)
+		return -1;
+	qbk_detail("shard %lld of '%s' to %s", (long long)j->s->shard_id,
+	    rs->p->target, pq != NULL ? qbk_qdrant_url(pq) : r->url);
+	rc = restore_snapshot(r, pq != NULL ? pq : r->q, rs->p, j->s, j->base,
+	    rs->it, err);
+	if (rc != 0)
+		qbk_err_prefix(err, "shard %lld to '%s'",
+		    (long long)j->s->shard_id, pq != NULL ? qbk_qdrant_url(pq) :
+		    r->url);
+	qbk_qdrant_free(pq);
+	return rc;
+}
+
+/* "shard 0: peer 1 Active, peer 2 Dead; ..." for the replicas that are not
+ * Active (all if ${all}); returns how many are not Active. */
+static size_t
+replica_states(const struct qbk_cluster_layout *l, int all,
+    struct qbk_buf *out)
+{
+	size_t i, k, bad = 0;
+
+	for (i = 0; i < l->nshards; i++)
+		for (k = 0; k < l->shards[i].nreplicas; k++) {
+			const struct qbk_cluster_replica *x =
+			    &l->shards[i].replicas[k];
+
+			if (!qbk_cluster_replica_active(x))
+				bad++;
+			else if (!all)
+				continue;
+			qbk_buf_addf(out, "%sshard %u on peer %llu: %s",
+			    out->len > 0 ? ", " : "", l->shards[i].id,
+			    (unsigned long long)x->peer_id, x->state);
+		}
+	return bad;
+}
+
+/* Wait until every replica of ${target} is Active and no transfer runs. */
+static void
+wait_replicas(struct run *r, const char *target)
+{
+	int64_t limit = r->o->replica_timeout_ms == 0 ? 120000 :
+	    r->o->replica_timeout_ms;
+	int64_t t0 = qbk_clock_ms();
+	struct qbk_buf b = QBK_BUF_INIT;
+
+	if (limit < 0)
+		return;
+	for (;;) {
+		struct qbk_cluster_layout *l = NULL;
+		struct qbk_err e = QBK_ERR_INIT;
+		size_t bad;
+
+		if (qbk_cluster_layout(r->cl, r->cq, target, &l, &e) != 0) {
+			warning(r->rep, "cannot check the replicas of '%s': %s",
+			    target, e.msg);
+			return;
+		}
+		qbk_buf_reset(&b);
+		bad = replica_states(l, 0, &b);
+		if (bad == 0 && l->ntransfers == 0) {
+			qbk_info("every replica of '%s' is active (%.1f s)",
+			    target, (double)(qbk_clock_ms() - t0) / 1000.0);
+			qbk_cluster_layout_free(l);
+			break;
+		}
+		if (qbk_clock_ms() - t0 >= limit ||
+		    (r->o->cancel != NULL && *r->o->cancel != 0)) {
+			warning(r->rep, "not every replica of '%s' is active "
+			    "after %.0f s (%zu shard transfer%s running): %s",
+			    target, (double)(qbk_clock_ms() - t0) / 1000.0,
+			    l->ntransfers, l->ntransfers == 1 ? "" : "s",
+			    b.len > 0 ? b.buf : "all active");
+			qbk_cluster_layout_free(l);
+			break;
+		}
+		qbk_cluster_layout_free(l);
+		nanosleep(&(struct timespec){ 0, 200 * 1000 * 1000 }, NULL);
+	}
+	qbk_buf_release(&b);
+}
+
+/* The CreateCollection body of ${p}, with replication_factor clamped to
+ * the peers of the target. */
+static json_t *
+sharded_body(struct run *r, struct plan *p, struct qbk_err *err)
+{
+	json_t *body = qbk_qdrant_create_body(p->mc->config), *params;
+	json_int_t rf;
+
+	if (body == NULL) {
+		qbk_err_set(err, QBK_E_INTEGRITY, "backup '%s' does not record "
+		    "the vectors of collection '%s'", r->m->backup_id, p->name);
+		return NULL;
+	}
+	params = json_object_get(body, "params");
+	if (params == NULL)
+		params = body;
+	rf = json_integer_value(json_object_get(params,
+	    "replication_factor"));
+	if (r->cl->enabled && rf > (json_int_t)r->cl->npeers) {
+		warning(r->rep, "collection '%s' had replication factor %lld; "
+		    "the target has %zu peers: creating '%s' with %zu",
+		    p->name, (long long)rf, r->cl->npeers, p->target,
+		    r->cl->npeers);
+		json_object_set_new(params, "replication_factor",
+		    json_integer((json_int_t)r->cl->npeers));
+	}
+	return body;
+}
+
+/* Re-create the payload indexes a cluster backup recorded. */
+static int
+create_indexes(struct run *r, struct plan *p, struct qbk_err *err)
+{
+	const json_t *ps = p->mc->cluster != NULL ?
+	    p->mc->cluster->payload_schema : NULL;
+	const char *field;
+	json_t *schema;
+
+	json_object_foreach((json_t *)(uintptr_t)ps, field, schema) {
+		if (qbk_qdrant_index_create(r->q, p->target, field, schema,
+		    err) != 0)
+			return -1;
+		qbk_detail("payload index '%s' of '%s' created", field,
+		    p->target);
+	}
+	return 0;
+}
+
+static int
+restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
+{
+	const struct qbk_manifest_collection *mc = p->mc;
+	struct rshards rs;
+	struct qbk_cluster_layout *l = NULL;
+	uint64_t *pick = NULL, *usable = NULL, *order = NULL, *node_of = NULL;
+	uint64_t base = 0;
+	size_t nusable = 0, norder = 0, i, k;
+	int64_t t0 = qbk_clock_ms();
+	int existed, c, rc = -1;
+	unsigned par;
+	json_t *body;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.r = r;
+	rs.p = p;
+	if (p->exists && !r->o->one_shard) {
+		if ((c = compatible(r, p, err)) < 0)
+			return -1;
+		if (c == 0 && replace_incompatible(r, p, err) != 0)
+			return -1;
+	} else if (p->exists) {
+		if ((c = compatible(r, p, err)) < 0)
+			return -1;
+		if (c == 0)
+			return qbk_err_set(err, QBK_E_USAGE, "collection '%s' "
+			    "has other vectors or another shard count than "
+			    "the backup of '%s': cannot restore one shard "
+			    "into it", p->target, p->name);
+	}
+	existed = p->exists;
+	for (k = 0; k < mc->n_snapshots; k++) {
+		const struct qbk_manifest_snapshot *s = mc->snapshots[k];
+
+		if (r->o->one_shard && s->shard_id != (int64_t)r->o->shard) {
+			base += s->size;
+			continue;
+		}
+		rs.jobs = qbk_xrealloc(rs.jobs, (rs.njobs + 1) *
+		    sizeof(*rs.jobs));
+		rs.jobs[rs.njobs].s = s;
+		rs.jobs[rs.njobs].peer = 0;
+		rs.jobs[rs.njobs++].base = base;
+		base += s->size;
+	}
+	if (rs.njobs == 0) {
+		if (r->o->one_shard)
+			qbk_err_set(err, QBK_E_USAGE, "backup '%s' holds no "
+			    "snapshot of shard %u of collection '%s'",
+			    r->m->backup_id, r->o->shard, p->name);
+		else
+			qbk_err_set(err, QBK_E_INTEGRITY, "backup '%s' holds "
+			    "no snapshot of collection '%s'", r->m->backup_id,
+			    p->name);
+		goto out;
+	}
+	progress(r->o, QBK_RESTORE_EV_START, p->name, p->target, 0, p->total,
+	    0);
+	if (!existed && r->cl->enabled &&
+	    r->o->priority != QBK_QDRANT_PRIORITY_DEFAULT &&
+	    r->o->priority != QBK_QDRANT_PRIORITY_SNAPSHOT) {
+		/* The other replicas of a new collection are Active and
+		 * empty: with "replica" they would win, with "no_sync" they
+		 * would stay empty. */
+		warning(r->rep, "priority '%s' does not fit a new collection, "
+		    "whose other replicas are empty: restoring '%s' with "
+		    "priority 'snapshot'", r->o->priority ==
+		    QBK_QDRANT_PRIORITY_REPLICA ? "replica" : "no_sync",
+		    p->target);
+		r->prio_set = 1;
+		r->prio = QBK_QDRANT_PRIORITY_SNAPSHOT;
+	}
+	if (!existed) {
+		if ((body = sharded_body(r, p, err)) == NULL)
+			goto out;
+		c = qbk_qdrant_collection_create(r->q, p->target, body, err);
+		qbk_json_decref(body);
+		if (c != 0) {
+			qbk_err_prefix(err, "cannot create collection '%s'",
+			    p->target);
+			goto out;
+		}
+		if (create_indexes(r, p, err) != 0)
+			goto fail;
+	}
+
+	/* Where each shard goes: a node holding a replica of it, spread. */
+	if (r->cl->enabled) {
+		if (qbk_cluster_layout(r->cl, r->q, p->target, &l, err) != 0)
+			goto fail;
+		usable = qbk_xcalloc(r->cl->npeers + 1, sizeof(*usable));
+		for (i = 0; i < r->cl->npeers; i++)
+			if (r->cl->peers[i].reachable)
+				usable[nusable++] = r->cl->peers[i].id;
+		order = qbk_xcalloc(r->o->nnodes + 1, sizeof(*order));
+		for (k = 0; k < r->o->nnodes; k++)
+			for (i = 0; i < r->cl->npeers; i++)
+				if (strcmp(r->cl->peers[i].url,
+				    r->o->nodes[k]) == 0)
+					order[norder++] = r->cl->peers[i].id;
+		pick = qbk_xcalloc(l->nshards + 1, sizeof(*pick));
+		qbk_cluster_pick(l, 1, usable, nusable, order, norder, pick);
+		for (k = 0; k < rs.njobs; k++) {
+			for (i = 0; i < l->nshards; i++)
+				if ((int64_t)l->shards[i].id ==
+				    rs.jobs[k].s->shard_id)
+					break;
+			if (i == l->nshards || pick[i] == 0) {
+				qbk_err_set(err, QBK_E_QDRANT, "no reachable "
+				    "node holds a replica of shard %lld of "
+				    "'%s'", (long long)rs.jobs[k].s->shard_id,
+				    p->target);
+				goto fail;
+			}
+			rs.jobs[k].peer = pick[i];
+		}
+	}
+	rs.it = add_item(r->rep, p->name, p->target);
+	rs.it->replaced = p->replaced;
+	node_of = qbk_xcalloc(rs.njobs + 1, sizeof(*node_of));
+	for (k = 0; k < rs.njobs; k++)
+		node_of[k] = rs.jobs[k].peer;
+	par = r->o->node_parallelism > 0 ? r->o->node_parallelism :
+	    (unsigned)(r->cl->npeers < 4 ? r->cl->npeers : 4);
+	r->threaded = 1;
+	c = qbk_cluster_run(rs.njobs, node_of, par, shard_job, &rs,
+	    r->o->cancel, err);
+	r->threaded = 0;
+	if (c != 0) {
+		drop_item(r->rep);
+		goto fail;
+	}
+	if (r->cl->enabled)
+		wait_replicas(r, p->target);
+	rs.it->duration_ms = (uint64_t)(qbk_clock_ms() - t0);
+	p->done = 1;
+	progress(r->o, QBK_RESTORE_EV_DONE, p->name, p->target, rs.it->bytes,
+	    p->total, rs.it->duration_ms);
+	qbk_info("restored %s of collection '%s'%s%s: %llu bytes in %.1f s",
+	    r->o->one_shard ? "one shard" : "every shard", p->name,
+	    strcmp(p->name, p->target) != 0 ? " as " : "",
+	    strcmp(p->name, p->target) != 0 ? p->target : "",
+	    (unsigned long long)rs.it->bytes,
+	    (double)rs.it->duration_ms / 1000.0);
+	rc = 0;
+	goto out;
+fail:
+	if (!existed)
+		undo_create(r, p->target);
+	qbk_err_prefix(err, "cannot restore collection '%s' of backup '%s'%s%s",
+	    p->name, r->m->backup_id, strcmp(p->name, p->target) != 0 ?
+	    " as " : "", strcmp(p->name, p->target) != 0 ? p->target : "");
+out:
+	qbk_cluster_layout_free(l);
+	free(pick);
+	free(usable);
+	free(order);
+	free(node_of);
+	free(rs.jobs);
+	r->prio_set = 0;
 	return rc;
 }
 
@@ -1341,6 +1762,8 @@ restore_collection(struct run *r, struct plan *p, struct qbk_err *err)
 	int existed, c;
 	size_t k;
 
+	if (r->o->one_shard || (r->cl != NULL && r->cl->enabled))
+		return restore_sharded(r, p, err);
 	if (p->exists) {
 		if ((c = compatible(r, p, err)) < 0)
 			return -1;
@@ -1363,12 +1786,16 @@ restore_collection(struct run *r, struct plan *p, struct qbk_err *err)
 			    p->target);
 			return -1;
 		}
+		if (create_indexes(r, p, err) != 0) {
+			undo_create(r, p->target);
+			return -1;
+		}
 	}
 	it = add_item(r->rep, p->name, p->target);
 	it->replaced = p->replaced;
 	for (k = 0; k < mc->n_snapshots; k++) {
 		if (interrupted(r->o, err) != 0 ||
-		    restore_snapshot(r, p, mc->snapshots[k], base, it,
+		    restore_snapshot(r, r->q, p, mc->snapshots[k], base, it,
 		    err) != 0) {
 			drop_item(r->rep);
 			if (!existed)
@@ -1446,8 +1873,8 @@ restore_full(struct run *r, const struct qbk_manifest_snapshot *s,
 		src.target = plans[i].target;
 		src.total = mb.size;
 		if (source_hash_start(&src, err) != 0 ||
-		    upload(r, plans[i].target, QBK_QDRANT_NO_SHARD, &src, NULL,
-		    mb.size, err) != 0) {
+		    upload(r, r->q, plans[i].target, QBK_QDRANT_NO_SHARD, &src,
+		    NULL, mb.size, err) != 0) {
 			source_hash_end(&src, sha);
 			drop_item(r->rep);
 			if (!plans[i].exists)
@@ -1595,6 +2022,9 @@ safety_backup(struct run *r, struct plan *plans, size_t np,
 	bo.workers = r->o->workers;
 	bo.zstd_level = -1;
 	bo.cancel = r->o->cancel;
+	bo.nodes = r->o->nodes;
+	bo.nnodes = r->o->nnodes;
+	bo.node_parallelism = r->o->node_parallelism;
 	qbk_info("taking a safety backup of %zu collection%s before replacing "
 	    "%s", n, n == 1 ? "" : "s", n == 1 ? "it" : "them");
 	if (qbk_backup_run(r->repo, r->q, &bo, &sm, err) != 0) {
@@ -1835,24 +2265,44 @@ check_target(struct run *r, struct plan *plans, size_t np,
     struct qbk_err *err)
 {
 	struct qbk_qdrant_version ver;
-	struct qbk_qdrant_cluster *cl = NULL;
 	struct qbk_buf names = QBK_BUF_INIT;
 	size_t i, nexist = 0;
 
 	if (qbk_qdrant_version(r->q, &ver, err) != 0 ||
-	    qbk_qdrant_cluster(r->q, &cl, err) != 0)
+	    qbk_cluster_discover(r->q, r->o->nodes, r->o->nnodes, &r->cl,
+	    err) != 0)
 		return -1;
-	if (cl->enabled) {
-		qbk_qdrant_cluster_free(cl);
-		qbk_err_set(err, QBK_E_USAGE, "'%s' is a node of a distributed "
-		    "deployment: a restore through one node would leave the "
-		    "shards held by the other nodes empty", r->url);
-		qbk_err_hint(err, "restore into a single-node deployment, or "
-		    "write the snapshot with --to-file and recover it on each "
-		    "node");
-		return -1;
+	for (i = 0; r->cl->enabled && i < np; i++)
+		if (plans[i].mc == NULL || !plans[i].shards) {
+			qbk_err_set(err, QBK_E_USAGE, "'%s' is a node of a "
+			    "distributed deployment, and backup '%s' holds "
+			    "collection '%s' as a %s snapshot: a restore "
+			    "through one node would leave the shards held by "
+			    "the other nodes empty", r->url, r->m->backup_id,
+			    plans[i].name, plans[i].mc == NULL ?
+			    "full storage" : "collection");
+			qbk_err_hint(err, "restore it into a single-node "
+			    "deployment, or write the snapshot with --to-file "
+			    "and recover it on each node");
+			return -1;
+		}
+	if (r->o->one_shard) {
+		if (np != 1 || plans[0].mc == NULL)
+			return qbk_err_set(err, QBK_E_USAGE, "'--shard' needs "
+			    "exactly one collection of shard snapshots");
+		if (qbk_qdrant_collection_exists(r->q, plans[0].target,
+		    &plans[0].exists, err) != 0)
+			return -1;
+		if (!plans[0].exists) {
+			qbk_err_set(err, QBK_E_USAGE, "no collection '%s' on "
+			    "'%s': '--shard' restores one shard into an "
+			    "existing collection", plans[0].target, r->url);
+			qbk_err_hint(err, "restore the whole collection "
+			    "without --shard");
+			return -1;
+		}
+		return 0;
 	}
-	qbk_qdrant_cluster_free(cl);
 	if (r->m->n_qdrant_versions > 0 &&
 	    qbk_restore_version_skew(r->m->qdrant_versions[0], ver.version))
 		warning(r->rep, "backup '%s' was taken from Qdrant %s and '%s' "
@@ -1904,11 +2354,23 @@ qbk_restore_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 	r.o = o;
 	r.rep = rep;
 	r.url = qbk_qdrant_url(q);
+	pthread_mutex_init(&r.mu, NULL);
 	if (make_plans(m, o, &plans, &np, &mn, err) != 0 ||
 	    check_target(&r, plans, np, err) != 0 ||
 	    interrupted(o, err) != 0)
 		goto out;
-	if (o->force && safety_backup(&r, plans, np, err) != 0)
+	for (i = 0; i < np; i++)
+		for (k = 0; k < m->n_missing; k++)
+			if (strcmp(m->missing[k].collection, plans[i].name) ==
+			    0 && (!o->one_shard ||
+			    m->missing[k].shard_id == (int64_t)o->shard))
+				warning(rep, "backup '%s' has no data of shard "
+				    "%lld of collection '%s' (%s): it stays "
+				    "empty", m->backup_id,
+				    (long long)m->missing[k].shard_id,
+				    plans[i].name, m->missing[k].reason);
+	if (o->force && !o->one_shard &&
+	    safety_backup(&r, plans, np, err) != 0)
 		goto out;
 	for (i = 0; i < np; i++) {
 		if (plans[i].mc == NULL)
@@ -1928,10 +2390,13 @@ qbk_restore_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 		if (restore_full(&r, m->snapshots[k], plans, np, err) != 0)
 			goto out;
 	}
-	if (!o->no_aliases && restore_aliases(&r, plans, np, err) != 0)
+	if (!o->no_aliases && !o->one_shard &&
+	    restore_aliases(&r, plans, np, err) != 0)
 		goto out;
 	rc = 0;
 out:
+	qbk_cluster_free(r.cl);
+	pthread_mutex_destroy(&r.mu);
 	if (rc != 0 && rep->safety_backup_id[0] != '\0' &&
 	    err->hint[0] == '\0')
 		qbk_err_hint(err, "the collections as they were before are in "

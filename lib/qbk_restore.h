@@ -30,6 +30,18 @@
  * When a recovery fails, a collection the restore created is deleted again:
  * a restore never leaves a half-restored collection that looks whole.
  *
+ * A distributed target (GET /cluster enabled; peers found as in
+ * qbk_cluster.h): only backups made of shard snapshots can go there.  The
+ * collection is created with the recorded config and shard layout
+ * (shard_number as recorded, replication_factor clamped to the number of
+ * peers, with a warning), then each shard is uploaded to one node that
+ * holds a replica of it in the new placement (spread over the nodes, up to
+ * node_parallelism nodes at once), with the chosen priority; Qdrant brings
+ * the other replicas up to date.  The restore then waits until every
+ * replica is Active (replica_timeout_ms), and warns with the states of
+ * those that are not.  Shards the backup lists as missing are warned
+ * about and stay empty.
+ *
  * qbk_restore_file() writes the original snapshot files byte for byte
  * instead (no Qdrant needed); qbk_restore_list() describes a backup.
  */
@@ -104,6 +116,19 @@ struct qbk_restore_opts {
 					 * NULL: use the main one */
 	void (*progress)(void *, const struct qbk_restore_progress *);
 	void *progress_cookie;
+	/* Distributed targets and single shards. */
+	int one_shard;		/* restore only shard ${shard} of the one
+				 * chosen collection, into the existing
+				 * collection (no --force needed, no safety
+				 * backup, no aliases) */
+	uint32_t shard;
+	const char *const *nodes;	/* [qdrant] nodes: REST URLs, or NULL */
+	size_t nnodes;
+	unsigned node_parallelism;	/* nodes uploaded to at once; 0:
+					 * min(nodes, 4) */
+	int64_t replica_timeout_ms;	/* wait this long for every replica
+					 * to become Active; 0: 120 s, -1:
+					 * do not wait */
 };
 
 /* One restored snapshot. */
@@ -146,10 +171,13 @@ void qbk_restore_report_release(struct qbk_restore_report *);
  * above; ${repo} is locked shared by the caller.  ${report} (initialised)
  * gets what was done, also on failure.  Errors: QBK_E_USAGE for a
  * collection the backup does not hold, --as with several collections, an
- * existing target without force, a distributed target; QBK_E_INTEGRITY for
- * a missing or damaged chunk (nothing half-read is recovered) or a checksum
+ * existing target without force, a collection or full storage snapshot
+ * for a distributed target, one_shard without exactly one existing target
+ * collection or without that shard in the backup; QBK_E_INTEGRITY for a
+ * missing or damaged chunk (nothing half-read is recovered) or a checksum
  * Qdrant refused; QBK_E_INTERRUPTED; Qdrant, network and storage errors.
- * Collections are restored one after the other and the first failure
+ * Collections are restored one after the other (the shards of one
+ * collection in parallel across nodes on a cluster) and the first failure
  * stops the run. */
 int qbk_restore_run(struct qbk_repo *, struct qbk_qdrant *,
     const struct qbk_manifest *, const struct qbk_restore_opts *,

@@ -10,6 +10,7 @@
 
 #include "qbk_buf.h"
 #include "qbk_chunk.h"
+#include "qbk_cluster.h"
 #include "qbk_crypto.h"
 #include "qbk_err.h"
 #include "qbk_extract.h"
@@ -58,6 +59,8 @@ struct verify {
 	struct objmap objs;
 	struct badlist bad;		/* missing, implausible or damaged */
 	struct qbk_idset *all;		/* every chunk referenced */
+	struct qbk_cluster *cl;		/* --live on a cluster without a
+					 * peer list: discovered */
 };
 
 static int
@@ -722,6 +725,71 @@ out:
 	return rc;
 }
 
+/* The same with the discovered cluster: every peer's replicas of every
+ * shard, and each shard's points against the backup's layout. */
+static int
+live_shards(struct verify *v, const struct qbk_manifest_collection *mc,
+    const char *backup, const char *name, struct qbk_err *err)
+{
+	struct qbk_cluster_layout *l = NULL;
+	size_t i, k, j;
+
+	if (qbk_cluster_layout(v->cl, v->opts->live, name, &l, err) != 0)
+		return -1;
+	for (i = 0; i < l->nshards; i++) {
+		const struct qbk_cluster_shard *sh = &l->shards[i];
+		int64_t first = -1, active = 0;
+
+		if (sh->nreplicas == 0)
+			problem(v, NULL, name, NULL, "shard %u has no replica",
+			    sh->id);
+		for (k = 0; k < sh->nreplicas; k++) {
+			const struct qbk_cluster_replica *r = &sh->replicas[k];
+
+			if (!qbk_cluster_replica_active(r) ||
+			    r->points_count < 0)
+				continue;
+			active++;
+			if (first < 0)
+				first = r->points_count;
+			else if (r->points_count != first)
+				problem(v, NULL, name, NULL, "shard %u: replica "
+				    "on peer %llu has %lld points, replica on "
+				    "peer %llu has %lld", sh->id,
+				    (unsigned long long)sh->replicas[0].peer_id,
+				    (long long)first,
+				    (unsigned long long)r->peer_id,
+				    (long long)r->points_count);
+		}
+		if (sh->nreplicas > 0 && active == 0)
+			problem(v, NULL, name, NULL, "shard %u has no active "
+			    "replica", sh->id);
+		if (mc == NULL || mc->cluster == NULL || first < 0 ||
+		    mc->cluster->shard_number != l->shard_count)
+			continue;
+		for (j = 0; j < mc->cluster->n_shards; j++) {
+			const struct qbk_manifest_shard *ms =
+			    &mc->cluster->shards[j];
+
+			if (ms->shard_id == (int64_t)sh->id && ms->peer_id != 0 &&
+			    ms->points_count != (uint64_t)first)
+				problem(v, backup, name, NULL, "shard %u has "
+				    "%lld points, the backup recorded %llu",
+				    sh->id, (long long)first,
+				    (unsigned long long)ms->points_count);
+		}
+	}
+	for (i = 0; i < v->cl->npeers; i++)
+		if (!v->cl->peers[i].reachable)
+			problem(v, NULL, name, NULL, "peer %llu does not answer "
+			    "at '%s': %s", (unsigned long long)
+			    v->cl->peers[i].id, v->cl->peers[i].url,
+			    v->cl->peers[i].error != NULL ?
+			    v->cl->peers[i].error : "unknown");
+	qbk_cluster_layout_free(l);
+	return 0;
+}
+
 static int
 live_collection(struct verify *v, const struct qbk_manifest *m,
     const char *name, struct qbk_err *err)
@@ -753,7 +821,12 @@ live_collection(struct verify *v, const struct qbk_manifest *m,
 			    "is %s, not Active", (unsigned long)
 			    cl->remote[i].shard_id, (unsigned long long)
 			    cl->remote[i].peer_id, cl->remote[i].state);
-	if (v->opts->npeers > 1 && live_replicas(v, name, err) != 0)
+	if (v->opts->npeers > 1 && (v->cl == NULL || !v->cl->enabled) &&
+	    live_replicas(v, name, err) != 0)
+		goto out;
+	if (v->cl != NULL && v->cl->enabled &&
+	    live_shards(v, m != NULL ? qbk_manifest_find_collection(m, name) :
+	    NULL, m != NULL ? m->backup_id : NULL, name, err) != 0)
 		goto out;
 	if (m != NULL) {
 		mc = qbk_manifest_find_collection(m, name);
@@ -790,6 +863,20 @@ check_live(struct verify *v, struct qbk_err *err)
 		    "the deployment with");
 	if (qbk_qdrant_collections(v->opts->live, &names, err) != 0)
 		return -1;
+	{
+		/* The peers' REST URLs, if the caller knows them. */
+		const char **urls = qbk_xcalloc(v->opts->npeers + 1,
+		    sizeof(*urls));
+
+		for (i = 0; i < v->opts->npeers; i++)
+			urls[i] = qbk_qdrant_url(v->opts->peers[i]);
+		rc = qbk_cluster_discover(v->opts->live, urls,
+		    v->opts->npeers, &v->cl, err);
+		free(urls);
+		if (rc != 0)
+			goto out;
+		rc = -1;
+	}
 	for (i = 0; names[i] != NULL; i++) {
 		if (cancelled(v)) {
 			qbk_err_set(err, QBK_E_INTERRUPTED, "interrupted");
@@ -809,6 +896,8 @@ check_live(struct verify *v, struct qbk_err *err)
 	}
 	rc = 0;
 out:
+	qbk_cluster_free(v->cl);
+	v->cl = NULL;
 	qbk_qdrant_strv_free(names);
 	return rc;
 }

@@ -27,6 +27,11 @@
  * live: every collection of the deployment is green, every replica of every
  * shard Active, and its points count equals the one recorded in the newest
  * backup (or the one asked); collections only on one side are reported.
+ * On a cluster (peers found as in qbk_cluster.h, with ${peers}' URLs as
+ * the configured nodes) also per shard: every shard has an Active replica,
+ * the Active replicas of a shard hold the same number of points (each
+ * counted by its own peer), that number equals the one the backup recorded
+ * for the shard, and every peer answers.
  */
 #include <signal.h>
 #include <stddef.h>

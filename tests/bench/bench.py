@@ -13,6 +13,9 @@ BENCH_RUNS runs (default 3) of wall time, with peak RSS from
   backup-2   qbk-backup after ~2% of the points changed (+ bytes stored)
   restore-f  qbk-restore --to-file /dev/null
   restore-q  qbk-restore into a new collection
+  cluster-1  qbk-backup of the same points on a simulated 3-node cluster
+             (6 shards, replication factor 1), one node at a time
+  cluster-3  the same with --parallel 3: the three nodes at once
   restic-1/2 restic backup --stdin of the same snapshot bytes
   restic-d   restic dump to /dev/null
   pipeline   curl | zstd -3 | openssl enc -chacha20 -pbkdf2
@@ -55,14 +58,17 @@ def api(url, method="GET", body=None):
         return json.load(r)
 
 
-def timed(cmd, shell=False):
-    """Run cmd under /usr/bin/time -v: (seconds, peak RSS KiB, stdout)."""
+def timed(cmd, shell=False, run_env=None):
+    """Run cmd under /usr/bin/time -v: (seconds, peak RSS KiB, stdout);
+    run_env replaces the environment chosen below."""
     if shell:
         argv = ["/usr/bin/time", "-v", "sh", "-c", cmd]
     else:
         argv = ["/usr/bin/time", "-v"] + cmd
     t0 = time.monotonic()
-    p = subprocess.run(argv, env=noenv if "-c" in argv else env, stdout=subprocess.PIPE,
+    if run_env is None:
+        run_env = noenv if "-c" in argv else env
+    p = subprocess.run(argv, env=run_env, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True)
     dt = time.monotonic() - t0
     if p.returncode != 0:
@@ -115,6 +121,8 @@ def changed_bytes(before, after, block=4096):
 def main():
     work = tempfile.mkdtemp(prefix="qbk-bench.")
     sim = None
+    s3pids = []
+    cluster_sims = []
     results = {}
     try:
         portfile = os.path.join(work, "ports")
@@ -219,6 +227,85 @@ def main():
                  "--url", url, "--collection", "bench", "--as",
                  "restored%d" % i, "-q"]))
 
+        # S3: the same backup and restore into an S3 repository on a local
+        # s3rver (tests/s3/s3rver-start), BENCH_S3_TRANSFERS uploads in
+        # flight (default 8).  Skipped when s3rver is not installed.
+        s3_transfers = int(os.environ.get("BENCH_S3_TRANSFERS", "8"))
+        s3start = os.path.join(TOP, "tests/s3/s3rver-start")
+        try:
+            out = subprocess.run(
+                [s3start, "--directory", os.path.join(work, "s3rver"),
+                 "--bucket", "qbk", "--log", os.path.join(work, "s3rver.log")],
+                check=True, capture_output=True, text=True).stdout.split()
+            s3port, s3pid = out[0], int(out[1])
+            s3pids.append(s3pid)
+        except (OSError, subprocess.CalledProcessError, IndexError):
+            s3port = None
+            print("s3rver not available: no S3 rows (scripts/install-deps)")
+        if s3port is not None:
+            s3env = dict(noenv, AWS_ACCESS_KEY_ID="S3RVER",
+                         AWS_SECRET_ACCESS_KEY="S3RVER",
+                         XDG_CACHE_HOME=os.path.join(work, "cache"))
+            s3repos = []
+
+            def s3repo(i):
+                key = os.path.join(work, "s3-%d.key" % i)
+                conf = os.path.join(work, "s3-%d.conf" % i)
+                with open(conf, "w") as f:
+                    f.write("[repository]\nlocation = s3://qbk/bench-%d\n"
+                            "key_file = %s\ns3_endpoint = http://127.0.0.1:%s\n"
+                            "s3_transfers = %d\n" % (i, key, s3port,
+                                                      s3_transfers))
+                subprocess.run([os.path.join(BIN, "qbk-init"), "-c", conf,
+                                "--generate-key-file", key], env=s3env,
+                               check=True, stdout=subprocess.DEVNULL)
+                s3repos.append(conf)
+                return conf
+
+            def s3first(i):
+                conf = s3repo(i)
+                return timed([os.path.join(BIN, "qbk-backup"), "-c", conf,
+                              "--url", url, "--collection", "bench", "-q"],
+                             run_env=s3env)
+            median("s3-backup", s3first)
+            if have_restore:
+                median("s3-restore", lambda i: timed(
+                    [os.path.join(BIN, "qbk-restore"), "-c", s3repos[0],
+                     "--collection", "bench", "--to-file", "/dev/null"],
+                    run_env=s3env))
+            print("S3 rows: s3rver 3.7.1 (node %s) on loopback, %d transfers in flight" % (
+                subprocess.run(["node", "--version"], capture_output=True,
+                               text=True).stdout.strip(), s3_transfers))
+
+        # Cluster: the same points on a simulated 3-node cluster, backed
+        # up from one node at a time and from all three at once.
+        cportfile = os.path.join(work, "cports")
+        csim = subprocess.Popen(
+            [sys.executable, os.path.join(TOP, "tests/qdrant-sim/qdrant-sim.py"),
+             "--port", "0", "--storage", os.path.join(work, "csim"),
+             "--port-file", cportfile, "--nodes", "3"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cluster_sims.append(csim)
+        while not os.path.exists(cportfile):
+            time.sleep(0.1)
+        curls = ["http://127.0.0.1:%s" % p for p in open(cportfile).read().split()]
+        api(curls[0] + "/__sim/generate", "POST",
+            {"collection": "bench", "points": POINTS, "dim": DIM, "seed": 1,
+             "shard_number": 6, "replication_factor": 1})
+
+        def crun(i, par):
+            r = repo(i, "c%d" % par)
+            with open(configs[r], "a") as f:
+                f.write("[qdrant]\nurl = %s\nnodes = %s\n" % (
+                    curls[0], " ".join(curls)))
+            dt, rss, out = timed([os.path.join(BIN, "qbk-backup"), "-c",
+                                  configs[r], "--parallel", str(par), "--json"])
+            return dt, rss, json.loads(out)["totals"]["bytes"]
+        median("cluster-1", lambda i: crun(i, 1))
+        median("cluster-3", lambda i: crun(i, 3))
+        print("cluster rows: %.1f MiB of shard snapshots over 3 nodes" % (
+            results["cluster-3"][2] / 1048576.0))
+
         if shutil.which("restic"):
             rrepos = []
 
@@ -249,6 +336,7 @@ def main():
         ratio("backup-1", "pipeline")
         ratio("backup-1", "curl")
         ratio("backup-0", "backup-1")
+        ratio("cluster-3", "cluster-1")
         ratio("restore-f", "restic-d")
         print("%-26s %6.2fx  (%.1f MiB stored for about %.1f MiB changed)" % (
             "backup-2 stored/changed", new2 / changed, new2 / 1048576.0,
@@ -257,6 +345,14 @@ def main():
         if sim is not None:
             sim.terminate()
             sim.wait()
+        for csim in cluster_sims:
+            csim.terminate()
+            csim.wait()
+        for pid in s3pids:
+            try:
+                os.kill(pid, 15)
+            except OSError:
+                pass
         shutil.rmtree(work, ignore_errors=True)
 
 

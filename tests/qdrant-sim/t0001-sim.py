@@ -1359,6 +1359,30 @@ def t_cluster_shard():
     check(d["name"].startswith("cc-shard-%d-" % sid), "created on holder")
 
 
+@test("cluster: /__sim/wipe_shard empties a shard, replicas stay Active")
+def t_cluster_wipe():
+    C.r("POST", "/__sim/generate", {"collection": "wc", "points": 400,
+                                    "dim": 4, "shard_number": 3,
+                                    "replication_factor": 2})
+    before = C.r("POST", "/collections/wc/points/count", {})["count"]
+    eq(before, 400, "generated")
+    r = C.r("POST", "/__sim/wipe_shard", {"collection": "wc", "shard": 1})
+    eq(len(r["nodes"]), 2, "both replicas wiped")
+    counts = []
+    for i in range(1, 4):
+        cl = C.r("GET", "/collections/wc/cluster", node=i)
+        for s in cl["local_shards"]:
+            eq(s["state"], "Active", "state")
+            if s["shard_id"] == 1:
+                counts.append(s["points_count"])
+    eq(counts, [0, 0], "shard 1 empty on both replicas")
+    after = C.r("POST", "/collections/wc/points/count", {})["count"]
+    check(0 < after < 400, "points lost: %d" % after)
+    C.j("POST", "/__sim/wipe_shard", {"collection": "wc", "shard": 9},
+        expect=404)
+    C.r("DELETE", "/collections/wc")
+
+
 # ---------------------------------------------------------------- main
 
 def main():

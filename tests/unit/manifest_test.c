@@ -115,6 +115,9 @@ rich_manifest(void)
 	qbk_manifest_collection_add_sample(c,
 	    "5c56c793-69f3-4fbf-87e6-c4bf54c28c26", sha_b);
 	qbk_manifest_collection_add_sample(c, "0", sha_a);
+	/* Optional fields: on this collection, not on "logs". */
+	memcpy(c->content_hash, sha_b, sizeof(c->content_hash));
+	c->content_points = 999999;
 	s = qbk_manifest_add_snapshot(m, c, QBK_MANIFEST_SNAP_SHARD);
 	s->shard_id = 0;
 	fill_snapshot(s, 1, 1000, sha_a);
@@ -146,6 +149,39 @@ to_text(const struct qbk_manifest *m)
 	if (qbk_manifest_to_json(m, &b, &err) != 0)
 		fail_msg("cannot write manifest: %s", err.msg);
 	return qbk_buf_detach(&b, NULL);
+}
+
+static char *mutate(const char *, const char *, const char *);
+
+/* Manifests written before content hashes existed lack both fields: they
+ * parse, with no hash, and are written back without them. */
+static void
+content_hash_optional(void **state)
+{
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_manifest *m = rich_manifest(), *p;
+	char *t1, *t2, *t3, *t4;
+
+	(void)state;
+	t1 = to_text(m);
+	t2 = mutate(t1, "collections.0.content_hash", NULL);
+	t3 = mutate(t2, "collections.0.content_points", NULL);
+	assert_int_equal(qbk_manifest_from_json(t3, strlen(t3), &p, &err), 0);
+	assert_string_equal(p->collections[0]->content_hash, "");
+	assert_int_equal(p->collections[0]->content_points, 0);
+	m->collections[0]->content_hash[0] = '\0';
+	m->collections[0]->content_points = 0;
+	free(t1);
+	t1 = to_text(m);
+	t4 = to_text(p);
+	assert_string_equal(t1, t4);
+	assert_null(strstr(t4, "content_"));
+	free(t1);
+	free(t2);
+	free(t3);
+	free(t4);
+	qbk_manifest_free(p);
+	qbk_manifest_free(m);
 }
 
 static void
@@ -183,6 +219,12 @@ round_trip(void **state)
 	    "18446744073709551615");
 	assert_string_equal(p->collections[0]->samples[1].hash, sha_b);
 	assert_int_equal(p->collections[0]->points_count, 1000000);
+	assert_string_equal(p->collections[0]->content_hash, sha_b);
+	assert_int_equal(p->collections[0]->content_points, 999999);
+	assert_string_equal(p->collections[1]->content_hash, "");
+	assert_int_equal(p->collections[1]->content_points, 0);
+	assert_null(strstr(strstr(t1, "\"name\":\"logs\""),
+	    "content_hash"));
 	assert_int_equal(p->n_missing, 2);
 	assert_string_equal(p->missing[1].reason, "");
 	assert_int_equal(p->missing[0].shard_id, 3);
@@ -251,6 +293,112 @@ full_storage_round_trip(void **state)
 	assert_string_equal(t1, t2);
 	qbk_manifest_free(m);
 	qbk_manifest_free(p);
+	free(t1);
+	free(t2);
+}
+
+/* The shard layout of a distributed collection survives a round trip, is
+ * optional, and is checked. */
+static void
+cluster_round_trip(void **state)
+{
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_manifest *m = qbk_manifest_new(), *p;
+	struct qbk_manifest_collection *c;
+	struct qbk_manifest_cluster *cl;
+	struct qbk_manifest_shard *sh;
+	struct qbk_manifest_snapshot *s;
+	json_t *cfg = json_object(), *vec = json_object();
+	char *t1, *t2, *bad;
+
+	(void)state;
+	assert_int_equal(qbk_manifest_make_id(T0, m->backup_id), 0);
+	m->start = m->end = T0;
+	qbk_manifest_strset(&m->host, "h");
+	qbk_manifest_strset(&m->tool_version, "qbk 0.1.0");
+	c = qbk_manifest_add_collection(m, "c");
+	qbk_manifest_collection_set_config(c, cfg);
+	qbk_manifest_collection_set_vectors(c, vec);
+	s = qbk_manifest_add_snapshot(m, c, QBK_MANIFEST_SNAP_SHARD);
+	fill_snapshot(s, 5, 2, sha_a);
+	s->shard_id = 1;
+	s->peer_id = UINT64_C(18446744073709551000);
+	cl = qbk_manifest_collection_set_cluster(c);
+	cl->shard_number = 2;
+	cl->replication_factor = 2;
+	cl->write_consistency_factor = 1;
+	qbk_manifest_strset(&cl->sharding_method, "auto");
+	qbk_manifest_cluster_add_peer(cl, 7);
+	qbk_manifest_cluster_add_peer(cl, UINT64_C(18446744073709551000));
+	sh = qbk_manifest_cluster_add_shard(cl, 0);
+	qbk_manifest_shard_add_replica(sh, 7, "Dead", -1);
+	sh = qbk_manifest_cluster_add_shard(cl, 1);
+	sh->peer_id = UINT64_C(18446744073709551000);
+	sh->points_count = 42;
+	qbk_manifest_strset(&sh->shard_key, "\"eu\"");
+	qbk_manifest_shard_add_replica(sh, 7, "Active", 42);
+	qbk_manifest_shard_add_replica(sh, UINT64_C(18446744073709551000),
+	    "Active", 42);
+	qbk_manifest_add_missing(m, "c", 0, "no active replica");
+	cl->payload_schema = json_pack("{s:{s:s}}", "category", "data_type",
+	    "keyword");
+	qbk_manifest_compute_totals(m);
+	t1 = to_text(m);
+	assert_non_null(strstr(t1, "\"cluster\":{\"shard_number\":2,"));
+	assert_int_equal(qbk_manifest_from_json(t1, strlen(t1), &p, &err), 0);
+	assert_non_null(p->collections[0]->cluster);
+	cl = p->collections[0]->cluster;
+	assert_int_equal(cl->shard_number, 2);
+	assert_int_equal(cl->replication_factor, 2);
+	assert_string_equal(cl->sharding_method, "auto");
+	assert_int_equal(cl->n_peers, 2);
+	assert_true(cl->peers[1] == UINT64_C(18446744073709551000));
+	assert_int_equal(cl->n_shards, 2);
+	assert_int_equal(cl->shards[0].peer_id, 0);
+	assert_null(cl->shards[0].shard_key);
+	assert_string_equal(cl->shards[0].replicas[0].state, "Dead");
+	assert_int_equal(cl->shards[0].replicas[0].points_count, -1);
+	assert_string_equal(cl->shards[1].shard_key, "\"eu\"");
+	assert_int_equal(cl->shards[1].points_count, 42);
+	assert_int_equal(cl->shards[1].n_replicas, 2);
+	assert_int_equal(p->n_missing, 1);
+	assert_string_equal(p->missing[0].reason, "no active replica");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    cl->payload_schema, "category"), "data_type")), "keyword");
+	t2 = to_text(p);
+	assert_string_equal(t1, t2);
+	qbk_manifest_free(p);
+
+	/* A bad state is refused with the field named. */
+	bad = strdup(t1);
+	memcpy(strstr(bad, "\"Dead\""), "\"De d\"", 6);
+	assert_int_equal(qbk_manifest_from_json(bad, strlen(bad), &p, &err),
+	    -1);
+	assert_null(p);
+	assert_non_null(strstr(err.msg,
+	    "collections[0].cluster.shards[0].replicas[0].state"));
+	free(bad);
+
+	/* Without the layout (single node, older manifests): NULL. */
+	qbk_manifest_free(m);
+	free(t2);
+	m = qbk_manifest_new();
+	assert_int_equal(qbk_manifest_make_id(T0, m->backup_id), 0);
+	m->start = m->end = T0;
+	qbk_manifest_strset(&m->host, "h");
+	qbk_manifest_strset(&m->tool_version, "qbk 0.1.0");
+	c = qbk_manifest_add_collection(m, "c");
+	qbk_manifest_collection_set_config(c, cfg);
+	qbk_manifest_collection_set_vectors(c, vec);
+	qbk_manifest_compute_totals(m);
+	t2 = to_text(m);
+	assert_null(strstr(t2, "\"cluster\""));
+	assert_int_equal(qbk_manifest_from_json(t2, strlen(t2), &p, &err), 0);
+	assert_null(p->collections[0]->cluster);
+	qbk_manifest_free(p);
+	qbk_manifest_free(m);
+	json_decref(cfg);
+	json_decref(vec);
 	free(t1);
 	free(t2);
 }
@@ -458,6 +606,16 @@ static const struct variant {
 	    "sample[0].hash': expected 64 lowercase hex digits" },
 	{ "collections.0.sample.0.extra", "1",
 	    "field 'collections[0].sample[0].extra': unknown field" },
+	{ "collections.0.content_hash", "\"zz\"", "field 'collections[0]."
+	    "content_hash': expected 64 lowercase hex digits" },
+	{ "collections.0.content_hash", "5", "field 'collections[0]."
+	    "content_hash': expected a string" },
+	{ "collections.0.content_points", NULL, "field 'collections[0]."
+	    "content_hash': expected together with 'content_points'" },
+	{ "collections.1.content_points", "3", "field 'collections[1]."
+	    "content_hash': expected together with 'content_points'" },
+	{ "collections.0.content_points", "-1", "field 'collections[0]."
+	    "content_points': expected an integer in 0..9223372036854775807" },
 	{ "collections.0.snapshots.0.kind", "\"full\"",
 	    "field 'collections[0].snapshots[0].kind': a full-storage "
 	    "snapshot belongs to the top-level snapshot list" },
@@ -926,7 +1084,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
+		cmocka_unit_test(content_hash_optional),
 		cmocka_unit_test(full_storage_round_trip),
+		cmocka_unit_test(cluster_round_trip),
 		cmocka_unit_test(chunk_iteration),
 		cmocka_unit_test(malformed_variants),
 		cmocka_unit_test(malformed_documents),

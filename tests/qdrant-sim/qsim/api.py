@@ -4,6 +4,7 @@ import os
 import threading
 import time
 
+from . import gen
 from . import snapshots as snaps
 from .server import ApiError, route
 from .sim import COMMIT, VERSION, check_collection_name
@@ -478,8 +479,10 @@ def _recover_into(h, target, up, priority):
     st = h.node.stat(target)
     st["running_snapshot_recovery"] += 1
     try:
-        return snaps.recover_collection(h.sim, h.node, target, up,
-                                        priority or "snapshot")
+        res = snaps.recover_collection(h.sim, h.node, target, up,
+                                       priority or "snapshot")
+        gen.apply_pending_tampers(h.sim, target)
+        return res
     finally:
         st["running_snapshot_recovery"] -= 1
 
@@ -671,6 +674,13 @@ def delete_shard_snapshot(h, c, sid, name):
     h.ok(run())
 
 
+def _recover_shard(h, coll, n, up, priority):
+    res = snaps.recover_shard(h.sim, h.node, coll, n, up,
+                              priority or "snapshot")
+    gen.apply_pending_tampers(h.sim, coll.name)
+    return res
+
+
 @route("PUT", "/collections/{c}/shards/{sid}/snapshots/recover")
 def recover_shard_snapshot(h, c, sid):
     wait = h.q_bool("wait", True)
@@ -693,8 +703,7 @@ def recover_shard_snapshot(h, c, sid):
         up = snaps.fetch_and_unpack(h.sim, h.node, body["location"],
                                     checksum, body.get("api_key"),
                                     shard=(coll.name, n))
-        return snaps.recover_shard(h.sim, h.node, coll, n, up,
-                                   priority or "snapshot")
+        return _recover_shard(h, coll, n, up, priority)
     if not wait:
         background(h, run, "shard snapshot recovery")
         return
@@ -720,8 +729,7 @@ def upload_shard_snapshot(h, c, sid):
                 os.unlink(path)
             except OSError:
                 pass
-        return snaps.recover_shard(h.sim, h.node, coll, n, up,
-                                   priority or "snapshot")
+        return _recover_shard(h, coll, n, up, priority)
     if not wait:
         background(h, run, "shard snapshot upload")
         return

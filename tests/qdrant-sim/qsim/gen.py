@@ -9,6 +9,7 @@ nothing is a repeated pool.  The vector of a point depends only on
 (seed, point id).
 """
 
+import fnmatch
 import math
 import os
 import random
@@ -315,6 +316,39 @@ def tamper(sim, name, key, what="vector", node_filter=None):
     if not done:
         raise ApiError(404, "Not found: No point with id %s found" % key)
     return {"collection": coll.name, "nodes": done, "what": what}
+
+
+def tamper_on_recover(sim, pattern, key, what="vector", count=1):
+    """Remember a tamper to apply right after the next `count` recoveries
+    (collection or shard snapshot) into a collection whose name matches
+    the fnmatch `pattern` (e.g. "qbk-drill-*-c1"): the stand-in for a
+    backup whose data went bad, seen only once it is restored."""
+    with sim.lock:
+        pend = getattr(sim, "pending_tampers", None)
+        if pend is None:
+            pend = sim.pending_tampers = []
+        pend.append({"pattern": pattern, "id": key, "what": what,
+                     "count": count})
+    return {"pattern": pattern, "pending": True, "what": what}
+
+
+def apply_pending_tampers(sim, name):
+    """Called after a recovery into collection `name`."""
+    todo = []
+    with sim.lock:
+        for t in getattr(sim, "pending_tampers", None) or []:
+            if t["count"] != 0 and fnmatch.fnmatchcase(name, t["pattern"]):
+                if t["count"] > 0:
+                    t["count"] -= 1
+                todo.append(t)
+        if todo:
+            sim.pending_tampers = [t for t in sim.pending_tampers
+                                   if t["count"] != 0]
+    for t in todo:
+        try:
+            tamper(sim, name, t["id"], t["what"])
+        except ApiError:
+            pass
 
 
 def _tamper_json(raw):

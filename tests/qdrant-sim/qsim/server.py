@@ -891,6 +891,33 @@ class Handler(BaseHTTPRequestHandler):
                                  args=(sim, target, down, for_ms),
                                  daemon=True).start()
                 return
+            elif path == "/__sim/wipe_shard" and method == "POST":
+                # Lose the data of one shard on every replica (or on the
+                # node given): the replicas stay Active, but empty.
+                body = self.json_body()
+                coll = sim.find(str(body.get("collection")))
+                if coll is None:
+                    raise ApiError(404, "Not found: no such collection")
+                sid = int(body.get("shard", -1))
+                if sid not in coll.shards:
+                    raise ApiError(404, "Not found: no such shard")
+                wiped = []
+                for n in sim.nodes:
+                    if n.peer_id not in coll.shards[sid]:
+                        continue
+                    if body.get("node") and n.index != int(body["node"]):
+                        continue
+                    with coll.lock, n.rlock:
+                        old = n.replicas.pop((coll.name, sid), None)
+                        if old is not None:
+                            old.close()
+                        from .storage import remove_tree
+                        remove_tree(n.replica_path(coll.name, sid))
+                        n.open_replica(coll, sid)
+                    wiped.append(n.index)
+                self.ok({"collection": coll.name, "shard": sid,
+                         "nodes": wiped})
+                return
             elif path == "/__sim/state" and method == "GET":
                 self.ok({"nodes": [{"node": n.index, "peer_id": n.peer_id,
                                     "port": n.port, "p2p_port": n.p2p_port,
@@ -928,6 +955,11 @@ class Handler(BaseHTTPRequestHandler):
                     key = parse_point_id(b.get("id"))
                 except ValueError:
                     raise ApiError(400, "Bad request: bad point id")
+                if b.get("on_recover"):
+                    self.ok(gen.tamper_on_recover(
+                        sim, b.get("collection"), key,
+                        b.get("what", "vector"), b.get("count", 1)))
+                    return
                 self.ok(gen.tamper(sim, b.get("collection"), key,
                                    b.get("what", "vector"), b.get("node")))
                 return

@@ -1,0 +1,225 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "qbk_err.h"
+#include "qbk_cluster.h"
+
+static void
+rest_url_mapping(void **state)
+{
+	char out[128];
+
+	(void)state;
+	/* Qdrant's defaults: p2p 6335 -> REST 6333. */
+	assert_int_equal(qbk_cluster_rest_url("http://10.0.0.2:6335/", out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "http://10.0.0.2:6333");
+	assert_int_equal(qbk_cluster_rest_url("https://qdrant-1.svc:6335",
+	    out, sizeof(out)), 0);
+	assert_string_equal(out, "https://qdrant-1.svc:6333");
+	/* No port: Qdrant's default p2p port. */
+	assert_int_equal(qbk_cluster_rest_url("http://node7/", out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "http://node7:6333");
+	assert_int_equal(qbk_cluster_rest_url("http://[fd00::2]:6335/", out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "http://[fd00::2]:6333");
+	/* Another p2p port keeps the same offset. */
+	assert_int_equal(qbk_cluster_rest_url("http://h:7002/", out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "http://h:7000");
+	/* Refused. */
+	assert_int_equal(qbk_cluster_rest_url("grpc://h:6335", out,
+	    sizeof(out)), -1);
+	assert_int_equal(qbk_cluster_rest_url("http://:6335", out,
+	    sizeof(out)), -1);
+	assert_int_equal(qbk_cluster_rest_url("http://h:x/", out,
+	    sizeof(out)), -1);
+	assert_int_equal(qbk_cluster_rest_url("http://h:70000/", out,
+	    sizeof(out)), -1);
+	assert_int_equal(qbk_cluster_rest_url("http://h:2/", out,
+	    sizeof(out)), -1);
+	assert_int_equal(qbk_cluster_rest_url("http://h:6335/", out, 8), -1);
+}
+
+/* A layout of ${n} shards, replica r of shard s on peer ((s + r) % np) + 1,
+ * every replica Active. */
+static struct qbk_cluster_layout *
+make_layout(uint32_t n, size_t rf, uint64_t np)
+{
+	struct qbk_cluster_layout *l = calloc(1, sizeof(*l));
+	uint32_t s;
+	size_t r;
+
+	l->shard_count = n;
+	l->nshards = n;
+	l->shards = calloc(n, sizeof(*l->shards));
+	for (s = 0; s < n; s++) {
+		l->shards[s].id = s;
+		l->shards[s].nreplicas = rf;
+		l->shards[s].replicas = calloc(rf,
+		    sizeof(*l->shards[s].replicas));
+		for (r = 0; r < rf; r++) {
+			l->shards[s].replicas[r].peer_id = (s + r) % np + 1;
+			strcpy(l->shards[s].replicas[r].state, "Active");
+			l->shards[s].replicas[r].points_count = 10;
+		}
+	}
+	return l;
+}
+
+static void
+pick_balances_and_skips(void **state)
+{
+	struct qbk_cluster_layout *l = make_layout(6, 2, 3);
+	uint64_t pick[6], load[4] = { 0 }, usable[2] = { 1, 3 }, order[1] =
+	    { 3 };
+	size_t i;
+
+	(void)state;
+	/* Every shard from one of its replicas, two per peer. */
+	assert_int_equal(qbk_cluster_pick(l, 0, NULL, 0, NULL, 0, pick), 0);
+	for (i = 0; i < 6; i++) {
+		assert_true(pick[i] == l->shards[i].replicas[0].peer_id ||
+		    pick[i] == l->shards[i].replicas[1].peer_id);
+		load[pick[i]]++;
+	}
+	assert_int_equal(load[1], 2);
+	assert_int_equal(load[2], 2);
+	assert_int_equal(load[3], 2);
+
+	/* The configured order breaks ties: shard 0 (peers 1, 2) and shard 2
+	 * (peers 3, 1) with peer 3 first. */
+	assert_int_equal(qbk_cluster_pick(l, 0, NULL, 0, order, 1, pick), 0);
+	assert_int_equal(pick[2], 3);
+
+	/* Peer 2 unusable: its shards come from their other replica. */
+	assert_int_equal(qbk_cluster_pick(l, 0, usable, 2, NULL, 0, pick), 0);
+	for (i = 0; i < 6; i++)
+		assert_true(pick[i] == 1 || pick[i] == 3);
+
+	/* Both replicas of shard 0 (peers 1, 2) Dead: no pick for it, unless
+	 * any state is fine (restore into a new collection). */
+	strcpy(l->shards[0].replicas[0].state, "Dead");
+	strcpy(l->shards[0].replicas[1].state, "Dead");
+	assert_int_equal(qbk_cluster_pick(l, 0, NULL, 0, NULL, 0, pick), 1);
+	assert_int_equal(pick[0], 0);
+	assert_int_not_equal(pick[1], 0);
+	assert_int_equal(qbk_cluster_pick(l, 1, NULL, 0, NULL, 0, pick), 0);
+	assert_int_not_equal(pick[0], 0);
+	qbk_cluster_layout_free(l);
+}
+
+struct jobs {
+	pthread_mutex_t mu;
+	uint64_t node_of[12];
+	int running[4];		/* per node */
+	int max_running;	/* overall */
+	int now;
+	int done[12];
+	size_t fail_at;
+};
+
+static int
+job(void *cookie, size_t i, struct qbk_err *err)
+{
+	struct jobs *j = cookie;
+	uint64_t n = j->node_of[i];
+
+	pthread_mutex_lock(&j->mu);
+	j->running[n]++;
+	j->now++;
+	if (j->now > j->max_running)
+		j->max_running = j->now;
+	assert_int_equal(j->running[n], 1);	/* one per node */
+	pthread_mutex_unlock(&j->mu);
+	nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	pthread_mutex_lock(&j->mu);
+	j->running[n]--;
+	j->now--;
+	j->done[i] = 1;
+	pthread_mutex_unlock(&j->mu);
+	if (i == j->fail_at)
+		return qbk_err_set(err, QBK_E_NET, "job %zu failed", i);
+	return 0;
+}
+
+static void
+run_bounds_parallelism(void **state)
+{
+	struct jobs j;
+	struct qbk_err err = QBK_ERR_INIT;
+	size_t i, ndone = 0;
+
+	(void)state;
+	memset(&j, 0, sizeof(j));
+	pthread_mutex_init(&j.mu, NULL);
+	for (i = 0; i < 12; i++)
+		j.node_of[i] = i % 3 + 1;
+	j.fail_at = SIZE_MAX;
+	assert_int_equal(qbk_cluster_run(12, j.node_of, 2, job, &j, NULL,
+	    &err), 0);
+	for (i = 0; i < 12; i++)
+		assert_int_equal(j.done[i], 1);
+	assert_int_equal(j.max_running, 2);
+
+	/* As many threads as nodes: all three nodes at once, never more. */
+	memset(j.done, 0, sizeof(j.done));
+	j.max_running = 0;
+	assert_int_equal(qbk_cluster_run(12, j.node_of, 8, job, &j, NULL,
+	    &err), 0);
+	assert_int_equal(j.max_running, 3);
+
+	/* A failure stops new jobs and is reported. */
+	memset(j.done, 0, sizeof(j.done));
+	j.fail_at = 1;
+	assert_int_equal(qbk_cluster_run(12, j.node_of, 1, job, &j, NULL,
+	    &err), -1);
+	assert_int_equal(err.code, QBK_E_NET);
+	assert_string_equal(err.msg, "job 1 failed");
+	for (i = 0; i < 12; i++)
+		ndone += (size_t)j.done[i];
+	assert_int_equal(ndone, 2);
+	pthread_mutex_destroy(&j.mu);
+}
+
+static void
+run_cancel(void **state)
+{
+	struct jobs j;
+	struct qbk_err err = QBK_ERR_INIT;
+	volatile sig_atomic_t cancel = 1;
+
+	(void)state;
+	memset(&j, 0, sizeof(j));
+	pthread_mutex_init(&j.mu, NULL);
+	j.fail_at = SIZE_MAX;
+	assert_int_equal(qbk_cluster_run(3, j.node_of, 2, job, &j, &cancel,
+	    &err), -1);
+	assert_int_equal(err.code, QBK_E_INTERRUPTED);
+	assert_int_equal(j.done[0] + j.done[1] + j.done[2], 0);
+	assert_int_equal(qbk_cluster_run(0, NULL, 2, job, &j, NULL, &err), 0);
+	pthread_mutex_destroy(&j.mu);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(rest_url_mapping),
+		cmocka_unit_test(pick_balances_and_skips),
+		cmocka_unit_test(run_bounds_parallelism),
+		cmocka_unit_test(run_cancel),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
