@@ -11,12 +11,16 @@
 #include "qbk_buf.h"
 #include "qbk_config.h"
 #include "qbk_exit.h"
+#include "qbk_fs.h"
 #include "qbk_log.h"
+#include "qbk_notify.h"
 #include "cli.h"
 
 volatile sig_atomic_t cli_interrupted;
 
 static const char *progname = "qbk";
+static const char *config_path;	/* -c FILE, for notifications */
+static int notified;		/* an alert was sent (or tried) this run */
 
 enum {
 	OPT_C_CONFIG = -100,
@@ -131,12 +135,102 @@ cli_report(const struct qbk_err *err)
 		fprintf(stderr, "hint: %s\n", err->hint);
 }
 
+static const char *
+severity_of(int code)
+{
+	switch (code) {
+	case QBK_EXIT_DATA:
+	case QBK_EXIT_OBJECTIVE:
+		return "critical";
+	case QBK_EXIT_LOCKED:
+		return "warning";
+	default:
+		return "error";
+	}
+}
+
+static int
+notify_wanted(int code)
+{
+	return !notified && cli_interrupted == 0 &&
+	    (code == QBK_EXIT_RUNTIME || code == QBK_EXIT_DATA ||
+	    code == QBK_EXIT_LOCKED || code == QBK_EXIT_OBJECTIVE);
+}
+
+int
+cli_notify(const char *kind, const char *collection, const char *summary,
+    int code)
+{
+	struct qbk_notify_event ev;
+	struct qbk_config cfg;
+	struct qbk_err err = QBK_ERR_INIT;
+	char host[256];
+	int sent = 0;
+
+	notified = 1;
+	qbk_config_init(&cfg);
+	if (qbk_config_load(&cfg, config_path, &err) != 0) {
+		qbk_log(QBK_LOG_DEBUG, "no notification: %s", err.msg);
+		goto out;
+	}
+	if (!qbk_notify_configured(&cfg))
+		goto out;
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	memset(&ev, 0, sizeof(ev));
+	ev.program = progname;
+	ev.kind = kind;
+	ev.collection = collection;
+	ev.summary = summary;
+	ev.severity = severity_of(code);
+	ev.exit_code = code;
+	ev.time = qbk_now();
+	ev.host = host;
+	ev.environment = cfg.environment.name;
+	sent = qbk_notify_send(&cfg, &ev, &cli_interrupted);
+out:
+	qbk_config_release(&cfg);
+	return sent;
+}
+
+int
+cli_write_file(const char *path, const void *data, size_t len,
+    struct qbk_err *err)
+{
+	struct qbk_buf dir = QBK_BUF_INIT;
+	const char *slash = strrchr(path, '/');
+	int rc;
+
+	if (slash == NULL)
+		qbk_buf_addstr(&dir, ".");
+	else
+		qbk_buf_add(&dir, path, slash == path ? 1 :
+		    (size_t)(slash - path));
+	rc = qbk_fs_write_atomic(dir.buf, slash != NULL ? slash + 1 : path,
+	    data, len, 0, err) < 0 ? -1 : 0;
+	qbk_buf_release(&dir);
+	return rc;
+}
+
 int
 cli_exit(int code)
 {
 	int sig = cli_interrupted;
 
 	fflush(stdout);
+	if (notify_wanted(code)) {
+		static const char *const kinds[] = { "ok", "runtime", "usage",
+		    "data", "locked", "objective" };
+		static const char *const what[] = { "", "runtime failure",
+		    "", "data problem found", "repository locked",
+		    "objective missed" };
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "exited with status %d (%s)", code,
+		    what[code]);
+		cli_notify(kinds[code], NULL, msg, code);
+	}
 	if (sig != 0) {
 		signal(sig, SIG_DFL);
 		raise(sig);
@@ -147,8 +241,15 @@ cli_exit(int code)
 int
 cli_fail(const struct qbk_err *err)
 {
+	int code = qbk_err_exit_code(err);
+
 	cli_report(err);
-	return cli_exit(qbk_err_exit_code(err));
+	if (err->code == QBK_E_INTERRUPTED)
+		notified = 1;	/* an operator stopped it: no alert */
+	if (notify_wanted(code))
+		cli_notify(qbk_err_code_name(err->code), NULL,
+		    err->msg[0] != '\0' ? err->msg : "unknown error", code);
+	return cli_exit(code);
 }
 
 /* Options of the program and the common ones, merged in name order. */
@@ -336,6 +437,7 @@ cli_parse(int argc, char *argv[], const struct cli_prog *prog,
 		switch (o->id) {
 		case OPT_C_CONFIG:
 			common->config = optarg;
+			config_path = optarg;
 			break;
 		case OPT_C_HELP:
 			print_help(prog, &m);

@@ -7,6 +7,7 @@
  * cmd/ stay thin: parse options here, call libqbk, print the result.
  */
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "qbk_err.h"
@@ -89,5 +90,29 @@ int cli_exit(int);
 
 /** cli_fail(err): cli_report(err) then cli_exit(exit code of err). */
 int cli_fail(const struct qbk_err *);
+
+/*
+ * Notifications ([notify] of qbk.conf(5), lib/qbk_notify.h).  cli_fail()
+ * and cli_exit() send an alert when a program ends with status 1, 3, 4 or
+ * 5, once per run: the key is the program and the kind of the failure
+ * (qbk_err_code_name() of the error, or "runtime", "data", "locked",
+ * "objective" by exit status).  Usage and configuration errors (2) and runs
+ * stopped by a signal send nothing.  The configuration is read again from
+ * the file that -c or $QBK_CONFIG names, so that a program need not have
+ * opened it; a configuration that does not load sends nothing.  Sending
+ * never changes the exit status.
+ */
+
+/** cli_notify(kind, collection, summary, exit_code): send one alert now
+ * (qbk-report --check sends one per missed objective); afterwards
+ * cli_exit() sends nothing more.  Returns the number of destinations that
+ * took it. */
+int cli_notify(const char *, const char *, const char *, int);
+
+/** cli_write_file(path, data, len, err): replace the file ${path}
+ * atomically (temporary file in the same folder, fsync, rename) with
+ * ${len} bytes of ${data}: metrics files for a textfile collector.  0 or
+ * -1 with ${err} set. */
+int cli_write_file(const char *, const void *, size_t, struct qbk_err *);
 
 #endif /* !QBK_CLI_H */

@@ -1,0 +1,294 @@
+/* qbk-drill: restore a backup into scratch collections and validate it. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "qbk.h"
+#include "qbk_buf.h"
+#include "qbk_ctx.h"
+#include "qbk_drill.h"
+#include "qbk_exit.h"
+#include "qbk_fs.h"
+#include "qbk_log.h"
+#include "qbk_manifest.h"
+#include "qbk_qdrant.h"
+#include "qbk_restore.h"
+#include "cli.h"
+
+enum {
+	OPT_AT = 1,
+	OPT_BACKUP,
+	OPT_COLLECTION,
+	OPT_LIST,
+	OPT_METRICS_FILE,
+	OPT_SCENARIO,
+	OPT_VALIDATE_ONLY,
+	OPT_VALIDATION,
+	OPT_WORKERS
+};
+
+static const struct cli_opt options[] = {
+	{ "at", 0, CLI_ARG_STR, OPT_AT, "TIME",
+	    "newest backup taken at or before TIME (ISO 8601, or 2h, 3d)", 0 },
+	{ "backup", 0, CLI_ARG_STR, OPT_BACKUP, "ID",
+	    "drill this backup (default: by scenario)", 0 },
+	{ "collection", 0, CLI_ARG_STR, OPT_COLLECTION, "NAME",
+	    "restore only this collection (repeatable; default: all)",
+	    CLI_REPEAT },
+	{ "list", 0, CLI_ARG_NONE, OPT_LIST, NULL,
+	    "list the drills recorded in the repository and exit", 0 },
+	{ "metrics-file", 0, CLI_ARG_STR, OPT_METRICS_FILE, "PATH",
+	    "write Prometheus metrics of the run to PATH", 0 },
+	{ "scenario", 0, CLI_ARG_STR, OPT_SCENARIO,
+	    "latest|pitr|all-collections", "what to restore (default latest)",
+	    0 },
+	{ "validate-only", 0, CLI_ARG_NONE, OPT_VALIDATE_ONLY, NULL,
+	    "validate the live collections; restore nothing", 0 },
+	{ "validation", 0, CLI_ARG_STR, OPT_VALIDATION,
+	    "basic|comprehensive|exhaustive",
+	    "validation level (default: [drill] validation)", 0 },
+	{ "workers", 0, CLI_ARG_UINT, OPT_WORKERS, "N",
+	    "chunk reader threads (default: one per CPU, at most 8)", 0 },
+	CLI_OPT_END
+};
+
+struct opts {
+	const char *collections[256];
+	size_t ncollections;
+	const char *at, *metrics_file;
+	struct qbk_drill_opts d;
+	int level_set, list;
+};
+
+static int
+handle(void *cookie, int id, const char *arg, uint64_t num)
+{
+	struct opts *o = cookie;
+
+	switch (id) {
+	case OPT_AT:
+		o->at = arg;
+		break;
+	case OPT_BACKUP:
+		if (!qbk_manifest_id_valid(arg))
+			return cli_usage_error("'%s' is not a backup id", arg);
+		o->d.backup_id = arg;
+		break;
+	case OPT_COLLECTION:
+		if (o->ncollections == 256)
+			return cli_usage_error("too many '--collection'");
+		o->collections[o->ncollections++] = arg;
+		break;
+	case OPT_LIST:
+		o->list = 1;
+		break;
+	case OPT_METRICS_FILE:
+		o->metrics_file = arg;
+		break;
+	case OPT_SCENARIO:
+		if (qbk_drill_parse_scenario(arg, &o->d.scenario) != 0)
+			return cli_usage_error("bad value '%s' for "
+			    "'--scenario': expected latest, pitr or "
+			    "all-collections", arg);
+		break;
+	case OPT_VALIDATE_ONLY:
+		o->d.validate_only = 1;
+		break;
+	case OPT_VALIDATION:
+		if (qbk_drill_parse_level(arg, &o->d.level) != 0)
+			return cli_usage_error("bad value '%s' for "
+			    "'--validation': expected basic, comprehensive or "
+			    "exhaustive", arg);
+		o->level_set = 1;
+		break;
+	case OPT_WORKERS:
+		if (num < 1 || num > 64)
+			return cli_usage_error("'--workers' must be 1 to 64");
+		o->d.workers = (unsigned)num;
+		break;
+	}
+	return 0;
+}
+
+static int
+check_opts(const struct opts *o)
+{
+	if (o->d.backup_id != NULL && o->at != NULL)
+		return cli_usage_error("'--backup' and '--at' exclude each "
+		    "other");
+	if (o->d.scenario == QBK_DRILL_ALL_COLLECTIONS && o->ncollections > 0)
+		return cli_usage_error("'--scenario all-collections' takes no "
+		    "'--collection'");
+	if (o->d.scenario == QBK_DRILL_PITR &&
+	    (o->d.backup_id != NULL || o->at != NULL))
+		return cli_usage_error("'--scenario pitr' chooses the backup: "
+		    "not with '--backup' or '--at'");
+	return 0;
+}
+
+static void
+write_metrics(const char *path, const struct qbk_drill_result *res, int ok)
+{
+	struct qbk_buf text = QBK_BUF_INIT, dir = QBK_BUF_INIT;
+	struct qbk_err err = QBK_ERR_INIT;
+	const char *slash = strrchr(path, '/');
+
+	qbk_drill_metrics(res, ok, qbk_now(), &text);
+	if (slash == NULL)
+		qbk_buf_addstr(&dir, ".");
+	else
+		qbk_buf_add(&dir, path, slash == path ? 1 :
+		    (size_t)(slash - path));
+	if (qbk_fs_write_atomic(dir.buf, slash != NULL ? slash + 1 : path,
+	    text.buf, text.len, 0, &err) < 0)
+		qbk_log(QBK_LOG_ERROR, "cannot write metrics file: %s",
+		    err.msg);
+	qbk_buf_release(&text);
+	qbk_buf_release(&dir);
+}
+
+static void
+print_text(const struct qbk_drill_result *res, int quiet)
+{
+	const struct qbk_manifest_drill *d = res->rec;
+	char target[48];
+	size_t i;
+
+	for (i = 0; i < d->n_problems; i++)
+		printf("problem: %s\n", d->problems[i]);
+	if (quiet && d->pass && res->rto_met != 0)
+		return;
+	if (res->validate_only)
+		printf("validation of %zu collection%s against backup %s (%s): "
+		    "%s\n", res->ncollections, res->ncollections == 1 ? "" :
+		    "s", d->backup_id, d->level, d->pass ? "passed" :
+		    "FAILED");
+	else
+		printf("drill %s of backup %s (%s, %s, %zu collection%s): %s, "
+		    "recovery time %.1f s%s%s%s\n", d->drill_id, d->backup_id,
+		    d->scenario, d->level, res->ncollections,
+		    res->ncollections == 1 ? "" : "s", d->pass ? "passed" :
+		    "FAILED", (double)d->rto_ms / 1000.0,
+		    d->rto_target_ms > 0 ? " (target " : "",
+		    d->rto_target_ms > 0 ? qbk_config_format_duration(
+		    (int64_t)d->rto_target_ms, target, sizeof(target)) : "",
+		    d->rto_target_ms > 0 ? (res->rto_met ? ", met)" :
+		    ", MISSED)") : "");
+}
+
+static int
+run(struct qbk_ctx *ctx, struct opts *o, struct qbk_drill_result *res,
+    struct qbk_err *err)
+{
+	static const enum qbk_qdrant_priority prio[] = {
+		QBK_QDRANT_PRIORITY_SNAPSHOT,
+		QBK_QDRANT_PRIORITY_REPLICA,
+		QBK_QDRANT_PRIORITY_NO_SYNC
+	};
+	struct qbk_qdrant *q = NULL, *cq = NULL;
+	struct qbk_repo *repo;
+	int rc = -1;
+
+	if (o->at != NULL &&
+	    qbk_restore_parse_time(o->at, qbk_now(), &o->d.at, err) != 0)
+		return -1;
+	if (!o->level_set)
+		o->d.level = (enum qbk_drill_level)ctx->cfg.drill.validation;
+	o->d.sample_points = ctx->cfg.drill.sample_points;
+	o->d.rto_target_ms = ctx->cfg.objectives.rto;
+	o->d.keep_within_ms = ctx->cfg.retention.keep_within;
+	o->d.priority = prio[ctx->cfg.qdrant.priority];
+	if (o->d.workers == 0 && ctx->cfg.backup.workers > 0)
+		o->d.workers = (unsigned)ctx->cfg.backup.workers;
+	if (qbk_ctx_repo(ctx, 1, &repo, err) != 0)
+		return -1;
+	o->d.lock = ctx->lock;
+	/* Removing scratch collections must still work after ^C: a second
+	 * client that ignores the cancel flag. */
+	if (qbk_drill_target(&ctx->cfg, o->d.validate_only, &cli_interrupted,
+	    &q, err) == 0 &&
+	    qbk_drill_target(&ctx->cfg, o->d.validate_only, NULL, &cq,
+	    err) == 0) {
+		o->d.cleanup = cq;
+		rc = qbk_drill_run(repo, q, &o->d, res, err);
+	}
+	qbk_qdrant_free(cq);
+	qbk_qdrant_free(q);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts o = { .d = QBK_DRILL_OPTS_INIT };
+	struct cli_common common = CLI_COMMON_INIT;
+	struct cli_prog prog = {
+		"[options]",
+		"Restore a backup into scratch collections, validate it, "
+		"measure the recovery time, record the drill and clean up.",
+		options, CLI_WITH_URL | CLI_WITH_REPO, handle, &o
+	};
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_ctx_opts co = { NULL, NULL, NULL, "qbk-drill",
+	    &cli_interrupted };
+	struct qbk_drill_result res;
+	struct qbk_ctx *ctx = NULL;
+	struct qbk_buf out = QBK_BUF_INIT;
+	int rest, rc, code;
+
+	qbk_drill_result_init(&res);
+	if (cli_init(argv[0]) != 0)
+		return QBK_EXIT_RUNTIME;
+	if ((rc = cli_parse(argc, argv, &prog, &common, &rest)) != 0)
+		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
+	if (rest < argc) {
+		cli_usage_error("unexpected argument '%s'", argv[rest]);
+		return QBK_EXIT_USAGE;
+	}
+	if (check_opts(&o) != 0)
+		return QBK_EXIT_USAGE;
+	co.config = common.config;
+	co.url = common.url;
+	co.repo = common.repo;
+	o.d.collections = o.collections;
+	o.d.ncollections = o.ncollections;
+	o.d.cancel = &cli_interrupted;
+
+	rc = -1;
+	if (o.list) {
+		struct qbk_repo *repo;
+
+		if (qbk_ctx_open(&ctx, &co, &err) == 0 &&
+		    qbk_ctx_repo(ctx, 0, &repo, &err) == 0 &&
+		    qbk_drill_list(repo, common.json, &out, &err) == 0)
+			fputs(out.buf, stdout);
+		else if (common.json) {
+			qbk_buf_reset(&out);
+			qbk_drill_report_json(&res, &err, &out);
+			fputs(out.buf, stdout);
+		}
+		qbk_buf_release(&out);
+		qbk_ctx_free(ctx);
+		return err.code == QBK_E_OK ? cli_exit(QBK_EXIT_OK) :
+		    cli_fail(&err);
+	}
+	if (qbk_ctx_open(&ctx, &co, &err) == 0)
+		rc = run(ctx, &o, &res, &err);
+	if (common.json) {
+		qbk_drill_report_json(&res, rc == 0 ? NULL : &err, &out);
+		fputs(out.buf, stdout);
+	} else if (rc == 0)
+		print_text(&res, common.quiet);
+	if (o.metrics_file != NULL)
+		write_metrics(o.metrics_file, &res, rc == 0 && res.rec->pass);
+	qbk_buf_release(&out);
+	qbk_ctx_free(ctx);
+	if (rc != 0) {
+		qbk_drill_result_release(&res);
+		return cli_fail(&err);
+	}
+	code = !res.rec->pass ? QBK_EXIT_DATA : res.rto_met == 0 ?
+	    QBK_EXIT_OBJECTIVE : QBK_EXIT_OK;
+	qbk_drill_result_release(&res);
+	return cli_exit(code);
+}

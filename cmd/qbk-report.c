@@ -1,0 +1,217 @@
+/* qbk-report: backups, drills and recovery objectives. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "qbk.h"
+#include "qbk_buf.h"
+#include "qbk_ctx.h"
+#include "qbk_exit.h"
+#include "qbk_report.h"
+#include "qbk_restore.h"
+#include "cli.h"
+
+enum {
+	OPT_CHECK = 1,
+	OPT_FORMAT,
+	OPT_LIST,
+	OPT_OUTPUT,
+	OPT_SINCE,
+	OPT_UNTIL
+};
+
+static const struct cli_opt options[] = {
+	{ "check", 0, CLI_ARG_NONE, OPT_CHECK, NULL,
+	    "exit 5 if an objective is missed (one line each on stderr)", 0 },
+	{ "format", 0, CLI_ARG_STR, OPT_FORMAT, "text|json|prometheus",
+	    "output format (default text)", 0 },
+	{ "list", 0, CLI_ARG_NONE, OPT_LIST, NULL,
+	    "list backups and drills instead of the compliance report", 0 },
+	{ "output", 0, CLI_ARG_STR, OPT_OUTPUT, "PATH",
+	    "write the output to PATH atomically, not to stdout", 0 },
+	{ "since", 0, CLI_ARG_STR, OPT_SINCE, "TIME",
+	    "start of the window: ISO 8601 or 7d back (default 30d)", 0 },
+	{ "until", 0, CLI_ARG_STR, OPT_UNTIL, "TIME",
+	    "end of the window and time of the report (default now)", 0 },
+	CLI_OPT_END
+};
+
+enum format { FMT_NONE = 0, FMT_TEXT, FMT_JSON, FMT_PROMETHEUS };
+
+struct opts {
+	int check, list;
+	enum format format;
+	const char *output, *since, *until;
+};
+
+static int
+handle(void *cookie, int id, const char *arg, uint64_t num)
+{
+	struct opts *o = cookie;
+
+	(void)num;
+	switch (id) {
+	case OPT_CHECK:
+		o->check = 1;
+		break;
+	case OPT_FORMAT:
+		if (strcmp(arg, "text") == 0)
+			o->format = FMT_TEXT;
+		else if (strcmp(arg, "json") == 0)
+			o->format = FMT_JSON;
+		else if (strcmp(arg, "prometheus") == 0)
+			o->format = FMT_PROMETHEUS;
+		else
+			return cli_usage_error("bad value '%s' for '--format': "
+			    "expected text, json or prometheus", arg);
+		break;
+	case OPT_LIST:
+		o->list = 1;
+		break;
+	case OPT_OUTPUT:
+		o->output = arg;
+		break;
+	case OPT_SINCE:
+		o->since = arg;
+		break;
+	case OPT_UNTIL:
+		o->until = arg;
+		break;
+	}
+	return 0;
+}
+
+/* Resolve the options that depend on each other; -1 after a message. */
+static int
+settle(struct opts *o, const struct cli_common *common,
+    struct qbk_report_opts *ro)
+{
+	struct qbk_err err = QBK_ERR_INIT;
+	int64_t now = qbk_now();
+
+	if (common->json) {
+		if (o->format != FMT_NONE && o->format != FMT_JSON)
+			return cli_usage_error("'--json' and '--format' "
+			    "exclude each other");
+		o->format = FMT_JSON;
+	}
+	if (o->list && o->check)
+		return cli_usage_error("'--list' and '--check' exclude each "
+		    "other");
+	if (o->list && o->format == FMT_PROMETHEUS)
+		return cli_usage_error("'--list' has no prometheus format");
+	if (o->until != NULL &&
+	    qbk_restore_parse_time(o->until, now, &now, &err) != 0)
+		return cli_usage_error("bad value '%s' for '--until': %s",
+		    o->until, err.msg);
+	ro->now = now;
+	ro->since = now - 30 * 86400;
+	if (o->since != NULL &&
+	    qbk_restore_parse_time(o->since, now, &ro->since, &err) != 0)
+		return cli_usage_error("bad value '%s' for '--since': %s",
+		    o->since, err.msg);
+	if (ro->since > ro->now)
+		return cli_usage_error("'--since' is after '--until'");
+	/* Plain --check is silent on stdout: a line in cron. */
+	if (o->format == FMT_NONE && !(o->check && o->output == NULL))
+		o->format = FMT_TEXT;
+	return 0;
+}
+
+static int
+emit(const struct opts *o, const struct qbk_buf *out, struct qbk_err *err)
+{
+	if (o->output != NULL)
+		return cli_write_file(o->output, out->buf, out->len, err);
+	fputs(out->buf, stdout);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts o;
+	struct cli_common common = CLI_COMMON_INIT;
+	struct cli_prog prog = {
+		"[options]",
+		"List backups and drills, and report on the recovery point "
+		"and recovery time objectives.",
+		options, CLI_WITH_REPO, handle, &o
+	};
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_ctx_opts co = { NULL, NULL, NULL, "qbk-report",
+	    &cli_interrupted };
+	struct qbk_report_opts ro;
+	struct qbk_report *r = NULL;
+	struct qbk_ctx *ctx = NULL;
+	struct qbk_repo *repo;
+	struct qbk_buf out = QBK_BUF_INIT;
+	size_t i;
+	int rest, rc;
+
+	memset(&o, 0, sizeof(o));
+	memset(&ro, 0, sizeof(ro));
+	if (cli_init(argv[0]) != 0)
+		return QBK_EXIT_RUNTIME;
+	if ((rc = cli_parse(argc, argv, &prog, &common, &rest)) != 0)
+		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
+	if (rest < argc) {
+		cli_usage_error("unexpected argument '%s'", argv[rest]);
+		return QBK_EXIT_USAGE;
+	}
+	if (settle(&o, &common, &ro) != 0)
+		return QBK_EXIT_USAGE;
+	co.config = common.config;
+	co.repo = common.repo;
+	ro.check_chunks = !o.list;
+	ro.cancel = &cli_interrupted;
+
+	rc = -1;
+	if (qbk_ctx_open(&ctx, &co, &err) == 0 &&
+	    qbk_ctx_repo(ctx, 0, &repo, &err) == 0) {
+		const struct qbk_config_objectives *ob = &ctx->cfg.objectives;
+
+		ro.rpo_target = ob->rpo >= 0 ? ob->rpo / 1000 : -1;
+		ro.rto_target = ob->rto >= 0 ? ob->rto / 1000 : -1;
+		rc = qbk_report_load(repo, &ro, &r, &err);
+	}
+	qbk_ctx_free(ctx);
+	if (rc != 0) {
+		if (o.format == FMT_JSON && o.output == NULL) {
+			qbk_report_error_json(&err, &out);
+			fputs(out.buf, stdout);
+			qbk_buf_release(&out);
+		}
+		return cli_fail(&err);
+	}
+
+	if (o.list && o.format == FMT_JSON)
+		qbk_report_list_json(r, &out);
+	else if (o.list)
+		qbk_report_list_text(r, &out);
+	else if (o.format == FMT_JSON)
+		qbk_report_json(r, &out);
+	else if (o.format == FMT_PROMETHEUS)
+		qbk_report_prometheus(r, &out);
+	else if (o.format == FMT_TEXT)
+		qbk_report_text(r, &out);
+	if (out.len > 0 && emit(&o, &out, &err) != 0) {
+		qbk_buf_release(&out);
+		qbk_report_free(r);
+		return cli_fail(&err);
+	}
+	qbk_buf_release(&out);
+
+	rc = QBK_EXIT_OK;
+	if (o.check && !r->objectives_met) {
+		for (i = 0; i < r->n_misses; i++)
+			fprintf(stderr, "%s: objective missed: %s\n",
+			    cli_progname(), r->misses[i].text);
+		for (i = 0; i < r->n_misses; i++)
+			cli_notify(r->misses[i].kind, r->misses[i].collection,
+			    r->misses[i].text, QBK_EXIT_OBJECTIVE);
+		rc = QBK_EXIT_OBJECTIVE;
+	}
+	qbk_report_free(r);
+	return cli_exit(rc);
+}

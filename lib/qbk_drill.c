@@ -1,0 +1,1059 @@
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "qbk.h"
+#include "qbk_buf.h"
+#include "qbk_config.h"
+#include "qbk_crypto.h"
+#include "qbk_err.h"
+#include "qbk_http.h"
+#include "qbk_json.h"
+#include "qbk_lock.h"
+#include "qbk_log.h"
+#include "qbk_manifest.h"
+#include "qbk_points.h"
+#include "qbk_qdrant.h"
+#include "qbk_repo.h"
+#include "qbk_restore.h"
+#include "qbk_drill.h"
+
+/* At most this many problem lines per collection and check; the rest are
+ * counted in one line. */
+#define MAX_POINT_PROBLEMS	10
+#define RETRIEVE_BATCH		256
+#define SEARCH_LIMIT		5
+
+static const char *const level_names[] = { "basic", "comprehensive",
+	"exhaustive" };
+static const char *const scenario_names[] = { "latest", "pitr",
+	"all-collections" };
+
+const char *
+qbk_drill_level_name(enum qbk_drill_level l)
+{
+	return (unsigned)l < 3 ? level_names[l] : "basic";
+}
+
+const char *
+qbk_drill_scenario_name(enum qbk_drill_scenario s)
+{
+	return (unsigned)s < 3 ? scenario_names[s] : "latest";
+}
+
+int
+qbk_drill_parse_level(const char *s, enum qbk_drill_level *out)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (strcmp(s, level_names[i]) == 0) {
+			*out = (enum qbk_drill_level)i;
+			return 0;
+		}
+	return -1;
+}
+
+int
+qbk_drill_parse_scenario(const char *s, enum qbk_drill_scenario *out)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (strcmp(s, scenario_names[i]) == 0) {
+			*out = (enum qbk_drill_scenario)i;
+			return 0;
+		}
+	return -1;
+}
+
+void
+qbk_drill_scratch_name(const char *id, const char *name, struct qbk_buf *out)
+{
+	qbk_buf_addf(out, "%s%s-%s", QBK_DRILL_PREFIX, id, name);
+}
+
+int
+qbk_drill_scratch_parse(const char *name, char *id)
+{
+	size_t pl = strlen(QBK_DRILL_PREFIX);
+	char tmp[QBK_MANIFEST_ID_LEN + 1];
+
+	if (strncmp(name, QBK_DRILL_PREFIX, pl) != 0 ||
+	    strlen(name) < pl + QBK_MANIFEST_ID_LEN + 2 ||
+	    name[pl + QBK_MANIFEST_ID_LEN] != '-')
+		return 0;
+	memcpy(tmp, name + pl, QBK_MANIFEST_ID_LEN);
+	tmp[QBK_MANIFEST_ID_LEN] = '\0';
+	if (!qbk_manifest_id_valid(tmp))
+		return 0;
+	memcpy(id, tmp, sizeof(tmp));
+	return 1;
+}
+
+int64_t
+qbk_drill_pitr_time(int64_t first, int64_t last, int64_t now,
+    int64_t keep_within_ms, uint64_t rnd)
+{
+	int64_t lo = first, hi = last;
+
+	if (keep_within_ms > 0 && now - keep_within_ms / 1000 > lo)
+		lo = now - keep_within_ms / 1000;
+	if (hi < lo)
+		return hi;	/* nothing within retention: the newest */
+	return lo + (int64_t)(rnd % ((uint64_t)(hi - lo) + 1));
+}
+
+void
+qbk_drill_result_init(struct qbk_drill_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->rto_met = -1;
+	r->pitr_time = -1;
+}
+
+void
+qbk_drill_result_release(struct qbk_drill_result *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	qbk_manifest_drill_free(r->rec);
+	for (i = 0; i < r->ncollections; i++)
+		free(r->collections[i]);
+	free(r->collections);
+	qbk_drill_result_init(r);
+}
+
+int
+qbk_drill_target(const struct qbk_config *cfg, int validate_only,
+    volatile sig_atomic_t *cancel, struct qbk_qdrant **out,
+    struct qbk_err *err)
+{
+	struct qbk_config_secret key = QBK_CONFIG_SECRET_INIT;
+	struct qbk_http_opts ho;
+	int staging = !validate_only && cfg->drill.url != NULL, rc;
+
+	*out = NULL;
+	if ((staging ? qbk_config_drill_api_key(cfg, &key, err) :
+	    qbk_config_api_key(cfg, &key, err)) != 0)
+		return -1;
+	qbk_http_opts_init(&ho);
+	ho.base_url = staging ? cfg->drill.url : cfg->qdrant.url;
+	ho.api_key = key.data;
+	ho.ca_file = cfg->qdrant.ca_file;
+	ho.insecure = !cfg->qdrant.tls_verify;
+	if (cfg->qdrant.connect_timeout > 0)
+		ho.connect_timeout_ms = (long)cfg->qdrant.connect_timeout;
+	if (cfg->qdrant.timeout > 0)
+		ho.timeout_ms = (long)cfg->qdrant.timeout;
+	if (cfg->qdrant.retries >= 0)
+		ho.retries = (unsigned)cfg->qdrant.retries;
+	if (cfg->qdrant.retry_delay > 0)
+		ho.retry_base_ms = cfg->qdrant.retry_delay;
+	ho.cancel = cancel;
+	rc = qbk_qdrant_new(out, &ho, err);
+	qbk_config_secret_release(&key);
+	return rc;
+}
+
+/* ---- problems ------------------------------------------------------- */
+
+static void
+problem(struct qbk_drill_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+problem(struct qbk_drill_result *res, const char *fmt, ...)
+{
+	struct qbk_buf b = QBK_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	qbk_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	if (b.len > QBK_MANIFEST_MAX_STR) {
+		size_t n = QBK_MANIFEST_MAX_STR;
+
+		/* Never cut a UTF-8 sequence in two. */
+		while (n > 0 && ((unsigned char)b.buf[n] & 0xc0) == 0x80)
+			n--;
+		qbk_buf_setlen(&b, n);
+	}
+	qbk_detail("problem: %s", b.buf);
+	if (res->rec->n_problems < QBK_MANIFEST_MAX_LIST)
+		qbk_manifest_drill_add_problem(res->rec, b.buf);
+	qbk_buf_release(&b);
+}
+
+static int
+cancelled(const struct qbk_drill_opts *o, struct qbk_err *err)
+{
+	if (o->cancel != NULL && *o->cancel != 0)
+		return qbk_err_set(err, QBK_E_INTERRUPTED, "interrupted");
+	return 0;
+}
+
+/* ---- validation ----------------------------------------------------- */
+
+/* Wait until ${name} is green (or the timeout); its info in ${*out}. */
+static int
+wait_green(struct qbk_qdrant *q, const char *name,
+    const struct qbk_drill_opts *o, struct qbk_qdrant_collection **out,
+    struct qbk_err *err)
+{
+	int64_t limit = o->green_timeout_ms > 0 ? o->green_timeout_ms : 60000;
+	int64_t t0 = qbk_clock_ms();
+	struct timespec ts = { 0, 250 * 1000 * 1000 };
+
+	for (;;) {
+		if (qbk_qdrant_collection_info(q, name, out, err) != 0)
+			return -1;
+		if (strcmp((*out)->status, "green") == 0 ||
+		    qbk_clock_ms() - t0 >= limit)
+			return 0;
+		if (cancelled(o, err) != 0)
+			return -1;
+		qbk_qdrant_collection_free(*out);
+		*out = NULL;
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int
+check_basic(struct qbk_qdrant *q, const struct qbk_manifest_collection *mc,
+    const char *target, const struct qbk_drill_opts *o,
+    struct qbk_drill_result *res, int *exists, struct qbk_err *err)
+{
+	struct qbk_qdrant_collection *info = NULL;
+	uint64_t n;
+
+	*exists = 0;
+	if (wait_green(q, target, o, &info, err) != 0) {
+		if (err->code != QBK_E_NOTFOUND)
+			return -1;
+		problem(res, "collection '%s' does not exist", target);
+		return 0;
+	}
+	*exists = 1;
+	if (strcmp(info->status, "green") != 0)
+		problem(res, "collection '%s' is %s, not green", target,
+		    info->status);
+	if (info->points_count < 0 ||
+	    (uint64_t)info->points_count != mc->points_count) {
+		/* The info count may lag; the exact count decides. */
+		if (qbk_qdrant_count(q, target, NULL, &n, err) != 0)
+			goto err;
+		if (n != mc->points_count)
+			problem(res, "collection '%s' has %llu points, the "
+			    "backup recorded %llu", target,
+			    (unsigned long long)n,
+			    (unsigned long long)mc->points_count);
+	}
+	if (mc->vectors != NULL &&
+	    (info->vectors == NULL || !json_equal(info->vectors,
+	    mc->vectors))) {
+		char *have = info->vectors != NULL ? json_dumps(info->vectors,
+		    JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		char *want = json_dumps(mc->vectors, JSON_COMPACT |
+		    JSON_SORT_KEYS);
+
+		problem(res, "vector parameters of '%s' differ from the "
+		    "backup: %s, recorded %s", target,
+		    have != NULL ? have : "none", want != NULL ? want : "?");
+		free(have);
+		free(want);
+	}
+	qbk_qdrant_collection_free(info);
+	return 0;
+err:
+	qbk_qdrant_collection_free(info);
+	return -1;
+}
+
+/* A point id of the manifest as JSON: a number, or a UUID string. */
+static json_t *
+id_json(const char *id)
+{
+	if (id[0] >= '0' && id[0] <= '9' && strchr(id, '-') == NULL)
+		return json_integer((json_int_t)strtoull(id, NULL, 10));
+	return json_string(id);
+}
+
+/* The first dense vector of a point record: ${*using} NULL for the
+ * unnamed one.  Returns the JSON array or NULL. */
+static const json_t *
+record_vector(const json_t *rec, const char **using)
+{
+	const json_t *v = json_object_get(rec, "vector"), *x;
+	const char *k;
+
+	*using = NULL;
+	if (json_is_array(v))
+		return v;
+	if (!json_is_object(v))
+		return NULL;
+	json_object_foreach((json_t *)(uintptr_t)v, k, x)
+		if (json_is_array(x) && json_array_size(x) > 0 &&
+		    json_is_number(json_array_get(x, 0))) {
+			*using = k;
+			return x;
+		}
+	return NULL;
+}
+
+static int
+check_search(struct qbk_qdrant *q, const char *target, const json_t *rec,
+    struct qbk_drill_result *res, struct qbk_err *err)
+{
+	const json_t *vec, *x;
+	const char *using;
+	json_t *hits = NULL;
+	float *f;
+	size_t i, n;
+	int rc;
+
+	if ((vec = record_vector(rec, &using)) == NULL) {
+		problem(res, "no dense vector to search '%s' with", target);
+		return 0;
+	}
+	n = json_array_size(vec);
+	f = qbk_xcalloc(n > 0 ? n : 1, sizeof(*f));
+	json_array_foreach(vec, i, x)
+		f[i] = (float)json_number_value(x);
+	rc = qbk_qdrant_search(q, target, using, f, n, SEARCH_LIMIT, 0, &hits,
+	    err);
+	free(f);
+	if (rc != 0) {
+		if (err->code != QBK_E_QDRANT && err->code != QBK_E_HTTP)
+			return -1;
+		problem(res, "search on '%s' failed: %s", target, err->msg);
+		return 0;
+	}
+	if (json_array_size(hits) == 0)
+		problem(res, "search on '%s' returned no results", target);
+	json_decref(hits);
+	return 0;
+}
+
+static int
+check_samples(struct qbk_qdrant *q, const struct qbk_manifest_collection *mc,
+    const char *target, const struct qbk_drill_opts *o,
+    struct qbk_drill_result *res, struct qbk_err *err)
+{
+	json_t *ids = NULL, *recs = NULL, *first = NULL, *p;
+	size_t i, start, k, bad = 0, ns = mc->n_samples;
+	int rc = -1;
+
+	if (o->sample_points >= 0 && (size_t)o->sample_points < ns)
+		ns = (size_t)o->sample_points;
+	for (start = 0; start < ns; start += RETRIEVE_BATCH) {
+		size_t end = start + RETRIEVE_BATCH < ns ?
+		    start + RETRIEVE_BATCH : ns;
+
+		if (cancelled(o, err) != 0)
+			goto out;
+		ids = json_array();
+		for (i = start; i < end; i++)
+			json_array_append_new(ids, id_json(mc->samples[i].id));
+		if (qbk_qdrant_retrieve(q, target, ids, 1, 1, &recs, err) != 0)
+			goto out;
+		for (i = start; i < end; i++) {
+			const struct qbk_manifest_sample *s = &mc->samples[i];
+			const json_t *found = NULL;
+			char id[64], hash[65];
+
+			json_array_foreach(recs, k, p)
+				if (qbk_points_id_text(json_object_get(p,
+				    "id"), id, sizeof(id)) == 0 &&
+				    strcmp(id, s->id) == 0) {
+					found = p;
+					break;
+				}
+			res->points_checked++;
+			if (found == NULL) {
+				if (bad++ < MAX_POINT_PROBLEMS)
+					problem(res, "point %s of '%s' is "
+					    "missing", s->id, target);
+				continue;
+			}
+			if (first == NULL)
+				first = json_incref((json_t *)(uintptr_t)
+				    found);
+			if (qbk_points_hash(found, hash) != 0 ||
+			    strcmp(hash, s->hash) != 0) {
+				if (bad++ < MAX_POINT_PROBLEMS)
+					problem(res, "point %s of '%s' differs "
+					    "from the backup: its vector or "
+					    "payload changed", s->id, target);
+			}
+		}
+		json_decref(recs);
+		recs = NULL;
+		json_decref(ids);
+		ids = NULL;
+	}
+	if (bad > MAX_POINT_PROBLEMS)
+		problem(res, "%zu more sampled points of '%s' are missing or "
+		    "differ", bad - MAX_POINT_PROBLEMS, target);
+	if (mc->points_count > 0) {
+		if (first == NULL) {
+			struct qbk_qdrant_scroll so = { 1, 0, 1, NULL };
+			json_t *next = NULL;
+
+			if (qbk_qdrant_scroll_page(q, target, &so, NULL, &recs,
+			    &next, err) != 0)
+				goto out;
+			json_decref(next);
+			if (json_array_size(recs) > 0)
+				first = json_incref(json_array_get(recs, 0));
+			json_decref(recs);
+			recs = NULL;
+		}
+		if (first == NULL)
+			problem(res, "collection '%s' returns no points",
+			    target);
+		else if (check_search(q, target, first, res, err) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	json_decref(first);
+	json_decref(recs);
+	json_decref(ids);
+	return rc;
+}
+
+static int
+check_content(struct qbk_qdrant *q, const struct qbk_manifest_collection *mc,
+    const char *target, const struct qbk_drill_opts *o,
+    struct qbk_drill_result *res, struct qbk_err *err)
+{
+	char hex[QBK_MANIFEST_HEX_LEN + 1];
+	uint64_t n;
+
+	if (qbk_points_content_hash(q, target, o->cancel, hex, &n, err) != 0)
+		return -1;
+	res->points_checked += n;
+	if (n != mc->content_points)
+		problem(res, "content of '%s' differs from the backup: %llu "
+		    "points scrolled, %llu hashed at backup time", target,
+		    (unsigned long long)n,
+		    (unsigned long long)mc->content_points);
+	else if (strcmp(hex, mc->content_hash) != 0)
+		problem(res, "content of '%s' differs from the backup: the "
+		    "content hash of its %llu points is %s, recorded %s",
+		    target, (unsigned long long)n, hex, mc->content_hash);
+	return 0;
+}
+
+static int
+validate(struct qbk_qdrant *q, const struct qbk_manifest *m,
+    const char *prefix, const struct qbk_drill_opts *o,
+    struct qbk_drill_result *res, struct qbk_err *err)
+{
+	struct qbk_buf target = QBK_BUF_INIT;
+	size_t i;
+	int exists, rc = -1;
+
+	for (i = 0; i < res->ncollections; i++) {
+		const struct qbk_manifest_collection *mc =
+		    qbk_manifest_find_collection(m, res->collections[i]);
+
+		if (cancelled(o, err) != 0)
+			goto out;
+		qbk_buf_reset(&target);
+		qbk_buf_addf(&target, "%s%s", prefix, mc->name);
+		qbk_detail("validating '%s' (%s)", target.buf,
+		    qbk_drill_level_name(o->level));
+		if (check_basic(q, mc, target.buf, o, res, &exists, err) != 0)
+			goto fail;
+		if (!exists)
+			continue;
+		if (o->level >= QBK_DRILL_COMPREHENSIVE &&
+		    check_samples(q, mc, target.buf, o, res, err) != 0)
+			goto fail;
+		if (o->level >= QBK_DRILL_EXHAUSTIVE &&
+		    check_content(q, mc, target.buf, o, res, err) != 0)
+			goto fail;
+	}
+	rc = 0;
+	goto out;
+fail:
+	qbk_err_prefix(err, "cannot validate '%s'", target.buf);
+out:
+	qbk_buf_release(&target);
+	return rc;
+}
+
+/* ---- scratch collections --------------------------------------------- */
+
+struct lockscan {
+	const char *own;	/* our lock id, or NULL */
+	int64_t *times;		/* acquisition times of other drills */
+	size_t n;
+};
+
+static int
+scan_lock(void *cookie, const struct qbk_lock_info *li)
+{
+	struct lockscan *s = cookie;
+
+	if (s->own != NULL && strcmp(li->id, s->own) == 0)
+		return 0;
+	if (strcmp(li->program, "qbk-drill") != 0)
+		return 0;
+	s->times = qbk_xrealloc(s->times, (s->n + 1) * sizeof(*s->times));
+	s->times[s->n++] = li->time;
+	return 0;
+}
+
+/* Remove scratch collections of drills that are not running any more. */
+static int
+remove_leftovers(struct qbk_repo *repo, struct qbk_qdrant *q,
+    const struct qbk_drill_opts *o, const char *own_id, int64_t start,
+    struct qbk_drill_result *res, struct qbk_err *err)
+{
+	struct lockscan ls = { NULL, NULL, 0 };
+	char **names = NULL, id[QBK_MANIFEST_ID_LEN + 1];
+	size_t i, k;
+	int64_t t;
+	int rc = -1, running;
+
+	if (qbk_qdrant_collections(q, &names, err) != 0)
+		return -1;
+	for (i = 0; names[i] != NULL; i++)
+		if (qbk_drill_scratch_parse(names[i], id))
+			break;
+	if (names[i] == NULL) {
+		rc = 0;
+		goto out;
+	}
+	ls.own = o->lock != NULL ? qbk_lock_id(o->lock) : NULL;
+	if (repo != NULL && qbk_lock_list(qbk_repo_store(repo), scan_lock,
+	    &ls, err) < 0)
+		goto out;
+	for (i = 0; names[i] != NULL; i++) {
+		if (!qbk_drill_scratch_parse(names[i], id) ||
+		    strcmp(id, own_id) == 0 ||
+		    qbk_manifest_id_time(id, &t) != 0 || t > start)
+			continue;
+		/* A drill that locked the repository before this one was
+		 * made may still be at work on it. */
+		for (running = 0, k = 0; k < ls.n; k++)
+			if (ls.times[k] <= t)
+				running = 1;
+		if (running) {
+			qbk_detail("'%s' may belong to a running drill: kept",
+			    names[i]);
+			continue;
+		}
+		qbk_info("removing '%s', left over by drill %s", names[i], id);
+		if (qbk_qdrant_collection_delete(q, names[i], NULL, err) != 0) {
+			qbk_err_prefix(err, "cannot remove leftover '%s'",
+			    names[i]);
+			goto out;
+		}
+		res->leftovers++;
+	}
+	rc = 0;
+out:
+	free(ls.times);
+	qbk_qdrant_strv_free(names);
+	return rc;
+}
+
+/* Remove every collection named with ${prefix} (ours only). */
+static int
+remove_scratch(struct qbk_qdrant *q, const char *prefix, struct qbk_err *err)
+{
+	char **names = NULL;
+	size_t i, pl = strlen(prefix);
+	int rc = 0;
+
+	if (qbk_qdrant_collections(q, &names, err) != 0)
+		return -1;
+	for (i = 0; names[i] != NULL; i++) {
+		if (strncmp(names[i], prefix, pl) != 0)
+			continue;
+		qbk_detail("removing scratch collection '%s'", names[i]);
+		if (qbk_qdrant_collection_delete(q, names[i], NULL, err) != 0) {
+			qbk_err_prefix(err, "cannot remove scratch collection "
+			    "'%s'", names[i]);
+			rc = -1;
+			break;
+		}
+	}
+	qbk_qdrant_strv_free(names);
+	return rc;
+}
+
+/* ---- the run ---------------------------------------------------------- */
+
+static int
+choose_backup(struct qbk_repo *repo, const struct qbk_drill_opts *o,
+    struct qbk_drill_result *res, char *id, struct qbk_err *err)
+{
+	char **ids = NULL;
+	size_t n = 0;
+	int64_t first, last, at;
+	uint64_t rnd;
+	int rc;
+
+	if (o->backup_id != NULL || o->at >= 0 ||
+	    o->scenario != QBK_DRILL_PITR)
+		return qbk_restore_select(repo, o->backup_id, o->at, id, err);
+	if (qbk_repo_backup_ids(repo, &ids, &n, err) != 0)
+		return -1;
+	if (n == 0 || qbk_manifest_id_time(ids[0], &first) != 0 ||
+	    qbk_manifest_id_time(ids[n - 1], &last) != 0) {
+		qbk_repo_free_ids(ids, n);
+		return qbk_restore_select(repo, NULL, -1, id, err);
+	}
+	qbk_repo_free_ids(ids, n);
+	qbk_crypto_random(&rnd, sizeof(rnd));
+	at = qbk_drill_pitr_time(first, last, qbk_now(), o->keep_within_ms,
+	    rnd);
+	res->pitr_time = at;
+	rc = qbk_restore_select(repo, NULL, at, id, err);
+	if (rc != 0 && err->code == QBK_E_USAGE) {
+		/* Only safety backups before ${at}: the newest will do. */
+		qbk_err_clear(err);
+		rc = qbk_restore_select(repo, NULL, -1, id, err);
+	}
+	if (rc == 0) {
+		char t[QBK_MANIFEST_TIME_LEN + 1];
+
+		qbk_manifest_time_format(at, t);
+		qbk_info("point in time %s: backup %s", t, id);
+	}
+	return rc;
+}
+
+static int
+choose_collections(const struct qbk_manifest *m,
+    const struct qbk_drill_opts *o, struct qbk_drill_result *res,
+    struct qbk_err *err)
+{
+	size_t i;
+
+	if (m->n_collections == 0)
+		return qbk_err_set(err, QBK_E_USAGE, "backup %s holds no "
+		    "collection snapshots to drill", m->backup_id);
+	for (i = 0; i < o->ncollections; i++)
+		if (qbk_manifest_find_collection(m, o->collections[i]) == NULL)
+			return qbk_err_set(err, QBK_E_USAGE, "backup %s has no "
+			    "collection '%s'", m->backup_id,
+			    o->collections[i]);
+	res->collections = qbk_xcalloc(m->n_collections,
+	    sizeof(*res->collections));
+	for (i = 0; i < m->n_collections; i++) {
+		const char *name = m->collections[i]->name;
+		size_t k;
+		int want = o->ncollections == 0 ||
+		    o->scenario == QBK_DRILL_ALL_COLLECTIONS;
+
+		for (k = 0; !want && k < o->ncollections; k++)
+			want = strcmp(o->collections[k], name) == 0;
+		if (want)
+			res->collections[res->ncollections++] =
+			    qbk_xstrdup(name);
+	}
+	if (o->level < QBK_DRILL_EXHAUSTIVE)
+		return 0;
+	for (i = 0; i < res->ncollections; i++) {
+		const struct qbk_manifest_collection *mc =
+		    qbk_manifest_find_collection(m, res->collections[i]);
+
+		if (mc->content_hash[0] == '\0') {
+			qbk_err_set(err, QBK_E_USAGE, "backup %s has no "
+			    "content hash of collection '%s': exhaustive "
+			    "validation needs a backup taken with "
+			    "--content-hash",
+			    m->backup_id, mc->name);
+			qbk_err_hint(err, "back up with 'qbk-backup "
+			    "--content-hash' (or [backup] content_hash = yes)");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+phase(struct qbk_drill_result *res, const char *name, int64_t t0)
+{
+	int64_t ms = qbk_clock_ms() - t0;
+
+	qbk_manifest_drill_add_phase(res->rec, name, ms > 0 ? (uint64_t)ms :
+	    0);
+}
+
+static void
+set_host(struct qbk_manifest_drill *d)
+{
+	char host[256];
+
+	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	qbk_manifest_strset(&d->host, host);
+	qbk_manifest_strset(&d->tool_version, "qbk " QBK_VERSION);
+}
+
+static int
+restore(struct qbk_repo *repo, struct qbk_qdrant *q,
+    const struct qbk_manifest *m, const char *prefix,
+    const struct qbk_drill_opts *o, struct qbk_drill_result *res,
+    struct qbk_err *err)
+{
+	struct qbk_restore_opts ro;
+	struct qbk_restore_report rep;
+	int rc;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.collections = (const char *const *)res->collections;
+	ro.ncollections = res->ncollections;
+	ro.prefix = prefix;
+	ro.no_aliases = 1;
+	ro.priority = o->priority;
+	ro.workers = o->workers;
+	ro.cancel = o->cancel;
+	ro.lock = o->lock;
+	ro.cleanup = o->cleanup;
+	qbk_restore_report_init(&rep);
+	rc = qbk_restore_run(repo, q, m, &ro, &rep, err);
+	qbk_restore_report_release(&rep);
+	if (rc != 0 && (err->code == QBK_E_INTEGRITY ||
+	    err->code == QBK_E_NOTFOUND)) {
+		/* Damaged or missing data is what a drill is there to find:
+		 * a verdict, not an error. */
+		problem(res, "restore failed: %s", err->msg);
+		qbk_err_clear(err);
+		return 1;
+	}
+	return rc;
+}
+
+int
+qbk_drill_run(struct qbk_repo *repo, struct qbk_qdrant *q,
+    const struct qbk_drill_opts *o, struct qbk_drill_result *res,
+    struct qbk_err *err)
+{
+	struct qbk_manifest *m = NULL;
+	struct qbk_manifest_drill *d;
+	struct qbk_qdrant *cq = o->cleanup != NULL ? o->cleanup : q;
+	struct qbk_buf prefix = QBK_BUF_INIT;
+	struct qbk_err cerr = QBK_ERR_INIT;
+	char id[QBK_MANIFEST_ID_LEN + 1];
+	int64_t t0, trestore = 0, now = qbk_now();
+	int rc = -1, restored = 0, failed = 0, scratch = 0;
+
+	res->validate_only = o->validate_only;
+	res->rec = d = qbk_manifest_drill_new();
+	qbk_manifest_strset(&d->level, qbk_drill_level_name(o->level));
+	qbk_manifest_strset(&d->scenario,
+	    qbk_drill_scenario_name(o->scenario));
+	set_host(d);
+	d->start = d->end = now;
+	if (o->rto_target_ms > 0)
+		d->rto_target_ms = (uint64_t)o->rto_target_ms;
+
+	t0 = qbk_clock_ms();
+	if (choose_backup(repo, o, res, id, err) != 0 ||
+	    qbk_repo_manifest_read(repo, id, &m, err) != 0)
+		goto out;
+	memcpy(d->backup_id, id, sizeof(id));
+	if (choose_collections(m, o, res, err) != 0)
+		goto out;
+	phase(res, "select", t0);
+
+	if (o->validate_only) {
+		t0 = qbk_clock_ms();
+		if (validate(q, m, "", o, res, err) != 0)
+			goto out;
+		phase(res, "validate", t0);
+		res->ran = 1;
+		rc = 0;
+		goto out;
+	}
+
+	if (qbk_manifest_make_id(now, d->drill_id) != 0) {
+		qbk_err_set(err, QBK_E_INTERNAL, "cannot make a drill id");
+		goto out;
+	}
+	qbk_buf_addf(&prefix, "%s%s-", QBK_DRILL_PREFIX, d->drill_id);
+	qbk_info("drill %s of backup %s (%s, %s)", d->drill_id, id,
+	    d->level, d->scenario);
+
+	t0 = qbk_clock_ms();
+	if (remove_leftovers(repo, q, o, d->drill_id, now, res, err) != 0) {
+		failed = 1;	/* the drill target failed: worth a record */
+		goto out;
+	}
+	phase(res, "leftovers", t0);
+
+	/* From here on scratch collections may exist: remove them below
+	 * whatever happens. */
+	scratch = 1;
+	trestore = t0 = qbk_clock_ms();
+	if ((rc = restore(repo, q, m, prefix.buf, o, res, err)) < 0)
+		goto fail;
+	phase(res, "restore", t0);
+	restored = rc == 0;
+	t0 = qbk_clock_ms();
+	if (restored && validate(q, m, prefix.buf, o, res, err) != 0)
+		goto fail;
+	if (restored)
+		phase(res, "validate", t0);
+	d->rto_ms = (uint64_t)(qbk_clock_ms() - trestore);
+	res->ran = 1;
+	rc = 0;
+	goto clean;
+fail:
+	rc = -1;
+	failed = 1;
+	d->rto_ms = (uint64_t)(qbk_clock_ms() - trestore);
+clean:
+	t0 = qbk_clock_ms();
+	if (remove_scratch(cq, prefix.buf, rc == 0 ? err : &cerr) != 0) {
+		if (rc == 0) {
+			rc = -1;
+			failed = 1;
+		} else
+			qbk_warn("%s", cerr.msg);
+	}
+	phase(res, "cleanup", t0);
+	scratch = 0;
+out:
+	if (scratch && remove_scratch(cq, prefix.buf, &cerr) != 0)
+		qbk_warn("%s", cerr.msg);
+	d->pass = rc == 0 && d->n_problems == 0;
+	d->end = qbk_now();
+	if (d->end < d->start)
+		d->end = d->start;
+	if (res->ran && !o->validate_only && d->rto_target_ms > 0)
+		res->rto_met = d->rto_ms <= d->rto_target_ms;
+	/* Record drills that got to a verdict or failed on their way; not
+	 * one that was interrupted or never chose its backup. */
+	if (!o->validate_only && o->record && d->drill_id[0] != '\0' &&
+	    (rc == 0 || (failed && err->code != QBK_E_INTERRUPTED)) &&
+	    (o->cancel == NULL || *o->cancel == 0)) {
+		int added = failed && d->n_problems < QBK_MANIFEST_MAX_LIST;
+
+		if (added)
+			qbk_manifest_drill_add_problem(d, err->msg);
+		if (qbk_repo_drill_write(repo, d, rc == 0 ? err : &cerr) != 0) {
+			if (rc == 0)
+				rc = -1;
+			else
+				qbk_warn("cannot record drill: %s", cerr.msg);
+		} else
+			res->recorded = 1;
+		if (added) {
+			/* The error stays in ${err}; keep it out of the
+			 * in-memory problem list (the JSON adds it). */
+			free(d->problems[--d->n_problems]);
+			d->problems[d->n_problems] = NULL;
+		}
+	}
+	qbk_manifest_free(m);
+	qbk_buf_release(&prefix);
+	return rc;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static json_t *
+drill_json(const struct qbk_manifest_drill *d)
+{
+	char start[QBK_MANIFEST_TIME_LEN + 1], end[QBK_MANIFEST_TIME_LEN + 1];
+	json_t *o = json_object(), *a = json_array(), *ph = json_object();
+	size_t i;
+
+	qbk_manifest_time_format(d->start, start);
+	qbk_manifest_time_format(d->end, end);
+	json_object_set_new(o, "drill_id", json_string(d->drill_id));
+	json_object_set_new(o, "backup_id", json_string(d->backup_id));
+	json_object_set_new(o, "level", json_string(d->level));
+	json_object_set_new(o, "scenario", json_string(d->scenario));
+	json_object_set_new(o, "start", json_string(start));
+	json_object_set_new(o, "end", json_string(end));
+	json_object_set_new(o, "result", json_string(d->pass ? "pass" :
+	    "fail"));
+	json_object_set_new(o, "rto_ms", json_integer((json_int_t)d->rto_ms));
+	json_object_set_new(o, "rto_target_ms", d->rto_target_ms > 0 ?
+	    json_integer((json_int_t)d->rto_target_ms) : json_null());
+	for (i = 0; i < d->n_phases; i++)
+		json_object_set_new(ph, d->phases[i].name,
+		    json_integer((json_int_t)d->phases[i].ms));
+	json_object_set_new(o, "phases", ph);
+	for (i = 0; i < d->n_problems; i++)
+		json_array_append_new(a, json_string(d->problems[i]));
+	json_object_set_new(o, "problems", a);
+	return o;
+}
+
+int
+qbk_drill_list(struct qbk_repo *repo, int json, struct qbk_buf *out,
+    struct qbk_err *err)
+{
+	struct qbk_manifest_drill *d = NULL;
+	json_t *doc = NULL, *a = NULL;
+	char **ids = NULL;
+	size_t n = 0, i, k;
+	int rc = -1;
+
+	if (qbk_repo_drill_ids(repo, &ids, &n, err) != 0)
+		return -1;
+	if (json) {
+		doc = json_object();
+		a = json_array();
+		json_object_set_new(doc, "ok", json_true());
+		json_object_set_new(doc, "drills", a);
+		json_object_set_new(doc, "problems", json_array());
+	}
+	for (i = 0; i < n; i++) {
+		if (qbk_repo_drill_read(repo, ids[i], &d, err) != 0) {
+			qbk_err_prefix(err, "cannot read drill %s", ids[i]);
+			goto out;
+		}
+		if (json)
+			json_array_append_new(a, drill_json(d));
+		else {
+			qbk_buf_addf(out, "%s backup %s %s %s %s rto %.1f s",
+			    d->drill_id, d->backup_id, d->level, d->scenario,
+			    d->pass ? "pass" : "FAIL",
+			    (double)d->rto_ms / 1000.0);
+			if (d->rto_target_ms > 0)
+				qbk_buf_addf(out, " target %.1f s",
+				    (double)d->rto_target_ms / 1000.0);
+			qbk_buf_addch(out, '\n');
+			for (k = 0; k < d->n_problems; k++)
+				qbk_buf_addf(out, "  problem: %s\n",
+				    d->problems[k]);
+		}
+		qbk_manifest_drill_free(d);
+		d = NULL;
+	}
+	if (json) {
+		qbk_json_dump(doc, out, 1);
+		qbk_buf_addch(out, '\n');
+	}
+	rc = 0;
+out:
+	json_decref(doc);
+	qbk_repo_free_ids(ids, n);
+	return rc;
+}
+
+void
+qbk_drill_report_json(const struct qbk_drill_result *res,
+    const struct qbk_err *err, struct qbk_buf *out)
+{
+	const struct qbk_manifest_drill *d = res->rec;
+	json_t *doc = json_object(), *a = json_array(), *ph = json_object();
+	size_t i;
+	int ok = d != NULL && res->ran && d->pass &&
+	    (err == NULL || err->code == QBK_E_OK);
+
+	json_object_set_new(doc, "ok", json_boolean(ok));
+	json_object_set_new(doc, "drill_id", d != NULL &&
+	    d->drill_id[0] != '\0' ? json_string(d->drill_id) : json_null());
+	json_object_set_new(doc, "backup_id", d != NULL &&
+	    d->backup_id[0] != '\0' ? json_string(d->backup_id) :
+	    json_null());
+	json_object_set_new(doc, "level", d != NULL && d->level != NULL ?
+	    json_string(d->level) : json_null());
+	json_object_set_new(doc, "scenario", d != NULL && d->scenario != NULL ?
+	    json_string(d->scenario) : json_null());
+	json_object_set_new(doc, "validate_only",
+	    json_boolean(res->validate_only));
+	for (i = 0; i < res->ncollections; i++)
+		json_array_append_new(a, json_string(res->collections[i]));
+	json_object_set_new(doc, "collections", a);
+	for (i = 0; d != NULL && i < d->n_phases; i++)
+		json_object_set_new(ph, d->phases[i].name,
+		    json_integer((json_int_t)d->phases[i].ms));
+	json_object_set_new(doc, "phases", ph);
+	json_object_set_new(doc, "rto_ms", json_integer(d != NULL ?
+	    (json_int_t)d->rto_ms : 0));
+	json_object_set_new(doc, "rto_target_ms", d != NULL &&
+	    d->rto_target_ms > 0 ? json_integer((json_int_t)d->rto_target_ms) :
+	    json_null());
+	json_object_set_new(doc, "rto_met", res->rto_met >= 0 ?
+	    json_boolean(res->rto_met) : json_null());
+	if (res->pitr_time >= 0) {
+		char t[QBK_MANIFEST_TIME_LEN + 1];
+
+		qbk_manifest_time_format(res->pitr_time, t);
+		json_object_set_new(doc, "pitr_time", json_string(t));
+	}
+	json_object_set_new(doc, "leftovers_removed",
+	    json_integer((json_int_t)res->leftovers));
+	json_object_set_new(doc, "points_checked",
+	    json_integer((json_int_t)res->points_checked));
+	json_object_set_new(doc, "recorded", json_boolean(res->recorded));
+	a = json_array();
+	for (i = 0; d != NULL && i < d->n_problems; i++)
+		json_array_append_new(a, json_string(d->problems[i]));
+	if (err != NULL && err->code != QBK_E_OK)
+		json_array_append_new(a, json_string(err->msg));
+	json_object_set_new(doc, "problems", a);
+	qbk_json_dump(doc, out, 1);
+	qbk_buf_addch(out, '\n');
+	json_decref(doc);
+}
+
+void
+qbk_drill_metrics(const struct qbk_drill_result *res, int ok, int64_t now,
+    struct qbk_buf *out)
+{
+	const struct qbk_manifest_drill *d = res->rec;
+	size_t i;
+
+	qbk_buf_addstr(out, "# HELP qbk_drill_last_run_timestamp_seconds "
+	    "End of the last qbk-drill run.\n"
+	    "# TYPE qbk_drill_last_run_timestamp_seconds gauge\n");
+	qbk_buf_addf(out, "qbk_drill_last_run_timestamp_seconds %lld\n",
+	    (long long)now);
+	qbk_buf_addstr(out, "# HELP qbk_drill_last_run_success "
+	    "1 if the last drill's validation passed.\n"
+	    "# TYPE qbk_drill_last_run_success gauge\n");
+	qbk_buf_addf(out, "qbk_drill_last_run_success %d\n", ok ? 1 : 0);
+	if (d == NULL || d->n_phases == 0)
+		return;
+	if (!res->validate_only) {
+		qbk_buf_addstr(out, "# HELP qbk_drill_rto_seconds Measured "
+		    "recovery time of the last drill (restore and "
+		    "validation).\n"
+		    "# TYPE qbk_drill_rto_seconds gauge\n");
+		qbk_buf_addf(out, "qbk_drill_rto_seconds %.3f\n",
+		    (double)d->rto_ms / 1000.0);
+	}
+	if (!res->validate_only && d->rto_target_ms > 0) {
+		qbk_buf_addstr(out, "# HELP qbk_drill_rto_target_seconds "
+		    "Recovery time objective ([objectives] rto).\n"
+		    "# TYPE qbk_drill_rto_target_seconds gauge\n");
+		qbk_buf_addf(out, "qbk_drill_rto_target_seconds %.3f\n",
+		    (double)d->rto_target_ms / 1000.0);
+		qbk_buf_addstr(out, "# HELP qbk_drill_rto_met 1 if the last "
+		    "drill's recovery time met the objective.\n"
+		    "# TYPE qbk_drill_rto_met gauge\n");
+		qbk_buf_addf(out, "qbk_drill_rto_met %d\n",
+		    d->rto_ms <= d->rto_target_ms ? 1 : 0);
+	}
+	qbk_buf_addstr(out, "# HELP qbk_drill_phase_seconds Duration of each "
+	    "phase of the last drill.\n"
+	    "# TYPE qbk_drill_phase_seconds gauge\n");
+	for (i = 0; i < d->n_phases; i++)
+		qbk_buf_addf(out, "qbk_drill_phase_seconds{phase=\"%s\"} "
+		    "%.3f\n", d->phases[i].name,
+		    (double)d->phases[i].ms / 1000.0);
+}

@@ -1,0 +1,307 @@
+#!/bin/sh
+# Checks are strings that lib.sh evaluates later, and use the variables
+# this file sets: hence SC2016 and SC2034.
+# shellcheck disable=SC1091,SC2016,SC2034
+. "$(dirname "$0")/lib.sh"
+test_description 'qbk-drill: levels, tampered and damaged backups, cleanup, RTO, pitr, records, validate-only'
+
+sim_start
+R=$TEST_TMP/repo
+Q="--url $SIM_URL --repo $R -c /dev/null"
+
+# scratch: the scratch collections on the simulator, one per line.
+scratch() {
+	sim_api GET /collections >"$TEST_TMP/colls" &&
+	json_get "$TEST_TMP/colls" "\"\\n\".join(c[\"name\"] for c in d[\"result\"][\"collections\"] if c[\"name\"].startswith(\"qbk-drill-\"))"
+}
+
+no_scratch() {
+	test -z "$(scratch)"
+}
+
+# wait_scratch: until a scratch collection exists (at most 10 s).
+wait_scratch() {
+	_w=0
+	while [ -z "$(scratch)" ]; do
+		_w=$((_w + 1))
+		[ "$_w" -le 100 ] || return 1
+		sleep 0.1
+	done
+}
+
+test_expect_success 'set up collections, a repository, a backup with content hashes' '
+	sim_generate c1 600 8 1 &&
+	sim_generate c2 150 4 2 &&
+	repo_init "$R" &&
+	qbk-backup $Q --content-hash --json >"$TEST_TMP/b1.json" &&
+	B1=$(json_get "$TEST_TMP/b1.json" "d[\"backup_id\"]")
+'
+
+for level in basic comprehensive exhaustive; do
+	test_expect_success "a good backup passes at level $level" '
+		qbk-drill $Q --validation '$level' --json >"$TEST_TMP/d.json" &&
+		test "$(json_get "$TEST_TMP/d.json" "d[\"ok\"]")" = true &&
+		test "$(json_get "$TEST_TMP/d.json" "d[\"problems\"]")" = "[]" &&
+		test "$(json_get "$TEST_TMP/d.json" "d[\"level\"]")" = '$level' &&
+		test "$(json_get "$TEST_TMP/d.json" "d[\"backup_id\"]")" = "$B1" &&
+		test "$(json_get "$TEST_TMP/d.json" "d[\"collections\"]")" = "[\"c1\", \"c2\"]" &&
+		test "$(json_get "$TEST_TMP/d.json" "sorted(d[\"phases\"])")" = "[\"cleanup\", \"leftovers\", \"restore\", \"select\", \"validate\"]" &&
+		test "$(json_get "$TEST_TMP/d.json" "d[\"rto_ms\"] >= d[\"phases\"][\"restore\"]")" = true &&
+		no_scratch
+	'
+done
+
+test_expect_success '... exhaustive compared every point' '
+	test "$(json_get "$TEST_TMP/d.json" "d[\"points_checked\"] >= 750")" = true
+'
+
+test_expect_success 'the drill is recorded in drills/ and readable' '
+	D=$(json_get "$TEST_TMP/d.json" "d[\"drill_id\"]") &&
+	test -f "$R/drills/$D" &&
+	qbk-drill $Q --list --json >"$TEST_TMP/list.json" &&
+	test "$(json_get "$TEST_TMP/list.json" "[x[\"result\"] for x in d[\"drills\"] if x[\"drill_id\"] == \"$D\"]")" = "[\"pass\"]" &&
+	test "$(json_get "$TEST_TMP/list.json" "len(d[\"drills\"])")" = 3 &&
+	qbk-drill $Q --list >"$TEST_TMP/list.txt" &&
+	test_grep "^$D backup $B1 exhaustive latest pass" "$TEST_TMP/list.txt"
+'
+
+test_expect_success '--collection restores only the collections named' '
+	qbk-drill $Q --collection c2 --validation comprehensive --json >"$TEST_TMP/d.json" &&
+	test "$(json_get "$TEST_TMP/d.json" "d[\"collections\"]")" = "[\"c2\"]" &&
+	no_scratch
+'
+
+test_expect_exit 3 'a point that comes back changed fails comprehensive validation' '
+	sim_api POST /__sim/tamper "{\"collection\":\"qbk-drill-*-c1\",\"id\":5,\"on_recover\":true}" >/dev/null &&
+	qbk-drill $Q --validation comprehensive --json >"$TEST_TMP/t.json"
+'
+
+test_expect_success '... names the point and collection, and records the failure' '
+	test "$(json_get "$TEST_TMP/t.json" "d[\"ok\"]")" = false &&
+	json_get "$TEST_TMP/t.json" "d[\"problems\"]" >"$TEST_TMP/p" &&
+	test_grep "point 5 of .qbk-drill-[^ ]*-c1. differs from the backup" "$TEST_TMP/p" &&
+	D=$(json_get "$TEST_TMP/t.json" "d[\"drill_id\"]") &&
+	qbk-drill $Q --list >"$TEST_TMP/list.txt" &&
+	test_grep "^$D backup $B1 comprehensive latest FAIL" "$TEST_TMP/list.txt" &&
+	no_scratch
+'
+
+test_expect_exit 3 'a changed point outside the sample fails exhaustive validation' '
+	sim_api POST /__sim/tamper "{\"collection\":\"qbk-drill-*-c1\",\"id\":500,\"on_recover\":true,\"what\":\"payload\"}" >/dev/null &&
+	qbk-drill $Q --validation exhaustive
+'
+
+test_expect_success '... with the content hash named, and nothing left behind' '
+	test_grep "content of .qbk-drill-[^ ]*-c1. differs from the backup" "$TEST_TMP/stdout" &&
+	no_scratch
+'
+
+test_expect_exit 2 'exhaustive on a backup without content hashes is a usage error' '
+	qbk-backup $Q --collection c2 -q &&
+	qbk-drill $Q --validation exhaustive
+'
+
+test_expect_success '... saying to back up with --content-hash, and restoring nothing' '
+	test_grep "^qbk-drill: backup .* has no content hash of collection .c2.: .*--content-hash" "$TEST_TMP/stderr" &&
+	no_scratch
+'
+
+test_expect_exit 3 'a backup with a corrupt chunk fails the drill' '
+	R2=$TEST_TMP/repo2 &&
+	repo_init "$R2" &&
+	qbk-backup --url $SIM_URL --repo "$R2" -c /dev/null --collection c2 -q &&
+	f=$(find "$R2/data" -type f | head -n 1) &&
+	python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,\"rb\").read()); b[len(b)//2]^=0xff; open(p,\"wb\").write(b)" "$f" &&
+	qbk-drill --url $SIM_URL --repo "$R2" -c /dev/null --json >"$TEST_TMP/c.json"
+'
+
+test_expect_success '... saying the restore failed, and removing its scratch collections' '
+	test "$(json_get "$TEST_TMP/c.json" "d[\"ok\"]")" = false &&
+	json_get "$TEST_TMP/c.json" "d[\"problems\"]" >"$TEST_TMP/p" &&
+	test_grep "restore failed" "$TEST_TMP/p" &&
+	no_scratch
+'
+
+test_expect_success 'a drill killed with SIGKILL leaves scratch collections ...' '
+	sim_fault "{\"path_regex\":\"/snapshots/upload\",\"delay_ms\":3000,\"count\":1}" &&
+	{ qbk-drill $Q --backup "$B1" --collection c1 -q >/dev/null 2>&1 & pid=$!; } &&
+	wait_scratch &&
+	kill -KILL $pid && { wait $pid; true; } &&
+	test -n "$(scratch)"
+'
+
+test_expect_success '... which the next drill removes' '
+	sleep 3 &&
+	L=$(scratch) &&
+	qbk-drill $Q --collection c2 --json >"$TEST_TMP/d.json" &&
+	test "$(json_get "$TEST_TMP/d.json" "d[\"ok\"]")" = true &&
+	test "$(json_get "$TEST_TMP/d.json" "d[\"leftovers_removed\"] >= 1")" = true &&
+	no_scratch
+'
+
+test_expect_success 'a drill never removes collections that only look like scratch ones' '
+	sim_generate qbk-drill-notes 5 4 3 &&
+	sim_generate qbk-drill-20261122T000000Z-zzzz-c1 5 4 3 &&
+	sim_generate qbk-drill-29991231T000000Z-abcd-c1 5 4 3 &&
+	qbk-drill $Q --collection c2 -q &&
+	for c in qbk-drill-notes qbk-drill-20261122T000000Z-zzzz-c1 \
+	    qbk-drill-29991231T000000Z-abcd-c1; do
+		sim_api GET /collections/$c/exists | grep -q true &&
+		sim_api DELETE /collections/$c >/dev/null || return 1
+	done &&
+	NDRILLS=$(ls "$R/drills" | wc -l)
+'
+
+test_expect_success 'a drill keeps the scratch collections of a drill that holds a lock ...' '
+	now=$(date -u +%s) &&
+	LID=$(date -u -d "@$((now - 300))" +%Y%m%dT%H%M%SZ)-abcd &&
+	printf "{\"format\":1,\"id\":\"0123456789abcdef\",\"kind\":\"shared\",\"program\":\"qbk-drill\",\"host\":\"elsewhere.invalid\",\"pid\":1,\"time\":\"%s\",\"refreshed\":\"%s\"}" \
+	    "$(date -u -d "@$((now - 600))" +%Y-%m-%dT%H:%M:%SZ)" \
+	    "$(date -u -d "@$now" +%Y-%m-%dT%H:%M:%SZ)" >"$R/locks/0123456789abcdef" &&
+	sim_generate "qbk-drill-$LID-c9" 5 4 3 &&
+	qbk-drill $Q --backup "$B1" --collection c2 --json >"$TEST_TMP/k.json" &&
+	test "$(json_get "$TEST_TMP/k.json" "d[\"leftovers_removed\"]")" = 0 &&
+	test "$(scratch)" = "qbk-drill-$LID-c9"
+'
+
+test_expect_success '... and removes them once that lock is gone' '
+	rm "$R/locks/0123456789abcdef" &&
+	qbk-drill $Q --backup "$B1" --collection c2 --json >"$TEST_TMP/k.json" &&
+	test "$(json_get "$TEST_TMP/k.json" "d[\"leftovers_removed\"]")" = 1 &&
+	no_scratch &&
+	NDRILLS=$(ls "$R/drills" | wc -l)
+'
+
+test_expect_exit 143 'a drill stopped with SIGTERM ...' '
+	sim_fault "{\"path_regex\":\"/snapshots/upload\",\"delay_ms\":3000,\"count\":1}" &&
+	qbk-drill $Q --backup "$B1" --collection c1 -q & pid=$!
+	wait_scratch && kill -TERM $pid && wait $pid
+'
+
+test_expect_success '... removes its scratch collections and records nothing' '
+	no_scratch &&
+	test "$(ls "$R/drills" | wc -l)" = "$NDRILLS"
+'
+
+test_expect_exit 5 'a drill slower than the RTO objective exits 5' '
+	printf "[objectives]\nrto = 1s\n" >"$TEST_TMP/rto.conf" &&
+	sim_fault "{\"path_regex\":\"/snapshots/upload\",\"delay_ms\":1500,\"count\":-1}" &&
+	qbk-drill --url $SIM_URL --repo "$R" -c "$TEST_TMP/rto.conf" --collection c2 --json --metrics-file "$TEST_TMP/m.prom" >"$TEST_TMP/rto.json"
+'
+
+test_expect_success '... says so in JSON and in the metrics' '
+	sim_api DELETE /__sim/faults >/dev/null &&
+	test "$(json_get "$TEST_TMP/rto.json" "d[\"ok\"]")" = true &&
+	test "$(json_get "$TEST_TMP/rto.json" "d[\"rto_met\"]")" = false &&
+	test "$(json_get "$TEST_TMP/rto.json" "d[\"rto_target_ms\"]")" = 1000 &&
+	test "$(json_get "$TEST_TMP/rto.json" "d[\"rto_ms\"] > 1000")" = true &&
+	test_grep "^qbk_drill_rto_met 0$" "$TEST_TMP/m.prom" &&
+	test_grep "^qbk_drill_rto_target_seconds 1.000$" "$TEST_TMP/m.prom" &&
+	test_grep "^qbk_drill_last_run_success 1$" "$TEST_TMP/m.prom" &&
+	no_scratch
+'
+
+test_expect_success '--metrics-file passes promtool check metrics' '
+	promtool check metrics <"$TEST_TMP/m.prom" &&
+	test_grep "^qbk_drill_phase_seconds\{phase=\"restore\"\}" "$TEST_TMP/m.prom" &&
+	test_grep "^qbk_drill_rto_seconds " "$TEST_TMP/m.prom" &&
+	test_grep "^qbk_drill_last_run_timestamp_seconds [0-9]+$" "$TEST_TMP/m.prom"
+'
+
+test_expect_success '... also when the drill fails' '
+	R3=$TEST_TMP/repo3 &&
+	{ qbk-drill --url $SIM_URL --repo "$R3" -c /dev/null --metrics-file "$TEST_TMP/f.prom" 2>/dev/null; test $? = 2; } &&
+	promtool check metrics <"$TEST_TMP/f.prom" &&
+	test_grep "^qbk_drill_last_run_success 0$" "$TEST_TMP/f.prom"
+'
+
+test_expect_success '--scenario pitr restores the backup in force at a time within the span' '
+	R4=$TEST_TMP/repo4 &&
+	repo_init "$R4" &&
+	QBK_TEST_NOW=1790000000 qbk-backup --url $SIM_URL --repo "$R4" -c /dev/null --collection c2 -q &&
+	QBK_TEST_NOW=1790086400 qbk-backup --url $SIM_URL --repo "$R4" -c /dev/null --collection c2 -q &&
+	QBK_TEST_NOW=1790172800 qbk-backup --url $SIM_URL --repo "$R4" -c /dev/null --collection c2 -q &&
+	ls "$R4/backups" | grep -v copy >"$TEST_TMP/ids" &&
+	qbk-drill --url $SIM_URL --repo "$R4" -c /dev/null --scenario pitr --json >"$TEST_TMP/p.json" &&
+	test "$(json_get "$TEST_TMP/p.json" "d[\"ok\"]")" = true &&
+	test "$(json_get "$TEST_TMP/p.json" "d[\"scenario\"]")" = pitr &&
+	P=$(json_get "$TEST_TMP/p.json" "d[\"pitr_time\"]") &&
+	B=$(json_get "$TEST_TMP/p.json" "d[\"backup_id\"]") &&
+	grep -qx "$B" "$TEST_TMP/ids" &&
+	python3 -c "import sys, datetime as dt
+p = dt.datetime.strptime(sys.argv[1], \"%Y-%m-%dT%H:%M:%SZ\").replace(tzinfo=dt.timezone.utc).timestamp()
+b = dt.datetime.strptime(sys.argv[2][:16], \"%Y%m%dT%H%M%SZ\").replace(tzinfo=dt.timezone.utc).timestamp()
+ids = [dt.datetime.strptime(l[:16], \"%Y%m%dT%H%M%SZ\").replace(tzinfo=dt.timezone.utc).timestamp() for l in open(sys.argv[3])]
+assert min(ids) <= p <= max(ids), (p, ids)
+assert b == max(t for t in ids if t <= p), (b, p, ids)" "$P" "$B" "$TEST_TMP/ids" &&
+	no_scratch
+'
+
+test_expect_success '--validate-only passes on the intact deployment, touching nothing' '
+	sim_api GET /collections >"$TEST_TMP/before" &&
+	ndrills=$(ls "$R/drills" | wc -l) &&
+	qbk-drill $Q --validate-only --backup "$B1" --validation exhaustive --json >"$TEST_TMP/v.json" &&
+	test "$(json_get "$TEST_TMP/v.json" "d[\"ok\"]")" = true &&
+	test "$(json_get "$TEST_TMP/v.json" "d[\"validate_only\"]")" = true &&
+	test "$(json_get "$TEST_TMP/v.json" "d[\"drill_id\"]")" = null &&
+	test "$(json_get "$TEST_TMP/v.json" "d[\"problems\"]")" = "[]" &&
+	test "$(ls "$R/drills" | wc -l)" = "$ndrills" &&
+	sim_api GET /collections >"$TEST_TMP/after" &&
+	test "$(json_get "$TEST_TMP/before" "d[\"result\"]")" = "$(json_get "$TEST_TMP/after" "d[\"result\"]")"
+'
+
+test_expect_exit 3 '--validate-only fails after a live point was changed' '
+	sim_api POST /__sim/tamper "{\"collection\":\"c1\",\"id\":7}" >/dev/null &&
+	qbk-drill $Q --validate-only --backup "$B1" --validation comprehensive --json >"$TEST_TMP/v.json"
+'
+
+test_expect_success '... naming the point' '
+	test "$(json_get "$TEST_TMP/v.json" "d[\"ok\"]")" = false &&
+	json_get "$TEST_TMP/v.json" "d[\"problems\"]" >"$TEST_TMP/p" &&
+	test_grep "point 7 of .c1. differs from the backup" "$TEST_TMP/p"
+'
+
+test_expect_exit 3 '--validate-only --at fails basic validation when points were added' '
+	sim_api PUT "/collections/c2/points?wait=true" "{\"points\":[{\"id\":100000,\"vector\":[1,2,3,4]}]}" >/dev/null &&
+	qbk-drill $Q --validate-only --at now --collection c2
+'
+
+test_expect_success '... naming the counts' '
+	test_grep "has 151 points, the backup recorded 150" "$TEST_TMP/stdout"
+'
+
+test_expect_success 'with [drill] url the drill restores into that deployment, with its key' '
+	S1=$SIM_URL &&
+	sim_start --api-key drillkey &&
+	S2=$SIM_URL &&
+	SIM_URL=$S1 &&
+	printf "wrongkey\n" >"$TEST_TMP/wrong.key" &&
+	printf "drillkey\n" >"$TEST_TMP/drill.key" &&
+	chmod 600 "$TEST_TMP/wrong.key" "$TEST_TMP/drill.key" &&
+	printf "[drill]\nurl = %s\napi_key_file = %s\n" "$S2" "$TEST_TMP/wrong.key" >"$TEST_TMP/wrong.conf" &&
+	printf "[drill]\nurl = %s\napi_key_file = %s\n" "$S2" "$TEST_TMP/drill.key" >"$TEST_TMP/staging.conf" &&
+	{ qbk-drill --url $S1 --repo "$R" -c "$TEST_TMP/wrong.conf" --backup "$B1" --json >"$TEST_TMP/w.json" 2>"$TEST_TMP/err"; test $? = 1; } &&
+	test_grep "401|403|api key|API key|unauthori|forbidden" "$TEST_TMP/err" &&
+	W=$(json_get "$TEST_TMP/w.json" "d[\"drill_id\"]") &&
+	test "$(json_get "$TEST_TMP/w.json" "d[\"recorded\"]")" = true &&
+	qbk-drill $Q --list >"$TEST_TMP/list.txt" &&
+	test_grep "^$W backup $B1 comprehensive latest FAIL" "$TEST_TMP/list.txt" &&
+	QBK_DRILL_API_KEY=drillkey qbk-drill --url $S1 --repo "$R" -c "$TEST_TMP/wrong.conf" --backup "$B1" -q &&
+	qbk-drill --url $S1 --repo "$R" -c "$TEST_TMP/staging.conf" --backup "$B1" --validation exhaustive --json >"$TEST_TMP/s.json" &&
+	test "$(json_get "$TEST_TMP/s.json" "d[\"ok\"]")" = true &&
+	curl -sSf -H "api-key: drillkey" "$S2/collections" >"$TEST_TMP/s2" &&
+	test "$(json_get "$TEST_TMP/s2" "d[\"result\"][\"collections\"]")" = "[]" &&
+	no_scratch
+'
+
+test_expect_exit 2 'usage errors: bad level, pitr with --backup, --backup with --at' '
+	! qbk-drill $Q --validation deep 2>/dev/null &&
+	! qbk-drill $Q --scenario pitr --backup "$B1" 2>/dev/null &&
+	qbk-drill $Q --backup "$B1" --at now
+'
+
+test_expect_exit 2 'an unknown collection is a usage error' '
+	qbk-drill $Q --collection nosuch
+'
+
+test_done
