@@ -1,0 +1,294 @@
+#!/bin/sh
+# Checks are strings that lib.sh evaluates later, and use the variables
+# this file sets: hence SC2016 and SC2034.
+# shellcheck disable=SC1091,SC2016,SC2034
+. "$(dirname "$0")/lib.sh"
+test_description 'scripts/qbk-emergency-recover: restore everything into an empty deployment, validate'
+
+ER=$QBK_TOP/scripts/qbk-emergency-recover
+R=$TEST_TMP/repo
+NOW=1795000000
+
+# help_opts / man_opts: as in t0000-help.sh, for a script and its page.
+help_opts() {
+	sh "$1" --help | sed -n -E \
+	    -e 's/^  -([A-Za-z]), --([a-z0-9-]+).*/-\1 --\2/p' \
+	    -e 's/^      --([a-z0-9-]+).*/--\1/p' | sort
+}
+man_opts() {
+	awk '
+		/^\.Sh / { sec = $2; next }
+		sec != "OPTIONS" || !/^\.It Fl / { next }
+		{
+			s = ""; l = ""
+			for (i = 2; i < NF; i++) {
+				if ($i != "Fl")
+					continue
+				if ($(i + 1) ~ /^-[a-z0-9-]+$/)
+					l = "-" $(i + 1)
+				else if ($(i + 1) ~ /^[A-Za-z]$/)
+					s = "-" $(i + 1)
+			}
+			if (l != "")
+				print (s != "" ? s " " : "") l
+		}' "$1" | sort
+}
+
+# names URL: the collections of the deployment at URL, sorted, on one line.
+names() {
+	curl -sSf "$1/collections" >"$TEST_TMP/names.json" &&
+	json_get "$TEST_TMP/names.json" "\" \".join(sorted(c[\"name\"] for c in d[\"result\"][\"collections\"]))"
+}
+# points_at URL COLLECTION: sim_points against another deployment.
+points_at() {
+	_save=$SIM_URL
+	SIM_URL=$1
+	sim_points "$2"
+	_rc=$?
+	SIM_URL=$_save
+	return $_rc
+}
+# id_time ID: the ISO 8601 time of a backup id.
+id_time() {
+	echo "$1" | sed -E 's/^(....)(..)(..)T(..)(..)(..)Z-.*/\1-\2-\3T\4:\5:\6Z/'
+}
+field() {
+	sed -n "s/^$1: *//p" "$TEST_TMP/stdout"
+}
+
+test_expect_success '--help and qbk-emergency-recover(1) list the same options' '
+	help_opts "$ER" >"$TEST_TMP/help" &&
+	man_opts "$QBK_TOP/man/qbk-emergency-recover.1" >"$TEST_TMP/man" &&
+	test -s "$TEST_TMP/help" &&
+	test_cmp "$TEST_TMP/help" "$TEST_TMP/man" &&
+	sh "$ER" --help | test_grep "^usage: qbk-emergency-recover " - &&
+	sh "$ER" --version | test_grep "^qbk-emergency-recover qbk [0-9]" -
+'
+
+test_expect_exit 2 'an unknown option is a usage error' '
+	sh "$ER" --frobnicate
+'
+test_expect_exit 2 '--at and --backup together are a usage error' '
+	sh "$ER" --url http://127.0.0.1:1 --at 1h --backup x
+'
+
+sim_start
+SRC=$SIM_URL
+test_expect_success 'set up: two collections, an alias, a repository, two backups' '
+	sim_generate c1 2000 16 1 &&
+	sim_generate c2 300 8 2 &&
+	sim_api POST /collections/aliases "{\"actions\":[{\"create_alias\":{\"collection_name\":\"c1\",\"alias_name\":\"prod\"}}]}" &&
+	repo_init "$R" &&
+	QBK_TEST_NOW=$((NOW - 7200)) qbk-backup --url "$SRC" --repo "$R" -c /dev/null --json >"$TEST_TMP/b1.json" &&
+	B1=$(json_get "$TEST_TMP/b1.json" "d[\"backup_id\"]") &&
+	sim_points c1 >"$TEST_TMP/c1.b1" &&
+	find "$R/data" -type f | sort >"$TEST_TMP/chunks.b1" &&
+	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.2,\"seed\":5}" &&
+	QBK_TEST_NOW=$((NOW - 1800)) qbk-backup --url "$SRC" --repo "$R" -c /dev/null --json >"$TEST_TMP/b2.json" &&
+	B2=$(json_get "$TEST_TMP/b2.json" "d[\"backup_id\"]") &&
+	sim_points c1 >"$TEST_TMP/c1.b2" &&
+	sim_points c2 >"$TEST_TMP/c2.b2" &&
+	find "$R/data" -type f | sort >"$TEST_TMP/chunks.b2" &&
+	test "$B1" != "$B2"
+'
+
+sim_start
+T1=$SIM_URL
+test_expect_exit 0 '--dry-run against an empty deployment' '
+	sh "$ER" --url "$T1" --repo "$R" -c /dev/null --dry-run
+'
+test_expect_success '... prints every phase and the commands, and changes nothing' '
+	test_grep "^==> phase 1/4: check" "$TEST_TMP/stderr" &&
+	test_grep "^==> phase 4/4: validate" "$TEST_TMP/stderr" &&
+	test_grep "qbk-verify .*--backup $B2 --read-data" "$TEST_TMP/stderr" &&
+	test_grep "qbk-restore .*--url $T1 --backup $B2" "$TEST_TMP/stderr" &&
+	test_grep "qbk-drill .*--validate-only --url $T1 --backup $B2" "$TEST_TMP/stderr" &&
+	test_grep "nothing was changed" "$TEST_TMP/stderr" &&
+	test "$(field backup)" = "$B2" &&
+	test "$(field dry_run)" = yes &&
+	test "$(names "$T1")" = ""
+'
+
+test_expect_exit 0 'recover into an empty deployment' '
+	QBK_TEST_NOW=$NOW sh "$ER" --url "$T1" --repo "$R" -c /dev/null
+'
+test_expect_success '... prints each phase with its duration' '
+	(for p in "1/4: check" "2/4: select" "3/4: restore" "4/4: validate"; do
+		test_grep "^==> phase $p" "$TEST_TMP/stderr" || exit 1
+	done) &&
+	test "$(grep -c "done in [0-9]" "$TEST_TMP/stderr")" -eq 4 &&
+	test_grep "backup $B2 is intact" "$TEST_TMP/stderr"
+'
+test_expect_success '... restores the newest backup: every collection, point and alias' '
+	test "$(names "$T1")" = "c1 c2" &&
+	points_at "$T1" c1 >"$TEST_TMP/t1.c1" &&
+	test_cmp "$TEST_TMP/c1.b2" "$TEST_TMP/t1.c1" &&
+	points_at "$T1" c2 >"$TEST_TMP/t1.c2" &&
+	test_cmp "$TEST_TMP/c2.b2" "$TEST_TMP/t1.c2" &&
+	curl -sSf "$T1/aliases" >"$TEST_TMP/al" &&
+	test "$(json_get "$TEST_TMP/al" "[(a[\"alias_name\"], a[\"collection_name\"]) for a in d[\"result\"][\"aliases\"]]")" = "[[\"prod\", \"c1\"]]"
+'
+test_expect_success '... and reports it on stdout' '
+	test "$(field backup)" = "$B2" &&
+	test "$(field target)" = "$T1" &&
+	test "$(field collections)" = "c1 c2" &&
+	test "$(field aliases)" = "prod=c1" &&
+	test "$(field data_loss_seconds)" = 1800 &&
+	test "$(field dry_run)" = no
+'
+
+test_expect_exit 2 'a deployment that holds collections is refused' '
+	sh "$ER" --url "$T1" --repo "$R" -c /dev/null
+'
+test_expect_success '... saying why, and nothing restored' '
+	test_grep "is not empty: it holds 2 collection" "$TEST_TMP/stderr" &&
+	test_grep "^hint: .*--force" "$TEST_TMP/stderr" &&
+	test_grep -v "phase 2/4" "$TEST_TMP/stderr"
+'
+
+test_expect_exit 0 '--force restores over it' '
+	SIM_URL=$T1 sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.5,\"seed\":9}" >/dev/null &&
+	sh "$ER" --url "$T1" --repo "$R" -c /dev/null --force --at "$(id_time "$B1")"
+'
+test_expect_success '... with --at: the data of the older backup' '
+	test "$(field backup)" = "$B1" &&
+	points_at "$T1" c1 >"$TEST_TMP/t1.c1" &&
+	test_cmp "$TEST_TMP/c1.b1" "$TEST_TMP/t1.c1"
+'
+
+test_expect_success 'damage a chunk that only the newest backup uses' '
+	comm -13 "$TEST_TMP/chunks.b1" "$TEST_TMP/chunks.b2" >"$TEST_TMP/new" &&
+	test -s "$TEST_TMP/new" &&
+	CH=$(head -n 1 "$TEST_TMP/new") &&
+	cp "$CH" "$TEST_TMP/chunk.good" &&
+	printf "\001" | dd of="$CH" bs=1 seek=60 conv=notrunc 2>/dev/null
+'
+
+sim_start
+T2=$SIM_URL
+test_expect_exit 0 'a damaged newest backup: the next older one is restored' '
+	sh "$ER" --url "$T2" --repo "$R" -c /dev/null
+'
+test_expect_success '... saying so' '
+	test_grep "WARNING: backup $B2 is damaged" "$TEST_TMP/stderr" &&
+	test_grep "NOTE: using older backup $B1" "$TEST_TMP/stderr" &&
+	test "$(field backup)" = "$B1" &&
+	test "$(field skipped_damaged)" = "$B2" &&
+	points_at "$T2" c1 >"$TEST_TMP/t2.c1" &&
+	test_cmp "$TEST_TMP/c1.b1" "$TEST_TMP/t2.c1"
+'
+
+sim_start
+T3=$SIM_URL
+test_expect_exit 3 '--backup of a damaged backup stops with exit 3' '
+	sh "$ER" --url "$T3" --repo "$R" -c /dev/null --backup "$B2"
+'
+test_expect_success '... before restoring anything' '
+	test_grep "backup $B2 is damaged" "$TEST_TMP/stderr" &&
+	test "$(names "$T3")" = ""
+'
+
+test_expect_exit 3 '--no-verify restores it anyway, and qbk-restore exit 3 passes through' '
+	sh "$ER" --url "$T3" --repo "$R" -c /dev/null --backup "$B2" --no-verify
+'
+test_expect_success '... naming the failed phase' '
+	test_grep "restore of backup $B2 into $T3 failed \(qbk-restore exit 3\)" "$TEST_TMP/stderr"
+'
+
+R1=$TEST_TMP/repo1
+test_expect_success 'a repository whose only backup is damaged' '
+	repo_init "$R1" &&
+	qbk-backup --url "$SRC" --repo "$R1" -c /dev/null --collection c2 -q &&
+	for f in $(find "$R1/data" -type f); do
+		printf "\001" | dd of="$f" bs=1 seek=60 conv=notrunc 2>/dev/null
+	done
+'
+sim_start
+T4=$SIM_URL
+test_expect_exit 3 'no intact backup at all: exit 3' '
+	sh "$ER" --url "$T4" --repo "$R1" -c /dev/null
+'
+test_expect_success '... with a clear message, and nothing restored' '
+	test_grep "no intact backup: every candidate failed verification" "$TEST_TMP/stderr" &&
+	test "$(names "$T4")" = ""
+'
+
+test_expect_exit 4 'a locked repository: exit 4 passes through' '
+	cp "$TEST_TMP/chunk.good" "$CH" &&
+	t=$(date -u +%Y-%m-%dT%H:%M:%SZ) &&
+	printf "{\"format\":1,\"id\":\"00000000000000aa\",\"kind\":\"exclusive\",\"program\":\"qbk-prune\",\"host\":\"elsewhere\",\"pid\":1,\"time\":\"%s\",\"refreshed\":\"%s\"}" \
+	    "$t" "$t" >"$R/locks/00000000000000aa" &&
+	sh "$ER" --url "$T4" --repo "$R" -c /dev/null
+'
+test_expect_success '... and the lock holder is named' '
+	test_grep "qbk-prune.*elsewhere" "$TEST_TMP/stderr" &&
+	rm "$R/locks/00000000000000aa"
+'
+
+test_expect_exit 1 'an unreachable deployment is a runtime failure' '
+	sh "$ER" --url http://127.0.0.1:1 --repo "$R" -c /dev/null
+'
+test_expect_success '... named in the message' '
+	test_grep "cannot list the collections of http://127.0.0.1:1" "$TEST_TMP/stderr"
+'
+
+# A deployment with an API key: the key comes from $QBK_API_KEY or the
+# api_key_file of the configuration, never from the command line.
+sim_start --api-key s3cret
+T5=$SIM_URL
+test_expect_exit 1 'a deployment with an API key refuses us without it' '
+	sh "$ER" --url "$T5" --repo "$R" -c /dev/null
+'
+test_expect_success 'with api_key_file in the configuration it works' '
+	printf "s3cret\n" >"$TEST_TMP/api-key" &&
+	printf "[qdrant]\nurl = %s\napi_key_file = api-key\n[repository]\nlocation = %s\n" \
+	    "$T5" "$R" >"$TEST_TMP/t5.conf" &&
+	sh "$ER" -c "$TEST_TMP/t5.conf" >"$TEST_TMP/stdout" &&
+	test "$(field backup)" = "$B2" &&
+	test "$(field collections)" = "c1 c2"
+'
+
+# A target that answers point lookups wrongly: the restore works, the
+# validation (comprehensive: sampled points) must catch it.
+sim_start
+T6=$SIM_URL
+test_expect_exit 3 'a failed validation: qbk-drill exit 3 passes through' '
+	sim_fault "{\"method\":\"POST\",\"path_regex\":\"^/collections/c2/points\$\",\"count\":-1,\"status\":200,\"body\":{\"result\":[],\"status\":\"ok\",\"time\":0}}" &&
+	sh "$ER" --url "$T6" --repo "$R" -c /dev/null
+'
+test_expect_success '... after the restore, naming the phase, with no result on stdout' '
+	test_grep "^==> phase 3/4: restore" "$TEST_TMP/stderr" &&
+	test_grep "validation of $T6 against backup $B2 failed \(qbk-drill exit 3\)" "$TEST_TMP/stderr" &&
+	test ! -s "$TEST_TMP/stdout"
+'
+
+# A cluster of three nodes, restored into another cluster of three.
+sim_start --nodes 3
+# shellcheck disable=SC2153
+CSRC=$SIM_URLS
+test_expect_success 'cluster: a sharded, replicated collection backed up from 3 nodes' '
+	sim_api POST /__sim/generate "{\"collection\":\"cc\",\"points\":1500,\"dim\":8,\"seed\":3,\"shard_number\":3,\"replication_factor\":2}" >/dev/null &&
+	sim_points cc >"$TEST_TMP/cc" &&
+	RC=$TEST_TMP/repo-cluster && repo_init "$RC" &&
+	printf "[qdrant]\nnodes = %s\n[repository]\nlocation = %s\n" "$CSRC" "$RC" >"$TEST_TMP/csrc.conf" &&
+	qbk-backup -c "$TEST_TMP/csrc.conf" --json >"$TEST_TMP/cb.json" &&
+	CB=$(json_get "$TEST_TMP/cb.json" "d[\"backup_id\"]")
+'
+sim_start --nodes 3
+test_expect_success 'cluster: recovered into an empty 3-node deployment' '
+	printf "[qdrant]\nnodes = %s\n[repository]\nlocation = %s\n" "$SIM_URLS" "$RC" >"$TEST_TMP/cdst.conf" &&
+	sh "$ER" -c "$TEST_TMP/cdst.conf" >"$TEST_TMP/stdout" 2>"$TEST_TMP/stderr" &&
+	test "$(field backup)" = "$CB" &&
+	test "$(field collections)" = cc &&
+	sim_points cc >"$TEST_TMP/cc.restored" &&
+	test_cmp "$TEST_TMP/cc" "$TEST_TMP/cc.restored"
+'
+test_expect_success 'cluster: every shard is back with its replicas' '
+	sim_api GET /collections/cc/cluster >"$TEST_TMP/cl" &&
+	json_get "$TEST_TMP/cl" "d[\"result\"]" >/dev/null &&
+	sim_api GET /collections/cc >"$TEST_TMP/ci" &&
+	test "$(json_get "$TEST_TMP/ci" "d[\"result\"][\"config\"][\"params\"][\"shard_number\"]")" = 3 &&
+	test "$(json_get "$TEST_TMP/ci" "d[\"result\"][\"points_count\"]")" = 1500
+'
+
+test_done
