@@ -333,7 +333,8 @@ check_refs(struct verify *v, struct qbk_err *err)
 	    QBK_STORE_LIST_STAT, list_obj, &v->objs, err);
 	if (rc < 0)
 		return -1;
-	qsort(v->objs.v, v->objs.n, sizeof(*v->objs.v), obj_cmp);
+	if (v->objs.n > 0)	/* qsort(NULL, 0) is undefined */
+		qsort(v->objs.v, v->objs.n, sizeof(*v->objs.v), obj_cmp);
 	for (i = 0; i < v->nm; i++) {
 		struct refs r = { v, v->m[i], qbk_idset_new(0), NULL };
 
