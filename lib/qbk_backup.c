@@ -233,32 +233,62 @@ stored_snapshot(struct qbk_repo *repo, struct qbk_qdrant *q,
 	return rc;
 }
 
-/* --content-hash: hash every point right after the snapshot, for
- * qbk-drill's exhaustive level.  The hash only describes the snapshot if
- * nothing changed meanwhile: when the count moved (before, during, after,
- * or against the one recorded before the snapshot), record none. */
+/* Read the points before the snapshot (a random sample and, with
+ * --content-hash, the content of every point), for the fingerprint that
+ * record_fingerprint() finishes after it. */
 static int
-record_content_hash(struct qbk_qdrant *q, const struct qbk_backup_opts *o,
-    const char *name, struct qbk_manifest_collection *mc, struct qbk_err *err)
+begin_fingerprint(struct qbk_qdrant *q, const struct qbk_backup_opts *o,
+    const char *name, struct qbk_points_fp *fp, struct qbk_err *err)
 {
-	char hex[QBK_MANIFEST_HEX_LEN + 1];
-	uint64_t before, after, n;
-
-	if (qbk_qdrant_count(q, name, NULL, &before, err) != 0 ||
-	    qbk_points_content_hash(q, name, o->cancel, hex, &n, err) != 0 ||
-	    qbk_qdrant_count(q, name, NULL, &after, err) != 0) {
-		qbk_err_prefix(err, "cannot hash the points of '%s'", name);
+	if (qbk_points_fp_begin(fp, q, name, o->sample_points,
+	    o->content_hash, o->cancel, err) != 0) {
+		qbk_err_prefix(err, "cannot read the points of '%s'", name);
 		return -1;
 	}
-	if (before != n || after != n || mc->points_count != n) {
-		qbk_warn("collection '%s' changed while it was backed up "
-		    "(%llu points recorded, %llu hashed): no content hash "
-		    "recorded", name, (unsigned long long)mc->points_count,
-		    (unsigned long long)n);
+	return 0;
+}
+
+/* Read them again after the snapshot and record in ${mc} what did not
+ * change meanwhile, which is what the snapshot holds (qbk_points.h). */
+static int
+record_fingerprint(struct qbk_qdrant *q, const struct qbk_backup_opts *o,
+    struct qbk_manifest_collection *mc, struct qbk_points_fp *fp,
+    struct qbk_err *err)
+{
+	size_t i;
+
+	if (qbk_points_fp_end(fp, q, mc->name, o->cancel, err) != 0) {
+		qbk_err_prefix(err, "cannot read the points of '%s'",
+		    mc->name);
+		return -1;
+	}
+	for (i = 0; i < fp->nsamples; i++)
+		qbk_manifest_collection_add_sample(mc, fp->samples[i].id,
+		    fp->samples[i].hash);
+	if (fp->changed > 0)
+		qbk_detail("'%s': %zu sampled points changed while it was "
+		    "backed up: left out of the sample", mc->name,
+		    fp->changed);
+	if (!fp->content)
+		return 0;
+	if (fp->nknown == 0) {
+		qbk_warn("every point bucket of '%s' changed while it was "
+		    "backed up: no content hash recorded", mc->name);
 		return 0;
 	}
-	memcpy(mc->content_hash, hex, sizeof(mc->content_hash));
-	mc->content_points = n;
+	if (fp->nknown < QBK_POINTS_BUCKETS)
+		qbk_info("'%s' changed while it was backed up: content hash "
+		    "of %zu of %d buckets (%llu points) recorded", mc->name,
+		    fp->nknown, QBK_POINTS_BUCKETS,
+		    (unsigned long long)fp->points);
+	mc->has_content = 1;
+	for (i = 0; i < QBK_POINTS_BUCKETS; i++) {
+		mc->content[i].known = fp->known[i];
+		if (!fp->known[i])
+			continue;
+		mc->content[i].points = fp->buckets[i].points;
+		qbk_points_sum_hex(fp->buckets[i].sum, mc->content[i].hash);
+	}
 	return 0;
 }
 
@@ -271,11 +301,13 @@ backup_collection(struct qbk_repo *repo, struct qbk_qdrant *q,
 	struct qbk_qdrant_collection *info = NULL;
 	struct qbk_qdrant_coll_cluster *cc = NULL;
 	struct qbk_manifest_collection *mc;
-	json_t *sample = NULL, *p;
+	struct qbk_points_fp fp;
 	uint64_t before_new = m->totals.bytes_new;
 	int64_t t0 = qbk_clock_ms();
-	size_t i, k;
+	size_t i;
 	int indexed, whole = 0, rc = -1;
+
+	qbk_points_fp_init(&fp);
 
 	if (qbk_qdrant_collection_info(q, name, &info, err) != 0 ||
 	    qbk_qdrant_collection_cluster(q, name, &cc, err) != 0)
@@ -289,15 +321,8 @@ backup_collection(struct qbk_repo *repo, struct qbk_qdrant *q,
 	    (uint64_t)info->points_count : 0;
 	qbk_manifest_collection_set_config(mc, info->config);
 	qbk_manifest_collection_set_vectors(mc, info->vectors);
-	if (qbk_points_sample(q, name, o->sample_points, &sample, err) != 0)
+	if (begin_fingerprint(q, o, name, &fp, err) != 0)
 		goto out;
-	json_array_foreach(sample, k, p) {
-		char id[64], hash[65];
-
-		if (qbk_points_id_text(json_object_get(p, "id"), id,
-		    sizeof(id)) == 0 && qbk_points_hash(p, hash) == 0)
-			qbk_manifest_collection_add_sample(mc, id, hash);
-	}
 	progress(o, QBK_BACKUP_EV_START, name, 0, -1, 0, 0);
 
 	/* Shard snapshots carry no payload index definitions (a collection
@@ -359,14 +384,14 @@ backup_collection(struct qbk_repo *repo, struct qbk_qdrant *q,
 		if (stored_snapshot(repo, q, o, name, ms, err) != 0)
 			goto out;
 	}
-	if (o->content_hash && record_content_hash(q, o, name, mc, err) != 0)
+	if (record_fingerprint(q, o, mc, &fp, err) != 0)
 		goto out;
 	qbk_manifest_compute_totals(m);
 	progress(o, QBK_BACKUP_EV_DONE, name, m->totals.bytes, -1,
 	    m->totals.bytes_new - before_new, (uint64_t)(qbk_clock_ms() - t0));
 	rc = 0;
 out:
-	json_decref(sample);
+	qbk_points_fp_release(&fp);
 	qbk_qdrant_coll_cluster_free(cc);
 	qbk_qdrant_collection_free(info);
 	return rc;
@@ -420,6 +445,10 @@ struct cbackup {
 	struct cjob *jobs;
 	size_t njobs;
 	pthread_mutex_t mu;
+	/* Fingerprints begun before the shards are streamed, by index of
+	 * the collection in the manifest; fp_begun[i] 0 if none. */
+	struct qbk_points_fp *fps;
+	unsigned char *fp_begun;
 };
 
 /* The stored shard snapshot way, for servers without the streaming
@@ -576,14 +605,19 @@ cluster_collection(struct cbackup *b, struct qbk_manifest *m,
 	struct qbk_manifest_cluster *mcl;
 	uint64_t *usable = NULL, *pick = NULL;
 	size_t nusable = 0, i, k;
-	json_t *sample = NULL, *p;
 	const char *method;
+	size_t ci;
 	int rc = -1;
 
 	if (qbk_qdrant_collection_info(b->q, name, &info, err) != 0 ||
 	    qbk_cluster_layout(cl, b->q, name, &l, err) != 0)
 		goto out;
+	ci = m->n_collections;
 	mc = qbk_manifest_add_collection(m, name);
+	b->fps = qbk_xrealloc(b->fps, (ci + 1) * sizeof(*b->fps));
+	b->fp_begun = qbk_xrealloc(b->fp_begun, ci + 1);
+	qbk_points_fp_init(&b->fps[ci]);
+	b->fp_begun[ci] = 0;
 	for (i = 0; i < naliases; i++)
 		if (strcmp(aliases[i].collection, name) == 0)
 			qbk_manifest_collection_add_alias(mc,
@@ -711,21 +745,13 @@ cluster_collection(struct cbackup *b, struct qbk_manifest *m,
 		rc = 0;
 		goto out;
 	}
-	if (qbk_points_sample(b->q, name, b->o->sample_points, &sample,
-	    err) != 0)
+	if (begin_fingerprint(b->q, b->o, name, &b->fps[ci], err) != 0)
 		goto out;
-	json_array_foreach(sample, k, p) {
-		char id[64], hash[65];
-
-		if (qbk_points_id_text(json_object_get(p, "id"), id,
-		    sizeof(id)) == 0 && qbk_points_hash(p, hash) == 0)
-			qbk_manifest_collection_add_sample(mc, id, hash);
-	}
+	b->fp_begun[ci] = 1;
 	rc = 0;
 out:
 	free(usable);
 	free(pick);
-	json_decref(sample);
 	qbk_cluster_layout_free(l);
 	qbk_qdrant_collection_free(info);
 	return rc;
@@ -829,8 +855,8 @@ backup_cluster(struct qbk_repo *repo, struct qbk_qdrant *q,
 		struct qbk_manifest_collection *mc = m->collections[i];
 		uint64_t bytes = 0, bnew = 0;
 
-		if (o->content_hash && !has_missing(m, mc->name) &&
-		    record_content_hash(q, o, mc->name, mc, err) != 0)
+		if (b.fp_begun[i] && !has_missing(m, mc->name) &&
+		    record_fingerprint(q, o, mc, &b.fps[i], err) != 0)
 			goto out;
 		for (k = 0; k < mc->n_snapshots; k++) {
 			bytes += mc->snapshots[k]->bytes;
@@ -846,6 +872,10 @@ out:
 	free(order);
 	free(node_of);
 	free(b.jobs);
+	for (i = 0; b.fps != NULL && i < m->n_collections; i++)
+		qbk_points_fp_release(&b.fps[i]);
+	free(b.fps);
+	free(b.fp_begun);
 	pthread_mutex_destroy(&b.mu);
 	qbk_cluster_free(cl);
 	return rc;

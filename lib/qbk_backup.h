@@ -65,8 +65,8 @@ struct qbk_backup_opts {
 	size_t ntags;
 	enum qbk_backup_mode mode;
 	unsigned sample_points;	/* points fingerprinted per collection */
-	int content_hash;	/* record qbk_points_content_hash() of every
-				 * collection (--content-hash) */
+	int content_hash;	/* record the content hashes of every
+				 * collection (--content-hash, qbk_points.h) */
 	unsigned workers;	/* 0: one per CPU */
 	int zstd_level;		/* -1: the repository's default */
 	int64_t now;		/* backup time; 0: the clock */

@@ -17,8 +17,8 @@
  *                  (qbk_points_hash()) to the value recorded at backup
  *                  time, and a search with a sampled vector returns results
  *   exhaustive     also every point, scrolled, gives the content hash
- *                  recorded at backup time (qbk_points_content_hash(); the
- *                  backup must have been taken with --content-hash)
+ *                  of every bucket known at backup time (qbk_points.h;
+ *                  the backup must have been taken with --content-hash)
  * The recovery time (RTO) is measured from the start of the restore until
  * the validation ended, and compared with the target.
  *

@@ -1201,8 +1201,9 @@ parse_snapshots(struct pctx *c, json_t *o,
 }
 
 static const char *const collection_keys[] = { "name", "aliases",
-	"points_count", "vectors", "config", "sample", "content_hash",
-	"content_points", "cluster", "snapshots", NULL };
+	"points_count", "vectors", "config", "sample", "content", "cluster",
+	"snapshots", NULL };
+static const char *const bucket_keys[] = { "points", "hash", NULL };
 static const char *const cluster_keys[] = { "shard_number",
 	"replication_factor", "write_consistency_factor", "sharding_method",
 	"peers", "shards", "payload_schema", NULL };
@@ -1333,16 +1334,33 @@ parse_collection(struct pctx *c, json_t *o,
 		pop(c, o2);
 	}
 	pop(c, old);
-	/* Optional, and only together (older manifests have neither). */
-	if ((json_object_get(o, "content_hash") != NULL) !=
-	    (json_object_get(o, "content_points") != NULL))
-		return bad(c, "content_hash", "expected together with "
-		    "'content_points'");
-	if (json_object_get(o, "content_hash") != NULL &&
-	    (get_fixed(c, o, "content_hash", S_HEX64, col->content_hash,
-	    sizeof(col->content_hash)) ||
-	    get_uint(c, o, "content_points", &col->content_points)))
-		return -1;
+	/* Optional: exactly QBK_MANIFEST_BUCKETS buckets, each null (not
+	 * known) or {points, hash}. */
+	if (json_object_get(o, "content") != NULL) {
+		if ((a = get_array(c, o, "content", QBK_MANIFEST_BUCKETS)) ==
+		    NULL)
+			return -1;
+		if (json_array_size(a) != QBK_MANIFEST_BUCKETS)
+			return bad(c, "content", "expected %d buckets",
+			    QBK_MANIFEST_BUCKETS);
+		old = push_key(c, "content");
+		json_array_foreach(a, i, v) {
+			struct qbk_manifest_bucket *b = &col->content[i];
+			size_t o2 = push_index(c, i);
+
+			if (!json_is_null(v)) {
+				if (check_element(c, v, bucket_keys) ||
+				    get_uint(c, v, "points", &b->points) ||
+				    get_fixed(c, v, "hash", S_HEX64, b->hash,
+				    sizeof(b->hash)))
+					return -1;
+				b->known = 1;
+			}
+			pop(c, o2);
+		}
+		pop(c, old);
+		col->has_content = 1;
+	}
 	if (json_object_get(o, "cluster") != NULL) {
 		size_t o2 = push_key(c, "cluster");
 
@@ -1911,11 +1929,25 @@ build_manifest(int *fail, const struct qbk_manifest *m)
 			append(fail, sa, so);
 		}
 		set(fail, co, "sample", sa);
-		if (c->content_hash[0] != '\0') {
-			set(fail, co, "content_hash", jfixed(c->content_hash,
-			    sizeof(c->content_hash)));
-			set(fail, co, "content_points",
-			    juint(c->content_points));
+		if (c->has_content) {
+			json_t *ca = json_array();
+
+			for (j = 0; j < QBK_MANIFEST_BUCKETS; j++) {
+				const struct qbk_manifest_bucket *b =
+				    &c->content[j];
+				json_t *bo;
+
+				if (!b->known) {
+					append(fail, ca, json_null());
+					continue;
+				}
+				bo = json_object();
+				set(fail, bo, "points", juint(b->points));
+				set(fail, bo, "hash", jfixed(b->hash,
+				    sizeof(b->hash)));
+				append(fail, ca, bo);
+			}
+			set(fail, co, "content", ca);
 		}
 		if (c->cluster != NULL)
 			set(fail, co, "cluster", build_cluster(fail,

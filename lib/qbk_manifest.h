@@ -29,8 +29,7 @@
  *     "collections": [ { "name", "aliases": [..], "points_count",
  *         "vectors": {..verbatim..}, "config": {..verbatim..},
  *         "sample": [{"id": "42" | "<uuid>", "hash": "<64 hex>"}],
- *         "content_hash": "<64 hex>", "content_points" (both optional:
- *         present together or not at all),
+ *         "content": [BUCKET x QBK_MANIFEST_BUCKETS] (optional),
  *         "cluster": CLUSTER (optional: distributed collections only),
  *         "snapshots": [ SNAPSHOT ] } ],
  *     "snapshots": [ SNAPSHOT ]          (full-storage snapshots only)
@@ -44,6 +43,8 @@
  *     "entries": [{"path", "type": "file"|"dir"|"symlink"|"hardlink"|"other",
  *                  "size"}],
  *     "chunks": ["<64 hex id>:<plaintext length>", ...] }
+ *   BUCKET = {"points": N, "hash": "<64 hex>"}, or null for a bucket whose
+ *     points changed while the backup ran (not comparable)
  *   CLUSTER = { "shard_number", "replication_factor",
  *     "write_consistency_factor", "sharding_method": "auto"|"custom",
  *     "peers": ["<decimal u64>", ...],
@@ -173,6 +174,17 @@ struct qbk_manifest_sample {	/* one sampled point */
 	char hash[QBK_MANIFEST_HEX_LEN + 1];	/* of vectors + payload */
 };
 
+/* Content hashes: the points of a collection fall into this many buckets
+ * by their id (qbk_points_bucket_of()), each with its own hash, so that a
+ * write during the backup spoils only the buckets it touched. */
+#define QBK_MANIFEST_BUCKETS	64
+
+struct qbk_manifest_bucket {
+	int known;		/* 0: changed during the backup */
+	uint64_t points;
+	char hash[QBK_MANIFEST_HEX_LEN + 1];	/* qbk_points content sum */
+};
+
 struct qbk_manifest_replica {	/* one replica of a shard at backup time */
 	uint64_t peer_id;
 	char *state;		/* "Active", "Dead", ... (MAX_TOKEN) */
@@ -213,10 +225,11 @@ struct qbk_manifest_collection {
 	size_t n_samples;
 	struct qbk_manifest_snapshot **snapshots;	/* collection/shard */
 	size_t n_snapshots;
-	/* Optional (qbk-backup --content-hash): qbk_points_content_hash() of
-	 * every point, taken next to the snapshot; "" if none recorded. */
-	char content_hash[QBK_MANIFEST_HEX_LEN + 1];
-	uint64_t content_points;	/* points hashed; 0 if none */
+	/* Optional (qbk-backup --content-hash): the content hash of every
+	 * point by bucket, as read before and after the snapshot (a bucket
+	 * that differed is not known); has_content 0 if none recorded. */
+	int has_content;
+	struct qbk_manifest_bucket content[QBK_MANIFEST_BUCKETS];
 	/* Optional: the shard layout of a distributed collection (NULL for
 	 * a single node's backup). */
 	struct qbk_manifest_cluster *cluster;

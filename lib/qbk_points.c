@@ -6,8 +6,10 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "qbk_buf.h"
 #include "qbk_err.h"
 #include "qbk_http.h"
+#include "qbk_log.h"
 #include "qbk_qdrant.h"
 #include "qbk_points.h"
 
@@ -59,6 +61,18 @@ qbk_points_id_text(const json_t *id, char *out, size_t len)
 	return 0;
 }
 
+unsigned
+qbk_points_bucket_of(const char *id)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (; *id != '\0'; id++) {
+		h ^= (unsigned char)*id;
+		h *= UINT64_C(1099511628211);
+	}
+	return (unsigned)(h % QBK_POINTS_BUCKETS);
+}
+
 int
 qbk_points_sample(struct qbk_qdrant *q, const char *coll, unsigned n,
     json_t **out, struct qbk_err *err)
@@ -71,6 +85,15 @@ qbk_points_sample(struct qbk_qdrant *q, const char *coll, unsigned n,
 		*out = json_array();
 		return 0;
 	}
+	if (qbk_qdrant_sample(q, coll, n, out, err) == 0)
+		return 0;
+	/* No query API (404, before 1.10) or no random sampling in it (400,
+	 * before 1.11): the first points will have to do. */
+	if (err->http_status != 404 && err->http_status != 400)
+		return -1;
+	qbk_detail("no random sampling on this server (%s): sampling the "
+	    "first %u points of '%s'", err->msg, n, coll);
+	qbk_err_clear(err);
 	so.limit = n;
 	if (qbk_qdrant_scroll_page(q, coll, &so, NULL, out, &next, err) != 0)
 		return -1;
@@ -79,7 +102,8 @@ qbk_points_sample(struct qbk_qdrant *q, const char *coll, unsigned n,
 }
 
 void
-qbk_points_content_add(unsigned char *sum, const char *id, const char *hash)
+qbk_points_content_add(struct qbk_points_bucket *b, const char *id,
+    const char *hash)
 {
 	unsigned char md[32];
 	unsigned int mdlen = 0, carry = 0;
@@ -96,14 +120,28 @@ qbk_points_content_add(unsigned char *sum, const char *id, const char *hash)
 		abort();
 	EVP_MD_CTX_free(ctx);
 	for (i = 31; i >= 0; i--) {
-		carry += (unsigned int)sum[i] + md[i];
-		sum[i] = (unsigned char)(carry & 0xff);
+		carry += (unsigned int)b->sum[i] + md[i];
+		b->sum[i] = (unsigned char)(carry & 0xff);
 		carry >>= 8;
 	}
+	b->points++;
+}
+
+void
+qbk_points_sum_hex(const unsigned char *sum, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < 32; i++) {
+		hex[2 * i] = digits[sum[i] >> 4];
+		hex[2 * i + 1] = digits[sum[i] & 15];
+	}
+	hex[64] = '\0';
 }
 
 struct content {
-	unsigned char sum[32];
+	struct qbk_points_bucket *b;
 	uint64_t count;
 	volatile sig_atomic_t *cancel;
 	const char *coll;
@@ -119,40 +157,146 @@ content_page(void *cookie, const json_t *points, struct qbk_err *err)
 	if (c->cancel != NULL && *c->cancel != 0)
 		return qbk_err_set(err, QBK_E_INTERRUPTED, "interrupted");
 	json_array_foreach(points, i, p) {
-		char id[64], hash[65];
+		char id[QBK_POINTS_ID_MAX], hash[65];
 
 		if (qbk_points_id_text(json_object_get(p, "id"), id,
 		    sizeof(id)) != 0 || qbk_points_hash(p, hash) != 0)
 			return qbk_err_set(err, QBK_E_QDRANT, "point without "
 			    "a valid id in collection '%s'", c->coll);
-		qbk_points_content_add(c->sum, id, hash);
+		qbk_points_content_add(&c->b[qbk_points_bucket_of(id)], id,
+		    hash);
 		c->count++;
 	}
 	return 0;
 }
 
 int
-qbk_points_content_hash(struct qbk_qdrant *q, const char *coll,
-    volatile sig_atomic_t *cancel, char *hex, uint64_t *count,
-    struct qbk_err *err)
+qbk_points_content(struct qbk_qdrant *q, const char *coll,
+    volatile sig_atomic_t *cancel, struct qbk_points_bucket *buckets,
+    uint64_t *count, struct qbk_err *err)
 {
-	static const char digits[] = "0123456789abcdef";
 	struct qbk_qdrant_scroll so = { 256, 1, 1, NULL };
 	struct content c;
-	size_t i;
 
+	memset(buckets, 0, QBK_POINTS_BUCKETS * sizeof(*buckets));
 	memset(&c, 0, sizeof(c));
+	c.b = buckets;
 	c.cancel = cancel;
 	c.coll = coll;
-	hex[0] = '\0';
 	*count = 0;
 	if (qbk_qdrant_scroll(q, coll, &so, content_page, &c, err) != 0)
 		return -1;
-	for (i = 0; i < 32; i++) {
-		hex[2 * i] = digits[c.sum[i] >> 4];
-		hex[2 * i + 1] = digits[c.sum[i] & 15];
-	}
-	hex[64] = '\0';
 	*count = c.count;
+	return 0;
+}
+
+/* ---- fingerprints across a snapshot ------------------------------------ */
+
+void
+qbk_points_fp_init(struct qbk_points_fp *fp)
+{
+	memset(fp, 0, sizeof(*fp));
+}
+
+void
+qbk_points_fp_release(struct qbk_points_fp *fp)
+{
+	if (fp == NULL)
+		return;
+	free(fp->samples);
+	json_decref(fp->ids);
+	qbk_points_fp_init(fp);
+}
+
+int
+qbk_points_fp_begin(struct qbk_points_fp *fp, struct qbk_qdrant *q,
+    const char *coll, unsigned nsample, int content,
+    volatile sig_atomic_t *cancel, struct qbk_err *err)
+{
+	json_t *sample = NULL, *p;
+	uint64_t n;
+	size_t i;
+
+	qbk_points_fp_release(fp);
+	if (qbk_points_sample(q, coll, nsample, &sample, err) != 0)
+		return -1;
+	fp->samples = qbk_xcalloc(json_array_size(sample) + 1,
+	    sizeof(*fp->samples));
+	fp->ids = json_array();
+	json_array_foreach(sample, i, p) {
+		struct qbk_points_sampled *s = &fp->samples[fp->nsamples];
+
+		if (qbk_points_id_text(json_object_get(p, "id"), s->id,
+		    sizeof(s->id)) != 0 || qbk_points_hash(p, s->hash) != 0)
+			continue;
+		json_array_append(fp->ids, json_object_get(p, "id"));
+		fp->nsamples++;
+	}
+	json_decref(sample);
+	fp->content = content;
+	if (content && qbk_points_content(q, coll, cancel, fp->before, &n,
+	    err) != 0)
+		return -1;
+	return 0;
+}
+
+/* Find the record of ${id} among ${recs}: NULL if absent. */
+static const json_t *
+find_record(const json_t *recs, const char *id)
+{
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach(recs, i, p) {
+		char t[QBK_POINTS_ID_MAX];
+
+		if (qbk_points_id_text(json_object_get(p, "id"), t,
+		    sizeof(t)) == 0 && strcmp(t, id) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+int
+qbk_points_fp_end(struct qbk_points_fp *fp, struct qbk_qdrant *q,
+    const char *coll, volatile sig_atomic_t *cancel, struct qbk_err *err)
+{
+	json_t *recs = NULL;
+	uint64_t n;
+	size_t i, k;
+
+	if (fp->nsamples > 0) {
+		if (qbk_qdrant_retrieve(q, coll, fp->ids, 1, 1, &recs,
+		    err) != 0)
+			return -1;
+		for (i = k = 0; i < fp->nsamples; i++) {
+			const json_t *r = find_record(recs, fp->samples[i].id);
+			char hash[65];
+
+			if (r == NULL || qbk_points_hash(r, hash) != 0 ||
+			    strcmp(hash, fp->samples[i].hash) != 0) {
+				fp->changed++;
+				continue;
+			}
+			fp->samples[k++] = fp->samples[i];
+		}
+		fp->nsamples = k;
+		json_decref(recs);
+	}
+	if (!fp->content)
+		return 0;
+	if (qbk_points_content(q, coll, cancel, fp->buckets, &n, err) != 0)
+		return -1;
+	fp->nknown = 0;
+	fp->points = 0;
+	for (i = 0; i < QBK_POINTS_BUCKETS; i++) {
+		fp->known[i] = fp->buckets[i].points == fp->before[i].points &&
+		    memcmp(fp->buckets[i].sum, fp->before[i].sum,
+		    sizeof(fp->before[i].sum)) == 0;
+		if (fp->known[i]) {
+			fp->nknown++;
+			fp->points += fp->buckets[i].points;
+		}
+	}
 	return 0;
 }

@@ -941,6 +941,38 @@ done:
 }
 
 int
+qbk_qdrant_sample(struct qbk_qdrant *q, const char *coll, unsigned limit,
+    struct json_t **records, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT;
+	json_t *body, *res = NULL, *list;
+	int rc = -1;
+
+	*records = NULL;
+	body = json_pack("{s:{s:s},s:I,s:b,s:b}", "query", "sample", "random",
+	    "limit", (json_int_t)(limit > 0 ? limit : 1), "with_payload", 1,
+	    "with_vector", 1);
+	path_coll(&path, coll);
+	qbk_buf_addstr(&path, "/points/query");
+	if (call(q, "POST", path.buf, body, 0, &res, err,
+	    "cannot sample points of '%s'", coll) != 0)
+		goto done;
+	list = json_object_get(res, "points");
+	if (!json_is_array(list)) {
+		qbk_err_set(err, QBK_E_QDRANT, "cannot sample points of '%s': "
+		    "unexpected response from Qdrant", coll);
+		goto done;
+	}
+	*records = json_incref(list);	/* handed over */
+	rc = 0;
+done:
+	json_decref(res);
+	json_decref(body);
+	qbk_buf_release(&path);
+	return rc;
+}
+
+int
 qbk_qdrant_upsert(struct qbk_qdrant *q, const char *coll,
     const struct json_t *points, int wait, struct qbk_err *err)
 {

@@ -197,6 +197,15 @@ int qbk_qdrant_count(struct qbk_qdrant *, const char *, const struct json_t *,
 int qbk_qdrant_retrieve(struct qbk_qdrant *, const char *,
     const struct json_t *, int, int, struct json_t **, struct qbk_err *);
 
+/** qbk_qdrant_sample(q, coll, limit, records, err): up to ${limit} points
+ * drawn at random by Qdrant (POST .../points/query with the query
+ * {"sample": "random"}, Qdrant 1.11 and later), with payloads and vectors.
+ * ${*records} is an array of scored points owned by the caller.  A server
+ * without the query API or without random sampling fails with
+ * ${err}->http_status 404 or 400 (the caller may fall back to a scroll). */
+int qbk_qdrant_sample(struct qbk_qdrant *, const char *, unsigned,
+    struct json_t **, struct qbk_err *);
+
 /** qbk_qdrant_upsert(q, coll, points, wait, err): PUT .../points with the
  * array of PointStruct ${points} (borrowed). */
 int qbk_qdrant_upsert(struct qbk_qdrant *, const char *,

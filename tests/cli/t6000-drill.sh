@@ -7,7 +7,11 @@ test_description 'qbk-drill: levels, tampered and damaged backups, cleanup, RTO,
 
 sim_start
 R=$TEST_TMP/repo
-Q="--url $SIM_URL --repo $R -c /dev/null"
+# Every point of these small collections is sampled and compared, so that
+# a tampered point is always among them.
+C=$TEST_TMP/all.conf
+printf "[backup]\nsample_points = 1000\n[drill]\nsample_points = 1000\n" >"$C"
+Q="--url $SIM_URL --repo $R -c $C"
 
 # scratch: the scratch collections on the simulator, one per line.
 scratch() {
@@ -51,8 +55,14 @@ for level in basic comprehensive exhaustive; do
 	'
 done
 
-test_expect_success '... exhaustive compared every point' '
-	test "$(json_get "$TEST_TMP/d.json" "d[\"points_checked\"] >= 750")" = true
+test_expect_success '... exhaustive compared every point: 750 sampled, then 750 scrolled' '
+	test "$(json_get "$TEST_TMP/d.json" "d[\"points_checked\"]")" = 1500
+'
+
+test_expect_success 'by default a comprehensive drill compares 100 sampled points per collection' '
+	qbk-drill --url $SIM_URL --repo "$R" -c /dev/null --validation comprehensive --json >"$TEST_TMP/d.json" &&
+	test "$(json_get "$TEST_TMP/d.json" "d[\"points_checked\"]")" = 200 &&
+	no_scratch
 '
 
 test_expect_success 'the drill is recorded in drills/ and readable' '
@@ -60,9 +70,9 @@ test_expect_success 'the drill is recorded in drills/ and readable' '
 	test -f "$R/drills/$D" &&
 	qbk-drill $Q --list --json >"$TEST_TMP/list.json" &&
 	test "$(json_get "$TEST_TMP/list.json" "[x[\"result\"] for x in d[\"drills\"] if x[\"drill_id\"] == \"$D\"]")" = "[\"pass\"]" &&
-	test "$(json_get "$TEST_TMP/list.json" "len(d[\"drills\"])")" = 3 &&
+	test "$(json_get "$TEST_TMP/list.json" "len(d[\"drills\"])")" = 4 &&
 	qbk-drill $Q --list >"$TEST_TMP/list.txt" &&
-	test_grep "^$D backup $B1 exhaustive latest pass" "$TEST_TMP/list.txt"
+	test_grep "^$D backup $B1 comprehensive latest pass" "$TEST_TMP/list.txt"
 '
 
 test_expect_success '--collection restores only the collections named' '
@@ -86,13 +96,42 @@ test_expect_success '... names the point and collection, and records the failure
 	no_scratch
 '
 
-test_expect_exit 3 'a changed point outside the sample fails exhaustive validation' '
+test_expect_exit 3 'a changed point outside the points compared fails exhaustive validation' '
+	printf "[drill]\nsample_points = 0\n" >"$TEST_TMP/none.conf" &&
 	sim_api POST /__sim/tamper "{\"collection\":\"qbk-drill-*-c1\",\"id\":500,\"on_recover\":true,\"what\":\"payload\"}" >/dev/null &&
-	qbk-drill $Q --validation exhaustive
+	qbk-drill --url $SIM_URL --repo "$R" -c "$TEST_TMP/none.conf" --validation exhaustive
 '
 
-test_expect_success '... with the content hash named, and nothing left behind' '
-	test_grep "content of .qbk-drill-[^ ]*-c1. differs from the backup" "$TEST_TMP/stdout" &&
+test_expect_success '... naming the bucket that differs, and leaving nothing behind' '
+	bucket=$(python3 -c "
+h = 14695981039346656037
+for c in b\"500\":
+    h = ((h ^ c) * 1099511628211) % 2**64
+print(h % 64)") &&
+	test_grep "content of .qbk-drill-[^ ]*-c1. differs from the backup in 1 of 64 point buckets \($bucket\)" "$TEST_TMP/stdout" &&
+	test_grep -v "point 500" "$TEST_TMP/stdout" &&
+	no_scratch
+'
+
+test_expect_success 'a collection written to while it is backed up ...' '
+	sim_generate busy 300 4 5 &&
+	R5=$TEST_TMP/repo5 &&
+	repo_init "$R5" &&
+	sim_fault "{\"path_regex\":\"/collections/busy/shards/0/snapshot\",\"delay_ms\":1500,\"count\":1}"
+'
+
+test_expect_success '... does not fail a later drill at any level' '
+	{ sleep 0.5; sim_api PUT "/collections/busy/points?wait=true" "{\"points\":[{\"id\":3,\"vector\":[9,8,7,6],\"payload\":{\"w\":1}}]}" >/dev/null; } & writer=$!
+	qbk-backup --url $SIM_URL --repo "$R5" -c "$C" --collection busy --content-hash -v 2>"$TEST_TMP/busy.err" &&
+	wait $writer &&
+	test_grep "changed while it was backed up: content hash of 63 of 64 buckets" "$TEST_TMP/busy.err" &&
+	for level in comprehensive exhaustive; do
+		qbk-drill --url $SIM_URL --repo "$R5" -c "$C" --validation $level --json >"$TEST_TMP/busy.json" &&
+		test "$(json_get "$TEST_TMP/busy.json" "d[\"problems\"]")" = "[]" &&
+		test "$(json_get "$TEST_TMP/busy.json" "d[\"ok\"]")" = true || return 1
+	done &&
+	test "$(json_get "$TEST_TMP/busy.json" "d[\"points_checked\"] < 598")" = true &&
+	sim_api DELETE /collections/busy >/dev/null &&
 	no_scratch
 '
 

@@ -401,6 +401,36 @@ def t_search():
         S.r("DELETE", "/collections/" + name)
 
 
+@test("query sample random: distinct points from the whole collection")
+def t_sample():
+    S.r("PUT", "/collections/smp", {"vectors": {"size": 2,
+                                                "distance": "Dot"}})
+    S.r("PUT", "/collections/smp/points?wait=true", {"points": [
+        {"id": i, "vector": [i, 1], "payload": {"i": i}}
+        for i in range(200)]})
+    seen = set()
+    for _ in range(10):
+        r = S.r("POST", "/collections/smp/points/query",
+                {"query": {"sample": "random"}, "limit": 20,
+                 "with_payload": True, "with_vector": True})
+        ids = [p["id"] for p in r["points"]]
+        eq(len(ids), 20, "limit respected")
+        eq(len(set(ids)), 20, "no point twice")
+        check(all(p["payload"] == {"i": p["id"]} and
+                  p["vector"] == [p["id"], 1] for p in r["points"]),
+              "records whole")
+        seen.update(ids)
+    check(max(seen) >= 100, "points beyond the first ones drawn")
+    r = S.r("POST", "/collections/smp/points/query",
+            {"query": {"sample": "random"}, "limit": 500})
+    eq(len(r["points"]), 200, "a limit above the count gives every point")
+    j = S.j("POST", "/collections/smp/points/query",
+            {"query": {"sample": "first"}}, expect=400)
+    check(j["status"]["error"].startswith("Format error in JSON body"),
+          "unknown sample variant")
+    S.r("DELETE", "/collections/smp")
+
+
 @test("aliases: create, list, rename, delete, atomic batch, via alias")
 def t_aliases():
     eq(S.r("POST", "/collections/aliases", {"actions": [

@@ -760,6 +760,15 @@ def single_node(t, sim, scratch):
                  "with_payload": True}, extra=lambda d: expect(
           len(d["result"]["points"]) == 3,
           "%d hits, expected 3" % len(d["result"]["points"])))
+    J("POST", "/collections/c1/points/query", 200, p,
+      title="POST /collections/c1/points/query 200 (sample random)",
+      json_body={"query": {"sample": "random"}, "limit": 3,
+                 "with_payload": True, "with_vector": True},
+      extra=lambda d: expect(
+          len({str(x["id"]) for x in d["result"]["points"]}) == 3 and
+          all("vector" in x and "payload" in x and "score" in x
+              for x in d["result"]["points"]),
+          "sample %r" % d["result"]))
     J("GET", "/collections/c1", 200, p,
       title="GET /collections/c1 200 (points_count)", extra=lambda d: expect(
           d["result"].get("points_count") == 5, "points_count %r, expected 5"

@@ -126,44 +126,62 @@ content_sum(void **state)
 	};
 	static const char *const ids[3] = { "1", "18446744073709551615",
 		"5c56c793-69f3-4fbf-87e6-c4bf54c28c26" };
-	unsigned char a[32], b[32], md[32], two[32];
+	struct qbk_points_bucket a, b;
+	unsigned char md[32], two[32];
 	unsigned char text[128];
 	unsigned int mdlen = 0, carry = 0;
+	char hex[65];
 	size_t n;
 	int i;
 
 	(void)state;
 	/* One point: the SHA-256 of id, NUL, hash. */
-	memset(a, 0, sizeof(a));
-	qbk_points_content_add(a, ids[1], h[2]);
+	memset(&a, 0, sizeof(a));
+	qbk_points_content_add(&a, ids[1], h[2]);
 	n = strlen(ids[1]) + 1;
 	memcpy(text, ids[1], n);
 	memcpy(text + n, h[2], 64);
 	EVP_Digest(text, n + 64, md, &mdlen, EVP_sha256(), NULL);
-	assert_memory_equal(a, md, 32);
+	assert_memory_equal(a.sum, md, 32);
+	assert_int_equal(a.points, 1);
 
 	/* The same term twice is twice the digest mod 2^256 (carries). */
-	qbk_points_content_add(a, ids[1], h[2]);
+	qbk_points_content_add(&a, ids[1], h[2]);
 	for (i = 31; i >= 0; i--) {
 		carry += 2u * md[i];
 		two[i] = (unsigned char)(carry & 0xff);
 		carry >>= 8;
 	}
-	assert_memory_equal(a, two, 32);
+	assert_memory_equal(a.sum, two, 32);
+	assert_int_equal(a.points, 2);
+	qbk_points_sum_hex(two, hex);
+	assert_int_equal(strlen(hex), 64);
+	assert_int_equal(hex[0], "0123456789abcdef"[two[0] >> 4]);
+	assert_int_equal(hex[63], "0123456789abcdef"[two[31] & 15]);
 
 	/* Order does not matter; the id does. */
-	memset(a, 0, sizeof(a));
-	memset(b, 0, sizeof(b));
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
 	for (i = 0; i < 3; i++)
-		qbk_points_content_add(a, ids[i], h[i]);
+		qbk_points_content_add(&a, ids[i], h[i]);
 	for (i = 2; i >= 0; i--)
-		qbk_points_content_add(b, ids[i], h[i]);
-	assert_memory_equal(a, b, 32);
-	memset(b, 0, sizeof(b));
-	qbk_points_content_add(b, ids[0], h[1]);
-	qbk_points_content_add(b, ids[1], h[0]);
-	qbk_points_content_add(b, ids[2], h[2]);
-	assert_memory_not_equal(a, b, 32);
+		qbk_points_content_add(&b, ids[i], h[i]);
+	assert_memory_equal(a.sum, b.sum, 32);
+	memset(&b, 0, sizeof(b));
+	qbk_points_content_add(&b, ids[0], h[1]);
+	qbk_points_content_add(&b, ids[1], h[0]);
+	qbk_points_content_add(&b, ids[2], h[2]);
+	assert_memory_not_equal(a.sum, b.sum, 32);
+
+	/* Buckets: FNV-1a 64 of the id text, mod 64 (offset basis
+	 * 0xcbf29ce484222325, prime 0x100000001b3; "1" = 0x31). */
+	assert_int_equal(qbk_points_bucket_of(""),
+	    (unsigned)(UINT64_C(14695981039346656037) % 64));
+	assert_int_equal(qbk_points_bucket_of("1"),
+	    (unsigned)(((UINT64_C(14695981039346656037) ^ 0x31) *
+	    UINT64_C(1099511628211)) % 64));
+	for (i = 0; i < 3; i++)
+		assert_true(qbk_points_bucket_of(ids[i]) < QBK_POINTS_BUCKETS);
 }
 
 static struct qbk_qdrant *
@@ -181,15 +199,10 @@ client(const char *url)
 	return q;
 }
 
-struct manual {
-	unsigned char sum[32];
-	uint64_t n;
-};
-
 static int
 manual_page(void *cookie, const json_t *points, struct qbk_err *err)
 {
-	struct manual *m = cookie;
+	struct qbk_points_bucket *b = cookie;
 	const json_t *p;
 	size_t i;
 
@@ -202,26 +215,57 @@ manual_page(void *cookie, const json_t *points, struct qbk_err *err)
 		assert_int_equal(qbk_points_id_text(json_object_get(p, "id"),
 		    id, sizeof(id)), 0);
 		assert_int_equal(qbk_points_hash(p, hash), 0);
-		qbk_points_content_add(m->sum, id, hash);
-		m->n++;
+		qbk_points_content_add(&b[qbk_points_bucket_of(id)], id, hash);
 	}
 	return 0;
+}
+
+/* Replace the payload of point ${id} of ${coll}; the old record (with
+ * vector and payload) is returned for putting back. */
+static json_t *
+change_point(struct qbk_qdrant *q, const char *coll, int id)
+{
+	struct qbk_err err = QBK_ERR_INIT;
+	json_t *ids = json_pack("[i]", id), *recs = NULL, *orig, *changed;
+
+	assert_int_equal(qbk_qdrant_retrieve(q, coll, ids, 1, 1, &recs, &err),
+	    0);
+	json_decref(ids);
+	assert_int_equal(json_array_size(recs), 1);
+	orig = json_deep_copy(json_array_get(recs, 0));
+	json_decref(recs);
+	changed = json_deep_copy(orig);
+	json_object_set_new(changed, "payload", json_pack("{s:s}", "x", "y"));
+	recs = json_pack("[o]", changed);
+	assert_int_equal(qbk_qdrant_upsert(q, coll, recs, 1, &err), 0);
+	json_decref(recs);
+	return orig;
+}
+
+static void
+put_back(struct qbk_qdrant *q, const char *coll, json_t *orig)
+{
+	struct qbk_err err = QBK_ERR_INIT;
+	json_t *recs = json_pack("[o]", orig);
+
+	assert_int_equal(qbk_qdrant_upsert(q, coll, recs, 1, &err), 0);
+	json_decref(recs);
 }
 
 static void
 content_hash_of_collection(void **state)
 {
-	static const char hexd[] = "0123456789abcdef";
 	struct tu_sim sim;
 	struct qbk_err err = QBK_ERR_INIT;
 	struct qbk_qdrant_scroll so = { 37, 1, 1, NULL };
 	struct qbk_qdrant *q;
-	struct manual m;
-	json_t *recs = NULL, *orig, *changed;
-	char h1[65], h2[65], h3[65], want[65];
-	uint64_t n = 0;
+	struct qbk_points_bucket b1[QBK_POINTS_BUCKETS],
+	    b2[QBK_POINTS_BUCKETS], want[QBK_POINTS_BUCKETS];
+	json_t *orig;
+	uint64_t n = 0, total;
 	volatile sig_atomic_t stop = 1;
-	int i;
+	unsigned k17 = qbk_points_bucket_of("17");
+	int i, used = 0;
 
 	(void)state;
 	if (tu_sim_start(&sim, 1, "--generate", "c1:300:4:1", "--generate",
@@ -232,73 +276,115 @@ content_hash_of_collection(void **state)
 	/* Point 17 as an upsert stores it (Cosine vectors are normalised on
 	 * upsert, not at generation), so that putting it back below gives
 	 * the same content. */
-	orig = json_pack("[i]", 17);
-	assert_int_equal(qbk_qdrant_retrieve(q, "c1", orig, 1, 1, &recs,
-	    &err), 0);
-	json_decref(orig);
-	assert_int_equal(json_array_size(recs), 1);
-	assert_int_equal(qbk_qdrant_upsert(q, "c1", recs, 1, &err), 0);
-	json_decref(recs);
+	orig = change_point(q, "c1", 17);
+	put_back(q, "c1", orig);
 
-	if (qbk_points_content_hash(q, "c1", NULL, h1, &n, &err) != 0)
+	if (qbk_points_content(q, "c1", NULL, b1, &n, &err) != 0)
 		fail_msg("content hash: %s", err.msg);
 	assert_int_equal(n, 300);
-	assert_int_equal(strlen(h1), 64);
+	for (i = 0, total = 0; i < QBK_POINTS_BUCKETS; i++) {
+		total += b1[i].points;
+		used += b1[i].points > 0;
+	}
+	assert_int_equal(total, 300);
+	assert_true(used > QBK_POINTS_BUCKETS / 2);	/* spread out */
 
 	/* The same as summing by hand over pages of another size. */
-	memset(&m, 0, sizeof(m));
-	assert_int_equal(qbk_qdrant_scroll(q, "c1", &so, manual_page, &m,
+	memset(want, 0, sizeof(want));
+	assert_int_equal(qbk_qdrant_scroll(q, "c1", &so, manual_page, want,
 	    &err), 0);
-	assert_int_equal(m.n, 300);
-	for (i = 0; i < 32; i++) {
-		want[2 * i] = hexd[m.sum[i] >> 4];
-		want[2 * i + 1] = hexd[m.sum[i] & 15];
-	}
-	want[64] = '\0';
-	assert_string_equal(h1, want);
+	assert_memory_equal(b1, want, sizeof(want));
 
-	/* A changed payload changes it; putting it back restores it. */
-	orig = json_pack("[i]", 17);
-	assert_int_equal(qbk_qdrant_retrieve(q, "c1", orig, 1, 1, &recs,
-	    &err), 0);
-	json_decref(orig);
-	assert_int_equal(json_array_size(recs), 1);
-	orig = json_deep_copy(json_array_get(recs, 0));
-	changed = json_deep_copy(orig);
-	json_object_set_new(changed, "payload", json_pack("{s:s}", "x", "y"));
-	json_decref(recs);
-	recs = json_pack("[O]", changed);
-	assert_int_equal(qbk_qdrant_upsert(q, "c1", recs, 1, &err), 0);
-	json_decref(recs);
-	assert_int_equal(qbk_points_content_hash(q, "c1", NULL, h2, &n, &err),
-	    0);
+	/* A changed payload changes its bucket only; putting it back
+	 * restores it. */
+	orig = change_point(q, "c1", 17);
+	assert_int_equal(qbk_points_content(q, "c1", NULL, b2, &n, &err), 0);
 	assert_int_equal(n, 300);
-	assert_string_not_equal(h1, h2);
-	recs = json_pack("[O]", orig);
-	assert_int_equal(qbk_qdrant_upsert(q, "c1", recs, 1, &err), 0);
-	json_decref(recs);
-	assert_int_equal(qbk_points_content_hash(q, "c1", NULL, h3, &n, &err),
-	    0);
-	assert_string_equal(h1, h3);
-	json_decref(orig);
-	json_decref(changed);
+	for (i = 0; i < QBK_POINTS_BUCKETS; i++)
+		if ((unsigned)i == k17)
+			assert_memory_not_equal(&b1[i], &b2[i], sizeof(b1[i]));
+		else
+			assert_memory_equal(&b1[i], &b2[i], sizeof(b1[i]));
+	put_back(q, "c1", orig);
+	assert_int_equal(qbk_points_content(q, "c1", NULL, b2, &n, &err), 0);
+	assert_memory_equal(b1, b2, sizeof(b1));
 
-	/* No points: 64 zeros. */
-	assert_int_equal(qbk_points_content_hash(q, "empty", NULL, h2, &n,
-	    &err), 0);
+	/* No points: every bucket empty. */
+	assert_int_equal(qbk_points_content(q, "empty", NULL, b2, &n, &err),
+	    0);
 	assert_int_equal(n, 0);
-	memset(want, '0', 64);
-	assert_string_equal(h2, want);
+	memset(want, 0, sizeof(want));
+	assert_memory_equal(b2, want, sizeof(want));
 
 	/* A set cancel flag stops it; a missing collection is an error. */
-	assert_int_equal(qbk_points_content_hash(q, "c1", &stop, h2, &n, &err),
-	    -1);
+	assert_int_equal(qbk_points_content(q, "c1", &stop, b2, &n, &err), -1);
 	assert_int_equal(err.code, QBK_E_INTERRUPTED);
 	qbk_err_clear(&err);
-	assert_int_equal(qbk_points_content_hash(q, "nosuch", NULL, h2, &n,
-	    &err), -1);
+	assert_int_equal(qbk_points_content(q, "nosuch", NULL, b2, &n, &err),
+	    -1);
 	assert_int_equal(err.code, QBK_E_NOTFOUND);
 
+	qbk_qdrant_free(q);
+	tu_sim_stop(&sim);
+}
+
+static void
+fingerprint_across_a_change(void **state)
+{
+	struct tu_sim sim;
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_points_fp fp;
+	struct qbk_qdrant *q;
+	json_t *orig;
+	char victim[QBK_POINTS_ID_MAX];
+	size_t i, high = 0;
+	unsigned kb;
+
+	(void)state;
+	if (tu_sim_start(&sim, 1, "--generate", "c1:400:4:1", NULL) != 0)
+		fail_msg("cannot start the simulator");
+	q = client(sim.url[0]);
+	qbk_points_fp_init(&fp);
+
+	/* Nothing changes: every sampled point and bucket is kept, and the
+	 * sample is drawn from the whole collection, not its first ids. */
+	assert_int_equal(qbk_points_fp_begin(&fp, q, "c1", 50, 1, NULL, &err),
+	    0);
+	assert_int_equal(fp.nsamples, 50);
+	assert_int_equal(qbk_points_fp_end(&fp, q, "c1", NULL, &err), 0);
+	assert_int_equal(fp.nsamples, 50);
+	assert_int_equal(fp.changed, 0);
+	assert_int_equal(fp.nknown, QBK_POINTS_BUCKETS);
+	assert_int_equal(fp.points, 400);
+	for (i = 0; i < fp.nsamples; i++)
+		high += strtoull(fp.samples[i].id, NULL, 10) >= 200;
+	assert_true(high > 0 && high < 50);
+
+	/* A sampled point changes between begin and end: it leaves the
+	 * sample, and its bucket is no longer known; the rest stays. */
+	assert_int_equal(qbk_points_fp_begin(&fp, q, "c1", 50, 1, NULL, &err),
+	    0);
+	snprintf(victim, sizeof(victim), "%s", fp.samples[3].id);
+	kb = qbk_points_bucket_of(victim);
+	orig = change_point(q, "c1", atoi(victim));
+	assert_int_equal(qbk_points_fp_end(&fp, q, "c1", NULL, &err), 0);
+	assert_int_equal(fp.changed, 1);
+	assert_int_equal(fp.nsamples, 49);
+	for (i = 0; i < fp.nsamples; i++)
+		assert_string_not_equal(fp.samples[i].id, victim);
+	assert_int_equal(fp.known[kb], 0);
+	assert_int_equal(fp.nknown, QBK_POINTS_BUCKETS - 1);
+	assert_int_equal(fp.points, 400 - fp.buckets[kb].points);
+	put_back(q, "c1", orig);
+
+	/* Without content, no scroll and no buckets. */
+	assert_int_equal(qbk_points_fp_begin(&fp, q, "c1", 10, 0, NULL, &err),
+	    0);
+	assert_int_equal(qbk_points_fp_end(&fp, q, "c1", NULL, &err), 0);
+	assert_int_equal(fp.nsamples, 10);
+	assert_int_equal(fp.nknown, 0);
+
+	qbk_points_fp_release(&fp);
 	qbk_qdrant_free(q);
 	tu_sim_stop(&sim);
 }
@@ -413,6 +499,7 @@ main(void)
 		cmocka_unit_test(names),
 		cmocka_unit_test(content_sum),
 		cmocka_unit_test(content_hash_of_collection),
+		cmocka_unit_test(fingerprint_across_a_change),
 		cmocka_unit_test(metrics_and_json),
 	};
 	struct qbk_err err = QBK_ERR_INIT;

@@ -78,6 +78,7 @@ rich_manifest(void)
 	struct qbk_manifest_snapshot *s;
 	json_error_t jerr;
 	json_t *j;
+	int i;
 
 	assert_int_equal(qbk_manifest_make_id(T0, m->backup_id), 0);
 	m->type = QBK_MANIFEST_TYPE_INCREMENTAL;
@@ -116,8 +117,13 @@ rich_manifest(void)
 	    "5c56c793-69f3-4fbf-87e6-c4bf54c28c26", sha_b);
 	qbk_manifest_collection_add_sample(c, "0", sha_a);
 	/* Optional fields: on this collection, not on "logs". */
-	memcpy(c->content_hash, sha_b, sizeof(c->content_hash));
-	c->content_points = 999999;
+	c->has_content = 1;
+	for (i = 0; i < QBK_MANIFEST_BUCKETS; i++) {
+		c->content[i].known = i % 5 != 2;
+		c->content[i].points = (uint64_t)i * 1000;
+		memcpy(c->content[i].hash, i % 2 ? sha_a : sha_b,
+		    sizeof(c->content[i].hash));
+	}
 	s = qbk_manifest_add_snapshot(m, c, QBK_MANIFEST_SNAP_SHARD);
 	s->shard_id = 0;
 	fill_snapshot(s, 1, 1000, sha_a);
@@ -164,18 +170,17 @@ content_hash_optional(void **state)
 
 	(void)state;
 	t1 = to_text(m);
-	t2 = mutate(t1, "collections.0.content_hash", NULL);
-	t3 = mutate(t2, "collections.0.content_points", NULL);
+	t2 = mutate(t1, "collections.0.content", NULL);
+	t3 = strdup(t2);
 	assert_int_equal(qbk_manifest_from_json(t3, strlen(t3), &p, &err), 0);
-	assert_string_equal(p->collections[0]->content_hash, "");
-	assert_int_equal(p->collections[0]->content_points, 0);
-	m->collections[0]->content_hash[0] = '\0';
-	m->collections[0]->content_points = 0;
+	assert_int_equal(p->collections[0]->has_content, 0);
+	assert_int_equal(p->collections[0]->content[0].known, 0);
+	m->collections[0]->has_content = 0;
 	free(t1);
 	t1 = to_text(m);
 	t4 = to_text(p);
 	assert_string_equal(t1, t4);
-	assert_null(strstr(t4, "content_"));
+	assert_null(strstr(t4, "\"content\""));
 	free(t1);
 	free(t2);
 	free(t3);
@@ -219,12 +224,22 @@ round_trip(void **state)
 	    "18446744073709551615");
 	assert_string_equal(p->collections[0]->samples[1].hash, sha_b);
 	assert_int_equal(p->collections[0]->points_count, 1000000);
-	assert_string_equal(p->collections[0]->content_hash, sha_b);
-	assert_int_equal(p->collections[0]->content_points, 999999);
-	assert_string_equal(p->collections[1]->content_hash, "");
-	assert_int_equal(p->collections[1]->content_points, 0);
+	assert_int_equal(p->collections[0]->has_content, 1);
+	for (i = 0; i < QBK_MANIFEST_BUCKETS; i++) {
+		const struct qbk_manifest_bucket *b =
+		    &p->collections[0]->content[i];
+
+		assert_int_equal(b->known, i % 5 != 2);
+		if (!b->known)
+			continue;
+		assert_int_equal(b->points, (uint64_t)i * 1000);
+		assert_string_equal(b->hash, i % 2 ? sha_a : sha_b);
+	}
+	assert_non_null(strstr(t1, "\"content\":[{\"points\":0,\"hash\""));
+	assert_non_null(strstr(t1, ",null,"));
+	assert_int_equal(p->collections[1]->has_content, 0);
 	assert_null(strstr(strstr(t1, "\"name\":\"logs\""),
-	    "content_hash"));
+	    "\"content\""));
 	assert_int_equal(p->n_missing, 2);
 	assert_string_equal(p->missing[1].reason, "");
 	assert_int_equal(p->missing[0].shard_id, 3);
@@ -606,16 +621,21 @@ static const struct variant {
 	    "sample[0].hash': expected 64 lowercase hex digits" },
 	{ "collections.0.sample.0.extra", "1",
 	    "field 'collections[0].sample[0].extra': unknown field" },
-	{ "collections.0.content_hash", "\"zz\"", "field 'collections[0]."
-	    "content_hash': expected 64 lowercase hex digits" },
-	{ "collections.0.content_hash", "5", "field 'collections[0]."
-	    "content_hash': expected a string" },
-	{ "collections.0.content_points", NULL, "field 'collections[0]."
-	    "content_hash': expected together with 'content_points'" },
-	{ "collections.1.content_points", "3", "field 'collections[1]."
-	    "content_hash': expected together with 'content_points'" },
-	{ "collections.0.content_points", "-1", "field 'collections[0]."
-	    "content_points': expected an integer in 0..9223372036854775807" },
+	{ "collections.0.content", "5", "field 'collections[0].content': "
+	    "expected an array" },
+	{ "collections.0.content", "[]", "field 'collections[0].content': "
+	    "expected 64 buckets" },
+	{ "collections.0.content.0.hash", "\"zz\"", "field 'collections[0]."
+	    "content[0].hash': expected 64 lowercase hex digits" },
+	{ "collections.0.content.1.points", "-1", "field 'collections[0]."
+	    "content[1].points': expected an integer in "
+	    "0..9223372036854775807" },
+	{ "collections.0.content.0.extra", "1", "field 'collections[0]."
+	    "content[0].extra': unknown field" },
+	{ "collections.0.content.3", "7", "field 'collections[0].content[3]':"
+	    " expected an object" },
+	{ "collections.0.content.4.hash", NULL, "field 'collections[0]."
+	    "content[4].hash': missing" },
 	{ "collections.0.snapshots.0.kind", "\"full\"",
 	    "field 'collections[0].snapshots[0].kind': a full-storage "
 	    "snapshot belongs to the top-level snapshot list" },

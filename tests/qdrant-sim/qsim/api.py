@@ -374,6 +374,13 @@ def query(h, c):
     wv = body.get("with_vector", False)
     if isinstance(q, dict) and "nearest" in q:
         q = q["nearest"]
+    elif isinstance(q, dict) and "sample" in q:
+        if q["sample"] != "random" or len(q) != 1:
+            raise ApiError(400, "Format error in JSON body: unknown "
+                           "variant for sample, expected `random`")
+        h.ok({"points": h.sim.sample(coll, h.node, body.get("filter"),
+                                     lim, wp, wv)})
+        return
     if q is None:
         res = h.sim.scroll(coll, h.node, {"limit": lim + off,
                                           "filter": body.get("filter"),

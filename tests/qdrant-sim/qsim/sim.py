@@ -9,6 +9,7 @@ import json
 import math
 import operator
 import os
+import random
 import shutil
 import struct
 import threading
@@ -869,6 +870,21 @@ class Sim:
             if r is not None:
                 pts.append(r)
         return {"points": pts, "next_page_offset": nxt}
+
+    def sample(self, coll, node, flt, limit, with_payload, with_vector):
+        """Up to `limit` points drawn at random (the query {"sample":
+        "random"}): scored points with score 0, in random order."""
+        m = self.matcher(coll, flt)
+        keys = [(key, rep) for key, rep in self.iter_keys(coll, node)
+                if m is None or m(key, rep)]
+        pts = []
+        for key, rep in random.sample(keys, min(limit, len(keys))):
+            r = self.record(coll, rep, key, with_payload, with_vector,
+                            version=True)
+            if r is not None:
+                r["score"] = 0.0
+                pts.append(r)
+        return pts
 
     def count(self, coll, node, body):
         flt = (body or {}).get("filter")
