@@ -262,6 +262,14 @@ record_fingerprint(struct qbk_qdrant *q, const struct qbk_backup_opts *o,
 		    mc->name);
 		return -1;
 	}
+	mc->points_count = fp->count_before;
+	if (fp->count_after != fp->count_before) {
+		mc->has_count_after = 1;
+		mc->points_count_after = fp->count_after;
+		qbk_detail("'%s': %llu points before the snapshot, %llu after",
+		    mc->name, (unsigned long long)fp->count_before,
+		    (unsigned long long)fp->count_after);
+	}
 	for (i = 0; i < fp->nsamples; i++)
 		qbk_manifest_collection_add_sample(mc, fp->samples[i].id,
 		    fp->samples[i].hash);

@@ -233,7 +233,7 @@ check_basic(struct qbk_qdrant *q, const struct qbk_manifest_collection *mc,
     struct qbk_drill_result *res, int *exists, struct qbk_err *err)
 {
 	struct qbk_qdrant_collection *info = NULL;
-	uint64_t n;
+	uint64_t n, lo, hi;
 
 	*exists = 0;
 	if (wait_green(q, target, o, &info, err) != 0) {
@@ -246,16 +246,33 @@ check_basic(struct qbk_qdrant *q, const struct qbk_manifest_collection *mc,
 	if (strcmp(info->status, "green") != 0)
 		problem(res, "collection '%s' is %s, not green", target,
 		    info->status);
-	if (info->points_count < 0 ||
-	    (uint64_t)info->points_count != mc->points_count) {
+	/* The count moved while the backup ran: the snapshot holds one
+	 * between the two (unless points were both added and removed). */
+	lo = hi = mc->points_count;
+	if (mc->has_count_after) {
+		if (mc->points_count_after < lo)
+			lo = mc->points_count_after;
+		else
+			hi = mc->points_count_after;
+	}
+	if (info->points_count < 0 || (uint64_t)info->points_count < lo ||
+	    (uint64_t)info->points_count > hi) {
 		/* The info count may lag; the exact count decides. */
 		if (qbk_qdrant_count(q, target, NULL, &n, err) != 0)
 			goto err;
-		if (n != mc->points_count)
-			problem(res, "collection '%s' has %llu points, the "
-			    "backup recorded %llu", target,
-			    (unsigned long long)n,
-			    (unsigned long long)mc->points_count);
+		if (n < lo || n > hi) {
+			if (lo == hi)
+				problem(res, "collection '%s' has %llu points, "
+				    "the backup recorded %llu", target,
+				    (unsigned long long)n,
+				    (unsigned long long)lo);
+			else
+				problem(res, "collection '%s' has %llu points, "
+				    "the backup recorded %llu to %llu", target,
+				    (unsigned long long)n,
+				    (unsigned long long)lo,
+				    (unsigned long long)hi);
+		}
 	}
 	if (mc->vectors != NULL &&
 	    (info->vectors == NULL || !json_equal(info->vectors,

@@ -1201,8 +1201,8 @@ parse_snapshots(struct pctx *c, json_t *o,
 }
 
 static const char *const collection_keys[] = { "name", "aliases",
-	"points_count", "vectors", "config", "sample", "content", "cluster",
-	"snapshots", NULL };
+	"points_count", "points_count_after", "vectors", "config", "sample",
+	"content", "cluster", "snapshots", NULL };
 static const char *const bucket_keys[] = { "points", "hash", NULL };
 static const char *const cluster_keys[] = { "shard_number",
 	"replication_factor", "write_consistency_factor", "sharding_method",
@@ -1306,6 +1306,12 @@ parse_collection(struct pctx *c, json_t *o,
 	    &col->aliases, &col->n_aliases) ||
 	    get_uint(c, o, "points_count", &col->points_count))
 		return -1;
+	if (json_object_get(o, "points_count_after") != NULL) {
+		if (get_uint(c, o, "points_count_after",
+		    &col->points_count_after))
+			return -1;
+		col->has_count_after = 1;
+	}
 	if ((v = get(c, o, "vectors")) == NULL)
 		return -1;
 	if (!json_is_object(v))
@@ -1918,6 +1924,9 @@ build_manifest(int *fail, const struct qbk_manifest *m)
 		set(fail, co, "aliases", jstrv(fail, c->aliases,
 		    c->n_aliases));
 		set(fail, co, "points_count", juint(c->points_count));
+		if (c->has_count_after)
+			set(fail, co, "points_count_after",
+			    juint(c->points_count_after));
 		set(fail, co, "vectors", verbatim(c->vectors));
 		set(fail, co, "config", verbatim(c->config));
 		for (j = 0; j < c->n_samples; j++) {

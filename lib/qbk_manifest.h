@@ -27,6 +27,8 @@
  *     "sources": ["http://qdrant:6333"], "tags": {"env": "prod"},
  *     "aliases": {"alias": "collection"},
  *     "collections": [ { "name", "aliases": [..], "points_count",
+ *         "points_count_after" (optional: when the count moved while the
+ *         backup ran),
  *         "vectors": {..verbatim..}, "config": {..verbatim..},
  *         "sample": [{"id": "42" | "<uuid>", "hash": "<64 hex>"}],
  *         "content": [BUCKET x QBK_MANIFEST_BUCKETS] (optional),
@@ -218,7 +220,12 @@ struct qbk_manifest_collection {
 	char *name;
 	char **aliases;		/* aliases that point at it */
 	size_t n_aliases;
-	uint64_t points_count;
+	uint64_t points_count;	/* exact count before the snapshot */
+	/* The count after the snapshot, when it differs (the snapshot holds
+	 * a count between the two if points were only added or only
+	 * removed meanwhile); has_count_after 0 otherwise. */
+	int has_count_after;
+	uint64_t points_count_after;
 	struct json_t *vectors;	/* vector parameters, verbatim object */
 	struct json_t *config;	/* collection config, verbatim object */
 	struct qbk_manifest_sample *samples;

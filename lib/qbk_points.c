@@ -218,7 +218,8 @@ qbk_points_fp_begin(struct qbk_points_fp *fp, struct qbk_qdrant *q,
 	size_t i;
 
 	qbk_points_fp_release(fp);
-	if (qbk_points_sample(q, coll, nsample, &sample, err) != 0)
+	if (qbk_qdrant_count(q, coll, NULL, &fp->count_before, err) != 0 ||
+	    qbk_points_sample(q, coll, nsample, &sample, err) != 0)
 		return -1;
 	fp->samples = qbk_xcalloc(json_array_size(sample) + 1,
 	    sizeof(*fp->samples));
@@ -283,6 +284,8 @@ qbk_points_fp_end(struct qbk_points_fp *fp, struct qbk_qdrant *q,
 		fp->nsamples = k;
 		json_decref(recs);
 	}
+	if (qbk_qdrant_count(q, coll, NULL, &fp->count_after, err) != 0)
+		return -1;
 	if (!fp->content)
 		return 0;
 	if (qbk_points_content(q, coll, cancel, fp->buckets, &n, err) != 0)

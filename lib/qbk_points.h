@@ -91,6 +91,8 @@ struct qbk_points_fp {
 	struct qbk_points_sampled *samples;
 	size_t nsamples;
 	size_t changed;
+	/* The exact points count before and after the snapshot. */
+	uint64_t count_before, count_after;
 	/* With content: the buckets, and which of them kept their count
 	 * and hash from before to after the snapshot (known). */
 	int content;
@@ -109,8 +111,9 @@ void qbk_points_fp_init(struct qbk_points_fp *);
 void qbk_points_fp_release(struct qbk_points_fp *);
 
 /** qbk_points_fp_begin(fp, q, coll, nsample, content, cancel, err): read
- * before the snapshot: ${nsample} random points (qbk_points_sample()) and,
- * with ${content}, the content of every point.  0 or -1. */
+ * before the snapshot: the exact points count, ${nsample} random points
+ * (qbk_points_sample()) and, with ${content}, the content of every point.
+ * 0 or -1. */
 int qbk_points_fp_begin(struct qbk_points_fp *, struct qbk_qdrant *,
     const char *, unsigned, int, volatile sig_atomic_t *, struct qbk_err *);
 

@@ -117,6 +117,8 @@ rich_manifest(void)
 	    "5c56c793-69f3-4fbf-87e6-c4bf54c28c26", sha_b);
 	qbk_manifest_collection_add_sample(c, "0", sha_a);
 	/* Optional fields: on this collection, not on "logs". */
+	c->has_count_after = 1;
+	c->points_count_after = 1000007;
 	c->has_content = 1;
 	for (i = 0; i < QBK_MANIFEST_BUCKETS; i++) {
 		c->content[i].known = i % 5 != 2;
@@ -224,6 +226,11 @@ round_trip(void **state)
 	    "18446744073709551615");
 	assert_string_equal(p->collections[0]->samples[1].hash, sha_b);
 	assert_int_equal(p->collections[0]->points_count, 1000000);
+	assert_int_equal(p->collections[0]->has_count_after, 1);
+	assert_int_equal(p->collections[0]->points_count_after, 1000007);
+	assert_int_equal(p->collections[1]->has_count_after, 0);
+	assert_null(strstr(strstr(t1, "\"name\":\"logs\""),
+	    "points_count_after"));
 	assert_int_equal(p->collections[0]->has_content, 1);
 	for (i = 0; i < QBK_MANIFEST_BUCKETS; i++) {
 		const struct qbk_manifest_bucket *b =
@@ -621,6 +628,8 @@ static const struct variant {
 	    "sample[0].hash': expected 64 lowercase hex digits" },
 	{ "collections.0.sample.0.extra", "1",
 	    "field 'collections[0].sample[0].extra': unknown field" },
+	{ "collections.0.points_count_after", "\"9\"", "field "
+	    "'collections[0].points_count_after': expected an integer" },
 	{ "collections.0.content", "5", "field 'collections[0].content': "
 	    "expected an array" },
 	{ "collections.0.content", "[]", "field 'collections[0].content': "
