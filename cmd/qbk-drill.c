@@ -200,6 +200,17 @@ run(struct qbk_ctx *ctx, struct opts *o, struct qbk_drill_result *res,
 	o->d.priority = prio[ctx->cfg.qdrant.priority];
 	if (o->d.workers == 0 && ctx->cfg.backup.workers > 0)
 		o->d.workers = (unsigned)ctx->cfg.backup.workers;
+	/* The nodes of the deployment the drill restores into. */
+	if (ctx->cfg.drill.url != NULL && !o->d.validate_only) {
+		o->d.nodes = (const char *const *)ctx->cfg.drill.nodes;
+		o->d.nnodes = ctx->cfg.drill.nnodes;
+	} else {
+		o->d.nodes = (const char *const *)ctx->cfg.qdrant.nodes;
+		o->d.nnodes = ctx->cfg.qdrant.nnodes;
+	}
+	o->d.node_parallelism = (unsigned)ctx->cfg.backup.node_parallelism;
+	o->d.replica_timeout_ms = ctx->cfg.qdrant.replica_timeout > 0 ?
+	    ctx->cfg.qdrant.replica_timeout : -1;
 	if (qbk_ctx_repo(ctx, 1, &repo, err) != 0)
 		return -1;
 	o->d.lock = ctx->lock;

@@ -201,6 +201,7 @@ static const struct key keys[] = {
 	    NULL, K_PRESET },
 
 	{ "drill", "url", T_URL, OFF(drill.url), 0, 0, NULL, K_SLASH },
+	{ "drill", "nodes", T_NODES, OFF(drill.nodes), 0, 0, NULL, K_SLASH },
 	{ "drill", "api_key_file", T_PATH, OFF(drill.api_key_file), 0, 0, NULL,
 	    0 },
 	{ "drill", "validation", T_ENUM, OFF(drill.validation), 0, 0,
@@ -267,6 +268,31 @@ is_blank(int c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
 	    c == '\f';
+}
+
+/* A list of nodes is a pair of members: char **nodes, then size_t
+ * nnodes right after it; the key's offset names the first. */
+struct nodes_slot {
+	char ***v;
+	size_t *n;
+};
+
+_Static_assert(offsetof(struct qbk_config, qdrant.nnodes) ==
+    offsetof(struct qbk_config, qdrant.nodes) + sizeof(char **),
+    "[qdrant] nodes: count right after the list");
+_Static_assert(offsetof(struct qbk_config, drill.nnodes) ==
+    offsetof(struct qbk_config, drill.nodes) + sizeof(char **),
+    "[drill] nodes: count right after the list");
+
+static struct nodes_slot
+nodes_at(struct qbk_config *cfg, const struct key *k)
+{
+	struct nodes_slot ns;
+	char *base = (char *)cfg + k->off;
+
+	ns.v = (char ***)(void *)base;
+	ns.n = (size_t *)(void *)(base + sizeof(char **));
+	return ns;
 }
 
 static void *
@@ -1086,13 +1112,14 @@ set_value(struct qbk_config *cfg, const struct key *k, const char *value,
 		break;
 	}
 	case T_NODES: {
+		struct nodes_slot ns = nodes_at(cfg, k);
 		char **nodes;
 
 		if (parse_nodes(s, &nodes, &n, err) != 0)
 			goto bad;
-		free_nodes(cfg->qdrant.nodes, cfg->qdrant.nnodes);
-		cfg->qdrant.nodes = nodes;
-		cfg->qdrant.nnodes = n;
+		free_nodes(*ns.v, *ns.n);
+		*ns.v = nodes;
+		*ns.n = n;
 		break;
 	}
 	case T_DUR:
@@ -1289,6 +1316,7 @@ qbk_config_release(struct qbk_config *cfg)
 			break;
 		}
 	free_nodes(cfg->qdrant.nodes, cfg->qdrant.nnodes);
+	free_nodes(cfg->drill.nodes, cfg->drill.nnodes);
 	free(cfg->repo.s3_bucket);
 	free(cfg->repo.s3_prefix);
 	free(cfg->notify.windows);
@@ -1795,15 +1823,19 @@ qbk_config_write(const struct qbk_config *cfg, struct qbk_buf *out)
 			if (*(char *const *)f != NULL)
 				write_str(out, k->name, *(char *const *)f);
 			break;
-		case T_NODES:
-			if (cfg->qdrant.nnodes == 0)
+		case T_NODES: {
+			struct nodes_slot ns = nodes_at(
+			    (struct qbk_config *)(uintptr_t)cfg, k);
+
+			if (*ns.n == 0)
 				break;
 			qbk_buf_addf(out, "%s =", k->name);
-			for (j = 0; j < cfg->qdrant.nnodes; j++)
+			for (j = 0; j < *ns.n; j++)
 				qbk_buf_addf(out, "%s %s", j == 0 ? "" : ",",
-				    cfg->qdrant.nodes[j]);
+				    (*ns.v)[j]);
 			qbk_buf_addch(out, '\n');
 			break;
+		}
 		case T_DUR:
 			memcpy(&ms, f, sizeof(ms));
 			if (ms >= 0)

@@ -169,6 +169,9 @@ struct qbk_config {
 
 	struct qbk_config_drill {
 		char *url;	/* NULL: the [qdrant] deployment */
+		char **nodes;	/* REST URL of every node of url's
+				 * deployment, or NULL */
+		size_t nnodes;
 		char *api_key_file;
 		enum qbk_config_validation validation;
 		int sample_points;

@@ -10,6 +10,7 @@
 
 #include "qbk.h"
 #include "qbk_buf.h"
+#include "qbk_cluster.h"
 #include "qbk_config.h"
 #include "qbk_crypto.h"
 #include "qbk_err.h"
@@ -295,6 +296,109 @@ err:
 	return -1;
 }
 
+/* The recorded shard of ${mc} that ${sh} restores: the same id, or for
+ * custom sharding the same shard key. */
+static const struct qbk_manifest_shard *
+recorded_shard(const struct qbk_manifest_collection *mc,
+    const struct qbk_cluster_shard *sh)
+{
+	const struct qbk_manifest_cluster *mcl = mc->cluster;
+	size_t i;
+	int custom;
+
+	if (mcl == NULL)
+		return NULL;
+	custom = mcl->sharding_method != NULL &&
+	    strcmp(mcl->sharding_method, "custom") == 0;
+	for (i = 0; i < mcl->n_shards; i++) {
+		const struct qbk_manifest_shard *m = &mcl->shards[i];
+
+		if (custom ? (m->shard_key != NULL && sh->shard_key != NULL &&
+		    strcmp(m->shard_key, sh->shard_key) == 0) :
+		    m->shard_id == (int64_t)sh->id)
+			return m;
+	}
+	return NULL;
+}
+
+/* On a distributed target: every replica of every shard of ${target}
+ * Active, the replicas of a shard agreeing on their count, and that count
+ * the one recorded for the shard when the collection did not change while
+ * it was backed up. */
+static int
+check_shards(const struct qbk_cluster *cl, struct qbk_qdrant *q,
+    const struct qbk_manifest_collection *mc, const char *target,
+    struct qbk_drill_result *res, struct qbk_err *err)
+{
+	struct qbk_cluster_layout *l = NULL;
+	size_t i, k;
+
+	if (qbk_cluster_layout(cl, q, target, &l, err) != 0)
+		return -1;
+	for (i = 0; i < l->nshards; i++) {
+		const struct qbk_cluster_shard *sh = &l->shards[i];
+		const struct qbk_manifest_shard *msh = recorded_shard(mc, sh);
+		int64_t count = -1;
+		uint64_t agree = 0;
+
+		if (sh->nreplicas == 0)
+			problem(res, "shard %u of '%s' has no replica", sh->id,
+			    target);
+		for (k = 0; k < sh->nreplicas; k++) {
+			const struct qbk_cluster_replica *r = &sh->replicas[k];
+
+			if (!qbk_cluster_replica_active(r)) {
+				problem(res, "shard %u of '%s': the replica on "
+				    "peer %llu is %s, not Active", sh->id,
+				    target, (unsigned long long)r->peer_id,
+				    r->state);
+				continue;
+			}
+			if (r->points_count < 0)
+				continue;
+			if (count < 0) {
+				count = r->points_count;
+				agree = r->peer_id;
+			} else if (r->points_count != count)
+				problem(res, "shard %u of '%s': the replica on "
+				    "peer %llu has %lld points, the one on "
+				    "peer %llu %lld", sh->id, target,
+				    (unsigned long long)r->peer_id,
+				    (long long)r->points_count,
+				    (unsigned long long)agree,
+				    (long long)count);
+		}
+		res->shards_checked++;
+		if (msh != NULL && !mc->has_count_after && count >= 0 &&
+		    (uint64_t)count != msh->points_count)
+			problem(res, "shard %u of '%s' has %lld points, the "
+			    "backup recorded %llu", sh->id, target,
+			    (long long)count,
+			    (unsigned long long)msh->points_count);
+	}
+	qbk_cluster_layout_free(l);
+	return 0;
+}
+
+/* A backup taken with --allow-partial lacks some shards: whatever the
+ * restore gives, it cannot give their points. */
+static void
+missing_shards(const struct qbk_manifest *m,
+    const struct qbk_manifest_collection *mc, const char *target,
+    struct qbk_drill_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_missing; i++)
+		if (strcmp(m->missing[i].collection, mc->name) == 0)
+			problem(res, "shard %lld of '%s' is missing from backup "
+			    "%s (%s): its points are not in '%s'",
+			    (long long)m->missing[i].shard_id, mc->name,
+			    m->backup_id, m->missing[i].reason != NULL &&
+			    m->missing[i].reason[0] != '\0' ?
+			    m->missing[i].reason : "not backed up", target);
+}
+
 /* A point id of the manifest as JSON: a number, or a UUID string. */
 static json_t *
 id_json(const char *id)
@@ -501,9 +605,15 @@ validate(struct qbk_qdrant *q, const struct qbk_manifest *m,
     struct qbk_drill_result *res, struct qbk_err *err)
 {
 	struct qbk_buf target = QBK_BUF_INIT;
+	struct qbk_cluster *cl = NULL;
 	size_t i;
 	int exists, rc = -1;
 
+	/* Shards are checked on a distributed target only. */
+	if (qbk_cluster_discover(q, o->nodes, o->nnodes, &cl, err) != 0) {
+		qbk_err_prefix(err, "cannot validate the restore");
+		return -1;
+	}
 	for (i = 0; i < res->ncollections; i++) {
 		const struct qbk_manifest_collection *mc =
 		    qbk_manifest_find_collection(m, res->collections[i]);
@@ -518,6 +628,10 @@ validate(struct qbk_qdrant *q, const struct qbk_manifest *m,
 			goto fail;
 		if (!exists)
 			continue;
+		missing_shards(m, mc, target.buf, res);
+		if (cl->enabled &&
+		    check_shards(cl, q, mc, target.buf, res, err) != 0)
+			goto fail;
 		if (o->level >= QBK_DRILL_COMPREHENSIVE &&
 		    check_samples(q, mc, target.buf, o, res, err) != 0)
 			goto fail;
@@ -530,6 +644,7 @@ validate(struct qbk_qdrant *q, const struct qbk_manifest *m,
 fail:
 	qbk_err_prefix(err, "cannot validate '%s'", target.buf);
 out:
+	qbk_cluster_free(cl);
 	qbk_buf_release(&target);
 	return rc;
 }
@@ -768,6 +883,10 @@ restore(struct qbk_repo *repo, struct qbk_qdrant *q,
 	ro.cancel = o->cancel;
 	ro.lock = o->lock;
 	ro.cleanup = o->cleanup;
+	ro.nodes = o->nodes;
+	ro.nnodes = o->nnodes;
+	ro.node_parallelism = o->node_parallelism;
+	ro.replica_timeout_ms = o->replica_timeout_ms;
 	qbk_restore_report_init(&rep);
 	rc = qbk_restore_run(repo, q, m, &ro, &rep, err);
 	qbk_restore_report_release(&rep);
@@ -1040,6 +1159,8 @@ qbk_drill_report_json(const struct qbk_drill_result *res,
 	    json_integer((json_int_t)res->leftovers));
 	json_object_set_new(doc, "points_checked",
 	    json_integer((json_int_t)res->points_checked));
+	json_object_set_new(doc, "shards_checked",
+	    json_integer((json_int_t)res->shards_checked));
 	json_object_set_new(doc, "recorded", json_boolean(res->recorded));
 	a = json_array();
 	for (i = 0; d != NULL && i < d->n_problems; i++)

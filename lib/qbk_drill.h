@@ -12,7 +12,10 @@
  * again whatever happened, and records the drill under drills/<drill-id>.
  * Validation levels:
  *   basic          the collection exists and turns green; its points count
- *                  and vector parameters equal the manifest's
+ *                  and vector parameters equal the manifest's; on a
+ *                  distributed target every replica of every shard is
+ *                  Active, the replicas of a shard agree on their points
+ *                  count, and it equals the one recorded for that shard
  *   comprehensive  also every sampled point (manifest "sample") hashes
  *                  (qbk_points_hash()) to the value recorded at backup
  *                  time, and a search with a sampled vector returns results
@@ -83,11 +86,19 @@ struct qbk_drill_opts {
 					 * removing scratch collections after
 					 * an interruption; NULL: the main */
 	long sample_points;	/* sampled points compared; < 0: all */
+	/* A distributed target: the REST URLs of its nodes (NULL: found
+	 * from its cluster URIs), nodes restored to at once (0: min(nodes,
+	 * 4)), and how long to wait for replicas to become Active (0: 120
+	 * s). */
+	const char *const *nodes;
+	size_t nnodes;
+	unsigned node_parallelism;
+	int64_t replica_timeout_ms;
 };
 
 #define QBK_DRILL_OPTS_INIT { NULL, -1, QBK_DRILL_LATEST, QBK_DRILL_BASIC, \
 	NULL, 0, 0, 1, 0, 0, 0, 0, QBK_QDRANT_PRIORITY_DEFAULT, NULL, NULL, \
-	NULL, -1 }
+	NULL, -1, NULL, 0, 0, 0 }
 
 struct qbk_drill_result {
 	/* The drill record (drill_id "" with validate_only): backup, level,
@@ -103,6 +114,7 @@ struct qbk_drill_result {
 	size_t leftovers;	/* scratch collections of killed drills
 				 * removed */
 	uint64_t points_checked;	/* sampled + scrolled points compared */
+	size_t shards_checked;	/* shards of a distributed target */
 };
 
 /** qbk_drill_result_init(r), qbk_drill_result_release(r): an empty
@@ -162,7 +174,7 @@ int qbk_drill_parse_scenario(const char *, enum qbk_drill_scenario *);
  * "level", "scenario", "validate_only", "collections", "phases":
  * {"<name>": ms}, "rto_ms", "rto_target_ms" (null: none), "rto_met" (null:
  * no target), "pitr_time" (pitr only), "leftovers_removed",
- * "points_checked", "recorded", "problems": [...]}.  ${err} (may be NULL)
+ * "points_checked", "shards_checked", "recorded", "problems": [...]}.  ${err} (may be NULL)
  * is the runtime error, added to the problems; ok is true only when the
  * validation passed and there was no error. */
 void qbk_drill_report_json(const struct qbk_drill_result *,

@@ -333,6 +333,62 @@ test_expect_success 'with [drill] url the drill restores into that deployment, w
 	no_scratch
 '
 
+test_expect_success 'on a 3-node cluster: a drill restores every shard and checks them' '
+	sim_start --nodes 3 &&
+	CU1=$(echo "$SIM_URLS" | cut -d" " -f1) &&
+	R6=$TEST_TMP/repo6 &&
+	printf "[qdrant]\nurl = %s\nnodes = %s\n[repository]\nlocation = %s\n[backup]\nsample_points = 1000\n[drill]\nsample_points = 1000\n" \
+	    "$CU1" "$SIM_URLS" "$R6" >"$TEST_TMP/cluster.conf" &&
+	sim_api POST /__sim/generate "{\"collection\":\"cc\",\"points\":900,\"dim\":8,\"shard_number\":6,\"replication_factor\":2}" >/dev/null &&
+	repo_init "$R6" &&
+	qbk-backup -c "$TEST_TMP/cluster.conf" --content-hash -q &&
+	qbk-drill -c "$TEST_TMP/cluster.conf" --validation exhaustive --json >"$TEST_TMP/cl.json" &&
+	test "$(json_get "$TEST_TMP/cl.json" "d[\"ok\"]")" = true &&
+	test "$(json_get "$TEST_TMP/cl.json" "d[\"shards_checked\"]")" = 6 &&
+	test "$(json_get "$TEST_TMP/cl.json" "d[\"points_checked\"]")" = 1800 &&
+	no_scratch
+'
+
+test_expect_success '... which needs [qdrant] nodes here: the p2p ports are not REST - 2' '
+	printf "[qdrant]\nurl = %s\n[repository]\nlocation = %s\n" "$CU1" "$R6" >"$TEST_TMP/nonodes.conf" &&
+	{ qbk-drill -c "$TEST_TMP/nonodes.conf" 2>"$TEST_TMP/nn.err"; test $? = 1; } &&
+	test_grep "shard" "$TEST_TMP/nn.err" &&
+	no_scratch
+'
+
+test_expect_exit 3 'a drill of a backup that lacks shards fails, naming them' '
+	P2=$(sim_api GET /__sim/state | python3 -c "import json,sys; print([n[\"peer_id\"] for n in json.load(sys.stdin)[\"result\"][\"nodes\"] if n[\"node\"] == 2][0])") &&
+	sim_api POST /__sim/node "{\"node\":2,\"down\":true}" >/dev/null &&
+	sim_api POST /__sim/node "{\"node\":3,\"down\":true}" >/dev/null &&
+	sleep 0.3 &&
+	qbk-backup -c "$TEST_TMP/cluster.conf" --allow-partial -q 2>/dev/null &&
+	sim_api POST /__sim/node "{\"node\":2,\"down\":false}" >/dev/null &&
+	sim_api POST /__sim/node "{\"node\":3,\"down\":false}" >/dev/null &&
+	sleep 0.5 &&
+	qbk-drill -c "$TEST_TMP/cluster.conf" --validation basic --json >"$TEST_TMP/cp.json"
+'
+
+test_expect_success '... in its problems, with nothing left behind' '
+	json_get "$TEST_TMP/cp.json" "d[\"problems\"]" >"$TEST_TMP/p" &&
+	test_grep "shard [0-9] of .cc. is missing from backup" "$TEST_TMP/p" &&
+	no_scratch
+'
+
+test_expect_success 'with [drill] url and [drill] nodes the drill restores into another cluster' '
+	CL1=$SIM_URLS &&
+	sim_start --nodes 2 &&
+	SU1=$(echo "$SIM_URLS" | cut -d" " -f1) &&
+	printf "[qdrant]\nurl = %s\nnodes = %s\n[repository]\nlocation = %s\n[drill]\nurl = %s\nnodes = %s\n" \
+	    "$CU1" "$CL1" "$R6" "$SU1" "$SIM_URLS" >"$TEST_TMP/stage.conf" &&
+	qbk-backup -c "$TEST_TMP/stage.conf" -q &&
+	qbk-drill -c "$TEST_TMP/stage.conf" --validation comprehensive --json >"$TEST_TMP/st.json" &&
+	test "$(json_get "$TEST_TMP/st.json" "d[\"ok\"]")" = true &&
+	test "$(json_get "$TEST_TMP/st.json" "d[\"shards_checked\"]")" = 6 &&
+	test "$(json_get "$TEST_TMP/st.json" "d[\"problems\"]")" = "[]" &&
+	sim_api GET /collections >"$TEST_TMP/sc" &&
+	test "$(json_get "$TEST_TMP/sc" "d[\"result\"][\"collections\"]")" = "[]"
+'
+
 test_expect_exit 2 'usage errors: bad level, pitr with --backup, --backup with --at' '
 	! qbk-drill $Q --validation deep 2>/dev/null &&
 	! qbk-drill $Q --scenario pitr --backup "$B1" 2>/dev/null &&

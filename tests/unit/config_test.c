@@ -140,6 +140,7 @@ static const char full[] =
     "\n"
     "[drill]\n"
     "url = http://drill.example.com:6333\n"
+    "nodes = http://d0:6333, http://d1:6333/\n"
     "api_key_file = /etc/qbk/drill-key\n"
     "validation = exhaustive\n"
     "sample_points = 500\n"
@@ -212,6 +213,10 @@ good_file_every_section(void **state)
 	assert_int_equal(cfg.objectives.rto, H);
 
 	assert_string_equal(cfg.drill.url, "http://drill.example.com:6333");
+	assert_int_equal(cfg.drill.nnodes, 2);
+	assert_string_equal(cfg.drill.nodes[0], "http://d0:6333");
+	assert_string_equal(cfg.drill.nodes[1], "http://d1:6333");
+	assert_int_equal(cfg.qdrant.nnodes, 3);
 	assert_string_equal(cfg.drill.api_key_file, "/etc/qbk/drill-key");
 	assert_int_equal(cfg.drill.validation,
 	    QBK_CONFIG_VALIDATION_EXHAUSTIVE);
