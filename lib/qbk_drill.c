@@ -202,6 +202,14 @@ cancelled(const struct qbk_drill_opts *o, struct qbk_err *err)
 	return 0;
 }
 
+/* Refresh our repository lock (when due) during long validations, so
+ * that nobody takes it for stale; losing it stops the drill. */
+static int
+keep_lock(const struct qbk_drill_opts *o, struct qbk_err *err)
+{
+	return o->lock != NULL ? qbk_lock_refresh(o->lock, 0, err) : 0;
+}
+
 /* ---- validation ----------------------------------------------------- */
 
 /* Wait until ${name} is green (or the timeout); its info in ${*out}. */
@@ -220,7 +228,7 @@ wait_green(struct qbk_qdrant *q, const char *name,
 		if (strcmp((*out)->status, "green") == 0 ||
 		    qbk_clock_ms() - t0 >= limit)
 			return 0;
-		if (cancelled(o, err) != 0)
+		if (cancelled(o, err) != 0 || keep_lock(o, err) != 0)
 			return -1;
 		qbk_qdrant_collection_free(*out);
 		*out = NULL;
@@ -479,7 +487,7 @@ check_samples(struct qbk_qdrant *q, const struct qbk_manifest_collection *mc,
 		size_t end = start + RETRIEVE_BATCH < ns ?
 		    start + RETRIEVE_BATCH : ns;
 
-		if (cancelled(o, err) != 0)
+		if (cancelled(o, err) != 0 || keep_lock(o, err) != 0)
 			goto out;
 		ids = json_array();
 		for (i = start; i < end; i++)
@@ -599,26 +607,27 @@ check_content(struct qbk_qdrant *q, const struct qbk_manifest_collection *mc,
 	return 0;
 }
 
+/* A backup and the collections drilled from it: res->collections[first]
+ * up to [first + n - 1]. */
+struct dset {
+	struct qbk_manifest *m;
+	size_t first, n;
+};
+
 static int
-validate(struct qbk_qdrant *q, const struct qbk_manifest *m,
-    const char *prefix, const struct qbk_drill_opts *o,
+validate_set(struct qbk_qdrant *q, const struct qbk_cluster *cl,
+    const struct dset *ds, const char *prefix, const struct qbk_drill_opts *o,
     struct qbk_drill_result *res, struct qbk_err *err)
 {
 	struct qbk_buf target = QBK_BUF_INIT;
-	struct qbk_cluster *cl = NULL;
 	size_t i;
 	int exists, rc = -1;
 
-	/* Shards are checked on a distributed target only. */
-	if (qbk_cluster_discover(q, o->nodes, o->nnodes, &cl, err) != 0) {
-		qbk_err_prefix(err, "cannot validate the restore");
-		return -1;
-	}
-	for (i = 0; i < res->ncollections; i++) {
+	for (i = ds->first; i < ds->first + ds->n; i++) {
 		const struct qbk_manifest_collection *mc =
-		    qbk_manifest_find_collection(m, res->collections[i]);
+		    qbk_manifest_find_collection(ds->m, res->collections[i]);
 
-		if (cancelled(o, err) != 0)
+		if (cancelled(o, err) != 0 || keep_lock(o, err) != 0)
 			goto out;
 		qbk_buf_reset(&target);
 		qbk_buf_addf(&target, "%s%s", prefix, mc->name);
@@ -628,7 +637,7 @@ validate(struct qbk_qdrant *q, const struct qbk_manifest *m,
 			goto fail;
 		if (!exists)
 			continue;
-		missing_shards(m, mc, target.buf, res);
+		missing_shards(ds->m, mc, target.buf, res);
 		if (cl->enabled &&
 		    check_shards(cl, q, mc, target.buf, res, err) != 0)
 			goto fail;
@@ -644,8 +653,27 @@ validate(struct qbk_qdrant *q, const struct qbk_manifest *m,
 fail:
 	qbk_err_prefix(err, "cannot validate '%s'", target.buf);
 out:
-	qbk_cluster_free(cl);
 	qbk_buf_release(&target);
+	return rc;
+}
+
+/* Validate every set; shards are checked on a distributed target only. */
+static int
+validate(struct qbk_qdrant *q, const struct dset *sets, size_t nsets,
+    const char *prefix, const struct qbk_drill_opts *o,
+    struct qbk_drill_result *res, struct qbk_err *err)
+{
+	struct qbk_cluster *cl = NULL;
+	size_t i;
+	int rc = 0;
+
+	if (qbk_cluster_discover(q, o->nodes, o->nnodes, &cl, err) != 0) {
+		qbk_err_prefix(err, "cannot validate the restore");
+		return -1;
+	}
+	for (i = 0; rc == 0 && i < nsets; i++)
+		rc = validate_set(q, cl, &sets[i], prefix, o, res, err);
+	qbk_cluster_free(cl);
 	return rc;
 }
 
@@ -794,51 +822,173 @@ choose_backup(struct qbk_repo *repo, const struct qbk_drill_opts *o,
 }
 
 static int
-choose_collections(const struct qbk_manifest *m,
-    const struct qbk_drill_opts *o, struct qbk_drill_result *res,
-    struct qbk_err *err)
+chosen(const struct qbk_drill_result *res, const char *name)
 {
 	size_t i;
 
-	if (m->n_collections == 0)
-		return qbk_err_set(err, QBK_E_USAGE, "backup %s holds no "
-		    "collection snapshots to drill", m->backup_id);
+	for (i = 0; i < res->ncollections; i++)
+		if (strcmp(res->collections[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+add_collection(struct qbk_drill_result *res, const char *name,
+    const char *backup_id)
+{
+	res->collections = qbk_xrealloc(res->collections,
+	    (res->ncollections + 1) * sizeof(*res->collections));
+	res->collections[res->ncollections++] = qbk_xstrdup(name);
+	qbk_manifest_drill_add_drilled(res->rec, name, backup_id);
+}
+
+/* Add ${m} as a set, owning it, with the collections that ${take} says. */
+static void
+add_set(struct dset **sets, size_t *nsets, struct qbk_manifest *m,
+    size_t first, size_t n)
+{
+	*sets = qbk_xrealloc(*sets, (*nsets + 1) * sizeof(**sets));
+	(*sets)[*nsets].m = m;
+	(*sets)[*nsets].first = first;
+	(*sets)[*nsets].n = n;
+	(*nsets)++;
+}
+
+static int
+is_safety(const struct qbk_manifest *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_tags; i++)
+		if (strcmp(m->tags[i].key, QBK_RESTORE_SAFETY_KEY) == 0 &&
+		    strcmp(m->tags[i].value, QBK_RESTORE_SAFETY_VALUE) == 0)
+			return 1;
+	return 0;
+}
+
+/* all-collections: every collection any backup holds, each from the
+ * newest backup that holds it (not a restore's safety backup, not a
+ * full-storage one): what an operator would restore after losing the
+ * whole deployment. */
+static int
+choose_each(struct qbk_repo *repo, struct qbk_drill_result *res,
+    struct dset **sets, size_t *nsets, struct qbk_err *err)
+{
+	struct qbk_manifest *m = NULL;
+	char **ids = NULL;
+	size_t n = 0, i, k, first;
+	int rc = -1;
+
+	if (qbk_repo_backup_ids(repo, &ids, &n, err) != 0)
+		return -1;
+	for (i = n; i > 0; i--) {
+		if (qbk_repo_manifest_read(repo, ids[i - 1], &m, err) != 0) {
+			qbk_err_prefix(err, "cannot read backup %s",
+			    ids[i - 1]);
+			goto out;
+		}
+		first = res->ncollections;
+		if (!is_safety(m) && m->kind == QBK_MANIFEST_KIND_COLLECTIONS)
+			for (k = 0; k < m->n_collections; k++)
+				if (!chosen(res, m->collections[k]->name))
+					add_collection(res,
+					    m->collections[k]->name,
+					    m->backup_id);
+		if (res->ncollections > first) {
+			add_set(sets, nsets, m, first,
+			    res->ncollections - first);
+			m = NULL;	/* handed over */
+		}
+		qbk_manifest_free(m);
+		m = NULL;
+	}
+	if (*nsets == 0) {
+		qbk_err_set(err, QBK_E_NOTFOUND, "the repository holds no "
+		    "backup of a collection");
+		qbk_err_hint(err, "take one with qbk-backup");
+		goto out;
+	}
+	rc = 0;
+out:
+	qbk_repo_free_ids(ids, n);
+	return rc;
+}
+
+/* The backup of --backup, --at or the scenario, and the collections of
+ * it that --collection names (all of them by default). */
+static int
+choose_one(struct qbk_repo *repo, const struct qbk_drill_opts *o,
+    struct qbk_drill_result *res, struct dset **sets, size_t *nsets,
+    struct qbk_err *err)
+{
+	struct qbk_manifest *m = NULL;
+	char id[QBK_MANIFEST_ID_LEN + 1];
+	size_t i, k;
+
+	if (choose_backup(repo, o, res, id, err) != 0 ||
+	    qbk_repo_manifest_read(repo, id, &m, err) != 0)
+		return -1;
+	if (m->n_collections == 0) {
+		qbk_err_set(err, QBK_E_USAGE, "backup %s holds no collection "
+		    "snapshots to drill", m->backup_id);
+		qbk_manifest_free(m);
+		return -1;
+	}
 	for (i = 0; i < o->ncollections; i++)
-		if (qbk_manifest_find_collection(m, o->collections[i]) == NULL)
-			return qbk_err_set(err, QBK_E_USAGE, "backup %s has no "
+		if (qbk_manifest_find_collection(m, o->collections[i]) ==
+		    NULL) {
+			qbk_err_set(err, QBK_E_USAGE, "backup %s has no "
 			    "collection '%s'", m->backup_id,
 			    o->collections[i]);
-	res->collections = qbk_xcalloc(m->n_collections,
-	    sizeof(*res->collections));
+			qbk_manifest_free(m);
+			return -1;
+		}
 	for (i = 0; i < m->n_collections; i++) {
 		const char *name = m->collections[i]->name;
-		size_t k;
-		int want = o->ncollections == 0 ||
-		    o->scenario == QBK_DRILL_ALL_COLLECTIONS;
+		int want = o->ncollections == 0;
 
 		for (k = 0; !want && k < o->ncollections; k++)
 			want = strcmp(o->collections[k], name) == 0;
 		if (want)
-			res->collections[res->ncollections++] =
-			    qbk_xstrdup(name);
+			add_collection(res, name, m->backup_id);
 	}
+	add_set(sets, nsets, m, 0, res->ncollections);
+	return 0;
+}
+
+static int
+choose(struct qbk_repo *repo, const struct qbk_drill_opts *o,
+    struct qbk_drill_result *res, struct dset **sets, size_t *nsets,
+    struct qbk_err *err)
+{
+	size_t i, k;
+
+	if (o->scenario == QBK_DRILL_ALL_COLLECTIONS &&
+	    o->backup_id == NULL && o->at < 0) {
+		if (choose_each(repo, res, sets, nsets, err) != 0)
+			return -1;
+	} else if (choose_one(repo, o, res, sets, nsets, err) != 0)
+		return -1;
 	if (o->level < QBK_DRILL_EXHAUSTIVE)
 		return 0;
-	for (i = 0; i < res->ncollections; i++) {
-		const struct qbk_manifest_collection *mc =
-		    qbk_manifest_find_collection(m, res->collections[i]);
+	for (i = 0; i < *nsets; i++)
+		for (k = (*sets)[i].first; k < (*sets)[i].first +
+		    (*sets)[i].n; k++) {
+			const struct qbk_manifest_collection *mc =
+			    qbk_manifest_find_collection((*sets)[i].m,
+			    res->collections[k]);
 
-		if (!mc->has_content) {
+			if (mc->has_content)
+				continue;
 			qbk_err_set(err, QBK_E_USAGE, "backup %s has no "
 			    "content hash of collection '%s': exhaustive "
 			    "validation needs a backup taken with "
-			    "--content-hash",
-			    m->backup_id, mc->name);
+			    "--content-hash", (*sets)[i].m->backup_id,
+			    mc->name);
 			qbk_err_hint(err, "back up with 'qbk-backup "
 			    "--content-hash' (or [backup] content_hash = yes)");
 			return -1;
 		}
-	}
 	return 0;
 }
 
@@ -864,18 +1014,17 @@ set_host(struct qbk_manifest_drill *d)
 }
 
 static int
-restore(struct qbk_repo *repo, struct qbk_qdrant *q,
-    const struct qbk_manifest *m, const char *prefix,
-    const struct qbk_drill_opts *o, struct qbk_drill_result *res,
-    struct qbk_err *err)
+restore(struct qbk_repo *repo, struct qbk_qdrant *q, const struct dset *ds,
+    const char *prefix, const struct qbk_drill_opts *o,
+    struct qbk_drill_result *res, struct qbk_err *err)
 {
 	struct qbk_restore_opts ro;
 	struct qbk_restore_report rep;
 	int rc;
 
 	memset(&ro, 0, sizeof(ro));
-	ro.collections = (const char *const *)res->collections;
-	ro.ncollections = res->ncollections;
+	ro.collections = (const char *const *)res->collections + ds->first;
+	ro.ncollections = ds->n;
 	ro.prefix = prefix;
 	ro.no_aliases = 1;
 	ro.priority = o->priority;
@@ -888,13 +1037,14 @@ restore(struct qbk_repo *repo, struct qbk_qdrant *q,
 	ro.node_parallelism = o->node_parallelism;
 	ro.replica_timeout_ms = o->replica_timeout_ms;
 	qbk_restore_report_init(&rep);
-	rc = qbk_restore_run(repo, q, m, &ro, &rep, err);
+	rc = qbk_restore_run(repo, q, ds->m, &ro, &rep, err);
 	qbk_restore_report_release(&rep);
 	if (rc != 0 && (err->code == QBK_E_INTEGRITY ||
 	    err->code == QBK_E_NOTFOUND)) {
 		/* Damaged or missing data is what a drill is there to find:
 		 * a verdict, not an error. */
-		problem(res, "restore failed: %s", err->msg);
+		problem(res, "restore of backup %s failed: %s",
+		    ds->m->backup_id, err->msg);
 		qbk_err_clear(err);
 		return 1;
 	}
@@ -906,14 +1056,14 @@ qbk_drill_run(struct qbk_repo *repo, struct qbk_qdrant *q,
     const struct qbk_drill_opts *o, struct qbk_drill_result *res,
     struct qbk_err *err)
 {
-	struct qbk_manifest *m = NULL;
 	struct qbk_manifest_drill *d;
 	struct qbk_qdrant *cq = o->cleanup != NULL ? o->cleanup : q;
 	struct qbk_buf prefix = QBK_BUF_INIT;
 	struct qbk_err cerr = QBK_ERR_INIT;
-	char id[QBK_MANIFEST_ID_LEN + 1];
+	struct dset *sets = NULL, *ok = NULL;
+	size_t nsets = 0, nok = 0, i;
 	int64_t t0, trestore = 0, now = qbk_now();
-	int rc = -1, restored = 0, failed = 0, scratch = 0;
+	int rc = -1, failed = 0, scratch = 0;
 
 	res->validate_only = o->validate_only;
 	res->rec = d = qbk_manifest_drill_new();
@@ -926,17 +1076,15 @@ qbk_drill_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 		d->rto_target_ms = (uint64_t)o->rto_target_ms;
 
 	t0 = qbk_clock_ms();
-	if (choose_backup(repo, o, res, id, err) != 0 ||
-	    qbk_repo_manifest_read(repo, id, &m, err) != 0)
+	if (choose(repo, o, res, &sets, &nsets, err) != 0)
 		goto out;
-	memcpy(d->backup_id, id, sizeof(id));
-	if (choose_collections(m, o, res, err) != 0)
-		goto out;
+	/* The newest backup drilled stands for the drill. */
+	memcpy(d->backup_id, sets[0].m->backup_id, sizeof(d->backup_id));
 	phase(res, "select", t0);
 
 	if (o->validate_only) {
 		t0 = qbk_clock_ms();
-		if (validate(q, m, "", o, res, err) != 0)
+		if (validate(q, sets, nsets, "", o, res, err) != 0)
 			goto out;
 		phase(res, "validate", t0);
 		res->ran = 1;
@@ -949,8 +1097,13 @@ qbk_drill_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 		goto out;
 	}
 	qbk_buf_addf(&prefix, "%s%s-", QBK_DRILL_PREFIX, d->drill_id);
-	qbk_info("drill %s of backup %s (%s, %s)", d->drill_id, id,
-	    d->level, d->scenario);
+	if (nsets == 1)
+		qbk_info("drill %s of backup %s (%s, %s)", d->drill_id,
+		    d->backup_id, d->level, d->scenario);
+	else
+		qbk_info("drill %s of %zu collections from %zu backups (%s, "
+		    "%s)", d->drill_id, res->ncollections, nsets, d->level,
+		    d->scenario);
 
 	t0 = qbk_clock_ms();
 	if (remove_leftovers(repo, q, o, d->drill_id, now, res, err) != 0) {
@@ -960,17 +1113,23 @@ qbk_drill_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 	phase(res, "leftovers", t0);
 
 	/* From here on scratch collections may exist: remove them below
-	 * whatever happens. */
+	 * whatever happens.  A set whose data turns out damaged is a
+	 * problem found; the others are restored and validated still. */
 	scratch = 1;
 	trestore = t0 = qbk_clock_ms();
-	if ((rc = restore(repo, q, m, prefix.buf, o, res, err)) < 0)
-		goto fail;
+	ok = qbk_xcalloc(nsets, sizeof(*ok));
+	for (i = 0; i < nsets; i++) {
+		if ((rc = restore(repo, q, &sets[i], prefix.buf, o, res,
+		    err)) < 0)
+			goto fail;
+		if (rc == 0)
+			ok[nok++] = sets[i];
+	}
 	phase(res, "restore", t0);
-	restored = rc == 0;
 	t0 = qbk_clock_ms();
-	if (restored && validate(q, m, prefix.buf, o, res, err) != 0)
+	if (nok > 0 && validate(q, ok, nok, prefix.buf, o, res, err) != 0)
 		goto fail;
-	if (restored)
+	if (nok > 0)
 		phase(res, "validate", t0);
 	d->rto_ms = (uint64_t)(qbk_clock_ms() - trestore);
 	res->ran = 1;
@@ -1023,12 +1182,29 @@ out:
 			d->problems[d->n_problems] = NULL;
 		}
 	}
-	qbk_manifest_free(m);
+	for (i = 0; i < nsets; i++)
+		qbk_manifest_free(sets[i].m);
+	free(sets);
+	free(ok);
 	qbk_buf_release(&prefix);
 	return rc;
 }
 
 /* ---- output ------------------------------------------------------------ */
+
+/* {"<collection>": "<backup id>"} of a drill record; {} for records
+ * written before drills said so. */
+static json_t *
+drilled_json(const struct qbk_manifest_drill *d)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; d != NULL && i < d->n_drilled; i++)
+		json_object_set_new(o, d->drilled[i].name,
+		    json_string(d->drilled[i].backup_id));
+	return o;
+}
 
 static json_t *
 drill_json(const struct qbk_manifest_drill *d)
@@ -1057,6 +1233,7 @@ drill_json(const struct qbk_manifest_drill *d)
 	for (i = 0; i < d->n_problems; i++)
 		json_array_append_new(a, json_string(d->problems[i]));
 	json_object_set_new(o, "problems", a);
+	json_object_set_new(o, "backups", drilled_json(d));
 	return o;
 }
 
@@ -1138,6 +1315,7 @@ qbk_drill_report_json(const struct qbk_drill_result *res,
 	for (i = 0; i < res->ncollections; i++)
 		json_array_append_new(a, json_string(res->collections[i]));
 	json_object_set_new(doc, "collections", a);
+	json_object_set_new(doc, "backups", drilled_json(d));
 	for (i = 0; d != NULL && i < d->n_phases; i++)
 		json_object_set_new(ph, d->phases[i].name,
 		    json_integer((json_int_t)d->phases[i].ms));

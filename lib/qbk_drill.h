@@ -6,7 +6,9 @@
  *
  * qbk_drill_run() picks a backup (by id, --at, or the scenario: the newest,
  * or the one in force at a random time within the repository's backup span
- * for "pitr"), restores the chosen collections with qbk_restore_run() into
+ * for "pitr"; for "all-collections" every collection any backup holds,
+ * each from the newest backup that holds it), restores the chosen
+ * collections with qbk_restore_run() into
  * scratch collections named "qbk-drill-<drill-id>-<name>" on the drill
  * target, validates them against what the manifest recorded, removes them
  * again whatever happened, and records the drill under drills/<drill-id>.
@@ -62,7 +64,8 @@ enum qbk_drill_level {
 enum qbk_drill_scenario {
 	QBK_DRILL_LATEST = 0,	/* newest backup */
 	QBK_DRILL_PITR,		/* backup in force at a random time */
-	QBK_DRILL_ALL_COLLECTIONS	/* newest, every collection */
+	QBK_DRILL_ALL_COLLECTIONS	/* every collection, each from the
+				 * newest backup holding it */
 };
 
 struct qbk_drill_opts {
@@ -170,8 +173,9 @@ int qbk_drill_parse_level(const char *, enum qbk_drill_level *);
 int qbk_drill_parse_scenario(const char *, enum qbk_drill_scenario *);
 
 /** qbk_drill_report_json(res, err, out): append qbk-drill's --json
- * document: {"ok", "drill_id" (null with validate_only), "backup_id",
- * "level", "scenario", "validate_only", "collections", "phases":
+ * document: {"ok", "drill_id" (null with validate_only), "backup_id" (the
+ * newest backup drilled), "level", "scenario", "validate_only",
+ * "collections", "backups": {"<collection>": "<backup id>"}, "phases":
  * {"<name>": ms}, "rto_ms", "rto_target_ms" (null: none), "rto_met" (null:
  * no target), "pitr_time" (pitr only), "leftovers_removed",
  * "points_checked", "shards_checked", "recorded", "problems": [...]}.  ${err} (may be NULL)
@@ -185,7 +189,7 @@ void qbk_drill_report_json(const struct qbk_drill_result *,
  * <scenario> pass|FAIL rto <s> s[ target <s> s]", then "  problem: ..."
  * lines), or with ${json} one document {"ok": true, "drills": [{"drill_id",
  * "backup_id", "level", "scenario", "start", "end", "result", "rto_ms",
- * "rto_target_ms", "phases", "problems"}], "problems": []}.  A record that
+ * "rto_target_ms", "phases", "problems", "backups"}], "problems": []}.  A record that
  * cannot be read is an error (QBK_E_INTEGRITY).  0 or -1. */
 int qbk_drill_list(struct qbk_repo *, int, struct qbk_buf *,
     struct qbk_err *);

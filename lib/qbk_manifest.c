@@ -1599,14 +1599,15 @@ parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
 static const char *const drill_keys[] = { "format", "drill_id",
 	"backup_id", "level", "scenario", "host", "tool_version", "start",
 	"end", "phases", "result", "rto_ms", "rto_target_ms", "problems",
-	NULL };
+	"collections", NULL };
+static const char *const drilled_keys[] = { "name", "backup_id", NULL };
 
 static int
 parse_drill(struct pctx *c, json_t *o, struct qbk_manifest_drill *d)
 {
 	json_t *a, *v;
 	const char *k;
-	size_t old;
+	size_t old, i;
 
 	if (parse_format(c, o, &d->format) ||
 	    check_keys(c, o, drill_keys) ||
@@ -1653,6 +1654,28 @@ parse_drill(struct pctx *c, json_t *o, struct qbk_manifest_drill *d)
 	    parse_strv(c, o, "problems", S_ANY, QBK_MANIFEST_MAX_STR,
 	    &d->problems, &d->n_problems))
 		return -1;
+	if (json_object_get(o, "collections") == NULL)
+		return 0;
+	if ((a = get_array(c, o, "collections",
+	    QBK_MANIFEST_MAX_COLLECTIONS)) == NULL)
+		return -1;
+	d->drilled = alloc_for(json_array_size(a), sizeof(*d->drilled));
+	old = push_key(c, "collections");
+	json_array_foreach(a, i, v) {
+		struct qbk_manifest_drilled *x = &d->drilled[i];
+		size_t o2 = push_index(c, i);
+
+		if (check_element(c, v, drilled_keys) ||
+		    get_str(c, v, "name", S_NAME, 1, QBK_MANIFEST_MAX_NAME,
+		    &x->name))
+			return -1;
+		d->n_drilled++;
+		if (get_fixed(c, v, "backup_id", S_ID, x->backup_id,
+		    sizeof(x->backup_id)))
+			return -1;
+		pop(c, o2);
+	}
+	pop(c, old);
 	return 0;
 }
 
@@ -2018,6 +2041,18 @@ build_drill(int *fail, const struct qbk_manifest_drill *d)
 	set(fail, o, "rto_ms", juint(d->rto_ms));
 	set(fail, o, "rto_target_ms", juint(d->rto_target_ms));
 	set(fail, o, "problems", jstrv(fail, d->problems, d->n_problems));
+	if (d->n_drilled > 0) {
+		x = json_array();
+		for (i = 0; i < d->n_drilled; i++) {
+			json_t *e = json_object();
+
+			set(fail, e, "name", jstr(d->drilled[i].name));
+			set(fail, e, "backup_id", jfixed(d->drilled[i].backup_id,
+			    sizeof(d->drilled[i].backup_id)));
+			append(fail, x, e);
+		}
+		set(fail, o, "collections", x);
+	}
 	return o;
 }
 
@@ -2110,6 +2145,9 @@ qbk_manifest_drill_free(struct qbk_manifest_drill *d)
 		free(d->phases[i].name);
 	free(d->phases);
 	free_strv(d->problems, d->n_problems);
+	for (i = 0; i < d->n_drilled; i++)
+		free(d->drilled[i].name);
+	free(d->drilled);
 	free(d);
 }
 
@@ -2128,6 +2166,17 @@ qbk_manifest_drill_add_problem(struct qbk_manifest_drill *d,
     const char *text)
 {
 	strv_add(&d->problems, &d->n_problems, text);
+}
+
+void
+qbk_manifest_drill_add_drilled(struct qbk_manifest_drill *d,
+    const char *name, const char *backup_id)
+{
+	d->drilled = grow(d->drilled, d->n_drilled, sizeof(*d->drilled));
+	d->drilled[d->n_drilled].name = dup_or_null(name);
+	snprintf(d->drilled[d->n_drilled].backup_id,
+	    sizeof(d->drilled[d->n_drilled].backup_id), "%s", backup_id);
+	d->n_drilled++;
 }
 
 int

@@ -409,7 +409,10 @@ int qbk_manifest_from_json(const void *, size_t, struct qbk_manifest **,
  *   { "format": 1, "drill_id", "backup_id", "level", "scenario", "host",
  *     "tool_version", "start", "end", "phases": {"<name>": ms, ...},
  *     "result": "pass"|"fail", "rto_ms", "rto_target_ms" (0: none),
- *     "problems": ["...", ...] }
+ *     "problems": ["...", ...],
+ *     "collections": [{"name", "backup_id"}] (optional) }
+ * backup_id is the newest backup drilled; "collections" says which backup
+ * each collection came from.
  * level, scenario and phase names are tokens: 1..MAX_TOKEN bytes of
  * [A-Za-z0-9._-].
  */
@@ -434,6 +437,15 @@ struct qbk_manifest_drill {
 	uint64_t rto_target_ms;	/* objective; 0: none */
 	char **problems;
 	size_t n_problems;
+	/* Optional (older records lack it): every collection drilled, with
+	 * the backup it was restored from. */
+	struct qbk_manifest_drilled *drilled;
+	size_t n_drilled;
+};
+
+struct qbk_manifest_drilled {
+	char *name;
+	char backup_id[QBK_MANIFEST_ID_LEN + 1];
 };
 
 /** qbk_manifest_drill_new(), qbk_manifest_drill_free(d): as for manifests. */
@@ -446,6 +458,11 @@ void qbk_manifest_drill_add_phase(struct qbk_manifest_drill *, const char *,
     uint64_t);
 void qbk_manifest_drill_add_problem(struct qbk_manifest_drill *,
     const char *);
+
+/** qbk_manifest_drill_add_drilled(d, name, backup_id): append a collection
+ * drilled and the backup it came from (copies). */
+void qbk_manifest_drill_add_drilled(struct qbk_manifest_drill *,
+    const char *, const char *);
 
 /** qbk_manifest_drill_to_json(d, out, err), qbk_manifest_drill_from_json(
  * text, len, out, err): as qbk_manifest_to_json() and

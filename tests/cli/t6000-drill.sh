@@ -157,7 +157,7 @@ test_expect_exit 3 'a backup with a corrupt chunk fails the drill' '
 test_expect_success '... saying the restore failed, and removing its scratch collections' '
 	test "$(json_get "$TEST_TMP/c.json" "d[\"ok\"]")" = false &&
 	json_get "$TEST_TMP/c.json" "d[\"problems\"]" >"$TEST_TMP/p" &&
-	test_grep "restore failed" "$TEST_TMP/p" &&
+	test_grep "restore of backup [^ ]* failed: .*chunk .* is damaged" "$TEST_TMP/p" &&
 	no_scratch
 '
 
@@ -274,6 +274,33 @@ ids = [dt.datetime.strptime(l[:16], \"%Y%m%dT%H%M%SZ\").replace(tzinfo=dt.timezo
 assert min(ids) <= p <= max(ids), (p, ids)
 assert b == max(t for t in ids if t <= p), (b, p, ids)" "$P" "$B" "$TEST_TMP/ids" &&
 	no_scratch
+'
+
+test_expect_success '--scenario all-collections drills every collection from the newest backup holding it' '
+	R7=$TEST_TMP/repo7 &&
+	repo_init "$R7" &&
+	sim_generate solo 40 4 9 &&
+	Q7="--url $SIM_URL --repo $R7 -c /dev/null" &&
+	qbk-backup $Q7 --collection c1 --collection c2 --json >"$TEST_TMP/a1.json" &&
+	qbk-backup $Q7 --collection c2 --json >"$TEST_TMP/a2.json" &&
+	qbk-backup $Q7 --collection solo --json >"$TEST_TMP/a3.json" &&
+	A1=$(json_get "$TEST_TMP/a1.json" "d[\"backup_id\"]") &&
+	A2=$(json_get "$TEST_TMP/a2.json" "d[\"backup_id\"]") &&
+	A3=$(json_get "$TEST_TMP/a3.json" "d[\"backup_id\"]") &&
+	qbk-drill $Q7 --scenario all-collections --json >"$TEST_TMP/all.json" &&
+	test "$(json_get "$TEST_TMP/all.json" "d[\"ok\"]")" = true &&
+	test "$(json_get "$TEST_TMP/all.json" "d[\"backup_id\"]")" = "$A3" &&
+	test "$(json_get "$TEST_TMP/all.json" "d[\"collections\"]")" = "[\"solo\", \"c2\", \"c1\"]" &&
+	test "$(json_get "$TEST_TMP/all.json" "d[\"backups\"] == {\"solo\": \"$A3\", \"c2\": \"$A2\", \"c1\": \"$A1\"}")" = true &&
+	qbk-drill $Q7 --list --json >"$TEST_TMP/all-list.json" &&
+	test "$(json_get "$TEST_TMP/all-list.json" "d[\"drills\"][-1][\"backups\"][\"c1\"]")" = "$A1" &&
+	no_scratch
+'
+
+test_expect_success '... where the latest scenario drills only the newest backup' '
+	qbk-drill $Q7 --json >"$TEST_TMP/lat.json" &&
+	test "$(json_get "$TEST_TMP/lat.json" "d[\"collections\"]")" = "[\"solo\"]" &&
+	sim_api DELETE /collections/solo >/dev/null
 '
 
 test_expect_success '--validate-only passes on the intact deployment, touching nothing' '

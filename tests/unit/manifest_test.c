@@ -1024,6 +1024,8 @@ rich_drill(void)
 	d->rto_target_ms = 60000;
 	qbk_manifest_drill_add_problem(d, "RTO 95s exceeds the target 60s");
 	qbk_manifest_drill_add_problem(d, "collection 'c1': point 42 differs");
+	qbk_manifest_drill_add_drilled(d, "c1", d->backup_id);
+	qbk_manifest_drill_add_drilled(d, "logs", "20261120T010000Z-0a0b");
 	return d;
 }
 
@@ -1053,8 +1055,24 @@ drill_round_trip(void **state)
 	assert_int_equal(p->n_problems, 2);
 	assert_string_equal(p->problems[1],
 	    "collection 'c1': point 42 differs");
+	assert_int_equal(p->n_drilled, 2);
+	assert_string_equal(p->drilled[0].name, "c1");
+	assert_string_equal(p->drilled[0].backup_id, d->backup_id);
+	assert_string_equal(p->drilled[1].backup_id, "20261120T010000Z-0a0b");
 	qbk_manifest_drill_free(p);
 	qbk_manifest_drill_free(NULL);
+
+	/* Records written before drills named their backups per collection
+	 * parse, with none. */
+	{
+		char *old = mutate(b1.buf, "collections", NULL);
+
+		assert_int_equal(qbk_manifest_drill_from_json(old,
+		    strlen(old), &p, &err), 0);
+		assert_int_equal(p->n_drilled, 0);
+		qbk_manifest_drill_free(p);
+		free(old);
+	}
 
 	/* Malformed drill records. */
 	{
@@ -1081,6 +1099,12 @@ drill_round_trip(void **state)
 			    "supported" },
 			{ "extra", "1", "field 'extra': unknown field" },
 			{ "scenario", NULL, "field 'scenario': missing" },
+			{ "collections.1.backup_id", "\"latest\"", "field "
+			    "'collections[1].backup_id': expected an id" },
+			{ "collections.0.name", NULL, "field "
+			    "'collections[0].name': missing" },
+			{ "collections", "{}", "field 'collections': "
+			    "expected an array" },
 		};
 		size_t i;
 
