@@ -10,6 +10,7 @@
 #include "qbk_buf.h"
 #include "qbk_ctx.h"
 #include "qbk_exit.h"
+#include "qbk_failure.h"
 #include "qbk_fs.h"
 #include "qbk_log.h"
 #include "qbk_manifest.h"
@@ -185,6 +186,38 @@ write_metrics(const char *path, const struct qbk_manifest *m, int ok,
 	qbk_buf_release(&dir);
 }
 
+/* Record a failed run in the repository (failures/), for qbk-report's
+ * success counts: not a usage error or an operator's ^C, and only when
+ * the repository is open (a storage failure may keep this from working
+ * too: the metrics file and the alert still tell). */
+static void
+record_failure(struct qbk_repo *repo, const struct opts *o,
+    const struct qbk_err *failure)
+{
+	struct qbk_failure f;
+	struct qbk_err err = QBK_ERR_INIT;
+	char host[256];
+
+	if (failure->code == QBK_E_USAGE || failure->code == QBK_E_CONFIG ||
+	    failure->code == QBK_E_INTERRUPTED)
+		return;
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	memset(&f, 0, sizeof(f));
+	f.time = qbk_now();
+	f.host = host;
+	f.program = (char *)(uintptr_t)"qbk-backup";
+	f.collections = (char **)(uintptr_t)o->collections;
+	f.n_collections = o->ncollections;
+	f.full_storage = o->full_storage;
+	f.exit_code = qbk_err_exit_code(failure);
+	f.error = (char *)(uintptr_t)failure->msg;
+	if (qbk_failure_record(repo, &f, &err) != 0)
+		qbk_log(QBK_LOG_WARN, "cannot record the failure in the "
+		    "repository: %s", err.msg);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -202,7 +235,7 @@ main(int argc, char *argv[])
 	struct qbk_backup_opts bo;
 	struct qbk_ctx *ctx = NULL;
 	struct qbk_qdrant *q;
-	struct qbk_repo *repo;
+	struct qbk_repo *repo = NULL;
 	struct qbk_manifest *m = NULL;
 	struct qbk_buf out = QBK_BUF_INIT;
 	int tty, rest, rc;
@@ -262,6 +295,8 @@ main(int argc, char *argv[])
 			rc = qbk_backup_run(repo, q, &bo, &m, &err);
 		}
 	}
+	if (rc != 0 && repo != NULL)
+		record_failure(repo, &o, &err);
 	if (o.metrics_file != NULL)
 		write_metrics(o.metrics_file, m, rc == 0, err.msg);
 	if (common.json) {

@@ -11,6 +11,7 @@
 #include "qbk.h"
 #include "qbk_buf.h"
 #include "qbk_err.h"
+#include "qbk_failure.h"
 #include "qbk_idset.h"
 #include "qbk_json.h"
 #include "qbk_lock.h"
@@ -372,6 +373,7 @@ qbk_prune_run(struct qbk_repo *r, const struct qbk_prune_opts *o,
 	struct unref u = { NULL, QBK_BUF_INIT, 0, 0 };
 	char **ids = NULL, **keys = NULL;
 	size_t nids = 0, nholds = 0, nkeys = 0, i, j;
+	int64_t oldest;
 	int rc = -1;
 
 	*out = res = qbk_xcalloc(1, sizeof(*res));
@@ -495,6 +497,19 @@ qbk_prune_run(struct qbk_repo *r, const struct qbk_prune_opts *o,
 	if (!o->dry_run && qbk_store_remove_stale(s, QBK_PRUNE_STALE_AGE,
 	    &res->stale_removed, err) != 0)
 		goto out;
+
+	/* 6. Failed runs older than every backup kept: history nobody
+	 * reports on any more (with no backup kept, those older than
+	 * QBK_PRUNE_FAILURE_AGE). */
+	oldest = qbk_now() - QBK_PRUNE_FAILURE_AGE;
+	for (i = 0; i < nids; i++)
+		if (res->backups[i].keep != 0 && res->backups[i].time > 0) {
+			oldest = res->backups[i].time;
+			break;
+		}
+	if (!o->dry_run && qbk_failure_prune(r, oldest,
+	    &res->failures_removed, err) != 0)
+		goto out;
 	rc = 0;
 out:
 	for (i = 0; i < u.keys.len / sizeof(char *); i++)
@@ -554,6 +569,8 @@ qbk_prune_report_json(const struct qbk_prune_result *res, int ok,
 	    (json_int_t)res->copies_removed : 0));
 	json_object_set_new(o, "stale_removed", json_integer(res != NULL ?
 	    (json_int_t)res->stale_removed : 0));
+	json_object_set_new(o, "failures_removed", json_integer(res != NULL ?
+	    (json_int_t)res->failures_removed : 0));
 	if (!ok && err != NULL)
 		json_array_append_new(probs, json_string(err->msg));
 	json_object_set_new(o, "problems", probs);

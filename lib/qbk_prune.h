@@ -68,7 +68,12 @@ struct qbk_prune_result {
 	uint64_t bytes_freed;	/* sum of the removed chunk objects' sizes */
 	size_t copies_removed;	/* orphan .copy twins */
 	size_t stale_removed;	/* stale temporary files */
+	size_t failures_removed;	/* failed-run records (qbk_failure.h)
+					 * older than every backup kept */
 };
+
+/* Failed-run records are kept this long when no backup is (seconds). */
+#define QBK_PRUNE_FAILURE_AGE	(30 * 86400)
 
 /** qbk_prune_run(repo, opts, out, err): prune as described above.  On
  * success ${*out} is the result (free with qbk_prune_result_free()).  On
@@ -85,7 +90,8 @@ void qbk_prune_result_free(struct qbk_prune_result *);
 /** qbk_prune_report_json(res, ok, err, out): append the JSON report
  * {"ok","dry_run","policy","backups":[{"backup_id","time","group","keep",
  * "reasons"}],"kept","removed","chunks_removed","bytes_freed",
- * "copies_removed","stale_removed","problems"} and a newline to ${out};
+ * "copies_removed","stale_removed","failures_removed","problems"} and a
+ * newline to ${out};
  * ${res} may be NULL. */
 void qbk_prune_report_json(const struct qbk_prune_result *, int,
     const struct qbk_err *, struct qbk_buf *);

@@ -9,6 +9,7 @@
 #include "qbk_buf.h"
 #include "qbk_config.h"
 #include "qbk_err.h"
+#include "qbk_failure.h"
 #include "qbk_idset.h"
 #include "qbk_json.h"
 #include "qbk_log.h"
@@ -27,6 +28,7 @@ qbk_report_new(const struct qbk_report_opts *opts)
 
 	r->opts = *opts;
 	r->last_drill = -1;
+	r->last_failure = -1;
 	r->rto_met = -1;
 	r->objectives_met = 1;
 	return r;
@@ -86,6 +88,13 @@ qbk_report_free(struct qbk_report *r)
 		free_strv(r->drills[i].problems, r->drills[i].n_problems);
 	}
 	free(r->drills);
+	for (i = 0; i < r->n_failures; i++) {
+		free_strv(r->failures[i].collections,
+		    r->failures[i].n_collections);
+		free(r->failures[i].host);
+		free(r->failures[i].error);
+	}
+	free(r->failures);
 	free(r);
 }
 
@@ -135,6 +144,10 @@ qbk_report_add_backup(struct qbk_report *r, const struct qbk_manifest *m,
 
 			p->name = qbk_xstrdup(c->name);
 			p->points = c->points_count;
+			for (k = 0; k < m->n_missing; k++)
+				if (strcmp(m->missing[k].collection,
+				    c->name) == 0)
+					p->missing_shards++;
 			for (k = 0; k < c->n_snapshots; k++) {
 				p->bytes += c->snapshots[k]->size;
 				p->bytes_new += c->snapshots[k]->bytes_new;
@@ -171,6 +184,56 @@ qbk_report_add_broken(struct qbk_report *r, const char *id, int held,
 	b->problem = qbk_xstrdup(problem != NULL ? problem :
 	    "manifest cannot be read");
 	return b;
+}
+
+void
+qbk_report_add_failure(struct qbk_report *r, const char *id, int64_t time,
+    const char *host, const char *const *collections, size_t n,
+    int full_storage, int exit_code, const char *error)
+{
+	struct qbk_report_failure *f;
+	size_t i;
+
+	r->failures = qbk_xrealloc(r->failures,
+	    (r->n_failures + 1) * sizeof(*r->failures));
+	f = &r->failures[r->n_failures++];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->id, sizeof(f->id), "%s", id);
+	f->time = time;
+	f->host = qbk_xstrdup(host != NULL ? host : "");
+	f->error = qbk_xstrdup(error != NULL ? error : "");
+	f->full_storage = full_storage;
+	f->exit_code = exit_code;
+	f->collections = qbk_xcalloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++)
+		f->collections[i] = qbk_xstrdup(collections[i]);
+	f->n_collections = n;
+}
+
+/* Was the failed run ${f} to back up ${name}?  (qbk_failure_covers().) */
+static int
+failure_covers(const struct qbk_report_failure *f, const char *name)
+{
+	size_t i;
+
+	if (f->full_storage)
+		return strcmp(name, QBK_REPORT_FULL_STORAGE) == 0;
+	if (f->n_collections == 0)
+		return strcmp(name, QBK_REPORT_FULL_STORAGE) != 0;
+	for (i = 0; i < f->n_collections; i++)
+		if (strcmp(f->collections[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+cmp_failure(const void *a, const void *b)
+{
+	const struct qbk_report_failure *x = a, *y = b;
+
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	return strcmp(x->id, y->id);
 }
 
 void
@@ -289,6 +352,11 @@ compute_collection(struct qbk_report *r, struct qbk_report_collection *c)
 				c->unusable++;
 			continue;
 		}
+		if (p->missing_shards > 0) {
+			if (in)
+				c->partial++;
+			continue;
+		}
 		if (in) {
 			c->backups++;
 			if (prev >= 0 && b->start - prev > c->max_gap)
@@ -305,6 +373,10 @@ compute_collection(struct qbk_report *r, struct qbk_report_collection *c)
 		snprintf(c->last_id, sizeof(c->last_id), "%s", b->id);
 		c->size = p->bytes;
 	}
+	for (i = 0; i < r->n_failures; i++)
+		if (r->failures[i].time >= since && r->failures[i].time <= now &&
+		    failure_covers(&r->failures[i], c->name))
+			c->failed++;
 	if (c->last >= 0)
 		c->rpo = now - c->last;
 	if (r->opts.rpo_target >= 0)
@@ -330,6 +402,18 @@ qbk_report_compute(struct qbk_report *r)
 		    cmp_backup);
 	if (r->n_drills > 1)
 		qsort(r->drills, r->n_drills, sizeof(*r->drills), cmp_drill);
+	if (r->n_failures > 1)
+		qsort(r->failures, r->n_failures, sizeof(*r->failures),
+		    cmp_failure);
+	r->failures_in_window = 0;
+	r->last_failure = -1;
+	for (i = 0; i < r->n_failures; i++) {
+		if (r->failures[i].time > now)
+			continue;
+		r->last_failure = (long)i;
+		if (r->failures[i].time >= since)
+			r->failures_in_window++;
+	}
 
 	/* Repository figures over every backup, window counts, growth. */
 	r->logical_bytes = 0;
@@ -361,7 +445,26 @@ qbk_report_compute(struct qbk_report *r)
 	r->growth_per_week = last_t > first_t ? (double)grown /
 	    ((double)(last_t - first_t) / WEEK) : 0.0;
 
-	/* Collections: every name any backup up to now holds. */
+	/* Collections: every name any backup up to now holds, and every one
+	 * that a failed run up to now was asked to back up (one that never
+	 * had a backup must not go unnoticed). */
+	for (i = 0; i < r->n_failures; i++) {
+		const struct qbk_report_failure *f = &r->failures[i];
+
+		if (f->time > now)
+			continue;
+		for (k = 0; k < f->n_collections; k++) {
+			names = qbk_xrealloc(names,
+			    (nnames + 1) * sizeof(*names));
+			names[nnames++] = f->collections[k];
+		}
+		if (f->full_storage) {
+			names = qbk_xrealloc(names,
+			    (nnames + 1) * sizeof(*names));
+			names[nnames++] = (char *)(uintptr_t)
+			    QBK_REPORT_FULL_STORAGE;
+		}
+	}
 	if (nnames > 1)
 		qsort(names, nnames, sizeof(*names), cmp_str);
 	for (i = 0; i < nnames; i++) {
@@ -551,8 +654,9 @@ qbk_report_load(struct qbk_repo *repo, const struct qbk_report_opts *opts,
 	struct qbk_prune_hold *holds = NULL;
 	struct qbk_idset *missing = NULL;
 	struct qbk_err e2 = QBK_ERR_INIT;
+	struct qbk_failure *fails = NULL;
 	char **ids = NULL, **dids = NULL;
-	size_t nholds = 0, nids = 0, ndids = 0, i;
+	size_t nholds = 0, nids = 0, ndids = 0, nfails = 0, i;
 
 	*out = NULL;
 	l.chunks = qbk_idset_new(1024);
@@ -611,6 +715,15 @@ qbk_report_load(struct qbk_repo *repo, const struct qbk_report_opts *opts,
 		}
 		qbk_manifest_free(m);
 	}
+	if (qbk_failure_list(repo, &fails, &nfails, err) != 0)
+		goto err;
+	for (i = 0; i < nfails; i++)
+		qbk_report_add_failure(r, fails[i].id, fails[i].time,
+		    fails[i].host, (const char *const *)fails[i].collections,
+		    fails[i].n_collections, fails[i].full_storage,
+		    fails[i].exit_code, fails[i].error);
+	qbk_failure_list_free(fails, nfails);
+	fails = NULL;
 	if (qbk_repo_drill_ids(repo, &dids, &ndids, err) != 0)
 		goto err;
 	for (i = 0; i < ndids; i++) {
@@ -710,6 +823,13 @@ qbk_report_list_text(const struct qbk_report *r, struct qbk_buf *out)
 		if (!x->usable)
 			qbk_buf_addf(&tags, "%sUNUSABLE: %s",
 			    tags.len > 0 ? " " : "", x->problem);
+		for (k = 0; k < x->n_parts; k++)
+			if (x->parts[k].missing_shards > 0)
+				qbk_buf_addf(&tags, "%sPARTIAL: %zu shard%s of "
+				    "%s missing", tags.len > 0 ? " " : "",
+				    x->parts[k].missing_shards,
+				    x->parts[k].missing_shards == 1 ? "" : "s",
+				    x->parts[k].name);
 		qbk_buf_size_text(x->size, a, sizeof(a));
 		qbk_buf_size_text(x->bytes_new, b, sizeof(b));
 		qbk_buf_addf(out, "%-21s  %-20s  %-11s  %9s  %9s  %-4s  %-20s  "
@@ -736,8 +856,44 @@ qbk_report_list_text(const struct qbk_report *r, struct qbk_buf *out)
 	}
 	qbk_buf_addf(out, "%zu drill%s\n", r->n_drills,
 	    r->n_drills == 1 ? "" : "s");
+	if (r->n_failures > 0) {
+		qbk_buf_addf(out, "\n%-21s  %-20s  %-20s  %s\n", "FAILED RUN",
+		    "TIME", "COLLECTIONS", "ERROR");
+		for (i = 0; i < r->n_failures; i++) {
+			const struct qbk_report_failure *f = &r->failures[i];
+
+			qbk_buf_reset(&cols);
+			for (k = 0; k < f->n_collections; k++)
+				qbk_buf_addf(&cols, "%s%s", k > 0 ? "," : "",
+				    f->collections[k]);
+			qbk_buf_addf(out, "%-21s  %-20s  %-20s  %s\n", f->id,
+			    iso(f->time, t), f->full_storage ?
+			    QBK_REPORT_FULL_STORAGE : cols.len > 0 ?
+			    cols.buf : "(all)", f->error);
+		}
+		qbk_buf_addf(out, "%zu failed run%s\n", r->n_failures,
+		    r->n_failures == 1 ? "" : "s");
+	}
 	qbk_buf_release(&cols);
 	qbk_buf_release(&tags);
+}
+
+static json_t *
+failure_json(const struct qbk_report_failure *f)
+{
+	json_t *o = json_object(), *cs = json_array();
+	size_t i;
+
+	for (i = 0; i < f->n_collections; i++)
+		json_array_append_new(cs, jstr(f->collections[i]));
+	json_object_set_new(o, "id", json_string(f->id));
+	json_object_set_new(o, "time", jiso(f->time));
+	json_object_set_new(o, "host", jstr(f->host));
+	json_object_set_new(o, "collections", cs);
+	json_object_set_new(o, "full_storage", json_boolean(f->full_storage));
+	json_object_set_new(o, "exit_code", json_integer(f->exit_code));
+	json_object_set_new(o, "error", jstr(f->error));
+	return o;
 }
 
 static json_t *
@@ -776,6 +932,7 @@ void
 qbk_report_list_json(const struct qbk_report *r, struct qbk_buf *out)
 {
 	json_t *doc = json_object(), *bs = json_array(), *ds = json_array();
+	json_t *fs;
 	size_t i, k;
 
 	for (i = 0; i < r->n_backups; i++) {
@@ -813,6 +970,13 @@ qbk_report_list_json(const struct qbk_report *r, struct qbk_buf *out)
 		json_object_set_new(o, "held", json_boolean(x->held));
 		json_object_set_new(o, "usable", json_boolean(x->usable));
 		json_object_set_new(o, "problem", jstr(x->problem));
+		cs = json_object();
+		for (k = 0; k < x->n_parts; k++)
+			if (x->parts[k].missing_shards > 0)
+				json_object_set_new(cs, x->parts[k].name,
+				    json_integer((json_int_t)
+				    x->parts[k].missing_shards));
+		json_object_set_new(o, "missing_shards", cs);
 		json_array_append_new(bs, o);
 	}
 	for (i = 0; i < r->n_drills; i++)
@@ -821,6 +985,10 @@ qbk_report_list_json(const struct qbk_report *r, struct qbk_buf *out)
 	json_object_set_new(doc, "problems", json_array());
 	json_object_set_new(doc, "backups", bs);
 	json_object_set_new(doc, "drills", ds);
+	fs = json_array();
+	for (i = 0; i < r->n_failures; i++)
+		json_array_append_new(fs, failure_json(&r->failures[i]));
+	json_object_set_new(doc, "failures", fs);
 	dump(doc, out);
 }
 
@@ -867,6 +1035,10 @@ qbk_report_json(const struct qbk_report *r, struct qbk_buf *out)
 		    json_integer((json_int_t)c->backups));
 		json_object_set_new(o, "unusable_backups",
 		    json_integer((json_int_t)c->unusable));
+		json_object_set_new(o, "partial_backups",
+		    json_integer((json_int_t)c->partial));
+		json_object_set_new(o, "failed_backups",
+		    json_integer((json_int_t)c->failed));
 		json_object_set_new(o, "size",
 		    json_integer((json_int_t)c->size));
 		json_object_set_new(o, "growth_bytes_per_week",
@@ -903,6 +1075,12 @@ qbk_report_json(const struct qbk_report *r, struct qbk_buf *out)
 		json_object_set_new(o, "last", json_null());
 	}
 	json_object_set_new(doc, "drills", o);
+	o = json_object();
+	json_object_set_new(o, "in_window", json_integer((json_int_t)
+	    r->failures_in_window));
+	json_object_set_new(o, "last", r->last_failure >= 0 ?
+	    failure_json(&r->failures[r->last_failure]) : json_null());
+	json_object_set_new(doc, "failed_backups", o);
 	for (i = 0; i < r->n_misses; i++)
 		json_array_append_new(ms, json_pack("{s:s, s:o, s:o}",
 		    "kind", r->misses[i].kind,
@@ -964,6 +1142,14 @@ qbk_report_text(const struct qbk_report *r, struct qbk_buf *out)
 			qbk_buf_addf(out, "%-20s  (%zu unusable backup%s in the "
 			    "window)\n", "", x->unusable,
 			    x->unusable == 1 ? "" : "s");
+		if (x->partial > 0)
+			qbk_buf_addf(out, "%-20s  (%zu partial backup%s in the "
+			    "window: shards missing, not counted)\n", "",
+			    x->partial, x->partial == 1 ? "" : "s");
+		if (x->failed > 0)
+			qbk_buf_addf(out, "%-20s  (%zu failed backup run%s in "
+			    "the window)\n", "", x->failed,
+			    x->failed == 1 ? "" : "s");
 	}
 	if (r->n_collections == 0)
 		qbk_buf_addstr(out, "(no backups)\n");
@@ -976,6 +1162,15 @@ qbk_report_text(const struct qbk_report *r, struct qbk_buf *out)
 	    r->stored_chunks == 1 ? "" : "s", b, r->n_backups,
 	    r->n_backups == 1 ? "" : "s", r->dedup_ratio, c,
 	    r->backups_in_window);
+	qbk_buf_addf(out, "failed backup runs in the window: %zu\n",
+	    r->failures_in_window);
+	if (r->last_failure >= 0) {
+		const struct qbk_report_failure *f =
+		    &r->failures[r->last_failure];
+
+		qbk_buf_addf(out, "last failed run: %s on %s (exit %d): %s\n",
+		    iso(f->time, t1), f->host, f->exit_code, f->error);
+	}
 	qbk_buf_addf(out, "drills in the window: %zu passed, %zu failed\n",
 	    r->drills_pass, r->drills_fail);
 	if (r->last_drill >= 0) {
@@ -1101,6 +1296,22 @@ qbk_report_prometheus(const struct qbk_report *r, struct qbk_buf *out)
 			coll_line(out, "qbk_collection_backups",
 			    r->collections[i].name, v);
 		}
+		family(out, "qbk_collection_partial_backups", "Backups of the "
+		    "collection in the window that lack some of its shards.");
+		for (i = 0; i < r->n_collections; i++) {
+			snprintf(v, sizeof(v), "%zu",
+			    r->collections[i].partial);
+			coll_line(out, "qbk_collection_partial_backups",
+			    r->collections[i].name, v);
+		}
+		family(out, "qbk_collection_failed_backups", "Failed backup "
+		    "runs of the collection in the window.");
+		for (i = 0; i < r->n_collections; i++) {
+			snprintf(v, sizeof(v), "%zu",
+			    r->collections[i].failed);
+			coll_line(out, "qbk_collection_failed_backups",
+			    r->collections[i].name, v);
+		}
 		family(out, "qbk_collection_size_bytes", "Snapshot bytes of "
 		    "the newest usable backup of the collection.");
 		for (i = 0; i < r->n_collections; i++) {
@@ -1112,6 +1323,8 @@ qbk_report_prometheus(const struct qbk_report *r, struct qbk_buf *out)
 	}
 	gauge_i(out, "qbk_repository_backups", "Backups in the repository.",
 	    (int64_t)r->n_backups);
+	gauge_i(out, "qbk_failed_backups", "Failed backup runs in the "
+	    "window.", (int64_t)r->failures_in_window);
 	gauge_i(out, "qbk_repository_stored_bytes", "Bytes of the chunk "
 	    "objects in the repository.", (int64_t)r->stored_bytes);
 	gauge_i(out, "qbk_repository_logical_bytes", "Snapshot bytes of "

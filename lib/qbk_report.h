@@ -20,10 +20,14 @@
  *   now                opts->now (the end of the window)
  *   window             [opts->since, now]; backups and drills after now
  *                      are ignored entirely
- *   RPO of collection  now - time of its newest usable backup; a
+ *   RPO of collection  now - time of its newest usable backup of it; a
  *                      collection is every collection named by any backup
  *                      (a full-storage backup counts as the collection
- *                      "full-storage")
+ *                      "full-storage"), and every collection a failed
+ *                      run named; a backup that lacks some of the
+ *                      collection's shards (--allow-partial) is not a
+ *                      usable backup of that collection: it is counted as
+ *                      partial
  *   max gap            the longest time between consecutive usable backups
  *                      of a collection whose later one is in the window
  *                      (its predecessor may be older than the window)
@@ -33,6 +37,8 @@
  *                      of the usable backups in the window after the first
  *                      one, per week between the first and the last of
  *                      them; 0 with fewer than two
+ *   failed runs        failure records (qbk_failure.h) in the window; a run
+ *                      that named no collection counts for every one
  *   misses             an RPO target and a collection whose RPO exceeds it
  *                      (or an empty repository); the last drill failed; an
  *                      RTO target and the last drill's measured RTO above
@@ -65,6 +71,7 @@ struct qbk_report_part {	/* one collection of a backup */
 	uint64_t bytes;		/* snapshot bytes (sum of snapshot sizes) */
 	uint64_t bytes_new;
 	uint64_t points;
+	size_t missing_shards;	/* shards the backup lacks (--allow-partial) */
 };
 
 struct qbk_report_backup {
@@ -105,6 +112,10 @@ struct qbk_report_collection {
 	int64_t max_gap;	/* seconds; 0 when there is no gap */
 	size_t backups;		/* usable backups in the window */
 	size_t unusable;	/* backups in the window that are not usable */
+	size_t partial;		/* usable backups in the window that lack
+				 * shards of it */
+	size_t failed;		/* failed backup runs in the window that
+				 * were to back it up (qbk_failure.h) */
 	uint64_t size;		/* newest usable backup's snapshot bytes */
 	double growth_per_week;	/* snapshot bytes, first to last in window */
 };
@@ -116,8 +127,23 @@ struct qbk_report_miss {
 	char *text;		/* one line for people */
 };
 
+struct qbk_report_failure {	/* a failed backup run (qbk_failure.h) */
+	char id[QBK_MANIFEST_ID_LEN + 1];
+	int64_t time;
+	char **collections;	/* as asked; none: every collection */
+	size_t n_collections;
+	int full_storage;
+	int exit_code;
+	char *host;
+	char *error;
+};
+
 struct qbk_report {
 	struct qbk_report_opts opts;
+	struct qbk_report_failure *failures;	/* oldest first */
+	size_t n_failures;
+	size_t failures_in_window;
+	long last_failure;	/* index of the newest up to now, or -1 */
 	struct qbk_report_backup *backups;	/* oldest first after compute */
 	size_t n_backups;
 	struct qbk_report_drill *drills;	/* oldest first after compute */
@@ -155,6 +181,11 @@ struct qbk_report_backup *qbk_report_add_backup(struct qbk_report *,
  * manifest cannot be read (unusable; its time is the one in its id). */
 struct qbk_report_backup *qbk_report_add_broken(struct qbk_report *,
     const char *, int, const char *);
+
+/** qbk_report_add_failure(r, id, time, host, collections, n, full_storage,
+ * exit_code, error): add a failed backup run (copied). */
+void qbk_report_add_failure(struct qbk_report *, const char *, int64_t,
+    const char *, const char *const *, size_t, int, int, const char *);
 
 /** qbk_report_add_drill(r, d): add the drill record ${d} (copied). */
 void qbk_report_add_drill(struct qbk_report *,

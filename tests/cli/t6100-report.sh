@@ -197,6 +197,36 @@ test_expect_success 'qbk-verify --metrics-file writes the qbk_verify_* metrics' 
 	test_grep "^qbk_verify_last_run_timestamp_seconds [0-9]+$" "$TEST_TMP/verify.prom"
 '
 
+test_expect_exit 1 'a backup that fails (Qdrant cannot be reached) ...' '
+	at $((H + 2000)) qbk-backup -c "$CONF" --url http://127.0.0.1:9 --collection c1
+'
+
+test_expect_success '... is recorded in the repository and counted by the report' '
+	at $((2 * H)) qbk-report -c "$CONF" --json >"$TEST_TMP/rf.json" &&
+	test "$(json_get "$TEST_TMP/rf.json" "d[\"collections\"][0][\"failed_backups\"]")" = 1 &&
+	test "$(json_get "$TEST_TMP/rf.json" "d[\"collections\"][0][\"backups\"]")" = 2 &&
+	test "$(json_get "$TEST_TMP/rf.json" "d[\"failed_backups\"][\"in_window\"]")" = 1 &&
+	test "$(json_get "$TEST_TMP/rf.json" "d[\"failed_backups\"][\"last\"][\"collections\"]")" = "[\"c1\"]" &&
+	test "$(json_get "$TEST_TMP/rf.json" "d[\"failed_backups\"][\"last\"][\"exit_code\"]")" = 1 &&
+	json_get "$TEST_TMP/rf.json" "d[\"failed_backups\"][\"last\"][\"error\"]" >"$TEST_TMP/ferr" &&
+	test_grep "127.0.0.1:9" "$TEST_TMP/ferr" &&
+	at $((2 * H)) qbk-report -c "$CONF" --list >"$TEST_TMP/lf.txt" &&
+	test_grep "^1 failed run$" "$TEST_TMP/lf.txt" &&
+	test_grep "^[0-9T]{15}Z-[0-9a-f]{4} +$(date -u -d "@$((T + H + 2000))" +%Y-%m-%dT%H:%M:%SZ) +c1 " "$TEST_TMP/lf.txt" &&
+	at $((2 * H)) qbk-report -c "$CONF" >"$TEST_TMP/rf.txt" &&
+	test_grep "\(1 failed backup run in the window\)" "$TEST_TMP/rf.txt" &&
+	at $((2 * H)) qbk-report -c "$CONF" --format prometheus >"$TEST_TMP/mf.prom" &&
+	promtool check metrics <"$TEST_TMP/mf.prom" &&
+	test_grep "^qbk_collection_failed_backups\{collection=\"c1\"\} 1$" "$TEST_TMP/mf.prom" &&
+	test_grep "^qbk_failed_backups 1$" "$TEST_TMP/mf.prom"
+'
+
+test_expect_success '... but not a usage error, which is not a run' '
+	{ at $((H + 2100)) qbk-backup -c "$CONF" --collection nosuch 2>/dev/null; test $? = 2; } &&
+	at $((2 * H)) qbk-report -c "$CONF" --json >"$TEST_TMP/rf2.json" &&
+	test "$(json_get "$TEST_TMP/rf2.json" "d[\"failed_backups\"][\"in_window\"]")" = 1
+'
+
 test_expect_success 'a backup whose chunk is gone does not count for the rpo' '
 	ls -R "$REPO/data" | sort >"$TEST_TMP/chunks-after" &&
 	new=$(comm -13 "$TEST_TMP/chunks-before" "$TEST_TMP/chunks-after" | grep -E "^[0-9a-f]{64}$" | head -n 1) &&

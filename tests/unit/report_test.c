@@ -15,6 +15,7 @@
 #include "qbk_buf.h"
 #include "qbk_crypto.h"
 #include "qbk_err.h"
+#include "qbk_failure.h"
 #include "qbk_fs.h"
 #include "qbk_manifest.h"
 #include "qbk_prune.h"
@@ -348,6 +349,42 @@ from_repository(void **state)
 	d = drill(T0 + 2 * H, 1, 42000);
 	d->rto_target_ms = 600000;
 	assert_int_equal(qbk_repo_drill_write(repo, d, &err), 0);
+	{
+		static const char *const names[] = { "c1", "c2" };
+		struct qbk_failure f, *fl = NULL;
+		size_t nf = 0, removed = 0;
+
+		memset(&f, 0, sizeof(f));
+		f.time = T0 + 2 * H + 60;
+		f.host = (char *)(uintptr_t)"db1";
+		f.program = (char *)(uintptr_t)"qbk-backup";
+		f.collections = (char **)(uintptr_t)names;
+		f.n_collections = 2;
+		f.exit_code = 1;
+		f.error = (char *)(uintptr_t)"cannot reach Qdrant";
+		assert_int_equal(qbk_failure_record(repo, &f, &err), 0);
+		f.time = T0 - 24 * H;
+		f.n_collections = 0;
+		f.full_storage = 1;
+		assert_int_equal(qbk_failure_record(repo, &f, &err), 0);
+		assert_int_equal(qbk_failure_list(repo, &fl, &nf, &err), 0);
+		assert_int_equal(nf, 2);
+		assert_int_equal(fl[0].time, T0 - 24 * H);
+		assert_int_equal(fl[0].full_storage, 1);
+		assert_int_equal(qbk_failure_covers(&fl[0], "full-storage"), 1);
+		assert_int_equal(qbk_failure_covers(&fl[0], "c1"), 0);
+		assert_int_equal(fl[1].n_collections, 2);
+		assert_string_equal(fl[1].collections[1], "c2");
+		assert_string_equal(fl[1].error, "cannot reach Qdrant");
+		assert_string_equal(fl[1].host, "db1");
+		assert_int_equal(qbk_failure_covers(&fl[1], "c2"), 1);
+		assert_int_equal(qbk_failure_covers(&fl[1], "c9"), 0);
+		qbk_failure_list_free(fl, nf);
+		/* Prune-style removal of the older one. */
+		assert_int_equal(qbk_failure_prune(repo, T0, &removed, &err),
+		    0);
+		assert_int_equal(removed, 1);
+	}
 
 	o.check_chunks = 1;
 	assert_int_equal(qbk_report_load(repo, &o, &r, &err), 0);
@@ -368,9 +405,14 @@ from_repository(void **state)
 	assert_int_equal(r->last_drill, 0);
 	assert_int_equal(r->rto_met, 1);
 	assert_int_equal(r->drills_pass, 1);
-	/* The only miss: the RPO (3h > 1h). */
-	assert_int_equal(r->n_misses, 1);
+	assert_int_equal(r->n_failures, 1);
+	assert_int_equal(r->collections[0].failed, 1);
+	/* The misses are RPOs: c1's (3h > 1h), and c2, only named by the
+	 * failed run, has no usable backup. */
+	assert_int_equal(r->n_collections, 2);
+	assert_int_equal(r->n_misses, 2);
 	assert_string_equal(r->misses[0].kind, "rpo");
+	assert_string_equal(r->misses[1].collection, "c2");
 
 	qbk_buf_reset(&out);
 	qbk_report_list_json(r, &out);
@@ -413,6 +455,88 @@ from_repository(void **state)
 	tu_rmrf(dir);
 }
 
+/* A backup that lacks shards of a collection is partial: it does not
+ * count for that collection's RPO; failed runs are counted per collection
+ * and name collections that never had a backup. */
+static void
+partial_and_failed(void **state)
+{
+	static const char *const c3[] = { "c3" };
+	static const char *const c1[] = { "c1" };
+	struct qbk_report_opts o = opts(T0 + 10 * H, 2 * H, -1);
+	struct qbk_report *r = qbk_report_new(&o);
+	struct qbk_manifest *m;
+	struct qbk_buf out = QBK_BUF_INIT;
+	const struct qbk_report_collection *c;
+
+	(void)state;
+	add(r, T0 + 2 * H, "c1", 1000, 1000, NULL);
+	m = manifest(T0 + 9 * H, "c1", 1000, 0, 1);
+	qbk_manifest_add_missing(m, "c1", 3, "no active replica");
+	qbk_manifest_add_missing(m, "c1", 4, "");
+	qbk_report_add_backup(r, m, 0, NULL);
+	qbk_manifest_free(m);
+	qbk_report_add_failure(r, "20261122T050000Z-0a0a", T0 + 7 * H, "db1",
+	    c1, 1, 0, 1, "cannot create snapshot of 'c1': HTTP 500");
+	qbk_report_add_failure(r, "20261122T060000Z-0b0b", T0 + 8 * H, "db1",
+	    NULL, 0, 0, 1, "Qdrant unreachable");
+	qbk_report_add_failure(r, "20261122T070000Z-0c0c", T0 + 9 * H, "db2",
+	    c3, 1, 0, 4, "repository locked");
+	qbk_report_add_failure(r, "20261122T080000Z-0d0d", T0 + 11 * H,
+	    "db2", c3, 1, 0, 1, "after now");
+	qbk_report_compute(r);
+
+	assert_int_equal(r->n_collections, 2);
+	c = &r->collections[0];
+	assert_string_equal(c->name, "c1");
+	/* The partial backup at 9h does not count: rpo from 2h. */
+	assert_int_equal(c->last, T0 + 2 * H);
+	assert_int_equal(c->rpo, 8 * H);
+	assert_int_equal(c->rpo_met, 0);
+	assert_int_equal(c->backups, 1);
+	assert_int_equal(c->partial, 1);
+	assert_int_equal(c->failed, 2);	/* its own and the "all" run */
+	c = &r->collections[1];
+	assert_string_equal(c->name, "c3");
+	assert_int_equal(c->last, -1);
+	assert_int_equal(c->failed, 2);	/* "all" and its own, not later */
+	assert_int_equal(r->failures_in_window, 3);
+	assert_int_equal(r->last_failure, 2);
+	assert_int_equal(r->n_misses, 2);
+	assert_non_null(strstr(r->misses[1].text, "collection 'c3': no usable "
+	    "backup"));
+
+	qbk_report_list_text(r, &out);
+	assert_non_null(strstr(out.buf, "PARTIAL: 2 shards of c1 missing"));
+	assert_non_null(strstr(out.buf, "20261122T050000Z-0a0a"));
+	assert_non_null(strstr(out.buf, "(all)"));
+	assert_non_null(strstr(out.buf, "4 failed runs\n"));
+	qbk_buf_reset(&out);
+	qbk_report_list_json(r, &out);
+	assert_non_null(strstr(out.buf, "\"missing_shards\":{\"c1\":2}"));
+	assert_non_null(strstr(out.buf, "\"error\":\"repository locked\""));
+	qbk_buf_reset(&out);
+	qbk_report_json(r, &out);
+	assert_non_null(strstr(out.buf, "\"partial_backups\":1"));
+	assert_non_null(strstr(out.buf, "\"failed_backups\":2"));
+	assert_non_null(strstr(out.buf, "\"in_window\":3"));
+	qbk_buf_reset(&out);
+	qbk_report_text(r, &out);
+	assert_non_null(strstr(out.buf, "(1 partial backup in the window"));
+	assert_non_null(strstr(out.buf, "(2 failed backup runs in the "
+	    "window)"));
+	assert_non_null(strstr(out.buf, "last failed run: "));
+	qbk_buf_reset(&out);
+	qbk_report_prometheus(r, &out);
+	assert_non_null(strstr(out.buf, "qbk_collection_partial_backups"
+	    "{collection=\"c1\"} 1\n"));
+	assert_non_null(strstr(out.buf, "qbk_collection_failed_backups"
+	    "{collection=\"c3\"} 2\n"));
+	assert_non_null(strstr(out.buf, "qbk_failed_backups 3\n"));
+	qbk_buf_release(&out);
+	qbk_report_free(r);
+}
+
 int
 main(void)
 {
@@ -422,6 +546,7 @@ main(void)
 		cmocka_unit_test(drills),
 		cmocka_unit_test(prometheus),
 		cmocka_unit_test(from_repository),
+		cmocka_unit_test(partial_and_failed),
 	};
 	struct qbk_err err = QBK_ERR_INIT;
 
