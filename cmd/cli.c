@@ -20,7 +20,9 @@ volatile sig_atomic_t cli_interrupted;
 
 static const char *progname = "qbk";
 static const char *config_path;	/* -c FILE, for notifications */
+static const char *repo_path;	/* --repo LOCATION, for their scope */
 static int notified;		/* an alert was sent (or tried) this run */
+static char alert_detail[512];	/* what the exit status alert says */
 
 enum {
 	OPT_C_CONFIG = -100,
@@ -149,12 +151,44 @@ severity_of(int code)
 	}
 }
 
+/* Exit 2 from cli_fail() is a failure at run time (a missing repository,
+ * a wrong passphrase, an unknown collection) that a cron job must not
+ * hide; a command line that does not parse never gets here. */
 static int
 notify_wanted(int code)
 {
 	return !notified && cli_interrupted == 0 &&
-	    (code == QBK_EXIT_RUNTIME || code == QBK_EXIT_DATA ||
-	    code == QBK_EXIT_LOCKED || code == QBK_EXIT_OBJECTIVE);
+	    (code == QBK_EXIT_RUNTIME || code == QBK_EXIT_USAGE ||
+	    code == QBK_EXIT_DATA || code == QBK_EXIT_LOCKED ||
+	    code == QBK_EXIT_OBJECTIVE);
+}
+
+/* The configuration as the program read it, and the event's common part:
+ * program, host, environment, and the scope (the repository: --repo,
+ * else [repository] location).  0, or -1 when nothing is to be sent. */
+static int
+notify_setup(struct qbk_config *cfg, struct qbk_notify_event *ev,
+    char *host, size_t hostlen)
+{
+	struct qbk_err err = QBK_ERR_INIT;
+
+	qbk_config_init(cfg);
+	if (qbk_config_load(cfg, config_path, &err) != 0) {
+		qbk_log(QBK_LOG_DEBUG, "no notification: %s", err.msg);
+		return -1;
+	}
+	if (!qbk_notify_configured(cfg))
+		return -1;
+	if (gethostname(host, hostlen) != 0)
+		snprintf(host, hostlen, "unknown");
+	host[hostlen - 1] = '\0';
+	memset(ev, 0, sizeof(*ev));
+	ev->program = progname;
+	ev->time = qbk_now();
+	ev->host = host;
+	ev->environment = cfg->environment.name;
+	ev->scope = repo_path != NULL ? repo_path : cfg->repo.location;
+	return 0;
 }
 
 int
@@ -163,35 +197,48 @@ cli_notify(const char *kind, const char *collection, const char *summary,
 {
 	struct qbk_notify_event ev;
 	struct qbk_config cfg;
-	struct qbk_err err = QBK_ERR_INIT;
 	char host[256];
 	int sent = 0;
 
 	notified = 1;
-	qbk_config_init(&cfg);
-	if (qbk_config_load(&cfg, config_path, &err) != 0) {
-		qbk_log(QBK_LOG_DEBUG, "no notification: %s", err.msg);
-		goto out;
+	if (notify_setup(&cfg, &ev, host, sizeof(host)) == 0) {
+		ev.kind = kind;
+		ev.collection = collection;
+		ev.summary = summary;
+		ev.severity = severity_of(code);
+		ev.exit_code = code;
+		sent = qbk_notify_send(&cfg, &ev, &cli_interrupted);
 	}
-	if (!qbk_notify_configured(&cfg))
-		goto out;
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "unknown");
-	host[sizeof(host) - 1] = '\0';
-	memset(&ev, 0, sizeof(ev));
-	ev.program = progname;
-	ev.kind = kind;
-	ev.collection = collection;
-	ev.summary = summary;
-	ev.severity = severity_of(code);
-	ev.exit_code = code;
-	ev.time = qbk_now();
-	ev.host = host;
-	ev.environment = cfg.environment.name;
-	sent = qbk_notify_send(&cfg, &ev, &cli_interrupted);
-out:
 	qbk_config_release(&cfg);
 	return sent;
+}
+
+void
+cli_alert_detail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(alert_detail, sizeof(alert_detail), fmt, ap);
+	va_end(ap);
+}
+
+int
+cli_succeed(void)
+{
+	struct qbk_notify_event ev;
+	struct qbk_config cfg;
+	char host[256], msg[128];
+
+	if (cli_interrupted == 0 &&
+	    notify_setup(&cfg, &ev, host, sizeof(host)) == 0) {
+		snprintf(msg, sizeof(msg), "%s succeeded", progname);
+		ev.summary = msg;
+		ev.exit_code = QBK_EXIT_OK;
+		qbk_notify_resolve(&cfg, &ev, &cli_interrupted);
+	}
+	qbk_config_release(&cfg);
+	return cli_exit(QBK_EXIT_OK);
 }
 
 int
@@ -229,7 +276,8 @@ cli_exit(int code)
 
 		snprintf(msg, sizeof(msg), "exited with status %d (%s)", code,
 		    what[code]);
-		cli_notify(kinds[code], NULL, msg, code);
+		cli_notify(kinds[code], NULL, alert_detail[0] != '\0' ?
+		    alert_detail : msg, code);
 	}
 	if (sig != 0) {
 		signal(sig, SIG_DFL);
@@ -451,6 +499,7 @@ cli_parse(int argc, char *argv[], const struct cli_prog *prog,
 			break;
 		case OPT_C_REPO:
 			common->repo = optarg;
+			repo_path = optarg;
 			break;
 		case OPT_C_URL:
 			common->url = optarg;

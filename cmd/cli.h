@@ -93,14 +93,16 @@ int cli_fail(const struct qbk_err *);
 
 /*
  * Notifications ([notify] of qbk.conf(5), lib/qbk_notify.h).  cli_fail()
- * and cli_exit() send an alert when a program ends with status 1, 3, 4 or
- * 5, once per run: the key is the program and the kind of the failure
- * (qbk_err_code_name() of the error, or "runtime", "data", "locked",
- * "objective" by exit status).  Usage and configuration errors (2) and runs
- * stopped by a signal send nothing.  The configuration is read again from
- * the file that -c or $QBK_CONFIG names, so that a program need not have
- * opened it; a configuration that does not load sends nothing.  Sending
- * never changes the exit status.
+ * and cli_exit() send an alert when a program ends with status 1 to 5,
+ * once per run: the key is the program, the kind of the failure
+ * (qbk_err_code_name() of the error, or "runtime", "usage", "data",
+ * "locked", "objective" by exit status) and the repository (--repo, else
+ * [repository] location).  A command line that does not parse (status 2
+ * before anything ran) and runs stopped by a signal send nothing.  The
+ * configuration is read again from the file that -c or $QBK_CONFIG names,
+ * so that a program need not have opened it; a configuration that does
+ * not load sends nothing.  Sending never changes the exit status.
+ * cli_succeed() resolves the program's open alerts for the repository.
  */
 
 /** cli_notify(kind, collection, summary, exit_code): send one alert now
@@ -108,6 +110,16 @@ int cli_fail(const struct qbk_err *);
  * cli_exit() sends nothing more.  Returns the number of destinations that
  * took it. */
 int cli_notify(const char *, const char *, const char *, int);
+
+/** cli_alert_detail(fmt, ...): what the alert of a later cli_exit() with
+ * a failing status says, instead of "exited with status N": the drill
+ * and its first problem, say. */
+void cli_alert_detail(const char *, ...) __attribute__((format(printf, 1,
+    2)));
+
+/** cli_succeed(): the run succeeded: resolve this program's open alerts
+ * for this repository (qbk_notify_resolve()), then cli_exit(0). */
+int cli_succeed(void);
 
 /** cli_write_file(path, data, len, err): replace the file ${path}
  * atomically (temporary file in the same folder, fsync, rename) with

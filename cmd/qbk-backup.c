@@ -316,5 +316,5 @@ main(int argc, char *argv[])
 	qbk_ctx_free(ctx);
 	if (rc != 0)
 		return cli_fail(&err);
-	return cli_exit(QBK_EXIT_OK);
+	return cli_succeed();
 }

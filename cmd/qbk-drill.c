@@ -176,6 +176,27 @@ print_text(const struct qbk_drill_result *res, int quiet)
 		    ", MISSED)") : "");
 }
 
+/* What the alert of a failed or slow drill says. */
+static void
+alert_detail(const struct qbk_drill_result *res, int code)
+{
+	const struct qbk_manifest_drill *d = res->rec;
+	char target[48];
+
+	if (code == QBK_EXIT_DATA)
+		cli_alert_detail("%s%s of backup %s (%s) failed: %s%s",
+		    res->validate_only ? "validation" : "drill ",
+		    res->validate_only ? "" : d->drill_id, d->backup_id,
+		    d->level, d->n_problems > 0 ? d->problems[0] :
+		    "no verdict", d->n_problems > 1 ? " (and more)" : "");
+	else if (code == QBK_EXIT_OBJECTIVE)
+		cli_alert_detail("drill %s of backup %s passed, but recovery "
+		    "took %.1f s, more than the target %s", d->drill_id,
+		    d->backup_id, (double)d->rto_ms / 1000.0,
+		    qbk_config_format_duration((int64_t)d->rto_target_ms,
+		    target, sizeof(target)));
+}
+
 static int
 run(struct qbk_ctx *ctx, struct opts *o, struct qbk_drill_result *res,
     struct qbk_err *err)
@@ -300,6 +321,7 @@ main(int argc, char *argv[])
 	}
 	code = !res.rec->pass ? QBK_EXIT_DATA : res.rto_met == 0 ?
 	    QBK_EXIT_OBJECTIVE : QBK_EXIT_OK;
+	alert_detail(&res, code);
 	qbk_drill_result_release(&res);
-	return cli_exit(code);
+	return code == QBK_EXIT_OK ? cli_succeed() : cli_exit(code);
 }

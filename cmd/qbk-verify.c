@@ -220,6 +220,14 @@ main(int argc, char *argv[])
 		return cli_fail(&err);
 	}
 	rc = res.n_problems > 0 ? QBK_EXIT_DATA : QBK_EXIT_OK;
+	if (rc == QBK_EXIT_DATA) {
+		qbk_buf_reset(&out);
+		qbk_verify_problem_text(&res.problems[0], &out);
+		cli_alert_detail("%zu problem%s found: %s%s", res.n_problems,
+		    res.n_problems == 1 ? "" : "s", out.buf,
+		    res.n_problems > 1 ? " (and more)" : "");
+		qbk_buf_release(&out);
+	}
 	qbk_verify_result_release(&res);
-	return cli_exit(rc);
+	return rc == QBK_EXIT_OK ? cli_succeed() : cli_exit(rc);
 }

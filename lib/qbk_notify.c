@@ -1,6 +1,11 @@
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
 
 #include <jansson.h>
 
@@ -16,6 +21,8 @@
 #include "qbk_notify.h"
 
 #define STATE_NAME	"notify.json"
+#define LOCK_NAME	"notify.lock"
+#define OPEN_MAX_AGE	(30 * 86400)	/* seconds an alert stays open */
 #define STATE_MAX	(1024 * 1024)
 #define PD_SUMMARY_MAX	1024
 
@@ -31,6 +38,8 @@ qbk_notify_key(const struct qbk_notify_event *ev, struct qbk_buf *out)
 	qbk_buf_addf(out, "%s %s", nz(ev->program), nz(ev->kind));
 	if (ev->collection != NULL)
 		qbk_buf_addf(out, " %s", ev->collection);
+	if (ev->scope != NULL)
+		qbk_buf_addf(out, " @%s", ev->scope);
 }
 
 static json_t *
@@ -70,6 +79,8 @@ qbk_notify_generic_json(const struct qbk_notify_event *ev,
 
 	qbk_notify_key(ev, &key);
 	json_object_set_new(doc, "source", json_string("qbk"));
+	json_object_set_new(doc, "status", json_string(ev->resolved ?
+	    "resolved" : "firing"));
 	json_object_set_new(doc, "program", jstr(ev->program));
 	json_object_set_new(doc, "kind", jstr(ev->kind));
 	json_object_set_new(doc, "collection", jstr(ev->collection));
@@ -80,6 +91,7 @@ qbk_notify_generic_json(const struct qbk_notify_event *ev,
 	json_object_set_new(doc, "time", jtime(ev->time));
 	json_object_set_new(doc, "host", jstr(ev->host));
 	json_object_set_new(doc, "environment", jstr(ev->environment));
+	json_object_set_new(doc, "scope", jstr(ev->scope));
 	json_object_set_new(doc, "key", jstr(key.buf));
 	dump(doc, out);
 	qbk_buf_release(&key);
@@ -88,7 +100,8 @@ qbk_notify_generic_json(const struct qbk_notify_event *ev,
 static void
 headline(const struct qbk_notify_event *ev, struct qbk_buf *out)
 {
-	qbk_buf_addf(out, "[qbk] %s on %s", nz(ev->severity), nz(ev->host));
+	qbk_buf_addf(out, "[qbk] %s on %s", ev->resolved ? "resolved" :
+	    nz(ev->severity), nz(ev->host));
 	if (ev->environment != NULL)
 		qbk_buf_addf(out, " (%s)", ev->environment);
 	qbk_buf_addf(out, ": %s: %s", nz(ev->program), nz(ev->summary));
@@ -140,8 +153,18 @@ qbk_notify_pagerduty_json(const struct qbk_notify_event *ev,
 		qbk_buf_addstr(&sum, "...");
 	}
 	json_object_set_new(doc, "routing_key", jstr(routing_key));
-	json_object_set_new(doc, "event_action", json_string("trigger"));
+	json_object_set_new(doc, "event_action", json_string(ev->resolved ?
+	    "resolve" : "trigger"));
 	json_object_set_new(doc, "dedup_key", jstr(key.buf));
+	if (ev->resolved) {
+		/* A resolve event carries no payload. */
+		json_decref(p);
+		json_decref(cd);
+		dump(doc, out);
+		qbk_buf_release(&key);
+		qbk_buf_release(&sum);
+		return;
+	}
 	json_object_set_new(p, "summary", jstr(sum.buf));
 	json_object_set_new(p, "source", jstr(ev->host));
 	json_object_set_new(p, "severity", json_string(pd_severity(
@@ -155,6 +178,7 @@ qbk_notify_pagerduty_json(const struct qbk_notify_event *ev,
 	json_object_set_new(cd, "exit_code", ev->exit_code >= 0 ?
 	    json_integer(ev->exit_code) : json_null());
 	json_object_set_new(cd, "environment", jstr(ev->environment));
+	json_object_set_new(cd, "scope", jstr(ev->scope));
 	json_object_set_new(p, "custom_details", cd);
 	json_object_set_new(doc, "payload", p);
 	dump(doc, out);
@@ -189,32 +213,33 @@ qbk_notify_state_path(const struct qbk_config *cfg, struct qbk_buf *out,
 	return 0;
 }
 
-/* The "sent" object of a state text, or NULL (a new reference). */
+/* The object ${name} ("sent" or "open") of a state text, or NULL (a new
+ * reference). */
 static json_t *
-load_sent(const char *state, size_t len)
+load_part(const char *state, size_t len, const char *name)
 {
-	json_t *doc, *sent;
+	json_t *doc, *part;
 
 	if (state == NULL || len == 0)
 		return NULL;
 	doc = json_loadb(state, len, 0, NULL);
 	if (doc == NULL)
 		return NULL;
-	sent = json_object_get(doc, "sent");
-	if (!json_is_object(sent)) {
+	part = json_object_get(doc, name);
+	if (!json_is_object(part)) {
 		json_decref(doc);
 		return NULL;
 	}
-	json_incref(sent);
+	json_incref(part);
 	json_decref(doc);
-	return sent;
+	return part;
 }
 
 int
 qbk_notify_due(const char *state, size_t len, const char *key, int64_t now,
     int64_t min_interval_ms)
 {
-	json_t *sent = load_sent(state, len), *t;
+	json_t *sent = load_part(state, len, "sent"), *t;
 	int due = 1;
 
 	if (sent == NULL)
@@ -232,14 +257,51 @@ qbk_notify_due(const char *state, size_t len, const char *key, int64_t now,
 	return due;
 }
 
-void
-qbk_notify_state_update(const char *state, size_t len, const char *key,
-    int64_t now, int64_t keep_s, struct qbk_buf *out)
+static int
+same(const char *a, const json_t *b)
 {
-	json_t *old = load_sent(state, len), *sent = json_object(), *v;
-	json_t *doc = json_object();
-	const char *k;
+	if (a == NULL)
+		return b == NULL || json_is_null(b);
+	return json_is_string(b) && strcmp(a, json_string_value(b)) == 0;
+}
 
+void
+qbk_notify_open(const char *state, size_t len, const char *program,
+    const char *scope, struct qbk_buf *out)
+{
+	json_t *open = load_part(state, len, "open"), *v;
+	const char *k, *kind, *coll;
+
+	if (open == NULL)
+		return;
+	json_object_foreach(open, k, v) {
+		if (!same(program, json_object_get(v, "program")) ||
+		    !same(scope, json_object_get(v, "scope")) ||
+		    (kind = qbk_json_str(v, "kind")) == NULL ||
+		    strchr(k, '\n') != NULL || strchr(k, '\t') != NULL)
+			continue;
+		coll = qbk_json_str(v, "collection");
+		qbk_buf_addf(out, "%s\t%s", k, kind);
+		if (coll != NULL)
+			qbk_buf_addf(out, "\t%s", coll);
+		qbk_buf_addch(out, '\n');
+	}
+	json_decref(open);
+}
+
+void
+qbk_notify_state_update(const char *state, size_t len,
+    const struct qbk_notify_event *ev, int64_t now, int64_t keep_s,
+    struct qbk_buf *out)
+{
+	json_t *old = load_part(state, len, "sent"), *sent = json_object(), *v;
+	json_t *open = load_part(state, len, "open");
+	json_t *doc = json_object();
+	struct qbk_buf key = QBK_BUF_INIT;
+	const char *k;
+	void *tmp;
+
+	qbk_notify_key(ev, &key);
 	if (old != NULL) {
 		json_object_foreach(old, k, v) {
 			int64_t t;
@@ -253,11 +315,34 @@ qbk_notify_state_update(const char *state, size_t len, const char *key,
 		}
 		json_decref(old);
 	}
-	json_object_set_new(sent, key, json_integer((json_int_t)now));
-	json_object_set_new(doc, "format", json_integer(1));
+	if (open == NULL)
+		open = json_object();
+	json_object_foreach_safe(open, tmp, k, v) {
+		json_t *t = json_object_get(v, "time");
+
+		/* An alert whose program never succeeded again for its scope
+		 * (a repository given up, say) is forgotten after a while. */
+		if (!json_is_integer(t) || (json_integer_value(t) <= now &&
+		    now - json_integer_value(t) > OPEN_MAX_AGE))
+			json_object_del(open, k);
+	}
+	if (ev->resolved) {
+		json_object_del(sent, key.buf);
+		json_object_del(open, key.buf);
+	} else {
+		json_object_set_new(sent, key.buf,
+		    json_integer((json_int_t)now));
+		json_object_set_new(open, key.buf, json_pack("{s:s?, s:s?, "
+		    "s:s?, s:s?, s:I}", "program", ev->program, "kind",
+		    ev->kind, "collection", ev->collection, "scope",
+		    ev->scope, "time", (json_int_t)now));
+	}
+	json_object_set_new(doc, "format", json_integer(2));
 	json_object_set_new(doc, "sent", sent);
+	json_object_set_new(doc, "open", open);
 	dump(doc, out);
 	qbk_buf_addch(out, '\n');
+	qbk_buf_release(&key);
 }
 
 /* Remove ${url} (as given, and as redacted) from a message: webhook URLs
@@ -334,43 +419,16 @@ post(const char *name, const char *url, const struct qbk_buf *body,
 	return rc;
 }
 
-int
-qbk_notify_send(const struct qbk_config *cfg,
-    const struct qbk_notify_event *ev, volatile sig_atomic_t *cancel)
+/* Post ${ev} to every destination of ${cfg} before ${deadline}; the
+ * number that took it. */
+static int
+deliver(const struct qbk_config *cfg, const struct qbk_notify_event *ev,
+    int64_t deadline, volatile sig_atomic_t *cancel)
 {
-	struct qbk_buf path = QBK_BUF_INIT, state = QBK_BUF_INIT;
-	struct qbk_buf key = QBK_BUF_INIT, body = QBK_BUF_INIT;
-	struct qbk_buf dir = QBK_BUF_INIT;
+	struct qbk_buf body = QBK_BUF_INIT;
 	struct qbk_err err = QBK_ERR_INIT;
-	int64_t deadline, keep;
-	int sent = 0, have_state = 0;
-	char *slash;
+	int sent = 0;
 
-	if (!qbk_notify_configured(cfg))
-		return 0;
-	qbk_notify_key(ev, &key);
-	if (qbk_config_in_maintenance(cfg, (time_t)ev->time)) {
-		qbk_log(QBK_LOG_WARN, "notification suppressed during a "
-		    "maintenance window: %s: %s", nz(ev->program),
-		    nz(ev->summary));
-		goto out;
-	}
-	if (qbk_notify_state_path(cfg, &path, &err) != 0) {
-		qbk_log(QBK_LOG_WARN, "%s", err.msg);
-	} else if (qbk_fs_read_file(path.buf, STATE_MAX, &state, &err) == 0) {
-		have_state = 1;
-	} else if (err.code != QBK_E_NOTFOUND) {
-		qbk_log(QBK_LOG_WARN, "ignoring the notification state: %s",
-		    err.msg);
-	}
-	if (have_state && !qbk_notify_due(state.buf, state.len, key.buf,
-	    ev->time, cfg->notify.min_interval)) {
-		qbk_log(QBK_LOG_INFO, "notification '%s' not repeated within "
-		    "[notify] min_interval", key.buf);
-		goto out;
-	}
-
-	deadline = qbk_clock_ms() + cfg->notify.timeout;
 	if (cfg->notify.webhook_url != NULL) {
 		qbk_buf_reset(&body);
 		qbk_notify_generic_json(ev, &body);
@@ -388,7 +446,6 @@ qbk_notify_send(const struct qbk_config *cfg,
 	if (cfg->notify.pagerduty_routing_key_file != NULL) {
 		struct qbk_config_secret rk = QBK_CONFIG_SECRET_INIT;
 
-		qbk_err_clear(&err);
 		if (qbk_config_read_secret(cfg->notify.pagerduty_routing_key_file,
 		    &rk, &err) != 0) {
 			qbk_log(QBK_LOG_WARN, "notification to pagerduty "
@@ -404,28 +461,183 @@ qbk_notify_send(const struct qbk_config *cfg,
 		}
 		qbk_config_secret_release(&rk);
 	}
+	qbk_buf_release(&body);
+	return sent;
+}
 
-	/* Remember only what reached somewhere: a failed alert is retried by
-	 * the next failing run. */
-	if (sent > 0 && path.len > 0) {
-		qbk_buf_reset(&body);
-		keep = cfg->notify.min_interval / 1000 + 86400;
-		qbk_notify_state_update(have_state ? state.buf : NULL,
-		    have_state ? state.len : 0, key.buf, ev->time, keep, &body);
-		slash = strrchr(path.buf, '/');
-		qbk_buf_add(&dir, path.buf, (size_t)(slash - path.buf));
-		qbk_err_clear(&err);
-		if (qbk_fs_mkdir_p(dir.buf, 0, &err) != 0 ||
-		    qbk_fs_write_atomic(dir.buf, slash + 1, body.buf, body.len,
-		    0, &err) < 0)
-			qbk_log(QBK_LOG_WARN, "cannot save the notification "
-			    "state: %s", err.msg);
+/* The state file, held under an flock of notify.lock in its folder while
+ * it is read and rewritten, so that two runs at once neither send the
+ * same alert twice nor lose each other's entries. */
+struct state {
+	struct qbk_buf dir, text;
+	int have;		/* text holds the file */
+	int fd;			/* the lock file, or -1 */
+};
+
+static void
+state_close(struct state *st)
+{
+	if (st->fd >= 0)
+		close(st->fd);	/* releases the flock */
+	qbk_buf_release(&st->dir);
+	qbk_buf_release(&st->text);
+}
+
+/* Open and lock the state; without a usable state folder (warned
+ * about), st->dir is empty and alerts go out without de-duplication. */
+static void
+state_open(const struct qbk_config *cfg, struct state *st)
+{
+	struct qbk_buf path = QBK_BUF_INIT;
+	struct qbk_err err = QBK_ERR_INIT;
+	int64_t deadline = qbk_clock_ms() + cfg->notify.timeout;
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	char *slash;
+
+	memset(st, 0, sizeof(*st));
+	st->fd = -1;
+	if (qbk_notify_state_path(cfg, &path, &err) != 0) {
+		qbk_log(QBK_LOG_WARN, "%s", err.msg);
+		goto out;
 	}
+	slash = strrchr(path.buf, '/');
+	qbk_buf_add(&st->dir, path.buf, (size_t)(slash - path.buf));
+	if (qbk_fs_mkdir_p(st->dir.buf, 0, &err) != 0) {
+		qbk_log(QBK_LOG_WARN, "cannot use the notification state: %s",
+		    err.msg);
+		qbk_buf_reset(&st->dir);
+		goto out;
+	}
+	qbk_buf_reset(&path);
+	qbk_buf_addf(&path, "%s/%s", st->dir.buf, LOCK_NAME);
+	st->fd = open(path.buf, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (st->fd < 0)
+		qbk_log(QBK_LOG_WARN, "cannot open '%s': %s", path.buf,
+		    strerror(errno));
+	while (st->fd >= 0 && flock(st->fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			qbk_log(QBK_LOG_WARN, "cannot lock '%s': %s", path.buf,
+			    strerror(errno));
+			break;
+		}
+		if (qbk_clock_ms() >= deadline) {
+			qbk_log(QBK_LOG_WARN, "'%s' stays locked: going on "
+			    "without it", path.buf);
+			break;
+		}
+		nanosleep(&ts, NULL);
+	}
+	qbk_buf_reset(&path);
+	qbk_buf_addf(&path, "%s/%s", st->dir.buf, STATE_NAME);
+	if (qbk_fs_read_file(path.buf, STATE_MAX, &st->text, &err) == 0)
+		st->have = 1;
+	else if (err.code != QBK_E_NOTFOUND)
+		qbk_log(QBK_LOG_WARN, "ignoring the notification state: %s",
+		    err.msg);
 out:
 	qbk_buf_release(&path);
-	qbk_buf_release(&state);
-	qbk_buf_release(&key);
+}
+
+/* Record ${ev} (sent, or resolved) in the state file. */
+static void
+state_save(const struct qbk_config *cfg, struct state *st,
+    const struct qbk_notify_event *ev)
+{
+	struct qbk_buf body = QBK_BUF_INIT;
+	struct qbk_err err = QBK_ERR_INIT;
+
+	if (st->dir.len == 0)
+		return;
+	qbk_notify_state_update(st->have ? st->text.buf : NULL,
+	    st->have ? st->text.len : 0, ev, ev->time,
+	    cfg->notify.min_interval / 1000 + 86400, &body);
+	if (qbk_fs_write_atomic(st->dir.buf, STATE_NAME, body.buf, body.len,
+	    0, &err) < 0)
+		qbk_log(QBK_LOG_WARN, "cannot save the notification state: %s",
+		    err.msg);
+	else {
+		/* What follows in this run reads what was written. */
+		qbk_buf_reset(&st->text);
+		qbk_buf_add(&st->text, body.buf, body.len);
+		st->have = 1;
+	}
 	qbk_buf_release(&body);
-	qbk_buf_release(&dir);
+}
+
+int
+qbk_notify_send(const struct qbk_config *cfg,
+    const struct qbk_notify_event *ev, volatile sig_atomic_t *cancel)
+{
+	struct qbk_buf key = QBK_BUF_INIT;
+	struct state st;
+	int sent = 0;
+
+	if (!qbk_notify_configured(cfg))
+		return 0;
+	qbk_notify_key(ev, &key);
+	if (qbk_config_in_maintenance(cfg, (time_t)ev->time)) {
+		qbk_log(QBK_LOG_WARN, "notification suppressed during a "
+		    "maintenance window: %s: %s", nz(ev->program),
+		    nz(ev->summary));
+		qbk_buf_release(&key);
+		return 0;
+	}
+	state_open(cfg, &st);
+	if (st.have && !qbk_notify_due(st.text.buf, st.text.len, key.buf,
+	    ev->time, cfg->notify.min_interval)) {
+		qbk_log(QBK_LOG_INFO, "notification '%s' not repeated within "
+		    "[notify] min_interval", key.buf);
+		goto out;
+	}
+	sent = deliver(cfg, ev, qbk_clock_ms() + cfg->notify.timeout, cancel);
+	/* Remember only what reached somewhere: a failed alert is retried by
+	 * the next failing run. */
+	if (sent > 0)
+		state_save(cfg, &st, ev);
+out:
+	state_close(&st);
+	qbk_buf_release(&key);
 	return sent;
+}
+
+int
+qbk_notify_resolve(const struct qbk_config *cfg,
+    const struct qbk_notify_event *ev, volatile sig_atomic_t *cancel)
+{
+	struct qbk_buf open = QBK_BUF_INIT;
+	struct qbk_notify_event r;
+	struct state st;
+	int64_t deadline;
+	char *line, *next, *kind, *coll;
+	int n = 0;
+
+	if (!qbk_notify_configured(cfg))
+		return 0;
+	state_open(cfg, &st);
+	if (st.have)
+		qbk_notify_open(st.text.buf, st.text.len, ev->program,
+		    ev->scope, &open);
+	deadline = qbk_clock_ms() + cfg->notify.timeout;
+	for (line = open.buf; line != NULL && *line != '\0'; line = next) {
+		next = strchr(line, '\n');
+		*next++ = '\0';
+		kind = strchr(line, '\t') + 1;
+		coll = strchr(kind, '\t');
+		if (coll != NULL)
+			*coll++ = '\0';
+		r = *ev;
+		r.kind = kind;
+		r.collection = coll;
+		r.resolved = 1;
+		r.severity = "info";
+		if (deliver(cfg, &r, deadline, cancel) > 0)
+			n++;
+		/* Forgotten even when no destination took it: a later
+		 * failure is a new alert, not a repeat. */
+		state_save(cfg, &st, &r);
+	}
+	state_close(&st);
+	qbk_buf_release(&open);
+	return n;
 }

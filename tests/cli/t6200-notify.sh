@@ -99,7 +99,9 @@ test_expect_success 'the generic event has the program, kind, exit code, time an
 	test "$(req /generic "d[\"time\"]")" = 2026-09-21T14:13:20Z &&
 	test "$(req /generic "d[\"host\"]")" = "$(hostname)" &&
 	test "$(req /generic "d[\"environment\"]")" = test-env &&
-	test "$(req /generic "d[\"key\"]")" = "qbk-backup net" &&
+	test "$(req /generic "d[\"key\"]")" = "qbk-backup net @$REPO" &&
+	test "$(req /generic "d[\"scope\"]")" = "$REPO" &&
+	test "$(req /generic "d[\"status\"]")" = firing &&
 	req /generic "d[\"summary\"]" >"$TEST_TMP/summary" &&
 	test_grep "127\.0\.0\.1:1" "$TEST_TMP/summary"
 '
@@ -113,7 +115,7 @@ test_expect_success 'the Slack event is {"text": ...} naming program and host' '
 test_expect_success 'the PagerDuty event is an Events v2 trigger with the routing key' '
 	test "$(req /pagerduty "d[\"routing_key\"]")" = R0UTINGKEY0123456789 &&
 	test "$(req /pagerduty "d[\"event_action\"]")" = trigger &&
-	test "$(req /pagerduty "d[\"dedup_key\"]")" = "qbk/$(hostname)/qbk-backup net" &&
+	test "$(req /pagerduty "d[\"dedup_key\"]")" = "qbk/$(hostname)/qbk-backup net @$REPO" &&
 	test "$(req /pagerduty "d[\"payload\"][\"severity\"]")" = error &&
 	test "$(req /pagerduty "d[\"payload\"][\"source\"]")" = "$(hostname)" &&
 	test "$(req /pagerduty "d[\"payload\"][\"timestamp\"]")" = 2026-09-21T14:13:20Z &&
@@ -211,6 +213,100 @@ test_expect_success 'a webhook that does not answer cannot hang the program: [no
 	test $((end - start)) -le 6 &&
 	test_grep "warning: notification to webhook failed" "$TEST_TMP/err" &&
 	test_grep "timeout reached|timed out|Timeout" "$TEST_TMP/err"
+'
+
+test_expect_success 'the same failure of another repository is another alert, sent at once' '
+	R2=$TEST_TMP/repo2 &&
+	repo_init "$R2" &&
+	n0=$(nreq) &&
+	{ QBK_TEST_NOW=$((T + 9100)) qbk-backup -c "$CONF" --repo "$R2" 2>/dev/null; test $? = 1; } &&
+	test "$(nreq)" = $((n0 + 3)) &&
+	test "$(req /generic "d[\"key\"]")" = "qbk-backup net @$R2"
+'
+
+test_expect_success 'a missing repository (exit 2 at run time) is alerted too' '
+	n0=$(nreq) &&
+	{ QBK_TEST_NOW=$((T + 9200)) qbk-backup -c "$CONF" --repo "$TEST_TMP/nowhere" 2>/dev/null; test $? = 2; } &&
+	test "$(nreq)" = $((n0 + 3)) &&
+	test "$(req /generic "d[\"exit_code\"]")" = 2 &&
+	test "$(req /generic "d[\"scope\"]")" = "$TEST_TMP/nowhere" &&
+	req /generic "d[\"summary\"]" >"$TEST_TMP/summary" &&
+	test_grep "nowhere" "$TEST_TMP/summary"
+'
+
+test_expect_success 'a successful run resolves the open alerts of its program and repository' '
+	sim_start &&
+	sim_generate c1 50 4 1 &&
+	{ QBK_TEST_NOW=$((T + 9250)) qbk-backup -c "$CONF" 2>/dev/null; test $? = 1; } &&
+	test "$(req /generic "d[\"key\"]")" = "qbk-backup net @$REPO" &&
+	n0=$(nreq) &&
+	QBK_TEST_NOW=$((T + 9300)) qbk-backup -c "$CONF" --url "$SIM_URL" -q &&
+	test "$(nreq)" = $((n0 + 3)) &&
+	test "$(req /generic "d[\"status\"]")" = resolved &&
+	test "$(req /generic "d[\"key\"]")" = "qbk-backup net @$REPO" &&
+	test "$(req /generic "d[\"kind\"]")" = net &&
+	test "$(req /pagerduty "d[\"event_action\"]")" = resolve &&
+	test "$(req /pagerduty "d[\"dedup_key\"]")" = "qbk/$(hostname)/qbk-backup net @$REPO" &&
+	test "$(req /pagerduty "\"payload\" in d")" = false &&
+	req /slack "d[\"text\"]" >"$TEST_TMP/slack" &&
+	test_grep "^\[qbk\] resolved on " "$TEST_TMP/slack"
+'
+
+test_expect_success '... only once, and the other repository stays open' '
+	n0=$(nreq) &&
+	QBK_TEST_NOW=$((T + 9400)) qbk-backup -c "$CONF" --url "$SIM_URL" -q &&
+	test "$(nreq)" = "$n0" &&
+	python3 -c "import json, sys
+s = json.load(open(sys.argv[1]))
+keys = sorted(s[\"open\"])
+assert any(k.endswith(\"@\" + sys.argv[2]) for k in keys), keys
+assert not any(k.startswith(\"qbk-backup\") and k.endswith(\"@\" + sys.argv[3]) for k in keys), keys" \
+	    "$TEST_TMP/state/notify.json" "$R2" "$REPO"
+'
+
+test_expect_success '... and a new failure then alerts at once, within min_interval' '
+	n0=$(nreq) &&
+	{ QBK_TEST_NOW=$((T + 9500)) qbk-backup -c "$CONF" 2>/dev/null; test $? = 1; } &&
+	test "$(nreq)" = $((n0 + 3)) &&
+	test "$(req /generic "d[\"status\"]")" = firing
+'
+
+test_expect_success 'a failed drill alerts with the drill and its first problem' '
+	QBK_TEST_NOW=$((T + 9600)) qbk-backup -c "$CONF" --url "$SIM_URL" -q &&
+	sim_api PUT "/collections/c1/points?wait=true" "{\"points\":[{\"id\":999,\"vector\":[1,2,3,4]}]}" >/dev/null &&
+	n0=$(nreq) &&
+	{ QBK_TEST_NOW=$((T + 9700)) qbk-drill -c "$CONF" --url "$SIM_URL" --validate-only --validation basic 2>/dev/null >/dev/null; test $? = 3; } &&
+	test "$(nreq)" = $((n0 + 3)) &&
+	test "$(req /generic "d[\"program\"]")" = qbk-drill &&
+	test "$(req /generic "d[\"exit_code\"]")" = 3 &&
+	req /generic "d[\"summary\"]" >"$TEST_TMP/summary" &&
+	test_grep "^validation of backup [^ ]+ \(basic\) failed: collection .c1. has 51 points, the backup recorded 50" "$TEST_TMP/summary"
+'
+
+test_expect_success 'a webhook that answers HTTP 500 is a warning, and the alert is tried again next time' '
+	python3 "$QBK_TOP/tests/cli/webhook-receiver.py" --dir "$TEST_TMP/h500" \
+		--status 500 --port-file "$TEST_TMP/h500-port" >"$TEST_TMP/h500.log" 2>&1 &
+	_sim_pids="$_sim_pids $!" &&
+	_i=0 &&
+	while [ ! -s "$TEST_TMP/h500-port" ] && [ "$_i" -lt 100 ]; do
+		_i=$((_i + 1)); sleep 0.1
+	done &&
+	sed -e "s|^webhook_url = .*|webhook_url = http://127.0.0.1:$(cat "$TEST_TMP/h500-port")/generic|" \
+		-e "/^slack_webhook_url/d" -e "/^pagerduty/d" \
+		-e "s|^state_dir = .*|state_dir = $TEST_TMP/state5|" \
+		"$CONF" >"$TEST_TMP/h500.conf" &&
+	for i in 1 2; do
+		{ QBK_TEST_NOW=$((T + 9800 + i)) qbk-backup -c "$TEST_TMP/h500.conf" 2>"$TEST_TMP/err"; test $? = 1; } &&
+		test_grep "warning: notification to webhook failed: .*500" "$TEST_TMP/err" || return 1
+	done &&
+	test "$(wc -l <"$TEST_TMP/h500/requests.jsonl")" = 2
+'
+
+test_expect_success 'qbk-report --check during maintenance exits 5 and sends nothing' '
+	n0=$(nreq) &&
+	{ QBK_TEST_NOW=$((MAINT + 600)) qbk-report -c "$CONF" --repo "$R2" --check 2>"$TEST_TMP/err"; test $? = 5; } &&
+	test "$(nreq)" = "$n0" &&
+	test_grep "notification suppressed during a maintenance window" "$TEST_TMP/err"
 '
 
 test_done

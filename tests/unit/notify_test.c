@@ -86,7 +86,24 @@ key_and_generic(void **state)
 	assert_string_equal(str(d, "host"), "db1");
 	assert_string_equal(str(d, "environment"), "prod");
 	assert_string_equal(str(d, "key"), "qbk-backup net c1");
+	assert_string_equal(str(d, "status"), "firing");
+	assert_true(json_is_null(json_object_get(d, "scope")));
 	json_decref(d);
+
+	/* The scope (the repository) is part of the key. */
+	ev.scope = "s3://bkp/prod";
+	qbk_buf_reset(&b);
+	qbk_notify_key(&ev, &b);
+	assert_string_equal(b.buf, "qbk-backup net c1 @s3://bkp/prod");
+	ev.resolved = 1;
+	qbk_buf_reset(&b);
+	qbk_notify_generic_json(&ev, &b);
+	d = parse(&b);
+	assert_string_equal(str(d, "status"), "resolved");
+	assert_string_equal(str(d, "scope"), "s3://bkp/prod");
+	json_decref(d);
+	ev.scope = NULL;
+	ev.resolved = 0;
 
 	/* No collection, no exit code: JSON nulls. */
 	ev.collection = NULL;
@@ -116,6 +133,14 @@ slack(void **state)
 	assert_int_equal(json_object_size(d), 1);
 	assert_string_equal(str(d, "text"), "[qbk] error on db1 (prod): "
 	    "qbk-backup: quote \" and newline\n");
+	json_decref(d);
+	ev.resolved = 1;
+	ev.summary = "succeeded";
+	qbk_buf_reset(&b);
+	qbk_notify_slack_json(&ev, &b);
+	d = parse(&b);
+	assert_string_equal(str(d, "text"), "[qbk] resolved on db1 (prod): "
+	    "qbk-backup: succeeded");
 	json_decref(d);
 	qbk_buf_release(&b);
 }
@@ -147,6 +172,17 @@ pagerduty(void **state)
 	    "program"), "qbk-backup");
 	json_decref(d);
 
+	/* A resolve: the same dedup key, no payload. */
+	ev.resolved = 1;
+	qbk_buf_reset(&b);
+	qbk_notify_pagerduty_json(&ev, "ROUTING", &b);
+	d = parse(&b);
+	assert_string_equal(str(d, "event_action"), "resolve");
+	assert_string_equal(str(d, "dedup_key"), "qbk/db1/qbk-backup net");
+	assert_null(json_object_get(d, "payload"));
+	json_decref(d);
+	ev.resolved = 0;
+
 	/* A long summary is cut to 1024 bytes, on a character boundary. */
 	for (i = 0; i < 600; i++)
 		qbk_buf_addstr(&big, "\xc3\xa9");	/* e acute */
@@ -164,11 +200,39 @@ pagerduty(void **state)
 	qbk_buf_release(&big);
 }
 
+/* Is ${key} in the object ${part} ("sent" or "open") of a state text? */
+static int
+in_part(const struct qbk_buf *st, const char *part, const char *key)
+{
+	json_t *d = parse(st);
+	int yes = json_object_get(json_object_get(d, part), key) != NULL;
+
+	json_decref(d);
+	return yes;
+}
+
+/* An event with ${kind} (program "qbk-backup") at ${scope}. */
+static struct qbk_notify_event
+ev_of(const char *kind, const char *coll, const char *scope)
+{
+	struct qbk_notify_event ev = event();
+
+	ev.kind = kind;
+	ev.collection = coll;
+	ev.scope = scope;
+	return ev;
+}
+
 static void
 dedup_state(void **state)
 {
-	struct qbk_buf s1 = QBK_BUF_INIT, s2 = QBK_BUF_INIT;
+	struct qbk_buf s1 = QBK_BUF_INIT, s2 = QBK_BUF_INIT,
+	    open = QBK_BUF_INIT;
+	struct qbk_notify_event a = ev_of("net", NULL, "/r1"),
+	    c = ev_of("io", "c1", "/r1"), d = ev_of("net", NULL, "/r2");
 	const int64_t MIN = 3600 * 1000;
+	const char *ka = "qbk-backup net @/r1", *kc = "qbk-backup io c1 @/r1",
+	    *kd = "qbk-backup net @/r2";
 
 	(void)state;
 	/* Nothing recorded, empty or damaged: due. */
@@ -176,32 +240,60 @@ dedup_state(void **state)
 	assert_int_equal(qbk_notify_due("{bad", 4, "k", T0, MIN), 1);
 	assert_int_equal(qbk_notify_due("[1]", 3, "k", T0, MIN), 1);
 
-	qbk_notify_state_update(NULL, 0, "a b", T0, 86400, &s1);
-	assert_int_equal(qbk_notify_due(s1.buf, s1.len, "a b", T0, MIN), 0);
-	assert_int_equal(qbk_notify_due(s1.buf, s1.len, "a b", T0 + 3599,
-	    MIN), 0);
-	assert_int_equal(qbk_notify_due(s1.buf, s1.len, "a b", T0 + 3600,
-	    MIN), 1);
-	assert_int_equal(qbk_notify_due(s1.buf, s1.len, "other", T0, MIN), 1);
-	/* A clock set back does not silence the alert. */
-	assert_int_equal(qbk_notify_due(s1.buf, s1.len, "a b", T0 - 10, MIN),
+	qbk_notify_state_update(NULL, 0, &a, T0, 86400, &s1);
+	assert_int_equal(qbk_notify_due(s1.buf, s1.len, ka, T0, MIN), 0);
+	assert_int_equal(qbk_notify_due(s1.buf, s1.len, ka, T0 + 3599, MIN),
+	    0);
+	assert_int_equal(qbk_notify_due(s1.buf, s1.len, ka, T0 + 3600, MIN),
 	    1);
+	assert_int_equal(qbk_notify_due(s1.buf, s1.len, "other", T0, MIN), 1);
+	/* The same failure of another repository is another alert. */
+	assert_int_equal(qbk_notify_due(s1.buf, s1.len, kd, T0, MIN), 1);
+	/* A clock set back does not silence the alert. */
+	assert_int_equal(qbk_notify_due(s1.buf, s1.len, ka, T0 - 10, MIN), 1);
 	/* min_interval 0 sends every one. */
-	assert_int_equal(qbk_notify_due(s1.buf, s1.len, "a b", T0, 0), 1);
+	assert_int_equal(qbk_notify_due(s1.buf, s1.len, ka, T0, 0), 1);
 
 	/* Update keeps other keys, drops old ones. */
-	qbk_notify_state_update(s1.buf, s1.len, "c", T0 + 100, 86400, &s2);
-	assert_int_equal(qbk_notify_due(s2.buf, s2.len, "a b", T0 + 200, MIN),
-	    0);
-	assert_int_equal(qbk_notify_due(s2.buf, s2.len, "c", T0 + 200, MIN),
-	    0);
+	qbk_notify_state_update(s1.buf, s1.len, &c, T0 + 100, 86400, &s2);
+	assert_int_equal(qbk_notify_due(s2.buf, s2.len, ka, T0 + 200, MIN), 0);
+	assert_int_equal(qbk_notify_due(s2.buf, s2.len, kc, T0 + 200, MIN), 0);
 	qbk_buf_reset(&s1);
-	qbk_notify_state_update(s2.buf, s2.len, "d", T0 + 86450, 86400, &s1);
-	assert_null(strstr(s1.buf, "\"a b\""));
-	assert_non_null(strstr(s1.buf, "\"c\""));
-	assert_non_null(strstr(s1.buf, "\"d\""));
+	qbk_notify_state_update(s2.buf, s2.len, &d, T0 + 86450, 86400, &s1);
+	assert_int_equal(in_part(&s1, "sent", ka), 0);
+	assert_int_equal(in_part(&s1, "sent", kc), 1);
+	assert_int_equal(in_part(&s1, "sent", kd), 1);
+	/* Open alerts stay open while young, whatever min_interval says. */
+	assert_int_equal(in_part(&s1, "open", ka), 1);
+
+	/* Open alerts by program and scope, with their kind and collection. */
+	qbk_notify_open(s1.buf, s1.len, "qbk-backup", "/r1", &open);
+	assert_non_null(strstr(open.buf, "qbk-backup net @/r1\tnet\n"));
+	assert_non_null(strstr(open.buf, "qbk-backup io c1 @/r1\tio\tc1\n"));
+	assert_null(strstr(open.buf, "/r2"));
+	qbk_buf_reset(&open);
+	qbk_notify_open(s1.buf, s1.len, "qbk-drill", "/r1", &open);
+	assert_int_equal(open.len, 0);
+
+	/* A resolved alert is forgotten: open no more, due again. */
+	c.resolved = 1;
+	qbk_buf_reset(&s2);
+	qbk_notify_state_update(s1.buf, s1.len, &c, T0 + 86500, 86400, &s2);
+	assert_int_equal(qbk_notify_due(s2.buf, s2.len, kc, T0 + 86501, MIN),
+	    1);
+	assert_int_equal(in_part(&s2, "open", kc), 0);
+	/* An alert never resolved is forgotten after 30 days. */
+	qbk_buf_reset(&s1);
+	qbk_notify_state_update(s2.buf, s2.len, &d, T0 + 31 * 86400, 86400,
+	    &s1);
+	assert_int_equal(in_part(&s1, "open", ka), 0);
+	assert_int_equal(in_part(&s1, "open", kd), 1);
+	qbk_buf_reset(&open);
+	qbk_notify_open(s2.buf, s2.len, "qbk-backup", "/r1", &open);
+	assert_null(strstr(open.buf, kc));
 	qbk_buf_release(&s1);
 	qbk_buf_release(&s2);
+	qbk_buf_release(&open);
 }
 
 /* Nothing configured, or a maintenance window: nothing is sent (and no
