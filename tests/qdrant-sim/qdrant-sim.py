@@ -4,7 +4,8 @@
     python3 tests/qdrant-sim/qdrant-sim.py --port PORT --storage DIR
         [--api-key KEY] [--read-only-api-key KEY] [--nodes N]
         [--port-file FILE] [--host 127.0.0.1] [--generate NAME:POINTS:DIM[:SEED]]
-        [--segment-size-mb MB] [--resync-delay S] [--big-peer-ids] [--verbose]
+        [--segment-size-mb MB] [--resync-delay S] [--big-peer-ids]
+        [--cluster-seed SEED] [--verbose]
 
 Serves Qdrant's REST API (see shared/qdrant/NOTES.md) on one port per node
 (PORT, PORT+1, ...; free ports with --port 0) until SIGTERM or SIGINT.
@@ -55,6 +56,10 @@ def parse_args(argv):
                    help="seconds before a Dead replica is re-synced")
     p.add_argument("--big-peer-ids", action="store_true",
                    help="peer ids above 2**63 (as random u64 ids can be)")
+    p.add_argument("--cluster-seed",
+                   help="derive the peer ids from this (default: the "
+                   "storage folder, so that every simulated cluster has "
+                   "its own ids); ids saved in the storage win")
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args(argv)
     if a.nodes < 1:
@@ -87,7 +92,8 @@ def main(argv):
     sim = Sim(a.storage, nnodes=a.nodes, host=a.host, api_key=a.api_key,
               ro_key=a.read_only_api_key, verbose=a.verbose,
               seg_default=int(a.segment_size_mb * (1 << 20)),
-              resync_delay=a.resync_delay, big_peer_ids=a.big_peer_ids)
+              resync_delay=a.resync_delay, big_peer_ids=a.big_peer_ids,
+              cluster_seed=a.cluster_seed)
     for spec in a.generate:
         parts = spec.split(":")
         if len(parts) not in (3, 4):

@@ -219,6 +219,13 @@ class Handler(BaseHTTPRequestHandler):
             if rule is not None:
                 if rule.get("delay_ms"):
                     time.sleep(rule.get("delay_ms") / 1000.0)
+                if rule.get("node_down"):
+                    # the node is lost right when this request comes in
+                    set_node_down(self.sim, self.node, True,
+                                  mark_dead=rule.get("mark_dead", True),
+                                  keep=self.connection)
+                    self.kill(rst=True)
+                    return
                 if rule.get("reset"):
                     self.kill(rst=True)
                     return
@@ -884,12 +891,21 @@ class Handler(BaseHTTPRequestHandler):
                     target = self.node
                 down = bool(body.get("down", True))
                 for_ms = body.get("for_ms")
+                mark_dead = body.get("mark_dead", True)
+                if not isinstance(mark_dead, bool):
+                    raise ApiError(400, "Bad request: mark_dead must be "
+                                   "true or false")
+                # Done before the answer: when it arrives, the node is
+                # down (or up) and the replica states say so.  The
+                # receiving node itself keeps this one connection open
+                # for the answer, then closes it.
+                set_node_down(sim, target, down, for_ms, mark_dead,
+                              keep=self.connection if target is self.node
+                              else None)
+                if target is self.node and down:
+                    self.close_connection = True
                 self.ok({"node": target.index, "peer_id": target.peer_id,
-                         "down": down})
-                self.wfile.flush()
-                threading.Thread(target=set_node_down,
-                                 args=(sim, target, down, for_ms),
-                                 daemon=True).start()
+                         "down": down, "mark_dead": mark_dead})
                 return
             elif path == "/__sim/wipe_shard" and method == "POST":
                 # Lose the data of one shard on every replica (or on the
@@ -1028,9 +1044,9 @@ class NodeServer(ThreadingHTTPServer):
         if self.node.sim.verbose:
             super().handle_error(request, client_address)
 
-    def reset_all(self):
+    def reset_all(self, keep=None):
         with self.conns_lock:
-            conns = list(self.conns)
+            conns = [c for c in self.conns if c is not keep]
         for s in conns:
             try:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
@@ -1053,16 +1069,18 @@ def start_node(node, host, port):
 _down_lock = threading.Lock()
 
 
-def set_node_down(sim, node, down, for_ms=None):
-    time.sleep(0.05)           # let the answer to /__sim/node leave first
+def set_node_down(sim, node, down, for_ms=None, mark_dead=True, keep=None):
+    """Take ${node} down (listening socket closed, open connections reset
+    except ${keep}, replicas Dead unless not ${mark_dead}) or bring it back
+    on its port; synchronous.  ${for_ms}: back up that much later."""
     with _down_lock:
         if down and not node.down:
             srv = node.server
-            sim.node_down(node, True)
+            sim.node_down(node, True, mark_dead)
             if srv is not None:
                 srv.shutdown()
                 srv.server_close()
-                srv.reset_all()
+                srv.reset_all(keep)
                 node.server = None
         elif not down and node.down:
             for i in range(50):
@@ -1073,8 +1091,10 @@ def set_node_down(sim, node, down, for_ms=None):
                     time.sleep(0.1)
             sim.node_down(node, False)
     if down and for_ms:
-        time.sleep(for_ms / 1000.0)
-        set_node_down(sim, node, False)
+        t = threading.Timer(for_ms / 1000.0, set_node_down,
+                            (sim, node, False))
+        t.daemon = True
+        t.start()
 
 
 def init_faults(node):
