@@ -392,6 +392,32 @@ wanted(const struct qbk_backup_opts *o, const char *name)
 	return 0;
 }
 
+/* A single node's collection sharded by shard keys goes into a collection
+ * snapshot, which carries the key mapping (shard_key_mapping.json): shard
+ * streams would lose it, as no layout is recorded there.  Sets ${*mode}
+ * (for that collection only) to snapshots if so. */
+static int
+custom_sharded(struct qbk_qdrant *q, const struct qbk_backup_opts *o,
+    const char *name, enum qbk_backup_mode *mode, struct qbk_err *err)
+{
+	struct qbk_qdrant_collection *info = NULL;
+	const char *method;
+
+	if (qbk_qdrant_collection_info(q, name, &info, err) != 0)
+		return -1;
+	method = qbk_json_str(info->config, "params.sharding_method");
+	if (method != NULL && strcmp(method, "custom") == 0) {
+		if (o->mode == QBK_BACKUP_MODE_STREAM)
+			qbk_warn("collection '%s' is sharded by shard keys, "
+			    "which shard streams of a single node do not "
+			    "record: backing it up as a collection snapshot",
+			    name);
+		*mode = QBK_BACKUP_MODE_SNAPSHOT;
+	}
+	qbk_qdrant_collection_free(info);
+	return 0;
+}
+
 /* ---- distributed deployments ------------------------------------------ */
 
 /* One shard to stream: from peer ${peer} into ${ms}. */
@@ -985,6 +1011,8 @@ qbk_backup_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 			goto err;
 	} else {
 		for (i = 0; names[i] != NULL; i++) {
+			enum qbk_backup_mode cmode = mode;
+
 			if (o->ncollections > 0 && !wanted(o, names[i]))
 				continue;
 			if (o->cancel != NULL && *o->cancel != 0) {
@@ -992,8 +1020,10 @@ qbk_backup_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 				    "interrupted");
 				goto err;
 			}
-			if (backup_collection(repo, q, o, m, names[i],
-			    aliases, naliases, &mode, err) != 0) {
+			if (custom_sharded(q, o, names[i], &cmode, err) != 0 ||
+			    backup_collection(repo, q, o, m, names[i],
+			    aliases, naliases, cmode != mode ? &cmode : &mode,
+			    err) != 0) {
 				qbk_err_prefix(err, "cannot back up "
 				    "collection '%s'", names[i]);
 				goto err;

@@ -316,8 +316,6 @@ qbk_cluster_layout(const struct qbk_cluster *c, struct qbk_qdrant *q,
 	l = qbk_xcalloc(1, sizeof(*l));
 	l->shard_count = cc->shard_count;
 	l->ntransfers = cc->ntransfers;
-	for (s = 0; s < cc->shard_count; s++)
-		shard_get(l, s);
 	for (i = 0; i < cc->nlocal; i++) {
 		struct qbk_qdrant_shard x = cc->local[i];
 
@@ -328,6 +326,13 @@ qbk_cluster_layout(const struct qbk_cluster *c, struct qbk_qdrant *q,
 	for (i = 0; i < cc->nremote; i++)
 		add_replica(l, &cc->remote[i]);
 	qbk_qdrant_coll_cluster_free(cc);
+	/* Auto sharding numbers its shards 0..shard_count-1: one that no
+	 * peer lists is there without replicas.  Custom sharding's ids are
+	 * whatever the shard keys got. */
+	for (k = 0; k < l->nshards && l->shards[k].shard_key == NULL; k++)
+		;
+	for (s = 0; k == l->nshards && s < l->shard_count; s++)
+		shard_get(l, s);
 
 	/* Point counts of the replicas held by the other peers. */
 	for (k = 0; c->enabled && k < c->npeers; k++) {
@@ -362,6 +367,53 @@ qbk_cluster_layout(const struct qbk_cluster *c, struct qbk_qdrant *q,
 	}
 	*out = l;
 	return 0;
+}
+
+/* The id of the shard of rank ${rank} (by id) among the shards of key
+ * ${key} in ${v}, or -1. */
+static int64_t
+keyed_rank(const struct qbk_cluster_keyed *v, size_t n, const char *key,
+    size_t rank)
+{
+	size_t k, j, below;
+
+	for (k = 0; k < n; k++) {
+		if (v[k].key == NULL || strcmp(v[k].key, key) != 0)
+			continue;
+		for (below = 0, j = 0; j < n; j++)
+			if (v[j].key != NULL && strcmp(v[j].key, key) == 0 &&
+			    v[j].id < v[k].id)
+				below++;
+		if (below == rank)
+			return v[k].id;
+	}
+	return -1;
+}
+
+size_t
+qbk_cluster_map_shards(const struct qbk_cluster_keyed *from, size_t nfrom,
+    const struct qbk_cluster_keyed *to, size_t nto, int64_t *map)
+{
+	size_t i, k, rank, left = 0;
+
+	for (i = 0; i < nfrom; i++) {
+		map[i] = -1;
+		if (from[i].key == NULL) {
+			for (k = 0; k < nto; k++)
+				if (to[k].key == NULL && to[k].id == from[i].id)
+					map[i] = to[k].id;
+		} else {
+			for (rank = 0, k = 0; k < nfrom; k++)
+				if (from[k].key != NULL &&
+				    strcmp(from[k].key, from[i].key) == 0 &&
+				    from[k].id < from[i].id)
+					rank++;
+			map[i] = keyed_rank(to, nto, from[i].key, rank);
+		}
+		if (map[i] < 0)
+			left++;
+	}
+	return left;
 }
 
 static size_t

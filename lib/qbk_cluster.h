@@ -102,9 +102,10 @@ struct qbk_cluster_layout {
 
 /** qbk_cluster_layout(c, q, coll, out, err): the replicas of every shard
  * of ${coll}: placement and states as the node ${q} sees them, point
- * counts from each reachable peer that holds a replica.  Shard ids
- * 0..shard_count-1 are always present (maybe without replicas).  Caller
- * frees with qbk_cluster_layout_free(). */
+ * counts from each reachable peer that holds a replica.  With auto
+ * sharding, shard ids 0..shard_count-1 are always present (maybe without
+ * replicas); with custom sharding, the shards the keys have (each with its
+ * shard_key).  Caller frees with qbk_cluster_layout_free(). */
 int qbk_cluster_layout(const struct qbk_cluster *, struct qbk_qdrant *,
     const char *, struct qbk_cluster_layout **, struct qbk_err *);
 
@@ -123,6 +124,23 @@ int qbk_cluster_replica_active(const struct qbk_cluster_replica *);
  * number of shards left without a pick. */
 size_t qbk_cluster_pick(const struct qbk_cluster_layout *, int,
     const uint64_t *, size_t, const uint64_t *, size_t, uint64_t *);
+
+/* ---- shards across layouts (custom sharding) ------------------------- */
+
+struct qbk_cluster_keyed {	/* a shard and its shard key */
+	uint32_t id;
+	const char *key;	/* JSON text of its custom shard key, or NULL */
+};
+
+/** qbk_cluster_map_shards(from, nfrom, to, nto, map): which shard of the
+ * layout ${to} (a restore's target, say) holds what the shard ${from}[i]
+ * (of a backup's layout) held, into ${map}[i] (-1: none).  Auto sharding
+ * keeps its ids: a shard without key maps to the same id.  Shard keys get
+ * new ids wherever they are created: a keyed shard maps to the shard of
+ * the same rank (by id) among the shards of its key.  Returns the number
+ * of shards of ${from} left without one. */
+size_t qbk_cluster_map_shards(const struct qbk_cluster_keyed *, size_t,
+    const struct qbk_cluster_keyed *, size_t, int64_t *);
 
 /* ---- parallel jobs --------------------------------------------------- */
 

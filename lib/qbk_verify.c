@@ -733,10 +733,29 @@ live_shards(struct verify *v, const struct qbk_manifest_collection *mc,
     const char *backup, const char *name, struct qbk_err *err)
 {
 	struct qbk_cluster_layout *l = NULL;
+	struct qbk_cluster_keyed *from = NULL, *to = NULL;
+	int64_t *map = NULL;
 	size_t i, k, j;
 
 	if (qbk_cluster_layout(v->cl, v->opts->live, name, &l, err) != 0)
 		return -1;
+	/* The shards of the backup as they are numbered here (custom
+	 * sharding gives a restored key's shards new ids). */
+	if (mc != NULL && mc->cluster != NULL) {
+		from = qbk_xcalloc(mc->cluster->n_shards + 1, sizeof(*from));
+		for (j = 0; j < mc->cluster->n_shards; j++) {
+			from[j].id = (uint32_t)mc->cluster->shards[j].shard_id;
+			from[j].key = mc->cluster->shards[j].shard_key;
+		}
+		to = qbk_xcalloc(l->nshards + 1, sizeof(*to));
+		for (j = 0; j < l->nshards; j++) {
+			to[j].id = l->shards[j].id;
+			to[j].key = l->shards[j].shard_key;
+		}
+		map = qbk_xcalloc(mc->cluster->n_shards + 1, sizeof(*map));
+		qbk_cluster_map_shards(from, mc->cluster->n_shards, to,
+		    l->nshards, map);
+	}
 	for (i = 0; i < l->nshards; i++) {
 		const struct qbk_cluster_shard *sh = &l->shards[i];
 		int64_t first = -1, active = 0;
@@ -765,21 +784,32 @@ live_shards(struct verify *v, const struct qbk_manifest_collection *mc,
 		if (sh->nreplicas > 0 && active == 0)
 			problem(v, NULL, name, NULL, "shard %u has no active "
 			    "replica", sh->id);
-		if (mc == NULL || mc->cluster == NULL || first < 0 ||
+		if (map == NULL || first < 0 ||
 		    mc->cluster->shard_number != l->shard_count)
 			continue;
 		for (j = 0; j < mc->cluster->n_shards; j++) {
 			const struct qbk_manifest_shard *ms =
 			    &mc->cluster->shards[j];
 
-			if (ms->shard_id == (int64_t)sh->id && ms->peer_id != 0 &&
-			    ms->points_count != (uint64_t)first)
+			if (map[j] != (int64_t)sh->id || ms->peer_id == 0 ||
+			    ms->points_count == (uint64_t)first)
+				continue;
+			if (ms->shard_id != (int64_t)sh->id)
+				problem(v, backup, name, NULL, "shard %u has "
+				    "%lld points, the backup recorded %llu (as "
+				    "shard %lld)", sh->id, (long long)first,
+				    (unsigned long long)ms->points_count,
+				    (long long)ms->shard_id);
+			else
 				problem(v, backup, name, NULL, "shard %u has "
 				    "%lld points, the backup recorded %llu",
 				    sh->id, (long long)first,
 				    (unsigned long long)ms->points_count);
 		}
 	}
+	free(from);
+	free(to);
+	free(map);
 	for (i = 0; i < v->cl->npeers; i++)
 		if (!v->cl->peers[i].reachable)
 			problem(v, NULL, name, NULL, "peer %llu does not answer "

@@ -119,6 +119,39 @@ pick_balances_and_skips(void **state)
 	qbk_cluster_layout_free(l);
 }
 
+static void
+map_shards_by_key(void **state)
+{
+	/* A backup: auto shards 0 and 1, key "eu" on 3 and 2 (out of order),
+	 * key 7 on 5, key "gone" on 6. */
+	static const struct qbk_cluster_keyed from[] = { { 0, NULL },
+	    { 1, NULL }, { 3, "\"eu\"" }, { 2, "\"eu\"" }, { 5, "7" },
+	    { 6, "\"gone\"" } };
+	/* The target: the keys created again with other ids. */
+	static const struct qbk_cluster_keyed to[] = { { 0, NULL },
+	    { 1, NULL }, { 12, "7" }, { 10, "\"eu\"" }, { 11, "\"eu\"" } };
+	int64_t map[6];
+
+	(void)state;
+	assert_int_equal(qbk_cluster_map_shards(from, 6, to, 5, map), 1);
+	assert_int_equal(map[0], 0);
+	assert_int_equal(map[1], 1);
+	/* Rank within the key: 2 is the first of "eu", 3 the second. */
+	assert_int_equal(map[3], 10);
+	assert_int_equal(map[2], 11);
+	assert_int_equal(map[4], 12);
+	assert_int_equal(map[5], -1);
+	/* A key with fewer shards there: the extra one has no match. */
+	assert_int_equal(qbk_cluster_map_shards(from + 2, 2, to + 2, 2, map),
+	    1);
+	assert_int_equal(map[1], 10);
+	assert_int_equal(map[0], -1);
+	/* Auto sharding: the same ids, none if the shard count shrank. */
+	assert_int_equal(qbk_cluster_map_shards(from, 2, to, 1, map), 1);
+	assert_int_equal(map[0], 0);
+	assert_int_equal(map[1], -1);
+}
+
 struct jobs {
 	pthread_mutex_t mu;
 	uint64_t node_of[12];
@@ -217,6 +250,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rest_url_mapping),
 		cmocka_unit_test(pick_balances_and_skips),
+		cmocka_unit_test(map_shards_by_key),
 		cmocka_unit_test(run_bounds_parallelism),
 		cmocka_unit_test(run_cancel),
 	};
