@@ -1033,6 +1033,7 @@ struct run {
 	pthread_mutex_t mu;	/* uploads to several nodes at once: guards
 				 * the report, progress and the lock */
 	int threaded;
+	struct qbk_buf inactive;	/* replicas not Active in the end */
 };
 
 /* The body of one upload: a whole snapshot, or one member of a tar. */
@@ -1599,7 +1600,31 @@ replica_states(const struct qbk_cluster_layout *l, int all,
 	return bad;
 }
 
-/* Wait until every replica of ${target} is Active and no transfer runs. */
+/* Note that not every replica of a restored collection is Active: a
+ * warning with allow_inactive, else a failure of the run once every
+ * collection is restored (qbk_restore_run()). */
+static void inactive(struct run *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+inactive(struct run *r, const char *fmt, ...)
+{
+	struct qbk_buf b = QBK_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	qbk_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	if (r->o->allow_inactive)
+		warning(r->rep, "%s", b.buf);
+	else
+		qbk_buf_addf(&r->inactive, "%s%s", r->inactive.len > 0 ?
+		    "; " : "", b.buf);
+	qbk_buf_release(&b);
+}
+
+/* Wait until every replica of ${target} is Active and no transfer runs
+ * (replica_timeout_ms); say which are not, as inactive(). */
 static void
 wait_replicas(struct run *r, const char *target)
 {
@@ -1616,9 +1641,9 @@ wait_replicas(struct run *r, const char *target)
 		size_t bad;
 
 		if (qbk_cluster_layout(r->cl, r->cq, target, &l, &e) != 0) {
-			warning(r->rep, "cannot check the replicas of '%s': %s",
+			inactive(r, "cannot check the replicas of '%s': %s",
 			    target, e.msg);
-			return;
+			break;
 		}
 		qbk_buf_reset(&b);
 		bad = replica_states(l, 0, &b);
@@ -1630,7 +1655,7 @@ wait_replicas(struct run *r, const char *target)
 		}
 		if (qbk_clock_ms() - t0 >= limit ||
 		    (r->o->cancel != NULL && *r->o->cancel != 0)) {
-			warning(r->rep, "not every replica of '%s' is active "
+			inactive(r, "not every replica of '%s' is active "
 			    "after %.0f s (%zu shard transfer%s running): %s",
 			    target, (double)(qbk_clock_ms() - t0) / 1000.0,
 			    l->ntransfers, l->ntransfers == 1 ? "" : "s",
@@ -1642,6 +1667,88 @@ wait_replicas(struct run *r, const char *target)
 		nanosleep(&(struct timespec){ 0, 200 * 1000 * 1000 }, NULL);
 	}
 	qbk_buf_release(&b);
+}
+
+/* The priorities that do not make the backup's data win where a shard
+ * has other Active replicas in the existing collection: "replica" (Qdrant
+ * re-syncs the restored replica from them: the cluster's data stays) and
+ * "no_sync" (they keep their data: the replicas diverge).  Refused for
+ * --shard without force (nothing else asks for force there), a warning
+ * otherwise. */
+static int
+check_priority(struct run *r, struct plan *p, const struct rshards *rs,
+    const struct qbk_cluster_layout *l, struct qbk_err *err)
+{
+	enum qbk_qdrant_priority prio = r->prio_set ? r->prio :
+	    r->o->priority;
+	struct qbk_buf b = QBK_BUF_INIT;
+	size_t i, k, j, n;
+	int rc = 0;
+
+	if (prio != QBK_QDRANT_PRIORITY_REPLICA &&
+	    prio != QBK_QDRANT_PRIORITY_NO_SYNC)
+		return 0;
+	for (k = 0; k < rs->njobs; k++) {
+		struct qbk_buf peers = QBK_BUF_INIT;
+
+		for (i = 0; i < l->nshards && l->shards[i].id !=
+		    rs->jobs[k].shard; i++)
+			;
+		for (n = 0, j = 0; i < l->nshards &&
+		    j < l->shards[i].nreplicas; j++) {
+			const struct qbk_cluster_replica *x =
+			    &l->shards[i].replicas[j];
+
+			if (x->peer_id == rs->jobs[k].peer ||
+			    !qbk_cluster_replica_active(x))
+				continue;
+			qbk_buf_addf(&peers, "%s%llu", n++ > 0 ? ", " : "",
+			    (unsigned long long)x->peer_id);
+		}
+		if (n > 0)
+			qbk_buf_addf(&b, "%sshard %u on peer%s %s", b.len > 0 ?
+			    "; " : "", rs->jobs[k].shard, n == 1 ? "" : "s",
+			    peers.buf);
+		qbk_buf_release(&peers);
+	}
+	if (b.len == 0)
+		goto out;
+	if (prio == QBK_QDRANT_PRIORITY_REPLICA) {
+		if (r->o->one_shard && !r->o->force) {
+			qbk_err_set(err, QBK_E_USAGE, "priority 'replica' keeps "
+			    "the cluster's data of '%s': Qdrant re-syncs the "
+			    "restored replica from the other Active replicas "
+			    "(%s), so the shard does not get the backup's "
+			    "data", p->target, b.buf);
+			qbk_err_hint(err, "use --priority snapshot to make the "
+			    "backup win, or add --force to seed the replica "
+			    "with 'replica' anyway");
+			rc = -1;
+		} else
+			warning(r->rep, "priority 'replica': Qdrant re-syncs "
+			    "the restored replicas of '%s' from the other "
+			    "Active replicas (%s): those shards keep the "
+			    "cluster's data, not the backup's", p->target,
+			    b.buf);
+	} else {
+		if (r->o->one_shard && !r->o->force) {
+			qbk_err_set(err, QBK_E_USAGE, "priority 'no_sync' "
+			    "leaves the other Active replicas of '%s' (%s) as "
+			    "they are: they would diverge from the restored "
+			    "one", p->target, b.buf);
+			qbk_err_hint(err, "use --priority snapshot to re-sync "
+			    "them from the backup, or add --force to restore "
+			    "with 'no_sync' anyway");
+			rc = -1;
+		} else
+			warning(r->rep, "priority 'no_sync': the other Active "
+			    "replicas of '%s' (%s) keep their data and may "
+			    "diverge from the restored ones (qbk-verify --live "
+			    "compares them)", p->target, b.buf);
+	}
+out:
+	qbk_buf_release(&b);
+	return rc;
 }
 
 /* The CreateCollection body of ${p}, with replication_factor clamped to
@@ -1924,6 +2031,8 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 			}
 			rs.jobs[k].peer = pick[i];
 		}
+		if (existed && check_priority(r, p, &rs, l, err) != 0)
+			goto fail;
 	}
 	rs.it = add_item(r->rep, p->name, p->target);
 	rs.it->replaced = p->replaced;
@@ -2555,6 +2664,7 @@ qbk_restore_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 	r.o = o;
 	r.rep = rep;
 	r.url = qbk_qdrant_url(q);
+	qbk_buf_init(&r.inactive);
 	pthread_mutex_init(&r.mu, NULL);
 	if (make_plans(m, o, &plans, &np, &mn, err) != 0 ||
 	    check_target(&r, plans, np, err) != 0 ||
@@ -2594,8 +2704,19 @@ qbk_restore_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 	if (!o->no_aliases && !o->one_shard &&
 	    restore_aliases(&r, plans, np, err) != 0)
 		goto out;
+	if (r.inactive.len > 0) {
+		/* The data is in; the cluster is not whole yet. */
+		qbk_err_set(err, QBK_E_QDRANT, "%s", r.inactive.buf);
+		qbk_err_hint(err, "the restored data is on the Active "
+		    "replicas; bring the nodes of the others back (Qdrant "
+		    "re-syncs them) and check with qbk-verify --live, or allow "
+		    "more time with [qdrant] replica_timeout; "
+		    "--allow-inactive-replicas makes this a warning");
+		goto out;
+	}
 	rc = 0;
 out:
+	qbk_buf_release(&r.inactive);
 	qbk_cluster_free(r.cl);
 	pthread_mutex_destroy(&r.mu);
 	if (rc != 0 && rep->safety_backup_id[0] != '\0' &&

@@ -107,7 +107,6 @@ test_expect_success '... and no uploaded file left on any node' '
 
 test_expect_success 'a node down: the backup takes its shards from the other replicas' '
 	sim_api POST /__sim/node "{\"node\":2,\"down\":true}" >/dev/null &&
-	sleep 0.3 &&
 	qbk-backup $C --collection c --json >"$TEST_TMP/b2.json" 2>"$TEST_TMP/b2.err" &&
 	B2=$(json_get "$TEST_TMP/b2.json" "d[\"backup_id\"]") &&
 	qbk-restore $C --backup "$B2" --list --json >"$TEST_TMP/l2.json" &&
@@ -118,17 +117,32 @@ test_expect_success 'a node down: the backup takes its shards from the other rep
 	test_grep "does not answer" "$TEST_TMP/b2.err"
 '
 
-test_expect_success '... restoring while it is down warns about its replicas' '
+test_expect_exit 1 '... restoring while it is down fails: its replicas are not active' '
 	sed "s/^\[qdrant\]\$/&\nreplica_timeout = 1s/" "$TEST_TMP/qbk.conf" >"$TEST_TMP/short.conf" &&
-	qbk-restore -c "$TEST_TMP/short.conf" --backup "$B2" --collection c --as c2 --json >"$TEST_TMP/r2.json" 2>"$TEST_TMP/r2.err" &&
+	qbk-restore -c "$TEST_TMP/short.conf" --backup "$B2" --collection c --as c2 --json
+'
+
+test_expect_success '... naming the collection, the shards, the peer and its state' '
+	test "$(json_get "$TEST_TMP/stdout" "d[\"ok\"]")" = false &&
+	json_get "$TEST_TMP/stdout" "d[\"problems\"]" >"$TEST_TMP/p2" &&
+	test_grep "not every replica of .c2. is active after 1 s" "$TEST_TMP/p2" &&
+	test_grep "shard [0-9] on peer $P2: Dead" "$TEST_TMP/p2" &&
+	test "$(json_get "$TEST_TMP/stdout" "[c[\"target\"] for c in d[\"collections\"]]")" = "[\"c2\"]" &&
+	test_grep "qbk-restore: not every replica of .c2. is active" "$TEST_TMP/stderr" &&
+	test_grep "hint: .*allow-inactive-replicas" "$TEST_TMP/stderr"
+'
+
+test_expect_success '... --allow-inactive-replicas makes it a warning' '
+	qbk-restore -c "$TEST_TMP/short.conf" --backup "$B2" --collection c --as c2w --allow-inactive-replicas --json >"$TEST_TMP/r2.json" 2>"$TEST_TMP/r2.err" &&
+	test "$(json_get "$TEST_TMP/r2.json" "d[\"ok\"]")" = true &&
 	json_get "$TEST_TMP/r2.json" "d[\"warnings\"]" >"$TEST_TMP/w2" &&
-	test_grep "not every replica of .c2. is active after 1 s" "$TEST_TMP/w2" &&
-	test_grep "on peer $P2: Dead" "$TEST_TMP/w2"
+	test_grep "not every replica of .c2w. is active after 1 s" "$TEST_TMP/w2" &&
+	test_grep "on peer $P2: Dead" "$TEST_TMP/w2" &&
+	sim_api DELETE /collections/c2w >/dev/null
 '
 
 test_expect_exit 1 'both replicas of shards 0 and 3 down: the backup fails and names them' '
 	on "$URL3" POST /__sim/node "{\"node\":1,\"down\":true}" >/dev/null &&
-	sleep 0.3 &&
 	qbk-backup $C --url "$URL3" --collection c
 '
 
@@ -155,7 +169,6 @@ test_expect_success '--allow-partial backs up the rest and records the missing s
 test_expect_success 'nodes back: replicas re-synced' '
 	on "$URL3" POST /__sim/node "{\"node\":1,\"down\":false}" >/dev/null &&
 	on "$URL3" POST /__sim/node "{\"node\":2,\"down\":false}" >/dev/null &&
-	sleep 0.5 &&
 	all_active "$URL1" c
 '
 
@@ -220,6 +233,95 @@ test_expect_exit 2 '--shard needs one --collection' '
 
 test_expect_exit 2 '--shard into a collection that does not exist' '
 	qbk-restore $C --backup "$B1" --collection c --as nothere --shard 4
+'
+
+# counts COLLECTION: the points count of every replica, "shard peer count"
+# per line, sorted, as each node counts its own.
+counts() {
+	for u in $SIM_URLS; do
+		on "$u" GET "/collections/$1/cluster" >"$TEST_TMP/cc" &&
+		json_get "$TEST_TMP/cc" "\"\\n\".join(\"%d %d %d\" % (s[\"shard_id\"], d[\"result\"][\"peer_id\"], s[\"points_count\"]) for s in d[\"result\"][\"local_shards\"])" || return 1
+	done | sort -n
+}
+
+# diverged COLLECTION: the shards whose replicas disagree on their count.
+diverged() {
+	counts "$1" | awk '{ c[$1] = c[$1] " " $3 } END { for (s in c) { split(c[s], v, " "); for (i in v) if (v[i] != v[1]) { print s; break } } }' | sort -n
+}
+
+test_expect_success 'priorities into an existing collection: a backup, then the cluster moves on' '
+	sim_api POST /__sim/generate "{\"collection\":\"p\",\"points\":600,\"dim\":8,\"seed\":5,\"shard_number\":3,\"replication_factor\":2}" >/dev/null &&
+	sim_points p >"$TEST_TMP/p.before" &&
+	qbk-backup $C --collection p --json >"$TEST_TMP/bp.json" &&
+	BP=$(json_get "$TEST_TMP/bp.json" "d[\"backup_id\"]") &&
+	python3 -c "import json; print(json.dumps({\"points\": [{\"id\": 900000 + i, \"vector\": [0.5] * 8, \"payload\": {\"late\": i}} for i in range(60)]}))" >"$TEST_TMP/late.json" &&
+	sim_api PUT "/collections/p/points?wait=true" "$(cat "$TEST_TMP/late.json")" >/dev/null &&
+	sim_points p >"$TEST_TMP/p.moved" &&
+	test_lines 660 "$TEST_TMP/p.moved" &&
+	test -z "$(diverged p)"
+'
+
+test_expect_success '--priority replica --force: the cluster'"'"'s data stays, and a warning says so' '
+	qbk-restore $C --backup "$BP" --collection p --force --priority replica --json >"$TEST_TMP/rp.json" 2>"$TEST_TMP/rp.err" &&
+	test "$(json_get "$TEST_TMP/rp.json" "d[\"ok\"]")" = true &&
+	json_get "$TEST_TMP/rp.json" "d[\"warnings\"]" >"$TEST_TMP/wp" &&
+	test_grep "priority .replica.: Qdrant re-syncs the restored replicas of .p. from the other Active replicas \(shard 0 on peer [0-9]+; shard 1 on peer [0-9]+; shard 2 on peer [0-9]+\): those shards keep the cluster.s data, not the backup.s" "$TEST_TMP/wp" &&
+	test_grep "priority .replica." "$TEST_TMP/rp.err" &&
+	all_active "$URL1" p &&
+	sim_points p >"$TEST_TMP/p.replica" &&
+	test_cmp "$TEST_TMP/p.moved" "$TEST_TMP/p.replica"
+'
+
+test_expect_success '--priority no_sync --force: the restored replicas and the others diverge, with a warning' '
+	qbk-restore $C --backup "$BP" --collection p --force --priority no_sync --json >"$TEST_TMP/rn.json" 2>"$TEST_TMP/rn.err" &&
+	json_get "$TEST_TMP/rn.json" "d[\"warnings\"]" >"$TEST_TMP/wn" &&
+	test_grep "priority .no_sync.: the other Active replicas of .p. \(shard 0 on peer [0-9]+; shard 1 on peer [0-9]+; shard 2 on peer [0-9]+\) keep their data and may diverge" "$TEST_TMP/wn" &&
+	test "$(diverged p | tr "\n" " ")" = "0 1 2 " &&
+	counts p >"$TEST_TMP/pc" &&
+	test "$(awk "{ n += \$3 } END { print n }" "$TEST_TMP/pc")" = 1260
+'
+
+test_expect_exit 3 '... which qbk-verify --live reports' '
+	qbk-verify $C --live --json
+'
+
+test_expect_success '... naming the replicas that disagree' '
+	test_grep "shard 0: replica on peer [0-9]+ has [0-9]+ points, replica on peer [0-9]+ has [0-9]+\"" "$TEST_TMP/stdout"
+'
+
+test_expect_success '--priority snapshot --force: every replica gets the backup'"'"'s data' '
+	qbk-restore $C --backup "$BP" --collection p --force --priority snapshot --json >"$TEST_TMP/rs.json" &&
+	test "$(json_get "$TEST_TMP/rs.json" "d[\"ok\"]")" = true &&
+	test "$(json_get "$TEST_TMP/rs.json" "d[\"warnings\"]")" = "[]" &&
+	test -n "$(json_get "$TEST_TMP/rs.json" "d[\"safety_backup_id\"]")" &&
+	all_active "$URL1" p &&
+	sim_points p >"$TEST_TMP/p.snapshot" &&
+	test_cmp "$TEST_TMP/p.before" "$TEST_TMP/p.snapshot" &&
+	test -z "$(diverged p)" &&
+	counts p >"$TEST_TMP/pc" &&
+	test "$(awk "{ n += \$3 } END { print n }" "$TEST_TMP/pc")" = 1200
+'
+
+test_expect_exit 2 '--shard with --priority replica over other active replicas needs --force' '
+	qbk-restore $C --backup "$BP" --collection p --shard 1 --priority replica
+'
+
+test_expect_success '... said clearly' '
+	test_grep "priority .replica. keeps the cluster.s data of .p.: Qdrant re-syncs the restored replica from the other Active replicas \(shard 1 on peer [0-9]+\)" "$TEST_TMP/stderr" &&
+	test_grep "hint: use --priority snapshot" "$TEST_TMP/stderr"
+'
+
+test_expect_exit 2 '--shard with --priority no_sync too' '
+	qbk-restore $C --backup "$BP" --collection p --shard 1 --priority no_sync
+'
+
+test_expect_success '... said clearly; with --force it goes ahead, with a warning' '
+	test_grep "priority .no_sync. leaves the other Active replicas of .p. \(shard 1 on peer [0-9]+\) as they are" "$TEST_TMP/stderr" &&
+	qbk-restore $C --backup "$BP" --collection p --shard 1 --priority replica --force --json >"$TEST_TMP/rsh.json" 2>/dev/null &&
+	test_grep "priority .replica.: Qdrant re-syncs" "$TEST_TMP/rsh.json" &&
+	all_active "$URL1" p &&
+	sim_points p >"$TEST_TMP/p.after" &&
+	test_cmp "$TEST_TMP/p.before" "$TEST_TMP/p.after"
 '
 
 test_done

@@ -116,6 +116,17 @@ test_expect_success 'restore onto a 2-node cluster: every point, the layout kept
 	test "$(replicas_of c)" = 12
 '
 
+test_expect_success '... every replica active when it returns, as each node sees it' '
+	test "$(json_get "$TEST_TMP/r2.json" "d[\"ok\"]")" = true &&
+	for u in $SIM_URLS; do
+		for coll in c d; do
+			SIM_URL=$u sim_api GET "/collections/$coll/cluster" >"$TEST_TMP/cc" &&
+			test "$(json_get "$TEST_TMP/cc" "sorted(set(s[\"state\"] for s in d[\"result\"][\"local_shards\"] + d[\"result\"][\"remote_shards\"]))")" = "[\"Active\"]" &&
+			test "$(json_get "$TEST_TMP/cc" "d[\"result\"][\"shard_transfers\"]")" = "[]" || return 1
+		done
+	done
+'
+
 test_expect_success '... with the replication factor clamped to 2 peers, and a warning' '
 	sim_api GET /collections/d >"$TEST_TMP/info" &&
 	test "$(json_get "$TEST_TMP/info" "d[\"result\"][\"config\"][\"params\"][\"replication_factor\"]")" = 2 &&
@@ -159,8 +170,23 @@ test_expect_success 'a backup of the 4-node cluster streams from all four nodes'
 	test "$(json_get "$TEST_TMP/l4.json" "len(set(s[\"peer_id\"] for s in d[\"collections\"][0][\"snapshots\"]))")" = 4
 '
 
-test_expect_success 'a single node with payload indexes: a collection snapshot backup' '
+test_expect_success 'the cluster backup restored onto a single node, point by point' '
 	sim_start &&
+	conf "$TEST_TMP/one.conf" &&
+	qbk-restore -c "$TEST_TMP/one.conf" --backup "$B" --json >"$TEST_TMP/r1.json" &&
+	test "$(json_get "$TEST_TMP/r1.json" "d[\"warnings\"]")" = "[]" &&
+	sim_points c >"$TEST_TMP/c.one" &&
+	test_cmp "$TEST_TMP/c.before" "$TEST_TMP/c.one" &&
+	sim_points d >"$TEST_TMP/d.one" &&
+	test_cmp "$TEST_TMP/d.before" "$TEST_TMP/d.one" &&
+	sim_api GET /collections/c >"$TEST_TMP/info" &&
+	test "$(json_get "$TEST_TMP/info" "d[\"result\"][\"config\"][\"params\"][\"shard_number\"]")" = 6 &&
+	sim_api GET /collections/d >"$TEST_TMP/d1.info" &&
+	json_get "$TEST_TMP/d1.info" "sorted((k, v[\"data_type\"]) for k, v in d[\"result\"][\"payload_schema\"].items())" >"$TEST_TMP/d1.schema" &&
+	test_cmp "$TEST_TMP/d.schema" "$TEST_TMP/d1.schema"
+'
+
+test_expect_success 'a single node with payload indexes: a collection snapshot backup' '
 	sim_generate s 100 8 &&
 	sim_api PUT /collections/s/index "{\"field_name\":\"category\",\"field_schema\":\"keyword\"}" >/dev/null &&
 	qbk-backup --url "$SIM_URL" --repo "$R" -c /dev/null --collection s >/dev/null
