@@ -107,8 +107,9 @@ qbk_cluster_discover(struct qbk_qdrant *q, const char *const *nodes,
     size_t nnodes, struct qbk_cluster **out, struct qbk_err *err)
 {
 	struct qbk_qdrant_cluster *cl = NULL;
+	struct qbk_buf silent = QBK_BUF_INIT;
 	struct qbk_cluster *c;
-	size_t i, k;
+	size_t i, k, nsilent = 0;
 
 	*out = NULL;
 	if (qbk_qdrant_cluster(q, &cl, err) != 0)
@@ -157,10 +158,13 @@ qbk_cluster_discover(struct qbk_qdrant *q, const char *const *nodes,
 			 * replica. */
 			qbk_warn("configured node '%s' does not answer: %s",
 			    nodes[k], e.msg);
+			qbk_buf_addf(&silent, "%s'%s'", nsilent++ > 0 ? ", " :
+			    "", nodes[k]);
 			continue;
 		}
 		if ((pe = qbk_cluster_peer(c, id)) == NULL) {
 			qbk_cluster_free(c);
+			qbk_buf_release(&silent);
 			return qbk_err_set(err, QBK_E_CONFIG, "configured node "
 			    "'%s' is not a peer of the cluster of '%s'",
 			    nodes[k], qbk_qdrant_url(q));
@@ -201,11 +205,18 @@ qbk_cluster_discover(struct qbk_qdrant *q, const char *const *nodes,
 			else
 				qbk_buf_addf(&b, "'%s' answers as peer %llu",
 				    url, (unsigned long long)id);
+			/* Its configured URL may be one of those that did not
+			 * answer: say so, the derived one may mean nothing. */
+			if (nsilent > 0)
+				qbk_buf_addf(&b, " (configured node%s not "
+				    "answering: %s)", nsilent == 1 ? "" : "s",
+				    silent.buf);
 			pe->error = qbk_buf_detach(&b, NULL);
 		}
 		qbk_detail("peer %llu (%s) is not reachable at '%s': %s",
 		    (unsigned long long)pe->id, pe->uri, url, pe->error);
 	}
+	qbk_buf_release(&silent);
 	*out = c;
 	return 0;
 }

@@ -645,6 +645,17 @@ list_json(const struct qbk_manifest *m, struct qbk_buf *out)
 		    (json_int_t)m->missing[i].shard_id, "reason",
 		    m->missing[i].reason != NULL ? m->missing[i].reason : ""));
 	json_object_set_new(doc, "missing_shards", missing);
+	missing = json_array();
+	for (i = 0; i < m->n_unreachable; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)
+		    m->unreachable[i].peer_id);
+		json_array_append_new(missing, json_pack("{s:s, s:s, s:s}",
+		    "peer_id", id, "url", m->unreachable[i].url, "reason",
+		    m->unreachable[i].reason));
+	}
+	json_object_set_new(doc, "unreachable_peers", missing);
 	for (i = 0; i < m->n_snapshots; i++) {
 		json_array_append_new(fulls, snap_json(m->snapshots[i]));
 		full_members(m->snapshots[i], list_member, &l);
@@ -750,6 +761,12 @@ qbk_restore_list(const struct qbk_manifest *m, int json, struct qbk_buf *out)
 		    m->missing[i].collection,
 		    m->missing[i].reason[0] != '\0' ? ": " : "",
 		    m->missing[i].reason);
+	for (i = 0; i < m->n_unreachable; i++)
+		qbk_buf_addf(out, "  unreachable: peer %llu at %s%s%s\n",
+		    (unsigned long long)m->unreachable[i].peer_id,
+		    m->unreachable[i].url[0] != '\0' ? m->unreachable[i].url :
+		    "(no URL)", m->unreachable[i].reason[0] != '\0' ? ": " :
+		    "", m->unreachable[i].reason);
 }
 
 /* ---- reading a tar stream (full storage snapshots) -------------------- */

@@ -57,6 +57,7 @@ test_expect_success 'set up a sharded, replicated collection and a repository' '
 test_expect_success 'a backup takes every shard once' '
 	qbk-backup $C --json >"$TEST_TMP/b1.json" &&
 	B1=$(json_get "$TEST_TMP/b1.json" "d[\"backup_id\"]") &&
+	test "$(json_get "$TEST_TMP/b1.json" "[d[\"partial\"], d[\"warnings\"], d[\"missing_shards\"], d[\"unreachable_peers\"]]")" = "[false, [], [], []]" &&
 	test "$(json_get "$TEST_TMP/b1.json" "sorted(s[\"shard_id\"] for s in d[\"collections\"][0][\"snapshots\"])")" = "[0, 1, 2, 3, 4, 5]" &&
 	qbk-restore $C --list --json >"$TEST_TMP/l1.json"
 '
@@ -117,6 +118,16 @@ test_expect_success 'a node down: the backup takes its shards from the other rep
 	test_grep "does not answer" "$TEST_TMP/b2.err"
 '
 
+test_expect_success '... its --json and the manifest name the peer it could not reach' '
+	test "$(json_get "$TEST_TMP/b2.json" "[d[\"ok\"], d[\"partial\"], d[\"missing_shards\"]]")" = "[true, false, []]" &&
+	test "$(json_get "$TEST_TMP/b2.json" "[u[\"peer_id\"] for u in d[\"unreachable_peers\"]]")" = "[\"$P2\"]" &&
+	json_get "$TEST_TMP/b2.json" "d[\"warnings\"]" >"$TEST_TMP/w2b" &&
+	test_grep "peer $P2 cannot be reached at .http://[^ ]*: .*Connection refused \(configured node not answering: .$URL2.\)" "$TEST_TMP/w2b" &&
+	test "$(json_get "$TEST_TMP/l2.json" "[u[\"peer_id\"] for u in d[\"unreachable_peers\"]]")" = "[\"$P2\"]" &&
+	qbk-restore $C --backup "$B2" --list >"$TEST_TMP/l2.txt" &&
+	test_grep "unreachable: peer $P2 at http://.*: .*configured node not answering: .$URL2." "$TEST_TMP/l2.txt"
+'
+
 test_expect_exit 1 '... restoring while it is down fails: its replicas are not active' '
 	sed "s/^\[qdrant\]\$/&\nreplica_timeout = 1s/" "$TEST_TMP/qbk.conf" >"$TEST_TMP/short.conf" &&
 	qbk-restore -c "$TEST_TMP/short.conf" --backup "$B2" --collection c --as c2 --json
@@ -155,7 +166,7 @@ test_expect_success '... with the shards named, and no backup written' '
 '
 
 test_expect_success '--allow-partial backs up the rest and records the missing shards' '
-	qbk-backup $C --url "$URL3" --collection c --allow-partial --json >"$TEST_TMP/b3.json" 2>"$TEST_TMP/b3.err" &&
+	qbk-backup $C --url "$URL3" --collection c --allow-partial --json --metrics-file "$TEST_TMP/b3.prom" >"$TEST_TMP/b3.json" 2>"$TEST_TMP/b3.err" &&
 	B3=$(json_get "$TEST_TMP/b3.json" "d[\"backup_id\"]") &&
 	test "$(json_get "$TEST_TMP/b3.json" "[m[\"shard_id\"] for m in d[\"missing_shards\"]]")" = "[0, 3]" &&
 	qbk-restore $C --backup "$B3" --list --json >"$TEST_TMP/l3.json" &&
@@ -164,6 +175,26 @@ test_expect_success '--allow-partial backs up the rest and records the missing s
 	qbk-restore $C --backup "$B3" --list >"$TEST_TMP/l3.txt" &&
 	test_grep "missing: shard 0 of c" "$TEST_TMP/l3.txt" &&
 	test_grep "not backed up" "$TEST_TMP/b3.err"
+'
+
+test_expect_success '... which its --json shows as warnings of a partial backup' '
+	test "$(json_get "$TEST_TMP/b3.json" "[d[\"ok\"], d[\"partial\"], d[\"problems\"]]")" = "[true, true, []]" &&
+	json_get "$TEST_TMP/b3.json" "d[\"warnings\"]" >"$TEST_TMP/w3b" &&
+	test_grep "shard 0 of collection .c. is not backed up: no active replica" "$TEST_TMP/w3b" &&
+	test_grep "shard 3 of collection .c. is not backed up" "$TEST_TMP/w3b" &&
+	test "$(json_get "$TEST_TMP/b3.json" "len(d[\"unreachable_peers\"])")" = 2 &&
+	test_grep "peer $P2 cannot be reached at .* \(configured nodes not answering: .$URL1., .$URL2.\)" "$TEST_TMP/w3b" &&
+	test_grep -v "peer [0-9]+ cannot be reached at .$URL3." "$TEST_TMP/w3b"
+'
+
+test_expect_success '... and its metrics file as gauges, beside the usual ones' '
+	promtool check metrics <"$TEST_TMP/b3.prom" &&
+	test_grep "^qbk_backup_missing_shards\{collection=\"c\"\} 2\$" "$TEST_TMP/b3.prom" &&
+	test_grep "^qbk_backup_unreachable_peers 2\$" "$TEST_TMP/b3.prom" &&
+	test_grep "^qbk_backup_last_run_success 1\$" "$TEST_TMP/b3.prom" &&
+	test_grep "^qbk_backup_last_success_timestamp_seconds [0-9]+\$" "$TEST_TMP/b3.prom" &&
+	test_grep "^qbk_backup_bytes\{collection=\"c\"\} [1-9]" "$TEST_TMP/b3.prom" &&
+	test_grep "^qbk_backup_total_new_bytes [0-9]+\$" "$TEST_TMP/b3.prom"
 '
 
 test_expect_success 'nodes back: replicas re-synced' '
