@@ -14,15 +14,21 @@
  *      answered /cluster;
  *   2. each URL of [qdrant] nodes is asked for its own peer id (GET
  *      /cluster), so any addressing (proxies, other ports) works;
- *   3. otherwise the p2p URI with its port minus 2: Qdrant's default ports
- *      are 6333 (REST), 6334 (gRPC) and 6335 (p2p), so
- *      "http://10.0.0.2:6335/" becomes "http://10.0.0.2:6333" (a URI
- *      without a port counts as port 6335).  Deployments with other
- *      ports (such as qbk's simulator, whose p2p port is the REST port
- *      plus 10000) list their nodes in [qdrant] nodes.
- * Every peer is probed (GET /cluster, which must answer with that peer's
- * id); a peer that cannot be reached is recorded, and whoever needs it
- * (a replica that is Active there) fails with its URL named.
+ *   3. otherwise the host of the p2p URI, its port minus 2, and the scheme
+ *      of the URL asked in 1 (not of the p2p URI: REST often has TLS
+ *      where the p2p port has none): Qdrant's default ports are 6333
+ *      (REST), 6334 (gRPC) and 6335 (p2p), so with --url
+ *      https://qdrant:6333 "http://10.0.0.2:6335/" becomes
+ *      "https://10.0.0.2:6333" (a URI without a port counts as port
+ *      6335).  Deployments with other ports (such as qbk's simulator,
+ *      whose p2p port is the REST port plus 10000) list their nodes in
+ *      [qdrant] nodes.
+ * Every peer is probed (GET /cluster).  A URL that answers must be the
+ * peer it stands for, of this cluster (it lists the peer asked in 1):
+ * one that answers as another peer, another cluster or a single node is a
+ * configuration error (QBK_E_CONFIG), never used.  A peer that cannot be
+ * reached is recorded, and whoever needs it (a replica that is Active
+ * there) fails with its URL named.
  *
  * Parallel work: qbk_cluster_run() runs jobs on a bounded number of
  * threads, at most one job per node at a time.
@@ -52,16 +58,18 @@ struct qbk_cluster {
 	size_t npeers;
 };
 
-/** qbk_cluster_rest_url(uri, out, size): the REST URL of the p2p URI
- * ${uri} by rule 3 above, into ${out}[${size}].  0, or -1 if ${uri} is not
- * an http(s) URL or does not fit. */
-int qbk_cluster_rest_url(const char *, char *, size_t);
+/** qbk_cluster_rest_url(uri, base, out, size): the REST URL of the p2p
+ * URI ${uri} by rule 3 above, with the scheme of the URL ${base} (NULL, or
+ * a URL that is not http(s): the scheme of ${uri}), into ${out}[${size}].
+ * 0, or -1 if ${uri} is not an http(s) URL or does not fit. */
+int qbk_cluster_rest_url(const char *, const char *, char *, size_t);
 
 /** qbk_cluster_discover(q, nodes, nnodes, out, err): discover the
  * deployment ${q} talks to; ${nodes} (may be NULL) are the configured REST
  * URLs.  A configured node that does not answer is warned about (it may
- * be down); one that answers but is not a peer of this cluster is an error
- * (QBK_E_CONFIG).  Caller frees ${*out} with qbk_cluster_free(). */
+ * be down); one that answers but is not a peer of this cluster, or a URL
+ * derived by the port rule that answers as another peer or deployment, is
+ * an error (QBK_E_CONFIG).  Caller frees ${*out} with qbk_cluster_free(). */
 int qbk_cluster_discover(struct qbk_qdrant *, const char *const *, size_t,
     struct qbk_cluster **, struct qbk_err *);
 

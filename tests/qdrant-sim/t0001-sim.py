@@ -1747,6 +1747,60 @@ def t_peer_ids():
         c.stop()
 
 
+@test("--p2p-port-offset, POST /__sim/p2p, --tls-cert/--tls-key")
+def t_p2p_tls():
+    a = Sim(TMP, "p2p", nodes=2, keys=False,
+            extra=["--p2p-port-offset", "2"]).start()
+    try:
+        uris = {int(k): v["uri"] for k, v in
+                a.r("GET", "/cluster")["peers"].items()}
+        eq(sorted(uris.values()), sorted("http://127.0.0.1:%d/" % (p + 2)
+                                         for p in a.ports), "REST + 2")
+        r = a.r("POST", "/__sim/p2p", {"node": 2, "port": 4242})
+        eq(r["uri"], "http://127.0.0.1:4242/", "answer")
+        p2 = a.r("GET", "/cluster", node=2)["peer_id"]
+        eq(a.r("GET", "/cluster")["peers"][str(p2)]["uri"],
+           "http://127.0.0.1:4242/", "advertised")
+        a.j("POST", "/__sim/p2p", {"node": 2, "port": 70000}, expect=400)
+    finally:
+        a.stop()
+    d = os.path.join(TMP, "tls")
+    os.makedirs(d, exist_ok=True)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                    key, "-out", cert], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t = Sim(TMP, "tls", nodes=1, keys=False,
+            extra=["--tls-cert", cert, "--tls-key", key,
+                   "--generate", "g:50:4"]).start()
+    try:
+        import ssl
+        ctx = ssl.create_default_context(cafile=cert)
+        c = http.client.HTTPSConnection("127.0.0.1", t.ports[0],
+                                        context=ctx, timeout=10)
+        c.request("POST", "/collections/g/snapshots")
+        name = json.loads(c.getresponse().read())["result"]["name"]
+        c.request("GET", "/collections/g/snapshots/" + name)
+        r = c.getresponse()
+        body = r.read()
+        eq(r.status, 200, "download over TLS")
+        tar_members(body)
+        c.request("GET", "/collections/g/shards/0/snapshot")
+        r = c.getresponse()
+        eq(r.getheader("Transfer-Encoding"), "chunked", "stream over TLS")
+        tar_members(r.read())
+        c.close()
+        try:
+            st, h, b = t.req("GET", "/")
+            raise Fail("plain HTTP answered %d" % st)
+        except (OSError, http.client.HTTPException):
+            pass
+    finally:
+        t.stop()
+
+
 # ---------------------------------------------------------------- main
 
 def main():

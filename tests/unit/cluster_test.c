@@ -13,42 +13,51 @@
 #include "qbk_err.h"
 #include "qbk_cluster.h"
 
+/* rest(uri, base): qbk_cluster_rest_url() into a static buffer, or "-". */
+static const char *
+rest(const char *uri, const char *base)
+{
+	static char out[128];
+
+	if (qbk_cluster_rest_url(uri, base, out, sizeof(out)) != 0)
+		return "-";
+	return out;
+}
+
 static void
 rest_url_mapping(void **state)
 {
-	char out[128];
+	char small[8];
 
 	(void)state;
 	/* Qdrant's defaults: p2p 6335 -> REST 6333. */
-	assert_int_equal(qbk_cluster_rest_url("http://10.0.0.2:6335/", out,
-	    sizeof(out)), 0);
-	assert_string_equal(out, "http://10.0.0.2:6333");
-	assert_int_equal(qbk_cluster_rest_url("https://qdrant-1.svc:6335",
-	    out, sizeof(out)), 0);
-	assert_string_equal(out, "https://qdrant-1.svc:6333");
+	assert_string_equal(rest("http://10.0.0.2:6335/", NULL),
+	    "http://10.0.0.2:6333");
+	assert_string_equal(rest("https://qdrant-1.svc:6335", NULL),
+	    "https://qdrant-1.svc:6333");
 	/* No port: Qdrant's default p2p port. */
-	assert_int_equal(qbk_cluster_rest_url("http://node7/", out,
-	    sizeof(out)), 0);
-	assert_string_equal(out, "http://node7:6333");
-	assert_int_equal(qbk_cluster_rest_url("http://[fd00::2]:6335/", out,
-	    sizeof(out)), 0);
-	assert_string_equal(out, "http://[fd00::2]:6333");
+	assert_string_equal(rest("http://node7/", NULL), "http://node7:6333");
+	assert_string_equal(rest("http://[fd00::2]:6335/", NULL),
+	    "http://[fd00::2]:6333");
 	/* Another p2p port keeps the same offset. */
-	assert_int_equal(qbk_cluster_rest_url("http://h:7002/", out,
-	    sizeof(out)), 0);
-	assert_string_equal(out, "http://h:7000");
+	assert_string_equal(rest("http://h:7002/", NULL), "http://h:7000");
+	/* The scheme is the one of the URL qbk was given: TLS on the REST
+	 * port behind a plain p2p port, and the other way round. */
+	assert_string_equal(rest("http://10.0.0.2:6335/",
+	    "https://qdrant.example:6333"), "https://10.0.0.2:6333");
+	assert_string_equal(rest("https://10.0.0.2:6335/",
+	    "http://127.0.0.1:6333/"), "http://10.0.0.2:6333");
+	/* A base that is no http(s) URL: the p2p URI's scheme. */
+	assert_string_equal(rest("https://h:6335/", "h:6333"),
+	    "https://h:6333");
 	/* Refused. */
-	assert_int_equal(qbk_cluster_rest_url("grpc://h:6335", out,
-	    sizeof(out)), -1);
-	assert_int_equal(qbk_cluster_rest_url("http://:6335", out,
-	    sizeof(out)), -1);
-	assert_int_equal(qbk_cluster_rest_url("http://h:x/", out,
-	    sizeof(out)), -1);
-	assert_int_equal(qbk_cluster_rest_url("http://h:70000/", out,
-	    sizeof(out)), -1);
-	assert_int_equal(qbk_cluster_rest_url("http://h:2/", out,
-	    sizeof(out)), -1);
-	assert_int_equal(qbk_cluster_rest_url("http://h:6335/", out, 8), -1);
+	assert_string_equal(rest("grpc://h:6335", NULL), "-");
+	assert_string_equal(rest("http://:6335", "https://x"), "-");
+	assert_string_equal(rest("http://h:x/", NULL), "-");
+	assert_string_equal(rest("http://h:70000/", NULL), "-");
+	assert_string_equal(rest("http://h:2/", NULL), "-");
+	assert_int_equal(qbk_cluster_rest_url("http://h:6335/", NULL, small,
+	    sizeof(small)), -1);
 }
 
 /* A layout of ${n} shards, replica r of shard s on peer ((s + r) % np) + 1,

@@ -639,14 +639,19 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def send_fd(self, fd, offset, length):
-        if self.fault is not None:
+        # sendfile would bypass TLS: a TLS connection gets the bytes
+        if self.fault is not None or self.sim.tls is not None:
             done = 0
             while done < length:
                 data = os.pread(fd, min(IO_CHUNK, length - done),
                                 offset + done)
                 if not data:
                     raise OSError("file shrank while sending")
-                self.fault_write(data)
+                if self.fault is not None:
+                    self.fault_write(data)
+                else:
+                    self.wfile.write(data)
+                    self.sent_body += len(data)
                 done += len(data)
             return
         sock = self.connection.fileno()
@@ -678,7 +683,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.begin_body(enc)
-        direct = self.fault is None and self.enc is None
+        direct = self.fault is None and self.enc is None and \
+            self.sim.tls is None
         buf = []
         buflen = 0
 
@@ -907,6 +913,20 @@ class Handler(BaseHTTPRequestHandler):
                 self.ok({"node": target.index, "peer_id": target.peer_id,
                          "down": down, "mark_dead": mark_dead})
                 return
+            elif path == "/__sim/p2p" and method == "POST":
+                # The p2p port a node advertises in GET /cluster (a
+                # deployment whose ports do not follow the usual rule).
+                body = self.json_body()
+                target = self.node_by(int(body.get("node", 0)))
+                port = body.get("port")
+                if not isinstance(port, int) or isinstance(port, bool) or \
+                        not 0 < port < 65536:
+                    raise ApiError(400, "Bad request: port must be "
+                                   "1..65535")
+                with sim.lock:
+                    target.p2p_port = port
+                self.ok({"node": target.index, "uri": target.uri()})
+                return
             elif path == "/__sim/wipe_shard" and method == "POST":
                 # Lose the data of one shard on every replica (or on the
                 # node given): the replicas stay Active, but empty.
@@ -1031,6 +1051,11 @@ class NodeServer(ThreadingHTTPServer):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
+        if self.node.sim.tls is not None:
+            # the handshake happens on the first read, in the handler's
+            # thread (a client that speaks plain HTTP fails there alone)
+            sock = self.node.sim.tls.wrap_socket(
+                sock, server_side=True, do_handshake_on_connect=False)
         with self.conns_lock:
             self.conns.add(sock)
         return sock, addr

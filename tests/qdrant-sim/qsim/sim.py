@@ -400,6 +400,7 @@ class Sim:
         self.by_peer = {n.peer_id: n for n in self.nodes}
         self.opseq = 0
         self.send_failures = {}
+        self.tls = None             # ssl.SSLContext of the REST ports
         self._load()
 
     @property
