@@ -225,6 +225,24 @@ test_expect_success 'a node failing during the backup: its shards come from the 
 	sim_api DELETE /collections/c5 >/dev/null
 '
 
+test_expect_success 'a node lost in the middle of the backup, its replicas still Active: the next replica serves' '
+	sim_api POST /__sim/faults "{\"node\":2,\"rules\":[{\"path_regex\":\"/shards/[0-9]+/snapshot\$\",\"node_down\":true,\"mark_dead\":false}]}" >/dev/null &&
+	qbk-backup -c "$TEST_TMP/noretry.conf" --collection c --json >"$TEST_TMP/b6.json" 2>"$TEST_TMP/b6.err" &&
+	on "$URL1" GET /collections/c/cluster >"$TEST_TMP/cc6" &&
+	test "$(json_get "$TEST_TMP/cc6" "sorted(set(s[\"state\"] for s in d[\"result\"][\"remote_shards\"] if s[\"peer_id\"] == $P2))")" = "[\"Active\"]" &&
+	test_grep "cannot back up shard [0-9] of collection .c. from peer $P2 .*; trying the replica on peer" "$TEST_TMP/b6.err" &&
+	test "$(json_get "$TEST_TMP/b6.json" "len(d[\"collections\"][0][\"snapshots\"])")" = 6 &&
+	test "$(json_get "$TEST_TMP/b6.json" "[s for s in d[\"collections\"][0][\"snapshots\"] if s[\"peer_id\"] == \"$P2\"]")" = "[]" &&
+	test "$(json_get "$TEST_TMP/b6.json" "d[\"missing_shards\"]")" = "[]" &&
+	B6=$(json_get "$TEST_TMP/b6.json" "d[\"backup_id\"]") &&
+	on "$URL1" POST /__sim/node "{\"node\":2,\"down\":false}" >/dev/null &&
+	sim_api DELETE "/__sim/faults?all=true" >/dev/null &&
+	qbk-restore $C --backup "$B6" --collection c --as c6 >/dev/null 2>&1 &&
+	sim_points c6 >"$TEST_TMP/c6" &&
+	test_cmp "$TEST_TMP/c.before" "$TEST_TMP/c6" &&
+	sim_api DELETE /collections/c6 >/dev/null
+'
+
 test_expect_success 'restoring the partial backup warns about the missing shards' '
 	qbk-restore $C --backup "$B3" --collection c --as c3 --json >"$TEST_TMP/r3.json" 2>"$TEST_TMP/r3.err" &&
 	test_grep "no data of shard 0 of collection .c." "$TEST_TMP/r3.err" &&
