@@ -98,12 +98,18 @@ test_expect_success '... with the layout of the backup, every replica active' '
 '
 
 test_expect_success '... and no uploaded file left on any node' '
+	: >"$TEST_TMP/listed" &&
 	for u in $SIM_URLS; do
-		for s in 0 1 2 3 4 5; do
-			on "$u" GET /collections/c/shards/$s/snapshots >"$TEST_TMP/sl" 2>/dev/null || continue
-			test "$(json_get "$TEST_TMP/sl" "len(d[\"result\"])")" = 0 || return 1
-		done
-	done
+		on "$u" GET /collections/c/cluster >"$TEST_TMP/cc" &&
+		for s in $(json_get "$TEST_TMP/cc" "\" \".join(str(x[\"shard_id\"]) for x in d[\"result\"][\"local_shards\"])"); do
+			on "$u" GET "/collections/c/shards/$s/snapshots" >"$TEST_TMP/sl" &&
+			test "$(json_get "$TEST_TMP/sl" "d[\"result\"]")" = "[]" &&
+			echo "$u $s" >>"$TEST_TMP/listed" || return 1
+		done || return 1
+		on "$u" GET /collections/c/snapshots >"$TEST_TMP/sl" &&
+		test "$(json_get "$TEST_TMP/sl" "d[\"result\"]")" = "[]" || return 1
+	done &&
+	test_lines 12 "$TEST_TMP/listed"
 '
 
 test_expect_success 'a node down: the backup takes its shards from the other replicas' '
