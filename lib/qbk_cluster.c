@@ -189,9 +189,9 @@ qbk_cluster_discover(struct qbk_qdrant *q, const char *const *nodes,
 			qbk_err_set(err, QBK_E_CONFIG, "configured node '%s' "
 			    "is not a peer of the cluster of '%s': it answers "
 			    "as %s", nodes[k], qbk_qdrant_url(q), who.buf);
-			qbk_err_hint(err, "[qdrant] nodes must list the REST URLs "
-			    "of the nodes of one cluster, the one [qdrant] url "
-			    "(or --url) is a node of");
+			qbk_err_hint(err, "[qdrant] nodes must list the REST "
+			    "URLs of the nodes of one cluster, the one "
+			    "[qdrant] url (or --url) is a node of");
 			goto fail;
 		}
 		pe = qbk_cluster_peer(c, id);

@@ -1732,11 +1732,11 @@ check_priority(struct run *r, struct plan *p, const struct rshards *rs,
 		goto out;
 	if (prio == QBK_QDRANT_PRIORITY_REPLICA) {
 		if (r->o->one_shard && !r->o->force) {
-			qbk_err_set(err, QBK_E_USAGE, "priority 'replica' keeps "
-			    "the cluster's data of '%s': Qdrant re-syncs the "
-			    "restored replica from the other Active replicas "
-			    "(%s), so the shard does not get the backup's "
-			    "data", p->target, b.buf);
+			qbk_err_set(err, QBK_E_USAGE, "priority 'replica' "
+			    "keeps the cluster's data of '%s': Qdrant re-syncs "
+			    "the restored replica from the other Active "
+			    "replicas (%s), so the shard does not get the "
+			    "backup's data", p->target, b.buf);
 			qbk_err_hint(err, "use --priority snapshot to make the "
 			    "backup win, or add --force to seed the replica "
 			    "with 'replica' anyway");

@@ -779,9 +779,9 @@ live_shards(struct verify *v, const struct qbk_manifest_collection *mc,
 				ref = r;
 			else if (r->points_count != ref->points_count) {
 				agree = 0;
-				problem(v, NULL, name, NULL, "shard %u: replica "
-				    "on peer %llu has %lld points, replica on "
-				    "peer %llu has %lld", sh->id,
+				problem(v, NULL, name, NULL, "shard %u: "
+				    "replica on peer %llu has %lld points, "
+				    "replica on peer %llu has %lld", sh->id,
 				    (unsigned long long)ref->peer_id,
 				    (long long)ref->points_count,
 				    (unsigned long long)r->peer_id,
@@ -807,9 +807,9 @@ live_shards(struct verify *v, const struct qbk_manifest_collection *mc,
 			if (agree) {
 				if (ms->points_count != (uint64_t)
 				    ref->points_count)
-					problem(v, backup, name, NULL, "shard %u "
-					    "has %lld points, the backup "
-					    "recorded %llu%s", sh->id,
+					problem(v, backup, name, NULL,
+					    "shard %u has %lld points, the "
+					    "backup recorded %llu%s", sh->id,
 					    (long long)ref->points_count,
 					    (unsigned long long)
 					    ms->points_count, as);
