@@ -18,7 +18,8 @@
 #include "cli.h"
 
 enum {
-	OPT_AS = 1,
+	OPT_ALLOW_INACTIVE = 1,
+	OPT_AS,
 	OPT_AT,
 	OPT_BACKUP,
 	OPT_COLLECTION,
@@ -33,6 +34,8 @@ enum {
 };
 
 static const struct cli_opt options[] = {
+	{ "allow-inactive-replicas", 0, CLI_ARG_NONE, OPT_ALLOW_INACTIVE, NULL,
+	    "cluster: replicas not active in time only warn", 0 },
 	{ "as", 0, CLI_ARG_STR, OPT_AS, "NEWNAME",
 	    "restore the one chosen collection under this name", 0 },
 	{ "at", 0, CLI_ARG_STR, OPT_AT, "TIME",
@@ -65,6 +68,7 @@ struct opts {
 	size_t ncollections;
 	const char *as, *at, *backup, *to_file;
 	int force, list, no_aliases, priority;	/* priority -1: config */
+	int allow_inactive;
 	unsigned workers, parallel;
 	int one_shard;
 	uint32_t shard;
@@ -76,6 +80,9 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 	struct opts *o = cookie;
 
 	switch (id) {
+	case OPT_ALLOW_INACTIVE:
+		o->allow_inactive = 1;
+		break;
 	case OPT_AS:
 		o->as = arg;
 		break;
@@ -297,6 +304,7 @@ main(int argc, char *argv[])
 	ro.ncollections = o.ncollections;
 	ro.as = o.as;
 	ro.force = o.force;
+	ro.allow_inactive = o.allow_inactive;
 	ro.no_aliases = o.no_aliases;
 	ro.workers = o.workers;
 	ro.one_shard = o.one_shard;

@@ -425,6 +425,32 @@ wanted(const struct qbk_backup_opts *o, const char *name)
 	return 0;
 }
 
+/* A single node's collection sharded by shard keys goes into a collection
+ * snapshot, which carries the key mapping (shard_key_mapping.json): shard
+ * streams would lose it, as no layout is recorded there.  Sets ${*mode}
+ * (for that collection only) to snapshots if so. */
+static int
+custom_sharded(struct qbk_qdrant *q, const struct qbk_backup_opts *o,
+    const char *name, enum qbk_backup_mode *mode, struct qbk_err *err)
+{
+	struct qbk_qdrant_collection *info = NULL;
+	const char *method;
+
+	if (qbk_qdrant_collection_info(q, name, &info, err) != 0)
+		return -1;
+	method = qbk_json_str(info->config, "params.sharding_method");
+	if (method != NULL && strcmp(method, "custom") == 0) {
+		if (o->mode == QBK_BACKUP_MODE_STREAM)
+			qbk_warn("collection '%s' is sharded by shard keys, "
+			    "which shard streams of a single node do not "
+			    "record: backing it up as a collection snapshot",
+			    name);
+		*mode = QBK_BACKUP_MODE_SNAPSHOT;
+	}
+	qbk_qdrant_collection_free(info);
+	return 0;
+}
+
 /* ---- distributed deployments ------------------------------------------ */
 
 /* One shard to stream: from peer ${peer} into ${ms}. */
@@ -816,12 +842,15 @@ backup_cluster(struct qbk_repo *repo, struct qbk_qdrant *q,
 	for (i = 0; i < cl->npeers; i++) {
 		if (cl->peers[i].reachable && cl->peers[i].id != cl->self)
 			qbk_manifest_add_source(m, cl->peers[i].url);
-		if (!cl->peers[i].reachable)
+		if (!cl->peers[i].reachable) {
 			qbk_warn("peer %llu (%s) cannot be reached at '%s': "
 			    "%s", (unsigned long long)cl->peers[i].id,
 			    cl->peers[i].uri, cl->peers[i].url,
 			    cl->peers[i].error != NULL ? cl->peers[i].error :
 			    "unknown");
+			qbk_manifest_add_unreachable(m, cl->peers[i].id,
+			    cl->peers[i].url, cl->peers[i].error);
+		}
 	}
 	for (i = 0; names[i] != NULL; i++) {
 		if (o->ncollections > 0 && !wanted(o, names[i]))
@@ -1023,6 +1052,8 @@ qbk_backup_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 			goto err;
 	} else {
 		for (i = 0; names[i] != NULL; i++) {
+			enum qbk_backup_mode cmode = mode;
+
 			if (o->ncollections > 0 && !wanted(o, names[i]))
 				continue;
 			if (o->cancel != NULL && *o->cancel != 0) {
@@ -1030,8 +1061,10 @@ qbk_backup_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 				    "interrupted");
 				goto err;
 			}
-			if (backup_collection(repo, q, o, m, names[i],
-			    aliases, naliases, &mode, err) != 0) {
+			if (custom_sharded(q, o, names[i], &cmode, err) != 0 ||
+			    backup_collection(repo, q, o, m, names[i],
+			    aliases, naliases, cmode != mode ? &cmode : &mode,
+			    err) != 0) {
 				qbk_err_prefix(err, "cannot back up "
 				    "collection '%s'", names[i]);
 				goto err;
@@ -1117,6 +1150,20 @@ qbk_backup_metrics(const struct qbk_manifest *m, int ok, const char *errtext,
 	    "# TYPE qbk_backup_total_new_bytes gauge\n");
 	qbk_buf_addf(out, "qbk_backup_total_new_bytes %llu\n",
 	    (unsigned long long)m->totals.bytes_new);
+	/* A partial backup (--allow-partial) succeeds: these say what it
+	 * lacks, for an alert on > 0. */
+	qbk_buf_addstr(out, "# HELP qbk_backup_missing_shards Shards the last "
+	    "backup does not hold (no active replica could be read), per "
+	    "collection.\n# TYPE qbk_backup_missing_shards gauge\n");
+	for (i = 0; i < m->n_collections; i++)
+		qbk_buf_addf(out, "qbk_backup_missing_shards{collection="
+		    "\"%s\"} %zu\n", m->collections[i]->name,
+		    qbk_manifest_missing_count(m, m->collections[i]->name));
+	qbk_buf_addstr(out, "# HELP qbk_backup_unreachable_peers Peers of the "
+	    "cluster the last backup could not reach.\n"
+	    "# TYPE qbk_backup_unreachable_peers gauge\n");
+	qbk_buf_addf(out, "qbk_backup_unreachable_peers %zu\n",
+	    m->n_unreachable);
 }
 
 void
@@ -1124,6 +1171,7 @@ qbk_backup_report_json(const struct qbk_manifest *m, int ok,
     const struct qbk_err *e, struct qbk_buf *out)
 {
 	json_t *doc = json_object(), *colls = json_array(), *probs = json_array();
+	json_t *warns = json_array();
 	size_t i, k;
 
 	json_object_set_new(doc, "ok", json_boolean(ok));
@@ -1173,16 +1221,40 @@ qbk_backup_report_json(const struct qbk_manifest *m, int ok,
 			json_array_append_new(colls, jc);
 		}
 		{
-			json_t *miss = json_array();
+			json_t *miss = json_array(), *unr = json_array();
+			char peer[32];
 
-			for (i = 0; i < m->n_missing; i++)
+			for (i = 0; i < m->n_missing; i++) {
 				json_array_append_new(miss, json_pack(
 				    "{s:s, s:I, s:s}", "collection",
 				    m->missing[i].collection, "shard_id",
 				    (json_int_t)m->missing[i].shard_id,
 				    "reason", m->missing[i].reason != NULL ?
 				    m->missing[i].reason : ""));
+				json_array_append_new(warns, json_sprintf(
+				    "shard %lld of collection '%s' is not "
+				    "backed up: %s", (long long)
+				    m->missing[i].shard_id,
+				    m->missing[i].collection,
+				    m->missing[i].reason));
+			}
+			for (i = 0; i < m->n_unreachable; i++) {
+				snprintf(peer, sizeof(peer), "%llu",
+				    (unsigned long long)
+				    m->unreachable[i].peer_id);
+				json_array_append_new(unr, json_pack(
+				    "{s:s, s:s, s:s}", "peer_id", peer, "url",
+				    m->unreachable[i].url, "reason",
+				    m->unreachable[i].reason));
+				json_array_append_new(warns, json_sprintf(
+				    "peer %s cannot be reached at '%s': %s",
+				    peer, m->unreachable[i].url,
+				    m->unreachable[i].reason));
+			}
+			json_object_set_new(doc, "partial", json_boolean(
+			    m->n_missing > 0));
 			json_object_set_new(doc, "missing_shards", miss);
+			json_object_set_new(doc, "unreachable_peers", unr);
 		}
 		json_object_set_new(doc, "totals", json_pack(
 		    "{s:I, s:I, s:I, s:I, s:I}", "snapshots",
@@ -1196,6 +1268,7 @@ qbk_backup_report_json(const struct qbk_manifest *m, int ok,
 	if (!ok && e != NULL)
 		json_array_append_new(probs, json_string(e->msg));
 	json_object_set_new(doc, "problems", probs);
+	json_object_set_new(doc, "warnings", warns);
 	qbk_json_dump(doc, out, 1);
 	qbk_buf_addch(out, '\n');
 	json_decref(doc);

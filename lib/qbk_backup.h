@@ -19,10 +19,11 @@
  * stream per node), and each collection records its shard layout
  * (qbk_manifest_cluster).  A shard without an Active replica fails the
  * backup (QBK_E_QDRANT naming it) unless ${opts->allow_partial}; then it is
- * listed in the manifest's missing shards.  Replicas on peers qbk cannot
- * reach are passed over, with a warning if the cluster calls them Active;
- * a shard left without a reachable Active replica fails as above, with
- * the peer and its URL named.
+ * listed in the manifest's missing shards (qbk_manifest_missing_count()).
+ * Replicas on peers qbk cannot reach are passed over, with a warning if the
+ * cluster calls them Active; a shard left without a reachable Active
+ * replica fails as above, with the peer and its URL named.  Every peer
+ * that cannot be reached is recorded in the manifest's unreachable peers.
  */
 #include <signal.h>
 #include <stddef.h>
@@ -92,15 +93,22 @@ struct qbk_backup_opts {
 int qbk_backup_run(struct qbk_repo *, struct qbk_qdrant *,
     const struct qbk_backup_opts *, struct qbk_manifest **, struct qbk_err *);
 
-/** qbk_backup_metrics(m, ok, err_text, out): append Prometheus text-format
- * metrics of a run (${m} may be NULL when it failed) to the qbk_buf ${out}. */
+/** qbk_backup_metrics(m, ok, err_text, now, out): append Prometheus
+ * text-format metrics of a run (${m} may be NULL when it failed) to the
+ * qbk_buf ${out}: run time and success; with ${m}, its start, duration,
+ * bytes, new bytes and points per collection, new bytes in all,
+ * qbk_backup_missing_shards per collection (a partial backup) and
+ * qbk_backup_unreachable_peers. */
 struct qbk_buf;
 void qbk_backup_metrics(const struct qbk_manifest *, int, const char *,
     int64_t, struct qbk_buf *);
 
 /** qbk_backup_report_json(m, ok, err, out): append qbk-backup's --json
- * document (backup_id, ok, per collection name, snapshot_bytes, new_bytes,
- * sha256, duration_ms; totals; problems) to ${out}. */
+ * document to ${out}: ok (the backup was written), problems (why not),
+ * warnings (each missing shard and unreachable peer, in words), and with
+ * ${m}: backup_id, type, partial (shards are missing), missing_shards,
+ * unreachable_peers, per collection name, snapshot_bytes, new_bytes,
+ * sha256, duration_ms, points_count, snapshots; totals. */
 void qbk_backup_report_json(const struct qbk_manifest *, int,
     const struct qbk_err *, struct qbk_buf *);
 

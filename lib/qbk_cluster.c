@@ -11,9 +11,10 @@
 #include "qbk_cluster.h"
 
 int
-qbk_cluster_rest_url(const char *uri, char *out, size_t size)
+qbk_cluster_rest_url(const char *uri, const char *base, char *out,
+    size_t size)
 {
-	const char *host, *end, *colon, *p;
+	const char *host, *end, *colon, *p, *scheme;
 	unsigned long port = QBK_CLUSTER_P2P_PORT;
 	size_t hostlen;
 	int n;
@@ -24,6 +25,14 @@ qbk_cluster_rest_url(const char *uri, char *out, size_t size)
 		host = uri + 8;
 	else
 		return -1;
+	/* REST's scheme is the one qbk was given: TLS on the REST port says
+	 * nothing about the p2p port, and the other way round. */
+	if (base != NULL && strncmp(base, "https://", 8) == 0)
+		scheme = "https://";
+	else if (base != NULL && strncmp(base, "http://", 7) == 0)
+		scheme = "http://";
+	else
+		scheme = host - uri == 8 ? "https://" : "http://";
 	end = host + strcspn(host, "/?#");
 	if (end == host)
 		return -1;
@@ -47,8 +56,8 @@ qbk_cluster_rest_url(const char *uri, char *out, size_t size)
 		if (e != end || port < 3 || port > 65535)
 			return -1;
 	}
-	n = snprintf(out, size, "%.*s%.*s:%lu", (int)(host - uri), uri,
-	    (int)hostlen, host, port - 2);
+	n = snprintf(out, size, "%s%.*s:%lu", scheme, (int)hostlen, host,
+	    port - 2);
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return 0;
@@ -81,14 +90,17 @@ qbk_cluster_peer(const struct qbk_cluster *c, uint64_t id)
 	return NULL;
 }
 
-/* Ask ${url} for its peer id (no retries: a node that is down must not
- * hold up the discovery). */
+/* Ask ${url} who it is (no retries: a node that is down must not hold up
+ * the discovery): its peer id (0: a single node), and in ${who} what it
+ * is if it is not peer ${want} of the cluster of ${c} (that lists
+ * ${c}->self among its peers), else an empty text. */
 static int
-probe(struct qbk_qdrant *q, const char *url, uint64_t *id,
-    struct qbk_err *err)
+probe(struct qbk_qdrant *q, const struct qbk_cluster *c, uint64_t want,
+    const char *url, uint64_t *id, struct qbk_buf *who, struct qbk_err *err)
 {
 	struct qbk_qdrant *p = NULL;
 	struct qbk_qdrant_cluster *cl = NULL;
+	size_t i;
 
 	if (qbk_qdrant_new_peer(q, url, 0, &p, err) != 0)
 		return -1;
@@ -97,6 +109,18 @@ probe(struct qbk_qdrant *q, const char *url, uint64_t *id,
 		return -1;
 	}
 	*id = cl->enabled ? cl->peer_id : 0;
+	for (i = 0; cl->enabled && i < cl->npeers &&
+	    cl->peers[i].id != c->self; i++)
+		;
+	qbk_buf_reset(who);
+	if (!cl->enabled)
+		qbk_buf_addstr(who, "a single node, not a peer of a cluster");
+	else if (i == cl->npeers || qbk_cluster_peer(c, cl->peer_id) == NULL)
+		qbk_buf_addf(who, "peer %llu of another cluster",
+		    (unsigned long long)cl->peer_id);
+	else if (want != 0 && cl->peer_id != want)
+		qbk_buf_addf(who, "peer %llu", (unsigned long long)
+		    cl->peer_id);
 	qbk_qdrant_cluster_free(cl);
 	qbk_qdrant_free(p);
 	return 0;
@@ -107,8 +131,9 @@ qbk_cluster_discover(struct qbk_qdrant *q, const char *const *nodes,
     size_t nnodes, struct qbk_cluster **out, struct qbk_err *err)
 {
 	struct qbk_qdrant_cluster *cl = NULL;
+	struct qbk_buf silent = QBK_BUF_INIT, who = QBK_BUF_INIT;
 	struct qbk_cluster *c;
-	size_t i, k;
+	size_t i, k, nsilent = 0;
 
 	*out = NULL;
 	if (qbk_qdrant_cluster(q, &cl, err) != 0)
@@ -147,24 +172,29 @@ qbk_cluster_discover(struct qbk_qdrant *q, const char *const *nodes,
 	/* Configured nodes name themselves. */
 	for (k = 0; k < nnodes; k++) {
 		struct qbk_cluster_peer *pe;
+		struct qbk_err e = QBK_ERR_INIT;
 		uint64_t id;
 
-		struct qbk_err e = QBK_ERR_INIT;
-
-		if (probe(q, nodes[k], &id, &e) != 0) {
+		if (probe(q, c, 0, nodes[k], &id, &who, &e) != 0) {
 			/* A node that is down: its peer stays unreachable
 			 * below, which matters if it holds an Active
 			 * replica. */
 			qbk_warn("configured node '%s' does not answer: %s",
 			    nodes[k], e.msg);
+			qbk_buf_addf(&silent, "%s'%s'", nsilent++ > 0 ? ", " :
+			    "", nodes[k]);
 			continue;
 		}
-		if ((pe = qbk_cluster_peer(c, id)) == NULL) {
-			qbk_cluster_free(c);
-			return qbk_err_set(err, QBK_E_CONFIG, "configured node "
-			    "'%s' is not a peer of the cluster of '%s'",
-			    nodes[k], qbk_qdrant_url(q));
+		if (who.len > 0) {
+			qbk_err_set(err, QBK_E_CONFIG, "configured node '%s' "
+			    "is not a peer of the cluster of '%s': it answers "
+			    "as %s", nodes[k], qbk_qdrant_url(q), who.buf);
+			qbk_err_hint(err, "[qdrant] nodes must list the REST "
+			    "URLs of the nodes of one cluster, the one "
+			    "[qdrant] url (or --url) is a node of");
+			goto fail;
 		}
+		pe = qbk_cluster_peer(c, id);
 		if (pe->url == NULL)
 			pe->url = qbk_xstrdup(nodes[k]);
 		pe->reachable = 1;
@@ -174,40 +204,53 @@ qbk_cluster_discover(struct qbk_qdrant *q, const char *const *nodes,
 	for (i = 0; i < c->npeers; i++) {
 		struct qbk_cluster_peer *pe = &c->peers[i];
 		struct qbk_err e = QBK_ERR_INIT;
+		struct qbk_buf b = QBK_BUF_INIT;
 		char url[512];
 		uint64_t id = 0;
 
 		if (pe->url != NULL)
 			continue;
-		if (qbk_cluster_rest_url(pe->uri, url, sizeof(url)) != 0) {
-			struct qbk_buf b = QBK_BUF_INIT;
-
+		if (qbk_cluster_rest_url(pe->uri, qbk_qdrant_url(q), url,
+		    sizeof(url)) != 0) {
 			qbk_buf_addf(&b, "cannot derive a REST URL from its "
 			    "p2p URI '%s'", pe->uri);
-			pe->error = qbk_buf_detach(&b, NULL);
-			pe->url = qbk_xstrdup("");
-			continue;
-		}
+			url[0] = '\0';
+		} else if (probe(q, c, pe->id, url, &id, &who, &e) == 0) {
+			if (who.len == 0) {
+				pe->url = qbk_xstrdup(url);
+				pe->reachable = 1;
+				continue;
+			}
+			/* Something else answers there: using it would back
+			 * up (or restore into) the wrong node. */
+			qbk_err_set(err, QBK_E_CONFIG, "peer %llu has p2p URI "
+			    "'%s', but '%s', the REST URL that gives by the "
+			    "port rule, answers as %s", (unsigned long long)
+			    pe->id, pe->uri, url, who.buf);
+			qbk_err_hint(err, "list the REST URL of every node of "
+			    "the cluster in [qdrant] nodes");
+			goto fail;
+		} else
+			qbk_buf_addstr(&b, e.msg);
+		/* Its configured URL may be one of those that did not
+		 * answer: say so, the derived one may mean nothing. */
+		if (nsilent > 0)
+			qbk_buf_addf(&b, " (configured node%s not answering: "
+			    "%s)", nsilent == 1 ? "" : "s", silent.buf);
 		pe->url = qbk_xstrdup(url);
-		if (probe(q, url, &id, &e) == 0 && id == pe->id) {
-			pe->reachable = 1;
-			continue;
-		}
-		{
-			struct qbk_buf b = QBK_BUF_INIT;
-
-			if (e.code != QBK_E_OK)
-				qbk_buf_addstr(&b, e.msg);
-			else
-				qbk_buf_addf(&b, "'%s' answers as peer %llu",
-				    url, (unsigned long long)id);
-			pe->error = qbk_buf_detach(&b, NULL);
-		}
+		pe->error = qbk_buf_detach(&b, NULL);
 		qbk_detail("peer %llu (%s) is not reachable at '%s': %s",
 		    (unsigned long long)pe->id, pe->uri, url, pe->error);
 	}
+	qbk_buf_release(&silent);
+	qbk_buf_release(&who);
 	*out = c;
 	return 0;
+fail:
+	qbk_buf_release(&silent);
+	qbk_buf_release(&who);
+	qbk_cluster_free(c);
+	return -1;
 }
 
 int
@@ -316,8 +359,6 @@ qbk_cluster_layout(const struct qbk_cluster *c, struct qbk_qdrant *q,
 	l = qbk_xcalloc(1, sizeof(*l));
 	l->shard_count = cc->shard_count;
 	l->ntransfers = cc->ntransfers;
-	for (s = 0; s < cc->shard_count; s++)
-		shard_get(l, s);
 	for (i = 0; i < cc->nlocal; i++) {
 		struct qbk_qdrant_shard x = cc->local[i];
 
@@ -328,6 +369,13 @@ qbk_cluster_layout(const struct qbk_cluster *c, struct qbk_qdrant *q,
 	for (i = 0; i < cc->nremote; i++)
 		add_replica(l, &cc->remote[i]);
 	qbk_qdrant_coll_cluster_free(cc);
+	/* Auto sharding numbers its shards 0..shard_count-1: one that no
+	 * peer lists is there without replicas.  Custom sharding's ids are
+	 * whatever the shard keys got. */
+	for (k = 0; k < l->nshards && l->shards[k].shard_key == NULL; k++)
+		;
+	for (s = 0; k == l->nshards && s < l->shard_count; s++)
+		shard_get(l, s);
 
 	/* Point counts of the replicas held by the other peers. */
 	for (k = 0; c->enabled && k < c->npeers; k++) {
@@ -362,6 +410,53 @@ qbk_cluster_layout(const struct qbk_cluster *c, struct qbk_qdrant *q,
 	}
 	*out = l;
 	return 0;
+}
+
+/* The id of the shard of rank ${rank} (by id) among the shards of key
+ * ${key} in ${v}, or -1. */
+static int64_t
+keyed_rank(const struct qbk_cluster_keyed *v, size_t n, const char *key,
+    size_t rank)
+{
+	size_t k, j, below;
+
+	for (k = 0; k < n; k++) {
+		if (v[k].key == NULL || strcmp(v[k].key, key) != 0)
+			continue;
+		for (below = 0, j = 0; j < n; j++)
+			if (v[j].key != NULL && strcmp(v[j].key, key) == 0 &&
+			    v[j].id < v[k].id)
+				below++;
+		if (below == rank)
+			return v[k].id;
+	}
+	return -1;
+}
+
+size_t
+qbk_cluster_map_shards(const struct qbk_cluster_keyed *from, size_t nfrom,
+    const struct qbk_cluster_keyed *to, size_t nto, int64_t *map)
+{
+	size_t i, k, rank, left = 0;
+
+	for (i = 0; i < nfrom; i++) {
+		map[i] = -1;
+		if (from[i].key == NULL) {
+			for (k = 0; k < nto; k++)
+				if (to[k].key == NULL && to[k].id == from[i].id)
+					map[i] = to[k].id;
+		} else {
+			for (rank = 0, k = 0; k < nfrom; k++)
+				if (from[k].key != NULL &&
+				    strcmp(from[k].key, from[i].key) == 0 &&
+				    from[k].id < from[i].id)
+					rank++;
+			map[i] = keyed_rank(to, nto, from[i].key, rank);
+		}
+		if (map[i] < 0)
+			left++;
+	}
+	return left;
 }
 
 static size_t

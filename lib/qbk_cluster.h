@@ -14,15 +14,21 @@
  *      answered /cluster;
  *   2. each URL of [qdrant] nodes is asked for its own peer id (GET
  *      /cluster), so any addressing (proxies, other ports) works;
- *   3. otherwise the p2p URI with its port minus 2: Qdrant's default ports
- *      are 6333 (REST), 6334 (gRPC) and 6335 (p2p), so
- *      "http://10.0.0.2:6335/" becomes "http://10.0.0.2:6333" (a URI
- *      without a port counts as port 6335).  Deployments with other
- *      ports (such as qbk's simulator, whose p2p port is the REST port
- *      plus 10000) list their nodes in [qdrant] nodes.
- * Every peer is probed (GET /cluster, which must answer with that peer's
- * id); a peer that cannot be reached is recorded, and whoever needs it
- * (a replica that is Active there) fails with its URL named.
+ *   3. otherwise the host of the p2p URI, its port minus 2, and the scheme
+ *      of the URL asked in 1 (not of the p2p URI: REST often has TLS
+ *      where the p2p port has none): Qdrant's default ports are 6333
+ *      (REST), 6334 (gRPC) and 6335 (p2p), so with --url
+ *      https://qdrant:6333 "http://10.0.0.2:6335/" becomes
+ *      "https://10.0.0.2:6333" (a URI without a port counts as port
+ *      6335).  Deployments with other ports (such as qbk's simulator,
+ *      whose p2p port is the REST port plus 10000) list their nodes in
+ *      [qdrant] nodes.
+ * Every peer is probed (GET /cluster).  A URL that answers must be the
+ * peer it stands for, of this cluster (it lists the peer asked in 1):
+ * one that answers as another peer, another cluster or a single node is a
+ * configuration error (QBK_E_CONFIG), never used.  A peer that cannot be
+ * reached is recorded, and whoever needs it (a replica that is Active
+ * there) fails with its URL named.
  *
  * Parallel work: qbk_cluster_run() runs jobs on a bounded number of
  * threads, at most one job per node at a time.
@@ -52,16 +58,18 @@ struct qbk_cluster {
 	size_t npeers;
 };
 
-/** qbk_cluster_rest_url(uri, out, size): the REST URL of the p2p URI
- * ${uri} by rule 3 above, into ${out}[${size}].  0, or -1 if ${uri} is not
- * an http(s) URL or does not fit. */
-int qbk_cluster_rest_url(const char *, char *, size_t);
+/** qbk_cluster_rest_url(uri, base, out, size): the REST URL of the p2p
+ * URI ${uri} by rule 3 above, with the scheme of the URL ${base} (NULL, or
+ * a URL that is not http(s): the scheme of ${uri}), into ${out}[${size}].
+ * 0, or -1 if ${uri} is not an http(s) URL or does not fit. */
+int qbk_cluster_rest_url(const char *, const char *, char *, size_t);
 
 /** qbk_cluster_discover(q, nodes, nnodes, out, err): discover the
  * deployment ${q} talks to; ${nodes} (may be NULL) are the configured REST
  * URLs.  A configured node that does not answer is warned about (it may
- * be down); one that answers but is not a peer of this cluster is an error
- * (QBK_E_CONFIG).  Caller frees ${*out} with qbk_cluster_free(). */
+ * be down); one that answers but is not a peer of this cluster, or a URL
+ * derived by the port rule that answers as another peer or deployment, is
+ * an error (QBK_E_CONFIG).  Caller frees ${*out} with qbk_cluster_free(). */
 int qbk_cluster_discover(struct qbk_qdrant *, const char *const *, size_t,
     struct qbk_cluster **, struct qbk_err *);
 
@@ -102,9 +110,10 @@ struct qbk_cluster_layout {
 
 /** qbk_cluster_layout(c, q, coll, out, err): the replicas of every shard
  * of ${coll}: placement and states as the node ${q} sees them, point
- * counts from each reachable peer that holds a replica.  Shard ids
- * 0..shard_count-1 are always present (maybe without replicas).  Caller
- * frees with qbk_cluster_layout_free(). */
+ * counts from each reachable peer that holds a replica.  With auto
+ * sharding, shard ids 0..shard_count-1 are always present (maybe without
+ * replicas); with custom sharding, the shards the keys have (each with its
+ * shard_key).  Caller frees with qbk_cluster_layout_free(). */
 int qbk_cluster_layout(const struct qbk_cluster *, struct qbk_qdrant *,
     const char *, struct qbk_cluster_layout **, struct qbk_err *);
 
@@ -123,6 +132,23 @@ int qbk_cluster_replica_active(const struct qbk_cluster_replica *);
  * number of shards left without a pick. */
 size_t qbk_cluster_pick(const struct qbk_cluster_layout *, int,
     const uint64_t *, size_t, const uint64_t *, size_t, uint64_t *);
+
+/* ---- shards across layouts (custom sharding) ------------------------- */
+
+struct qbk_cluster_keyed {	/* a shard and its shard key */
+	uint32_t id;
+	const char *key;	/* JSON text of its custom shard key, or NULL */
+};
+
+/** qbk_cluster_map_shards(from, nfrom, to, nto, map): which shard of the
+ * layout ${to} (a restore's target, say) holds what the shard ${from}[i]
+ * (of a backup's layout) held, into ${map}[i] (-1: none).  Auto sharding
+ * keeps its ids: a shard without key maps to the same id.  Shard keys get
+ * new ids wherever they are created: a keyed shard maps to the shard of
+ * the same rank (by id) among the shards of its key.  Returns the number
+ * of shards of ${from} left without one. */
+size_t qbk_cluster_map_shards(const struct qbk_cluster_keyed *, size_t,
+    const struct qbk_cluster_keyed *, size_t, int64_t *);
 
 /* ---- parallel jobs --------------------------------------------------- */
 

@@ -342,6 +342,11 @@ qbk_manifest_free(struct qbk_manifest *m)
 		free(m->missing[i].reason);
 	}
 	free(m->missing);
+	for (i = 0; i < m->n_unreachable; i++) {
+		free(m->unreachable[i].url);
+		free(m->unreachable[i].reason);
+	}
+	free(m->unreachable);
 	free(m);
 }
 
@@ -395,6 +400,33 @@ qbk_manifest_add_missing(struct qbk_manifest *m, const char *collection,
 	x->collection = dup_or_null(collection);
 	x->shard_id = shard_id;
 	x->reason = qbk_xstrdup(reason != NULL ? reason : "");
+}
+
+void
+qbk_manifest_add_unreachable(struct qbk_manifest *m, uint64_t peer_id,
+    const char *url, const char *reason)
+{
+	struct qbk_manifest_unreachable *x;
+
+	m->unreachable = grow(m->unreachable, m->n_unreachable,
+	    sizeof(*m->unreachable));
+	x = &m->unreachable[m->n_unreachable++];
+	x->peer_id = peer_id;
+	x->url = qbk_xstrdup(url != NULL ? url : "");
+	x->reason = qbk_xstrdup(reason != NULL ? reason : "");
+}
+
+size_t
+qbk_manifest_missing_count(const struct qbk_manifest *m,
+    const char *collection)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < m->n_missing; i++)
+		if (collection == NULL ||
+		    strcmp(m->missing[i].collection, collection) == 0)
+			n++;
+	return n;
 }
 
 struct qbk_manifest_collection *
@@ -1420,8 +1452,10 @@ out:
 static const char *const manifest_keys[] = { "format", "backup_id", "type",
 	"kind", "start", "end", "host", "tool_version", "qdrant_versions",
 	"sources", "tags", "aliases", "collections", "snapshots",
-	"missing_shards", "totals", NULL };
+	"missing_shards", "unreachable_peers", "totals", NULL };
 static const char *const missing_keys[] = { "collection", "shard_id",
+	"reason", NULL };
+static const char *const unreachable_keys[] = { "peer_id", "url",
 	"reason", NULL };
 static const char *const totals_keys[] = { "snapshots", "size", "bytes",
 	"bytes_new", "chunks", "chunks_new", NULL };
@@ -1580,6 +1614,36 @@ parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
 		pop(c, o2);
 	}
 	pop(c, old);
+
+	/* Optional: written only when a peer could not be reached. */
+	if (json_object_get(o, "unreachable_peers") != NULL) {
+		if ((a = get_array(c, o, "unreachable_peers",
+		    QBK_MANIFEST_MAX_LIST)) == NULL)
+			return -1;
+		if (json_array_size(a) == 0)
+			return bad(c, "unreachable_peers", "left out when "
+			    "empty");
+		m->unreachable = alloc_for(json_array_size(a),
+		    sizeof(*m->unreachable));
+		old = push_key(c, "unreachable_peers");
+		json_array_foreach(a, i, v) {
+			struct qbk_manifest_unreachable *u =
+			    &m->unreachable[i];
+			size_t o2 = push_index(c, i);
+
+			if (check_element(c, v, unreachable_keys) ||
+			    get_u64str(c, v, "peer_id", &u->peer_id) ||
+			    get_str(c, v, "url", S_ANY, 0, QBK_MANIFEST_MAX_STR,
+			    &u->url))
+				return -1;
+			m->n_unreachable++;
+			if (get_str(c, v, "reason", S_ANY, 0,
+			    QBK_MANIFEST_MAX_STR, &u->reason))
+				return -1;
+			pop(c, o2);
+		}
+		pop(c, old);
+	}
 
 	if ((a = get_object(c, o, "totals", 16)) == NULL)
 		return -1;
@@ -2001,6 +2065,20 @@ build_manifest(int *fail, const struct qbk_manifest *m)
 		append(fail, a, mo);
 	}
 	set(fail, o, "missing_shards", a);
+	if (m->n_unreachable > 0) {
+		a = json_array();
+		for (i = 0; i < m->n_unreachable; i++) {
+			json_t *uo = json_object();
+
+			set(fail, uo, "peer_id",
+			    ju64str(m->unreachable[i].peer_id));
+			set(fail, uo, "url", jstr(m->unreachable[i].url));
+			set(fail, uo, "reason",
+			    jstr(m->unreachable[i].reason));
+			append(fail, a, uo);
+		}
+		set(fail, o, "unreachable_peers", a);
+	}
 	x = json_object();
 	set(fail, x, "snapshots", juint(m->totals.snapshots));
 	set(fail, x, "size", juint(m->totals.size));

@@ -36,6 +36,8 @@
  *         "snapshots": [ SNAPSHOT ] } ],
  *     "snapshots": [ SNAPSHOT ]          (full-storage snapshots only)
  *     "missing_shards": [{"collection", "shard_id", "reason"}],
+ *     "unreachable_peers": [{"peer_id": "<u64>", "url", "reason"}]
+ *                        (optional: written only when not empty),
  *     "totals": {"snapshots", "size", "bytes", "bytes_new", "chunks",
  *                "chunks_new"} }
  *   SNAPSHOT = { "kind": "collection"|"shard"|"full", "shard_id" (-1 unless
@@ -91,7 +93,7 @@ struct qbk_err;
  *   MAX_NAME         names, hosts, versions
  *   MAX_TOKEN        tag keys, drill level, scenario and phase names
  *   MAX_LIST         tags, aliases, versions, sources, missing shards,
- *                    drill problems and phases
+ *                    unreachable peers, drill problems and phases
  *   MAX_COLLECTIONS  collections
  *   MAX_SNAPSHOTS    snapshots per list
  *   MAX_SAMPLES      point samples per collection
@@ -258,6 +260,12 @@ struct qbk_manifest_missing {	/* a shard no node could snapshot */
 	char *reason;		/* may be "" */
 };
 
+struct qbk_manifest_unreachable {	/* a peer the backup could not reach */
+	uint64_t peer_id;
+	char *url;		/* REST URL tried (may be "") */
+	char *reason;		/* may be "" */
+};
+
 struct qbk_manifest_totals {
 	uint64_t snapshots, size, bytes, bytes_new, chunks, chunks_new;
 };
@@ -282,8 +290,14 @@ struct qbk_manifest {
 	size_t n_collections;
 	struct qbk_manifest_snapshot **snapshots;	/* full-storage only */
 	size_t n_snapshots;
+	/* A partial backup of a cluster (qbk-backup --allow-partial): the
+	 * shards it does not hold; see qbk_manifest_missing_count(). */
 	struct qbk_manifest_missing *missing;
 	size_t n_missing;
+	/* Peers of the cluster that did not answer during the backup (their
+	 * shards may still have come from other replicas). */
+	struct qbk_manifest_unreachable *unreachable;
+	size_t n_unreachable;
 	struct qbk_manifest_totals totals;
 };
 
@@ -309,6 +323,18 @@ void qbk_manifest_add_alias(struct qbk_manifest *, const char *,
 void qbk_manifest_add_qdrant_version(struct qbk_manifest *, const char *);
 void qbk_manifest_add_source(struct qbk_manifest *, const char *);
 void qbk_manifest_add_missing(struct qbk_manifest *, const char *, int64_t,
+    const char *);
+
+/** qbk_manifest_add_unreachable(m, peer_id, url, reason): append a peer
+ * that could not be reached (copies; ${url} and ${reason} may be NULL). */
+void qbk_manifest_add_unreachable(struct qbk_manifest *, uint64_t,
+    const char *, const char *);
+
+/** qbk_manifest_missing_count(m, collection): how many shards backup ${m}
+ * lacks (its missing shards: no Active replica could be read), of
+ * ${collection}, or of every collection if it is NULL.  Nonzero means the
+ * backup is partial: a restore leaves those shards empty. */
+size_t qbk_manifest_missing_count(const struct qbk_manifest *,
     const char *);
 
 /** qbk_manifest_add_collection(m, name): append a collection named ${name}

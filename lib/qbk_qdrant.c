@@ -662,6 +662,125 @@ qbk_qdrant_index_create(struct qbk_qdrant *q, const char *coll,
 	return rc;
 }
 
+/* ---- shard keys -------------------------------------------------------- */
+
+/* The ShardKey in the JSON text ${text}: a string or an unsigned integer
+ * (new reference), or NULL. */
+static json_t *
+shard_key_value(const char *text)
+{
+	struct qbk_err e = QBK_ERR_INIT;
+	json_t *v;
+
+	if (text == NULL ||
+	    (v = qbk_json_parse(text, strlen(text), "a shard key", &e)) ==
+	    NULL)
+		return NULL;
+	if (json_is_string(v) ||
+	    (json_is_integer(v) && json_integer_value(v) >= 0))
+		return v;
+	json_decref(v);
+	return NULL;
+}
+
+int
+qbk_qdrant_shard_key_create(struct qbk_qdrant *q, const char *coll,
+    const struct qbk_qdrant_shard_key *sk, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT;
+	json_t *body, *key, *pl;
+	size_t i;
+	int rc;
+
+	if ((key = shard_key_value(sk->key)) == NULL)
+		return qbk_err_set(err, QBK_E_USAGE, "'%s' is not a shard key "
+		    "(a JSON string or unsigned integer)", sk->key != NULL ?
+		    sk->key : "(null)");
+	body = json_object();
+	json_object_set_new(body, "shard_key", key);
+	if (sk->shards_number > 0)
+		json_object_set_new(body, "shards_number",
+		    json_integer((json_int_t)sk->shards_number));
+	if (sk->replication_factor > 0)
+		json_object_set_new(body, "replication_factor",
+		    json_integer((json_int_t)sk->replication_factor));
+	if (sk->placement != NULL) {
+		pl = json_array();
+		for (i = 0; i < sk->nplacement; i++)
+			json_array_append_new(pl, json_integer(
+			    (json_int_t)sk->placement[i]));
+		json_object_set_new(body, "placement", pl);
+	}
+	path_coll(&path, coll);
+	qbk_buf_addstr(&path, "/shards");
+	rc = call(q, "PUT", path.buf, body, QBK_HTTP_F_LONG, NULL, err,
+	    "cannot create shard key %s of '%s'", sk->key, coll);
+	json_decref(body);
+	qbk_buf_release(&path);
+	return rc;
+}
+
+int
+qbk_qdrant_shard_key_delete(struct qbk_qdrant *q, const char *coll,
+    const char *keytext, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT;
+	json_t *body, *key;
+	int rc;
+
+	if ((key = shard_key_value(keytext)) == NULL)
+		return qbk_err_set(err, QBK_E_USAGE, "'%s' is not a shard key "
+		    "(a JSON string or unsigned integer)", keytext != NULL ?
+		    keytext : "(null)");
+	body = json_object();
+	json_object_set_new(body, "shard_key", key);
+	path_coll(&path, coll);
+	qbk_buf_addstr(&path, "/shards/delete");
+	rc = call(q, "POST", path.buf, body, QBK_HTTP_F_LONG, NULL, err,
+	    "cannot drop shard key %s of '%s'", keytext, coll);
+	json_decref(body);
+	qbk_buf_release(&path);
+	return rc;
+}
+
+int
+qbk_qdrant_shard_keys(struct qbk_qdrant *q, const char *coll, char ***out,
+    struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT;
+	json_t *res, *list, *e, *k;
+	char **v;
+	size_t i, n = 0;
+
+	*out = NULL;
+	path_coll(&path, coll);
+	qbk_buf_addstr(&path, "/shards");
+	if (call(q, "GET", path.buf, NULL, 0, &res, err,
+	    "cannot list the shard keys of '%s'", coll) != 0) {
+		qbk_buf_release(&path);
+		return -1;
+	}
+	qbk_buf_release(&path);
+	list = json_object_get(res, "shard_keys");
+	if (list != NULL && !json_is_null(list) && !json_is_array(list)) {
+		json_decref(res);
+		return bad_result(err, "cannot list the shard keys");
+	}
+	v = qbk_xcalloc(json_array_size(list) + 1, sizeof(*v));
+	json_array_foreach(list, i, e) {
+		k = json_object_get(e, "key");
+		if (k == NULL || (!json_is_string(k) && !json_is_integer(k))) {
+			qbk_qdrant_strv_free(v);
+			json_decref(res);
+			return bad_result(err, "cannot list the shard keys");
+		}
+		v[n++] = json_dumps(k, JSON_ENCODE_ANY | JSON_COMPACT);
+	}
+	json_decref(res);
+	*out = v;
+	return 0;
+}
+
 /* ---- aliases ---------------------------------------------------------- */
 
 void

@@ -373,6 +373,38 @@ int qbk_qdrant_collection_cluster(struct qbk_qdrant *, const char *,
 /** qbk_qdrant_coll_cluster_free(c): NULL is a no-op. */
 void qbk_qdrant_coll_cluster_free(struct qbk_qdrant_coll_cluster *);
 
+/* ---- shard keys (custom sharding) ------------------------------------ */
+
+struct qbk_qdrant_shard_key {
+	const char *key;	/* JSON text of the ShardKey: "\"eu\"" or "7" */
+	uint32_t shards_number;	/* 0: the collection's shard_number */
+	uint32_t replication_factor;	/* 0: the collection's */
+	const uint64_t *placement;	/* peers its shards may go to; NULL:
+					 * any peer */
+	size_t nplacement;
+};
+
+/** qbk_qdrant_shard_key_create(q, coll, sk, err): PUT /collections/{coll}/
+ * shards (CreateShardingKey): Qdrant creates ${sk->shards_number} new
+ * shards for the key, with the next free shard ids.  QBK_E_USAGE if
+ * ${sk->key} is not the JSON text of a string or an unsigned integer (an
+ * integer above 2^63-1 is read as a string, as qbk_json_parse() keeps it). */
+int qbk_qdrant_shard_key_create(struct qbk_qdrant *, const char *,
+    const struct qbk_qdrant_shard_key *, struct qbk_err *);
+
+/** qbk_qdrant_shard_key_delete(q, coll, key, err): POST /collections/{coll}/
+ * shards/delete: drop the shard key ${key} (JSON text) with its shards and
+ * their points. */
+int qbk_qdrant_shard_key_delete(struct qbk_qdrant *, const char *,
+    const char *, struct qbk_err *);
+
+/** qbk_qdrant_shard_keys(q, coll, keys, err): GET /collections/{coll}/
+ * shards: the shard keys as JSON texts (compact, as in struct
+ * qbk_qdrant_shard), in Qdrant's order; an empty vector for auto
+ * sharding.  Free with qbk_qdrant_strv_free(). */
+int qbk_qdrant_shard_keys(struct qbk_qdrant *, const char *, char ***,
+    struct qbk_err *);
+
 /* ---- parsing, for tests and fuzzing ---------------------------------- */
 
 /** qbk_qdrant_error_text(body, len, out): append Qdrant's error text found

@@ -645,6 +645,17 @@ list_json(const struct qbk_manifest *m, struct qbk_buf *out)
 		    (json_int_t)m->missing[i].shard_id, "reason",
 		    m->missing[i].reason != NULL ? m->missing[i].reason : ""));
 	json_object_set_new(doc, "missing_shards", missing);
+	missing = json_array();
+	for (i = 0; i < m->n_unreachable; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)
+		    m->unreachable[i].peer_id);
+		json_array_append_new(missing, json_pack("{s:s, s:s, s:s}",
+		    "peer_id", id, "url", m->unreachable[i].url, "reason",
+		    m->unreachable[i].reason));
+	}
+	json_object_set_new(doc, "unreachable_peers", missing);
 	for (i = 0; i < m->n_snapshots; i++) {
 		json_array_append_new(fulls, snap_json(m->snapshots[i]));
 		full_members(m->snapshots[i], list_member, &l);
@@ -750,6 +761,12 @@ qbk_restore_list(const struct qbk_manifest *m, int json, struct qbk_buf *out)
 		    m->missing[i].collection,
 		    m->missing[i].reason[0] != '\0' ? ": " : "",
 		    m->missing[i].reason);
+	for (i = 0; i < m->n_unreachable; i++)
+		qbk_buf_addf(out, "  unreachable: peer %llu at %s%s%s\n",
+		    (unsigned long long)m->unreachable[i].peer_id,
+		    m->unreachable[i].url[0] != '\0' ? m->unreachable[i].url :
+		    "(no URL)", m->unreachable[i].reason[0] != '\0' ? ": " :
+		    "", m->unreachable[i].reason);
 }
 
 /* ---- reading a tar stream (full storage snapshots) -------------------- */
@@ -1033,6 +1050,7 @@ struct run {
 	pthread_mutex_t mu;	/* uploads to several nodes at once: guards
 				 * the report, progress and the lock */
 	int threaded;
+	struct qbk_buf inactive;	/* replicas not Active in the end */
 };
 
 /* The body of one upload: a whole snapshot, or one member of a tar. */
@@ -1334,12 +1352,91 @@ json_uint(const json_t *v, const char *path, uint64_t dflt)
 	return n < 0 || n > 65536 ? (int)dflt : (int)n;
 }
 
+/* The sharding method of a config ("auto" when not given). */
+static const char *
+sharding_method(const json_t *config)
+{
+	const char *m = qbk_json_str(config, "params.sharding_method");
+
+	return m != NULL ? m : "auto";
+}
+
+/* Was the collection of ${p} sharded by shard keys? */
+static int
+is_custom(const struct plan *p)
+{
+	const struct qbk_manifest_cluster *cl = p->mc->cluster;
+
+	if (cl != NULL && cl->sharding_method != NULL)
+		return strcmp(cl->sharding_method, "custom") == 0;
+	return strcmp(sharding_method(p->mc->config), "custom") == 0;
+}
+
+/* How many shards key ${key} has in the shard list ${v}. */
+static size_t
+key_shards(const struct qbk_cluster_keyed *v, size_t n, const char *key)
+{
+	size_t i, c = 0;
+
+	for (i = 0; i < n; i++)
+		if (v[i].key != NULL && strcmp(v[i].key, key) == 0)
+			c++;
+	return c;
+}
+
+/* The shards the backup of ${p} records, with their keys (borrowed from
+ * the manifest): the cluster layout, or the shard snapshots of a single
+ * node's backup.  Caller frees the array. */
+static struct qbk_cluster_keyed *
+backup_shards(const struct plan *p, size_t *n)
+{
+	const struct qbk_manifest_cluster *cl = p->mc->cluster;
+	struct qbk_cluster_keyed *v;
+	size_t i;
+
+	*n = 0;
+	if (cl != NULL) {
+		v = qbk_xcalloc(cl->n_shards + 1, sizeof(*v));
+		for (i = 0; i < cl->n_shards; i++) {
+			v[i].id = (uint32_t)cl->shards[i].shard_id;
+			v[i].key = cl->shards[i].shard_key;
+		}
+		*n = cl->n_shards;
+		return v;
+	}
+	v = qbk_xcalloc(p->mc->n_snapshots + 1, sizeof(*v));
+	for (i = 0; i < p->mc->n_snapshots; i++)
+		if (p->mc->snapshots[i]->kind == QBK_MANIFEST_SNAP_SHARD)
+			v[(*n)++].id = (uint32_t)p->mc->snapshots[i]->shard_id;
+	return v;
+}
+
+/* The shards of a layout with their keys (borrowed from ${l}). */
+static struct qbk_cluster_keyed *
+layout_shards(const struct qbk_cluster_layout *l)
+{
+	struct qbk_cluster_keyed *v = qbk_xcalloc(l->nshards + 1,
+	    sizeof(*v));
+	size_t i;
+
+	for (i = 0; i < l->nshards; i++) {
+		v[i].id = l->shards[i].id;
+		v[i].key = l->shards[i].shard_key;
+	}
+	return v;
+}
+
 /* Can the backup of ${p} be recovered over the existing collection (same
- * vectors and shard count, as Qdrant requires)? */
+ * vectors, shard count and sharding method, as Qdrant requires, and for
+ * custom sharding the same number of shards under every shard key both
+ * have)? */
 static int
 compatible(struct run *r, struct plan *p, struct qbk_err *err)
 {
 	struct qbk_qdrant_collection *info = NULL;
+	struct qbk_cluster_layout *l = NULL;
+	struct qbk_cluster_keyed *from = NULL, *to = NULL;
+	size_t nfrom, i;
 	int ok;
 
 	if (p->mc == NULL)
@@ -1349,8 +1446,25 @@ compatible(struct run *r, struct plan *p, struct qbk_err *err)
 	ok = info->vectors != NULL && p->mc->vectors != NULL &&
 	    json_equal(info->vectors, p->mc->vectors) &&
 	    (int)info->shard_number == json_uint(p->mc->config,
-	    "params.shard_number", 1);
+	    "params.shard_number", 1) &&
+	    strcmp(sharding_method(info->config), is_custom(p) ? "custom" :
+	    "auto") == 0;
 	qbk_qdrant_collection_free(info);
+	if (!ok || !is_custom(p))
+		return ok;
+	if (qbk_cluster_layout(r->cl, r->q, p->target, &l, err) != 0)
+		return -1;
+	from = backup_shards(p, &nfrom);
+	to = layout_shards(l);
+	for (i = 0; ok && i < nfrom; i++)
+		if (from[i].key != NULL &&
+		    key_shards(to, l->nshards, from[i].key) > 0 &&
+		    key_shards(to, l->nshards, from[i].key) !=
+		    key_shards(from, nfrom, from[i].key))
+			ok = 0;
+	free(from);
+	free(to);
+	qbk_cluster_layout_free(l);
 	return ok;
 }
 
@@ -1397,9 +1511,12 @@ replace_incompatible(struct run *r, struct plan *p, struct qbk_err *err)
 	return 0;
 }
 
+/* Upload the snapshot ${s} of ${p} to ${q}: into shard ${shard} of the
+ * target (a shard snapshot; custom sharding may give it another id than
+ * it had), or as a collection snapshot (${shard} -1). */
 static int
 restore_snapshot(struct run *r, struct qbk_qdrant *q, struct plan *p,
-    const struct qbk_manifest_snapshot *s, uint64_t base,
+    const struct qbk_manifest_snapshot *s, long shard, uint64_t base,
     struct qbk_restore_item *it, struct qbk_err *err)
 {
 	struct qbk_extract_opts eo;
@@ -1416,9 +1533,7 @@ restore_snapshot(struct run *r, struct qbk_qdrant *q, struct plan *p,
 	src.base = base;
 	src.total = p->total;
 	src.mu = r->threaded ? &r->mu : NULL;
-	rc = upload(r, q, p->target, s->kind == QBK_MANIFEST_SNAP_SHARD ?
-	    (long)s->shard_id : QBK_QDRANT_NO_SHARD, &src, s->sha256, s->size,
-	    err);
+	rc = upload(r, q, p->target, shard, &src, s->sha256, s->size, err);
 	qbk_extract_close(src.x);
 	if (rc == 0) {
 		if (r->threaded)
@@ -1434,6 +1549,7 @@ restore_snapshot(struct run *r, struct qbk_qdrant *q, struct plan *p,
 
 struct rjob {
 	const struct qbk_manifest_snapshot *s;
+	uint32_t shard;		/* shard id in the target */
 	uint64_t peer;		/* 0: the node of r->q */
 	uint64_t base;		/* progress: bytes of the snapshots before */
 };
@@ -1458,14 +1574,21 @@ shard_job(void *cookie, size_t i, struct qbk_err *err)
 	if (j->peer != 0 &&
 	    qbk_cluster_connect(r->cl, r->q, j->peer, &pq, err) != 0)
 		return -1;
-	qbk_detail("shard %lld of '%s' to %s", (long long)j->s->shard_id,
-	    rs->p->target, pq != NULL ? qbk_qdrant_url(pq) : r->url);
-	rc = restore_snapshot(r, pq != NULL ? pq : r->q, rs->p, j->s, j->base,
-	    rs->it, err);
-	if (rc != 0)
-		qbk_err_prefix(err, "shard %lld to '%s'",
-		    (long long)j->s->shard_id, pq != NULL ? qbk_qdrant_url(pq) :
-		    r->url);
+	qbk_detail("shard %lld of '%s' to shard %u on %s",
+	    (long long)j->s->shard_id, rs->p->target, j->shard,
+	    pq != NULL ? qbk_qdrant_url(pq) : r->url);
+	rc = restore_snapshot(r, pq != NULL ? pq : r->q, rs->p, j->s,
+	    (long)j->shard, j->base, rs->it, err);
+	if (rc != 0) {
+		if ((int64_t)j->shard != j->s->shard_id)
+			qbk_err_prefix(err, "shard %lld (now %u) to '%s'",
+			    (long long)j->s->shard_id, j->shard, pq != NULL ?
+			    qbk_qdrant_url(pq) : r->url);
+		else
+			qbk_err_prefix(err, "shard %lld to '%s'",
+			    (long long)j->s->shard_id, pq != NULL ?
+			    qbk_qdrant_url(pq) : r->url);
+	}
 	qbk_qdrant_free(pq);
 	return rc;
 }
@@ -1494,7 +1617,31 @@ replica_states(const struct qbk_cluster_layout *l, int all,
 	return bad;
 }
 
-/* Wait until every replica of ${target} is Active and no transfer runs. */
+/* Note that not every replica of a restored collection is Active: a
+ * warning with allow_inactive, else a failure of the run once every
+ * collection is restored (qbk_restore_run()). */
+static void inactive(struct run *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+inactive(struct run *r, const char *fmt, ...)
+{
+	struct qbk_buf b = QBK_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	qbk_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	if (r->o->allow_inactive)
+		warning(r->rep, "%s", b.buf);
+	else
+		qbk_buf_addf(&r->inactive, "%s%s", r->inactive.len > 0 ?
+		    "; " : "", b.buf);
+	qbk_buf_release(&b);
+}
+
+/* Wait until every replica of ${target} is Active and no transfer runs
+ * (replica_timeout_ms); say which are not, as inactive(). */
 static void
 wait_replicas(struct run *r, const char *target)
 {
@@ -1511,9 +1658,9 @@ wait_replicas(struct run *r, const char *target)
 		size_t bad;
 
 		if (qbk_cluster_layout(r->cl, r->cq, target, &l, &e) != 0) {
-			warning(r->rep, "cannot check the replicas of '%s': %s",
+			inactive(r, "cannot check the replicas of '%s': %s",
 			    target, e.msg);
-			return;
+			break;
 		}
 		qbk_buf_reset(&b);
 		bad = replica_states(l, 0, &b);
@@ -1525,7 +1672,7 @@ wait_replicas(struct run *r, const char *target)
 		}
 		if (qbk_clock_ms() - t0 >= limit ||
 		    (r->o->cancel != NULL && *r->o->cancel != 0)) {
-			warning(r->rep, "not every replica of '%s' is active "
+			inactive(r, "not every replica of '%s' is active "
 			    "after %.0f s (%zu shard transfer%s running): %s",
 			    target, (double)(qbk_clock_ms() - t0) / 1000.0,
 			    l->ntransfers, l->ntransfers == 1 ? "" : "s",
@@ -1537,6 +1684,88 @@ wait_replicas(struct run *r, const char *target)
 		nanosleep(&(struct timespec){ 0, 200 * 1000 * 1000 }, NULL);
 	}
 	qbk_buf_release(&b);
+}
+
+/* The priorities that do not make the backup's data win where a shard
+ * has other Active replicas in the existing collection: "replica" (Qdrant
+ * re-syncs the restored replica from them: the cluster's data stays) and
+ * "no_sync" (they keep their data: the replicas diverge).  Refused for
+ * --shard without force (nothing else asks for force there), a warning
+ * otherwise. */
+static int
+check_priority(struct run *r, struct plan *p, const struct rshards *rs,
+    const struct qbk_cluster_layout *l, struct qbk_err *err)
+{
+	enum qbk_qdrant_priority prio = r->prio_set ? r->prio :
+	    r->o->priority;
+	struct qbk_buf b = QBK_BUF_INIT;
+	size_t i, k, j, n;
+	int rc = 0;
+
+	if (prio != QBK_QDRANT_PRIORITY_REPLICA &&
+	    prio != QBK_QDRANT_PRIORITY_NO_SYNC)
+		return 0;
+	for (k = 0; k < rs->njobs; k++) {
+		struct qbk_buf peers = QBK_BUF_INIT;
+
+		for (i = 0; i < l->nshards && l->shards[i].id !=
+		    rs->jobs[k].shard; i++)
+			;
+		for (n = 0, j = 0; i < l->nshards &&
+		    j < l->shards[i].nreplicas; j++) {
+			const struct qbk_cluster_replica *x =
+			    &l->shards[i].replicas[j];
+
+			if (x->peer_id == rs->jobs[k].peer ||
+			    !qbk_cluster_replica_active(x))
+				continue;
+			qbk_buf_addf(&peers, "%s%llu", n++ > 0 ? ", " : "",
+			    (unsigned long long)x->peer_id);
+		}
+		if (n > 0)
+			qbk_buf_addf(&b, "%sshard %u on peer%s %s", b.len > 0 ?
+			    "; " : "", rs->jobs[k].shard, n == 1 ? "" : "s",
+			    peers.buf);
+		qbk_buf_release(&peers);
+	}
+	if (b.len == 0)
+		goto out;
+	if (prio == QBK_QDRANT_PRIORITY_REPLICA) {
+		if (r->o->one_shard && !r->o->force) {
+			qbk_err_set(err, QBK_E_USAGE, "priority 'replica' "
+			    "keeps the cluster's data of '%s': Qdrant re-syncs "
+			    "the restored replica from the other Active "
+			    "replicas (%s), so the shard does not get the "
+			    "backup's data", p->target, b.buf);
+			qbk_err_hint(err, "use --priority snapshot to make the "
+			    "backup win, or add --force to seed the replica "
+			    "with 'replica' anyway");
+			rc = -1;
+		} else
+			warning(r->rep, "priority 'replica': Qdrant re-syncs "
+			    "the restored replicas of '%s' from the other "
+			    "Active replicas (%s): those shards keep the "
+			    "cluster's data, not the backup's", p->target,
+			    b.buf);
+	} else {
+		if (r->o->one_shard && !r->o->force) {
+			qbk_err_set(err, QBK_E_USAGE, "priority 'no_sync' "
+			    "leaves the other Active replicas of '%s' (%s) as "
+			    "they are: they would diverge from the restored "
+			    "one", p->target, b.buf);
+			qbk_err_hint(err, "use --priority snapshot to re-sync "
+			    "them from the backup, or add --force to restore "
+			    "with 'no_sync' anyway");
+			rc = -1;
+		} else
+			warning(r->rep, "priority 'no_sync': the other Active "
+			    "replicas of '%s' (%s) keep their data and may "
+			    "diverge from the restored ones (qbk-verify --live "
+			    "compares them)", p->target, b.buf);
+	}
+out:
+	qbk_buf_release(&b);
+	return rc;
 }
 
 /* The CreateCollection body of ${p}, with replication_factor clamped to
@@ -1587,6 +1816,115 @@ create_indexes(struct run *r, struct plan *p, struct qbk_err *err)
 	return 0;
 }
 
+/* Custom sharding: create the shard keys of the backup of ${p} that the
+ * target lacks, each with as many shards as the backup records for it
+ * and as many replicas as its shards had (clamped to the peers). */
+static int
+create_shard_keys(struct run *r, struct plan *p, struct qbk_err *err)
+{
+	const struct qbk_manifest_cluster *mcl = p->mc->cluster;
+	struct qbk_qdrant_shard_key sk;
+	char **have = NULL, **h;
+	size_t i, k, npeers = r->cl->enabled ? r->cl->npeers : 1;
+	int rc = -1;
+
+	if (mcl == NULL)
+		return qbk_err_set(err, QBK_E_INTEGRITY, "backup '%s' does not "
+		    "record the shard keys of the custom-sharded collection "
+		    "'%s'", r->m->backup_id, p->name);
+	if (qbk_qdrant_shard_keys(r->q, p->target, &have, err) != 0)
+		return -1;
+	for (i = 0; i < mcl->n_shards; i++) {
+		const char *key = mcl->shards[i].shard_key;
+		uint32_t count = 0;
+		size_t rf = 0;
+
+		if (key == NULL) {
+			qbk_err_set(err, QBK_E_INTEGRITY, "backup '%s' records "
+			    "shard %lld of the custom-sharded collection '%s' "
+			    "without a shard key", r->m->backup_id,
+			    (long long)mcl->shards[i].shard_id, p->name);
+			goto out;
+		}
+		for (k = 0; k < i; k++)
+			if (strcmp(mcl->shards[k].shard_key, key) == 0)
+				break;
+		for (h = have; k == i && *h != NULL; h++)
+			if (strcmp(*h, key) == 0)
+				break;
+		if (k < i || *h != NULL)
+			continue;	/* done, or there already */
+		for (k = i; k < mcl->n_shards; k++)
+			if (mcl->shards[k].shard_key != NULL &&
+			    strcmp(mcl->shards[k].shard_key, key) == 0) {
+				count++;
+				if (mcl->shards[k].n_replicas > rf)
+					rf = mcl->shards[k].n_replicas;
+			}
+		if (rf > npeers) {
+			warning(r->rep, "shard key %s of '%s' had %zu replicas "
+			    "of each shard; the target has %zu peer%s: "
+			    "creating it with %zu", key, p->name, rf, npeers,
+			    npeers == 1 ? "" : "s", npeers);
+			rf = npeers;
+		}
+		memset(&sk, 0, sizeof(sk));
+		sk.key = key;
+		sk.shards_number = count;
+		sk.replication_factor = rf > 0 ? (uint32_t)rf : 1;
+		if (qbk_qdrant_shard_key_create(r->q, p->target, &sk, err) !=
+		    0)
+			goto out;
+		qbk_detail("shard key %s of '%s' created: %u shard%s, %u "
+		    "replica%s each", key, p->target, count, count == 1 ? "" :
+		    "s", sk.replication_factor, sk.replication_factor == 1 ?
+		    "" : "s");
+	}
+	rc = 0;
+out:
+	qbk_qdrant_strv_free(have);
+	return rc;
+}
+
+/* Which shard of the target each job's shard goes to: the same id, or
+ * for custom sharding the shard of the same rank under the same key. */
+static int
+map_jobs(struct plan *p, struct rshards *rs,
+    const struct qbk_cluster_layout *l, struct qbk_err *err)
+{
+	struct qbk_cluster_keyed *from, *to;
+	int64_t *map;
+	size_t nfrom, i, k;
+	int rc = 0;
+
+	from = backup_shards(p, &nfrom);
+	to = layout_shards(l);
+	map = qbk_xcalloc(nfrom + 1, sizeof(*map));
+	qbk_cluster_map_shards(from, nfrom, to, l->nshards, map);
+	for (k = 0; k < rs->njobs && rc == 0; k++) {
+		int64_t id = rs->jobs[k].s->shard_id;
+
+		for (i = 0; i < nfrom && (int64_t)from[i].id != id; i++)
+			;
+		if (i < nfrom && map[i] >= 0) {
+			rs->jobs[k].shard = (uint32_t)map[i];
+			continue;
+		}
+		if (i < nfrom && from[i].key != NULL)
+			qbk_err_set(err, QBK_E_QDRANT, "'%s' has no shard for "
+			    "shard %lld (shard key %s) of the backup",
+			    p->target, (long long)id, from[i].key);
+		else
+			qbk_err_set(err, QBK_E_QDRANT, "'%s' has no shard %lld",
+			    p->target, (long long)id);
+		rc = -1;
+	}
+	free(map);
+	free(from);
+	free(to);
+	return rc;
+}
+
 static int
 restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 {
@@ -1597,7 +1935,7 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 	uint64_t base = 0;
 	size_t nusable = 0, norder = 0, i, k;
 	int64_t t0 = qbk_clock_ms();
-	int existed, c, rc = -1;
+	int existed, c, custom = is_custom(p), rc = -1;
 	unsigned par;
 	json_t *body;
 
@@ -1614,9 +1952,9 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 			return -1;
 		if (c == 0)
 			return qbk_err_set(err, QBK_E_USAGE, "collection '%s' "
-			    "has other vectors or another shard count than "
-			    "the backup of '%s': cannot restore one shard "
-			    "into it", p->target, p->name);
+			    "has other vectors, another shard count or "
+			    "another sharding than the backup of '%s': cannot "
+			    "restore one shard into it", p->target, p->name);
 	}
 	existed = p->exists;
 	for (k = 0; k < mc->n_snapshots; k++) {
@@ -1629,6 +1967,7 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 		rs.jobs = qbk_xrealloc(rs.jobs, (rs.njobs + 1) *
 		    sizeof(*rs.jobs));
 		rs.jobs[rs.njobs].s = s;
+		rs.jobs[rs.njobs].shard = (uint32_t)s->shard_id;
 		rs.jobs[rs.njobs].peer = 0;
 		rs.jobs[rs.njobs++].base = base;
 		base += s->size;
@@ -1673,11 +2012,18 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 		if (create_indexes(r, p, err) != 0)
 			goto fail;
 	}
+	if (custom && create_shard_keys(r, p, err) != 0)
+		goto fail;
 
-	/* Where each shard goes: a node holding a replica of it, spread. */
-	if (r->cl->enabled) {
-		if (qbk_cluster_layout(r->cl, r->q, p->target, &l, err) != 0)
+	/* Which shard each snapshot goes into (custom sharding: where its
+	 * key's shards are now), and on which node: one holding a replica
+	 * of it, spread. */
+	if (custom || r->cl->enabled) {
+		if (qbk_cluster_layout(r->cl, r->q, p->target, &l, err) != 0 ||
+		    (custom && map_jobs(p, &rs, l, err) != 0))
 			goto fail;
+	}
+	if (r->cl->enabled) {
 		usable = qbk_xcalloc(r->cl->npeers + 1, sizeof(*usable));
 		for (i = 0; i < r->cl->npeers; i++)
 			if (r->cl->peers[i].reachable)
@@ -1692,18 +2038,18 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 		qbk_cluster_pick(l, 1, usable, nusable, order, norder, pick);
 		for (k = 0; k < rs.njobs; k++) {
 			for (i = 0; i < l->nshards; i++)
-				if ((int64_t)l->shards[i].id ==
-				    rs.jobs[k].s->shard_id)
+				if (l->shards[i].id == rs.jobs[k].shard)
 					break;
 			if (i == l->nshards || pick[i] == 0) {
 				qbk_err_set(err, QBK_E_QDRANT, "no reachable "
-				    "node holds a replica of shard %lld of "
-				    "'%s'", (long long)rs.jobs[k].s->shard_id,
-				    p->target);
+				    "node holds a replica of shard %u of "
+				    "'%s'", rs.jobs[k].shard, p->target);
 				goto fail;
 			}
 			rs.jobs[k].peer = pick[i];
 		}
+		if (existed && check_priority(r, p, &rs, l, err) != 0)
+			goto fail;
 	}
 	rs.it = add_item(r->rep, p->name, p->target);
 	rs.it->replaced = p->replaced;
@@ -1756,13 +2102,12 @@ restore_collection(struct run *r, struct plan *p, struct qbk_err *err)
 {
 	const struct qbk_manifest_collection *mc = p->mc;
 	struct qbk_restore_item *it;
-	json_t *body;
 	uint64_t base = 0;
 	int64_t t0 = qbk_clock_ms();
 	int existed, c;
 	size_t k;
 
-	if (r->o->one_shard || (r->cl != NULL && r->cl->enabled))
+	if (r->o->one_shard || p->shards || (r->cl != NULL && r->cl->enabled))
 		return restore_sharded(r, p, err);
 	if (p->exists) {
 		if ((c = compatible(r, p, err)) < 0)
@@ -1773,30 +2118,12 @@ restore_collection(struct run *r, struct plan *p, struct qbk_err *err)
 	existed = p->exists;
 	progress(r->o, QBK_RESTORE_EV_START, p->name, p->target, 0, p->total,
 	    0);
-	if (p->shards && !existed) {
-		body = qbk_qdrant_create_body(mc->config);
-		if (body == NULL)
-			return qbk_err_set(err, QBK_E_INTEGRITY, "backup '%s' "
-			    "does not record the vectors of collection '%s'",
-			    r->m->backup_id, p->name);
-		c = qbk_qdrant_collection_create(r->q, p->target, body, err);
-		qbk_json_decref(body);
-		if (c != 0) {
-			qbk_err_prefix(err, "cannot create collection '%s'",
-			    p->target);
-			return -1;
-		}
-		if (create_indexes(r, p, err) != 0) {
-			undo_create(r, p->target);
-			return -1;
-		}
-	}
 	it = add_item(r->rep, p->name, p->target);
 	it->replaced = p->replaced;
 	for (k = 0; k < mc->n_snapshots; k++) {
 		if (interrupted(r->o, err) != 0 ||
-		    restore_snapshot(r, r->q, p, mc->snapshots[k], base, it,
-		    err) != 0) {
+		    restore_snapshot(r, r->q, p, mc->snapshots[k],
+		    QBK_QDRANT_NO_SHARD, base, it, err) != 0) {
 			drop_item(r->rep);
 			if (!existed)
 				undo_create(r, p->target);
@@ -2354,6 +2681,7 @@ qbk_restore_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 	r.o = o;
 	r.rep = rep;
 	r.url = qbk_qdrant_url(q);
+	qbk_buf_init(&r.inactive);
 	pthread_mutex_init(&r.mu, NULL);
 	if (make_plans(m, o, &plans, &np, &mn, err) != 0 ||
 	    check_target(&r, plans, np, err) != 0 ||
@@ -2393,8 +2721,19 @@ qbk_restore_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 	if (!o->no_aliases && !o->one_shard &&
 	    restore_aliases(&r, plans, np, err) != 0)
 		goto out;
+	if (r.inactive.len > 0) {
+		/* The data is in; the cluster is not whole yet. */
+		qbk_err_set(err, QBK_E_QDRANT, "%s", r.inactive.buf);
+		qbk_err_hint(err, "the restored data is on the Active "
+		    "replicas; bring the nodes of the others back (Qdrant "
+		    "re-syncs them) and check with qbk-verify --live, or allow "
+		    "more time with [qdrant] replica_timeout; "
+		    "--allow-inactive-replicas makes this a warning");
+		goto out;
+	}
 	rc = 0;
 out:
+	qbk_buf_release(&r.inactive);
 	qbk_cluster_free(r.cl);
 	pthread_mutex_destroy(&r.mu);
 	if (rc != 0 && rep->safety_backup_id[0] != '\0' &&

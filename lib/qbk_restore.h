@@ -38,9 +38,16 @@
  * holds a replica of it in the new placement (spread over the nodes, up to
  * node_parallelism nodes at once), with the chosen priority; Qdrant brings
  * the other replicas up to date.  The restore then waits until every
- * replica is Active (replica_timeout_ms), and warns with the states of
- * those that are not.  Shards the backup lists as missing are warned
- * about and stay empty.
+ * replica is Active (replica_timeout_ms).  Replicas still not Active then
+ * fail the run (QBK_E_QDRANT naming collection, shard, peer and state)
+ * once every collection is restored and the aliases are set, unless
+ * allow_inactive (a warning then).  Into an existing collection, the
+ * priorities "replica" (the other Active replicas win) and "no_sync" (they
+ * diverge) are warned about where a shard has other Active replicas, and
+ * refused (QBK_E_USAGE) for one_shard without force.  Custom sharding:
+ * the shard keys are created first and each shard goes into its key's
+ * shard of the same rank (qbk_cluster_map_shards()).  Shards the backup
+ * lists as missing are warned about and stay empty.
  *
  * qbk_restore_file() writes the original snapshot files byte for byte
  * instead (no Qdrant needed); qbk_restore_list() describes a backup.
@@ -129,6 +136,8 @@ struct qbk_restore_opts {
 	int64_t replica_timeout_ms;	/* wait this long for every replica
 					 * to become Active; 0: 120 s, -1:
 					 * do not wait */
+	int allow_inactive;	/* replicas still not Active then: a
+				 * warning, not a failure */
 };
 
 /* One restored snapshot. */

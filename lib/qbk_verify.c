@@ -733,53 +733,111 @@ live_shards(struct verify *v, const struct qbk_manifest_collection *mc,
     const char *backup, const char *name, struct qbk_err *err)
 {
 	struct qbk_cluster_layout *l = NULL;
+	struct qbk_cluster_keyed *from = NULL, *to = NULL;
+	int64_t *map = NULL;
 	size_t i, k, j;
 
 	if (qbk_cluster_layout(v->cl, v->opts->live, name, &l, err) != 0)
 		return -1;
+	/* The shards of the backup as they are numbered here (custom
+	 * sharding gives a restored key's shards new ids). */
+	if (mc != NULL && mc->cluster != NULL) {
+		from = qbk_xcalloc(mc->cluster->n_shards + 1, sizeof(*from));
+		for (j = 0; j < mc->cluster->n_shards; j++) {
+			from[j].id = (uint32_t)mc->cluster->shards[j].shard_id;
+			from[j].key = mc->cluster->shards[j].shard_key;
+		}
+		to = qbk_xcalloc(l->nshards + 1, sizeof(*to));
+		for (j = 0; j < l->nshards; j++) {
+			to[j].id = l->shards[j].id;
+			to[j].key = l->shards[j].shard_key;
+		}
+		map = qbk_xcalloc(mc->cluster->n_shards + 1, sizeof(*map));
+		qbk_cluster_map_shards(from, mc->cluster->n_shards, to,
+		    l->nshards, map);
+	}
 	for (i = 0; i < l->nshards; i++) {
 		const struct qbk_cluster_shard *sh = &l->shards[i];
-		int64_t first = -1, active = 0;
+		const struct qbk_cluster_replica *ref = NULL;
+		size_t active = 0;
+		int agree = 1;
 
 		if (sh->nreplicas == 0)
 			problem(v, NULL, name, NULL, "shard %u has no replica",
 			    sh->id);
+		/* Active replicas with a known count must agree: each one
+		 * that does not is named beside the first one counted. */
 		for (k = 0; k < sh->nreplicas; k++) {
 			const struct qbk_cluster_replica *r = &sh->replicas[k];
 
-			if (!qbk_cluster_replica_active(r) ||
-			    r->points_count < 0)
+			if (!qbk_cluster_replica_active(r))
 				continue;
 			active++;
-			if (first < 0)
-				first = r->points_count;
-			else if (r->points_count != first)
-				problem(v, NULL, name, NULL, "shard %u: replica "
-				    "on peer %llu has %lld points, replica on "
-				    "peer %llu has %lld", sh->id,
-				    (unsigned long long)sh->replicas[0].peer_id,
-				    (long long)first,
+			if (r->points_count < 0)
+				continue;
+			if (ref == NULL)
+				ref = r;
+			else if (r->points_count != ref->points_count) {
+				agree = 0;
+				problem(v, NULL, name, NULL, "shard %u: "
+				    "replica on peer %llu has %lld points, "
+				    "replica on peer %llu has %lld", sh->id,
+				    (unsigned long long)ref->peer_id,
+				    (long long)ref->points_count,
 				    (unsigned long long)r->peer_id,
 				    (long long)r->points_count);
+			}
 		}
 		if (sh->nreplicas > 0 && active == 0)
 			problem(v, NULL, name, NULL, "shard %u has no active "
 			    "replica", sh->id);
-		if (mc == NULL || mc->cluster == NULL || first < 0 ||
+		if (map == NULL || ref == NULL ||
 		    mc->cluster->shard_number != l->shard_count)
 			continue;
 		for (j = 0; j < mc->cluster->n_shards; j++) {
 			const struct qbk_manifest_shard *ms =
 			    &mc->cluster->shards[j];
+			char as[48] = "";
 
-			if (ms->shard_id == (int64_t)sh->id && ms->peer_id != 0 &&
-			    ms->points_count != (uint64_t)first)
-				problem(v, backup, name, NULL, "shard %u has "
-				    "%lld points, the backup recorded %llu",
-				    sh->id, (long long)first,
-				    (unsigned long long)ms->points_count);
+			if (map[j] != (int64_t)sh->id || ms->peer_id == 0)
+				continue;
+			if (ms->shard_id != (int64_t)sh->id)
+				snprintf(as, sizeof(as), " (as shard %lld)",
+				    (long long)ms->shard_id);
+			if (agree) {
+				if (ms->points_count != (uint64_t)
+				    ref->points_count)
+					problem(v, backup, name, NULL,
+					    "shard %u has %lld points, the "
+					    "backup recorded %llu%s", sh->id,
+					    (long long)ref->points_count,
+					    (unsigned long long)
+					    ms->points_count, as);
+				continue;
+			}
+			/* Replicas that disagree: each against the backup. */
+			for (k = 0; k < sh->nreplicas; k++) {
+				const struct qbk_cluster_replica *r =
+				    &sh->replicas[k];
+
+				if (qbk_cluster_replica_active(r) &&
+				    r->points_count >= 0 &&
+				    (uint64_t)r->points_count !=
+				    ms->points_count)
+					problem(v, backup, name, NULL, "shard "
+					    "%u: replica on peer %llu has %lld "
+					    "points, the backup recorded "
+					    "%llu%s", sh->id,
+					    (unsigned long long)r->peer_id,
+					    (long long)r->points_count,
+					    (unsigned long long)
+					    ms->points_count, as);
+			}
 		}
 	}
+	free(from);
+	free(to);
+	free(map);
 	for (i = 0; i < v->cl->npeers; i++)
 		if (!v->cl->peers[i].reachable)
 			problem(v, NULL, name, NULL, "peer %llu does not answer "

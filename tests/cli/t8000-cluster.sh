@@ -57,6 +57,7 @@ test_expect_success 'set up a sharded, replicated collection and a repository' '
 test_expect_success 'a backup takes every shard once' '
 	qbk-backup $C --json >"$TEST_TMP/b1.json" &&
 	B1=$(json_get "$TEST_TMP/b1.json" "d[\"backup_id\"]") &&
+	test "$(json_get "$TEST_TMP/b1.json" "[d[\"partial\"], d[\"warnings\"], d[\"missing_shards\"], d[\"unreachable_peers\"]]")" = "[false, [], [], []]" &&
 	test "$(json_get "$TEST_TMP/b1.json" "sorted(s[\"shard_id\"] for s in d[\"collections\"][0][\"snapshots\"])")" = "[0, 1, 2, 3, 4, 5]" &&
 	qbk-restore $C --list --json >"$TEST_TMP/l1.json"
 '
@@ -97,17 +98,22 @@ test_expect_success '... with the layout of the backup, every replica active' '
 '
 
 test_expect_success '... and no uploaded file left on any node' '
+	: >"$TEST_TMP/listed" &&
 	for u in $SIM_URLS; do
-		for s in 0 1 2 3 4 5; do
-			on "$u" GET /collections/c/shards/$s/snapshots >"$TEST_TMP/sl" 2>/dev/null || continue
-			test "$(json_get "$TEST_TMP/sl" "len(d[\"result\"])")" = 0 || return 1
-		done
-	done
+		on "$u" GET /collections/c/cluster >"$TEST_TMP/cc" &&
+		for s in $(json_get "$TEST_TMP/cc" "\" \".join(str(x[\"shard_id\"]) for x in d[\"result\"][\"local_shards\"])"); do
+			on "$u" GET "/collections/c/shards/$s/snapshots" >"$TEST_TMP/sl" &&
+			test "$(json_get "$TEST_TMP/sl" "d[\"result\"]")" = "[]" &&
+			echo "$u $s" >>"$TEST_TMP/listed" || return 1
+		done || return 1
+		on "$u" GET /collections/c/snapshots >"$TEST_TMP/sl" &&
+		test "$(json_get "$TEST_TMP/sl" "d[\"result\"]")" = "[]" || return 1
+	done &&
+	test_lines 12 "$TEST_TMP/listed"
 '
 
 test_expect_success 'a node down: the backup takes its shards from the other replicas' '
 	sim_api POST /__sim/node "{\"node\":2,\"down\":true}" >/dev/null &&
-	sleep 0.3 &&
 	qbk-backup $C --collection c --json >"$TEST_TMP/b2.json" 2>"$TEST_TMP/b2.err" &&
 	B2=$(json_get "$TEST_TMP/b2.json" "d[\"backup_id\"]") &&
 	qbk-restore $C --backup "$B2" --list --json >"$TEST_TMP/l2.json" &&
@@ -118,17 +124,42 @@ test_expect_success 'a node down: the backup takes its shards from the other rep
 	test_grep "does not answer" "$TEST_TMP/b2.err"
 '
 
-test_expect_success '... restoring while it is down warns about its replicas' '
+test_expect_success '... its --json and the manifest name the peer it could not reach' '
+	test "$(json_get "$TEST_TMP/b2.json" "[d[\"ok\"], d[\"partial\"], d[\"missing_shards\"]]")" = "[true, false, []]" &&
+	test "$(json_get "$TEST_TMP/b2.json" "[u[\"peer_id\"] for u in d[\"unreachable_peers\"]]")" = "[\"$P2\"]" &&
+	json_get "$TEST_TMP/b2.json" "d[\"warnings\"]" >"$TEST_TMP/w2b" &&
+	test_grep "peer $P2 cannot be reached at .http://[^ ]*: .*Connection refused \(configured node not answering: .$URL2.\)" "$TEST_TMP/w2b" &&
+	test "$(json_get "$TEST_TMP/l2.json" "[u[\"peer_id\"] for u in d[\"unreachable_peers\"]]")" = "[\"$P2\"]" &&
+	qbk-restore $C --backup "$B2" --list >"$TEST_TMP/l2.txt" &&
+	test_grep "unreachable: peer $P2 at http://.*: .*configured node not answering: .$URL2." "$TEST_TMP/l2.txt"
+'
+
+test_expect_exit 1 '... restoring while it is down fails: its replicas are not active' '
 	sed "s/^\[qdrant\]\$/&\nreplica_timeout = 1s/" "$TEST_TMP/qbk.conf" >"$TEST_TMP/short.conf" &&
-	qbk-restore -c "$TEST_TMP/short.conf" --backup "$B2" --collection c --as c2 --json >"$TEST_TMP/r2.json" 2>"$TEST_TMP/r2.err" &&
+	qbk-restore -c "$TEST_TMP/short.conf" --backup "$B2" --collection c --as c2 --json
+'
+
+test_expect_success '... naming the collection, the shards, the peer and its state' '
+	test "$(json_get "$TEST_TMP/stdout" "d[\"ok\"]")" = false &&
+	json_get "$TEST_TMP/stdout" "d[\"problems\"]" >"$TEST_TMP/p2" &&
+	test_grep "not every replica of .c2. is active after 1 s" "$TEST_TMP/p2" &&
+	test_grep "shard [0-9] on peer $P2: Dead" "$TEST_TMP/p2" &&
+	test "$(json_get "$TEST_TMP/stdout" "[c[\"target\"] for c in d[\"collections\"]]")" = "[\"c2\"]" &&
+	test_grep "qbk-restore: not every replica of .c2. is active" "$TEST_TMP/stderr" &&
+	test_grep "hint: .*allow-inactive-replicas" "$TEST_TMP/stderr"
+'
+
+test_expect_success '... --allow-inactive-replicas makes it a warning' '
+	qbk-restore -c "$TEST_TMP/short.conf" --backup "$B2" --collection c --as c2w --allow-inactive-replicas --json >"$TEST_TMP/r2.json" 2>"$TEST_TMP/r2.err" &&
+	test "$(json_get "$TEST_TMP/r2.json" "d[\"ok\"]")" = true &&
 	json_get "$TEST_TMP/r2.json" "d[\"warnings\"]" >"$TEST_TMP/w2" &&
-	test_grep "not every replica of .c2. is active after 1 s" "$TEST_TMP/w2" &&
-	test_grep "on peer $P2: Dead" "$TEST_TMP/w2"
+	test_grep "not every replica of .c2w. is active after 1 s" "$TEST_TMP/w2" &&
+	test_grep "on peer $P2: Dead" "$TEST_TMP/w2" &&
+	sim_api DELETE /collections/c2w >/dev/null
 '
 
 test_expect_exit 1 'both replicas of shards 0 and 3 down: the backup fails and names them' '
 	on "$URL3" POST /__sim/node "{\"node\":1,\"down\":true}" >/dev/null &&
-	sleep 0.3 &&
 	qbk-backup $C --url "$URL3" --collection c
 '
 
@@ -141,7 +172,7 @@ test_expect_success '... with the shards named, and no backup written' '
 '
 
 test_expect_success '--allow-partial backs up the rest and records the missing shards' '
-	qbk-backup $C --url "$URL3" --collection c --allow-partial --json >"$TEST_TMP/b3.json" 2>"$TEST_TMP/b3.err" &&
+	qbk-backup $C --url "$URL3" --collection c --allow-partial --json --metrics-file "$TEST_TMP/b3.prom" >"$TEST_TMP/b3.json" 2>"$TEST_TMP/b3.err" &&
 	B3=$(json_get "$TEST_TMP/b3.json" "d[\"backup_id\"]") &&
 	test "$(json_get "$TEST_TMP/b3.json" "[m[\"shard_id\"] for m in d[\"missing_shards\"]]")" = "[0, 3]" &&
 	qbk-restore $C --backup "$B3" --list --json >"$TEST_TMP/l3.json" &&
@@ -152,10 +183,29 @@ test_expect_success '--allow-partial backs up the rest and records the missing s
 	test_grep "not backed up" "$TEST_TMP/b3.err"
 '
 
+test_expect_success '... which its --json shows as warnings of a partial backup' '
+	test "$(json_get "$TEST_TMP/b3.json" "[d[\"ok\"], d[\"partial\"], d[\"problems\"]]")" = "[true, true, []]" &&
+	json_get "$TEST_TMP/b3.json" "d[\"warnings\"]" >"$TEST_TMP/w3b" &&
+	test_grep "shard 0 of collection .c. is not backed up: no active replica" "$TEST_TMP/w3b" &&
+	test_grep "shard 3 of collection .c. is not backed up" "$TEST_TMP/w3b" &&
+	test "$(json_get "$TEST_TMP/b3.json" "len(d[\"unreachable_peers\"])")" = 2 &&
+	test_grep "peer $P2 cannot be reached at .* \(configured nodes not answering: .$URL1., .$URL2.\)" "$TEST_TMP/w3b" &&
+	test_grep -v "peer [0-9]+ cannot be reached at .$URL3." "$TEST_TMP/w3b"
+'
+
+test_expect_success '... and its metrics file as gauges, beside the usual ones' '
+	promtool check metrics <"$TEST_TMP/b3.prom" &&
+	test_grep "^qbk_backup_missing_shards\{collection=\"c\"\} 2\$" "$TEST_TMP/b3.prom" &&
+	test_grep "^qbk_backup_unreachable_peers 2\$" "$TEST_TMP/b3.prom" &&
+	test_grep "^qbk_backup_last_run_success 1\$" "$TEST_TMP/b3.prom" &&
+	test_grep "^qbk_backup_last_success_timestamp_seconds [0-9]+\$" "$TEST_TMP/b3.prom" &&
+	test_grep "^qbk_backup_bytes\{collection=\"c\"\} [1-9]" "$TEST_TMP/b3.prom" &&
+	test_grep "^qbk_backup_total_new_bytes [0-9]+\$" "$TEST_TMP/b3.prom"
+'
+
 test_expect_success 'nodes back: replicas re-synced' '
 	on "$URL3" POST /__sim/node "{\"node\":1,\"down\":false}" >/dev/null &&
 	on "$URL3" POST /__sim/node "{\"node\":2,\"down\":false}" >/dev/null &&
-	sleep 0.5 &&
 	all_active "$URL1" c
 '
 
@@ -179,6 +229,24 @@ test_expect_success 'a node failing during the backup: its shards come from the 
 	sim_points c5 >"$TEST_TMP/c5" &&
 	test_cmp "$TEST_TMP/c.before" "$TEST_TMP/c5" &&
 	sim_api DELETE /collections/c5 >/dev/null
+'
+
+test_expect_success 'a node lost in the middle of the backup, its replicas still Active: the next replica serves' '
+	sim_api POST /__sim/faults "{\"node\":2,\"rules\":[{\"path_regex\":\"/shards/[0-9]+/snapshot\$\",\"node_down\":true,\"mark_dead\":false}]}" >/dev/null &&
+	qbk-backup -c "$TEST_TMP/noretry.conf" --collection c --json >"$TEST_TMP/b6.json" 2>"$TEST_TMP/b6.err" &&
+	on "$URL1" GET /collections/c/cluster >"$TEST_TMP/cc6" &&
+	test "$(json_get "$TEST_TMP/cc6" "sorted(set(s[\"state\"] for s in d[\"result\"][\"remote_shards\"] if s[\"peer_id\"] == $P2))")" = "[\"Active\"]" &&
+	test_grep "cannot back up shard [0-9] of collection .c. from peer $P2 .*; trying the replica on peer" "$TEST_TMP/b6.err" &&
+	test "$(json_get "$TEST_TMP/b6.json" "len(d[\"collections\"][0][\"snapshots\"])")" = 6 &&
+	test "$(json_get "$TEST_TMP/b6.json" "[s for s in d[\"collections\"][0][\"snapshots\"] if s[\"peer_id\"] == \"$P2\"]")" = "[]" &&
+	test "$(json_get "$TEST_TMP/b6.json" "d[\"missing_shards\"]")" = "[]" &&
+	B6=$(json_get "$TEST_TMP/b6.json" "d[\"backup_id\"]") &&
+	on "$URL1" POST /__sim/node "{\"node\":2,\"down\":false}" >/dev/null &&
+	sim_api DELETE "/__sim/faults?all=true" >/dev/null &&
+	qbk-restore $C --backup "$B6" --collection c --as c6 >/dev/null 2>&1 &&
+	sim_points c6 >"$TEST_TMP/c6" &&
+	test_cmp "$TEST_TMP/c.before" "$TEST_TMP/c6" &&
+	sim_api DELETE /collections/c6 >/dev/null
 '
 
 test_expect_success 'restoring the partial backup warns about the missing shards' '
@@ -220,6 +288,95 @@ test_expect_exit 2 '--shard needs one --collection' '
 
 test_expect_exit 2 '--shard into a collection that does not exist' '
 	qbk-restore $C --backup "$B1" --collection c --as nothere --shard 4
+'
+
+# counts COLLECTION: the points count of every replica, "shard peer count"
+# per line, sorted, as each node counts its own.
+counts() {
+	for u in $SIM_URLS; do
+		on "$u" GET "/collections/$1/cluster" >"$TEST_TMP/cc" &&
+		json_get "$TEST_TMP/cc" "\"\\n\".join(\"%d %d %d\" % (s[\"shard_id\"], d[\"result\"][\"peer_id\"], s[\"points_count\"]) for s in d[\"result\"][\"local_shards\"])" || return 1
+	done | sort -n
+}
+
+# diverged COLLECTION: the shards whose replicas disagree on their count.
+diverged() {
+	counts "$1" | awk '{ c[$1] = c[$1] " " $3 } END { for (s in c) { split(c[s], v, " "); for (i in v) if (v[i] != v[1]) { print s; break } } }' | sort -n
+}
+
+test_expect_success 'priorities into an existing collection: a backup, then the cluster moves on' '
+	sim_api POST /__sim/generate "{\"collection\":\"p\",\"points\":600,\"dim\":8,\"seed\":5,\"shard_number\":3,\"replication_factor\":2}" >/dev/null &&
+	sim_points p >"$TEST_TMP/p.before" &&
+	qbk-backup $C --collection p --json >"$TEST_TMP/bp.json" &&
+	BP=$(json_get "$TEST_TMP/bp.json" "d[\"backup_id\"]") &&
+	python3 -c "import json; print(json.dumps({\"points\": [{\"id\": 900000 + i, \"vector\": [0.5] * 8, \"payload\": {\"late\": i}} for i in range(60)]}))" >"$TEST_TMP/late.json" &&
+	sim_api PUT "/collections/p/points?wait=true" "$(cat "$TEST_TMP/late.json")" >/dev/null &&
+	sim_points p >"$TEST_TMP/p.moved" &&
+	test_lines 660 "$TEST_TMP/p.moved" &&
+	test -z "$(diverged p)"
+'
+
+test_expect_success '--priority replica --force: the cluster'"'"'s data stays, and a warning says so' '
+	qbk-restore $C --backup "$BP" --collection p --force --priority replica --json >"$TEST_TMP/rp.json" 2>"$TEST_TMP/rp.err" &&
+	test "$(json_get "$TEST_TMP/rp.json" "d[\"ok\"]")" = true &&
+	json_get "$TEST_TMP/rp.json" "d[\"warnings\"]" >"$TEST_TMP/wp" &&
+	test_grep "priority .replica.: Qdrant re-syncs the restored replicas of .p. from the other Active replicas \(shard 0 on peer [0-9]+; shard 1 on peer [0-9]+; shard 2 on peer [0-9]+\): those shards keep the cluster.s data, not the backup.s" "$TEST_TMP/wp" &&
+	test_grep "priority .replica." "$TEST_TMP/rp.err" &&
+	all_active "$URL1" p &&
+	sim_points p >"$TEST_TMP/p.replica" &&
+	test_cmp "$TEST_TMP/p.moved" "$TEST_TMP/p.replica"
+'
+
+test_expect_success '--priority no_sync --force: the restored replicas and the others diverge, with a warning' '
+	qbk-restore $C --backup "$BP" --collection p --force --priority no_sync --json >"$TEST_TMP/rn.json" 2>"$TEST_TMP/rn.err" &&
+	json_get "$TEST_TMP/rn.json" "d[\"warnings\"]" >"$TEST_TMP/wn" &&
+	test_grep "priority .no_sync.: the other Active replicas of .p. \(shard 0 on peer [0-9]+; shard 1 on peer [0-9]+; shard 2 on peer [0-9]+\) keep their data and may diverge" "$TEST_TMP/wn" &&
+	test "$(diverged p | tr "\n" " ")" = "0 1 2 " &&
+	counts p >"$TEST_TMP/pc" &&
+	test "$(awk "{ n += \$3 } END { print n }" "$TEST_TMP/pc")" = 1260
+'
+
+test_expect_exit 3 '... which qbk-verify --live reports' '
+	qbk-verify $C --live --json
+'
+
+test_expect_success '... naming the replicas that disagree' '
+	test_grep "shard 0: replica on peer [0-9]+ has [0-9]+ points, replica on peer [0-9]+ has [0-9]+\"" "$TEST_TMP/stdout"
+'
+
+test_expect_success '--priority snapshot --force: every replica gets the backup'"'"'s data' '
+	qbk-restore $C --backup "$BP" --collection p --force --priority snapshot --json >"$TEST_TMP/rs.json" &&
+	test "$(json_get "$TEST_TMP/rs.json" "d[\"ok\"]")" = true &&
+	test "$(json_get "$TEST_TMP/rs.json" "d[\"warnings\"]")" = "[]" &&
+	test -n "$(json_get "$TEST_TMP/rs.json" "d[\"safety_backup_id\"]")" &&
+	all_active "$URL1" p &&
+	sim_points p >"$TEST_TMP/p.snapshot" &&
+	test_cmp "$TEST_TMP/p.before" "$TEST_TMP/p.snapshot" &&
+	test -z "$(diverged p)" &&
+	counts p >"$TEST_TMP/pc" &&
+	test "$(awk "{ n += \$3 } END { print n }" "$TEST_TMP/pc")" = 1200
+'
+
+test_expect_exit 2 '--shard with --priority replica over other active replicas needs --force' '
+	qbk-restore $C --backup "$BP" --collection p --shard 1 --priority replica
+'
+
+test_expect_success '... said clearly' '
+	test_grep "priority .replica. keeps the cluster.s data of .p.: Qdrant re-syncs the restored replica from the other Active replicas \(shard 1 on peer [0-9]+\)" "$TEST_TMP/stderr" &&
+	test_grep "hint: use --priority snapshot" "$TEST_TMP/stderr"
+'
+
+test_expect_exit 2 '--shard with --priority no_sync too' '
+	qbk-restore $C --backup "$BP" --collection p --shard 1 --priority no_sync
+'
+
+test_expect_success '... said clearly; with --force it goes ahead, with a warning' '
+	test_grep "priority .no_sync. leaves the other Active replicas of .p. \(shard 1 on peer [0-9]+\) as they are" "$TEST_TMP/stderr" &&
+	qbk-restore $C --backup "$BP" --collection p --shard 1 --priority replica --force --json >"$TEST_TMP/rsh.json" 2>/dev/null &&
+	test_grep "priority .replica.: Qdrant re-syncs" "$TEST_TMP/rsh.json" &&
+	all_active "$URL1" p &&
+	sim_points p >"$TEST_TMP/p.after" &&
+	test_cmp "$TEST_TMP/p.before" "$TEST_TMP/p.after"
 '
 
 test_done

@@ -66,12 +66,41 @@ test_expect_exit 3 '... and finds a replica that lost its data' '
 	qbk-verify -c "$TEST_TMP/three.conf" --live --json >"$TEST_TMP/v2.json"
 '
 
-test_expect_success '... naming the shard and both counts' '
+# peer_of NODE: the peer id of simulator node NODE (1-based).
+peer_of() {
+	sim_api GET /__sim/state >"$TEST_TMP/state" &&
+	json_get "$TEST_TMP/state" "[n[\"peer_id\"] for n in d[\"result\"][\"nodes\"] if n[\"node\"] == $1][0]"
+}
+
+test_expect_success '... naming the shard, both replicas and their counts' '
 	json_get "$TEST_TMP/v2.json" "[p[\"problem\"] for p in d[\"problems\"]]" >"$TEST_TMP/p2" &&
+	P2=$(peer_of 2) &&
 	test_grep "shard 1: replica on peer [0-9]+ has [0-9]+ points, replica on peer [0-9]+ has [0-9]+\"" "$TEST_TMP/p2" &&
-	test_grep "shard 1: .* has 0 points" "$TEST_TMP/p2" &&
-	test_grep "shard 1 has [0-9]+ points, the backup recorded" "$TEST_TMP/p2" &&
+	test_grep "shard 1: replica on peer $P2 has 0 points, the backup recorded [1-9][0-9]*\"" "$TEST_TMP/p2" &&
+	test_grep -v "shard 1: replica on peer [0-9]+ has [1-9][0-9]* points, the backup" "$TEST_TMP/p2" &&
 	test_grep -v "shard 2" "$TEST_TMP/p2"
+'
+
+test_expect_success 'the node holding the first replica of each shard goes down, a replica of shard 0 of d loses its data' '
+	json_get "$TEST_TMP/state" "sorted((n[\"peer_id\"], n[\"node\"]) for n in d[\"result\"][\"nodes\"])" >"$TEST_TMP/order" &&
+	LOW=$(json_get "$TEST_TMP/order" "d[0][1]") &&
+	MID=$(json_get "$TEST_TMP/order" "d[1][1]") &&
+	HIGH=$(json_get "$TEST_TMP/order" "d[2][1]") &&
+	PLOW=$(peer_of "$LOW") && PMID=$(peer_of "$MID") && PHIGH=$(peer_of "$HIGH") &&
+	SIM_URL=$(echo "$SIM_URLS" | cut -d" " -f"$MID") sim_api POST /__sim/node "{\"node\":$LOW,\"down\":true}" >/dev/null &&
+	SIM_URL=$(echo "$SIM_URLS" | cut -d" " -f"$MID") sim_api POST /__sim/wipe_shard "{\"collection\":\"d\",\"shard\":0,\"node\":$HIGH}" >/dev/null
+'
+
+test_expect_exit 3 '... qbk-verify --live finds the mismatch of the other two' '
+	qbk-verify -c "$TEST_TMP/three.conf" --url "$(echo "$SIM_URLS" | cut -d" " -f"$MID")" --live --json >"$TEST_TMP/v3.json"
+'
+
+test_expect_success '... names the peers whose counts it quotes, not the Dead one' '
+	json_get "$TEST_TMP/v3.json" "[p[\"problem\"] for p in d[\"problems\"] if p[\"collection\"] == \"d\"]" >"$TEST_TMP/p3" &&
+	test_grep "shard 0: replica on peer $PMID has [1-9][0-9]* points, replica on peer $PHIGH has 0\"" "$TEST_TMP/p3" &&
+	test_grep -v "shard 0: replica on peer $PLOW" "$TEST_TMP/p3" &&
+	test_grep "shard 0 on peer $PLOW is Dead" "$TEST_TMP/p3" &&
+	SIM_URL=$(echo "$SIM_URLS" | cut -d" " -f"$MID") sim_api POST /__sim/node "{\"node\":$LOW,\"down\":false}" >/dev/null
 '
 
 test_expect_success 'restore onto a 2-node cluster: every point, the layout kept' '
@@ -85,6 +114,17 @@ test_expect_success 'restore onto a 2-node cluster: every point, the layout kept
 	sim_api GET /collections/c >"$TEST_TMP/info" &&
 	test "$(json_get "$TEST_TMP/info" "d[\"result\"][\"config\"][\"params\"][\"shard_number\"]")" = 6 &&
 	test "$(replicas_of c)" = 12
+'
+
+test_expect_success '... every replica active when it returns, as each node sees it' '
+	test "$(json_get "$TEST_TMP/r2.json" "d[\"ok\"]")" = true &&
+	for u in $SIM_URLS; do
+		for coll in c d; do
+			SIM_URL=$u sim_api GET "/collections/$coll/cluster" >"$TEST_TMP/cc" &&
+			test "$(json_get "$TEST_TMP/cc" "sorted(set(s[\"state\"] for s in d[\"result\"][\"local_shards\"] + d[\"result\"][\"remote_shards\"]))")" = "[\"Active\"]" &&
+			test "$(json_get "$TEST_TMP/cc" "d[\"result\"][\"shard_transfers\"]")" = "[]" || return 1
+		done
+	done
 '
 
 test_expect_success '... with the replication factor clamped to 2 peers, and a warning' '
@@ -130,8 +170,23 @@ test_expect_success 'a backup of the 4-node cluster streams from all four nodes'
 	test "$(json_get "$TEST_TMP/l4.json" "len(set(s[\"peer_id\"] for s in d[\"collections\"][0][\"snapshots\"]))")" = 4
 '
 
-test_expect_success 'a single node with payload indexes: a collection snapshot backup' '
+test_expect_success 'the cluster backup restored onto a single node, point by point' '
 	sim_start &&
+	conf "$TEST_TMP/one.conf" &&
+	qbk-restore -c "$TEST_TMP/one.conf" --backup "$B" --json >"$TEST_TMP/r1.json" &&
+	test "$(json_get "$TEST_TMP/r1.json" "d[\"warnings\"]")" = "[]" &&
+	sim_points c >"$TEST_TMP/c.one" &&
+	test_cmp "$TEST_TMP/c.before" "$TEST_TMP/c.one" &&
+	sim_points d >"$TEST_TMP/d.one" &&
+	test_cmp "$TEST_TMP/d.before" "$TEST_TMP/d.one" &&
+	sim_api GET /collections/c >"$TEST_TMP/info" &&
+	test "$(json_get "$TEST_TMP/info" "d[\"result\"][\"config\"][\"params\"][\"shard_number\"]")" = 6 &&
+	sim_api GET /collections/d >"$TEST_TMP/d1.info" &&
+	json_get "$TEST_TMP/d1.info" "sorted((k, v[\"data_type\"]) for k, v in d[\"result\"][\"payload_schema\"].items())" >"$TEST_TMP/d1.schema" &&
+	test_cmp "$TEST_TMP/d.schema" "$TEST_TMP/d1.schema"
+'
+
+test_expect_success 'a single node with payload indexes: a collection snapshot backup' '
 	sim_generate s 100 8 &&
 	sim_api PUT /collections/s/index "{\"field_name\":\"category\",\"field_schema\":\"keyword\"}" >/dev/null &&
 	qbk-backup --url "$SIM_URL" --repo "$R" -c /dev/null --collection s >/dev/null

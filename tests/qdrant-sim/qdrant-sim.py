@@ -4,7 +4,9 @@
     python3 tests/qdrant-sim/qdrant-sim.py --port PORT --storage DIR
         [--api-key KEY] [--read-only-api-key KEY] [--nodes N]
         [--port-file FILE] [--host 127.0.0.1] [--generate NAME:POINTS:DIM[:SEED]]
-        [--segment-size-mb MB] [--resync-delay S] [--big-peer-ids] [--verbose]
+        [--segment-size-mb MB] [--resync-delay S] [--big-peer-ids]
+        [--cluster-seed SEED] [--p2p-port-offset N]
+        [--tls-cert FILE --tls-key FILE] [--verbose]
 
 Serves Qdrant's REST API (see shared/qdrant/NOTES.md) on one port per node
 (PORT, PORT+1, ...; free ports with --port 0) until SIGTERM or SIGINT.
@@ -12,8 +14,10 @@ Serves Qdrant's REST API (see shared/qdrant/NOTES.md) on one port per node
 port per line, node 1 first.  Each node i keeps its data in DIR/node-<i>/
 (collections/, snapshots/, snapshots_temp/); cluster metadata (collections,
 placement, replica states, aliases) lives in DIR/cluster.json.  A node's
-"p2p" URI in GET /cluster is http://HOST:<REST port + 10000>/ (nothing
-listens there).  Admin paths outside Qdrant's API are under /__sim/ (see
+"p2p" URI in GET /cluster is http://HOST:<REST port + offset>/ (offset
+10000 unless --p2p-port-offset; nothing listens there).  With --tls-cert
+and --tls-key the REST ports speak HTTPS (the p2p URIs stay http://).
+Admin paths outside Qdrant's API are under /__sim/ (see
 tests/qdrant-sim/README).
 """
 
@@ -55,10 +59,22 @@ def parse_args(argv):
                    help="seconds before a Dead replica is re-synced")
     p.add_argument("--big-peer-ids", action="store_true",
                    help="peer ids above 2**63 (as random u64 ids can be)")
+    p.add_argument("--cluster-seed",
+                   help="derive the peer ids from this (default: the "
+                   "storage folder, so that every simulated cluster has "
+                   "its own ids); ids saved in the storage win")
+    p.add_argument("--p2p-port-offset", type=int, default=10000,
+                   help="p2p port = REST port + N (default 10000; 2 is "
+                   "Qdrant's own 6333 -> 6335)")
+    p.add_argument("--tls-cert", help="serve HTTPS with this certificate "
+                   "(PEM)")
+    p.add_argument("--tls-key", help="... and this key (PEM)")
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args(argv)
     if a.nodes < 1:
         p.error("--nodes must be at least 1")
+    if (a.tls_cert is None) != (a.tls_key is None):
+        p.error("--tls-cert and --tls-key go together")
     return a
 
 
@@ -87,7 +103,12 @@ def main(argv):
     sim = Sim(a.storage, nnodes=a.nodes, host=a.host, api_key=a.api_key,
               ro_key=a.read_only_api_key, verbose=a.verbose,
               seg_default=int(a.segment_size_mb * (1 << 20)),
-              resync_delay=a.resync_delay, big_peer_ids=a.big_peer_ids)
+              resync_delay=a.resync_delay, big_peer_ids=a.big_peer_ids,
+              cluster_seed=a.cluster_seed)
+    if a.tls_cert:
+        import ssl
+        sim.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        sim.tls.load_cert_chain(a.tls_cert, a.tls_key)
     for spec in a.generate:
         parts = spec.split(":")
         if len(parts) not in (3, 4):
@@ -102,8 +123,9 @@ def main(argv):
     for i, node in enumerate(sim.nodes):
         init_faults(node)
         start_node(node, a.host, a.port + i if a.port else 0)
-        node.p2p_port = node.port + 10000 if node.port + 10000 < 65536 \
-            else node.port - 10000
+        off = a.p2p_port_offset
+        node.p2p_port = node.port + off if 0 < node.port + off < 65536 \
+            else node.port - off
     if a.port_file:
         write_port_file(a.port_file, [n.port for n in sim.nodes])
     if a.verbose:

@@ -1413,6 +1413,424 @@ def t_cluster_wipe():
     C.r("DELETE", "/collections/wc")
 
 
+def wait_active(sim, coll, timeout=10):
+    """Wait until every replica of coll is Active and no transfer runs."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        cls = [sim.r("GET", "/collections/%s/cluster" % coll, node=i)
+               for i in range(1, sim.nodes + 1)]
+        if all(not c["shard_transfers"] and
+               all(s["state"] == "Active" for s in c["local_shards"] +
+                   c["remote_shards"]) for c in cls):
+            return cls
+        time.sleep(0.05)
+    raise Fail("replicas of %s not all Active: %r" % (coll, cls))
+
+
+def replicas(sim, coll, node=1):
+    """{shard_id: {peer_id: state}} as a node sees it."""
+    cl = sim.r("GET", "/collections/%s/cluster" % coll, node=node)
+    out = {}
+    for s in cl["local_shards"]:
+        out.setdefault(s["shard_id"], {})[cl["peer_id"]] = s["state"]
+    for s in cl["remote_shards"]:
+        out.setdefault(s["shard_id"], {})[s["peer_id"]] = s["state"]
+    return out
+
+
+def local_counts(sim, coll):
+    """{(shard_id, peer_id): points_count} over every node."""
+    out = {}
+    for i in range(1, sim.nodes + 1):
+        cl = sim.r("GET", "/collections/%s/cluster" % coll, node=i)
+        for s in cl["local_shards"]:
+            out[(s["shard_id"], cl["peer_id"])] = s["points_count"]
+    return out
+
+
+def node_of(peer):
+    return STATE["peers"].index(peer) + 1
+
+
+def refused(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), 1).close()
+    except OSError:
+        return True
+    return False
+
+
+@test("cluster: custom sharding: shard keys, routing, errors, cluster info")
+def t_custom_keys():
+    C.r("PUT", "/collections/ck", {"vectors": {"size": 4, "distance": "Dot"},
+                                   "sharding_method": "custom",
+                                   "shard_number": 2,
+                                   "replication_factor": 2})
+    cl = C.r("GET", "/collections/ck/cluster")
+    eq((cl["shard_count"], cl["local_shards"], cl["remote_shards"]),
+       (0, [], []), "a custom collection starts without shards")
+    eq(C.r("GET", "/collections/ck/shards"), {"shard_keys": []}, "no keys")
+    eq(C.r("PUT", "/collections/ck/shards", {"shard_key": "eu"}), True,
+       "create key")
+    p3 = STATE["peers"][2]
+    C.r("PUT", "/collections/ck/shards", {"shard_key": 7, "shards_number": 1,
+                                          "replication_factor": 1,
+                                          "placement": [p3]})
+    eq(C.r("GET", "/collections/ck/shards"),
+       {"shard_keys": [{"key": "eu"}, {"key": 7}]}, "keys listed")
+    j = C.j("PUT", "/collections/ck/shards", {"shard_key": "eu"}, expect=400)
+    eq(j["status"]["error"], 'Bad request: Sharding key "eu" already exists '
+       'for collection ck', "duplicate key")
+    j = C.j("PUT", "/collections/cc/shards", {"shard_key": "x"}, expect=400)
+    eq(j["status"]["error"], "Bad request: Shard Key cannot be created with "
+       "Auto sharding method", "auto collection")
+    j = C.j("PUT", "/collections/ck/shards", {"shard_key": "x",
+                                              "placement": []}, expect=400)
+    check("placement cannot be empty" in j["status"]["error"], "empty")
+    C.j("PUT", "/collections/ck/shards", {"shard_key": "x",
+                                          "placement": [12345]}, expect=400)
+    C.j("PUT", "/collections/ck/shards", {"shard_key": True}, expect=400)
+    rep = replicas(C, "ck")
+    eq(sorted(rep), [0, 1, 2], "shard ids 0, 1 (eu) and 2 (7)")
+    eq([len(rep[s]) for s in (0, 1, 2)], [2, 2, 1], "replicas per shard")
+    eq(list(rep[2]), [p3], "placement honoured")
+    cl = C.r("GET", "/collections/ck/cluster", node=3)
+    keys = {s["shard_id"]: s.get("shard_key")
+            for s in cl["local_shards"] + cl["remote_shards"]}
+    eq(keys, {0: "eu", 1: "eu", 2: 7}, "shard_key per shard")
+    eq(cl["shard_count"], 3, "shard count")
+
+    pts = make_points(60, 4, seed=31)
+    j = C.j("PUT", "/collections/ck/points?wait=true", {"points": pts},
+            expect=400)
+    eq(j["status"]["error"], "Wrong input: Shard key not specified",
+       "upsert without a key")
+    j = C.j("PUT", "/collections/ck/points?wait=true",
+            {"points": pts, "shard_key": "us"}, expect=400)
+    eq(j["status"]["error"], 'Wrong input: Shard key "us" not found',
+       "unknown key")
+    C.r("PUT", "/collections/ck/points?wait=true",
+        {"points": pts[:40], "shard_key": "eu"})
+    C.r("PUT", "/collections/ck/points?wait=true",
+        {"points": pts[40:], "shard_key": 7}, node=2)
+    # the same id under two keys: two points
+    C.r("PUT", "/collections/ck/points?wait=true",
+        {"points": [dict(pts[0], payload={"k": "seven"})],
+         "shard_key": {"target": 7, "fallback": "eu"}})
+    eq(C.r("POST", "/collections/ck/points/count", {})["count"], 61, "all")
+    eq(C.r("POST", "/collections/ck/points/count",
+           {"shard_key": 7})["count"], 21, "key 7")
+    eq(C.r("POST", "/collections/ck/points/count",
+           {"shard_key": ["eu"]})["count"], 40, "key eu")
+    got = C.r("POST", "/collections/ck/points/scroll",
+              {"limit": 100, "shard_key": 7})["points"]
+    eq(sorted(set(p["shard_key"] for p in got)), [7], "records carry key")
+    eq(len(got), 21, "scroll by key")
+    two = C.r("POST", "/collections/ck/points", {"ids": [pts[0]["id"]]})
+    eq(sorted(json.dumps(p["shard_key"]) for p in two), ['"eu"', "7"],
+       "retrieve finds the id under both keys")
+    counts = local_counts(C, "ck")
+    eq(sum(v for (sid, _), v in counts.items() if sid == 2), 21,
+       "key 7 on its one replica")
+    eq(sum(v for (sid, _), v in counts.items() if sid in (0, 1)), 80,
+       "key eu on two replicas")
+    STATE["ck_points"] = C.r("POST", "/collections/ck/points/scroll",
+                             {"limit": 1000, "with_vector": True})["points"]
+
+
+@test("cluster: custom sharding in snapshots, recovery, dropping a key")
+def t_custom_snapshots():
+    mapping = None
+    snaps = {}
+    for i in range(1, 4):
+        d, b = snapshot(C, "ck", node=i)
+        t, ms = tar_members(b)
+        mapping = json.loads(t.extractfile("shard_key_mapping.json").read())
+        eq(sorted(n for n in ms if n.endswith("/shard_config.json")),
+           ["0/shard_config.json", "1/shard_config.json",
+            "2/shard_config.json"], "every shard of every key")
+        snaps[i] = b
+    eq(mapping, [{"key": "eu", "shard_ids": [0, 1]},
+                 {"key": 7, "shard_ids": [2]}], "shard_key_mapping.json")
+    for i in range(1, 4):
+        st, h, body = upload(C, "/collections/ck2/snapshots/upload",
+                             snaps[i], node=i)
+        eq(st, 200, "recover on node %d: %r" % (i, body[:200]))
+    wait_active(C, "ck2")
+    eq(C.r("GET", "/collections/ck2/shards"),
+       {"shard_keys": [{"key": "eu"}, {"key": 7}]}, "keys recovered")
+    eq(C.r("POST", "/collections/ck2/points/scroll",
+           {"limit": 1000, "with_vector": True})["points"],
+       STATE["ck_points"], "points with their keys recovered")
+    # a shard snapshot of a custom shard goes back into that shard
+    holder = next(iter(replicas(C, "ck")[2]))
+    st, h, b = C.req("GET", "/collections/ck/shards/2/snapshot",
+                     node=node_of(holder))
+    eq(st, 200, "stream shard 2")
+    C.r("POST", "/collections/ck2/shards/delete", {"shard_key": 7})
+    j = C.j("POST", "/collections/ck2/shards/delete", {"shard_key": 7},
+            expect=400)
+    eq(j["status"]["error"], "Bad request: Sharding key 7 does not exist "
+       "for collection ck2", "drop an unknown key")
+    eq(sorted(replicas(C, "ck2")), [0, 1], "its shard is gone")
+    eq(C.r("POST", "/collections/ck2/points/count", {})["count"], 40,
+       "its points too")
+    C.r("PUT", "/collections/ck2/shards", {"shard_key": 7,
+                                           "shards_number": 1})
+    eq(sorted(replicas(C, "ck2")), [0, 1, 2], "a new key takes the next id")
+    holder2 = next(iter(replicas(C, "ck2")[2]))
+    st, h, body = upload(C, "/collections/ck2/shards/2/snapshots/upload", b,
+                         node=node_of(holder2))
+    eq(st, 200, "shard upload: %r" % body[:200])
+    wait_active(C, "ck2")
+    eq(C.r("POST", "/collections/ck2/points/count", {"shard_key": 7})
+       ["count"], 21, "shard restored under its key")
+    C.r("DELETE", "/collections/ck2")
+
+
+@test("single node: custom sharding and its collection snapshot")
+def t_custom_single():
+    S.r("PUT", "/collections/sk", {"vectors": {"size": 4, "distance": "Dot"},
+                                   "sharding_method": "custom"})
+    S.r("PUT", "/collections/sk/shards", {"shard_key": "a"})
+    S.r("PUT", "/collections/sk/shards", {"shard_key": "b",
+                                          "shards_number": 2})
+    pts = make_points(30, 4, seed=33)
+    S.r("PUT", "/collections/sk/points?wait=true", {"points": pts[:10],
+                                                    "shard_key": "a"})
+    S.r("PUT", "/collections/sk/points?wait=true", {"points": pts[10:],
+                                                    "shard_key": "b"})
+    cl = S.r("GET", "/collections/sk/cluster")
+    eq(sorted((s["shard_id"], s["shard_key"]) for s in cl["local_shards"]),
+       [(0, "a"), (1, "b"), (2, "b")], "all local")
+    d, b = snapshot(S, "sk")
+    st, h, body = upload(S, "/collections/sk2/snapshots/upload", b)
+    eq(st, 200, "recover: %r" % body[:200])
+    eq(S.r("POST", "/collections/sk2/points/scroll", {"limit": 100}),
+       S.r("POST", "/collections/sk/points/scroll", {"limit": 100}),
+       "same points and keys")
+    S.r("DELETE", "/collections/sk2")
+
+
+@test("cluster: priority snapshot removes the surplus replicas, marks the "
+      "rest Dead")
+def t_priority_surplus():
+    C.r("PUT", "/collections/ps", {"vectors": {"size": 4, "distance": "Dot"},
+                                   "shard_number": 1,
+                                   "replication_factor": 3})
+    C.r("PUT", "/collections/ps/points?wait=true",
+        {"points": make_points(30, 4, seed=41)})
+    eq(len(replicas(C, "ps")[0]), 3, "three replicas")
+    C.r("PATCH", "/collections/ps", {"params": {"replication_factor": 2}})
+    st, h, b = C.req("GET", "/collections/ps/shards/0/snapshot", node=1)
+    eq(st, 200, "stream")
+    st, h, body = upload(C, "/collections/ps/shards/0/snapshots/upload", b,
+                         node=1, query="?priority=snapshot")
+    eq(st, 200, "upload: %r" % body[:200])
+    rep = replicas(C, "ps")[0]
+    eq(len(rep), 2, "one surplus replica removed")
+    eq(rep[STATE["peers"][0]], "Active", "the recovered one Active")
+    others = [st for p, st in rep.items() if p != STATE["peers"][0]]
+    check(others in (["Dead"], ["Active"]), "the other Dead: %r" % others)
+    cls = wait_active(C, "ps")
+    eq(sum(len(c["local_shards"]) for c in cls), 2, "two replicas left")
+    C.r("DELETE", "/collections/ps")
+
+
+def _diverge_setup(name):
+    C.r("PUT", "/collections/%s" % name,
+        {"vectors": {"size": 4, "distance": "Dot"}, "shard_number": 1,
+         "replication_factor": 2})
+    C.r("PUT", "/collections/%s/points?wait=true" % name,
+        {"points": make_points(30, 4, seed=43)})
+    holders = sorted(replicas(C, name)[0])
+    a = node_of(holders[0])
+    st, h, b = C.req("GET", "/collections/%s/shards/0/snapshot" % name,
+                     node=a)
+    eq(st, 200, "stream")
+    # the cluster moves on: 10 more points on both replicas
+    C.r("PUT", "/collections/%s/points?wait=true" % name,
+        {"points": make_points(10, 4, seed=44, start=1000)})
+    return holders, a, b
+
+
+@test("cluster: priority replica: the cluster's data wins over the snapshot")
+def t_priority_replica():
+    holders, a, b = _diverge_setup("pr")
+    st, h, body = upload(C, "/collections/pr/shards/0/snapshots/upload", b,
+                         node=a, query="?priority=replica")
+    eq(st, 200, "upload: %r" % body[:200])
+    rep = replicas(C, "pr")[0]
+    check(rep[holders[0]] != "Active" or
+          C.r("GET", "/collections/pr/cluster")["shard_transfers"] or
+          local_counts(C, "pr")[(0, holders[0])] == 40,
+          "the recovered replica is re-synced: %r" % rep)
+    eq(rep[holders[1]], "Active", "the other replica stays Active")
+    wait_active(C, "pr")
+    eq(local_counts(C, "pr"), {(0, holders[0]): 40, (0, holders[1]): 40},
+       "both replicas hold the cluster's 40 points")
+    C.r("DELETE", "/collections/pr")
+
+
+@test("cluster: priority no_sync: the replicas diverge")
+def t_priority_no_sync():
+    holders, a, b = _diverge_setup("pn")
+    st, h, body = upload(C, "/collections/pn/shards/0/snapshots/upload", b,
+                         node=a, query="?priority=no_sync")
+    eq(st, 200, "upload: %r" % body[:200])
+    eq(replicas(C, "pn")[0], {holders[0]: "Active", holders[1]: "Active"},
+       "both Active, no transfer")
+    eq(C.r("GET", "/collections/pn/cluster")["shard_transfers"], [],
+       "no transfer")
+    eq(local_counts(C, "pn"), {(0, holders[0]): 30, (0, holders[1]): 40},
+       "the recovered replica has the snapshot's 30, the other its 40")
+    C.r("DELETE", "/collections/pn")
+
+
+@test("cluster: node down at once; mark_dead false keeps replicas Active")
+def t_node_down_sync():
+    C.r("PUT", "/collections/nd", {"vectors": {"size": 4, "distance": "Dot"},
+                                   "shard_number": 3,
+                                   "replication_factor": 2})
+    C.r("PUT", "/collections/nd/points?wait=true",
+        {"points": make_points(60, 4, seed=45)})
+    p3 = STATE["peers"][2]
+    r = C.r("POST", "/__sim/node", {"node": 3, "down": True,
+                                    "mark_dead": False})
+    eq((r["down"], r["mark_dead"]), (True, False), "answer")
+    check(refused(C.ports[2]), "refused as soon as the answer is in")
+    on3 = [s for s, peers in replicas(C, "nd").items() if p3 in peers]
+    check(on3 and all(replicas(C, "nd")[s][p3] == "Active" for s in on3),
+          "replicas on the down node still Active")
+    eq(C.r("POST", "/collections/nd/points/count", {})["count"], 60,
+       "reads skip the down node")
+    # a write to a shard held there marks that replica Dead
+    C.r("PUT", "/collections/nd/points?wait=true",
+        {"points": make_points(60, 4, seed=46, start=500)})
+    check(all(replicas(C, "nd")[s][p3] == "Dead" for s in on3),
+          "a write marks them Dead")
+    C.r("POST", "/__sim/node", {"node": 3, "down": False})
+    check(not refused(C.ports[2]), "back at once")
+    wait_active(C, "nd")
+    # a node taking itself down answers first
+    r = C.r("POST", "/__sim/node", {"down": True}, node=3)
+    eq(r["node"], 3, "answered")
+    check(refused(C.ports[2]), "then refuses")
+    check(all(replicas(C, "nd")[s][p3] == "Dead" for s in on3),
+          "Dead by default")
+    C.r("POST", "/__sim/node", {"node": 3, "down": False})
+    wait_active(C, "nd")
+
+
+@test("cluster: fault node_down: the node is lost in the middle of a request")
+def t_fault_node_down():
+    p2 = STATE["peers"][1]
+    sid = next(s for s, peers in replicas(C, "nd").items() if p2 in peers)
+    C.r("POST", "/__sim/faults", {"node": 2, "rules": [{
+        "path_regex": "/shards/[0-9]+/snapshot$", "node_down": True,
+        "mark_dead": False}]})
+    try:
+        st, h, b = C.req("GET", "/collections/nd/shards/%d/snapshot" % sid,
+                         node=2)
+        raise Fail("answered %d" % st)
+    except (OSError, http.client.HTTPException):
+        pass
+    check(refused(C.ports[1]), "node 2 down")
+    check(all(st == "Active" for s, peers in replicas(C, "nd").items()
+              for p, st in peers.items()), "replicas still Active")
+    C.j("POST", "/__sim/faults", {"node_down": 1}, expect=400)
+    C.r("POST", "/__sim/node", {"node": 2, "down": False})
+    eq(C.r("GET", "/__sim/faults?node=2")["rules"][0]["applied"], 1,
+       "applied once")
+    C.r("DELETE", "/__sim/faults?all=true")
+    C.r("DELETE", "/collections/nd")
+
+
+@test("every simulated cluster has its own peer ids; saved ids are kept")
+def t_peer_ids():
+    a = Sim(TMP, "ids-a", nodes=2, keys=False,
+            extra=["--cluster-seed", "one"]).start()
+    try:
+        ids_a = sorted(int(k) for k in a.r("GET", "/cluster")["peers"])
+        a.r("PUT", "/collections/x", {"vectors": {"size": 2,
+                                                  "distance": "Dot"}})
+        a.stop()
+        a.extra = ["--cluster-seed", "two"]
+        a.start()
+        eq(sorted(int(k) for k in a.r("GET", "/cluster")["peers"]), ids_a,
+           "ids saved in the storage win over the seed")
+    finally:
+        a.stop()
+    b = Sim(TMP, "ids-b", nodes=2, keys=False,
+            extra=["--cluster-seed", "one"]).start()
+    try:
+        eq(sorted(int(k) for k in b.r("GET", "/cluster")["peers"]), ids_a,
+           "same seed, same ids")
+    finally:
+        b.stop()
+    c = Sim(TMP, "ids-c", nodes=2, keys=False).start()
+    try:
+        ids_c = set(int(k) for k in c.r("GET", "/cluster")["peers"])
+        eq(ids_c & set(ids_a), set(), "another storage, other ids")
+        eq(ids_c & set(STATE["peers"]), set(), "not those of the 3 nodes")
+    finally:
+        c.stop()
+
+
+@test("--p2p-port-offset, POST /__sim/p2p, --tls-cert/--tls-key")
+def t_p2p_tls():
+    a = Sim(TMP, "p2p", nodes=2, keys=False,
+            extra=["--p2p-port-offset", "2"]).start()
+    try:
+        uris = {int(k): v["uri"] for k, v in
+                a.r("GET", "/cluster")["peers"].items()}
+        eq(sorted(uris.values()), sorted("http://127.0.0.1:%d/" % (p + 2)
+                                         for p in a.ports), "REST + 2")
+        r = a.r("POST", "/__sim/p2p", {"node": 2, "port": 4242})
+        eq(r["uri"], "http://127.0.0.1:4242/", "answer")
+        p2 = a.r("GET", "/cluster", node=2)["peer_id"]
+        eq(a.r("GET", "/cluster")["peers"][str(p2)]["uri"],
+           "http://127.0.0.1:4242/", "advertised")
+        a.j("POST", "/__sim/p2p", {"node": 2, "port": 70000}, expect=400)
+    finally:
+        a.stop()
+    d = os.path.join(TMP, "tls")
+    os.makedirs(d, exist_ok=True)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                    key, "-out", cert], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t = Sim(TMP, "tls", nodes=1, keys=False,
+            extra=["--tls-cert", cert, "--tls-key", key,
+                   "--generate", "g:50:4"]).start()
+    try:
+        import ssl
+        ctx = ssl.create_default_context(cafile=cert)
+        c = http.client.HTTPSConnection("127.0.0.1", t.ports[0],
+                                        context=ctx, timeout=10)
+        c.request("POST", "/collections/g/snapshots")
+        name = json.loads(c.getresponse().read())["result"]["name"]
+        c.request("GET", "/collections/g/snapshots/" + name)
+        r = c.getresponse()
+        body = r.read()
+        eq(r.status, 200, "download over TLS")
+        tar_members(body)
+        c.request("GET", "/collections/g/shards/0/snapshot")
+        r = c.getresponse()
+        eq(r.getheader("Transfer-Encoding"), "chunked", "stream over TLS")
+        tar_members(r.read())
+        c.close()
+        try:
+            st, h, b = t.req("GET", "/")
+            raise Fail("plain HTTP answered %d" % st)
+        except (OSError, http.client.HTTPException):
+            pass
+    finally:
+        t.stop()
+
+
 # ---------------------------------------------------------------- main
 
 def main():

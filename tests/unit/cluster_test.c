@@ -13,42 +13,51 @@
 #include "qbk_err.h"
 #include "qbk_cluster.h"
 
+/* rest(uri, base): qbk_cluster_rest_url() into a static buffer, or "-". */
+static const char *
+rest(const char *uri, const char *base)
+{
+	static char out[128];
+
+	if (qbk_cluster_rest_url(uri, base, out, sizeof(out)) != 0)
+		return "-";
+	return out;
+}
+
 static void
 rest_url_mapping(void **state)
 {
-	char out[128];
+	char small[8];
 
 	(void)state;
 	/* Qdrant's defaults: p2p 6335 -> REST 6333. */
-	assert_int_equal(qbk_cluster_rest_url("http://10.0.0.2:6335/", out,
-	    sizeof(out)), 0);
-	assert_string_equal(out, "http://10.0.0.2:6333");
-	assert_int_equal(qbk_cluster_rest_url("https://qdrant-1.svc:6335",
-	    out, sizeof(out)), 0);
-	assert_string_equal(out, "https://qdrant-1.svc:6333");
+	assert_string_equal(rest("http://10.0.0.2:6335/", NULL),
+	    "http://10.0.0.2:6333");
+	assert_string_equal(rest("https://qdrant-1.svc:6335", NULL),
+	    "https://qdrant-1.svc:6333");
 	/* No port: Qdrant's default p2p port. */
-	assert_int_equal(qbk_cluster_rest_url("http://node7/", out,
-	    sizeof(out)), 0);
-	assert_string_equal(out, "http://node7:6333");
-	assert_int_equal(qbk_cluster_rest_url("http://[fd00::2]:6335/", out,
-	    sizeof(out)), 0);
-	assert_string_equal(out, "http://[fd00::2]:6333");
+	assert_string_equal(rest("http://node7/", NULL), "http://node7:6333");
+	assert_string_equal(rest("http://[fd00::2]:6335/", NULL),
+	    "http://[fd00::2]:6333");
 	/* Another p2p port keeps the same offset. */
-	assert_int_equal(qbk_cluster_rest_url("http://h:7002/", out,
-	    sizeof(out)), 0);
-	assert_string_equal(out, "http://h:7000");
+	assert_string_equal(rest("http://h:7002/", NULL), "http://h:7000");
+	/* The scheme is the one of the URL qbk was given: TLS on the REST
+	 * port behind a plain p2p port, and the other way round. */
+	assert_string_equal(rest("http://10.0.0.2:6335/",
+	    "https://qdrant.example:6333"), "https://10.0.0.2:6333");
+	assert_string_equal(rest("https://10.0.0.2:6335/",
+	    "http://127.0.0.1:6333/"), "http://10.0.0.2:6333");
+	/* A base that is no http(s) URL: the p2p URI's scheme. */
+	assert_string_equal(rest("https://h:6335/", "h:6333"),
+	    "https://h:6333");
 	/* Refused. */
-	assert_int_equal(qbk_cluster_rest_url("grpc://h:6335", out,
-	    sizeof(out)), -1);
-	assert_int_equal(qbk_cluster_rest_url("http://:6335", out,
-	    sizeof(out)), -1);
-	assert_int_equal(qbk_cluster_rest_url("http://h:x/", out,
-	    sizeof(out)), -1);
-	assert_int_equal(qbk_cluster_rest_url("http://h:70000/", out,
-	    sizeof(out)), -1);
-	assert_int_equal(qbk_cluster_rest_url("http://h:2/", out,
-	    sizeof(out)), -1);
-	assert_int_equal(qbk_cluster_rest_url("http://h:6335/", out, 8), -1);
+	assert_string_equal(rest("grpc://h:6335", NULL), "-");
+	assert_string_equal(rest("http://:6335", "https://x"), "-");
+	assert_string_equal(rest("http://h:x/", NULL), "-");
+	assert_string_equal(rest("http://h:70000/", NULL), "-");
+	assert_string_equal(rest("http://h:2/", NULL), "-");
+	assert_int_equal(qbk_cluster_rest_url("http://h:6335/", NULL, small,
+	    sizeof(small)), -1);
 }
 
 /* A layout of ${n} shards, replica r of shard s on peer ((s + r) % np) + 1,
@@ -119,11 +128,47 @@ pick_balances_and_skips(void **state)
 	qbk_cluster_layout_free(l);
 }
 
+static void
+map_shards_by_key(void **state)
+{
+	/* A backup: auto shards 0 and 1, key "eu" on 3 and 2 (out of order),
+	 * key 7 on 5, key "gone" on 6. */
+	static const struct qbk_cluster_keyed from[] = { { 0, NULL },
+	    { 1, NULL }, { 3, "\"eu\"" }, { 2, "\"eu\"" }, { 5, "7" },
+	    { 6, "\"gone\"" } };
+	/* The target: the keys created again with other ids. */
+	static const struct qbk_cluster_keyed to[] = { { 0, NULL },
+	    { 1, NULL }, { 12, "7" }, { 10, "\"eu\"" }, { 11, "\"eu\"" } };
+	int64_t map[6];
+
+	(void)state;
+	assert_int_equal(qbk_cluster_map_shards(from, 6, to, 5, map), 1);
+	assert_int_equal(map[0], 0);
+	assert_int_equal(map[1], 1);
+	/* Rank within the key: 2 is the first of "eu", 3 the second. */
+	assert_int_equal(map[3], 10);
+	assert_int_equal(map[2], 11);
+	assert_int_equal(map[4], 12);
+	assert_int_equal(map[5], -1);
+	/* A key with fewer shards there: the extra one has no match. */
+	assert_int_equal(qbk_cluster_map_shards(from + 2, 2, to + 2, 2, map),
+	    1);
+	assert_int_equal(map[1], 10);
+	assert_int_equal(map[0], -1);
+	/* Auto sharding: the same ids, none if the shard count shrank. */
+	assert_int_equal(qbk_cluster_map_shards(from, 2, to, 1, map), 1);
+	assert_int_equal(map[0], 0);
+	assert_int_equal(map[1], -1);
+}
+
+/* What the jobs saw, checked by the main thread afterwards (cmocka's
+ * asserts belong to the thread that runs the test). */
 struct jobs {
 	pthread_mutex_t mu;
 	uint64_t node_of[12];
 	int running[4];		/* per node */
 	int max_running;	/* overall */
+	int max_per_node;	/* most jobs of one node at once */
 	int now;
 	int done[12];
 	size_t fail_at;
@@ -140,7 +185,8 @@ job(void *cookie, size_t i, struct qbk_err *err)
 	j->now++;
 	if (j->now > j->max_running)
 		j->max_running = j->now;
-	assert_int_equal(j->running[n], 1);	/* one per node */
+	if (j->running[n] > j->max_per_node)
+		j->max_per_node = j->running[n];
 	pthread_mutex_unlock(&j->mu);
 	nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
 	pthread_mutex_lock(&j->mu);
@@ -171,13 +217,31 @@ run_bounds_parallelism(void **state)
 	for (i = 0; i < 12; i++)
 		assert_int_equal(j.done[i], 1);
 	assert_int_equal(j.max_running, 2);
+	assert_int_equal(j.max_per_node, 1);	/* one job per node */
 
 	/* As many threads as nodes: all three nodes at once, never more. */
 	memset(j.done, 0, sizeof(j.done));
 	j.max_running = 0;
+	j.max_per_node = 0;
 	assert_int_equal(qbk_cluster_run(12, j.node_of, 8, job, &j, NULL,
 	    &err), 0);
 	assert_int_equal(j.max_running, 3);
+	assert_int_equal(j.max_per_node, 1);
+
+	/* Jobs of one node only: one at a time whatever the threads. */
+	for (i = 0; i < 12; i++)
+		j.node_of[i] = 2;
+	memset(j.done, 0, sizeof(j.done));
+	j.max_running = 0;
+	j.max_per_node = 0;
+	assert_int_equal(qbk_cluster_run(12, j.node_of, 8, job, &j, NULL,
+	    &err), 0);
+	assert_int_equal(j.max_running, 1);
+	assert_int_equal(j.max_per_node, 1);
+	for (i = 0; i < 12; i++) {
+		assert_int_equal(j.done[i], 1);
+		j.node_of[i] = i % 3 + 1;
+	}
 
 	/* A failure stops new jobs and is reported. */
 	memset(j.done, 0, sizeof(j.done));
@@ -217,6 +281,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rest_url_mapping),
 		cmocka_unit_test(pick_balances_and_skips),
+		cmocka_unit_test(map_shards_by_key),
 		cmocka_unit_test(run_bounds_parallelism),
 		cmocka_unit_test(run_cancel),
 	};

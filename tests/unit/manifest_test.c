@@ -144,6 +144,9 @@ rich_manifest(void)
 
 	qbk_manifest_add_missing(m, "logs", 3, "no replica is active");
 	qbk_manifest_add_missing(m, "logs", 4, NULL);
+	qbk_manifest_add_unreachable(m, UINT64_C(18446744073709551000),
+	    "http://10.0.0.3:6333", "Connection refused");
+	qbk_manifest_add_unreachable(m, 7, NULL, NULL);
 	qbk_manifest_compute_totals(m);
 	return m;
 }
@@ -250,6 +253,16 @@ round_trip(void **state)
 	assert_int_equal(p->n_missing, 2);
 	assert_string_equal(p->missing[1].reason, "");
 	assert_int_equal(p->missing[0].shard_id, 3);
+	assert_int_equal(qbk_manifest_missing_count(p, NULL), 2);
+	assert_int_equal(qbk_manifest_missing_count(p, "logs"), 2);
+	assert_int_equal(qbk_manifest_missing_count(p, "c1"), 0);
+	assert_int_equal(p->n_unreachable, 2);
+	assert_true(p->unreachable[0].peer_id ==
+	    UINT64_C(18446744073709551000));
+	assert_string_equal(p->unreachable[0].url, "http://10.0.0.3:6333");
+	assert_string_equal(p->unreachable[0].reason, "Connection refused");
+	assert_true(p->unreachable[1].peer_id == 7);
+	assert_string_equal(p->unreachable[1].url, "");
 	for (i = 0; i < 2; i++) {
 		s = m->collections[0]->snapshots[i];
 		q = p->collections[0]->snapshots[i];
@@ -735,6 +748,18 @@ static const struct variant {
 	    "field 'missing_shards[0].reason': expected a string" },
 	{ "missing_shards.0", "\"logs/3\"",
 	    "field 'missing_shards[0]': expected an object" },
+	{ "unreachable_peers.0.peer_id", "7",
+	    "field 'unreachable_peers[0].peer_id': expected a string" },
+	{ "unreachable_peers.1.url", NULL,
+	    "field 'unreachable_peers[1].url': missing" },
+	{ "unreachable_peers.0.reason", "1",
+	    "field 'unreachable_peers[0].reason': expected a string" },
+	{ "unreachable_peers.0.port", "1",
+	    "field 'unreachable_peers[0].port': unknown field" },
+	{ "unreachable_peers", "[]",
+	    "field 'unreachable_peers': left out when empty" },
+	{ "unreachable_peers", "{}",
+	    "field 'unreachable_peers': expected an array" },
 	{ "totals.chunks", "5", "field 'totals.chunks': 5 is not the sum over "
 	    "the snapshots (1018)" },
 	{ "totals.bytes_new", "0", "field 'totals.bytes_new': 0 is not the "

@@ -1052,6 +1052,101 @@ cluster_three_nodes(void **state)
 }
 
 static void
+shard_keys(void **state)
+{
+	struct tu_sim s3;
+	struct qbk_qdrant *c;
+	struct qbk_qdrant_shard_key sk;
+	struct qbk_qdrant_coll_cluster *cc;
+	struct qbk_qdrant_cluster *cl;
+	struct qbk_err err = QBK_ERR_INIT;
+	char **keys;
+	uint64_t only;
+	size_t i, on_only = 0;
+
+	(void)state;
+	assert_int_equal(tu_sim_start(&s3, 3, (char *)NULL), 0);
+	json_decref(sim_call(s3.url[0], "PUT", "/collections/k",
+	    "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+	    "\"sharding_method\":\"custom\",\"shard_number\":2,"
+	    "\"replication_factor\":2}"));
+	c = client(s3.url[0], NULL, 1);
+	assert_int_equal(qbk_qdrant_shard_keys(c, "k", &keys, &err), 0);
+	assert_null(keys[0]);
+	qbk_qdrant_strv_free(keys);
+
+	/* A string key with the collection's defaults, a numeric one with
+	 * its own shard count, replication and placement. */
+	assert_int_equal(qbk_qdrant_cluster(c, &cl, &err), 0);
+	only = cl->peers[2].id;
+	qbk_qdrant_cluster_free(cl);
+	memset(&sk, 0, sizeof(sk));
+	sk.key = "\"eu\"";
+	assert_int_equal(qbk_qdrant_shard_key_create(c, "k", &sk, &err), 0);
+	sk.key = "42";
+	sk.shards_number = 3;
+	sk.replication_factor = 1;
+	sk.placement = &only;
+	sk.nplacement = 1;
+	assert_int_equal(qbk_qdrant_shard_key_create(c, "k", &sk, &err), 0);
+	assert_int_equal(qbk_qdrant_shard_keys(c, "k", &keys, &err), 0);
+	assert_string_equal(keys[0], "\"eu\"");
+	assert_string_equal(keys[1], "42");
+	assert_null(keys[2]);
+	qbk_qdrant_strv_free(keys);
+	assert_int_equal(qbk_qdrant_collection_cluster(c, "k", &cc, &err), 0);
+	assert_int_equal(cc->shard_count, 5);
+	for (i = 0; i < cc->nlocal + cc->nremote; i++) {
+		const struct qbk_qdrant_shard *x = i < cc->nlocal ?
+		    &cc->local[i] : &cc->remote[i - cc->nlocal];
+
+		assert_non_null(x->shard_key);
+		if (strcmp(x->shard_key, "42") == 0) {
+			assert_true(x->peer_id == only);
+			on_only++;
+		} else
+			assert_string_equal(x->shard_key, "\"eu\"");
+	}
+	assert_int_equal(on_only, 3);
+	assert_int_equal(cc->nlocal + cc->nremote, 2 * 2 + 3);
+	qbk_qdrant_coll_cluster_free(cc);
+
+	/* Qdrant's refusals come through; a key that is no key is ours. */
+	sk.key = "\"eu\"";
+	sk.placement = NULL;
+	assert_int_equal(qbk_qdrant_shard_key_create(c, "k", &sk, &err), -1);
+	assert_int_equal(err.code, QBK_E_QDRANT);
+	assert_string_equal(err.msg, "cannot create shard key \"eu\" of 'k': "
+	    "HTTP 400: Bad request: Sharding key \"eu\" already exists for "
+	    "collection k");
+	qbk_err_clear(&err);
+	sk.key = "-1";
+	assert_int_equal(qbk_qdrant_shard_key_create(c, "k", &sk, &err), -1);
+	assert_int_equal(err.code, QBK_E_USAGE);
+	qbk_err_clear(&err);
+	sk.key = "{\"a\":1}";
+	assert_int_equal(qbk_qdrant_shard_key_create(c, "k", &sk, &err), -1);
+	assert_int_equal(err.code, QBK_E_USAGE);
+	qbk_err_clear(&err);
+
+	assert_int_equal(qbk_qdrant_shard_key_delete(c, "k", "42", &err), 0);
+	assert_int_equal(qbk_qdrant_shard_keys(c, "k", &keys, &err), 0);
+	assert_string_equal(keys[0], "\"eu\"");
+	assert_null(keys[1]);
+	qbk_qdrant_strv_free(keys);
+	assert_int_equal(qbk_qdrant_shard_key_delete(c, "k", "42", &err), -1);
+	assert_non_null(strstr(err.msg, "does not exist"));
+	qbk_err_clear(&err);
+	/* Auto sharding has no keys. */
+	generate(s3.url[0], "auto", 10, 4, NULL);
+	assert_int_equal(qbk_qdrant_shard_keys(c, "auto", &keys, &err), 0);
+	assert_null(keys[0]);
+	qbk_qdrant_strv_free(keys);
+	qbk_qdrant_free(c);
+	tu_sim_stop(&s3);
+}
+
+static void
 api_key_refused(void **state)
 {
 	struct tu_sim sk;
@@ -1128,6 +1223,7 @@ main(void)
 		cmocka_unit_test_setup(server_error_messages, test_setup),
 		cmocka_unit_test_setup(cluster_single_node, test_setup),
 		cmocka_unit_test_setup(cluster_three_nodes, test_setup),
+		cmocka_unit_test_setup(shard_keys, test_setup),
 		cmocka_unit_test_setup(api_key_refused, test_setup),
 	};
 

@@ -114,7 +114,7 @@ def metrics(h):
     ]
     for c in colls:
         n = 0
-        for sid in range(c.shard_number):
+        for sid in c.shard_ids():
             r = node.replica(c.name, sid)
             if r is not None:
                 n += r.count()
@@ -227,6 +227,23 @@ def coll_cluster(h, c):
     h.ok(h.sim.collection_cluster(coll, h.node))
 
 
+@route("PUT", "/collections/{c}/shards", access="manage")
+def create_shard_key(h, c):
+    coll = h.coll(c)
+    h.ok(h.sim.create_shard_key(coll, h.json_body()))
+
+
+@route("GET", "/collections/{c}/shards")
+def list_shard_keys(h, c):
+    h.ok(h.sim.shard_keys(h.coll(c)))
+
+
+@route("POST", "/collections/{c}/shards/delete", access="manage")
+def drop_shard_key(h, c):
+    coll = h.coll(c)
+    h.ok(h.sim.drop_shard_key(coll, h.json_body()))
+
+
 @route("PUT", "/collections/{c}/index", access="manage")
 def create_index(h, c):
     coll = h.coll(c)
@@ -265,7 +282,7 @@ def upsert(h, c):
     body = h.json_body()
     h.q_bool("wait", False)
     pts = h.sim.parse_upsert(coll, body)
-    op = h.sim.upsert(coll, pts)
+    op = h.sim.upsert(coll, pts, body.get("shard_key"))
     update_result(h, op)
 
 
@@ -277,7 +294,8 @@ def retrieve(h, c):
     if not isinstance(ids, list):
         raise ApiError(400, "Format error in JSON body: missing field `ids`")
     h.ok(h.sim.retrieve(coll, h.node, ids, body.get("with_payload", True),
-                        body.get("with_vector", False)))
+                        body.get("with_vector", False),
+                        body.get("shard_key")))
 
 
 @route("GET", "/collections/{c}/points/{pid}")
@@ -287,8 +305,8 @@ def get_point(h, c, pid):
         key = parse_path_id(pid)
     except ValueError:
         raise ApiError(400, "Wrong input: Unable to parse point id: %s" % pid)
-    rep = h.sim.replica_for_key(coll, h.node, key)
-    rec = h.sim.record(coll, rep, key, True, True)
+    reps = h.sim.replicas_for_key(coll, h.node, key)
+    rec = h.sim.record(coll, reps[0], key, True, True) if reps else None
     if rec is None:
         raise ApiError(404, "Not found: No point with id %s found"
                        % key_to_id(key))
@@ -313,7 +331,7 @@ def delete_points(h, c):
     else:
         raise ApiError(400, "Format error in JSON body: data did not match "
                        "any variant of untagged enum PointsSelector")
-    op = h.sim.delete_points(coll, keys)
+    op = h.sim.delete_points(coll, keys, body.get("shard_key"))
     update_result(h, op)
 
 
@@ -608,7 +626,7 @@ def _shard(h, c, sid, plain=False):
         except ValueError:
             raise ApiError(400, "Deserialize error in path parameters: "
                            "can not parse \"%s\" to a u32" % sid)
-        if n >= coll.shard_number:
+        if n not in coll.shards:
             raise ApiError(404, "Not found: shard %d not found" % n)
         return coll, n
     except ApiError as e:

@@ -15,6 +15,9 @@ A rule (JSON object):
     "corrupt_byte_at": OFF     flip one byte (xor 0xff) of the body at OFF
     "delay_ms": MS       wait before answering
     "rate_bytes_per_sec": R    throttle the body
+    "node_down": true    take this node down at this request (the request
+                         gets an RST); "mark_dead": false keeps its replicas
+                         Active, as Qdrant does until it notices
 """
 
 import re
@@ -36,7 +39,8 @@ DEFAULT_TEXT = {
 }
 
 ACTIONS = ("status", "reset", "reset_after_bytes", "truncate_after_bytes",
-           "corrupt_byte_at", "delay_ms", "rate_bytes_per_sec")
+           "corrupt_byte_at", "delay_ms", "rate_bytes_per_sec", "node_down")
+FLAGS = ("reset", "node_down")
 
 
 class Rule:
@@ -58,8 +62,12 @@ class Rule:
         if not any(a in spec for a in ACTIONS):
             raise ApiError(400, "Bad request: a fault rule needs one of %s"
                            % ", ".join(ACTIONS))
+        for a in FLAGS + ("mark_dead",):
+            if a in spec and not isinstance(spec[a], bool):
+                raise ApiError(400, "Bad request: %s must be true or false"
+                               % a)
         for a in ACTIONS:
-            if a in spec and a not in ("reset",) and \
+            if a in spec and a not in FLAGS and \
                     (not isinstance(spec[a], (int, float)) or
                      isinstance(spec[a], bool) or spec[a] < 0):
                 raise ApiError(400, "Bad request: %s must be a number >= 0"

@@ -10,6 +10,7 @@ nothing is a repeated pool.  The vector of a point depends only on
 """
 
 import fnmatch
+import json
 import math
 import os
 import random
@@ -250,9 +251,14 @@ def mutate(sim, name, fraction=0.02, seed=1, node=None):
     through the normal upsert path."""
     coll = sim.resolve(name)
     keys = []
-    for sid in range(coll.shard_number):
+    key_of = {}         # custom sharding: point -> its shard key
+    for sid in coll.shard_ids():
         rep = sim.read_replica(coll, sid, node)
-        keys.extend(rep.sorted_keys())
+        ks = rep.sorted_keys()
+        keys.extend(ks)
+        if coll.custom:
+            for k in ks:
+                key_of[k] = coll.key_of(sid)
     keys.sort()
     k = int(round(len(keys) * fraction))
     rnd = random.Random(seed * 7919 + 17)
@@ -272,7 +278,14 @@ def mutate(sim, name, fraction=0.02, seed=1, node=None):
                 vecs[name_] = bytes(b)
             pid = key if key < U64 else (key & 0xFFFFFFFF)
             pts.append((key, vecs, payload_for(pid, seed, rev)))
-        sim.upsert(coll, pts)
+        if coll.custom:
+            by_key = {}
+            for p in pts:
+                by_key.setdefault(json.dumps(key_of[p[0]]), []).append(p)
+            for k, kp in by_key.items():
+                sim.upsert(coll, kp, json.loads(k))
+        else:
+            sim.upsert(coll, pts)
         changed += len(part)
     return {"collection": coll.name, "changed": changed,
             "points": len(keys)}
@@ -282,9 +295,10 @@ def tamper(sim, name, key, what="vector", node_filter=None):
     """Change a point's stored vector or payload in place, without an
     update (its version and the deletion bitmaps stay as they are)."""
     coll = sim.resolve(name)
-    sid = coll.ring.route(key)
+    sids = coll.shard_ids() if coll.custom else [coll.ring.route(key)]
     done = []
-    for pid in sorted(coll.shards.get(sid, {})):
+    for sid, pid in [(sid, pid) for sid in sids
+                     for pid in sorted(coll.shards.get(sid, {}))]:
         node = sim.by_peer[pid]
         if node_filter is not None and node.index != node_filter:
             continue

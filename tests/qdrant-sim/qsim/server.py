@@ -219,6 +219,13 @@ class Handler(BaseHTTPRequestHandler):
             if rule is not None:
                 if rule.get("delay_ms"):
                     time.sleep(rule.get("delay_ms") / 1000.0)
+                if rule.get("node_down"):
+                    # the node is lost right when this request comes in
+                    set_node_down(self.sim, self.node, True,
+                                  mark_dead=rule.get("mark_dead", True),
+                                  keep=self.connection)
+                    self.kill(rst=True)
+                    return
                 if rule.get("reset"):
                     self.kill(rst=True)
                     return
@@ -632,14 +639,19 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def send_fd(self, fd, offset, length):
-        if self.fault is not None:
+        # sendfile would bypass TLS: a TLS connection gets the bytes
+        if self.fault is not None or self.sim.tls is not None:
             done = 0
             while done < length:
                 data = os.pread(fd, min(IO_CHUNK, length - done),
                                 offset + done)
                 if not data:
                     raise OSError("file shrank while sending")
-                self.fault_write(data)
+                if self.fault is not None:
+                    self.fault_write(data)
+                else:
+                    self.wfile.write(data)
+                    self.sent_body += len(data)
                 done += len(data)
             return
         sock = self.connection.fileno()
@@ -671,7 +683,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.begin_body(enc)
-        direct = self.fault is None and self.enc is None
+        direct = self.fault is None and self.enc is None and \
+            self.sim.tls is None
         buf = []
         buflen = 0
 
@@ -884,12 +897,35 @@ class Handler(BaseHTTPRequestHandler):
                     target = self.node
                 down = bool(body.get("down", True))
                 for_ms = body.get("for_ms")
+                mark_dead = body.get("mark_dead", True)
+                if not isinstance(mark_dead, bool):
+                    raise ApiError(400, "Bad request: mark_dead must be "
+                                   "true or false")
+                # Done before the answer: when it arrives, the node is
+                # down (or up) and the replica states say so.  The
+                # receiving node itself keeps this one connection open
+                # for the answer, then closes it.
+                set_node_down(sim, target, down, for_ms, mark_dead,
+                              keep=self.connection if target is self.node
+                              else None)
+                if target is self.node and down:
+                    self.close_connection = True
                 self.ok({"node": target.index, "peer_id": target.peer_id,
-                         "down": down})
-                self.wfile.flush()
-                threading.Thread(target=set_node_down,
-                                 args=(sim, target, down, for_ms),
-                                 daemon=True).start()
+                         "down": down, "mark_dead": mark_dead})
+                return
+            elif path == "/__sim/p2p" and method == "POST":
+                # The p2p port a node advertises in GET /cluster (a
+                # deployment whose ports do not follow the usual rule).
+                body = self.json_body()
+                target = self.node_by(int(body.get("node", 0)))
+                port = body.get("port")
+                if not isinstance(port, int) or isinstance(port, bool) or \
+                        not 0 < port < 65536:
+                    raise ApiError(400, "Bad request: port must be "
+                                   "1..65535")
+                with sim.lock:
+                    target.p2p_port = port
+                self.ok({"node": target.index, "uri": target.uri()})
                 return
             elif path == "/__sim/wipe_shard" and method == "POST":
                 # Lose the data of one shard on every replica (or on the
@@ -1015,6 +1051,11 @@ class NodeServer(ThreadingHTTPServer):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
+        if self.node.sim.tls is not None:
+            # the handshake happens on the first read, in the handler's
+            # thread (a client that speaks plain HTTP fails there alone)
+            sock = self.node.sim.tls.wrap_socket(
+                sock, server_side=True, do_handshake_on_connect=False)
         with self.conns_lock:
             self.conns.add(sock)
         return sock, addr
@@ -1028,9 +1069,9 @@ class NodeServer(ThreadingHTTPServer):
         if self.node.sim.verbose:
             super().handle_error(request, client_address)
 
-    def reset_all(self):
+    def reset_all(self, keep=None):
         with self.conns_lock:
-            conns = list(self.conns)
+            conns = [c for c in self.conns if c is not keep]
         for s in conns:
             try:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
@@ -1053,16 +1094,18 @@ def start_node(node, host, port):
 _down_lock = threading.Lock()
 
 
-def set_node_down(sim, node, down, for_ms=None):
-    time.sleep(0.05)           # let the answer to /__sim/node leave first
+def set_node_down(sim, node, down, for_ms=None, mark_dead=True, keep=None):
+    """Take ${node} down (listening socket closed, open connections reset
+    except ${keep}, replicas Dead unless not ${mark_dead}) or bring it back
+    on its port; synchronous.  ${for_ms}: back up that much later."""
     with _down_lock:
         if down and not node.down:
             srv = node.server
-            sim.node_down(node, True)
+            sim.node_down(node, True, mark_dead)
             if srv is not None:
                 srv.shutdown()
                 srv.server_close()
-                srv.reset_all()
+                srv.reset_all(keep)
                 node.server = None
         elif not down and node.down:
             for i in range(50):
@@ -1073,8 +1116,10 @@ def set_node_down(sim, node, down, for_ms=None):
                     time.sleep(0.1)
             sim.node_down(node, False)
     if down and for_ms:
-        time.sleep(for_ms / 1000.0)
-        set_node_down(sim, node, False)
+        t = threading.Timer(for_ms / 1000.0, set_node_down,
+                            (sim, node, False))
+        t.daemon = True
+        t.start()
 
 
 def init_faults(node):

@@ -32,10 +32,12 @@ STATES = ("Active", "Dead", "Partial", "Initializing", "Listener",
 BAD_NAME_CHARS = set('<>:"/\\|?*\0\x1f')
 
 
-def peer_id_for(index, big=False):
+def peer_id_for(index, big=False, seed=""):
     """Deterministic peer ids that look like real ones (16 digits); with
-    big=True above 2**63 as random u64 ids often are."""
-    h = hashlib.sha256(b"qdrant-sim-peer-%d" % index).digest()
+    big=True above 2**63 as random u64 ids often are.  Each seed (one per
+    simulated cluster) gives other ids, as two real clusters have."""
+    h = hashlib.sha256(b"qdrant-sim-peer-%d-" % index +
+                       str(seed).encode()).digest()
     n = int.from_bytes(h[:8], "big")
     if big:
         return (1 << 63) | n
@@ -51,22 +53,27 @@ def _mix64(x):
 
 
 class Ring:
-    """Consistent hash ring, 100 virtual nodes per shard (as Qdrant)."""
+    """Consistent hash ring, 100 virtual nodes per shard (as Qdrant), over
+    the shard ids given (0..shard_number-1 for auto sharding, the shards of
+    one shard key for custom sharding)."""
 
-    def __init__(self, shard_number):
+    def __init__(self, shard_ids):
         pts = []
-        for sid in range(shard_number):
+        self.ids = list(shard_ids)
+        for sid in self.ids:
             for v in range(100):
                 h = hashlib.blake2b(b"%d-%d" % (sid, v), digest_size=8)
                 pts.append((int.from_bytes(h.digest(), "little"), sid))
         pts.sort()
         self.pos = [p for p, _ in pts]
         self.sid = [s for _, s in pts]
-        self.n = shard_number
+        self.n = len(self.ids)
 
     def route(self, key):
+        if self.n == 0:
+            raise bad_input("No shards found for shard key")
         if self.n == 1:
-            return 0
+            return self.ids[0]
         h = _mix64(key ^ (key >> 64))
         i = bisect.bisect_left(self.pos, h)
         if i == len(self.pos):
@@ -77,10 +84,16 @@ class Ring:
 def default_config(body, nnodes):
     """CollectionConfig (as stored and shown) from a CreateCollection body."""
     vectors = body.get("vectors", {})
+    method = body.get("sharding_method")
+    if method not in (None, "auto", "custom"):
+        raise ApiError(400, "Format error in JSON body: sharding_method: "
+                       "unknown variant `%s`, expected `auto` or `custom`"
+                       % method)
     params = {
         "vectors": vectors,
-        "shard_number": body.get("shard_number") or (nnodes if nnodes > 1
-                                                     else 1),
+        # custom sharding: shards per shard key (default 1)
+        "shard_number": body.get("shard_number") or
+        (nnodes if nnodes > 1 and method != "custom" else 1),
         "replication_factor": body.get("replication_factor") or 1,
         "write_consistency_factor": body.get("write_consistency_factor") or 1,
         "on_disk_payload": (body.get("on_disk_payload")
@@ -159,6 +172,25 @@ def check_collection_name(name):
                        "any of: < > : \" / \\ | ? * \\0 \\u{1F}]")
 
 
+def check_shard_key(k, where="shard_key"):
+    """A ShardKey: a string or an unsigned 64-bit integer."""
+    if isinstance(k, str) or (isinstance(k, int) and
+                              not isinstance(k, bool) and 0 <= k < U64):
+        return k
+    raise ApiError(400, "Format error in JSON body: %s: data did not match "
+                   "any variant of untagged enum ShardKey" % where)
+
+
+def skey(k):
+    """Dictionary key of a shard key ("1" and 1 are different keys)."""
+    return json.dumps(k)
+
+
+def show_key(k):
+    """A shard key as Qdrant's messages print it (Display of ShardKey)."""
+    return '"%s"' % k if isinstance(k, str) else "%d" % k
+
+
 class Collection:
     def __init__(self, name, config, uuid=None):
         self.name = name
@@ -171,7 +203,43 @@ class Collection:
         self.vec_specs = validate_vectors(config["params"].get("vectors",
                                                                {}))
         self.single = "size" in config["params"].get("vectors", {})
-        self.ring = Ring(self.shard_number)
+        # custom sharding: [{"key": k, "shard_ids": [...]}] in creation
+        # order, as shard_key_mapping.json lists them
+        self.key_map = []
+        self.rings = {}
+        self.rebuild_rings()
+
+    @property
+    def custom(self):
+        return self.config["params"].get("sharding_method") == "custom"
+
+    def shard_ids(self):
+        return sorted(self.shards) if self.custom else \
+            list(range(self.shard_number))
+
+    def key_of(self, sid):
+        for e in self.key_map:
+            if sid in e["shard_ids"]:
+                return e["key"]
+        return None
+
+    def key_entry(self, k):
+        for e in self.key_map:
+            if skey(e["key"]) == skey(k):
+                return e
+        return None
+
+    def rebuild_rings(self):
+        if self.custom:
+            self.rings = {skey(e["key"]): Ring(sorted(e["shard_ids"]))
+                          for e in self.key_map}
+        else:
+            self.rings = {None: Ring(range(self.shard_number))}
+
+    @property
+    def ring(self):
+        """The ring of auto sharding."""
+        return self.rings[None]
 
     @property
     def shard_number(self):
@@ -209,6 +277,7 @@ class Collection:
         return {"config": self.config, "uuid": self.uuid,
                 "shards": {str(s): {str(p): st for p, st in peers.items()}
                            for s, peers in self.shards.items()},
+                "shard_keys": self.key_map,
                 "payload_schema": self.payload_schema}
 
     @classmethod
@@ -217,6 +286,8 @@ class Collection:
         c.shards = {int(s): {int(p): st for p, st in peers.items()}
                     for s, peers in d.get("shards", {}).items()}
         c.payload_schema = d.get("payload_schema") or {}
+        c.key_map = d.get("shard_keys") or []
+        c.rebuild_rings()
         return c
 
 
@@ -260,11 +331,19 @@ class Node:
                                       coll.seg_bytes(self.sim.seg_default),
                                       coll.wal_capacity())
                 r.peer_id = self.peer_id
+                r.sid = sid
                 self.replicas[(coll.name, sid)] = r
             return r
 
     def replica(self, name, sid):
         return self.replicas.get((name, sid))
+
+    def drop_replica(self, name, sid):
+        with self.rlock:
+            r = self.replicas.pop((name, sid), None)
+            if r is not None:
+                r.close()
+            remove_tree(self.replica_path(name, sid))
 
     def drop_collection(self, name):
         with self.rlock:
@@ -288,7 +367,7 @@ def _unlink(p):
 class Sim:
     def __init__(self, storage, nnodes=1, host="127.0.0.1", api_key=None,
                  ro_key=None, verbose=False, seg_default=64 << 20,
-                 resync_delay=0.3, big_peer_ids=False):
+                 resync_delay=0.3, big_peer_ids=False, cluster_seed=None):
         self.storage = os.path.abspath(storage)
         os.makedirs(self.storage, exist_ok=True)
         self.host = host
@@ -302,12 +381,27 @@ class Sim:
         self.aliases = {}
         self.term = 1
         self.commit = 0
-        self.nodes = [Node(self, i + 1, peer_id_for(i + 1, big_peer_ids),
+        # Peer ids: as saved by an earlier run on this storage (its
+        # placement names them), else derived from the cluster seed (by
+        # default the storage folder), so that two simulated clusters
+        # never share a peer id.
+        saved = self._saved_peer_ids()
+        seed = cluster_seed if cluster_seed is not None else self.storage
+        ids = []
+        for i in range(nnodes):
+            pid = saved[i] if i < len(saved) else \
+                peer_id_for(i + 1, big_peer_ids, seed)
+            while pid in ids:
+                pid = peer_id_for(i + 1 + len(ids) * nnodes, big_peer_ids,
+                                  seed)
+            ids.append(pid)
+        self.nodes = [Node(self, i + 1, ids[i],
                            os.path.join(self.storage, "node-%d" % (i + 1)))
                       for i in range(nnodes)]
         self.by_peer = {n.peer_id: n for n in self.nodes}
         self.opseq = 0
         self.send_failures = {}
+        self.tls = None             # ssl.SSLContext of the REST ports
         self._load()
 
     @property
@@ -319,6 +413,14 @@ class Sim:
             print("qdrant-sim:", *a, flush=True)
 
     # ------------------------------------------------------------ state
+    def _saved_peer_ids(self):
+        try:
+            with open(os.path.join(self.storage, "cluster.json"), "rb") as f:
+                ids = json.loads(f.read()).get("peer_ids") or []
+        except (OSError, ValueError, AttributeError):
+            return []
+        return [int(x) for x in ids if isinstance(x, int)]
+
     def _load(self):
         p = os.path.join(self.storage, "cluster.json")
         try:
@@ -353,7 +455,8 @@ class Sim:
             self.commit += 1
             d = {"collections": {n: c.to_json()
                                  for n, c in self.collections.items()},
-                 "aliases": self.aliases, "commit": self.commit}
+                 "aliases": self.aliases, "commit": self.commit,
+                 "peer_ids": [n.peer_id for n in self.nodes]}
             write_atomic(os.path.join(self.storage, "cluster.json"),
                          json.dumps(d, indent=1))
 
@@ -411,7 +514,9 @@ class Sim:
                 raise bad_input_conflict("Alias with name `%s` already "
                                          "exists!" % name)
             c = Collection(name, config, uuid)
-            c.shards = self.placement(c.shard_number, c.replication_factor)
+            # custom sharding: no shard until a shard key is created
+            c.shards = {} if c.custom else \
+                self.placement(c.shard_number, c.replication_factor)
             if payload_schema:
                 c.payload_schema = payload_schema
             for sid, peers in c.shards.items():
@@ -424,6 +529,160 @@ class Sim:
             self.collections[name] = c
             self.save()
             return c
+
+    # ------------------------------------------------------------ shard keys
+    def create_shard_key(self, coll, body):
+        """PUT /collections/{c}/shards (CreateShardingKey)."""
+        if not isinstance(body, dict) or "shard_key" not in body:
+            raise ApiError(400, "Format error in JSON body: missing field "
+                           "`shard_key`")
+        key = check_shard_key(body["shard_key"])
+        for f in ("shards_number", "replication_factor"):
+            v = body.get(f)
+            if v is not None and (not isinstance(v, int) or
+                                  isinstance(v, bool)):
+                raise ApiError(400, "Format error in JSON body: %s: invalid "
+                               "type, expected u32" % f)
+            if v is not None and v < 1:
+                raise ApiError(422, "Validation error in JSON body: [%s: "
+                               "value %d invalid, must be 1 or larger]"
+                               % (f, v))
+        state = body.get("initial_state")
+        if state is not None and state not in STATES:
+            raise ApiError(400, "Format error in JSON body: initial_state: "
+                           "unknown variant `%s`" % state)
+        placement = body.get("placement")
+        if placement is not None and (
+                not isinstance(placement, list) or
+                not all(isinstance(p, int) and not isinstance(p, bool)
+                        for p in placement)):
+            raise ApiError(400, "Format error in JSON body: placement: "
+                           "invalid type, expected a sequence of u64")
+        with self.lock:
+            if not coll.custom:
+                raise bad_request("Shard Key cannot be created with Auto "
+                                  "sharding method")
+            if state is not None and state not in ("Active", "Partial"):
+                raise bad_request("Initial state cannot be %s, only Active "
+                                  "or Partial are allowed" % state)
+            if coll.key_entry(key) is not None:
+                raise bad_request("Sharding key %s already exists for "
+                                  "collection %s" % (show_key(key),
+                                                     coll.name))
+            if placement is not None:
+                if not placement:
+                    raise bad_request(
+                        "Sharding key %s placement cannot be empty. If you "
+                        "want to use random placement, do not specify "
+                        "placement" % show_key(key))
+                for p in placement:
+                    if p not in self.by_peer:
+                        raise bad_request("Peer %d does not exist" % p)
+                pool = [n.peer_id for n in self.nodes
+                        if n.peer_id in placement]
+            else:
+                pool = [n.peer_id for n in self.nodes]
+            number = body.get("shards_number") or coll.shard_number
+            rf = body.get("replication_factor") or \
+                (1 if state is not None else coll.replication_factor)
+            start = max(coll.shards) + 1 if coll.shards else 0
+            self.add_key_shards(coll, key, list(range(start, start + number)),
+                                rf, pool, state or "Active")
+            self.save()
+        return True
+
+    def add_key_shards(self, coll, key, ids, rf, pool, state="Active"):
+        """Create the shards ${ids} of shard key ${key}, ${rf} replicas
+        each, spread over the peers of ${pool} in turn (starting after the
+        replicas the collection has, so that keys spread too)."""
+        rf = max(1, min(rf, len(pool)))
+        n = sum(len(p) for p in coll.shards.values())
+        for sid in ids:
+            peers = {}
+            for r in range(rf):
+                peers[pool[(n + r) % len(pool)]] = state
+            n += rf
+            coll.shards[sid] = peers
+            for pid in peers:
+                node = self.by_peer[pid]
+                remove_tree(node.replica_path(coll.name, sid))
+                node.open_replica(coll, sid)
+                if node.down:
+                    peers[pid] = "Dead"
+        coll.key_map.append({"key": key, "shard_ids": list(ids)})
+        coll.rebuild_rings()
+
+    def drop_shard_key(self, coll, body):
+        """POST /collections/{c}/shards/delete (DropShardingKey)."""
+        if not isinstance(body, dict) or "shard_key" not in body:
+            raise ApiError(400, "Format error in JSON body: missing field "
+                           "`shard_key`")
+        key = check_shard_key(body["shard_key"])
+        with self.lock:
+            if not coll.custom:
+                raise bad_request("Shard Key cannot be created with Auto "
+                                  "sharding method")
+            e = coll.key_entry(key)
+            if e is None:
+                raise bad_request("Sharding key %s does not exist for "
+                                  "collection %s" % (show_key(key),
+                                                     coll.name))
+            with coll.lock:
+                for sid in e["shard_ids"]:
+                    for pid in coll.shards.pop(sid, {}):
+                        self.by_peer[pid].drop_replica(coll.name, sid)
+                coll.transfers = [t for t in coll.transfers
+                                  if t["shard_id"] not in e["shard_ids"]]
+                coll.key_map.remove(e)
+                coll.rebuild_rings()
+            self.save()
+        return True
+
+    def shard_keys(self, coll):
+        if not coll.custom:
+            return {"shard_keys": None}
+        return {"shard_keys": [{"key": e["key"]} for e in coll.key_map]}
+
+    def selected_keys(self, coll, selector):
+        """The shard keys a ShardKeySelector names (a key, a list of keys,
+        or {"target", "fallback"}); None: no selector."""
+        if selector is None:
+            return None
+        if isinstance(selector, dict) and "target" in selector:
+            t = check_shard_key(selector.get("target"), "shard_key.target")
+            f = check_shard_key(selector.get("fallback"),
+                                "shard_key.fallback")
+            return [t if coll.key_entry(t) is not None else f]
+        keys = selector if isinstance(selector, list) else [selector]
+        return [check_shard_key(k) for k in keys]
+
+    def write_rings(self, coll, selector):
+        """The rings a point write goes through (one per shard key)."""
+        keys = self.selected_keys(coll, selector)
+        if keys is None:
+            if coll.custom:
+                raise bad_input("Shard key not specified")
+            return [coll.ring]
+        out = []
+        for k in keys:
+            r = coll.rings.get(skey(k))
+            if r is None:
+                raise bad_input("Shard key %s not found" % show_key(k))
+            out.append(r)
+        return out
+
+    def read_shards(self, coll, selector):
+        """The shard ids a read covers: all, or those of the keys named."""
+        keys = self.selected_keys(coll, selector)
+        if keys is None:
+            return coll.shard_ids()
+        out = set()
+        for k in keys:
+            e = coll.key_entry(k) if coll.custom else None
+            if e is None:
+                raise bad_input("Shard key %s not found" % show_key(k))
+            out.update(e["shard_ids"])
+        return sorted(out)
 
     def delete_collection(self, name):
         with self.lock:
@@ -525,6 +784,11 @@ class Sim:
         out = []
         for pid, st in sorted(peers.items()):
             node = self.by_peer.get(pid)
+            if node is not None and node.down and st != "Dead":
+                # an update that cannot reach a replica marks it Dead (a
+                # node down whose replicas were still Active)
+                self.set_state(coll, sid, pid, "Dead")
+                continue
             if node is None or node.down or st == "Dead":
                 continue
             r = node.replica(coll.name, sid)
@@ -537,7 +801,7 @@ class Sim:
         return out
 
     def local_shards(self, coll, node):
-        return [sid for sid in range(coll.shard_number)
+        return [sid for sid in coll.shard_ids()
                 if node.peer_id in coll.shards.get(sid, {})]
 
     # ------------------------------------------------------------ resync
@@ -609,7 +873,11 @@ class Sim:
                 shutil.copytree(src.path, dst)
             dst_node.open_replica(c, sid)
 
-    def node_down(self, node, down):
+    def node_down(self, node, down, mark_dead=True):
+        """Take a node down or bring it back.  Down: its replicas become
+        Dead everywhere, unless ${mark_dead} is false: then they stay
+        Active until something notices (a write to them), as in Qdrant,
+        which does not mark a lost peer's replicas Dead at once."""
         with self.lock:
             if down == node.down:
                 return
@@ -620,7 +888,7 @@ class Sim:
                     % node.uri(), "latest_error_timestamp": _rfc3339()}
                 for c in self.collections.values():
                     for sid, peers in c.shards.items():
-                        if node.peer_id in peers:
+                        if node.peer_id in peers and mark_dead:
                             peers[node.peer_id] = "Dead"
                 self.save()
             else:
@@ -741,10 +1009,12 @@ class Sim:
                            "PointInsertOperations")
         return pts
 
-    def upsert(self, coll, pts):
+    def upsert(self, coll, pts, selector=None):
         by_shard = {}
+        rings = self.write_rings(coll, selector)
         for p in pts:
-            by_shard.setdefault(coll.ring.route(p[0]), []).append(p)
+            for ring in rings:
+                by_shard.setdefault(ring.route(p[0]), []).append(p)
         opid = 0
         with coll.lock:
             for sid, sp in sorted(by_shard.items()):
@@ -755,13 +1025,19 @@ class Sim:
                 opid = max(opid, op)
         return opid
 
-    def delete_points(self, coll, keys):
+    def delete_points(self, coll, keys, selector=None):
         by_shard = {}
-        for k in keys:
-            by_shard.setdefault(coll.ring.route(k), []).append(k)
+        if coll.custom and selector is None:
+            # no shard key: the points go from every shard
+            for sid in coll.shard_ids():
+                by_shard[sid] = list(keys)
+        else:
+            for ring in self.write_rings(coll, selector):
+                for k in keys:
+                    by_shard.setdefault(ring.route(k), []).append(k)
         opid = 0
         with coll.lock:
-            for sid in range(coll.shard_number):
+            for sid in coll.shard_ids():
                 ks = by_shard.get(sid)
                 if not ks:
                     continue
@@ -806,19 +1082,25 @@ class Sim:
                         rec["vector"] = vecs[""]
                 else:
                     rec["vector"] = vecs
+            if coll.custom:
+                k = coll.key_of(getattr(rep, "sid", None))
+                if k is not None:
+                    rec["shard_key"] = k
             return rec
 
-    def iter_keys(self, coll, node, start=None):
-        """All keys of the collection in Qdrant's order, with the replica
-        that holds each: yields (key, replica)."""
+    def iter_keys(self, coll, node, start=None, sids=None):
+        """All keys of the collection (of the shards ${sids}) in Qdrant's
+        order, with the replica that holds each: yields (key, replica)."""
         its = []
-        for sid in range(coll.shard_number):
+        for sid in (coll.shard_ids() if sids is None else sids):
             rep = self.read_replica(coll, sid, node)
             keys = rep.sorted_keys()
             i = 0 if start is None else bisect.bisect_left(keys, start)
             its.append(_keyed(keys, i, rep))
         if len(its) == 1:
             return its[0]
+        if not its:
+            return iter(())
         return heapq.merge(*its, key=lambda kr: kr[0])
 
     def matcher(self, coll, flt):
@@ -853,8 +1135,9 @@ class Sim:
         m = self.matcher(coll, body.get("filter"))
         wp = body.get("with_payload", True)
         wv = body.get("with_vector", False)
+        sids = self.read_shards(coll, body.get("shard_key"))
         got = []
-        for key, rep in self.iter_keys(coll, node, start):
+        for key, rep in self.iter_keys(coll, node, start, sids):
             if m is not None and not m(key, rep):
                 continue
             got.append((key, rep))
@@ -888,16 +1171,17 @@ class Sim:
 
     def count(self, coll, node, body):
         flt = (body or {}).get("filter")
+        sids = self.read_shards(coll, (body or {}).get("shard_key"))
         if filters.Filter(flt).empty():
             return sum(self.read_replica(coll, sid, node).count()
-                       for sid in range(coll.shard_number))
-        return sum(1 for _ in self.scan(coll, node, flt))
+                       for sid in sids)
+        return sum(1 for _ in self.scan(coll, node, flt, sids))
 
-    def scan(self, coll, node, flt):
+    def scan(self, coll, node, flt, sids=None):
         """(key, replica) of the points matching a filter, in storage
         order (fast path for count and delete by filter)."""
         f = filters.Filter(flt)
-        for sid in range(coll.shard_number):
+        for sid in (coll.shard_ids() if sids is None else sids):
             rep = self.read_replica(coll, sid, node)
             with rep.lock:
                 segs = [(sno, seg, seg.n) for sno, seg in
@@ -931,9 +1215,23 @@ class Sim:
     def replica_for_key(self, coll, node, key):
         return self.read_replica(coll, coll.ring.route(key), node)
 
-    def retrieve(self, coll, node, ids, wp, wv):
+    def replicas_for_key(self, coll, node, key, sids=None):
+        """The replicas a point id may be in: its shard by the ring (auto
+        sharding), or every shard (custom: an id is unique only within a
+        shard key)."""
+        if not coll.custom:
+            return [self.replica_for_key(coll, node, key)]
+        out = []
+        for sid in (coll.shard_ids() if sids is None else sids):
+            rep = self.read_replica(coll, sid, node)
+            if rep.locate(key) is not None:
+                out.append(rep)
+        return out
+
+    def retrieve(self, coll, node, ids, wp, wv, selector=None):
         out = []
         seen = set()
+        sids = self.read_shards(coll, selector)
         for i in ids:
             try:
                 k = parse_point_id(i)
@@ -943,10 +1241,10 @@ class Sim:
             if k in seen:
                 continue
             seen.add(k)
-            rep = self.replica_for_key(coll, node, k)
-            r = self.record(coll, rep, k, wp, wv)
-            if r is not None:
-                out.append(r)
+            for rep in self.replicas_for_key(coll, node, k, sids):
+                r = self.record(coll, rep, k, wp, wv)
+                if r is not None:
+                    out.append(r)
         return out
 
     def keys_matching(self, coll, node, flt):
@@ -976,7 +1274,7 @@ class Sim:
         heap = []
         sub = operator.sub
         f32s = struct.Struct("<f")
-        for sid in range(coll.shard_number):
+        for sid in coll.shard_ids():
             rep = self.read_replica(coll, sid, node)
             with rep.lock:
                 segs = [(sno, seg, seg.n) for sno, seg in
@@ -1045,7 +1343,10 @@ class Sim:
         return out
 
     def vector_of(self, coll, node, key, name):
-        rep = self.replica_for_key(coll, node, key)
+        reps = self.replicas_for_key(coll, node, key)
+        if not reps:
+            return None
+        rep = reps[0]
         with rep.lock:
             loc = rep.locate(key)
             if loc is None:
@@ -1061,7 +1362,7 @@ class Sim:
         segs = 0
         indexed = 0
         status = "green"
-        for sid in range(coll.shard_number):
+        for sid in coll.shard_ids():
             try:
                 rep = self.read_replica(coll, sid, node)
             except ApiError:
@@ -1087,17 +1388,23 @@ class Sim:
 
     def collection_cluster(self, coll, node):
         local, remote = [], []
-        for sid in range(coll.shard_number):
+        for sid in coll.shard_ids():
+            k = coll.key_of(sid)
             for pid, st in sorted(coll.shards.get(sid, {}).items()):
+                e = {"shard_id": sid}
+                if k is not None:
+                    e["shard_key"] = k
                 if pid == node.peer_id:
                     r = node.replica(coll.name, sid)
-                    local.append({"shard_id": sid,
-                                  "points_count": r.count() if r else 0,
-                                  "state": st})
+                    e["points_count"] = r.count() if r else 0
+                    e["state"] = st
+                    local.append(e)
                 else:
-                    remote.append({"shard_id": sid, "peer_id": pid,
-                                   "state": st})
-        return {"peer_id": node.peer_id, "shard_count": coll.shard_number,
+                    e["peer_id"] = pid
+                    e["state"] = st
+                    remote.append(e)
+        return {"peer_id": node.peer_id,
+                "shard_count": len(coll.shard_ids()),
                 "local_shards": local, "remote_shards": remote,
                 "shard_transfers": [dict(t) for t in coll.transfers]}
 

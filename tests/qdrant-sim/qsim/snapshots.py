@@ -124,7 +124,7 @@ def replica_state_json(node, coll, sid):
 def collection_plan(sim, node, coll):
     plan = tario.Plan()
     try:
-        for sid in range(coll.shard_number):
+        for sid in coll.shard_ids():
             pre = "%d/" % sid
             plan.mem_file(pre + "replica_state.json",
                           replica_state_json(node, coll, sid))
@@ -135,7 +135,9 @@ def collection_plan(sim, node, coll):
         plan.mem_file("version.info", COLLECTION_VERSION)
         plan.mem_file("config.json", json.dumps(coll.snapshot_config(),
                                                 indent=2))
-        plan.mem_file("shard_key_mapping.json", "[]")
+        plan.mem_file("shard_key_mapping.json", dumps(
+            [{"key": e["key"], "shard_ids": sorted(e["shard_ids"])}
+             for e in coll.key_map]))
         plan.mem_file("payload_index.json",
                       dumps({"schema": coll.payload_schema}))
         plan.finish()
@@ -180,7 +182,7 @@ def shard_plan(node, coll, sid, nested=True):
 
 
 def check_local_shard(sim, node, coll, sid):
-    if sid not in range(coll.shard_number):
+    if sid not in coll.shards:
         raise ApiError(404, "Not found: shard %d not found" % sid)
     if node.peer_id not in coll.shards.get(sid, {}) or \
             node.replica(coll.name, sid) is None:
@@ -456,6 +458,7 @@ def install_shard(sim, node, coll, sid, shard_dir):
                                     coll.seg_bytes(sim.seg_default),
                                     coll.wal_capacity())
             rep.peer_id = node.peer_id
+            rep.sid = sid
             rep.save_meta()
             node.replicas[(coll.name, sid)] = rep
         finally:
@@ -495,14 +498,44 @@ def apply_priority(sim, coll, sid, me, priority, shard_level=False):
         peers[me] = "Active"
         return
     if priority == "snapshot":
+        # the surplus of other active replicas beyond replication_factor-1
+        # (the first ones by peer id) is removed, the rest marked Dead and
+        # re-synced from the recovered one
         peers[me] = "Active"
-        for p in others:
+        surplus = max(0, len(others) - max(0, coll.replication_factor - 1))
+        for p in sorted(others):
+            if surplus > 0:
+                surplus -= 1
+                peers.pop(p)
+                coll.transfers = [t for t in coll.transfers
+                                  if not (t["shard_id"] == sid and
+                                          p in (t["to"], t["from"]))]
+                sim.by_peer[p].drop_replica(coll.name, sid)
+                continue
             peers[p] = "Dead"
             sim.schedule_resync(coll.name, sid, p, source_pid=me)
         return
     # replica: the cluster's data wins over the snapshot
     peers[me] = "Dead" if shard_level else "Partial"
     sim.schedule_resync(coll.name, sid, me, source_pid=others[0])
+
+
+def read_key_mapping(up):
+    """shard_key_mapping.json of a snapshot: [{"key", "shard_ids"}] (the
+    list form since 1.14; the older map form {key: [ids]} is read too)."""
+    p = os.path.join(up.path, "shard_key_mapping.json")
+    if not os.path.isfile(p):
+        return []
+    m = read_json(p, "Failed to read shard key mapping")
+    if isinstance(m, dict):
+        m = [{"key": int(k) if k.isdigit() else k, "shard_ids": v}
+             for k, v in m.items()]
+    if not isinstance(m, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("shard_ids"), list)
+            for e in m):
+        raise service_error("Failed to read shard key mapping: invalid "
+                            "mapping")
+    return m
 
 
 def recover_collection(sim, node, target, up, priority):
@@ -514,7 +547,12 @@ def recover_collection(sim, node, target, up, priority):
             raise service_error("Failed to read snapshot config: invalid "
                                 "config")
         sn = int(cfg["params"].get("shard_number") or 1)
-        for sid in range(sn):
+        custom = cfg["params"].get("sharding_method") == "custom"
+        mapping = read_key_mapping(up) if custom else []
+        # auto: 0..shard_number-1; custom: the shards of the mapping
+        snap_ids = sorted({i for e in mapping for i in e["shard_ids"]}) \
+            if custom else list(range(sn))
+        for sid in snap_ids:
             p = os.path.join(up.path, str(sid), "shard_config.json")
             if not os.path.isfile(p):
                 raise service_error("Can't read shard config at %s"
@@ -537,7 +575,7 @@ def recover_collection(sim, node, target, up, priority):
                     "shard_number differ (snapshot: %s shards, collection: "
                     "%s shards)" % (sn, coll.shard_number))
         if not sim.cluster:
-            for sid in range(sn):
+            for sid in snap_ids:
                 if not has_data(os.path.join(up.path, str(sid))):
                     raise service_error("Can't restore snapshot in local "
                                         "mode with missing data at shard: %d"
@@ -552,6 +590,15 @@ def recover_collection(sim, node, target, up, priority):
             full["params"] = dict(c["params"])
             coll = sim.create_collection(target, None, config=full,
                                          payload_schema=schema)
+            if custom:
+                # the shard keys of the snapshot, with its shard ids
+                with sim.lock:
+                    for e in mapping:
+                        sim.add_key_shards(coll, e["key"],
+                                           sorted(e["shard_ids"]),
+                                           coll.replication_factor,
+                                           [n.peer_id for n in sim.nodes])
+                    sim.save()
         with coll.lock:
             locals_ = sim.local_shards(coll, node)
             for sid in locals_:

@@ -753,6 +753,7 @@ class ShardReplica:
             plan.mem_file(prefix + "wal/first-index", first)
 
     peer_id = 0
+    sid = None          # the shard id (set by the node that opens it)
 
 
 
