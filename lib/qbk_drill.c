@@ -1036,6 +1036,9 @@ restore(struct qbk_repo *repo, struct qbk_qdrant *q, const struct dset *ds,
 	ro.nnodes = o->nnodes;
 	ro.node_parallelism = o->node_parallelism;
 	ro.replica_timeout_ms = o->replica_timeout_ms;
+	/* Replicas that do not become Active in time are a finding of the
+	 * validation (check_shards), not a failure to restore. */
+	ro.allow_inactive = 1;
 	qbk_restore_report_init(&rep);
 	rc = qbk_restore_run(repo, q, ds->m, &ro, &rep, err);
 	qbk_restore_report_release(&rep);
