@@ -222,6 +222,18 @@ test_expect_success '... removes its scratch collections and records nothing' '
 	test "$(ls "$R/drills" | wc -l)" = "$NDRILLS"
 '
 
+test_expect_exit 130 'a drill stopped with SIGINT (^C) once its scratch collection exists ...' '
+	sim_fault "{\"path_regex\":\"/points/scroll\",\"delay_ms\":3000,\"count\":1}" &&
+	qbk-drill $Q --backup "$B1" --collection c1 --validation exhaustive -q & pid=$!
+	wait_scratch && sleep 0.5 && kill -INT $pid && wait $pid
+'
+
+test_expect_success '... removes its scratch collections and records nothing' '
+	sim_api DELETE /__sim/faults >/dev/null &&
+	no_scratch &&
+	test "$(ls "$R/drills" | wc -l)" = "$NDRILLS"
+'
+
 test_expect_exit 5 'a drill slower than the RTO objective exits 5' '
 	printf "[objectives]\nrto = 1s\n" >"$TEST_TMP/rto.conf" &&
 	sim_fault "{\"path_regex\":\"/snapshots/upload\",\"delay_ms\":1500,\"count\":-1}" &&
