@@ -116,7 +116,7 @@ test_expect_success 'cron.d: the read-data-subset slice, as cron and sh see it, 
 
 # systemd: copies of the templates instantiated, programs from this build.
 mkdir -p "$TEST_TMP/units"
-for f in "$E"/systemd/*; do
+for f in "$E"/systemd/*.service "$E"/systemd/*.timer; do
 	b=$(basename "$f")
 	sed "s|/usr/local/bin/|$QBK_BIN/|g" "$f" >"$TEST_TMP/units/$(echo "$b" | sed "s/@\./@prod./")"
 done
