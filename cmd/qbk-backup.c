@@ -169,10 +169,8 @@ static void
 write_metrics(const char *path, const struct qbk_manifest *m, int ok,
     const char *msg)
 {
-	struct qbk_buf text = QBK_BUF_INIT, dir = QBK_BUF_INIT,
-	    prev = QBK_BUF_INIT;
+	struct qbk_buf text = QBK_BUF_INIT, prev = QBK_BUF_INIT;
 	struct qbk_err err = QBK_ERR_INIT;
-	const char *slash = strrchr(path, '/');
 
 	if (qbk_fs_read_file(path, 1 << 20, &prev, &err) != 0 &&
 	    err.code != QBK_E_NOTFOUND)
@@ -182,17 +180,10 @@ write_metrics(const char *path, const struct qbk_manifest *m, int ok,
 	qbk_backup_metrics(m, ok, msg, qbk_now(), prev.len > 0 ? prev.buf :
 	    NULL, &text);
 	qbk_buf_release(&prev);
-	if (slash == NULL)
-		qbk_buf_addstr(&dir, ".");
-	else
-		qbk_buf_add(&dir, path, slash == path ? 1 :
-		    (size_t)(slash - path));
-	if (qbk_fs_write_atomic(dir.buf, slash != NULL ? slash + 1 : path,
-	    text.buf, text.len, 0, &err) < 0)
+	if (cli_write_file(path, text.buf, text.len, &err) != 0)
 		qbk_log(QBK_LOG_ERROR, "cannot write metrics file: %s",
 		    err.msg);
 	qbk_buf_release(&text);
-	qbk_buf_release(&dir);
 }
 
 int

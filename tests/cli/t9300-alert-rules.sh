@@ -39,6 +39,16 @@ test_expect_success 'run the programs against the simulator, each writing its me
 	qbk-drill -c "$TEST_TMP/qbk.conf" -q --metrics-file "$M/drill.prom" &&
 	qbk-report -c "$TEST_TMP/qbk.conf" --format prometheus >"$M/report.prom"
 '
+test_expect_success '... readable by the node exporter (another user), whatever the umask' '
+	(umask 077 &&
+	qbk-backup -c "$TEST_TMP/qbk.conf" -q --metrics-file "$M/backup.prom" &&
+	qbk-verify -c "$TEST_TMP/qbk.conf" -q --metrics-file "$M/verify.prom" &&
+	qbk-drill -c "$TEST_TMP/qbk.conf" -q --metrics-file "$M/drill.prom" &&
+	qbk-report -c "$TEST_TMP/qbk.conf" --format prometheus --output "$M/report.prom") &&
+	(for f in backup verify drill report; do
+		test "$(stat -c %a "$M/$f.prom")" = 644 || { ls -l "$M/$f.prom"; exit 1; }
+	done)
+'
 test_expect_success '... in the Prometheus text format (promtool check metrics)' '
 	(for f in "$M"/*.prom; do
 		test -s "$f" && promtool check metrics <"$f" || { echo "$f"; exit 1; }
