@@ -427,4 +427,32 @@ test_expect_success 'cluster: every shard is back with its replicas' '
 	test "$(json_get "$TEST_TMP/ci" "d[\"result\"][\"points_count\"]")" = 1500
 '
 
+# The configuration of the source cluster names its nodes: recovering
+# into another cluster by --url alone would let the programs use those.
+sim_start --nodes 3
+CNEW=${SIM_URLS% }
+test_expect_exit 2 'cluster: --url of another cluster while [qdrant] nodes names the source: refused' '
+	sh "$ER" -c "$TEST_TMP/csrc.conf" --url "$SIM_URL"
+'
+test_expect_success '... saying why, before anything is restored' '
+	test_grep "the target $SIM_URL is not one of the nodes that the programs would use" "$TEST_TMP/stderr" &&
+	test_grep "^hint: name every node of the target with --nodes" "$TEST_TMP/stderr" &&
+	test "$(names "$SIM_URL")" = ""
+'
+test_expect_exit 0 'cluster: --nodes names the target cluster instead' '
+	sh "$ER" -c "$TEST_TMP/csrc.conf" --nodes "$(echo "$CNEW" | tr " " ",")"
+'
+test_expect_success '... which gets every point; the source is left alone' '
+	test_grep "nodes of the target: $CNEW" "$TEST_TMP/stderr" &&
+	test "$(field target)" = "$SIM_URL" &&
+	sim_points cc >"$TEST_TMP/cc.new" &&
+	test_cmp "$TEST_TMP/cc" "$TEST_TMP/cc.new" &&
+	(SIM_URL=${CSRC%% *} && sim_points cc) >"$TEST_TMP/cc.src" &&
+	test_cmp "$TEST_TMP/cc" "$TEST_TMP/cc.src" &&
+	test "$(names "${CSRC%% *}")" = cc
+'
+test_expect_exit 2 '--url that is not one of --nodes is refused' '
+	sh "$ER" -c /dev/null --repo "$RC" --url http://127.0.0.1:1 --nodes "$SIM_URL"
+'
+
 test_done
