@@ -21,6 +21,11 @@ with the slice it reads (--read-data-subset K/N).
         without qbk-backup-full@.timer (see etc/systemd/README)
     schedules.py k8s DIR START DAYS
         the CronJobs of DIR/*.yaml
+    schedules.py k8s-run FILE TIME [NAME=VALUE...]
+        run the CronJob of FILE once at TIME with its environment (secrets
+        and ConfigMap values as "set"), changed by the NAME=VALUE given:
+        print the calls of qbk programs and curl, one a line, then
+        "exit N" and its standard error
 
 A cron entry, a CronJob or a systemd service is not merely parsed: its
 command runs under /bin/sh at each time it is due, with stand-ins for
@@ -29,10 +34,12 @@ record their arguments), so that what is classified is what the command
 would really start.
 """
 
+import atexit
 import datetime as dt
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -117,10 +124,18 @@ printf '%s\n' "$fmt" | sed -e "s/%u/$FAKE_u/g" -e "s/%H/$FAKE_H/g" \
 '''
 
 STUB_PROG = r'''#!/bin/sh
-# A qbk program for schedules.py: record the call, succeed.
+# A qbk program for schedules.py: record the call, write the files that
+# --metrics-file and --output name, succeed.
 printf '%s' "$(basename "$0")" >>"$CALLS"
+out=""
 for a in "$@"; do
 	printf ' %s' "$a" >>"$CALLS"
+	case $out in
+	next) echo "# stub metrics" >"$a"; out="" ;;
+	esac
+	case $a in
+	--metrics-file|--output) out=next ;;
+	esac
 done
 printf '\n' >>"$CALLS"
 exit 0
@@ -133,6 +148,7 @@ PROGS = ("qbk-backup", "qbk-drill", "qbk-prune", "qbk-verify", "qbk-report",
 class Runner:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="schedules.")
+        atexit.register(shutil.rmtree, self.dir, True)
         self.bin = os.path.join(self.dir, "bin")
         os.mkdir(self.bin)
         for name, text in [("date", STUB_DATE)] + [(p, STUB_PROG)
@@ -149,6 +165,16 @@ class Runner:
         uses_time = "date" in script
         if not uses_time and script in self.cache:
             return self.cache[script]
+        rc, err, calls = self.run_once(script, t, env)
+        if rc != 0:
+            die("command failed (exit %d) at %s: %s\n%s" % (
+                rc, t, script, err))
+        if not uses_time:
+            self.cache[script] = calls
+        return calls
+
+    def run_once(self, script, t, env=None):
+        """(exit status, stderr, calls) of sh -c SCRIPT run at time t."""
         open(self.calls, "w").close()
         e = {"PATH": self.bin + ":/usr/bin:/bin", "CALLS": self.calls,
              "HOME": self.dir, "TMPDIR": self.dir,
@@ -166,14 +192,9 @@ class Runner:
         r = subprocess.run(["/bin/sh", "-c", script], env=e,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True)
-        if r.returncode != 0:
-            die("command failed (exit %d) at %s: %s\n%s" % (
-                r.returncode, t, script, r.stderr))
         with open(self.calls) as f:
             calls = [shlex.split(l) for l in f if l.strip()]
-        if not uses_time:
-            self.cache[script] = calls
-        return calls
+        return r.returncode, r.stderr.replace(self.dir, "SCRATCH"), calls
 
 
 def classify(call):
@@ -271,24 +292,44 @@ def cron(path, t0, t1):
 
 # ---- Kubernetes CronJobs -----------------------------------------------------
 
-def k8s(folder, t0, t1):
+def cronjobs(path):
+    """(schedule fields, script, env) of each CronJob of the file PATH."""
     import yaml
+    jobs = []
+    name = os.path.basename(path)
+    for d in yaml.safe_load_all(open(path)):
+        if not d or d.get("kind") != "CronJob":
+            continue
+        s = d["spec"]
+        if s.get("timeZone") not in ("Etc/UTC", "UTC"):
+            die("%s: CronJob without timeZone Etc/UTC" % name)
+        c = s["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        if c.get("command") != ["/bin/sh", "-c"]:
+            die("%s: the container's command is not /bin/sh -c" % name)
+        env = {e["name"]: e.get("value", "set") for e in c.get("env", [])}
+        jobs.append((s["schedule"].split(), c["args"][0], env))
+    return jobs
+
+
+def k8s_run(path, when, assigns):
+    t = dt.datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ")
+    runner = Runner()
+    for fields, script, env in cronjobs(path):
+        for a in assigns:
+            k, v = a.split("=", 1)
+            env[k] = v
+        rc, err, calls = runner.run_once(script, t, env)
+        for c in calls:
+            print(" ".join(c).replace(runner.dir, "SCRATCH"))
+        print("exit %d" % rc)
+        sys.stdout.write(err)
+
+
+def k8s(folder, t0, t1):
     jobs, out = [], []
     for name in sorted(os.listdir(folder)):
-        if not name.endswith(".yaml"):
-            continue
-        for d in yaml.safe_load_all(open(os.path.join(folder, name))):
-            if not d or d.get("kind") != "CronJob":
-                continue
-            s = d["spec"]
-            if s.get("timeZone") not in ("Etc/UTC", "UTC"):
-                die("%s: CronJob without timeZone Etc/UTC" % name)
-            c = s["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-            if c.get("command") != ["/bin/sh", "-c"]:
-                die("%s: the container's command is not /bin/sh -c" % name)
-            env = {e["name"]: e.get("value", "secret")
-                   for e in c.get("env", [])}
-            jobs.append((s["schedule"].split(), c["args"][0], env))
+        if name.endswith(".yaml"):
+            jobs += cronjobs(os.path.join(folder, name))
     runner = Runner()
     for t in minutes(t0, t1):
         for fields, script, env in jobs:
@@ -402,6 +443,9 @@ def main(argv):
         lines = systemd(argv[2], argv[3], *window(argv[4], argv[5]))
     elif what == "k8s" and len(argv) == 5:
         lines = k8s(argv[2], *window(argv[3], argv[4]))
+    elif what == "k8s-run" and len(argv) >= 4:
+        k8s_run(argv[2], argv[3], argv[4:])
+        return
     else:
         die("bad arguments: %s" % " ".join(argv[1:]))
     for line in lines:

@@ -18,12 +18,20 @@ has_opt() {
 }
 
 # check_command WORDS...: the first qbk-* word is an installed program and
-# every option after it is one that its --help lists.
+# every option after it is one that its --help lists (the words of a
+# command substitution, $(date -u +%u), are not its).
 check_command() {
-	_prog=""
+	_prog="" _sub=0
 	for _w in "$@"; do
 		if [ -z "$_prog" ]; then
 			case $_w in qbk-*) _prog=$_w ;; esac
+			continue
+		fi
+		case $_w in
+		*'$('*) _sub=1 ;;
+		esac
+		if [ "$_sub" -eq 1 ]; then
+			case $_w in *')'*) _sub=0 ;; esac
 			continue
 		fi
 		case $_w in
@@ -151,7 +159,7 @@ for d in yaml.safe_load_all(open(sys.argv[1])):
     assert d[\"apiVersion\"] and d[\"kind\"], sys.argv[1]" "$f" || exit 1
 	done)
 '
-test_expect_success 'kubernetes: CronJobs for backup, prune, verify and drill; Forbid; secrets from Secrets; limits; non-root' '
+test_expect_success 'kubernetes: CronJobs for backup, full backup, prune, verify, drill and report; Forbid; secrets from Secrets; limits; non-root' '
 	$PY - "$E"/kubernetes/*.yaml <<-PYEOF
 	import sys, yaml
 	seen = set()
@@ -175,7 +183,8 @@ test_expect_success 'kubernetes: CronJobs for backup, prune, verify and drill; F
 	            assert r["limits"]["cpu"] and r["limits"]["memory"], f
 	            assert c["securityContext"]["allowPrivilegeEscalation"] is False, f
 	            assert any(m["mountPath"] == "/etc/qbk" for m in c["volumeMounts"]), f
-	for n in ("qbk-backup", "qbk-prune", "qbk-verify", "qbk-drill"):
+	for n in ("qbk-backup", "qbk-backup-full", "qbk-prune", "qbk-verify",
+	          "qbk-drill", "qbk-report"):
 	    assert n in seen, n
 	PYEOF
 '
@@ -195,7 +204,7 @@ for f in sys.argv[1:]:
             for l in c[\"args\"][0].splitlines():
                 if l.startswith(\"qbk-\"):
                     print(l)" "$E"/kubernetes/*.yaml >"$TEST_TMP/k8s.cmds" &&
-	test "$(wc -l <"$TEST_TMP/k8s.cmds")" -ge 4 &&
+	test "$(wc -l <"$TEST_TMP/k8s.cmds")" -ge 6 &&
 	(while IFS= read -r line; do
 		# shellcheck disable=SC2086
 		check_command $line || exit 1

@@ -3,7 +3,7 @@
 # this file sets: hence SC2016 and SC2034.
 # shellcheck disable=SC1091,SC2016,SC2034
 . "$(dirname "$0")/lib.sh"
-test_description 'etc/: the systemd timers run what each preset schedules, and when'
+test_description 'etc/: the systemd timers and Kubernetes CronJobs run what each preset schedules, and when'
 
 E=$QBK_TOP/etc
 S="python3 $QBK_TOP/tests/cli/schedules.py"
@@ -27,7 +27,7 @@ test_expect_success 'the schedule evaluator: the spec of production' '
 # calendar, with the preset's drop-ins.
 for preset in development staging production; do
 	test_expect_success "systemd timers: the $preset schedule" '
-		$S spec $preset $START $DAYS | grep -v " report$" >"$TEST_TMP/spec.$preset" &&
+		$S spec $preset $START $DAYS >"$TEST_TMP/spec.$preset" &&
 		$S systemd "$E/systemd" $preset $START $DAYS >"$TEST_TMP/systemd.$preset" &&
 		test_cmp "$TEST_TMP/spec.$preset" "$TEST_TMP/systemd.$preset"
 	'
@@ -52,6 +52,65 @@ test_expect_success 'systemd: the weekly full backup and the hourly one never st
 		grep -q "^$t backup$" "$TEST_TMP/4w" && { echo "both at $t"; exit 1; }
 		case $(date -u -d "$t" +%u%H%M) in 70000) ;; *) echo "full at $t"; exit 1 ;; esac
 	done <"$TEST_TMP/full")
+'
+
+# Kubernetes: the CronJobs are production's.
+K=$E/kubernetes
+test_expect_success 'Kubernetes CronJobs: the production schedule' '
+	$S k8s "$K" $START $DAYS >"$TEST_TMP/k8s" &&
+	test_cmp "$TEST_TMP/spec.production" "$TEST_TMP/k8s"
+'
+test_expect_success 'Kubernetes: at Sunday 00:00 the hourly CronJob leaves the slot to the full one, saying so' '
+	$S k8s-run "$K/cronjob-backup.yaml" 2026-11-29T00:00:00Z >"$TEST_TMP/run" &&
+	test_grep "^exit 0$" "$TEST_TMP/run" &&
+	test_grep -v "^qbk-backup " "$TEST_TMP/run" &&
+	test_grep "Sunday 00:00 UTC is the weekly full backup.s \(CronJob qbk-backup-full\)" "$TEST_TMP/run" &&
+	$S k8s-run "$K/cronjob-backup-full.yaml" 2026-11-29T00:00:00Z >"$TEST_TMP/run" &&
+	test_grep "^qbk-backup -q --type full " "$TEST_TMP/run"
+'
+test_expect_success 'Kubernetes: every CronJob but prune pushes its metrics file to the Pushgateway' '
+	(for f in "$K"/cronjob-*.yaml; do
+		job=$(basename "$f" .yaml) && job=qbk-${job#cronjob-} &&
+		$S k8s-run "$f" 2026-11-24T01:00:00Z PUSHGATEWAY_URL=http://pgw:9091 QBK_INSTANCE=prod-eu-1 >"$TEST_TMP/run" &&
+		grep -q "^exit 0$" "$TEST_TMP/run" || { cat "$TEST_TMP/run"; exit 1; }
+		if [ "$job" = qbk-prune ]; then
+			! grep -q "^curl" "$TEST_TMP/run" || exit 1
+			continue
+		fi
+		out=$(sed -n "s/^qbk-.* \(--metrics-file\|--output\) \([^ ]*\).*/\2/p" "$TEST_TMP/run") &&
+		test -n "$out" &&
+		grep -q "^curl .* --data-binary @$out http://pgw:9091/metrics/job/$job/instance/prod-eu-1$" "$TEST_TMP/run" ||
+		    { echo "$f:"; cat "$TEST_TMP/run"; exit 1; }
+	done)
+'
+test_expect_success '... the report with PUT (the whole group), the others with POST (a failed run keeps the last success)' '
+	$S k8s-run "$K/cronjob-report.yaml" 2026-11-24T01:00:00Z >"$TEST_TMP/run" &&
+	test_grep "^curl .* -X PUT " "$TEST_TMP/run" &&
+	$S k8s-run "$K/cronjob-drill.yaml" 2026-11-24T01:00:00Z >"$TEST_TMP/run" &&
+	test_grep "^curl .* -X POST " "$TEST_TMP/run"
+'
+test_expect_success 'Kubernetes: without a Pushgateway the run fails after its work, saying so' '
+	$S k8s-run "$K/cronjob-verify.yaml" 2026-11-24T05:15:00Z PUSHGATEWAY_URL= >"$TEST_TMP/run" &&
+	test_grep "^qbk-verify -q --read-data-subset 2/7 " "$TEST_TMP/run" &&
+	test_grep "^exit 1$" "$TEST_TMP/run" &&
+	test_grep "PUSHGATEWAY_URL is empty: metrics of qbk-verify not delivered" "$TEST_TMP/run"
+'
+test_expect_success 'Kubernetes: the Pushgateway and the instance label come from the ConfigMap, which names them' '
+	python3 - "$K" <<-PYEOF
+	import glob, sys, yaml
+	cm = yaml.safe_load(open(sys.argv[1] + "/qbk-configmap.yaml"))["data"]
+	assert cm["pushgateway-url"].startswith("http"), cm
+	assert cm["instance"], cm
+	for f in glob.glob(sys.argv[1] + "/cronjob-*.yaml"):
+	    d = yaml.safe_load(open(f))
+	    c = d["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+	    env = {e["name"]: e for e in c["env"]}
+	    if "push " not in c["args"][0]:
+	        continue
+	    for k, key in (("PUSHGATEWAY_URL", "pushgateway-url"), ("QBK_INSTANCE", "instance")):
+	        ref = env[k]["valueFrom"]["configMapKeyRef"]
+	        assert ref == {"name": "qbk-config", "key": key}, (f, ref)
+	PYEOF
 '
 
 test_done

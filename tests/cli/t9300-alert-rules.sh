@@ -142,7 +142,7 @@ failed_run_test() {
 	      - eval_time: 76m
 	        alertname: QbkBackupOlderThanRPO
 	        exp_alerts:
-	          - exp_labels: {severity: critical, instance: h1, job: node}
+	          - exp_labels: {severity: critical, instance: h1}
 	            exp_annotations:
 	              description: "h1: the last successful backup finished 1h 6m 0s ago, beyond the RPO target."
 	              summary: "Last successful qbk backup is older than the RPO"
