@@ -211,6 +211,77 @@ for f in sys.argv[1:]:
 	done <"$TEST_TMP/k8s.cmds")
 '
 
+# Writable state: the units run under ProtectSystem=strict, the pods on a
+# read-only root, and qbk's defaults for the S3 chunk-index cache and the
+# notification state are $XDG_CACHE_HOME/qbk and $XDG_STATE_HOME/qbk
+# (else under $HOME): each must be a folder that is writable there.
+test_expect_success 'systemd: every service gets /var/cache/qbk and /var/lib/qbk, and the XDG variables that point there' '
+	(for s in "$E"/systemd/*.service; do
+		grep -q "^CacheDirectory=qbk$" "$s" && grep -q "^StateDirectory=qbk$" "$s" &&
+		grep -q "^Environment=.*XDG_CACHE_HOME=%C\( \|$\)" "$s" &&
+		grep -q "^Environment=.*XDG_STATE_HOME=%S\( \|$\)" "$s" &&
+		grep -q "^ProtectSystem=strict$" "$s" ||
+		    { echo "$s: no writable cache and state"; exit 1; }
+	done)
+'
+test_expect_success 'kubernetes: every CronJob has emptyDir volumes where its XDG variables point' '
+	$PY - "$E"/kubernetes/cronjob-*.yaml <<-PYEOF
+	import sys, yaml
+	for f in sys.argv[1:]:
+	    d = yaml.safe_load(open(f))
+	    pod = d["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+	    c = pod["containers"][0]
+	    assert c["securityContext"]["readOnlyRootFilesystem"] is True, f
+	    env = {e["name"]: e.get("value") for e in c["env"]}
+	    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+	    vols = {v["name"]: v for v in pod["volumes"]}
+	    for var in ("XDG_CACHE_HOME", "XDG_STATE_HOME"):
+	        path = env[var] + "/qbk"
+	        assert path in mounts, (f, var, path)
+	        assert "emptyDir" in vols[mounts[path]], (f, path)
+	        assert not mounts[path] == "config", f
+	PYEOF
+'
+test_expect_success 'cron.d and the Dockerfile: the same folders' '
+	(for f in "$E"/cron.d/*; do
+		grep -q "^XDG_CACHE_HOME=/var/cache$" "$f" && grep -q "^XDG_STATE_HOME=/var/lib$" "$f" &&
+		grep -q "install -d -o qbk -g qbk -m 0750 /var/cache/qbk /var/lib/qbk" "$f" || { echo "$f"; exit 1; }
+	done) &&
+	grep -q "^ENV .*XDG_CACHE_HOME=/var/cache XDG_STATE_HOME=/var/lib" "$E/docker/Dockerfile" &&
+	grep -q "install -d -o qbk -g qbk .*/var/cache/qbk" "$E/docker/Dockerfile" &&
+	grep -q "useradd .*--home-dir /var/lib/qbk" "$E/docker/Dockerfile" &&
+	grep -q "^ *--create-home " "$E/docker/Dockerfile"
+'
+# unit_env NAME: the value of NAME in the Environment= of qbk-backup@.service,
+# with the specifiers %C and %S of a system unit made folders under $V.
+V=$TEST_TMP/var
+unit_env() {
+	sed -n "s/^Environment=//p" "$E/systemd/qbk-backup@.service" | tr " " "\n" |
+	    sed -n "s/^$1=//p" | sed "s|%C|$V/cache|; s|%S|$V/lib|"
+}
+mkdir -p "$V/cache" "$V/lib"
+s3_start
+sim_start
+python3 "$QBK_TOP/tests/cli/webhook-receiver.py" --dir "$TEST_TMP/hooks" \
+    --port-file "$TEST_TMP/hook.port" >/dev/null 2>&1 &
+_sim_pids="$_sim_pids $!"
+test_expect_success 'with the environment of the units and no HOME, the S3 cache and the notification state land there' '
+	sim_generate docs 200 8 1 &&
+	i=0 && while [ ! -s "$TEST_TMP/hook.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done &&
+	printf "[qdrant]\nurl = %s\nretries = 0\n[repository]\nlocation = s3://qbk/state\n[notify]\nwebhook_url = http://127.0.0.1:%s/hook\n" \
+	    "$SIM_URL" "$(cat "$TEST_TMP/hook.port")" >"$TEST_TMP/s3.conf" &&
+	XC=$(unit_env XDG_CACHE_HOME) && XS=$(unit_env XDG_STATE_HOME) &&
+	test "$XC" = "$V/cache" && test "$XS" = "$V/lib" &&
+	env -u HOME XDG_CACHE_HOME="$XC" XDG_STATE_HOME="$XS" qbk-init -c "$TEST_TMP/s3.conf" \
+	    --kdf-opslimit 1 --kdf-memlimit 8192 >/dev/null &&
+	env -u HOME XDG_CACHE_HOME="$XC" XDG_STATE_HOME="$XS" qbk-backup -c "$TEST_TMP/s3.conf" -q &&
+	ls "$V"/cache/qbk/s3-*/chunks &&
+	{ env -u HOME XDG_CACHE_HOME="$XC" XDG_STATE_HOME="$XS" qbk-backup -c "$TEST_TMP/s3.conf" \
+	    -q --url http://127.0.0.1:1; test $? -eq 1; } &&
+	test -s "$V/lib/qbk/notify.json" &&
+	test -s "$TEST_TMP/hooks/requests.jsonl"
+'
+
 D=$E/docker/Dockerfile
 test_expect_success 'Dockerfile: a bookworm-slim build stage that runs the README commands' '
 	grep -Eq "^FROM debian:bookworm-slim AS build$" "$D" &&
