@@ -21,6 +21,11 @@ with the slice it reads (--read-data-subset K/N).
         without qbk-backup-full@.timer (see etc/systemd/README)
     schedules.py k8s DIR START DAYS
         the CronJobs of DIR/*.yaml
+    schedules.py limits cron FILE | systemd DIR PRESET | k8s DIR
+        for each job: its time limit (timeout(1), TimeoutStartSec=,
+        activeDeadlineSeconds) and the shortest time between two of its
+        runs over four weeks, "JOB limit=S gap=S"; exit 1 when a job has
+        no limit, or one that lets it overlap its next run
     schedules.py k8s-run FILE TIME [NAME=VALUE...]
         run the CronJob of FILE once at TIME with its environment (secrets
         and ConfigMap values as "set"), changed by the NAME=VALUE given:
@@ -125,14 +130,15 @@ printf '%s\n' "$fmt" | sed -e "s/%u/$FAKE_u/g" -e "s/%H/$FAKE_H/g" \
 
 STUB_PROG = r'''#!/bin/sh
 # A qbk program for schedules.py: record the call, write the files that
-# --metrics-file and --output name, succeed.
+# --metrics-file and --output name (in the scratch folder only), succeed.
 printf '%s' "$(basename "$0")" >>"$CALLS"
 out=""
 for a in "$@"; do
 	printf ' %s' "$a" >>"$CALLS"
-	case $out in
-	next) echo "# stub metrics" >"$a"; out="" ;;
+	case $out$a in
+	next"$SCRATCH"/*) echo "# stub metrics" >"$a" ;;
 	esac
+	out=""
 	case $a in
 	--metrics-file|--output) out=next ;;
 	esac
@@ -177,6 +183,7 @@ class Runner:
         """(exit status, stderr, calls) of sh -c SCRIPT run at time t."""
         open(self.calls, "w").close()
         e = {"PATH": self.bin + ":/usr/bin:/bin", "CALLS": self.calls,
+             "SCRATCH": self.dir,
              "HOME": self.dir, "TMPDIR": self.dir,
              "FAKE_u": str(t.isoweekday()), "FAKE_H": "%02d" % t.hour,
              "FAKE_M": "%02d" % t.minute, "FAKE_d": "%02d" % t.day,
@@ -431,6 +438,94 @@ def systemd(folder, preset, t0, t1):
     return sorted(out)
 
 
+# ---- time limits against periods ---------------------------------------------
+
+def seconds(text, units):
+    """Seconds of a duration such as 55m, 4h (timeout(1)) or 55min, 1h 30min
+    (systemd); None if it is not one."""
+    total, rest = 0, text.replace(" ", "")
+    if rest == "":
+        return None
+    while rest:
+        m = re.match(r"^(\d+)([a-z]*)", rest)
+        if not m or m.group(2) not in units:
+            return None
+        total += int(m.group(1)) * units[m.group(2)]
+        rest = rest[m.end():]
+    return total
+
+
+TIMEOUT_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+SYSTEMD_UNITS = {"": 1, "s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600,
+                 "hr": 3600, "d": 86400}
+
+
+def shortest_gap(times):
+    times = sorted(times)
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+    return min(gaps) if gaps else float("inf")
+
+
+def limits(argv):
+    t0, t1 = window("2026-11-23T00:00:00Z", 28)
+    rows = []
+    if argv[0] == "cron" and len(argv) == 2:
+        for line in open(argv[1]):
+            f = line.split(None, 6)
+            if (not line.strip() or line.lstrip().startswith("#") or
+                    re.match(r"^[A-Z_]+=", line) or len(f) < 7):
+                continue
+            m = re.match(r"^timeout (\S+) (qbk-\S+)", f[6])
+            limit = seconds(m.group(1), TIMEOUT_UNITS) if m else None
+            times = [t for t in minutes(t0, t1) if cron_due(f[:5], t)]
+            rows.append((" ".join(f[:5]) + " " + f[6].split("qbk-", 1)[-1]
+                         .split()[0], limit, shortest_gap(times)))
+    elif argv[0] == "systemd" and len(argv) == 3:
+        folder, preset = argv[1], argv[2]
+        for name in sorted(os.listdir(folder)):
+            if not name.endswith(".timer"):
+                continue
+            exprs = unit_values(os.path.join(folder, name), "Timer",
+                                "OnCalendar")
+            dropdir = os.path.join(folder, preset, name + ".d")
+            if os.path.isdir(dropdir):
+                for conf in sorted(os.listdir(dropdir)):
+                    exprs = unit_values(os.path.join(dropdir, conf),
+                                        "Timer", "OnCalendar", exprs)
+            service = os.path.join(folder, name[:-6] + ".service")
+            v = unit_values(service, "Service", "TimeoutStartSec")
+            limit = seconds(v[-1], SYSTEMD_UNITS) if v else None
+            times = {t for e in exprs for t in calendar(e, t0, t1)}
+            rows.append((name, limit, shortest_gap(times)))
+    elif argv[0] == "k8s" and len(argv) == 2:
+        import yaml
+        for name in sorted(os.listdir(argv[1])):
+            if not name.endswith(".yaml"):
+                continue
+            for d in yaml.safe_load_all(open(os.path.join(argv[1], name))):
+                if not d or d.get("kind") != "CronJob":
+                    continue
+                s = d["spec"]
+                limit = s["jobTemplate"]["spec"].get("activeDeadlineSeconds")
+                if s.get("concurrencyPolicy") != "Forbid":
+                    limit = None
+                times = [t for t in minutes(t0, t1)
+                         if cron_due(s["schedule"].split(), t)]
+                rows.append((d["metadata"]["name"], limit,
+                             shortest_gap(times)))
+    else:
+        die("bad arguments: limits %s" % " ".join(argv))
+    bad = 0
+    for job, limit, gap in rows:
+        ok = limit is not None and limit < gap
+        bad += not ok
+        print("%s limit=%s gap=%s%s" % (job, limit, gap if gap != float(
+            "inf") else "none", "" if ok else " OVERLAP"))
+    if not rows:
+        die("no job found")
+    sys.exit(1 if bad else 0)
+
+
 def main(argv):
     if len(argv) < 2:
         die("usage: schedules.py spec|cron|systemd|k8s ...")
@@ -443,6 +538,8 @@ def main(argv):
         lines = systemd(argv[2], argv[3], *window(argv[4], argv[5]))
     elif what == "k8s" and len(argv) == 5:
         lines = k8s(argv[2], *window(argv[3], argv[4]))
+    elif what == "limits" and len(argv) >= 3:
+        limits(argv[2:])
     elif what == "k8s-run" and len(argv) >= 4:
         k8s_run(argv[2], argv[3], argv[4:])
         return

@@ -3,7 +3,7 @@
 # this file sets: hence SC2016 and SC2034.
 # shellcheck disable=SC1091,SC2016,SC2034
 . "$(dirname "$0")/lib.sh"
-test_description 'etc/: the systemd timers and Kubernetes CronJobs run what each preset schedules, and when'
+test_description 'etc/: cron.d, the systemd timers and the Kubernetes CronJobs run what each preset schedules, and when'
 
 E=$QBK_TOP/etc
 S="python3 $QBK_TOP/tests/cli/schedules.py"
@@ -23,6 +23,40 @@ test_expect_success 'the schedule evaluator: the spec of production' '
 	test_grep "^2026-11-29 verify 7/7$" "$TEST_TMP/spec"
 '
 
+# cron: every line of each preset's file, its command run at each time.
+for preset in development staging production; do
+	test_expect_success "cron.d/qbk-$preset: the $preset schedule" '
+		$S spec $preset $START $DAYS >"$TEST_TMP/spec.$preset" &&
+		$S cron "$E/cron.d/qbk-$preset" $START $DAYS >"$TEST_TMP/cron.$preset" &&
+		test_cmp "$TEST_TMP/spec.$preset" "$TEST_TMP/cron.$preset"
+	'
+	test_expect_success "cron.d/qbk-$preset: prune and verify every day, verify a different seventh each day" '
+		for d in 23 24 25 26 27 28 29 30; do
+			test "$(grep -c "^2026-11-$d prune$" "$TEST_TMP/cron.$preset")" -eq 1 &&
+			test "$(grep -c "^2026-11-$d verify [1-7]/7$" "$TEST_TMP/cron.$preset")" -eq 1 || exit 1
+		done &&
+		sed -n "s/^2026-11-2[3-9] verify //p" "$TEST_TMP/cron.$preset" | sort -u >"$TEST_TMP/slices" &&
+		printf "%s/7\n" 1 2 3 4 5 6 7 | test_cmp - "$TEST_TMP/slices"
+	'
+	test_expect_success "cron.d/qbk-$preset: no job can overlap itself (timeout shorter than its period)" '
+		$S limits cron "$E/cron.d/qbk-$preset"
+	'
+done
+test_expect_success 'cron.d: no flock: a run is never skipped without a word' '
+	! grep -v "^#" "$E"/cron.d/* | grep "flock"
+'
+test_expect_success '... a run that finds the repository locked fails with exit 4, saying who holds it, and its metrics say so' '
+	R=$TEST_TMP/repo && repo_init "$R" && mkdir -p "$R/locks" &&
+	t=$(date -u +%Y-%m-%dT%H:%M:%SZ) &&
+	printf "{\"format\":1,\"id\":\"00000000000000aa\",\"kind\":\"exclusive\",\"program\":\"qbk-prune\",\"host\":\"elsewhere\",\"pid\":1,\"time\":\"%s\",\"refreshed\":\"%s\"}" \
+	    "$t" "$t" >"$R/locks/00000000000000aa" &&
+	printf "[repository]\nlocation = %s\nlock_timeout = 1s\n" "$R" >"$TEST_TMP/locked.conf" &&
+	{ timeout 55m qbk-verify -c "$TEST_TMP/locked.conf" -q --read-data-subset 1/7 \
+	    --metrics-file "$TEST_TMP/verify.prom" 2>"$TEST_TMP/err"; test $? -eq 4; } &&
+	test_grep "qbk-prune.*elsewhere" "$TEST_TMP/err" &&
+	test_grep "^qbk_verify_last_run_success 0$" "$TEST_TMP/verify.prom"
+'
+
 # systemd: every OnCalendar= of every timer, through systemd-analyze
 # calendar, with the preset's drop-ins.
 for preset in development staging production; do
@@ -40,6 +74,11 @@ test_expect_success 'systemd: the drop-ins of development and staging are valid 
 		done
 	done)
 '
+for preset in development staging production; do
+	test_expect_success "systemd: no job can overlap itself ($preset)" '
+		$S limits systemd "$E/systemd" $preset
+	'
+done
 test_expect_success 'systemd: no unit conflicts with another (Conflicts= stops the other)' '
 	test_grep -v "^Conflicts=" "$E"/systemd/qbk-backup-full@.service &&
 	! grep -l "^Conflicts=" "$E"/systemd/*.service
@@ -59,6 +98,9 @@ K=$E/kubernetes
 test_expect_success 'Kubernetes CronJobs: the production schedule' '
 	$S k8s "$K" $START $DAYS >"$TEST_TMP/k8s" &&
 	test_cmp "$TEST_TMP/spec.production" "$TEST_TMP/k8s"
+'
+test_expect_success 'Kubernetes: no CronJob can overlap itself (Forbid, and a deadline shorter than its period)' '
+	$S limits k8s "$K"
 '
 test_expect_success 'Kubernetes: at Sunday 00:00 the hourly CronJob leaves the slot to the full one, saying so' '
 	$S k8s-run "$K/cronjob-backup.yaml" 2026-11-29T00:00:00Z >"$TEST_TMP/run" &&
