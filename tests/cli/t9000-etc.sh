@@ -272,13 +272,30 @@ test_expect_success 'with the environment of the units and no HOME, the S3 cache
 '
 
 D=$E/docker/Dockerfile
-test_expect_success 'Dockerfile: a bookworm-slim build stage that runs the README commands' '
+test_expect_success 'Dockerfile: a bookworm-slim build stage that installs the build dependencies only, builds and installs' '
 	grep -Eq "^FROM debian:bookworm-slim AS build$" "$D" &&
 	sed -n "/^FROM .* AS build\$/,/^FROM /p" "$D" >"$TEST_TMP/build" &&
-	grep -q "^RUN scripts/install-deps\$" "$TEST_TMP/build" &&
-	grep -q "^RUN make clean && make check\$" "$TEST_TMP/build" &&
-	grep -q "scripts/install-deps && make check" "$QBK_TOP/README" &&
-	grep -q "^COPY \. \.\$" "$TEST_TMP/build"
+	grep -q "^COPY \. \.\$" "$TEST_TMP/build" &&
+	grep -q "^RUN scripts/install-deps --build\$" "$TEST_TMP/build" &&
+	grep -q "^RUN make clean && make -j" "$TEST_TMP/build" &&
+	grep -q "make install PREFIX=/usr/local DESTDIR=/opt/qbk" "$TEST_TMP/build" &&
+	grep -q "^COPY --from=build /opt/qbk/usr/local/ /usr/local/\$" "$D"
+'
+test_expect_success '... and no test run in it (no tool of the tests in the image), the README naming the one in CI' '
+	test_grep -v "^RUN .*make( .*)? check" "$D" &&
+	test_grep -v "^RUN scripts/install-deps\$" "$D" &&
+	grep -q "scripts/install-deps && make check" "$QBK_TOP/README"
+'
+test_expect_success '... and what it runs works here: install-deps --build, then make install into a DESTDIR' '
+	sh "$QBK_TOP/scripts/install-deps" --build 2>"$TEST_TMP/id.err" &&
+	test_grep "all Debian packages present" "$TEST_TMP/id.err" &&
+	test_grep -v "s3rver" "$TEST_TMP/id.err" &&
+	make -s -C "$QBK_TOP" BUILD="$QBK_BUILD" install PREFIX=/usr/local DESTDIR="$TEST_TMP/img" >/dev/null &&
+	(for p in "$QBK_BIN"/qbk-*; do
+		test -x "$TEST_TMP/img/usr/local/bin/$(basename "$p")" || exit 1
+	done) &&
+	test -x "$TEST_TMP/img/usr/local/bin/qbk-emergency-recover" &&
+	test -f "$TEST_TMP/img/usr/local/share/man/man7/qbk.7"
 '
 test_expect_success 'Dockerfile: a runtime stage with runtime libraries only, as a non-root user' '
 	test "$(grep -c "^FROM " "$D")" -eq 2 &&
