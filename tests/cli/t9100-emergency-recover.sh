@@ -368,6 +368,19 @@ test_expect_success '... with the data it held' '
 	test "$(names "$SIM_URL")" = "c1 c2 c3"
 '
 
+test_expect_exit 0 'a backup whose manifest cannot be read (not usable for qbk-report) is passed over before any verification' '
+	for f in "$R3/backups/$B32" "$R3/backups/$B32.copy"; do
+		test ! -f "$f" || printf "\001\002\003" | dd of="$f" bs=1 seek=40 conv=notrunc 2>/dev/null
+	done &&
+	sh "$ER" --url "$SIM_URL" --repo "$R3" -c /dev/null -n --force
+'
+test_expect_success '... saying so' '
+	test_grep "WARNING: backup $B32 is not usable \(.+\); passed over" "$TEST_TMP/stderr" &&
+	test_grep -v "verifying backup $B32" "$TEST_TMP/stderr" &&
+	test "$(field restored)" = "c1=$B31 c2=$B31 c3=$B31" &&
+	test "$(field skipped_damaged)" = "$B32"
+'
+
 # One collection whose every backup is damaged, another intact.
 R4=$TEST_TMP/repo4
 test_expect_success 'set up: c2 and c3 in backups of their own; every chunk of c2 damaged' '
