@@ -255,7 +255,7 @@ cli_write_file(const char *path, const void *data, size_t len,
 		qbk_buf_add(&dir, path, slash == path ? 1 :
 		    (size_t)(slash - path));
 	rc = qbk_fs_write_atomic(dir.buf, slash != NULL ? slash + 1 : path,
-	    data, len, 0, err) < 0 ? -1 : 0;
+	    data, len, QBK_FS_READABLE, err) < 0 ? -1 : 0;
 	qbk_buf_release(&dir);
 	return rc;
 }

@@ -123,8 +123,9 @@ int cli_succeed(void);
 
 /** cli_write_file(path, data, len, err): replace the file ${path}
  * atomically (temporary file in the same folder, fsync, rename) with
- * ${len} bytes of ${data}: metrics files for a textfile collector.  0 or
- * -1 with ${err} set. */
+ * ${len} bytes of ${data}, mode 0644 whatever the umask: metrics files for
+ * a textfile collector, which runs as another user, and reports.  0 or -1
+ * with ${err} set. */
 int cli_write_file(const char *, const void *, size_t, struct qbk_err *);
 
 #endif /* !QBK_CLI_H */

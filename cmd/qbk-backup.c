@@ -164,26 +164,27 @@ on_progress(void *cookie, const struct qbk_backup_progress *p)
 	}
 }
 
+/* The metrics of this run replace those of the last; the time of the last
+ * success is carried over from the file being replaced. */
 static void
 write_metrics(const char *path, const struct qbk_manifest *m, int ok,
     const char *msg)
 {
-	struct qbk_buf text = QBK_BUF_INIT, dir = QBK_BUF_INIT;
+	struct qbk_buf text = QBK_BUF_INIT, prev = QBK_BUF_INIT;
 	struct qbk_err err = QBK_ERR_INIT;
-	const char *slash = strrchr(path, '/');
 
-	qbk_backup_metrics(m, ok, msg, qbk_now(), &text);
-	if (slash == NULL)
-		qbk_buf_addstr(&dir, ".");
-	else
-		qbk_buf_add(&dir, path, slash == path ? 1 :
-		    (size_t)(slash - path));
-	if (qbk_fs_write_atomic(dir.buf, slash != NULL ? slash + 1 : path,
-	    text.buf, text.len, 0, &err) < 0)
+	if (qbk_fs_read_file(path, 1 << 20, &prev, &err) != 0 &&
+	    err.code != QBK_E_NOTFOUND)
+		qbk_log(QBK_LOG_WARN, "cannot read the last metrics: %s",
+		    err.msg);
+	qbk_err_clear(&err);
+	qbk_backup_metrics(m, ok, msg, qbk_now(), prev.len > 0 ? prev.buf :
+	    NULL, &text);
+	qbk_buf_release(&prev);
+	if (cli_write_file(path, text.buf, text.len, &err) != 0)
 		qbk_log(QBK_LOG_ERROR, "cannot write metrics file: %s",
 		    err.msg);
 	qbk_buf_release(&text);
-	qbk_buf_release(&dir);
 }
 
 /* Record a failed run in the repository (failures/), for qbk-report's

@@ -129,22 +129,14 @@ check_opts(const struct opts *o)
 static void
 write_metrics(const char *path, const struct qbk_drill_result *res, int ok)
 {
-	struct qbk_buf text = QBK_BUF_INIT, dir = QBK_BUF_INIT;
+	struct qbk_buf text = QBK_BUF_INIT;
 	struct qbk_err err = QBK_ERR_INIT;
-	const char *slash = strrchr(path, '/');
 
 	qbk_drill_metrics(res, ok, qbk_now(), &text);
-	if (slash == NULL)
-		qbk_buf_addstr(&dir, ".");
-	else
-		qbk_buf_add(&dir, path, slash == path ? 1 :
-		    (size_t)(slash - path));
-	if (qbk_fs_write_atomic(dir.buf, slash != NULL ? slash + 1 : path,
-	    text.buf, text.len, 0, &err) < 0)
+	if (cli_write_file(path, text.buf, text.len, &err) != 0)
 		qbk_log(QBK_LOG_ERROR, "cannot write metrics file: %s",
 		    err.msg);
 	qbk_buf_release(&text);
-	qbk_buf_release(&dir);
 }
 
 static void

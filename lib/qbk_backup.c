@@ -1092,9 +1092,37 @@ err:
 	return -1;
 }
 
+/*
+ * The value of qbk_backup_last_success_timestamp_seconds in the metrics
+ * text ${prev} (the file about to be replaced), or 0 when it has none.
+ */
+static int64_t
+prev_success(const char *prev)
+{
+	static const char name[] = "qbk_backup_last_success_timestamp_seconds";
+	const char *p = prev;
+	size_t n = sizeof(name) - 1;
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, name, n) == 0 && (p[n] == ' ' || p[n] == '\t')) {
+			char *end;
+			long long v;
+
+			v = strtoll(p + n + 1, &end, 10);
+			if (end != p + n + 1 && (*end == '\n' || *end == '\0' ||
+			    *end == ' ' || *end == '\r') && v > 0)
+				return (int64_t)v;
+			return 0;
+		}
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	}
+	return 0;
+}
+
 void
 qbk_backup_metrics(const struct qbk_manifest *m, int ok, const char *errtext,
-    int64_t now, struct qbk_buf *out)
+    int64_t now, const char *prev, struct qbk_buf *out)
 {
 	static const char *const family[3] = { "qbk_backup_bytes",
 	    "qbk_backup_new_bytes", "qbk_backup_points" };
@@ -1103,6 +1131,7 @@ qbk_backup_metrics(const struct qbk_manifest *m, int ok, const char *errtext,
 	    "Bytes of the last backup in chunks new to the repository, "
 	    "per collection.",
 	    "Points in each collection at the last backup." };
+	int64_t last;
 	size_t i, f;
 
 	(void)errtext;
@@ -1115,13 +1144,23 @@ qbk_backup_metrics(const struct qbk_manifest *m, int ok, const char *errtext,
 	    "1 if the last qbk-backup run succeeded.\n"
 	    "# TYPE qbk_backup_last_run_success gauge\n");
 	qbk_buf_addf(out, "qbk_backup_last_run_success %d\n", ok ? 1 : 0);
+	/*
+	 * The last success survives failed runs (and a full backup that ends
+	 * after a newer hourly one): without it, the alert "no backup within
+	 * the RPO" would lose its series exactly when backups fail.
+	 */
+	last = prev_success(prev);
+	if (m != NULL && m->start > last)
+		last = m->start;
+	if (last > 0) {
+		qbk_buf_addstr(out, "# HELP qbk_backup_last_success_timestamp_"
+		    "seconds Start of the last successful backup.\n"
+		    "# TYPE qbk_backup_last_success_timestamp_seconds gauge\n");
+		qbk_buf_addf(out, "qbk_backup_last_success_timestamp_seconds "
+		    "%lld\n", (long long)last);
+	}
 	if (m == NULL)
 		return;
-	qbk_buf_addstr(out, "# HELP qbk_backup_last_success_timestamp_seconds "
-	    "Start of the last successful backup.\n"
-	    "# TYPE qbk_backup_last_success_timestamp_seconds gauge\n");
-	qbk_buf_addf(out, "qbk_backup_last_success_timestamp_seconds %lld\n",
-	    (long long)m->start);
 	qbk_buf_addstr(out, "# HELP qbk_backup_duration_seconds "
 	    "Duration of the last successful backup.\n"
 	    "# TYPE qbk_backup_duration_seconds gauge\n");

@@ -93,15 +93,18 @@ struct qbk_backup_opts {
 int qbk_backup_run(struct qbk_repo *, struct qbk_qdrant *,
     const struct qbk_backup_opts *, struct qbk_manifest **, struct qbk_err *);
 
-/** qbk_backup_metrics(m, ok, err_text, now, out): append Prometheus
- * text-format metrics of a run (${m} may be NULL when it failed) to the
- * qbk_buf ${out}: run time and success; with ${m}, its start, duration,
- * bytes, new bytes and points per collection, new bytes in all,
- * qbk_backup_missing_shards per collection (a partial backup) and
- * qbk_backup_unreachable_peers. */
+/** qbk_backup_metrics(m, ok, err_text, now, prev, out): append Prometheus
+ * text-format metrics of a run that ended at ${now} (${m} may be NULL when it
+ * failed) to the qbk_buf ${out}: run time and success; with ${m}, its
+ * start, duration, bytes, new bytes and points per collection, new bytes
+ * in all, qbk_backup_missing_shards per collection (a partial backup) and
+ * qbk_backup_unreachable_peers.  ${prev} is the text of the metrics file
+ * being replaced, or NULL: its qbk_backup_last_success_timestamp_seconds
+ * is carried over when this run failed or started earlier, so that the
+ * last success stays known after failures. */
 struct qbk_buf;
 void qbk_backup_metrics(const struct qbk_manifest *, int, const char *,
-    int64_t, struct qbk_buf *);
+    int64_t, const char *, struct qbk_buf *);
 
 /** qbk_backup_report_json(m, ok, err, out): append qbk-backup's --json
  * document to ${out}: ok (the backup was written), problems (why not),

@@ -1669,6 +1669,7 @@ apply_env(struct qbk_config *cfg, struct qbk_err *err)
 		const char *var, *section, *key;
 	} vars[] = {
 		{ "QBK_URL", "qdrant", "url" },
+		{ "QBK_NODES", "qdrant", "nodes" },
 		{ "QBK_REPOSITORY", "repository", "location" },
 	};
 	size_t i;
@@ -1682,6 +1683,15 @@ apply_env(struct qbk_config *cfg, struct qbk_err *err)
 			return -1;
 		}
 	}
+	/*
+	 * Other nodes are another deployment: the file's url, which may name
+	 * one of its old nodes, gives way to the first of them (runbooks that
+	 * restore into a standby set $QBK_NODES).
+	 */
+	if (env("QBK_NODES") != NULL && env("QBK_URL") == NULL &&
+	    cfg->qdrant.nnodes > 0 && qbk_config_set(cfg, "qdrant", "url",
+	    cfg->qdrant.nodes[0], err) != 0)
+		return -1;
 	return 0;
 }
 

@@ -247,6 +247,12 @@ qbk_fs_atomic_open(const char *dir, const char *name, unsigned flags,
 		qbk_err_sys(err, QBK_E_IO, "cannot create '%s'", a->tmp);
 		goto err0;
 	}
+	/* fchmod, not open's mode: the umask (0077 in qbk's units) would
+	 * take the read bits away again. */
+	if ((flags & QBK_FS_READABLE) && fchmod(a->fd, 0644) != 0) {
+		qbk_err_sys(err, QBK_E_IO, "cannot chmod '%s'", a->tmp);
+		goto err1;
+	}
 	if (qbk_fs_temp_register(a->tmp, &a->reg, err))
 		goto err1;
 	*out = a;

@@ -35,11 +35,15 @@ struct qbk_err;
  *   NOREPLACE  never replace an existing <name>: the write then returns 1
  *              and leaves <name> untouched
  *   MKDIR      create <dir> (qbk_fs_mkdir_p) if it does not exist
+ *   READABLE   mode 0644 whatever the umask, instead of 0600: files that
+ *              another user must read (the metrics files that Prometheus'
+ *              node exporter collects); never for repository data
  */
 #define QBK_FS_NOSYNC		0x01
 #define QBK_FS_NODIRSYNC	0x02
 #define QBK_FS_NOREPLACE	0x04
 #define QBK_FS_MKDIR		0x08
+#define QBK_FS_READABLE		0x10
 
 /* Longest path the temp-file registry keeps. */
 #define QBK_FS_PATH_MAX		4096
@@ -55,7 +59,8 @@ struct qbk_fs_temp;
  * QBK_FS_* ${flags} change the steps.  Returns 0 once the file is in place,
  * 1 if QBK_FS_NOREPLACE was given and ${name} already existed (nothing is
  * changed), or -1 with ${err} set.  On failure no temporary file is left and
- * ${name} is unchanged.  File mode 0600 (less if the umask says so). */
+ * ${name} is unchanged.  File mode 0600 (less if the umask says so), or 0644
+ * with QBK_FS_READABLE. */
 int qbk_fs_write_atomic(const char *, const char *, const void *, size_t,
     unsigned, struct qbk_err *);
 

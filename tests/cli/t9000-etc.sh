@@ -18,12 +18,20 @@ has_opt() {
 }
 
 # check_command WORDS...: the first qbk-* word is an installed program and
-# every option after it is one that its --help lists.
+# every option after it is one that its --help lists (the words of a
+# command substitution, $(date -u +%u), are not its).
 check_command() {
-	_prog=""
+	_prog="" _sub=0
 	for _w in "$@"; do
 		if [ -z "$_prog" ]; then
 			case $_w in qbk-*) _prog=$_w ;; esac
+			continue
+		fi
+		case $_w in
+		*'$('*) _sub=1 ;;
+		esac
+		if [ "$_sub" -eq 1 ]; then
+			case $_w in *')'*) _sub=0 ;; esac
 			continue
 		fi
 		case $_w in
@@ -94,20 +102,9 @@ for f in "$E"/cron.d/*; do
 		done <"$TEST_TMP/lines")
 	'
 done
-test_expect_success 'cron.d: the schedules of the presets' '
-	grep -Eq "^0 \*/4 \* \* \*.*qbk-backup" "$E/cron.d/qbk-development" &&
-	grep -Eq "^0 6 \* \* \*.*qbk-drill" "$E/cron.d/qbk-development" &&
-	grep -Eq "^0 \*/2 \* \* \*.*qbk-backup" "$E/cron.d/qbk-staging" &&
-	grep -Eq "^0 5 \* \* 1.*qbk-drill" "$E/cron.d/qbk-staging" &&
-	grep -Eq "^0 1-23 \* \* \*.*qbk-backup" "$E/cron.d/qbk-production" &&
-	grep -Eq "^0 0 \* \* 1-6.*qbk-backup" "$E/cron.d/qbk-production" &&
-	grep -Eq "^0 0 \* \* 0.*qbk-backup.*--type full" "$E/cron.d/qbk-production" &&
-	grep -Eq "^0 3 \* \* \*.*qbk-drill" "$E/cron.d/qbk-production" &&
-	grep -Eq "qbk-prune" "$E/cron.d/qbk-production" &&
-	grep -Eq "qbk-verify .*--read-data-subset" "$E/cron.d/qbk-production"
-'
+# What runs when: t9010-schedules.sh.
 test_expect_success 'cron.d: the read-data-subset slice, as cron and sh see it, is K/7 with K in 1..7' '
-	cmd=$(grep -o "\$(( \$(date +\\\\%u) ))/7" "$E/cron.d/qbk-production" | sed "s/\\\\%/%/") &&
+	cmd=$(grep -o "\$(date +\\\\%u)/7" "$E/cron.d/qbk-production" | sed "s/\\\\%/%/") &&
 	test -n "$cmd" &&
 	slice=$(eval "echo $cmd") &&
 	echo "$slice" | grep -Eq "^[1-7]/7$" &&
@@ -116,7 +113,7 @@ test_expect_success 'cron.d: the read-data-subset slice, as cron and sh see it, 
 
 # systemd: copies of the templates instantiated, programs from this build.
 mkdir -p "$TEST_TMP/units"
-for f in "$E"/systemd/*; do
+for f in "$E"/systemd/*.service "$E"/systemd/*.timer; do
 	b=$(basename "$f")
 	sed "s|/usr/local/bin/|$QBK_BIN/|g" "$f" >"$TEST_TMP/units/$(echo "$b" | sed "s/@\./@prod./")"
 done
@@ -151,7 +148,7 @@ for d in yaml.safe_load_all(open(sys.argv[1])):
     assert d[\"apiVersion\"] and d[\"kind\"], sys.argv[1]" "$f" || exit 1
 	done)
 '
-test_expect_success 'kubernetes: CronJobs for backup, prune, verify and drill; Forbid; secrets from Secrets; limits; non-root' '
+test_expect_success 'kubernetes: CronJobs for backup, full backup, prune, verify, drill and report; Forbid; secrets from Secrets; limits; non-root' '
 	$PY - "$E"/kubernetes/*.yaml <<-PYEOF
 	import sys, yaml
 	seen = set()
@@ -175,7 +172,8 @@ test_expect_success 'kubernetes: CronJobs for backup, prune, verify and drill; F
 	            assert r["limits"]["cpu"] and r["limits"]["memory"], f
 	            assert c["securityContext"]["allowPrivilegeEscalation"] is False, f
 	            assert any(m["mountPath"] == "/etc/qbk" for m in c["volumeMounts"]), f
-	for n in ("qbk-backup", "qbk-prune", "qbk-verify", "qbk-drill"):
+	for n in ("qbk-backup", "qbk-backup-full", "qbk-prune", "qbk-verify",
+	          "qbk-drill", "qbk-report"):
 	    assert n in seen, n
 	PYEOF
 '
@@ -195,21 +193,109 @@ for f in sys.argv[1:]:
             for l in c[\"args\"][0].splitlines():
                 if l.startswith(\"qbk-\"):
                     print(l)" "$E"/kubernetes/*.yaml >"$TEST_TMP/k8s.cmds" &&
-	test "$(wc -l <"$TEST_TMP/k8s.cmds")" -ge 4 &&
+	test "$(wc -l <"$TEST_TMP/k8s.cmds")" -ge 6 &&
 	(while IFS= read -r line; do
 		# shellcheck disable=SC2086
 		check_command $line || exit 1
 	done <"$TEST_TMP/k8s.cmds")
 '
 
+# Writable state: the units run under ProtectSystem=strict, the pods on a
+# read-only root, and qbk's defaults for the S3 chunk-index cache and the
+# notification state are $XDG_CACHE_HOME/qbk and $XDG_STATE_HOME/qbk
+# (else under $HOME): each must be a folder that is writable there.
+test_expect_success 'systemd: every service gets /var/cache/qbk and /var/lib/qbk, and the XDG variables that point there' '
+	(for s in "$E"/systemd/*.service; do
+		grep -q "^CacheDirectory=qbk$" "$s" && grep -q "^StateDirectory=qbk$" "$s" &&
+		grep -q "^Environment=.*XDG_CACHE_HOME=%C\( \|$\)" "$s" &&
+		grep -q "^Environment=.*XDG_STATE_HOME=%S\( \|$\)" "$s" &&
+		grep -q "^ProtectSystem=strict$" "$s" ||
+		    { echo "$s: no writable cache and state"; exit 1; }
+	done)
+'
+test_expect_success 'kubernetes: every CronJob has emptyDir volumes where its XDG variables point' '
+	$PY - "$E"/kubernetes/cronjob-*.yaml <<-PYEOF
+	import sys, yaml
+	for f in sys.argv[1:]:
+	    d = yaml.safe_load(open(f))
+	    pod = d["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+	    c = pod["containers"][0]
+	    assert c["securityContext"]["readOnlyRootFilesystem"] is True, f
+	    env = {e["name"]: e.get("value") for e in c["env"]}
+	    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+	    vols = {v["name"]: v for v in pod["volumes"]}
+	    for var in ("XDG_CACHE_HOME", "XDG_STATE_HOME"):
+	        path = env[var] + "/qbk"
+	        assert path in mounts, (f, var, path)
+	        assert "emptyDir" in vols[mounts[path]], (f, path)
+	        assert not mounts[path] == "config", f
+	PYEOF
+'
+test_expect_success 'cron.d and the Dockerfile: the same folders' '
+	(for f in "$E"/cron.d/*; do
+		grep -q "^XDG_CACHE_HOME=/var/cache$" "$f" && grep -q "^XDG_STATE_HOME=/var/lib$" "$f" &&
+		grep -q "install -d -o qbk -g qbk -m 0750 /var/cache/qbk /var/lib/qbk" "$f" || { echo "$f"; exit 1; }
+	done) &&
+	grep -q "^ENV .*XDG_CACHE_HOME=/var/cache XDG_STATE_HOME=/var/lib" "$E/docker/Dockerfile" &&
+	grep -q "install -d -o qbk -g qbk .*/var/cache/qbk" "$E/docker/Dockerfile" &&
+	grep -q "useradd .*--home-dir /var/lib/qbk" "$E/docker/Dockerfile" &&
+	grep -q "^ *--create-home " "$E/docker/Dockerfile"
+'
+# unit_env NAME: the value of NAME in the Environment= of qbk-backup@.service,
+# with the specifiers %C and %S of a system unit made folders under $V.
+V=$TEST_TMP/var
+unit_env() {
+	sed -n "s/^Environment=//p" "$E/systemd/qbk-backup@.service" | tr " " "\n" |
+	    sed -n "s/^$1=//p" | sed "s|%C|$V/cache|; s|%S|$V/lib|"
+}
+mkdir -p "$V/cache" "$V/lib"
+s3_start
+sim_start
+python3 "$QBK_TOP/tests/cli/webhook-receiver.py" --dir "$TEST_TMP/hooks" \
+    --port-file "$TEST_TMP/hook.port" >/dev/null 2>&1 &
+_sim_pids="$_sim_pids $!"
+test_expect_success 'with the environment of the units and no HOME, the S3 cache and the notification state land there' '
+	sim_generate docs 200 8 1 &&
+	i=0 && while [ ! -s "$TEST_TMP/hook.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done &&
+	printf "[qdrant]\nurl = %s\nretries = 0\n[repository]\nlocation = s3://qbk/state\n[notify]\nwebhook_url = http://127.0.0.1:%s/hook\n" \
+	    "$SIM_URL" "$(cat "$TEST_TMP/hook.port")" >"$TEST_TMP/s3.conf" &&
+	XC=$(unit_env XDG_CACHE_HOME) && XS=$(unit_env XDG_STATE_HOME) &&
+	test "$XC" = "$V/cache" && test "$XS" = "$V/lib" &&
+	env -u HOME XDG_CACHE_HOME="$XC" XDG_STATE_HOME="$XS" qbk-init -c "$TEST_TMP/s3.conf" \
+	    --kdf-opslimit 1 --kdf-memlimit 8192 >/dev/null &&
+	env -u HOME XDG_CACHE_HOME="$XC" XDG_STATE_HOME="$XS" qbk-backup -c "$TEST_TMP/s3.conf" -q &&
+	ls "$V"/cache/qbk/s3-*/chunks &&
+	{ env -u HOME XDG_CACHE_HOME="$XC" XDG_STATE_HOME="$XS" qbk-backup -c "$TEST_TMP/s3.conf" \
+	    -q --url http://127.0.0.1:1; test $? -eq 1; } &&
+	test -s "$V/lib/qbk/notify.json" &&
+	test -s "$TEST_TMP/hooks/requests.jsonl"
+'
+
 D=$E/docker/Dockerfile
-test_expect_success 'Dockerfile: a bookworm-slim build stage that runs the README commands' '
+test_expect_success 'Dockerfile: a bookworm-slim build stage that installs the build dependencies only, builds and installs' '
 	grep -Eq "^FROM debian:bookworm-slim AS build$" "$D" &&
 	sed -n "/^FROM .* AS build\$/,/^FROM /p" "$D" >"$TEST_TMP/build" &&
-	grep -q "^RUN scripts/install-deps\$" "$TEST_TMP/build" &&
-	grep -q "^RUN make clean && make check\$" "$TEST_TMP/build" &&
-	grep -q "scripts/install-deps && make check" "$QBK_TOP/README" &&
-	grep -q "^COPY \. \.\$" "$TEST_TMP/build"
+	grep -q "^COPY \. \.\$" "$TEST_TMP/build" &&
+	grep -q "^RUN scripts/install-deps --build\$" "$TEST_TMP/build" &&
+	grep -q "^RUN make clean && make -j" "$TEST_TMP/build" &&
+	grep -q "make install PREFIX=/usr/local DESTDIR=/opt/qbk" "$TEST_TMP/build" &&
+	grep -q "^COPY --from=build /opt/qbk/usr/local/ /usr/local/\$" "$D"
+'
+test_expect_success '... and no test run in it (no tool of the tests in the image), the README naming the one in CI' '
+	test_grep -v "^RUN .*make( .*)? check" "$D" &&
+	test_grep -v "^RUN scripts/install-deps\$" "$D" &&
+	grep -q "scripts/install-deps && make check" "$QBK_TOP/README"
+'
+test_expect_success '... and what it runs works here: install-deps --build, then make install into a DESTDIR' '
+	sh "$QBK_TOP/scripts/install-deps" --build 2>"$TEST_TMP/id.err" &&
+	test_grep "all Debian packages present" "$TEST_TMP/id.err" &&
+	test_grep -v "s3rver" "$TEST_TMP/id.err" &&
+	make -s -C "$QBK_TOP" BUILD="$QBK_BUILD" install PREFIX=/usr/local DESTDIR="$TEST_TMP/img" >/dev/null &&
+	(for p in "$QBK_BIN"/qbk-*; do
+		test -x "$TEST_TMP/img/usr/local/bin/$(basename "$p")" || exit 1
+	done) &&
+	test -x "$TEST_TMP/img/usr/local/bin/qbk-emergency-recover" &&
+	test -f "$TEST_TMP/img/usr/local/share/man/man7/qbk.7"
 '
 test_expect_success 'Dockerfile: a runtime stage with runtime libraries only, as a non-root user' '
 	test "$(grep -c "^FROM " "$D")" -eq 2 &&

@@ -103,7 +103,11 @@ test_expect_success '... prints every phase and the commands, and changes nothin
 	test_grep "qbk-verify .*--backup $B2 --read-data" "$TEST_TMP/stderr" &&
 	test_grep "qbk-restore .*--url $T1 --backup $B2" "$TEST_TMP/stderr" &&
 	test_grep "qbk-drill .*--validate-only --url $T1 --backup $B2" "$TEST_TMP/stderr" &&
-	test_grep "nothing was changed" "$TEST_TMP/stderr" &&
+	test_grep "backup $B2 is intact" "$TEST_TMP/stderr" &&
+	test_grep "POST $T1/collections/aliases: prod -> c1" "$TEST_TMP/stderr" &&
+	test_grep "nothing was restored" "$TEST_TMP/stderr" &&
+	test "$(field collections)" = "c1 c2" &&
+	test "$(field aliases)" = "prod=c1" &&
 	test "$(field backup)" = "$B2" &&
 	test "$(field dry_run)" = yes &&
 	test "$(names "$T1")" = ""
@@ -130,6 +134,8 @@ test_expect_success '... restores the newest backup: every collection, point and
 '
 test_expect_success '... and reports it on stdout' '
 	test "$(field backup)" = "$B2" &&
+	test "$(field backups)" = "$B2" &&
+	test "$(field restored)" = "c1=$B2 c2=$B2" &&
 	test "$(field target)" = "$T1" &&
 	test "$(field collections)" = "c1 c2" &&
 	test "$(field aliases)" = "prod=c1" &&
@@ -171,7 +177,8 @@ test_expect_exit 0 'a damaged newest backup: the next older one is restored' '
 '
 test_expect_success '... saying so' '
 	test_grep "WARNING: backup $B2 is damaged" "$TEST_TMP/stderr" &&
-	test_grep "NOTE: using older backup $B1" "$TEST_TMP/stderr" &&
+	test_grep "NOTE: passed over damaged or unusable backups: $B2$" "$TEST_TMP/stderr" &&
+	test "$(field restored)" = "c1=$B1 c2=$B1" &&
 	test "$(field backup)" = "$B1" &&
 	test "$(field skipped_damaged)" = "$B2" &&
 	points_at "$T2" c1 >"$TEST_TMP/t2.c1" &&
@@ -262,6 +269,148 @@ test_expect_success '... after the restore, naming the phase, with no result on 
 	test ! -s "$TEST_TMP/stdout"
 '
 
+# The README's pre-migration backup: after a backup of everything, one of
+# a single collection.  Every collection must come back, each from the
+# newest backup that holds it, and the aliases as the newest one recorded.
+R3=$TEST_TMP/repo3
+sim_start
+S3=$SIM_URL
+test_expect_success 'set up: a backup of three collections, then one of a single collection' '
+	sim_generate c1 400 8 11 &&
+	sim_generate c2 200 8 12 &&
+	sim_generate c3 100 4 13 &&
+	sim_api POST /collections/aliases "{\"actions\":[{\"create_alias\":{\"collection_name\":\"c1\",\"alias_name\":\"prod\"}},{\"create_alias\":{\"collection_name\":\"c2\",\"alias_name\":\"users_live\"}}]}" &&
+	repo_init "$R3" &&
+	QBK_TEST_NOW=$((NOW - 7200)) qbk-backup --url "$S3" --repo "$R3" -c /dev/null --json >"$TEST_TMP/b31.json" &&
+	B31=$(json_get "$TEST_TMP/b31.json" "d[\"backup_id\"]") &&
+	for c in c1 c2 c3; do sim_points $c >"$TEST_TMP/$c.b31" || exit 1; done &&
+	find "$R3/data" -type f | sort >"$TEST_TMP/chunks.b31" &&
+	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.3,\"seed\":7}" &&
+	sim_api POST /collections/aliases "{\"actions\":[{\"create_alias\":{\"collection_name\":\"c3\",\"alias_name\":\"prod\"}}]}" &&
+	QBK_TEST_NOW=$((NOW - 600)) qbk-backup --url "$S3" --repo "$R3" -c /dev/null \
+	    --collection c1 --tag reason=pre-migration --json >"$TEST_TMP/b32.json" &&
+	B32=$(json_get "$TEST_TMP/b32.json" "d[\"backup_id\"]") &&
+	sim_points c1 >"$TEST_TMP/c1.b32" &&
+	find "$R3/data" -type f | sort >"$TEST_TMP/chunks.b32"
+'
+sim_start
+T7=$SIM_URL
+test_expect_exit 0 'the newest backup holds one collection: every collection is recovered all the same' '
+	QBK_TEST_NOW=$NOW sh "$ER" --url "$T7" --repo "$R3" -c /dev/null
+'
+test_expect_success '... each from the newest backup that holds it' '
+	test "$(names "$T7")" = "c1 c2 c3" &&
+	points_at "$T7" c1 >"$TEST_TMP/t7.c1" && test_cmp "$TEST_TMP/c1.b32" "$TEST_TMP/t7.c1" &&
+	points_at "$T7" c2 >"$TEST_TMP/t7.c2" && test_cmp "$TEST_TMP/c2.b31" "$TEST_TMP/t7.c2" &&
+	points_at "$T7" c3 >"$TEST_TMP/t7.c3" && test_cmp "$TEST_TMP/c3.b31" "$TEST_TMP/t7.c3" &&
+	test "$(field restored)" = "c1=$B32 c2=$B31 c3=$B31" &&
+	test "$(field backups)" = "$B32 $B31" &&
+	test "$(field backup)" = "$B32"
+'
+test_expect_success '... with the aliases that the newest backup recorded' '
+	test "$(field aliases)" = "prod=c3 users_live=c2" &&
+	curl -sSf "$T7/aliases" >"$TEST_TMP/al7" &&
+	test "$(json_get "$TEST_TMP/al7" "sorted((a[\"alias_name\"], a[\"collection_name\"]) for a in d[\"result\"][\"aliases\"])")" = "[[\"prod\", \"c3\"], [\"users_live\", \"c2\"]]"
+'
+test_expect_success '... and the data loss bounded by the oldest backup used' '
+	test "$(field data_loss_seconds)" = 7200 &&
+	test_grep "the oldest, $B31, bounds the data loss" "$TEST_TMP/stderr" &&
+	test "$(grep -c "qbk-drill\|validation of" "$TEST_TMP/stderr")" -ge 2
+'
+
+sim_start
+test_expect_exit 0 '--at before the single-collection backup: everything from the older one' '
+	QBK_TEST_NOW=$NOW sh "$ER" --url "$SIM_URL" --repo "$R3" -c /dev/null --at "$(id_time "$B31")"
+'
+test_expect_success '... with its aliases' '
+	test "$(field restored)" = "c1=$B31 c2=$B31 c3=$B31" &&
+	test "$(field aliases)" = "prod=c1 users_live=c2" &&
+	points_at "$SIM_URL" c1 >"$TEST_TMP/at.c1" && test_cmp "$TEST_TMP/c1.b31" "$TEST_TMP/at.c1"
+'
+
+sim_start
+test_expect_exit 0 '--collection: only the collections named' '
+	sh "$ER" --url "$SIM_URL" --repo "$R3" -c /dev/null --collection c2
+'
+test_expect_success '... with only their aliases' '
+	test "$(names "$SIM_URL")" = c2 &&
+	test "$(field restored)" = "c2=$B31" &&
+	test "$(field aliases)" = "users_live=c2"
+'
+test_expect_exit 2 '--collection that no backup holds is a usage error' '
+	sh "$ER" --url "$SIM_URL" --repo "$R3" -c /dev/null --collection nope --force
+'
+test_expect_success '... saying so' '
+	test_grep "no backup holds collection .nope." "$TEST_TMP/stderr"
+'
+
+test_expect_success 'damage a chunk that only the single-collection backup uses' '
+	comm -13 "$TEST_TMP/chunks.b31" "$TEST_TMP/chunks.b32" >"$TEST_TMP/new32" &&
+	test -s "$TEST_TMP/new32" &&
+	printf "\001" | dd of="$(head -n 1 "$TEST_TMP/new32")" bs=1 seek=60 conv=notrunc 2>/dev/null
+'
+sim_start
+test_expect_exit 0 '--dry-run verifies too: the damaged backup is found, and the plan takes the older one' '
+	sh "$ER" --url "$SIM_URL" --repo "$R3" -c /dev/null -n
+'
+test_expect_success '... restoring nothing' '
+	test_grep "WARNING: backup $B32 is damaged" "$TEST_TMP/stderr" &&
+	test "$(field restored)" = "c1=$B31 c2=$B31 c3=$B31" &&
+	test "$(field skipped_damaged)" = "$B32" &&
+	test "$(field dry_run)" = yes &&
+	test "$(names "$SIM_URL")" = ""
+'
+test_expect_exit 0 'then the real run: the collection of the damaged backup comes from the older one' '
+	sh "$ER" --url "$SIM_URL" --repo "$R3" -c /dev/null
+'
+test_expect_success '... with the data it held' '
+	points_at "$SIM_URL" c1 >"$TEST_TMP/dmg.c1" && test_cmp "$TEST_TMP/c1.b31" "$TEST_TMP/dmg.c1" &&
+	test "$(names "$SIM_URL")" = "c1 c2 c3"
+'
+
+test_expect_exit 0 'a backup whose manifest cannot be read (not usable for qbk-report) is passed over before any verification' '
+	for f in "$R3/backups/$B32" "$R3/backups/$B32.copy"; do
+		test ! -f "$f" || printf "\001\002\003" | dd of="$f" bs=1 seek=40 conv=notrunc 2>/dev/null
+	done &&
+	sh "$ER" --url "$SIM_URL" --repo "$R3" -c /dev/null -n --force
+'
+test_expect_success '... saying so' '
+	test_grep "WARNING: backup $B32 is not usable \(.+\); passed over" "$TEST_TMP/stderr" &&
+	test_grep -v "verifying backup $B32" "$TEST_TMP/stderr" &&
+	test "$(field restored)" = "c1=$B31 c2=$B31 c3=$B31" &&
+	test "$(field skipped_damaged)" = "$B32"
+'
+
+# One collection whose every backup is damaged, another intact.
+R4=$TEST_TMP/repo4
+test_expect_success 'set up: c2 and c3 in backups of their own; every chunk of c2 damaged' '
+	repo_init "$R4" &&
+	qbk-backup --url "$S3" --repo "$R4" -c /dev/null --collection c2 -q &&
+	find "$R4/data" -type f | sort >"$TEST_TMP/chunks.c2" &&
+	qbk-backup --url "$S3" --repo "$R4" -c /dev/null --collection c3 -q &&
+	find "$R4/data" -type f | sort >"$TEST_TMP/chunks.c3" &&
+	test "$(comm -13 "$TEST_TMP/chunks.c2" "$TEST_TMP/chunks.c3" | wc -l)" -gt 0 &&
+	for f in $(cat "$TEST_TMP/chunks.c2"); do
+		printf "\001" | dd of="$f" bs=1 seek=60 conv=notrunc 2>/dev/null
+	done
+'
+sim_start
+T8=$SIM_URL
+test_expect_exit 3 'a collection with no intact backup: exit 3 before anything is restored' '
+	sh "$ER" --url "$T8" --repo "$R4" -c /dev/null
+'
+test_expect_success '... naming it, and how to restore the others' '
+	test_grep "no intact backup of c2: every backup that holds it failed verification" "$TEST_TMP/stderr" &&
+	test_grep "^hint: restore the other collections with --collection" "$TEST_TMP/stderr" &&
+	test "$(names "$T8")" = ""
+'
+test_expect_exit 0 '... which --collection then does' '
+	sh "$ER" --url "$T8" --repo "$R4" -c /dev/null --collection c3
+'
+test_expect_success '... and only them' '
+	test "$(names "$T8")" = c3
+'
+
 # A cluster of three nodes, restored into another cluster of three.
 sim_start --nodes 3
 # shellcheck disable=SC2153
@@ -289,6 +438,34 @@ test_expect_success 'cluster: every shard is back with its replicas' '
 	sim_api GET /collections/cc >"$TEST_TMP/ci" &&
 	test "$(json_get "$TEST_TMP/ci" "d[\"result\"][\"config\"][\"params\"][\"shard_number\"]")" = 3 &&
 	test "$(json_get "$TEST_TMP/ci" "d[\"result\"][\"points_count\"]")" = 1500
+'
+
+# The configuration of the source cluster names its nodes: recovering
+# into another cluster by --url alone would let the programs use those.
+sim_start --nodes 3
+CNEW=${SIM_URLS% }
+test_expect_exit 2 'cluster: --url of another cluster while [qdrant] nodes names the source: refused' '
+	sh "$ER" -c "$TEST_TMP/csrc.conf" --url "$SIM_URL"
+'
+test_expect_success '... saying why, before anything is restored' '
+	test_grep "the target $SIM_URL is not one of the nodes that the programs would use" "$TEST_TMP/stderr" &&
+	test_grep "^hint: name every node of the target with --nodes" "$TEST_TMP/stderr" &&
+	test "$(names "$SIM_URL")" = ""
+'
+test_expect_exit 0 'cluster: --nodes names the target cluster instead' '
+	sh "$ER" -c "$TEST_TMP/csrc.conf" --nodes "$(echo "$CNEW" | tr " " ",")"
+'
+test_expect_success '... which gets every point; the source is left alone' '
+	test_grep "nodes of the target: $CNEW" "$TEST_TMP/stderr" &&
+	test "$(field target)" = "$SIM_URL" &&
+	sim_points cc >"$TEST_TMP/cc.new" &&
+	test_cmp "$TEST_TMP/cc" "$TEST_TMP/cc.new" &&
+	(SIM_URL=${CSRC%% *} && sim_points cc) >"$TEST_TMP/cc.src" &&
+	test_cmp "$TEST_TMP/cc" "$TEST_TMP/cc.src" &&
+	test "$(names "${CSRC%% *}")" = cc
+'
+test_expect_exit 2 '--url that is not one of --nodes is refused' '
+	sh "$ER" -c /dev/null --repo "$RC" --url http://127.0.0.1:1 --nodes "$SIM_URL"
 '
 
 test_done

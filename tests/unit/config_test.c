@@ -22,7 +22,7 @@
 #define M	(60 * 1000LL)
 
 static const char *const env_vars[] = {
-	"QBK_CONFIG", "QBK_URL", "QBK_REPOSITORY", "QBK_API_KEY",
+	"QBK_CONFIG", "QBK_URL", "QBK_NODES", "QBK_REPOSITORY", "QBK_API_KEY",
 	"QBK_DRILL_API_KEY", "QBK_PASSPHRASE", "AWS_ACCESS_KEY_ID",
 	"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", NULL
 };
@@ -970,6 +970,32 @@ environment_and_command_line_precedence(void **state)
 	    &err), -1);
 	assert_string_equal(err.msg, "unknown section [retentions]");
 	qbk_config_release(&cfg);
+
+	/* $QBK_NODES replaces the nodes, and the url with the first of them
+	 * unless $QBK_URL names one. */
+	assert_int_equal(tu_write_file(conf, "[qdrant]\n"
+	    "url = http://old-0:6333\n"
+	    "nodes = http://old-0:6333, http://old-1:6333\n"), 0);
+	unsetenv("QBK_URL");
+	setenv("QBK_NODES", "http://new-0:6333 http://new-1:6333", 1);
+	qbk_config_init(&cfg);
+	assert_int_equal(qbk_config_load(&cfg, conf, &err), 0);
+	assert_int_equal(cfg.qdrant.nnodes, 2);
+	assert_string_equal(cfg.qdrant.nodes[0], "http://new-0:6333");
+	assert_string_equal(cfg.qdrant.nodes[1], "http://new-1:6333");
+	assert_string_equal(cfg.qdrant.url, "http://new-0:6333");
+	qbk_config_release(&cfg);
+	setenv("QBK_URL", "http://new-1:6333", 1);
+	qbk_config_init(&cfg);
+	assert_int_equal(qbk_config_load(&cfg, conf, &err), 0);
+	assert_string_equal(cfg.qdrant.url, "http://new-1:6333");
+	qbk_config_release(&cfg);
+	setenv("QBK_NODES", "new-0:6333", 1);
+	qbk_config_init(&cfg);
+	assert_int_equal(qbk_config_load(&cfg, conf, &err), -1);
+	assert_non_null(strstr(err.msg, "$QBK_NODES: bad value"));
+	qbk_config_release(&cfg);
+	unsetenv("QBK_NODES");
 
 	/* A bad environment value is named as such. */
 	setenv("QBK_URL", "localhost:6333", 1);

@@ -175,6 +175,28 @@ write_atomic_mkdir(void **state)
 }
 
 static void
+write_atomic_readable(void **state)
+{
+	const char *dir = *state;
+	struct qbk_err err = QBK_ERR_INIT;
+	char *p = path2(dir, "qbk_backup.prom");
+	mode_t old = umask(077);
+
+	/* Metrics for a collector that runs as another user: 0644 even
+	 * under the umask of qbk's systemd units. */
+	assert_int_equal(qbk_fs_write_atomic(dir, "qbk_backup.prom", "x 1\n",
+	    4, QBK_FS_READABLE, &err), 0);
+	assert_file(p, "x 1\n", 0644);
+	/* Without the flag the umask still only takes bits away. */
+	assert_int_equal(qbk_fs_write_atomic(dir, "qbk_backup.prom", "x 2\n",
+	    4, 0, &err), 0);
+	assert_file(p, "x 2\n", 0600);
+	assert_names(dir, "qbk_backup.prom");
+	umask(old);
+	free(p);
+}
+
+static void
 invalid_names_refused(void **state)
 {
 	const char *dir = *state;
@@ -629,6 +651,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(write_atomic_noreplace, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(write_atomic_mkdir, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(write_atomic_readable, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(invalid_names_refused, setup,
 		    teardown),
