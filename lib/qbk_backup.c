@@ -1021,6 +1021,8 @@ qbk_backup_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 	    QBK_MANIFEST_TYPE_INCREMENTAL;
 	m->kind = o->full_storage ? QBK_MANIFEST_KIND_FULL_STORAGE :
 	    QBK_MANIFEST_KIND_COLLECTIONS;
+	m->selection = o->full_storage || o->ncollections == 0 ?
+	    QBK_MANIFEST_SELECTION_ALL : QBK_MANIFEST_SELECTION_NAMED;
 	m->start = t;
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "unknown");

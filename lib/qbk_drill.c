@@ -869,12 +869,14 @@ is_safety(const struct qbk_manifest *m)
 /* all-collections: every collection any backup holds, each from the
  * newest backup that holds it (not a restore's safety backup, not a
  * full-storage one): what an operator would restore after losing the
- * whole deployment. */
+ * whole deployment.  A collection that only backups older than the newest
+ * backup of every collection hold had been deleted by then: left out. */
 static int
 choose_each(struct qbk_repo *repo, struct qbk_drill_result *res,
     struct dset **sets, size_t *nsets, struct qbk_err *err)
 {
 	struct qbk_manifest *m = NULL;
+	const char *all = NULL;	/* newest backup of every collection */
 	char **ids = NULL;
 	size_t n = 0, i, k, first;
 	int rc = -1;
@@ -889,11 +891,23 @@ choose_each(struct qbk_repo *repo, struct qbk_drill_result *res,
 		}
 		first = res->ncollections;
 		if (!is_safety(m) && m->kind == QBK_MANIFEST_KIND_COLLECTIONS)
-			for (k = 0; k < m->n_collections; k++)
-				if (!chosen(res, m->collections[k]->name))
-					add_collection(res,
-					    m->collections[k]->name,
-					    m->backup_id);
+			for (k = 0; k < m->n_collections; k++) {
+				const char *name = m->collections[k]->name;
+
+				if (chosen(res, name))
+					continue;
+				if (all != NULL) {
+					qbk_detail("collection '%s' left out: "
+					    "backup %s of every collection "
+					    "no longer had it", name, all);
+					continue;
+				}
+				add_collection(res, name, m->backup_id);
+			}
+		if (all == NULL && !is_safety(m) &&
+		    m->kind == QBK_MANIFEST_KIND_COLLECTIONS &&
+		    m->selection == QBK_MANIFEST_SELECTION_ALL)
+			all = ids[i - 1];
 		if (res->ncollections > first) {
 			add_set(sets, nsets, m, first,
 			    res->ncollections - first);

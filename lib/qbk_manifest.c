@@ -1449,8 +1449,9 @@ out:
 	return rc;
 }
 
+static const char *const selection_names[] = { "all", "named", NULL };
 static const char *const manifest_keys[] = { "format", "backup_id", "type",
-	"kind", "start", "end", "host", "tool_version", "qdrant_versions",
+	"kind", "selection", "start", "end", "host", "tool_version", "qdrant_versions",
 	"sources", "tags", "aliases", "collections", "snapshots",
 	"missing_shards", "unreachable_peers", "totals", NULL };
 static const char *const missing_keys[] = { "collection", "shard_id",
@@ -1498,6 +1499,11 @@ parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
 	if (get_enum(c, o, "kind", kind_names, &x))
 		return -1;
 	m->kind = (enum qbk_manifest_kind)x;
+	if (json_object_get(o, "selection") != NULL) {
+		if (get_enum(c, o, "selection", selection_names, &x))
+			return -1;
+		m->selection = (enum qbk_manifest_selection)(x + 1);
+	}
 	if (get_time(c, o, "start", &m->start) ||
 	    get_time(c, o, "end", &m->end))
 		return -1;
@@ -1975,6 +1981,9 @@ build_manifest(int *fail, const struct qbk_manifest *m)
 	set(fail, o, "backup_id", jfixed(m->backup_id, sizeof(m->backup_id)));
 	set(fail, o, "type", jstr(name_of(type_names, 2, (int)m->type)));
 	set(fail, o, "kind", jstr(name_of(kind_names, 2, (int)m->kind)));
+	if (m->selection != QBK_MANIFEST_SELECTION_UNKNOWN)
+		set(fail, o, "selection", jstr(name_of(selection_names, 2,
+		    (int)m->selection - 1)));
 	set(fail, o, "start", jtime(m->start));
 	set(fail, o, "end", jtime(m->end));
 	set(fail, o, "host", jstr(m->host));

@@ -22,6 +22,7 @@
  * documents each field):
  *   { "format": 1, "backup_id": "20261121T221500Z-3f9a",
  *     "type": "full"|"incremental", "kind": "collections"|"full-storage",
+ *     "selection": "all"|"named" (optional: older manifests lack it),
  *     "start": "2026-11-21T22:15:00Z", "end": "...", "host": "db1",
  *     "tool_version": "qbk 0.1.0", "qdrant_versions": ["1.12.4"],
  *     "sources": ["http://qdrant:6333"], "tags": {"env": "prod"},
@@ -121,6 +122,12 @@ enum qbk_manifest_type {
 enum qbk_manifest_kind {
 	QBK_MANIFEST_KIND_COLLECTIONS = 0,
 	QBK_MANIFEST_KIND_FULL_STORAGE
+};
+
+enum qbk_manifest_selection {
+	QBK_MANIFEST_SELECTION_UNKNOWN = 0,	/* not recorded */
+	QBK_MANIFEST_SELECTION_ALL,	/* "all" */
+	QBK_MANIFEST_SELECTION_NAMED	/* "named" */
 };
 
 enum qbk_manifest_snapkind {
@@ -275,6 +282,10 @@ struct qbk_manifest {
 	char backup_id[QBK_MANIFEST_ID_LEN + 1];
 	enum qbk_manifest_type type;
 	enum qbk_manifest_kind kind;
+	/* Which collections were asked for: every one the deployment had
+	 * (so that one not in the backup did not exist then), or the ones
+	 * named; unknown in manifests of older versions. */
+	enum qbk_manifest_selection selection;
 	int64_t start, end;	/* seconds since the epoch, UTC */
 	char *host;
 	char *tool_version;

@@ -123,6 +123,7 @@ qbk_report_add_backup(struct qbk_report *r, const struct qbk_manifest *m,
 	b->end = m->end;
 	b->full = m->type == QBK_MANIFEST_TYPE_FULL;
 	b->full_storage = m->kind == QBK_MANIFEST_KIND_FULL_STORAGE;
+	b->selection = m->selection;
 	b->size = m->totals.size;
 	b->bytes_new = m->totals.bytes_new;
 	b->held = held;
@@ -949,6 +950,10 @@ qbk_report_list_json(const struct qbk_report *r, struct qbk_buf *out)
 		json_object_set_new(o, "kind", x->end == 0 ? json_null() :
 		    json_string(x->full_storage ? "full-storage" :
 		    "collections"));
+		json_object_set_new(o, "selection", x->selection ==
+		    QBK_MANIFEST_SELECTION_ALL ? json_string("all") :
+		    x->selection == QBK_MANIFEST_SELECTION_NAMED ?
+		    json_string("named") : json_null());
 		for (k = 0; k < x->n_parts; k++)
 			json_array_append_new(cs, jstr(x->parts[k].name));
 		json_object_set_new(o, "collections", cs);

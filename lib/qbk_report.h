@@ -79,6 +79,7 @@ struct qbk_report_backup {
 	int64_t start, end;	/* end is 0 when the manifest did not open */
 	int full;		/* type full */
 	int full_storage;	/* kind full-storage */
+	enum qbk_manifest_selection selection;
 	struct qbk_report_part *parts;
 	size_t n_parts;
 	char **tags;		/* "key=value" */
@@ -214,11 +215,12 @@ int qbk_report_load(struct qbk_repo *, const struct qbk_report_opts *,
 /** qbk_report_list_text(r, out): tables of backups and drills. */
 void qbk_report_list_text(const struct qbk_report *, struct qbk_buf *);
 
-/** qbk_report_list_json(r, out): {"ok", "problems", "backups": [{"backup_id", "time", "end",
- * "type", "kind", "collections", "size", "bytes_new", "tags", "held",
- * "usable", "problem"}], "drills": [{"drill_id", "backup_id", "time",
+/** qbk_report_list_json(r, out): {"ok", "problems", "backups":
+ * [{"backup_id", "time", "end", "type", "kind", "selection" ("all", "named" or null), "collections",
+ * "size", "bytes_new", "tags", "held", "usable", "problem",
+ * "missing_shards"}], "drills": [{"drill_id", "backup_id", "time",
  * "end", "result", "rto_seconds", "rto_target_seconds", "level",
- * "scenario", "problems"}]} and a newline. */
+ * "scenario", "problems"}], "failures": [...]} and a newline. */
 void qbk_report_list_json(const struct qbk_report *, struct qbk_buf *);
 
 /** qbk_report_error_json(e, out): {"ok": false, "problems": [message]}

@@ -311,8 +311,15 @@ test_expect_success '--scenario all-collections drills every collection from the
 
 test_expect_success '... where the latest scenario drills only the newest backup' '
 	qbk-drill $Q7 --json >"$TEST_TMP/lat.json" &&
-	test "$(json_get "$TEST_TMP/lat.json" "d[\"collections\"]")" = "[\"solo\"]" &&
-	sim_api DELETE /collections/solo >/dev/null
+	test "$(json_get "$TEST_TMP/lat.json" "d[\"collections\"]")" = "[\"solo\"]"
+'
+
+test_expect_success '... and a collection deleted before a later backup of every collection is left out' '
+	sim_api DELETE /collections/solo >/dev/null &&
+	qbk-backup $Q7 -q &&
+	qbk-drill $Q7 --scenario all-collections --validation basic --json >"$TEST_TMP/all3.json" &&
+	test "$(json_get "$TEST_TMP/all3.json" "sorted(d[\"collections\"])")" = "[\"c1\", \"c2\"]" &&
+	test "$(json_get "$TEST_TMP/all3.json" "d[\"ok\"]")" = true
 '
 
 test_expect_success '--validate-only passes on the intact deployment, touching nothing' '

@@ -468,4 +468,38 @@ test_expect_exit 2 '--url that is not one of --nodes is refused' '
 	sh "$ER" -c /dev/null --repo "$RC" --url http://127.0.0.1:1 --nodes "$SIM_URL"
 '
 
+# A collection deleted on purpose: the newest backup of every collection
+# lacks it, so a recovery does not bring it back; a per-collection backup
+# taken after that one still counts.
+R4=$TEST_TMP/repo-gone
+sim_start
+S4=$SIM_URL
+test_expect_success 'set up: backups of every collection, one deleted in between, then one of a single collection' '
+	sim_generate keep 60 4 21 &&
+	sim_generate gone 40 4 22 &&
+	repo_init "$R4" &&
+	QBK_TEST_NOW=$((NOW - 7200)) qbk-backup --url "$S4" --repo "$R4" -c /dev/null -q &&
+	sim_api DELETE /collections/gone >/dev/null &&
+	QBK_TEST_NOW=$((NOW - 3600)) qbk-backup --url "$S4" --repo "$R4" -c /dev/null -q &&
+	sim_generate late 30 4 23 &&
+	QBK_TEST_NOW=$((NOW - 600)) qbk-backup --url "$S4" --repo "$R4" -c /dev/null --collection late -q &&
+	qbk-report --repo "$R4" -c /dev/null --list --json >"$TEST_TMP/l4.json" &&
+	test "$(json_get "$TEST_TMP/l4.json" "[b[\"selection\"] for b in d[\"backups\"]]")" = "[\"all\", \"all\", \"named\"]"
+'
+sim_start
+test_expect_exit 0 'a recovery leaves out the collection deleted before the newest backup of every collection' '
+	QBK_TEST_NOW=$NOW sh "$ER" --url "$SIM_URL" --repo "$R4" -c /dev/null
+'
+test_expect_success '... saying so, and restores the others, the later one too' '
+	test "$(names "$SIM_URL")" = "keep late" &&
+	test_grep "collection gone left out: backup [^ ]+ of every collection no longer had it" "$TEST_TMP/stderr"
+'
+sim_start
+test_expect_exit 0 '--collection brings it back when asked' '
+	QBK_TEST_NOW=$NOW sh "$ER" --url "$SIM_URL" --repo "$R4" -c /dev/null --collection gone
+'
+test_expect_success '... from the older backup' '
+	test "$(names "$SIM_URL")" = gone
+'
+
 test_done

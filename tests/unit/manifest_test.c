@@ -82,6 +82,7 @@ rich_manifest(void)
 
 	assert_int_equal(qbk_manifest_make_id(T0, m->backup_id), 0);
 	m->type = QBK_MANIFEST_TYPE_INCREMENTAL;
+	m->selection = QBK_MANIFEST_SELECTION_NAMED;
 	m->start = T0;
 	m->end = T0 + 42;
 	qbk_manifest_strset(&m->host, "db1.example.org");
@@ -176,11 +177,13 @@ content_hash_optional(void **state)
 	(void)state;
 	t1 = to_text(m);
 	t2 = mutate(t1, "collections.0.content", NULL);
-	t3 = strdup(t2);
+	t3 = mutate(t2, "selection", NULL);
 	assert_int_equal(qbk_manifest_from_json(t3, strlen(t3), &p, &err), 0);
 	assert_int_equal(p->collections[0]->has_content, 0);
 	assert_int_equal(p->collections[0]->content[0].known, 0);
+	assert_int_equal(p->selection, QBK_MANIFEST_SELECTION_UNKNOWN);
 	m->collections[0]->has_content = 0;
+	m->selection = QBK_MANIFEST_SELECTION_UNKNOWN;
 	free(t1);
 	t1 = to_text(m);
 	t4 = to_text(p);
@@ -213,6 +216,9 @@ round_trip(void **state)
 	assert_int_equal(strncmp(p->backup_id, "20261121T221500Z-", 17), 0);
 	assert_int_equal(p->type, QBK_MANIFEST_TYPE_INCREMENTAL);
 	assert_int_equal(p->kind, QBK_MANIFEST_KIND_COLLECTIONS);
+	assert_int_equal(p->selection, QBK_MANIFEST_SELECTION_NAMED);
+	assert_non_null(strstr(t1, "\"kind\":\"collections\","
+	    "\"selection\":\"named\","));
 	assert_int_equal(p->start, T0);
 	assert_int_equal(p->end, T0 + 42);
 	assert_string_equal(p->host, "db1.example.org");
@@ -641,6 +647,8 @@ static const struct variant {
 	    "sample[0].hash': expected 64 lowercase hex digits" },
 	{ "collections.0.sample.0.extra", "1",
 	    "field 'collections[0].sample[0].extra': unknown field" },
+	{ "selection", "\"some\"", "field 'selection': unknown value "
+	    "'some'" },
 	{ "collections.0.points_count_after", "\"9\"", "field "
 	    "'collections[0].points_count_after': expected an integer" },
 	{ "collections.0.content", "5", "field 'collections[0].content': "
