@@ -1172,33 +1172,6 @@ bad:
 	return -1;
 }
 
-/* Make the S3 settings the defaults of S3 stores opened in this process
- * (qbk_store_s3_defaults): so every program's repository follows them. */
-static void
-publish_s3(const struct qbk_config *cfg)
-{
-	struct qbk_store_s3 s;
-
-	memset(&s, 0, sizeof(s));
-	s.endpoint = cfg->repo.s3_endpoint;
-	s.region = cfg->repo.s3_region;
-	s.host_style = cfg->repo.s3_uri_style == QBK_CONFIG_URI_STYLE_HOST;
-	s.access_key_file = cfg->repo.s3_access_key_file;
-	s.secret_key_file = cfg->repo.s3_secret_key_file;
-	s.ca_file = cfg->repo.s3_ca_file;
-	s.insecure = !cfg->repo.s3_tls_verify;
-	s.transfers = cfg->repo.s3_transfers > 0 ?
-	    (unsigned)cfg->repo.s3_transfers : 0;
-	s.lock_days = cfg->repo.s3_object_lock_days > 0 ?
-	    (unsigned)cfg->repo.s3_object_lock_days : 0;
-	s.lock_mode = cfg->repo.s3_object_lock_mode == 1 ? "COMPLIANCE" :
-	    "GOVERNANCE";
-	s.cache_dir = cfg->repo.cache_dir;
-	s.timeout_s = cfg->repo.s3_timeout > 0 ?
-	    (unsigned)((cfg->repo.s3_timeout + 999) / 1000) : 0;
-	qbk_store_s3_defaults(&s);
-}
-
 /* Fill what the preset governs and was not given; derive the rest. */
 static void
 apply_derived(struct qbk_config *cfg)
@@ -1229,7 +1202,6 @@ apply_derived(struct qbk_config *cfg)
 	if (!is_explicit(cfg, OFF(repo.s3_uri_style)))
 		cfg->repo.s3_uri_style = cfg->repo.s3_endpoint != NULL ?
 		    QBK_CONFIG_URI_STYLE_PATH : QBK_CONFIG_URI_STYLE_HOST;
-	publish_s3(cfg);
 }
 
 /* ---- public set-up ---------------------------------------------------- */

@@ -9,7 +9,6 @@
 #include <sodium.h>
 
 #include "qbk_buf.h"
-#include "qbk_config.h"
 #include "qbk_err.h"
 #include "qbk_fs.h"
 #include "qbk_log.h"
@@ -53,44 +52,12 @@ struct s3store {
 
 static const struct qbk_store_ops s3_ops;
 
-/* Process-wide defaults (qbk_store_s3_defaults). */
-static struct {
-	int set;
-	char *endpoint, *region, *access_key_file, *secret_key_file;
-	char *ca_file, *lock_mode, *cache_dir;
-	struct qbk_store_s3 s;
-} defaults;
-
-static char *
-dup_or_null(const char *s)
-{
-	return s != NULL ? qbk_xstrdup(s) : NULL;
-}
-
 void
-qbk_store_s3_defaults(const struct qbk_store_s3 *s)
+qbk_store_s3_init(struct qbk_store_s3 *c)
 {
-	free(defaults.endpoint);
-	free(defaults.region);
-	free(defaults.access_key_file);
-	free(defaults.secret_key_file);
-	free(defaults.ca_file);
-	free(defaults.lock_mode);
-	free(defaults.cache_dir);
-	memset(&defaults, 0, sizeof(defaults));
-	if (s == NULL)
-		return;
-	defaults.set = 1;
-	defaults.s = *s;
-	defaults.s.endpoint = defaults.endpoint = dup_or_null(s->endpoint);
-	defaults.s.region = defaults.region = dup_or_null(s->region);
-	defaults.s.access_key_file = defaults.access_key_file =
-	    dup_or_null(s->access_key_file);
-	defaults.s.secret_key_file = defaults.secret_key_file =
-	    dup_or_null(s->secret_key_file);
-	defaults.s.ca_file = defaults.ca_file = dup_or_null(s->ca_file);
-	defaults.s.lock_mode = defaults.lock_mode = dup_or_null(s->lock_mode);
-	defaults.s.cache_dir = defaults.cache_dir = dup_or_null(s->cache_dir);
+	memset(c, 0, sizeof(*c));
+	c->cache_max_age = QBK_STORE_S3_CACHE_MAX_AGE;
+	c->cache_sample = QBK_STORE_S3_CACHE_SAMPLE;
 }
 
 /* Objects that get the object-lock headers: chunks and manifests. */
@@ -519,34 +486,11 @@ cache_dir(const char *root, const char *endpoint, const char *bucket,
 	return qbk_buf_detach(&b, NULL);
 }
 
-/* $VAR, else the file ${path}, else none. */
-static int
-credential(const char *var, const char *path, struct qbk_config_secret *out,
-    struct qbk_err *err)
-{
-	const char *v = getenv(var);
-
-	if (v != NULL && *v != '\0') {
-		out->data = qbk_xstrdup(v);
-		out->len = strlen(v);
-		return 0;
-	}
-	if (path == NULL || *path == '\0')
-		return 0;
-	if (qbk_config_read_secret(path, out, err) != 0) {
-		qbk_err_prefix(err, "S3 credentials");
-		return -1;
-	}
-	return 0;
-}
-
 int
 qbk_store_s3_open(const char *location, const struct qbk_store_opts *opts,
     struct qbk_store **out, struct qbk_err *err)
 {
-	static const struct qbk_store_s3 none;
-	struct qbk_config_secret ak = QBK_CONFIG_SECRET_INIT,
-	    sk = QBK_CONFIG_SECRET_INIT, tok = QBK_CONFIG_SECRET_INIT;
+	struct qbk_store_s3 none;
 	const struct qbk_store_s3 *c;
 	struct qbk_s3_opts so;
 	struct qbk_buf bucket = QBK_BUF_INIT;
@@ -555,12 +499,8 @@ qbk_store_s3_open(const char *location, const struct qbk_store_opts *opts,
 	int ex, host_style;
 
 	*out = NULL;
-	if (opts != NULL && opts->s3 != NULL)
-		c = opts->s3;
-	else if (defaults.set)
-		c = &defaults.s;
-	else
-		c = &none;
+	qbk_store_s3_init(&none);
+	c = opts != NULL && opts->s3 != NULL ? opts->s3 : &none;
 	if (strncmp(location, "s3://", 5) != 0)
 		return qbk_err_set(err, QBK_E_CONFIG, "not an S3 location: "
 		    "'%s'", location);
@@ -573,16 +513,9 @@ qbk_store_s3_open(const char *location, const struct qbk_store_opts *opts,
 		return qbk_err_set(err, QBK_E_CONFIG, "no bucket in S3 "
 		    "location '%s': expected s3://bucket/prefix", location);
 	}
-	if (credential("AWS_ACCESS_KEY_ID", c->access_key_file, &ak, err) ||
-	    credential("AWS_SECRET_ACCESS_KEY", c->secret_key_file, &sk,
-	    err) || credential("AWS_SESSION_TOKEN", NULL, &tok, err))
-		goto err0;
-	if ((ak.data == NULL) != (sk.data == NULL)) {
+	if ((c->access_key == NULL) != (c->secret_key == NULL)) {
 		qbk_err_set(err, QBK_E_CONFIG, "S3 credentials: an access key "
 		    "id without a secret key, or the reverse");
-		qbk_err_hint(err, "set both $AWS_ACCESS_KEY_ID and "
-		    "$AWS_SECRET_ACCESS_KEY, or s3_access_key_file and "
-		    "s3_secret_key_file");
 		goto err0;
 	}
 	memset(&so, 0, sizeof(so));
@@ -602,9 +535,9 @@ qbk_store_s3_open(const char *location, const struct qbk_store_opts *opts,
 	so.bucket = bucket.buf;
 	so.prefix = slash != NULL ? slash + 1 : "";
 	so.host_style = host_style;
-	so.access_key = ak.data;
-	so.secret_key = sk.data;
-	so.session_token = tok.data;
+	so.access_key = c->access_key;
+	so.secret_key = c->secret_key;
+	so.session_token = c->session_token;
 	so.ca_file = c->ca_file;
 	so.insecure = c->insecure;
 	so.transfers = c->transfers;
@@ -638,16 +571,10 @@ qbk_store_s3_open(const char *location, const struct qbk_store_opts *opts,
 		s3_close(&st->base, NULL);
 		goto err0;
 	}
-	qbk_config_secret_release(&ak);
-	qbk_config_secret_release(&sk);
-	qbk_config_secret_release(&tok);
 	qbk_buf_release(&bucket);
 	*out = &st->base;
 	return 0;
 err0:
-	qbk_config_secret_release(&ak);
-	qbk_config_secret_release(&sk);
-	qbk_config_secret_release(&tok);
 	qbk_buf_release(&bucket);
 	return -1;
 }
