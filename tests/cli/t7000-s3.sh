@@ -239,6 +239,31 @@ test_expect_success 'object lock: chunks and manifests carry the lock headers' '
 	test_grep "^20[0-9][0-9]-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$" "$TEST_TMP/until"
 '
 
+# More than 1000 objects: ListObjectsV2 answers in pages of 1000 with a
+# continuation token (which s3rver can make only with OpenSSL's legacy
+# provider, see tests/s3/s3rver-start).
+R3=s3://qbk/r3
+test_expect_success 'listings of more than 1000 chunks follow continuation tokens' '
+	repo_init "$R3" &&
+	qbk-backup --url "$SIM_URL" --repo "$R3" -c /dev/null --collection c1 -q &&
+	repo_s3_objects r3 data >"$TEST_TMP/real3" &&
+	python3 -c "
+import hashlib, os, sys
+for i in range(1100):
+    h = hashlib.sha256(b\"orphan %d\" % i).hexdigest()
+    d = os.path.join(sys.argv[1], \"data\", h[:2])
+    os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, h), \"wb\").write(b\"not a chunk %d\" % i)
+" "$TEST_TMP/orphans" &&
+	s3cmd_run put --recursive "$TEST_TMP/orphans/" s3://qbk/r3/ >/dev/null 2>&1 &&
+	test "$(repo_s3_objects r3 data | wc -l)" -eq $(($(wc -l <"$TEST_TMP/real3") + 1100)) &&
+	qbk-prune --repo "$R3" -c /dev/null --keep-last 5 --json >"$TEST_TMP/p3.json" &&
+	test "$(json_get "$TEST_TMP/p3.json" "d[\"chunks_removed\"]")" -eq 1100 &&
+	repo_s3_objects r3 data >"$TEST_TMP/after3" &&
+	test_cmp "$TEST_TMP/real3" "$TEST_TMP/after3" &&
+	qbk-verify --repo "$R3" -c /dev/null --read-data -q
+'
+
 test_expect_success 's3rver stopped in the middle: the backup fails, then succeeds' '
 	repo_s3_objects r2 backups >"$TEST_TMP/bk1" &&
 	sim_generate big 40000 64 7 &&
