@@ -16,10 +16,15 @@
 #include "qbk_s3.h"
 
 /*
- * Notes on libcurl's SigV4 (7.88): it signs the Host, x-amz-date and every
- * header we add, uses our x-amz-content-sha256 as the payload hash, and
- * takes the query string as it is: so query strings are built already
- * encoded and sorted by name (see qbk_s3_list).
+ * Requests are signed here (qbk_s3_sign), not by libcurl's
+ * CURLOPT_AWS_SIGV4: libcurl before 8.3.0 signs an "expect" header that it
+ * then does not send when "Expect:" is given to remove it (curl issue
+ * #11664), and its canonical query string and header handling has changed
+ * from version to version.  Signing ourselves, the signed headers are
+ * exactly the headers we set (Host included, set explicitly so that libcurl
+ * sends our value), on every libcurl version.  Headers that libcurl adds
+ * itself (User-Agent, Accept, Content-Length) are sent unsigned, as SigV4
+ * allows; "Expect:" removes libcurl's Expect header.
  */
 
 #define EMPTY_SHA256 \
@@ -33,9 +38,9 @@ struct qbk_s3 {
 	char *bucket;
 	char *prefix;		/* "" or "a/b/" (with the trailing '/') */
 	int host_style;
-	char *userpwd;		/* "ak:sk" or NULL */
-	char *sigv4;		/* "aws:amz:<region>:s3" */
-	char *token_hdr;	/* "x-amz-security-token: ..." or NULL */
+	char *access_key;	/* NULL: unsigned requests */
+	char *secret_key;
+	char *token;		/* session token, or NULL */
 	char *ca_file;
 	int insecure;
 	unsigned transfers;
@@ -506,6 +511,133 @@ tohex(const unsigned char *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/*
+ * AWS Signature Version 4.
+ */
+
+static void
+hmac256(const unsigned char *key, size_t keylen, const char *msg,
+    size_t len, unsigned char out[32])
+{
+	crypto_auth_hmacsha256_state st;
+
+	crypto_auth_hmacsha256_init(&st, key, keylen);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, len);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}
+
+static int
+hdr_cmp(const void *a, const void *b)
+{
+	const struct qbk_s3_hdr *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The canonical query string: the parameters of ${q} (already URI-encoded),
+ * each with its '=', sorted. */
+static void
+canonical_query(const char *q, struct qbk_buf *out)
+{
+	struct qbk_buf tmp = QBK_BUF_INIT;
+	char **v = NULL, *p, *amp;
+	size_t n = 0, cap = 0, i;
+
+	if (q == NULL || *q == '\0')
+		return;
+	qbk_buf_addstr(&tmp, q);
+	for (p = tmp.buf; p != NULL; p = amp) {
+		if ((amp = strchr(p, '&')) != NULL)
+			*amp++ = '\0';
+		if (*p == '\0')
+			continue;
+		if (n == cap) {
+			cap = cap != 0 ? 2 * cap : 8;
+			v = qbk_xrealloc(v, cap * sizeof(*v));
+		}
+		v[n++] = p;
+	}
+	qsort(v, n, sizeof(*v), str_cmp);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			qbk_buf_addch(out, '&');
+		qbk_buf_addstr(out, v[i]);
+		if (strchr(v[i], '=') == NULL)
+			qbk_buf_addch(out, '=');
+	}
+	free(v);
+	qbk_buf_release(&tmp);
+}
+
+int
+qbk_s3_sign(const char *method, const char *path, const char *query,
+    struct qbk_s3_hdr *hdrs, size_t n, const char *access_key,
+    const char *secret_key, const char *region, const char *amzdate,
+    struct qbk_buf *out)
+{
+	struct qbk_buf creq = QBK_BUF_INIT, names = QBK_BUF_INIT,
+	    sts = QBK_BUF_INIT, key = QBK_BUF_INIT;
+	const char *payload = NULL;
+	unsigned char h[32], k[32];
+	char hex[65], date[9];
+	size_t i;
+
+	if (strlen(amzdate) != 16 || amzdate[8] != 'T')
+		return -1;
+	memcpy(date, amzdate, 8);
+	date[8] = '\0';
+	qsort(hdrs, n, sizeof(*hdrs), hdr_cmp);
+	qbk_buf_addf(&creq, "%s\n%s\n", method, path);
+	canonical_query(query, &creq);
+	qbk_buf_addch(&creq, '\n');
+	for (i = 0; i < n; i++) {
+		if (i > 0 && strcmp(hdrs[i - 1].name, hdrs[i].name) == 0)
+			goto err;	/* one value per name */
+		qbk_buf_addf(&creq, "%s:%s\n", hdrs[i].name, hdrs[i].value);
+		qbk_buf_addf(&names, "%s%s", i > 0 ? ";" : "", hdrs[i].name);
+		if (strcmp(hdrs[i].name, "x-amz-content-sha256") == 0)
+			payload = hdrs[i].value;
+	}
+	if (payload == NULL)
+		goto err;
+	qbk_buf_addf(&creq, "\n%s\n%s", names.buf, payload);
+	if (digest(EVP_sha256(), creq.buf, creq.len, h) != 0)
+		goto err;
+	tohex(h, 32, hex);
+	qbk_buf_addf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s",
+	    amzdate, date, region, hex);
+	qbk_buf_addf(&key, "AWS4%s", secret_key);
+	hmac256((const unsigned char *)key.buf, key.len, date, 8, k);
+	hmac256(k, 32, region, strlen(region), k);
+	hmac256(k, 32, "s3", 2, k);
+	hmac256(k, 32, "aws4_request", 12, k);
+	hmac256(k, 32, sts.buf, sts.len, h);
+	sodium_memzero(k, sizeof(k));
+	sodium_memzero(key.buf, key.len);
+	tohex(h, 32, hex);
+	qbk_buf_addf(out, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/s3/"
+	    "aws4_request, SignedHeaders=%s, Signature=%s", access_key, date,
+	    region, names.buf, hex);
+	qbk_buf_release(&creq);
+	qbk_buf_release(&names);
+	qbk_buf_release(&sts);
+	qbk_buf_release(&key);
+	return 0;
+err:
+	qbk_buf_release(&creq);
+	qbk_buf_release(&names);
+	qbk_buf_release(&sts);
+	qbk_buf_release(&key);
+	return -1;
+}
+
 static size_t
 read_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -651,16 +783,56 @@ lock_until(unsigned days, char *buf, size_t size)
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Set ${x}->easy up for one attempt. */
+/* Split ${url} ("scheme://authority[/path][?query]") into its authority,
+ * its path ("/" if none) and its query (NULL if none), kept in ${buf}. */
+static void
+split_url(const char *url, struct qbk_buf *buf, const char **authority,
+    const char **path, const char **query)
+{
+	const char *a = strstr(url, "://"), *p, *q;
+	size_t alen, plen, at_path, at_query = 0;
+
+	a = a != NULL ? a + 3 : url;
+	alen = strcspn(a, "/?");
+	p = a + alen;
+	plen = strcspn(p, "?");
+	q = p[plen] == '?' ? p + plen + 1 : NULL;
+	qbk_buf_reset(buf);
+	qbk_buf_add(buf, a, alen);
+	qbk_buf_addch(buf, '\0');
+	at_path = buf->len;
+	if (plen == 0)
+		qbk_buf_addch(buf, '/');
+	else
+		qbk_buf_add(buf, p, plen);
+	qbk_buf_addch(buf, '\0');
+	if (q != NULL) {
+		at_query = buf->len;
+		qbk_buf_addstr(buf, q);
+	}
+	*authority = buf->buf;
+	*path = buf->buf + at_path;
+	*query = q != NULL ? buf->buf + at_query : NULL;
+}
+
+#define MAX_HDRS	12
+
+/* Set ${x}->easy up for one attempt, signing the request (SigV4) when the
+ * client has credentials. */
 static int
 xfer_setup(struct xfer *x, const char *method, const char *url,
     unsigned flags, struct qbk_err *err)
 {
 	struct qbk_s3 *s3 = x->s3;
 	CURL *e = x->easy;
-	struct qbk_buf h = QBK_BUF_INIT;
+	struct qbk_s3_hdr hv[MAX_HDRS];
+	struct qbk_buf h = QBK_BUF_INIT, parts = QBK_BUF_INIT;
+	const char *authority, *path, *query;
 	unsigned char sum[32];
-	char hex[65];
+	char sha[65], md5b64[32], amzdate[20], until[40];
+	size_t n = 0, i;
+	struct tm tm;
+	time_t now;
 
 	xfer_reset(x);
 	curl_easy_reset(e);
@@ -684,41 +856,41 @@ xfer_setup(struct xfer *x, const char *method, const char *url,
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (s3->userpwd != NULL) {
-		curl_easy_setopt(e, CURLOPT_USERPWD, s3->userpwd);
-		curl_easy_setopt(e, CURLOPT_AWS_SIGV4, s3->sigv4);
-	}
-	if (s3->token_hdr != NULL)
-		add_hdr(x, s3->token_hdr);
-	add_hdr(x, "Expect:");
-	if (strcmp(method, "PUT") == 0) {
-		unsigned char b64[32];
 
+	/* The headers to sign and send, all of them. */
+	split_url(url, &parts, &authority, &path, &query);
+	now = time(NULL);	/* the real clock: servers check it */
+	gmtime_r(&now, &tm);
+	strftime(amzdate, sizeof(amzdate), "%Y%m%dT%H%M%SZ", &tm);
+	hv[n].name = "host";
+	hv[n++].value = authority;
+	hv[n].name = "x-amz-date";
+	hv[n++].value = amzdate;
+	if (s3->token != NULL) {
+		hv[n].name = "x-amz-security-token";
+		hv[n++].value = s3->token;
+	}
+	if (strcmp(method, "PUT") == 0) {
 		if (digest(EVP_sha256(), x->body, x->len, sum) != 0)
 			goto crypto;
-		tohex(sum, 32, hex);
-		qbk_buf_addf(&h, "x-amz-content-sha256: %s", hex);
-		add_hdr(x, h.buf);
+		tohex(sum, 32, sha);
 		if (digest(EVP_md5(), x->body, x->len, sum) != 0)
 			goto crypto;
 		tohex(sum, 16, x->md5hex);
-		EVP_EncodeBlock(b64, sum, 16);
-		qbk_buf_reset(&h);
-		qbk_buf_addf(&h, "Content-MD5: %s", (const char *)b64);
-		add_hdr(x, h.buf);
-		add_hdr(x, "Content-Type: application/octet-stream");
+		EVP_EncodeBlock((unsigned char *)md5b64, sum, 16);
+		hv[n].name = "x-amz-content-sha256";
+		hv[n++].value = sha;
+		hv[n].name = "content-md5";
+		hv[n++].value = md5b64;
+		hv[n].name = "content-type";
+		hv[n++].value = x->len > 0 && query != NULL ?
+		    "application/xml" : "application/octet-stream";
 		if ((flags & QBK_S3_F_LOCK) && s3->lock_days > 0) {
-			char until[40];
-
 			lock_until(s3->lock_days, until, sizeof(until));
-			qbk_buf_reset(&h);
-			qbk_buf_addf(&h, "x-amz-object-lock-mode: %s",
-			    s3->lock_mode);
-			add_hdr(x, h.buf);
-			qbk_buf_reset(&h);
-			qbk_buf_addf(&h,
-			    "x-amz-object-lock-retain-until-date: %s", until);
-			add_hdr(x, h.buf);
+			hv[n].name = "x-amz-object-lock-mode";
+			hv[n++].value = s3->lock_mode;
+			hv[n].name = "x-amz-object-lock-retain-until-date";
+			hv[n++].value = until;
 		}
 		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
@@ -726,18 +898,40 @@ xfer_setup(struct xfer *x, const char *method, const char *url,
 		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
 		    (curl_off_t)x->len);
 	} else {
-		add_hdr(x, "x-amz-content-sha256: " EMPTY_SHA256);
+		x->md5hex[0] = '\0';
+		hv[n].name = "x-amz-content-sha256";
+		hv[n++].value = EMPTY_SHA256;
 		if (strcmp(method, "HEAD") == 0)
 			curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 		else if (strcmp(method, "GET") != 0)
 			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	}
+	for (i = 0; i < n; i++) {
+		qbk_buf_reset(&h);
+		qbk_buf_addf(&h, "%s: %s", hv[i].name, hv[i].value);
+		add_hdr(x, h.buf);
+	}
+	if (s3->access_key != NULL) {
+		qbk_buf_reset(&h);
+		qbk_buf_addstr(&h, "Authorization: ");
+		if (qbk_s3_sign(method, path, query, hv, n, s3->access_key,
+		    s3->secret_key, s3->region, amzdate, &h) != 0)
+			goto crypto;
+		add_hdr(x, h.buf);
+		sodium_memzero(h.buf, h.len);
+	}
+	/* Not signed, and not sent: libcurl's own Expect: 100-continue
+	 * (a round trip per PUT) and Accept. */
+	add_hdr(x, "Expect:");
+	add_hdr(x, "Accept:");
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
 	qbk_buf_release(&h);
+	qbk_buf_release(&parts);
 	return 0;
 crypto:
 	qbk_buf_release(&h);
-	return qbk_err_set(err, QBK_E_INTERNAL, "S3: cannot hash the body");
+	qbk_buf_release(&parts);
+	return qbk_err_set(err, QBK_E_INTERNAL, "S3: cannot sign the request");
 }
 
 /*
@@ -1235,8 +1429,11 @@ qbk_s3_bucket_exists(struct qbk_s3 *s3, struct qbk_err *err)
 {
 	struct qbk_err e = QBK_ERR_INIT;
 
-	if (qbk_s3_request(s3, "HEAD", NULL, NULL, NULL, 0, 0, NULL, NULL,
-	    NULL, &e) == 0)
+	/* A one-key listing, rather than HEAD: its error answers have a
+	 * body that names the problem (InvalidAccessKeyId, InvalidToken,
+	 * SignatureDoesNotMatch, AccessDenied). */
+	if (qbk_s3_request(s3, "GET", NULL, "list-type=2&max-keys=1", NULL,
+	    0, 0, NULL, NULL, NULL, &e) == 0)
 		return 1;
 	if (e.code == QBK_E_NOTFOUND)
 		return 0;
@@ -1285,16 +1482,11 @@ qbk_s3_new(const struct qbk_s3_opts *o, struct qbk_s3 **out,
 	s3->prefix = qbk_buf_detach(&b, NULL);
 	s3->host_style = o->host_style;
 	if (o->access_key != NULL && o->secret_key != NULL) {
-		qbk_buf_addf(&b, "%s:%s", o->access_key, o->secret_key);
-		s3->userpwd = qbk_buf_detach(&b, NULL);
-		qbk_buf_addf(&b, "aws:amz:%s:s3", s3->region);
-		s3->sigv4 = qbk_buf_detach(&b, NULL);
+		s3->access_key = qbk_xstrdup(o->access_key);
+		s3->secret_key = qbk_xstrdup(o->secret_key);
 	}
-	if (o->session_token != NULL && *o->session_token != '\0') {
-		qbk_buf_addf(&b, "x-amz-security-token: %s",
-		    o->session_token);
-		s3->token_hdr = qbk_buf_detach(&b, NULL);
-	}
+	if (o->session_token != NULL && *o->session_token != '\0')
+		s3->token = qbk_xstrdup(o->session_token);
 	s3->ca_file = dup_or_null(o->ca_file);
 	s3->insecure = o->insecure;
 	s3->transfers = o->transfers > 0 ? o->transfers : 8;
@@ -1350,14 +1542,14 @@ qbk_s3_free(struct qbk_s3 *s3)
 	free(s3->region);
 	free(s3->bucket);
 	free(s3->prefix);
-	if (s3->userpwd != NULL) {
-		sodium_memzero(s3->userpwd, strlen(s3->userpwd));
-		free(s3->userpwd);
+	free(s3->access_key);
+	if (s3->secret_key != NULL) {
+		sodium_memzero(s3->secret_key, strlen(s3->secret_key));
+		free(s3->secret_key);
 	}
-	free(s3->sigv4);
-	if (s3->token_hdr != NULL) {
-		sodium_memzero(s3->token_hdr, strlen(s3->token_hdr));
-		free(s3->token_hdr);
+	if (s3->token != NULL) {
+		sodium_memzero(s3->token, strlen(s3->token));
+		free(s3->token);
 	}
 	free(s3->ca_file);
 	free(s3->lock_mode);

@@ -4,11 +4,13 @@
 /*
  * qbk_s3: a small S3 client on libcurl, for the S3 store (qbk_store_s3.c).
  *
- * Requests are signed with AWS Signature Version 4 by libcurl
- * (CURLOPT_AWS_SIGV4 "aws:amz:<region>:s3"); the payload's SHA-256 travels
- * in x-amz-content-sha256, a PUT also sends Content-MD5 and its response's
- * ETag must equal that MD5 (hex), so that an upload is confirmed byte for
- * byte.  A session token goes in x-amz-security-token.
+ * Requests are signed with AWS Signature Version 4 (qbk_s3_sign; not
+ * libcurl's CURLOPT_AWS_SIGV4, see qbk_s3.c): every header that qbk sets is
+ * signed and sent as signed (host, x-amz-date, x-amz-content-sha256 with
+ * the payload's SHA-256, x-amz-security-token with a session token, and on
+ * a PUT content-md5, content-type and the object-lock headers).  A PUT's
+ * response ETag must equal the MD5 (hex) of what was sent, so that an
+ * upload is confirmed byte for byte.
  *
  * Addressing: path style "<endpoint>/<bucket>/<key>" or virtual-host style
  * "<scheme>://<bucket>.<host>/<key>".  Without an endpoint, AWS's
@@ -116,7 +118,7 @@ int qbk_s3_list(struct qbk_s3 *, const char *,
     int (*)(void *, const char *, uint64_t, int64_t, struct qbk_err *),
     void *, struct qbk_err *);
 
-/** qbk_s3_bucket_exists(s3, err): 1 if the bucket answers HEAD, 0 if it
+/** qbk_s3_bucket_exists(s3, err): 1 if the bucket can be listed, 0 if it
  * does not exist (404), -1 on another failure. */
 int qbk_s3_bucket_exists(struct qbk_s3 *, struct qbk_err *);
 
@@ -173,6 +175,25 @@ int qbk_s3_retryable(int, long);
  * before retry ${attempt} (1, 2, ...): ${rnd} (0..UINT32_MAX) scaled into
  * [0, min(max, base * 2^(attempt-1))]. */
 int64_t qbk_s3_backoff_ms(unsigned, int64_t, int64_t, uint32_t);
+
+/* A header to sign: lower-case name, value without surrounding blanks. */
+struct qbk_s3_hdr {
+	const char *name;
+	const char *value;
+};
+
+/** qbk_s3_sign(method, path, query, hdrs, n, access_key, secret_key,
+ * region, amzdate, out): append to ${out} the value of the Authorization
+ * header that signs, with AWS Signature Version 4 for service "s3", the
+ * request ${method} ${path}?${query} (both as sent: URI-encoded as
+ * qbk_s3_escape does; ${query} may be NULL) with exactly the headers
+ * ${hdrs} (sorted in place by name; one of them must be
+ * x-amz-content-sha256, whose value is the payload hash) at ${amzdate}
+ * ("20260101T000000Z").  0, or -1 for a malformed date, a repeated
+ * header name or no x-amz-content-sha256. */
+int qbk_s3_sign(const char *, const char *, const char *,
+    struct qbk_s3_hdr *, size_t, const char *, const char *, const char *,
+    const char *, struct qbk_buf *);
 
 /** qbk_s3_parse_time(s, out): an ISO 8601 time "2026-11-22T01:02:03.000Z"
  * into epoch seconds.  0 or -1. */

@@ -288,12 +288,16 @@ s3_restart() {
 	export S3_PID
 }
 
-# s3_proxy_start: start tests/s3/fault-proxy in front of s3rver and point
-# AWS_ENDPOINT_URL at it (S3_PROXY_URL; rules via s3_proxy_fault JSON).
+# s3_proxy_start [ARGS...]: start tests/s3/fault-proxy in front of s3rver,
+# checking the SigV4 signature of every request (--verify-sigv4, with
+# s3rver's credentials) and with ARGS added, and point AWS_ENDPOINT_URL at
+# it.  Sets S3_PROXY_URL, S3_PROXY_PORT, S3_PROXY_PID (rules via
+# s3_proxy_fault JSON); the proxy log is $TEST_TMP/proxy.log.
 s3_proxy_start() {
 	rm -f "$TEST_TMP/proxy.port"
 	python3 "$QBK_TOP/tests/s3/fault-proxy" --upstream "$S3_PORT" \
-		--port-file "$TEST_TMP/proxy.port" >"$TEST_TMP/proxy.log" 2>&1 &
+		--port-file "$TEST_TMP/proxy.port" --verify-sigv4 "$@" \
+		>>"$TEST_TMP/proxy.log" 2>&1 &
 	S3_PROXY_PID=$!
 	_sim_pids="$_sim_pids $S3_PROXY_PID"
 	_i=0
@@ -302,9 +306,25 @@ s3_proxy_start() {
 		[ "$_i" -gt 100 ] && return 1
 		sleep 0.1
 	done
-	S3_PROXY_URL=http://127.0.0.1:$(cat "$TEST_TMP/proxy.port")
+	S3_PROXY_PORT=$(cat "$TEST_TMP/proxy.port")
+	S3_PROXY_URL=http://127.0.0.1:$S3_PROXY_PORT
 	AWS_ENDPOINT_URL=$S3_PROXY_URL
-	export S3_PROXY_URL AWS_ENDPOINT_URL
+	export S3_PROXY_URL S3_PROXY_PORT S3_PROXY_PID AWS_ENDPOINT_URL
+}
+
+# s3_proxy_stop: stop the proxy started last.
+s3_proxy_stop() {
+	kill "$S3_PROXY_PID" 2>/dev/null
+	wait "$S3_PROXY_PID" 2>/dev/null
+	_sim_pids=$(echo "$_sim_pids" | sed "s/ $S3_PROXY_PID\b//")
+	return 0
+}
+
+# s3_proxy_stats EXPR: the Python expression EXPR over the proxy's
+# statistics (bound to 'd'), e.g. s3_proxy_stats 'd["sig_failed"]'.
+s3_proxy_stats() {
+	curl -sSf "$S3_PROXY_URL/__proxy/stats" >"$TEST_TMP/.stats" &&
+	json_get "$TEST_TMP/.stats" "$1"
 }
 
 # s3_proxy_fault JSON | s3_proxy_fault clear: add a fault rule, or clear.
@@ -424,6 +444,10 @@ repo_load() {
 XDG_CACHE_HOME=$TEST_TMP/cache
 export XDG_CACHE_HOME
 
+# In S3 mode every request goes through the signature-checking proxy, so
+# that a request that a strict server (AWS, MinIO) would refuse fails here
+# too (s3rver itself does not check V4 signatures).
 if [ "$QBK_TEST_REPO" = s3 ]; then
 	s3_start || { echo "# cannot start s3rver"; exit 1; }
+	s3_proxy_start || { echo "# cannot start the S3 proxy"; exit 1; }
 fi

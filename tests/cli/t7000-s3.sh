@@ -7,6 +7,9 @@ test_description 'S3 repositories on s3rver: every program, locks, faults, s3cmd
 
 sim_start
 s3_start
+# Every request of this file goes through the proxy, which checks its
+# signature as AWS does (s3rver does not) and injects faults on demand.
+s3_proxy_start
 R=s3://qbk/r1
 Q="--url $SIM_URL --repo $R -c /dev/null"
 P="--repo $R -c /dev/null"
@@ -74,7 +77,7 @@ test_expect_success 'the settings can come from the config and key files' '
 	cat >"$TEST_TMP/qbk.conf" <<-EOC &&
 	[repository]
 	location = $R
-	s3_endpoint = $S3_ENDPOINT
+	s3_endpoint = $S3_PROXY_URL
 	s3_uri_style = path
 	s3_access_key_file = $TEST_TMP/ak
 	s3_secret_key_file = $TEST_TMP/sk
@@ -168,7 +171,6 @@ Q="--url $SIM_URL --repo $R -c /dev/null"
 P="--repo $R -c /dev/null"
 
 test_expect_success 'with a proxy: 503 SlowDown on some PUTs is retried' '
-	s3_proxy_start &&
 	repo_init "$R" &&
 	s3_proxy_fault "{\"method\":\"PUT\",\"path\":\"/data/\",\"status\":503,\"count\":4}" &&
 	qbk-backup $Q --json >"$TEST_TMP/f1.json" &&
@@ -262,6 +264,11 @@ for i in range(1100):
 	repo_s3_objects r3 data >"$TEST_TMP/after3" &&
 	test_cmp "$TEST_TMP/real3" "$TEST_TMP/after3" &&
 	qbk-verify --repo "$R3" -c /dev/null --read-data -q
+'
+
+test_expect_success 'no request had a bad signature (only the wrong key was refused)' '
+	test "$(s3_proxy_stats "sorted(d[\"refused\"])")" = "[\"InvalidAccessKeyId\"]" &&
+	test "$(s3_proxy_stats "d[\"sig_checked\"]")" -gt 100
 '
 
 test_expect_success 's3rver stopped in the middle: the backup fails, then succeeds' '
