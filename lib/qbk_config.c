@@ -153,6 +153,8 @@ static const struct key keys[] = {
 	    OFF(repo.s3_access_key_file), 0, 0, NULL, 0 },
 	{ "repository", "s3_secret_key_file", T_PATH,
 	    OFF(repo.s3_secret_key_file), 0, 0, NULL, 0 },
+	{ "repository", "s3_session_token_file", T_PATH,
+	    OFF(repo.s3_session_token_file), 0, 0, NULL, 0 },
 	{ "repository", "s3_transfers", T_UINT, OFF(repo.s3_transfers), 1, 64,
 	    NULL, 0 },
 	{ "repository", "cache_dir", T_PATH, OFF(repo.cache_dir), 0, 0, NULL,
@@ -2010,8 +2012,8 @@ qbk_config_s3_credentials(const struct qbk_config *cfg,
 		    "s3_access_key_file)");
 		goto err2;
 	}
-	if (token != NULL && one_credential("AWS_SESSION_TOKEN", NULL, token,
-	    err) != 0)
+	if (token != NULL && one_credential("AWS_SESSION_TOKEN",
+	    cfg->repo.s3_session_token_file, token, err) != 0)
 		goto err2;
 	return 0;
 err2:

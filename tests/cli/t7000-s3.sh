@@ -88,6 +88,35 @@ test_expect_success 'the settings can come from the config and key files' '
 	test_grep "0 problems" "$TEST_TMP/out"
 '
 
+# Temporary credentials: a second proxy that demands a session token.
+TOKEN='FwoGZXIvYXdzE/Ab+c/d=='
+PROXY1_URL=$S3_PROXY_URL PROXY1_PID=$S3_PROXY_PID
+test_expect_success 'a session token ($AWS_SESSION_TOKEN) is sent and signed' '
+	s3_proxy_start --session-token "$TOKEN" &&
+	AWS_SESSION_TOKEN=$TOKEN qbk-verify $P -q &&
+	test "$(s3_proxy_stats "d[\"tokens\"]")" -gt 2 &&
+	test "$(s3_proxy_stats "d[\"refused\"]")" = "{}"
+'
+
+test_expect_success '... or read from s3_session_token_file' '
+	printf "%s\n" "$TOKEN" >"$TEST_TMP/token" && chmod 600 "$TEST_TMP/token" &&
+	printf "[repository]\ns3_session_token_file = %s\n" "$TEST_TMP/token" \
+	    >"$TEST_TMP/token.conf" &&
+	qbk-verify --repo "$R" -c "$TEST_TMP/token.conf" -q &&
+	test "$(s3_proxy_stats "d[\"refused\"]")" = "{}"
+'
+
+test_expect_success '... and without it, or with another one, requests are refused' '
+	{ qbk-verify $P -q 2>"$TEST_TMP/err"; test $? -eq 1; } &&
+	test_grep "HTTP 403 InvalidToken" "$TEST_TMP/err" &&
+	{ AWS_SESSION_TOKEN=other qbk-verify --repo "$R" -c "$TEST_TMP/token.conf" -q \
+	    2>"$TEST_TMP/err"; test $? -eq 1; } &&
+	test_grep "HTTP 403 InvalidToken" "$TEST_TMP/err" &&
+	test "$(s3_proxy_stats "d[\"refused\"][\"InvalidToken\"]")" -eq 2
+'
+s3_proxy_stop
+S3_PROXY_URL=$PROXY1_URL S3_PROXY_PID=$PROXY1_PID AWS_ENDPOINT_URL=$PROXY1_URL
+
 test_expect_success 'a second backup stores only new chunks' '
 	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.1,\"seed\":2}" >/dev/null &&
 	before=$(repo_s3_objects r1 data | wc -l) &&
