@@ -159,6 +159,10 @@ static const struct key keys[] = {
 	    NULL, 0 },
 	{ "repository", "cache_dir", T_PATH, OFF(repo.cache_dir), 0, 0, NULL,
 	    0 },
+	{ "repository", "cache_max_age", T_DUR, OFF(repo.cache_max_age), 0,
+	    365 * MS_D, NULL, 0 },
+	{ "repository", "cache_sample", T_UINT, OFF(repo.cache_sample), 0,
+	    1000000, NULL, 0 },
 	{ "repository", "lock_timeout", T_DUR, OFF(repo.lock_timeout), 0,
 	    MS_D, NULL, 0 },
 	{ "repository", "s3_ca_file", T_PATH, OFF(repo.s3_ca_file), 0, 0,
@@ -1228,6 +1232,8 @@ qbk_config_init(struct qbk_config *cfg)
 	cfg->repo.s3_transfers = 4;
 	cfg->repo.s3_tls_verify = 1;
 	cfg->repo.s3_timeout = MS_M;
+	cfg->repo.cache_max_age = MS_D;
+	cfg->repo.cache_sample = 128;
 	cfg->repo.lock_timeout = 0;
 	cfg->backup.workers = 0;
 	cfg->backup.sample_points = 100;

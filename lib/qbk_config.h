@@ -132,7 +132,10 @@ struct qbk_config {
 		char *s3_secret_key_file;
 		char *s3_session_token_file;
 		int s3_transfers;
-		char *cache_dir;	/* NULL: no local cache */
+		char *cache_dir;	/* NULL: the default folder */
+		int64_t cache_max_age;	/* list the bucket again when the
+					 * chunk-index cache is this old */
+		int cache_sample;	/* cached chunks checked at open */
 		int64_t lock_timeout;	/* wait this long for a lock */
 		char *s3_ca_file;	/* PEM bundle for S3's TLS; NULL:
 					 * the system's */

@@ -127,6 +127,9 @@ qbk_ctx_store_init(struct qbk_ctx *ctx, struct qbk_ctx_store *cs,
 	cs->s3.timeout_s = c->s3_timeout > 0 ?
 	    (unsigned)((c->s3_timeout + 999) / 1000) : 0;
 	cs->s3.cache_dir = c->cache_dir;
+	cs->s3.cache_max_age = c->cache_max_age / 1000;
+	cs->s3.cache_sample = c->cache_sample > 0 ?
+	    (unsigned)c->cache_sample : 0;
 	return 0;
 }
 

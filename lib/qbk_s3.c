@@ -1032,6 +1032,14 @@ sleep_ms(struct qbk_s3 *s3, int64_t ms)
 	return s3->cancel != NULL && *s3->cancel ? -1 : 0;
 }
 
+/* How long to wait before retry ${attempt} (1, 2, ...) of ${x}. */
+static int64_t
+retry_delay_ms(const struct xfer *x, unsigned attempt)
+{
+	return qbk_s3_backoff_ms(attempt, x->s3->retry_base_ms,
+	    x->s3->retry_max_ms, randombytes_random());
+}
+
 int
 qbk_s3_request(struct qbk_s3 *s3, const char *method, const char *key,
     const char *query, const void *body, size_t len, unsigned flags,
@@ -1076,9 +1084,7 @@ qbk_s3_request(struct qbk_s3 *s3, const char *method, const char *key,
 			break;
 		}
 		qbk_detail("%s; retrying", e.msg);
-		if (sleep_ms(s3, qbk_s3_backoff_ms(attempt + 1,
-		    s3->retry_base_ms, s3->retry_max_ms,
-		    randombytes_random())) != 0) {
+		if (sleep_ms(s3, retry_delay_ms(&x, attempt + 1)) != 0) {
 			qbk_err_set(&e, QBK_E_INTERRUPTED, "S3 %s %s: "
 			    "interrupted", method, what);
 			break;
@@ -1090,6 +1096,150 @@ qbk_s3_request(struct qbk_s3 *s3, const char *method, const char *key,
 	qbk_buf_release(&x.errbody);
 	curl_easy_reset(x.easy);
 	easy_put(s3, x.easy);
+	qbk_buf_release(&url);
+	return rc;
+}
+
+/*
+ * Batches: many small requests in parallel on the calling thread.
+ */
+
+struct bop {
+	struct qbk_s3_op *op;
+	struct xfer x;
+	char *url;
+	unsigned attempt;
+	int64_t not_before;	/* qbk_clock_ms() */
+	int state;		/* 0 waiting, 1 running, 2 done */
+};
+
+int
+qbk_s3_batch(struct qbk_s3 *s3, struct qbk_s3_op *ops, size_t n,
+    struct qbk_err *err)
+{
+	struct qbk_buf url = QBK_BUF_INIT;
+	struct qbk_err first = QBK_ERR_INIT;
+	struct bop *b;
+	CURLM *m;
+	size_t i, done = 0, running = 0;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if ((m = curl_multi_init()) == NULL)
+		abort();
+	b = qbk_xcalloc(n, sizeof(*b));
+	for (i = 0; i < n; i++) {
+		memset(&ops[i].resp, 0, sizeof(ops[i].resp));
+		ops[i].code = QBK_E_OK;
+		b[i].op = &ops[i];
+		b[i].x.s3 = s3;
+		b[i].x.body = ops[i].body;
+		b[i].x.len = ops[i].len;
+		qbk_buf_init(&b[i].x.errbody);
+		if (qbk_s3_url(s3->endpoint, s3->region, s3->bucket,
+		    s3->host_style, s3->prefix, ops[i].key, ops[i].query, &url,
+		    err) != 0) {
+			rc = -1;
+			goto out;
+		}
+		b[i].url = qbk_buf_detach(&url, NULL);
+	}
+	while (done < n) {
+		int64_t now = qbk_clock_ms(), next = -1;
+		int still, msgs, timeout;
+		CURLMsg *cm;
+
+		if (s3->cancel != NULL && *s3->cancel) {
+			qbk_err_set(&first, QBK_E_INTERRUPTED, "S3 requests "
+			    "interrupted");
+			rc = -1;
+			break;
+		}
+		for (i = 0; i < n && running < s3->transfers; i++) {
+			struct bop *o = &b[i];
+
+			if (o->state != 0)
+				continue;
+			if (o->not_before > now) {
+				if (next < 0 || o->not_before < next)
+					next = o->not_before;
+				continue;
+			}
+			if (o->x.easy == NULL)
+				o->x.easy = easy_get(s3);
+			if (xfer_setup(&o->x, o->op->method, o->url,
+			    o->op->flags, &first) != 0) {
+				rc = -1;
+				goto out;
+			}
+			curl_easy_setopt(o->x.easy, CURLOPT_PRIVATE, o);
+			curl_multi_add_handle(m, o->x.easy);
+			o->state = 1;
+			running++;
+		}
+		curl_multi_perform(m, &still);
+		while ((cm = curl_multi_info_read(m, &msgs)) != NULL) {
+			struct bop *o = NULL;
+			struct qbk_err e = QBK_ERR_INIT;
+			int oc;
+
+			if (cm->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&o);
+			oc = xfer_outcome(&o->x, cm->data.result,
+			    o->op->method, o->op->key, &o->op->resp, &e);
+			curl_multi_remove_handle(m, o->x.easy);
+			running--;
+			if (oc == 1 && o->attempt < s3->retries) {
+				o->attempt++;
+				qbk_detail("%s; retrying", e.msg);
+				o->not_before = qbk_clock_ms() +
+				    retry_delay_ms(&o->x, o->attempt);
+				o->state = 0;
+				continue;
+			}
+			o->state = 2;
+			done++;
+			o->op->code = oc == 0 ? (int)QBK_E_OK : (int)e.code;
+			if (oc != 0 && e.code != QBK_E_NOTFOUND &&
+			    first.code == QBK_E_OK) {
+				first = e;
+				if (oc == 1)
+					qbk_err_prefix(&first, "giving up "
+					    "after %u attempts", o->attempt + 1);
+			}
+		}
+		if (first.code != QBK_E_OK) {
+			rc = -1;
+			break;
+		}
+		timeout = 1000;
+		if (running == 0 && next >= 0) {
+			int64_t d = next - qbk_clock_ms();
+
+			timeout = d < 0 ? 0 : d > 1000 ? 1000 : (int)d;
+		}
+		if (done < n)
+			curl_multi_poll(m, NULL, 0, timeout, NULL);
+	}
+out:
+	if (rc != 0 && err != NULL && first.code != QBK_E_OK)
+		*err = first;
+	for (i = 0; i < n; i++) {
+		if (b[i].state == 1)
+			curl_multi_remove_handle(m, b[i].x.easy);
+		if (b[i].x.easy != NULL) {
+			xfer_reset(&b[i].x);
+			curl_easy_reset(b[i].x.easy);
+			easy_put(s3, b[i].x.easy);
+		}
+		qbk_buf_release(&b[i].x.errbody);
+		free(b[i].url);
+	}
+	free(b);
+	curl_multi_cleanup(m);
 	qbk_buf_release(&url);
 	return rc;
 }
@@ -1242,9 +1392,7 @@ io_thread(void *arg)
 				j->attempt++;
 				qbk_detail("%s; retrying", e.msg);
 				j->not_before = qbk_clock_ms() +
-				    qbk_s3_backoff_ms(j->attempt,
-				    s3->retry_base_ms, s3->retry_max_ms,
-				    randombytes_random());
+				    retry_delay_ms(&j->x, j->attempt);
 				j->next = s3->queue;
 				s3->queue = j;
 			} else {

@@ -110,6 +110,28 @@ int qbk_s3_submit(struct qbk_s3 *, const char *, const char *, const void *,
  * too), else 0. */
 int qbk_s3_wait(struct qbk_s3 *, struct qbk_err *);
 
+/* One request of a batch. */
+struct qbk_s3_op {
+	const char *method;	/* "HEAD", "GET" (body dropped), "PUT",
+				 * "DELETE" */
+	const char *key;	/* relative to the prefix */
+	const char *query;	/* "retention", or NULL */
+	const void *body;	/* PUT: borrowed until the batch returns */
+	size_t len;
+	unsigned flags;
+	struct qbk_s3_resp resp;	/* out: the final answer */
+	int code;		/* out: enum qbk_errcode, QBK_E_OK (0) for a
+				 * 2xx, QBK_E_NOTFOUND for a 404 */
+};
+
+/** qbk_s3_batch(s3, ops, n, err): run the ${n} requests ${ops} on the
+ * calling thread, up to "transfers" of them at once, each retried as
+ * qbk_s3_request() does; each op's resp and code tell its outcome.  0 when
+ * every request ended with a 2xx or a 404; else -1 with the first other
+ * failure in ${err} (the requests still running are abandoned). */
+int qbk_s3_batch(struct qbk_s3 *, struct qbk_s3_op *, size_t,
+    struct qbk_err *);
+
 /** qbk_s3_list(s3, prefix, fn, cookie, err): list every object whose key
  * (relative to the client's prefix) starts with ${prefix}, following
  * ListObjectsV2 continuation tokens; ${fn}(cookie, key, size, mtime, err)

@@ -62,9 +62,11 @@ struct qbk_store;
 /* Flag of list: pass size and mtime to the callback (local: a stat each). */
 #define QBK_STORE_LIST_STAT	0x1
 /* Flag of list: the caller may be answered from a local cache (S3: the
- * chunk-index cache of "data/", qbk-repository(5)): a key listed exists
- * unless it was removed behind qbk's back, and keys added by other writers
- * may be missing.  For a backup's chunk index only, never for checks. */
+ * chunk-index cache of "data/", qbk-repository(5)): keys added by other
+ * writers may be missing, and a key removed behind qbk's back may still be
+ * listed (the cache checks a random sample of its keys, see
+ * qbk_store_s3.cache_sample).  For a backup's chunk index only, never for
+ * checks. */
 #define QBK_STORE_LIST_CACHED	0x2
 
 /*

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,9 +9,11 @@
 
 #include <sodium.h>
 
+#include "qbk.h"
 #include "qbk_buf.h"
 #include "qbk_err.h"
 #include "qbk_fs.h"
+#include "qbk_json.h"
 #include "qbk_log.h"
 #include "qbk_s3.h"
 #include "qbk_store.h"
@@ -27,25 +30,44 @@
  * records alone, which expire by time (qbk-repository(5) "Locks").
  *
  * The chunk-index cache (qbk-repository(5) "S3"): a list of "data/" with
- * QBK_STORE_LIST_CACHED is answered from <cache>/s3-<hash>/chunks when its
- * header still matches the repository (the ETag of "config" and the token
- * of "index-generation"); otherwise the bucket is listed and the file
- * rewritten.  Chunks this store PUTs are appended after a successful flush
- * (so only confirmed ones).  Before its first delete of a chunk, the store
+ * QBK_STORE_LIST_CACHED is answered from <root>/<repository-id>/chunks.
+ * The store learns the repository id from the plaintext "config" object,
+ * which it reads anyway for its ETag.  The file is trusted only when
+ *   - every checksum in it holds: a header (repository id, location, the
+ *     ETag of "config", the "index-generation" token, when it was listed)
+ *     ends with "sum <BLAKE2b-256 of the header>", and each block of keys
+ *     after it ends with "sum <BLAKE2b-256 of the header sum and the
+ *     block>", so that a damaged, truncated or edited file is discarded;
+ *   - its header matches the repository (config ETag, generation,
+ *     location);
+ *   - it was listed less than cache_max_age ago;
+ *   - a random sample of cache_sample of its keys (all of them if it holds
+ *     no more) all exist: HEAD requests, in parallel.
+ * Otherwise the bucket is listed and the file written anew.  Chunks this
+ * store PUTs are appended, as one more block, after a successful flush (so
+ * only confirmed ones).  Before its first delete of a chunk, the store
  * writes a new "index-generation", which invalidates every cache.
  */
 
-#define CACHE_MAGIC	"qbk-s3-chunk-index 1"
+#define CACHE_MAGIC	"qbk-s3-chunk-index 2"
+#define CACHE_MAX	((size_t)1 << 31)
+#define CONFIG_MAX	65536
 #define GEN_KEY		"index-generation"
 #define GEN_MAX		256
+#define SUM_HEX		64	/* BLAKE2b-256, hex */
 
 struct s3store {
 	struct qbk_store base;	/* first: a store points here */
 	struct qbk_s3 *s3;
 	unsigned lock_days;
-	char *cache_dir;	/* <cache>/s3-<hash>, or NULL: no cache */
+	char *cache_root;	/* <root> of the cache, or NULL: no cache */
+	char *where;		/* "s3://bucket/prefix at <endpoint>" */
+	int64_t cache_max_age;
+	unsigned cache_sample;
 	pthread_mutex_t mu;	/* guards the fields below */
+	char *cache_dir;	/* <root>/<repository-id>, once known */
 	int cache_ok;		/* the cache file is current: append to it */
+	char cache_sum[SUM_HEX + 1];	/* its header's sum */
 	int gen_bumped;		/* index-generation rewritten already */
 	struct qbk_buf pending;	/* chunk keys PUT since the last flush */
 };
@@ -68,29 +90,73 @@ lockable(const char *key)
 	    strncmp(key, "backups/", 8) == 0;
 }
 
-/* Append the confirmed chunk keys to the cache file (best effort). */
+/* ${hex} = BLAKE2b-256 of ${prev} (may be NULL) followed by [p, p + n). */
+static void
+block_sum(const char *prev, const char *p, size_t n, char hex[SUM_HEX + 1])
+{
+	crypto_generichash_state st;
+	unsigned char h[32];
+
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	if (prev != NULL)
+		crypto_generichash_update(&st, (const unsigned char *)prev,
+		    SUM_HEX);
+	crypto_generichash_update(&st, (const unsigned char *)p, n);
+	crypto_generichash_final(&st, h, sizeof(h));
+	sodium_bin2hex(hex, SUM_HEX + 1, h, sizeof(h));
+}
+
+/* Append the block of keys [p, p + n) and its sum line to ${out}. */
+static void
+add_block(struct qbk_buf *out, const char *hdrsum, const char *p, size_t n)
+{
+	char hex[SUM_HEX + 1];
+
+	block_sum(hdrsum, p, n, hex);
+	qbk_buf_add(out, p, n);
+	qbk_buf_addf(out, "sum %s\n", hex);
+}
+
+/* With st->mu held: append the confirmed chunk keys to the cache file, as
+ * one block (best effort: on any failure the cache is dropped).  Another
+ * process may have rewritten the file meanwhile: then its header sum
+ * differs from ours, and nothing is appended. */
 static void
 cache_append(struct s3store *st)
 {
-	struct qbk_buf path = QBK_BUF_INIT;
+	struct qbk_buf path = QBK_BUF_INIT, blk = QBK_BUF_INIT;
+	char head[512], want[SUM_HEX + 8];
 	ssize_t n;
 	int fd;
 
 	qbk_buf_addf(&path, "%s/chunks", st->cache_dir);
-	fd = open(path.buf, O_WRONLY | O_APPEND | O_CLOEXEC);
+	snprintf(want, sizeof(want), "\nsum %s\n", st->cache_sum);
+	fd = open(path.buf, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 	if (fd == -1) {
 		st->cache_ok = 0;
-	} else {
-		n = write(fd, st->pending.buf, st->pending.len);
-		if (n < 0 || (size_t)n != st->pending.len) {
-			qbk_debug("cannot append to '%s': dropping the cache",
-			    path.buf);
-			st->cache_ok = 0;
-			(void)unlink(path.buf);
-		}
-		close(fd);
+		goto out;
 	}
+	n = pread(fd, head, sizeof(head) - 1, 0);
+	head[n > 0 ? n : 0] = '\0';
+	if (n <= 0 || strstr(head, want) == NULL) {
+		qbk_debug("the chunk-index cache '%s' was rewritten by "
+		    "another process: not appending", path.buf);
+		st->cache_ok = 0;
+		close(fd);
+		goto out;
+	}
+	add_block(&blk, st->cache_sum, st->pending.buf, st->pending.len);
+	n = write(fd, blk.buf, blk.len);
+	if (n < 0 || (size_t)n != blk.len) {
+		qbk_debug("cannot append to '%s': dropping the cache",
+		    path.buf);
+		st->cache_ok = 0;
+		(void)unlink(path.buf);
+	}
+	close(fd);
+out:
 	qbk_buf_release(&path);
+	qbk_buf_release(&blk);
 }
 
 static int
@@ -119,7 +185,7 @@ s3_put(struct qbk_store *s, const char *key, const void *data, size_t len,
 	if (flags & QBK_STORE_F_LAZY) {
 		if (qbk_s3_submit(st->s3, "PUT", key, data, len, rf, err) != 0)
 			return -1;
-		if (st->cache_dir != NULL && strncmp(key, "data/", 5) == 0) {
+		if (st->cache_root != NULL && strncmp(key, "data/", 5) == 0) {
 			pthread_mutex_lock(&st->mu);
 			qbk_buf_addstr(&st->pending, key);
 			qbk_buf_addch(&st->pending, '\n');
@@ -230,48 +296,177 @@ list_one(void *cookie, const char *key, uint64_t size, int64_t mtime,
 }
 
 static int
-gen_sink(void *cookie, const void *data, size_t len, struct qbk_err *err)
+small_sink(void *cookie, const void *data, size_t len, struct qbk_err *err)
 {
 	struct qbk_buf *b = cookie;
 
-	if (b->len + len > GEN_MAX)
-		return qbk_err_set(err, QBK_E_INTEGRITY, "'%s' is too large",
-		    GEN_KEY);
+	if (b->len + len > CONFIG_MAX)
+		return qbk_err_set(err, QBK_E_INTEGRITY, "object larger than "
+		    "%d bytes", CONFIG_MAX);
 	qbk_buf_add(b, data, len);
 	return 0;
 }
 
-/* The header that a current cache file starts with, into ${hdr}. */
+/* What the cache must match: its header without the sum line, into
+ * ${hdr}, and the repository id into ${id}. */
 static int
-cache_header(struct s3store *st, struct qbk_buf *hdr, struct qbk_err *err)
+cache_header(struct s3store *st, struct qbk_buf *hdr, char *id, size_t idsz,
+    struct qbk_err *err)
 {
 	struct qbk_s3_resp r;
-	struct qbk_buf gen = QBK_BUF_INIT;
+	struct qbk_buf cfg = QBK_BUF_INIT, gen = QBK_BUF_INIT;
 	struct qbk_err e = QBK_ERR_INIT;
+	struct json_t *j;
+	const char *v;
 	size_t i;
+	int rc = -1;
 
-	if (qbk_s3_request(st->s3, "HEAD", "config", NULL, NULL, 0, 0, NULL,
-	    NULL, &r, err) != 0)
-		return -1;
-	if (qbk_s3_request(st->s3, "GET", GEN_KEY, NULL, NULL, 0, 0, gen_sink,
-	    &gen, NULL, &e) != 0) {
+	if (qbk_s3_request(st->s3, "GET", "config", NULL, NULL, 0,
+	    0, small_sink, &cfg, &r, err) != 0)
+		goto out;
+	if ((j = qbk_json_parse(cfg.buf, cfg.len, "the repository config",
+	    err)) == NULL)
+		goto out;
+	v = qbk_json_str(j, "id");
+	if (v == NULL || strlen(v) == 0 || strlen(v) >= idsz ||
+	    strspn(v, "0123456789abcdef") != strlen(v)) {
+		qbk_json_decref(j);
+		qbk_err_set(err, QBK_E_INTEGRITY, "the repository config has "
+		    "no valid id");
+		goto out;
+	}
+	memcpy(id, v, strlen(v) + 1);
+	qbk_json_decref(j);
+	if (qbk_s3_request(st->s3, "GET", GEN_KEY, NULL, NULL, 0,
+	    0, small_sink, &gen, NULL, &e) != 0) {
 		if (e.code != QBK_E_NOTFOUND) {
 			if (err != NULL)
 				*err = e;
-			qbk_buf_release(&gen);
-			return -1;
+			goto out;
 		}
 		qbk_buf_reset(&gen);
 		qbk_buf_addstr(&gen, "none");
+	}
+	if (gen.len > GEN_MAX) {
+		qbk_err_set(err, QBK_E_INTEGRITY, "'%s' is too large", GEN_KEY);
+		goto out;
 	}
 	for (i = 0; i < gen.len; i++)
 		if (gen.buf[i] == '\n' || gen.buf[i] == '\r')
 			gen.buf[i] = '_';
 	qbk_buf_reset(hdr);
-	qbk_buf_addf(hdr, CACHE_MAGIC "\nconfig %s\ngeneration %s\n", r.etag,
-	    gen.buf);
+	qbk_buf_addf(hdr, CACHE_MAGIC "\nrepository %s\nlocation %s\n"
+	    "config %s\ngeneration %s\n", id, st->where, r.etag, gen.buf);
+	rc = 0;
+out:
+	qbk_buf_release(&cfg);
 	qbk_buf_release(&gen);
+	return rc;
+}
+
+/*
+ * Check a cache file read into ${f} (its keys are NUL-terminated in
+ * place): every sum must hold and the header (up to "listed") must be
+ * ${hdr}.  0 with the time it was listed in ${listed}, its header sum in
+ * ${sum}, the number of keys in ${nkeys}, and a uniform random sample of
+ * up to ${k} of them in ${sample} (reservoir sampling); or -1 with the
+ * reason in ${why}.
+ */
+static int
+cache_check(struct qbk_buf *f, const struct qbk_buf *hdr, int64_t *listed,
+    char sum[SUM_HEX + 1], size_t *nkeys, const char **sample, size_t k,
+    const char **why)
+{
+	char *p = f->buf, *end = f->buf + f->len, *nl, *blk, *endp;
+	char hex[SUM_HEX + 1];
+	long long t;
+	size_t n = 0;
+
+	*nkeys = 0;
+	if (f->len < hdr->len || memcmp(f->buf, hdr->buf, hdr->len) != 0) {
+		*why = "out of date";
+		return -1;
+	}
+	p += hdr->len;
+	if (strncmp(p, "listed ", 7) != 0)
+		goto damaged;
+	errno = 0;
+	t = strtoll(p + 7, &endp, 10);
+	if (errno != 0 || endp == p + 7 || *endp != '\n')
+		goto damaged;
+	*listed = (int64_t)t;
+	p = endp + 1;
+	block_sum(NULL, f->buf, (size_t)(p - f->buf), hex);
+	if ((size_t)(end - p) < 4 + SUM_HEX + 1 || memcmp(p, "sum ", 4) != 0 ||
+	    memcmp(p + 4, hex, SUM_HEX) != 0 || p[4 + SUM_HEX] != '\n')
+		goto damaged;
+	memcpy(sum, hex, SUM_HEX + 1);
+	p += 4 + SUM_HEX + 1;
+	for (blk = p; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			goto damaged;	/* a torn last line */
+		if (strncmp(p, "sum ", 4) == 0) {
+			block_sum(sum, blk, (size_t)(p - blk), hex);
+			if (nl - p != 4 + SUM_HEX ||
+			    memcmp(p + 4, hex, SUM_HEX) != 0)
+				goto damaged;
+			blk = nl + 1;
+			continue;
+		}
+		*nl = '\0';
+		if (strncmp(p, "data/", 5) != 0 || !qbk_store_key_valid(p))
+			goto damaged;
+		if (n < k)
+			sample[n] = p;
+		else {
+			uint32_t r = randombytes_uniform((uint32_t)(n + 1 >
+			    UINT32_MAX ? UINT32_MAX : n + 1));
+
+			if (r < k)
+				sample[r] = p;
+		}
+		n++;
+		*nl = '\n';
+	}
+	if (blk != end)
+		goto damaged;	/* keys after the last sum */
+	/* Now that it checks, end the keys in place for the caller. */
+	for (p = f->buf; p < end; p++)
+		if (*p == '\n')
+			*p = '\0';
+	*nkeys = n;
 	return 0;
+damaged:
+	*why = "damaged";
+	return -1;
+}
+
+/* HEAD the ${n} keys of ${keys}; 1 if all exist, 0 if one is missing
+ * (named in ${missing}), -1 on a failure. */
+static int
+cache_probe(struct s3store *st, const char **keys, size_t n,
+    const char **missing, struct qbk_err *err)
+{
+	struct qbk_s3_op *ops;
+	size_t i;
+	int rc = 1;
+
+	if (n == 0)
+		return 1;
+	ops = qbk_xcalloc(n, sizeof(*ops));
+	for (i = 0; i < n; i++) {
+		ops[i].method = "HEAD";
+		ops[i].key = keys[i];
+	}
+	if (qbk_s3_batch(st->s3, ops, n, err) != 0)
+		rc = -1;
+	for (i = 0; i < n && rc == 1; i++)
+		if (ops[i].code == QBK_E_NOTFOUND) {
+			*missing = keys[i];
+			rc = 0;
+		}
+	free(ops);
+	return rc;
 }
 
 struct collect {
@@ -297,57 +492,97 @@ static int
 cached_list(struct s3store *st, struct lister *l, struct qbk_err *err)
 {
 	struct qbk_buf hdr = QBK_BUF_INIT, file = QBK_BUF_INIT,
-	    path = QBK_BUF_INIT;
+	    path = QBK_BUF_INIT, keys = QBK_BUF_INIT, out = QBK_BUF_INIT;
 	struct qbk_err e = QBK_ERR_INIT;
+	char id[128], sum[SUM_HEX + 1];
+	const char **sample = NULL, *why = NULL, *missing = NULL;
+	size_t nkeys = 0, k = st->cache_sample;
+	int64_t listed = 0, now = qbk_now();
 	struct collect c;
-	char *p, *nl;
-	int rc = 0;
+	char *p;
+	int rc = 0, probe;
 
-	if (cache_header(st, &hdr, err) != 0)
+	if (cache_header(st, &hdr, id, sizeof(id), err) != 0)
 		return -1;
+	pthread_mutex_lock(&st->mu);
+	free(st->cache_dir);
+	qbk_buf_addf(&path, "%s/%s", st->cache_root, id);
+	st->cache_dir = qbk_buf_detach(&path, NULL);
+	st->cache_ok = 0;
 	qbk_buf_addf(&path, "%s/chunks", st->cache_dir);
-	if (qbk_fs_read_file(path.buf, (size_t)1 << 31, &file, &e) == 0 &&
-	    file.len >= hdr.len && memcmp(file.buf, hdr.buf, hdr.len) == 0) {
-		qbk_detail("chunk index from the cache '%s'", path.buf);
-		for (p = file.buf + hdr.len; rc == 0 && *p != '\0'; p = nl) {
-			nl = strchr(p, '\n');
-			if (nl == NULL)
-				break;	/* a torn last line */
-			*nl++ = '\0';
-			if (strncmp(p, "data/", 5) != 0 ||
-			    !qbk_store_key_valid(p))
+	pthread_mutex_unlock(&st->mu);
+	if (k > 0)
+		sample = qbk_xcalloc(k, sizeof(*sample));
+	if (qbk_fs_read_file(path.buf, CACHE_MAX, &file, &e) != 0) {
+		why = e.code == QBK_E_NOTFOUND ? NULL : "unreadable";
+	} else if (cache_check(&file, &hdr, &listed, sum, &nkeys, sample, k,
+	    &why) == 0) {
+		if (st->cache_max_age <= 0 || now - listed >= st->cache_max_age ||
+		    listed > now + 300) {
+			why = "older than cache_max_age";
+		} else if ((probe = cache_probe(st, sample, nkeys < k ? nkeys :
+		    k, &missing, err)) < 0) {
+			rc = -1;
+			goto out;
+		} else if (probe == 0) {
+			qbk_warn("chunk '%s' of the chunk-index cache is "
+			    "missing from the repository (removed by something "
+			    "else than qbk-prune?): listing the bucket again",
+			    missing);
+			why = "wrong";
+		}
+	}
+	if (why == NULL && file.len > 0) {
+		qbk_detail("chunk index from the cache '%s' (%zu chunks, %zu "
+		    "checked)", path.buf, nkeys, nkeys < k ? nkeys : k);
+		for (p = file.buf; p < file.buf + file.len;
+		    p += strlen(p) + 1) {
+			if (strncmp(p, "data/", 5) != 0)
 				continue;
 			rc = l->fn(l->cookie, p, NULL, err);
-			if (rc < 0)
-				rc = -1;
+			if (rc != 0) {
+				if (rc < 0)
+					rc = -1;
+				break;
+			}
 		}
 		pthread_mutex_lock(&st->mu);
 		st->cache_ok = rc == 0;
+		memcpy(st->cache_sum, sum, sizeof(sum));
 		pthread_mutex_unlock(&st->mu);
 		goto out;
 	}
-	if (file.len > 0)
-		qbk_detail("the chunk-index cache '%s' is out of date: "
-		    "listing the bucket", path.buf);
+	if (why != NULL)
+		qbk_detail("the chunk-index cache '%s' is %s: listing the "
+		    "bucket", path.buf, why);
 	/* List the bucket, and write the cache anew. */
 	c.l = l;
-	c.keys = &hdr;
+	c.keys = &keys;
 	if ((rc = qbk_s3_list(st->s3, "data/", collect_one, &c, err)) != 0)
 		goto out;
+	qbk_buf_addf(&hdr, "listed %lld\n", (long long)now);
+	block_sum(NULL, hdr.buf, hdr.len, sum);
+	qbk_buf_add(&out, hdr.buf, hdr.len);
+	qbk_buf_addf(&out, "sum %s\n", sum);
+	add_block(&out, sum, keys.buf, keys.len);
 	qbk_err_clear(&e);
 	if (qbk_fs_mkdir_p(st->cache_dir, QBK_FS_NOSYNC, &e) == 0 &&
-	    qbk_fs_write_atomic(st->cache_dir, "chunks", hdr.buf, hdr.len,
+	    qbk_fs_write_atomic(st->cache_dir, "chunks", out.buf, out.len,
 	    QBK_FS_NOSYNC, &e) == 0) {
 		pthread_mutex_lock(&st->mu);
 		st->cache_ok = 1;
+		memcpy(st->cache_sum, sum, sizeof(sum));
 		pthread_mutex_unlock(&st->mu);
 	} else {
 		qbk_warn("cannot write the chunk-index cache: %s", e.msg);
 	}
 out:
+	free(sample);
 	qbk_buf_release(&hdr);
 	qbk_buf_release(&file);
 	qbk_buf_release(&path);
+	qbk_buf_release(&keys);
+	qbk_buf_release(&out);
 	return rc;
 }
 
@@ -362,7 +597,7 @@ s3_list(struct qbk_store *s, const char *prefix, unsigned flags,
 	l.fn = fn;
 	l.cookie = cookie;
 	if ((flags & QBK_STORE_LIST_CACHED) && !(flags & QBK_STORE_LIST_STAT) &&
-	    st->cache_dir != NULL && strcmp(prefix, "data/") == 0)
+	    st->cache_root != NULL && strcmp(prefix, "data/") == 0)
 		return cached_list(st, &l, err);
 	return qbk_s3_list(st->s3, prefix, list_one, &l, err);
 }
@@ -433,7 +668,9 @@ s3_close(struct qbk_store *s, struct qbk_err *err)
 	qbk_s3_free(st->s3);
 	qbk_buf_release(&st->pending);
 	pthread_mutex_destroy(&st->mu);
+	free(st->cache_root);
 	free(st->cache_dir);
+	free(st->where);
 	free(st->base.location);
 	free(st);
 	return 0;
@@ -454,16 +691,12 @@ static const struct qbk_store_ops s3_ops = {
 	s3_close,
 };
 
-/* The cache folder of this repository: <root>/s3-<hash of endpoint,
- * bucket, prefix>; NULL when caching is off ("" root) or no root is
- * known. */
+/* The root folder of the chunk-index caches; NULL when caching is off
+ * ("" root) or no root is known. */
 static char *
-cache_dir(const char *root, const char *endpoint, const char *bucket,
-    const char *prefix)
+cache_root(const char *root)
 {
-	struct qbk_buf b = QBK_BUF_INIT, id = QBK_BUF_INIT;
-	unsigned char h[16];
-	char hex[33];
+	struct qbk_buf b = QBK_BUF_INIT;
 	const char *env;
 
 	if (root != NULL && *root == '\0')
@@ -476,13 +709,6 @@ cache_dir(const char *root, const char *endpoint, const char *bucket,
 		qbk_buf_addf(&b, "%s/.cache/qbk", env);
 	else
 		return NULL;
-	qbk_buf_addf(&id, "%s\n%s\n%s", endpoint != NULL ? endpoint : "aws",
-	    bucket, prefix);
-	crypto_generichash(h, sizeof(h), (const unsigned char *)id.buf, id.len,
-	    NULL, 0);
-	qbk_buf_release(&id);
-	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-	qbk_buf_addf(&b, "/s3-%s", hex);
 	return qbk_buf_detach(&b, NULL);
 }
 
@@ -493,7 +719,7 @@ qbk_store_s3_open(const char *location, const struct qbk_store_opts *opts,
 	struct qbk_store_s3 none;
 	const struct qbk_store_s3 *c;
 	struct qbk_s3_opts so;
-	struct qbk_buf bucket = QBK_BUF_INIT;
+	struct qbk_buf bucket = QBK_BUF_INIT, where = QBK_BUF_INIT;
 	struct s3store *st;
 	const char *p, *slash;
 	int ex, host_style;
@@ -552,8 +778,12 @@ qbk_store_s3_open(const char *location, const struct qbk_store_opts *opts,
 	st->lock_days = c->lock_days;
 	pthread_mutex_init(&st->mu, NULL);
 	qbk_buf_init(&st->pending);
-	st->cache_dir = cache_dir(c->cache_dir, so.endpoint, bucket.buf,
-	    so.prefix);
+	st->cache_root = cache_root(c->cache_dir);
+	st->cache_max_age = c->cache_max_age;
+	st->cache_sample = c->cache_sample;
+	qbk_buf_addf(&where, "%s at %s", location, so.endpoint != NULL ?
+	    so.endpoint : "AWS");
+	st->where = qbk_buf_detach(&where, NULL);
 	if (qbk_s3_new(&so, &st->s3, err) != 0) {
 		s3_close(&st->base, NULL);
 		goto err0;

@@ -293,6 +293,7 @@ s3_restart() {
 # s3rver's credentials) and with ARGS added, and point AWS_ENDPOINT_URL at
 # it.  Sets S3_PROXY_URL, S3_PROXY_PORT, S3_PROXY_PID (rules via
 # s3_proxy_fault JSON); the proxy log is $TEST_TMP/proxy.log.
+# shellcheck disable=SC2120
 s3_proxy_start() {
 	rm -f "$TEST_TMP/proxy.port"
 	python3 "$QBK_TOP/tests/s3/fault-proxy" --upstream "$S3_PORT" \
@@ -449,5 +450,6 @@ export XDG_CACHE_HOME
 # too (s3rver itself does not check V4 signatures).
 if [ "$QBK_TEST_REPO" = s3 ]; then
 	s3_start || { echo "# cannot start s3rver"; exit 1; }
+	# shellcheck disable=SC2119
 	s3_proxy_start || { echo "# cannot start the S3 proxy"; exit 1; }
 fi

@@ -127,22 +127,95 @@ test_expect_success 'a second backup stores only new chunks' '
 	test "$(json_get "$TEST_TMP/b2.json" "d[\"collections\"][0][\"new_bytes\"] < d[\"collections\"][0][\"snapshot_bytes\"]")" = true
 '
 
-test_expect_success 'the chunk-index cache holds every chunk, and is used' '
-	C=$(ls -d "$XDG_CACHE_HOME"/qbk/s3-*/chunks) &&
-	test "$(head -n 1 "$C")" = "qbk-s3-chunk-index 1" &&
-	tail -n +4 "$C" | sort >"$TEST_TMP/cached" &&
+# The chunk-index cache: $XDG_CACHE_HOME/qbk/<repository id>/chunks.
+cache_keys() {
+	grep '^data/' "$1" | sort
+}
+
+test_expect_success 'the chunk-index cache, named by the repository id, holds every chunk' '
+	ID=$(json_get "$S3_DIR/qbk/r1/config._S3rver_object" "d[\"id\"]") &&
+	C=$XDG_CACHE_HOME/qbk/$ID/chunks &&
+	test "$(head -n 1 "$C")" = "qbk-s3-chunk-index 2" &&
+	test_grep "^repository $ID$" "$C" &&
+	test_grep "^sum [0-9a-f]{64}$" "$C" &&
+	cache_keys "$C" >"$TEST_TMP/cached" &&
 	repo_s3_objects r1 data >"$TEST_TMP/real" &&
-	test_cmp "$TEST_TMP/real" "$TEST_TMP/cached" &&
+	test_cmp "$TEST_TMP/real" "$TEST_TMP/cached"
+'
+
+test_expect_success '... is used, and every chunk in it is checked (no more than cache_sample)' '
+	n=$(wc -l <"$TEST_TMP/real") && test "$n" -le 128 &&
 	qbk-backup $Q --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
-	test_grep "chunk index from the cache" "$TEST_TMP/err"
+	test_grep "chunk index from the cache .*\($n chunks, $n checked\)" "$TEST_TMP/err"
 '
 
 test_expect_success 'a deleted cache is rebuilt' '
 	rm -rf "$XDG_CACHE_HOME/qbk" &&
 	qbk-backup $Q --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
 	test_grep -v "chunk index from the cache" "$TEST_TMP/err" &&
-	C=$(ls -d "$XDG_CACHE_HOME"/qbk/s3-*/chunks) &&
-	test "$(tail -n +4 "$C" | wc -l)" -eq "$(repo_s3_objects r1 data | wc -l)"
+	cache_keys "$C" >"$TEST_TMP/cached" &&
+	test_cmp "$TEST_TMP/real" "$TEST_TMP/cached"
+'
+
+test_expect_success 'a cache with a chunk id appended by hand is discarded and listed again' '
+	printf "data/ff/%s\n" "$(printf "%064d" 0 | tr 0 f)" >>"$C" &&
+	qbk-backup $Q --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "chunk-index cache .* is damaged: listing the bucket" "$TEST_TMP/err" &&
+	test_grep -v "^data/ff/ffff" "$C" &&
+	cache_keys "$C" >"$TEST_TMP/cached" &&
+	test_cmp "$TEST_TMP/real" "$TEST_TMP/cached"
+'
+
+test_expect_success '... and so is one with an id changed, or cut short' '
+	k=$(grep -m 1 "^data/" "$C") &&
+	case $k in *0) k2=${k%?}1 ;; *) k2=${k%?}0 ;; esac &&
+	sed -i "s|^$k$|$k2|" "$C" && test_grep -v "^$k$" "$C" &&
+	qbk-backup $Q --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "chunk-index cache .* is damaged" "$TEST_TMP/err" &&
+	test_grep "^$k$" "$C" &&
+	truncate -s -20 "$C" &&
+	qbk-backup $Q --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "chunk-index cache .* is damaged" "$TEST_TMP/err" &&
+	qbk-backup $Q --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "chunk index from the cache" "$TEST_TMP/err"
+'
+
+test_expect_success 'a cache listed longer ago than cache_max_age is listed again' '
+	printf "[repository]\ncache_max_age = 1s\n" >"$TEST_TMP/age.conf" &&
+	sleep 1 &&
+	qbk-backup --url "$SIM_URL" --repo "$R" -c "$TEST_TMP/age.conf" \
+	    --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "chunk-index cache .* is older than cache_max_age" "$TEST_TMP/err"
+'
+
+# Chunks removed behind qbk's back, on a repository of its own.
+R4=s3://qbk/r4
+Q4="--url $SIM_URL --repo $R4 -c /dev/null"
+test_expect_success 'a chunk deleted behind qbk'"'"'s back is noticed by the next backup, which stores it again' '
+	repo_init "$R4" &&
+	qbk-backup $Q4 --collection c1 -q &&
+	repo_s3_objects r4 data >"$TEST_TMP/real4" &&
+	test "$(wc -l <"$TEST_TMP/real4")" -le 128 &&
+	obj=$(sed -n 3p "$TEST_TMP/real4") &&
+	s3cmd_run del "s3://qbk/r4/$obj" >/dev/null &&
+	qbk-backup $Q4 --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "chunk .$obj. of the chunk-index cache is missing" "$TEST_TMP/err" &&
+	repo_s3_objects r4 data >"$TEST_TMP/now4" &&
+	test_cmp "$TEST_TMP/real4" "$TEST_TMP/now4" &&
+	qbk-verify --repo "$R4" -c /dev/null -q
+'
+
+test_expect_success 'with cache_sample = 0 it is not, but --type full never trusts the cache' '
+	printf "[repository]\ncache_sample = 0\n" >"$TEST_TMP/nosample.conf" &&
+	s3cmd_run del "s3://qbk/r4/$obj" >/dev/null &&
+	qbk-backup --url "$SIM_URL" --repo "$R4" -c "$TEST_TMP/nosample.conf" \
+	    --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "chunk index from the cache .*, 0 checked\)" "$TEST_TMP/err" &&
+	{ qbk-verify --repo "$R4" -c /dev/null -q; test $? -eq 3; } &&
+	qbk-backup --url "$SIM_URL" --repo "$R4" -c "$TEST_TMP/nosample.conf" \
+	    --collection c1 --type full 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "storing the chunk again" "$TEST_TMP/err" &&
+	qbk-verify --repo "$R4" -c /dev/null -q
 '
 
 test_expect_success 'a live exclusive lock record makes a backup exit 4' '
@@ -176,8 +249,7 @@ test_expect_success '... and the prune made every cache out of date' '
 	test -f "$S3_DIR/qbk/r1/index-generation._S3rver_object" &&
 	qbk-backup $Q --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
 	test_grep "cache .* is out of date" "$TEST_TMP/err" &&
-	C=$(ls -d "$XDG_CACHE_HOME"/qbk/s3-*/chunks) &&
-	tail -n +4 "$C" | sort >"$TEST_TMP/cached" &&
+	cache_keys "$C" >"$TEST_TMP/cached" &&
 	repo_s3_objects r1 data >"$TEST_TMP/real" &&
 	test_cmp "$TEST_TMP/real" "$TEST_TMP/cached"
 '
@@ -185,7 +257,9 @@ test_expect_success '... and the prune made every cache out of date' '
 test_expect_success 'a damaged chunk is found by verify --read-data (exit 3)' '
 	obj=$(repo_s3_objects r1 data | head -n 1) &&
 	f="$S3_DIR/qbk/r1/$obj._S3rver_object" &&
-	printf "\377" | dd of="$f" bs=1 seek=40 conv=notrunc 2>/dev/null &&
+	python3 -c "import sys
+f = open(sys.argv[1], \"r+b\"); f.seek(40); b = f.read(1)
+f.seek(40); f.write(bytes([b[0] ^ 0xff]))" "$f" &&
 	{ qbk-verify $P --read-data -q; test $? -eq 3; }
 '
 
