@@ -79,6 +79,10 @@ struct xfer {
 	void *cookie;
 	int sink_started;
 	int sink_failed;
+	int restartable;	/* QBK_S3_F_RESTART: a retry may start over */
+	int64_t retry_after_ms;	/* the answer's Retry-After, or 0 */
+	int sse_kms;		/* answered as SSE-KMS encrypted */
+	int sse_c;		/* answered as SSE-C encrypted */
 	struct qbk_err sink_err;
 	struct qbk_buf errbody;
 	int64_t last_ms;	/* when bytes last moved (qbk_clock_ms) */
@@ -675,13 +679,57 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+/* Retry-After: delay-seconds or an HTTP date; 0 if unusable. */
+static int64_t
+parse_retry_after(const char *v, size_t n)
+{
+	char tmp[64];
+	char *end;
+	long long secs;
+	time_t t;
+
+	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' ||
+	    v[n - 1] == ' '))
+		n--;
+	while (n > 0 && *v == ' ') {
+		v++;
+		n--;
+	}
+	if (n == 0 || n >= sizeof(tmp))
+		return 0;
+	memcpy(tmp, v, n);
+	tmp[n] = '\0';
+	errno = 0;
+	secs = strtoll(tmp, &end, 10);
+	if (end != tmp && *end == '\0')
+		return errno == 0 && secs > 0 && secs < 86400 ?
+		    (int64_t)secs * 1000 : 0;
+	if ((t = curl_getdate(tmp, NULL)) == -1 || t <= time(NULL))
+		return 0;
+	return (int64_t)(t - time(NULL)) * 1000;
+}
+
+static int
+hdr_is(const char *p, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+
+	return n > k && strncasecmp(p, name, k) == 0;
+}
+
 static size_t
 header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct xfer *x = ud;
 	size_t n = size * nmemb, i, j = 0;
 
-	if (n > 5 && strncasecmp(ptr, "etag:", 5) == 0) {
+	if (n > 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+		/* A new answer (after a 100 Continue, say): forget the
+		 * headers of the one before. */
+		x->etag[0] = '\0';
+		x->retry_after_ms = 0;
+		x->sse_kms = x->sse_c = 0;
+	} else if (hdr_is(ptr, n, "etag:")) {
 		for (i = 5; i < n && j + 1 < sizeof(x->etag); i++) {
 			char c = ptr[i];
 
@@ -692,6 +740,18 @@ header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 			    c - 'A' + 'a' : c);
 		}
 		x->etag[j] = '\0';
+	} else if (hdr_is(ptr, n, "retry-after:")) {
+		x->retry_after_ms = parse_retry_after(ptr + 12, n - 12);
+	} else if (hdr_is(ptr, n, "x-amz-server-side-encryption:")) {
+		const char *v = ptr + 29;
+
+		while (*v == ' ')
+			v++;
+		if (strncmp(v, "aws:kms", 7) == 0)	/* also aws:kms:dsse */
+			x->sse_kms = 1;
+	} else if (hdr_is(ptr, n,
+	    "x-amz-server-side-encryption-customer-algorithm:")) {
+		x->sse_c = 1;
 	}
 	return n;
 }
@@ -759,6 +819,8 @@ xfer_reset(struct xfer *x)
 	x->last_bytes = -1;
 	x->stalled = 0;
 	x->etag[0] = '\0';
+	x->retry_after_ms = 0;
+	x->sse_kms = x->sse_c = 0;
 	x->errbuf[0] = '\0';
 	qbk_buf_reset(&x->errbody);
 }
@@ -934,6 +996,26 @@ crypto:
 	return qbk_err_set(err, QBK_E_INTERNAL, "S3: cannot sign the request");
 }
 
+/* Failures of TLS verification and set-up that no retry can mend. */
+static int
+tls_final(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /*
  * Outcome of an attempt: 0 done, 1 retry, -1 failed for good; ${err} says
  * why (also for a retry, so that the last one is reported).
@@ -963,11 +1045,20 @@ xfer_outcome(struct xfer *x, CURLcode cc, const char *method,
 	if (cc == CURLE_ABORTED_BY_CALLBACK && x->stalled) {
 		qbk_err_set(err, QBK_E_NET, "S3 %s %s: no data moved for %ld "
 		    "s", method, what, x->s3->low_speed_time_s);
-		return x->sink_started ? -1 : 1;
+		return x->sink_started && !x->restartable ? -1 : 1;
 	}
 	if (cc == CURLE_ABORTED_BY_CALLBACK) {
 		qbk_err_set(err, QBK_E_INTERRUPTED, "S3 %s %s: interrupted",
 		    method, what);
+		return -1;
+	}
+	if (tls_final(cc)) {
+		/* Trying again cannot help: fail at once. */
+		qbk_err_set(err, QBK_E_NET, "S3 %s %s: TLS: %s", method, what,
+		    x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(cc));
+		qbk_err_hint(err, "the server's certificate is not trusted: "
+		    "set s3_ca_file to the CA certificate that signed it, or "
+		    "check s3_endpoint");
 		return -1;
 	}
 	if (cc != CURLE_OK) {
@@ -975,7 +1066,7 @@ xfer_outcome(struct xfer *x, CURLcode cc, const char *method,
 		    x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(cc));
 		if (err != NULL)
 			err->http_status = 0;
-		return x->sink_started ? -1 : 1;
+		return x->sink_started && !x->restartable ? -1 : 1;
 	}
 	if (status >= 200 && status <= 299) {
 		if (strcmp(method, "PUT") == 0 && x->etag[0] != '\0' &&
@@ -1009,7 +1100,7 @@ xfer_outcome(struct xfer *x, CURLcode cc, const char *method,
 			    "s3_region");
 		qbk_buf_release(&code);
 		qbk_buf_release(&msg);
-		if (x->sink_started)
+		if (x->sink_started && !x->restartable)
 			return -1;
 		return qbk_s3_retryable(0, status) ? 1 : -1;
 	}
@@ -1032,12 +1123,24 @@ sleep_ms(struct qbk_s3 *s3, int64_t ms)
 	return s3->cancel != NULL && *s3->cancel ? -1 : 0;
 }
 
-/* How long to wait before retry ${attempt} (1, 2, ...) of ${x}. */
+/* How long to wait before retry ${attempt} (1, 2, ...) of ${x}: the
+ * jittered backoff, or the server's Retry-After (429, 503) if longer,
+ * bounded by retry_max_ms. */
 static int64_t
 retry_delay_ms(const struct xfer *x, unsigned attempt)
 {
-	return qbk_s3_backoff_ms(attempt, x->s3->retry_base_ms,
+	int64_t d = qbk_s3_backoff_ms(attempt, x->s3->retry_base_ms,
 	    x->s3->retry_max_ms, randombytes_random());
+	int64_t ra = x->retry_after_ms;
+
+	if (ra > x->s3->retry_max_ms)
+		ra = x->s3->retry_max_ms;
+	if (ra > d) {
+		qbk_detail("waiting %lld ms as the server's Retry-After asks",
+		    (long long)ra);
+		d = ra;
+	}
+	return d;
 }
 
 int
@@ -1066,10 +1169,17 @@ qbk_s3_request(struct qbk_s3 *s3, const char *method, const char *key,
 	x.sink = sink;
 	x.cookie = cookie;
 	qbk_buf_init(&x.errbody);
+	x.restartable = (flags & QBK_S3_F_RESTART) && sink != NULL;
 	for (attempt = 0;; attempt++) {
 		CURLcode cc;
 		int oc;
 
+		if (x.sink_started) {
+			/* A retry after part of the body: start over. */
+			x.sink_started = 0;
+			if (sink(cookie, NULL, 0, &e) != 0)
+				break;
+		}
 		if (xfer_setup(&x, method, url.buf, flags, &e) != 0)
 			break;
 		cc = curl_easy_perform(x.easy);
@@ -1504,6 +1614,10 @@ sink_buf(void *cookie, const void *data, size_t len, struct qbk_err *err)
 {
 	struct qbk_buf *b = cookie;
 
+	if (data == NULL) {	/* a retry starts over */
+		qbk_buf_reset(b);
+		return 0;
+	}
 	if (b->len + len > LIST_BODY_MAX)
 		return qbk_err_set(err, QBK_E_HTTP, "S3 list: response "
 		    "larger than %d bytes", LIST_BODY_MAX);
@@ -1540,8 +1654,8 @@ qbk_s3_list(struct qbk_s3 *s3, const char *prefix,
 			qbk_s3_escape(full.buf, 0, &q);
 		}
 		qbk_buf_reset(&body);
-		if (qbk_s3_request(s3, "GET", NULL, q.buf, NULL, 0, 0,
-		    sink_buf, &body, NULL, err) != 0 ||
+		if (qbk_s3_request(s3, "GET", NULL, q.buf, NULL, 0,
+		    QBK_S3_F_RESTART, sink_buf, &body, NULL, err) != 0 ||
 		    qbk_s3_parse_list(body.buf, body.len, &pg, err) != 0) {
 			rc = -1;
 			break;

@@ -18,8 +18,11 @@
  *
  * Every request is retried with exponential backoff and full jitter on
  * connection errors and timeouts, on HTTP 429, 408 and 5xx other than 501
- * (S3's SlowDown is a 503); never on other statuses.  A PUT is retried
- * whole.
+ * (S3's SlowDown is a 503); never on other statuses, nor on TLS
+ * certificate failures (a clear error at once).  A Retry-After header
+ * (seconds or a date) lengthens the wait up to retry_max_ms.  A PUT is
+ * retried whole; a GET that fails part way through its body is retried
+ * whole if its sink can start over (QBK_S3_F_RESTART), else it fails.
  *
  * Asynchronous PUTs and DELETEs (qbk_s3_submit) run on one I/O thread that
  * keeps up to ${transfers} requests in flight with libcurl's multi
@@ -63,6 +66,7 @@ struct qbk_s3_opts {
 
 /* Request flags. */
 #define QBK_S3_F_LOCK	0x1	/* PUT: send the object-lock headers */
+#define QBK_S3_F_RESTART 0x2	/* GET: the sink can start over (below) */
 
 /** qbk_s3_new(opts, out, err): a client; the strings are copied.  Starts
  * the I/O thread.  0 or -1 (QBK_E_CONFIG for a bad endpoint). */
@@ -74,7 +78,10 @@ int qbk_s3_new(const struct qbk_s3_opts *, struct qbk_s3 **,
 void qbk_s3_free(struct qbk_s3 *);
 
 /** qbk_s3_sink_fn(cookie, data, len, err): receives a GET body piece by
- * piece; 0 to go on, -1 with ${err} set to stop (not retried). */
+ * piece; 0 to go on, -1 with ${err} set to stop (not retried).  With
+ * QBK_S3_F_RESTART, a retry after part of a body was delivered first calls
+ * it with ${data} NULL and ${len} 0: it must then forget what it got (an
+ * in-memory body is emptied). */
 typedef int qbk_s3_sink_fn(void *, const void *, size_t, struct qbk_err *);
 
 /* A response. */
@@ -88,9 +95,9 @@ struct qbk_s3_resp {
 /** qbk_s3_request(s3, method, key, query, body, len, flags, sink, cookie,
  * resp, err): one request on object ${key} (relative to the prefix; NULL
  * or "" for the bucket itself) with the query string ${query} (already
- * encoded and sorted by name; may be NULL), retried as described above.
- * GET bodies go to ${sink} (NULL: dropped); once ${sink} has seen bytes, a
- * failure is not retried (QBK_E_NET).  Returns 0 when the status is 2xx,
+ * encoded; may be NULL), retried as described above.  GET bodies go to
+ * ${sink} (NULL: dropped); once ${sink} has seen bytes, a failure is
+ * retried only with QBK_S3_F_RESTART (else QBK_E_NET).  Returns 0 when the status is 2xx,
  * else -1: 404 QBK_E_NOTFOUND, 401/403 QBK_E_AUTH, other QBK_E_HTTP (with
  * S3's error code and message), connection QBK_E_NET; ${resp} (may be
  * NULL) gets the status in every case. */

@@ -235,7 +235,9 @@ int qbk_store_get(struct qbk_store *, const char *, size_t, struct qbk_buf *,
     struct qbk_err *);
 
 /** qbk_store_get_stream(store, key, fn, cookie, err): read the object ${key}
- * piece by piece through ${fn}.  0 or -1. */
+ * piece by piece through ${fn}.  0 or -1.  Unlike qbk_store_get(), an S3
+ * download that fails after ${fn} has seen bytes is not retried (the
+ * pieces cannot be taken back). */
 int qbk_store_get_stream(struct qbk_store *, const char *,
     qbk_store_read_fn *, void *, struct qbk_err *);
 

@@ -220,6 +220,10 @@ get_sink(void *cookie, const void *data, size_t len, struct qbk_err *err)
 {
 	struct getbuf *g = cookie;
 
+	if (data == NULL) {	/* a retry starts over */
+		qbk_buf_reset(g->out);
+		return 0;
+	}
 	if (g->out->len + len > g->max)
 		return qbk_err_set(err, QBK_E_INTEGRITY, "object '%s' is "
 		    "larger than %zu bytes", g->key, g->max);
@@ -239,8 +243,8 @@ s3_get(struct qbk_store *s, const char *key, size_t max, struct qbk_buf *out,
 	g.out = out;
 	g.max = max;
 	g.key = key;
-	rc = qbk_s3_request(st->s3, "GET", key, NULL, NULL, 0, 0, get_sink, &g,
-	    NULL, err);
+	rc = qbk_s3_request(st->s3, "GET", key, NULL, NULL, 0, QBK_S3_F_RESTART,
+	    get_sink, &g, NULL, err);
 	if (rc != 0)
 		qbk_buf_release(out);
 	return rc;
@@ -300,6 +304,10 @@ small_sink(void *cookie, const void *data, size_t len, struct qbk_err *err)
 {
 	struct qbk_buf *b = cookie;
 
+	if (data == NULL) {	/* a retry starts over */
+		qbk_buf_reset(b);
+		return 0;
+	}
 	if (b->len + len > CONFIG_MAX)
 		return qbk_err_set(err, QBK_E_INTEGRITY, "object larger than "
 		    "%d bytes", CONFIG_MAX);
@@ -322,7 +330,7 @@ cache_header(struct s3store *st, struct qbk_buf *hdr, char *id, size_t idsz,
 	int rc = -1;
 
 	if (qbk_s3_request(st->s3, "GET", "config", NULL, NULL, 0,
-	    0, small_sink, &cfg, &r, err) != 0)
+	    QBK_S3_F_RESTART, small_sink, &cfg, &r, err) != 0)
 		goto out;
 	if ((j = qbk_json_parse(cfg.buf, cfg.len, "the repository config",
 	    err)) == NULL)
@@ -338,7 +346,7 @@ cache_header(struct s3store *st, struct qbk_buf *hdr, char *id, size_t idsz,
 	memcpy(id, v, strlen(v) + 1);
 	qbk_json_decref(j);
 	if (qbk_s3_request(st->s3, "GET", GEN_KEY, NULL, NULL, 0,
-	    0, small_sink, &gen, NULL, &e) != 0) {
+	    QBK_S3_F_RESTART, small_sink, &gen, NULL, &e) != 0) {
 		if (e.code != QBK_E_NOTFOUND) {
 			if (err != NULL)
 				*err = e;

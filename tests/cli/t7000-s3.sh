@@ -289,6 +289,35 @@ test_expect_success 'connection resets are retried too' '
 	qbk-backup $Q -q && qbk-verify $P -q
 '
 
+test_expect_success 'a 503 with Retry-After is retried after the time it asks' '
+	s3_proxy_fault clear &&
+	s3_proxy_fault "{\"method\":\"PUT\",\"path\":\"/data/\",\"status\":503,\"retry_after\":2,\"count\":1}" &&
+	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.1,\"seed\":13}" >/dev/null &&
+	qbk-backup $Q -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "HTTP 503 SlowDown.*; retrying" "$TEST_TMP/err" &&
+	test_grep "waiting 2000 ms as the server.s Retry-After asks" "$TEST_TMP/err" &&
+	qbk-verify $P -q
+'
+
+test_expect_success 'a chunk GET cut short is retried: the restore succeeds' '
+	s3_proxy_fault clear &&
+	faults=$(s3_proxy_stats "d[\"faults\"]") &&
+	s3_proxy_fault "{\"method\":\"GET\",\"path\":\"/data/\",\"mode\":\"truncate\",\"count\":1}" &&
+	qbk-restore $Q --collection c1 --as c1cut -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test "$(s3_proxy_stats "d[\"faults\"]")" -eq $((faults + 1)) &&
+	test_grep "; retrying" "$TEST_TMP/err" &&
+	sim_points c1 >"$TEST_TMP/p1" && sim_points c1cut >"$TEST_TMP/p2" &&
+	test_cmp "$TEST_TMP/p1" "$TEST_TMP/p2"
+'
+
+test_expect_success '... and so is a listing cut short' '
+	s3_proxy_fault clear &&
+	s3_proxy_fault "{\"method\":\"GET\",\"path\":\"&prefix=\",\"mode\":\"truncate\",\"bytes\":100,\"count\":1}" &&
+	qbk-verify $P -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "; retrying" "$TEST_TMP/err" &&
+	s3_proxy_fault clear
+'
+
 test_expect_success 'a server that keeps failing: the backup fails, no backup is visible' '
 	s3_proxy_fault clear &&
 	repo_s3_objects r2 backups >"$TEST_TMP/bk1" &&
