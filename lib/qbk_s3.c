@@ -996,6 +996,20 @@ crypto:
 	return qbk_err_set(err, QBK_E_INTERNAL, "S3: cannot sign the request");
 }
 
+/*
+ * Whether the ETag of a PUT's answer is the MD5 of the object: not with
+ * SSE-KMS or SSE-C (AWS then answers another digest), and not when it is
+ * not 32 hex digits (multipart, or a store of another kind).  Then only
+ * Content-MD5 guards the upload: the server refuses a body that does not
+ * match it (400 BadDigest).
+ */
+static int
+etag_is_md5(const struct xfer *x)
+{
+	return !x->sse_kms && !x->sse_c && x->md5hex[0] != '\0' &&
+	    strlen(x->etag) == 32 && strspn(x->etag, "0123456789abcdef") == 32;
+}
+
 /* Failures of TLS verification and set-up that no retry can mend. */
 static int
 tls_final(CURLcode cc)
@@ -1069,7 +1083,7 @@ xfer_outcome(struct xfer *x, CURLcode cc, const char *method,
 		return x->sink_started && !x->restartable ? -1 : 1;
 	}
 	if (status >= 200 && status <= 299) {
-		if (strcmp(method, "PUT") == 0 && x->etag[0] != '\0' &&
+		if (strcmp(method, "PUT") == 0 && etag_is_md5(x) &&
 		    strcmp(x->etag, x->md5hex) != 0) {
 			/* The server stored something else: send again. */
 			qbk_err_set(err, QBK_E_INTEGRITY, "S3 PUT %s: ETag %s "

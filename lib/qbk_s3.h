@@ -8,9 +8,10 @@
  * libcurl's CURLOPT_AWS_SIGV4, see qbk_s3.c): every header that qbk sets is
  * signed and sent as signed (host, x-amz-date, x-amz-content-sha256 with
  * the payload's SHA-256, x-amz-security-token with a session token, and on
- * a PUT content-md5, content-type and the object-lock headers).  A PUT's
- * response ETag must equal the MD5 (hex) of what was sent, so that an
- * upload is confirmed byte for byte.
+ * a PUT content-md5, content-type and the object-lock headers).  The
+ * server refuses a PUT body that does not match its Content-MD5; and when
+ * the answer's ETag is an MD5 (32 hex digits, neither SSE-KMS nor SSE-C),
+ * it must equal the MD5 of what was sent, or the PUT is sent again.
  *
  * Addressing: path style "<endpoint>/<bucket>/<key>" or virtual-host style
  * "<scheme>://<bucket>.<host>/<key>".  Without an endpoint, AWS's

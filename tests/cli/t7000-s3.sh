@@ -318,6 +318,27 @@ test_expect_success '... and so is a listing cut short' '
 	s3_proxy_fault clear
 '
 
+test_expect_success 'a PUT answered with an ETag that is not its MD5 is sent again' '
+	s3_proxy_fault clear &&
+	faults=$(s3_proxy_stats "d[\"faults\"]") &&
+	s3_proxy_fault "{\"method\":\"PUT\",\"path\":\"/data/\",\"mode\":\"etag\",\"count\":2}" &&
+	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.1,\"seed\":14}" >/dev/null &&
+	qbk-backup $Q -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test "$(s3_proxy_stats "d[\"faults\"]")" -eq $((faults + 2)) &&
+	test "$(grep -c "ETag [0-9a-f]* is not the MD5 .*; retrying" "$TEST_TMP/err")" -eq 2 &&
+	qbk-verify $P --read-data -q
+'
+
+test_expect_success '... but with SSE-KMS the ETag is no MD5, and is not compared' '
+	s3_proxy_fault clear &&
+	s3_proxy_fault "{\"method\":\"PUT\",\"mode\":\"sse-kms\",\"count\":-1}" &&
+	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.1,\"seed\":15}" >/dev/null &&
+	qbk-backup $Q -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep -v "retrying" "$TEST_TMP/err" &&
+	s3_proxy_fault clear &&
+	qbk-verify $P --read-data -q
+'
+
 test_expect_success 'a server that keeps failing: the backup fails, no backup is visible' '
 	s3_proxy_fault clear &&
 	repo_s3_objects r2 backups >"$TEST_TMP/bk1" &&
