@@ -60,6 +60,8 @@ struct s3store {
 	struct qbk_store base;	/* first: a store points here */
 	struct qbk_s3 *s3;
 	unsigned lock_days;
+	pthread_mutex_t lock_mu;	/* the object-lock check, once */
+	int lock_checked;	/* 1: the bucket has object lock enabled */
 	char *cache_root;	/* <root> of the cache, or NULL: no cache */
 	char *where;		/* "s3://bucket/prefix at <endpoint>" */
 	int64_t cache_max_age;
@@ -174,6 +176,65 @@ s3_flush(struct qbk_store *s, struct qbk_err *err)
 	return rc;
 }
 
+static int small_sink(void *, const void *, size_t, struct qbk_err *);
+
+/*
+ * Before the first PUT with object-lock headers: the bucket must have
+ * object lock enabled (GetObjectLockConfiguration).  A bucket without it
+ * would refuse such PUTs (AWS) or, worse, store them without any lock
+ * (stores that ignore the headers), so fail clearly instead.
+ */
+static int
+check_object_lock(struct s3store *st, struct qbk_err *err)
+{
+	struct qbk_buf body = QBK_BUF_INIT;
+	struct qbk_err e = QBK_ERR_INIT;
+	int rc = 0;
+
+	pthread_mutex_lock(&st->lock_mu);
+	if (st->lock_checked)
+		goto out;
+	if (qbk_s3_request(st->s3, "GET", NULL, "object-lock", NULL, 0,
+	    QBK_S3_F_RESTART, small_sink, &body, NULL, &e) != 0) {
+		if (e.http_status == 404 || e.http_status == 501 ||
+		    e.http_status == 400) {
+			qbk_err_set(err, QBK_E_CONFIG, "s3_object_lock_days is "
+			    "%u, but the bucket of '%s' %s: %s", st->lock_days,
+			    st->base.location, e.http_status == 404 ?
+			    "does not have object lock enabled" :
+			    "does not support object lock", e.msg);
+			qbk_err_hint(err, "use a bucket created with object "
+			    "lock enabled, or set s3_object_lock_days = 0");
+		} else {
+			if (err != NULL)
+				*err = e;
+			qbk_err_prefix(err, "cannot read the object lock "
+			    "configuration of '%s'", st->base.location);
+			if (e.code == QBK_E_AUTH)
+				qbk_err_hint(err, "allow "
+				    "s3:GetBucketObjectLockConfiguration");
+		}
+		rc = -1;
+		goto out;
+	}
+	if (strstr(body.buf, "<ObjectLockEnabled>Enabled<") == NULL) {
+		qbk_err_set(err, QBK_E_CONFIG, "s3_object_lock_days is %u, but "
+		    "the bucket of '%s' does not have object lock enabled",
+		    st->lock_days, st->base.location);
+		qbk_err_hint(err, "use a bucket created with object lock "
+		    "enabled, or set s3_object_lock_days = 0");
+		rc = -1;
+		goto out;
+	}
+	qbk_detail("the bucket of '%s' has object lock enabled",
+	    st->base.location);
+	st->lock_checked = 1;
+out:
+	pthread_mutex_unlock(&st->lock_mu);
+	qbk_buf_release(&body);
+	return rc;
+}
+
 static int
 s3_put(struct qbk_store *s, const char *key, const void *data, size_t len,
     unsigned flags, struct qbk_err *err)
@@ -181,6 +242,9 @@ s3_put(struct qbk_store *s, const char *key, const void *data, size_t len,
 	struct s3store *st = (struct s3store *)s;
 	unsigned rf = st->lock_days > 0 && lockable(key) ? QBK_S3_F_LOCK : 0;
 	struct qbk_err e = QBK_ERR_INIT;
+
+	if (rf != 0 && check_object_lock(st, err) != 0)
+		return -1;
 
 	if (flags & QBK_STORE_F_LAZY) {
 		if (qbk_s3_submit(st->s3, "PUT", key, data, len, rf, err) != 0)
@@ -676,6 +740,7 @@ s3_close(struct qbk_store *s, struct qbk_err *err)
 	qbk_s3_free(st->s3);
 	qbk_buf_release(&st->pending);
 	pthread_mutex_destroy(&st->mu);
+	pthread_mutex_destroy(&st->lock_mu);
 	free(st->cache_root);
 	free(st->cache_dir);
 	free(st->where);
@@ -785,6 +850,7 @@ qbk_store_s3_open(const char *location, const struct qbk_store_opts *opts,
 	st->base.location = qbk_xstrdup(location);
 	st->lock_days = c->lock_days;
 	pthread_mutex_init(&st->mu, NULL);
+	pthread_mutex_init(&st->lock_mu, NULL);
 	qbk_buf_init(&st->pending);
 	st->cache_root = cache_root(c->cache_dir);
 	st->cache_max_age = c->cache_max_age;
