@@ -245,7 +245,8 @@ repo_init() {
 
 # ---- S3 (tests/s3/) ------------------------------------------------------
 # s3_start: start s3rver on a free loopback port with its own folder and the
-# bucket "qbk"; it is stopped at exit.  Sets and exports S3_PORT,
+# bucket "qbk" (also as the virtual host qbk.s3.localhost); it is stopped at
+# exit.  Sets and exports S3_PORT,
 # S3_ENDPOINT, S3_DIR (s3rver's folder: object K of bucket B is the file
 # $S3_DIR/B/K._S3rver_object), S3_PID, and the credentials
 # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (s3rver's fixed S3RVER) and
@@ -254,7 +255,8 @@ s3_start() {
 	S3_DIR=$TEST_TMP/s3rver
 	mkdir -p "$S3_DIR"
 	_out=$("$QBK_TOP/tests/s3/s3rver-start" --directory "$S3_DIR/data" \
-		--bucket qbk --log "$S3_DIR/log") || return 1
+		--bucket qbk --service-endpoint localhost \
+		--log "$S3_DIR/log") || return 1
 	S3_PORT=${_out% *}
 	S3_PID=${_out#* }
 	_sim_pids="$_sim_pids $S3_PID"
@@ -282,7 +284,8 @@ s3_stop() {
 # s3_restart: start s3rver again (after s3_stop) on the same port and data.
 s3_restart() {
 	_out=$("$QBK_TOP/tests/s3/s3rver-start" --directory "$S3_DIR" \
-		--bucket qbk --port "$S3_PORT" --log "$S3_DIR/../log") || return 1
+		--bucket qbk --service-endpoint localhost --port "$S3_PORT" \
+		--log "$S3_DIR/../log") || return 1
 	S3_PID=${_out#* }
 	_sim_pids="$_sim_pids $S3_PID"
 	export S3_PID
@@ -290,8 +293,8 @@ s3_restart() {
 
 # s3_proxy_start [ARGS...]: start tests/s3/fault-proxy in front of s3rver,
 # checking the SigV4 signature of every request (--verify-sigv4, with
-# s3rver's credentials) and with ARGS added, and point AWS_ENDPOINT_URL at
-# it.  Sets S3_PROXY_URL, S3_PROXY_PORT, S3_PROXY_PID (rules via
+# s3rver's credentials) and with ARGS added (with --tls-cert it speaks
+# HTTPS), and point AWS_ENDPOINT_URL at it.  Sets S3_PROXY_URL, S3_PROXY_PORT, S3_PROXY_PID (rules via
 # s3_proxy_fault JSON); the proxy log is $TEST_TMP/proxy.log.
 # shellcheck disable=SC2120
 s3_proxy_start() {
@@ -308,7 +311,10 @@ s3_proxy_start() {
 		sleep 0.1
 	done
 	S3_PROXY_PORT=$(cat "$TEST_TMP/proxy.port")
-	S3_PROXY_URL=http://127.0.0.1:$S3_PROXY_PORT
+	case " $* " in
+	*" --tls-cert "*) S3_PROXY_URL=https://127.0.0.1:$S3_PROXY_PORT ;;
+	*) S3_PROXY_URL=http://127.0.0.1:$S3_PROXY_PORT ;;
+	esac
 	AWS_ENDPOINT_URL=$S3_PROXY_URL
 	export S3_PROXY_URL S3_PROXY_PORT S3_PROXY_PID AWS_ENDPOINT_URL
 }
@@ -324,7 +330,7 @@ s3_proxy_stop() {
 # s3_proxy_stats EXPR: the Python expression EXPR over the proxy's
 # statistics (bound to 'd'), e.g. s3_proxy_stats 'd["sig_failed"]'.
 s3_proxy_stats() {
-	curl -sSf "$S3_PROXY_URL/__proxy/stats" >"$TEST_TMP/.stats" &&
+	curl -sSfk "$S3_PROXY_URL/__proxy/stats" >"$TEST_TMP/.stats" &&
 	json_get "$TEST_TMP/.stats" "$1"
 }
 

@@ -434,6 +434,70 @@ test_expect_success 'object lock: every chunk and manifest PUT is locked until n
 	EOP
 '
 
+# HTTPS with a throw-away CA, and virtual-host addressing (libcurl resolves
+# every *.localhost name to the loopback address; s3rver serves the bucket
+# qbk as the host qbk.s3.localhost).
+test_expect_success 'HTTPS: a throw-away CA, and a certificate for 127.0.0.1 and *.s3.localhost' '
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -days 2 -subj "/CN=qbk test CA" \
+	    -addext basicConstraints=critical,CA:TRUE \
+	    -addext keyUsage=critical,keyCertSign,cRLSign \
+	    -keyout "$TEST_TMP/ca.key" -out "$TEST_TMP/ca.pem" 2>/dev/null &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	    -subj "/CN=127.0.0.1" -keyout "$TEST_TMP/srv.key" \
+	    -out "$TEST_TMP/srv.csr" 2>/dev/null &&
+	printf "subjectAltName=IP:127.0.0.1,DNS:s3.localhost,DNS:*.s3.localhost\n" \
+	    >"$TEST_TMP/srv.ext" &&
+	openssl x509 -req -in "$TEST_TMP/srv.csr" -CA "$TEST_TMP/ca.pem" \
+	    -CAkey "$TEST_TMP/ca.key" -CAcreateserial -days 2 \
+	    -extfile "$TEST_TMP/srv.ext" -out "$TEST_TMP/srv.pem" 2>/dev/null &&
+	openssl verify -CAfile "$TEST_TMP/ca.pem" "$TEST_TMP/srv.pem"
+'
+
+PROXY1_URL=$S3_PROXY_URL PROXY1_PID=$S3_PROXY_PID
+test_expect_success 'a repository over HTTPS, its certificate checked against s3_ca_file' '
+	s3_proxy_start --tls-cert "$TEST_TMP/srv.pem" --tls-key "$TEST_TMP/srv.key" &&
+	case $S3_PROXY_URL in https://*) ;; *) false ;; esac &&
+	cat >"$TEST_TMP/tls.conf" <<-EOC &&
+	[repository]
+	location = s3://qbk/r5
+	s3_endpoint = $S3_PROXY_URL
+	s3_ca_file = $TEST_TMP/ca.pem
+	EOC
+	qbk-init -c "$TEST_TMP/tls.conf" --kdf-opslimit 1 --kdf-memlimit 8192 >/dev/null &&
+	qbk-backup --url "$SIM_URL" -c "$TEST_TMP/tls.conf" --collection c1 -q &&
+	qbk-verify -c "$TEST_TMP/tls.conf" --read-data -q &&
+	test "$(s3_proxy_stats "d[\"refused\"]")" = "{}"
+'
+
+test_expect_success '... without it the certificate is refused at once, with a hint, not retried' '
+	grep -v s3_ca_file "$TEST_TMP/tls.conf" >"$TEST_TMP/notrust.conf" &&
+	n=$(s3_proxy_stats "d[\"requests\"]") &&
+	{ qbk-verify -c "$TEST_TMP/notrust.conf" -q 2>"$TEST_TMP/err"; test $? -eq 1; } &&
+	test_grep "S3 GET qbk: TLS: .*certificate" "$TEST_TMP/err" &&
+	test_grep "hint: .*set s3_ca_file" "$TEST_TMP/err" &&
+	test_grep -v "giving up after" "$TEST_TMP/err" &&
+	test "$(s3_proxy_stats "d[\"requests\"]")" -eq "$n"
+'
+
+test_expect_success 'virtual-host addressing (s3_uri_style = host), over HTTPS too' '
+	cat >"$TEST_TMP/host.conf" <<-EOC &&
+	[repository]
+	location = s3://qbk/r5
+	s3_endpoint = https://s3.localhost:$S3_PROXY_PORT
+	s3_uri_style = host
+	s3_ca_file = $TEST_TMP/ca.pem
+	EOC
+	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.1,\"seed\":16}" >/dev/null &&
+	qbk-backup --url "$SIM_URL" -c "$TEST_TMP/host.conf" --collection c1 -q &&
+	qbk-verify -c "$TEST_TMP/host.conf" --read-data -q &&
+	test "$(s3_proxy_stats "\"qbk.s3.localhost:$S3_PROXY_PORT\" in d[\"hosts\"]")" = true &&
+	test "$(s3_proxy_stats "d[\"refused\"]")" = "{}" &&
+	test "$(repo_s3_objects r5 backups | grep -vc "\.copy$")" -eq 2
+'
+s3_proxy_stop
+S3_PROXY_URL=$PROXY1_URL S3_PROXY_PID=$PROXY1_PID AWS_ENDPOINT_URL=$PROXY1_URL
+
 test_expect_success 's3rver stopped in the middle: the backup fails, then succeeds' '
 	repo_s3_objects r2 backups >"$TEST_TMP/bk1" &&
 	sim_generate big 40000 64 7 &&
