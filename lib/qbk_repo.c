@@ -855,6 +855,14 @@ qbk_repo_chunk_claim(struct qbk_repo *r, const uint8_t *id)
 		r->index = qbk_idset_new(65536);
 	isnew = qbk_idset_add(r->index, id);
 	pthread_mutex_unlock(&r->lock);
+	if (!isnew) {
+		char key[QBK_REPO_CHUNK_KEY_LEN];
+
+		/* Reused: it must last as long as this backup (object
+		 * lock, qbk-repository(5)). */
+		qbk_repo_chunk_key(id, key);
+		qbk_store_touch(r->store, key);
+	}
 	return isnew;
 }
 

@@ -145,7 +145,8 @@ size_t qbk_repo_chunk_count(const struct qbk_repo *);
 
 /** qbk_repo_chunk_claim(r, id): 1 if the chunk ${id} is new and the caller
  * must store it (it is now claimed), 0 if the repository has it or another
- * thread is storing it. */
+ * thread is storing it; then it is touched (qbk_store_touch), as the
+ * backup being written will refer to it. */
 int qbk_repo_chunk_claim(struct qbk_repo *, const uint8_t *);
 
 /** qbk_repo_chunk_put(r, id, obj, len, replace, err): store the chunk

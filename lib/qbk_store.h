@@ -195,6 +195,8 @@ struct qbk_store_ops {
 	int (*host_lock)(struct qbk_store *, int, void **, struct qbk_err *);
 	void (*host_unlock)(struct qbk_store *, void *);
 	int (*close)(struct qbk_store *, struct qbk_err *);
+	/* NULL when the backend keeps every object anyway (local). */
+	void (*touch)(struct qbk_store *, const char *);
 };
 
 struct qbk_store {
@@ -266,6 +268,15 @@ int qbk_store_delete(struct qbk_store *, const char *, unsigned,
 
 /** qbk_store_flush(store, err): make every lazy put and delete that returned
  * before this call durable.  0 or -1. */
+
+/** qbk_store_touch(store, key): the existing object ${key} is referenced
+ * anew by what is being written (a chunk reused by a backup): by the next
+ * flush or non-lazy operation, the backend makes sure that it is kept at
+ * least as long as an object written now would be (S3 with object lock:
+ * its retention is extended when shorter; a failure fails that flush).
+ * Safe from several threads; a no-op for backends that keep objects
+ * anyway (local). */
+void qbk_store_touch(struct qbk_store *, const char *);
 int qbk_store_flush(struct qbk_store *, struct qbk_err *);
 
 /** qbk_store_remove_stale(store, max_age, removed, err): remove leftovers of

@@ -56,10 +56,22 @@
 #define GEN_MAX		256
 #define SUM_HEX		64	/* BLAKE2b-256, hex */
 
+/* What this process knows of a chunk's object lock. */
+struct rent {
+	char *key;		/* NULL: a free slot */
+	int64_t until;		/* retained until, epoch seconds; 0: unknown */
+	int touched;		/* reused by what is being written */
+};
+
 struct s3store {
 	struct qbk_store base;	/* first: a store points here */
 	struct qbk_s3 *s3;
 	unsigned lock_days;
+	int64_t lock_secs;	/* lock_days, in seconds */
+	int64_t extend_secs;	/* an extension reaches this much further */
+	int64_t opened;		/* qbk_now() at open: what is written must be
+				 * kept until opened + lock_secs */
+	char *lock_mode;
 	pthread_mutex_t lock_mu;	/* the object-lock check, once */
 	int lock_checked;	/* 1: the bucket has object lock enabled */
 	char *cache_root;	/* <root> of the cache, or NULL: no cache */
@@ -71,7 +83,12 @@ struct s3store {
 	int cache_ok;		/* the cache file is current: append to it */
 	char cache_sum[SUM_HEX + 1];	/* its header's sum */
 	int gen_bumped;		/* index-generation rewritten already */
-	struct qbk_buf pending;	/* chunk keys PUT since the last flush */
+	struct qbk_buf pending;	/* "<chunk key>[ <until>]\n" of the chunks
+				 * PUT since the last flush */
+	struct rent *rmap;	/* open addressing, by key */
+	size_t rcap, rn;
+	char **touched;		/* keys of rmap touched since the last flush */
+	size_t ntouched, atouched;
 };
 
 static const struct qbk_store_ops s3_ops;
@@ -90,6 +107,204 @@ lockable(const char *key)
 {
 	return strncmp(key, "data/", 5) == 0 ||
 	    strncmp(key, "backups/", 8) == 0;
+}
+
+/*
+ * The retention map (object lock): chunk key -> retained until, for the
+ * chunks this process has written, extended or read from the cache.
+ * All under st->mu.
+ */
+
+static uint64_t
+hash_key(const char *s)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+static struct rent *
+rmap_find(struct s3store *st, const char *key, int insert)
+{
+	size_t i;
+
+	if (insert && 10 * (st->rn + 1) > 7 * st->rcap) {
+		struct rent *old = st->rmap;
+		size_t ocap = st->rcap, j;
+
+		st->rcap = ocap != 0 ? 2 * ocap : 1024;
+		st->rmap = qbk_xcalloc(st->rcap, sizeof(*st->rmap));
+		for (j = 0; j < ocap; j++) {
+			if (old[j].key == NULL)
+				continue;
+			i = (size_t)(hash_key(old[j].key) & (st->rcap - 1));
+			while (st->rmap[i].key != NULL)
+				i = (i + 1) & (st->rcap - 1);
+			st->rmap[i] = old[j];
+		}
+		free(old);
+	}
+	if (st->rcap == 0)
+		return NULL;
+	i = (size_t)(hash_key(key) & (st->rcap - 1));
+	while (st->rmap[i].key != NULL) {
+		if (strcmp(st->rmap[i].key, key) == 0)
+			return &st->rmap[i];
+		i = (i + 1) & (st->rcap - 1);
+	}
+	if (!insert)
+		return NULL;
+	st->rmap[i].key = qbk_xstrdup(key);
+	st->rn++;
+	return &st->rmap[i];
+}
+
+/* ${key} is retained at least until ${until}. */
+static void
+rmap_note(struct s3store *st, const char *key, int64_t until)
+{
+	struct rent *e = rmap_find(st, key, 1);
+
+	if (until > e->until)
+		e->until = until;
+}
+
+static int64_t
+rmap_until(struct s3store *st, const char *key)
+{
+	struct rent *e = rmap_find(st, key, 0);
+
+	return e != NULL ? e->until : 0;
+}
+
+/* Note the untils of "<key> <until>" lines of [p, end). */
+static void
+note_lines(struct s3store *st, const char *p, const char *end)
+{
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *sp;
+		char key[QBK_STORE_KEY_MAX + 1];
+
+		if (nl == NULL)
+			nl = end;
+		sp = memchr(p, ' ', (size_t)(nl - p));
+		if (sp != NULL && (size_t)(sp - p) <= QBK_STORE_KEY_MAX) {
+			memcpy(key, p, (size_t)(sp - p));
+			key[sp - p] = '\0';
+			rmap_note(st, key, (int64_t)strtoll(sp + 1, NULL, 10));
+		}
+		p = nl + 1;
+	}
+}
+
+static void
+store_touch(struct qbk_store *s, const char *key)
+{
+	struct s3store *st = (struct s3store *)s;
+	struct rent *e;
+
+	if (st->lock_days == 0 || strncmp(key, "data/", 5) != 0)
+		return;
+	pthread_mutex_lock(&st->mu);
+	e = rmap_find(st, key, 1);
+	if (!e->touched) {
+		e->touched = 1;
+		if (st->ntouched == st->atouched) {
+			st->atouched = st->atouched != 0 ? 2 * st->atouched :
+			    1024;
+			st->touched = qbk_xrealloc(st->touched, st->atouched *
+			    sizeof(*st->touched));
+		}
+		st->touched[st->ntouched++] = e->key;
+	}
+	pthread_mutex_unlock(&st->mu);
+}
+
+/*
+ * Object lock on reused chunks: every chunk touched since the last flush
+ * whose retention (as far as this process knows) ends before opened +
+ * lock_secs gets a longer one, now + lock_secs + extend_secs, with
+ * PutObjectRetention (in parallel).  The slack spares the next backups the
+ * same requests for extend_secs.  Then the new untils go to the map and,
+ * through st->pending, to the cache.
+ */
+static int
+extend_retention(struct s3store *st, struct qbk_err *err)
+{
+	struct qbk_s3_op *ops;
+	struct qbk_buf body = QBK_BUF_INIT;
+	const char **keys;
+	int64_t need = st->opened + st->lock_secs, until;
+	char date[40];
+	struct tm tm;
+	time_t t;
+	size_t n = 0, i;
+	int rc = 0;
+
+	pthread_mutex_lock(&st->mu);
+	keys = qbk_xcalloc(st->ntouched + 1, sizeof(*keys));
+	for (i = 0; i < st->ntouched; i++) {
+		struct rent *e = rmap_find(st, st->touched[i], 0);
+
+		e->touched = 0;
+		if (e->until < need)
+			keys[n++] = e->key;
+	}
+	st->ntouched = 0;
+	pthread_mutex_unlock(&st->mu);
+	if (n == 0)
+		goto out;
+	until = qbk_now() + st->lock_secs + st->extend_secs;
+	t = (time_t)until;
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	qbk_buf_addf(&body, "<Retention xmlns=\"http://s3.amazonaws.com/doc/"
+	    "2006-03-01/\"><Mode>%s</Mode><RetainUntilDate>%s"
+	    "</RetainUntilDate></Retention>", st->lock_mode, date);
+	qbk_detail("extending the object lock of %zu reused chunks to %s", n,
+	    date);
+	ops = qbk_xcalloc(n, sizeof(*ops));
+	for (i = 0; i < n; i++) {
+		ops[i].method = "PUT";
+		ops[i].key = keys[i];
+		ops[i].query = "retention";
+		ops[i].body = body.buf;
+		ops[i].len = body.len;
+	}
+	if (qbk_s3_batch(st->s3, ops, n, err) != 0) {
+		qbk_err_prefix(err, "cannot extend the object lock of the "
+		    "reused chunks");
+		rc = -1;
+	}
+	for (i = 0; i < n && rc == 0; i++)
+		if (ops[i].code == QBK_E_NOTFOUND) {
+			qbk_err_set(err, QBK_E_NOTFOUND, "chunk '%s', which this "
+			    "backup reuses, is missing from the repository",
+			    keys[i]);
+			qbk_err_hint(err, "run qbk-backup --type full, which "
+			    "stores missing chunks again");
+			rc = -1;
+		}
+	free(ops);
+	if (rc == 0) {
+		pthread_mutex_lock(&st->mu);
+		for (i = 0; i < n; i++) {
+			rmap_note(st, keys[i], until);
+			if (st->cache_root != NULL)
+				qbk_buf_addf(&st->pending, "%s %lld\n",
+				    keys[i], (long long)until);
+		}
+		pthread_mutex_unlock(&st->mu);
+	}
+out:
+	qbk_buf_release(&body);
+	free(keys);
+	return rc;
 }
 
 /* ${hex} = BLAKE2b-256 of ${prev} (may be NULL) followed by [p, p + n). */
@@ -168,6 +383,14 @@ s3_flush(struct qbk_store *s, struct qbk_err *err)
 	int rc;
 
 	rc = qbk_s3_wait(st->s3, err);
+	if (rc == 0 && st->lock_days > 0) {
+		/* The chunks just written are retained until then. */
+		pthread_mutex_lock(&st->mu);
+		note_lines(st, st->pending.buf, st->pending.buf +
+		    st->pending.len);
+		pthread_mutex_unlock(&st->mu);
+		rc = extend_retention(st, err);
+	}
 	pthread_mutex_lock(&st->mu);
 	if (rc == 0 && st->cache_ok && st->pending.len > 0)
 		cache_append(st);
@@ -249,9 +472,13 @@ s3_put(struct qbk_store *s, const char *key, const void *data, size_t len,
 	if (flags & QBK_STORE_F_LAZY) {
 		if (qbk_s3_submit(st->s3, "PUT", key, data, len, rf, err) != 0)
 			return -1;
-		if (st->cache_root != NULL && strncmp(key, "data/", 5) == 0) {
+		if ((st->cache_root != NULL || rf != 0) &&
+		    strncmp(key, "data/", 5) == 0) {
 			pthread_mutex_lock(&st->mu);
 			qbk_buf_addstr(&st->pending, key);
+			if (rf != 0)	/* as qbk_s3 computes it, or later */
+				qbk_buf_addf(&st->pending, " %lld", (long long)(
+				    qbk_now() + st->lock_secs));
 			qbk_buf_addch(&st->pending, '\n');
 			pthread_mutex_unlock(&st->mu);
 		}
@@ -437,36 +664,41 @@ out:
 }
 
 /*
- * Check a cache file read into ${f} (its keys are NUL-terminated in
- * place): every sum must hold and the header (up to "listed") must be
- * ${hdr}.  0 with the time it was listed in ${listed}, its header sum in
- * ${sum}, the number of keys in ${nkeys}, and a uniform random sample of
- * up to ${k} of them in ${sample} (reservoir sampling); or -1 with the
- * reason in ${why}.
+ * Check a cache file read into ${f}: every sum must hold.  Key lines are
+ * "<key>" or "<key> <retained until>".  Returns -1 if the file is damaged
+ * (${why} "damaged"); else 0 with the time it was listed in ${listed}, its
+ * header sum in ${sum}, the number of key lines in ${nkeys}, a uniform
+ * random sample of up to ${k} keys in ${sample} (reservoir sampling), and
+ * ${why} "out of date" if its header (up to "listed") is not ${hdr}.  Its
+ * lines are then NUL-terminated in place, and so is each key before its
+ * until.
  */
 static int
 cache_check(struct qbk_buf *f, const struct qbk_buf *hdr, int64_t *listed,
     char sum[SUM_HEX + 1], size_t *nkeys, const char **sample, size_t k,
     const char **why)
 {
-	char *p = f->buf, *end = f->buf + f->len, *nl, *blk, *endp;
+	char *p = f->buf, *end = f->buf + f->len, *nl, *blk, *endp, *sp;
 	char hex[SUM_HEX + 1];
 	long long t;
 	size_t n = 0;
 
 	*nkeys = 0;
-	if (f->len < hdr->len || memcmp(f->buf, hdr->buf, hdr->len) != 0) {
-		*why = "out of date";
-		return -1;
+	/* The header: lines up to "listed <time>", then its sum. */
+	for (;;) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			goto damaged;
+		if (strncmp(p, "listed ", 7) == 0)
+			break;
+		p = nl + 1;
 	}
-	p += hdr->len;
-	if (strncmp(p, "listed ", 7) != 0)
-		goto damaged;
 	errno = 0;
 	t = strtoll(p + 7, &endp, 10);
 	if (errno != 0 || endp == p + 7 || *endp != '\n')
 		goto damaged;
 	*listed = (int64_t)t;
+	*why = (size_t)(p - f->buf) != hdr->len ||
+	    memcmp(f->buf, hdr->buf, hdr->len) != 0 ? "out of date" : NULL;
 	p = endp + 1;
 	block_sum(NULL, f->buf, (size_t)(p - f->buf), hex);
 	if ((size_t)(end - p) < 4 + SUM_HEX + 1 || memcmp(p, "sum ", 4) != 0 ||
@@ -486,6 +718,12 @@ cache_check(struct qbk_buf *f, const struct qbk_buf *hdr, int64_t *listed,
 			continue;
 		}
 		*nl = '\0';
+		if ((sp = strchr(p, ' ')) != NULL) {
+			if (sp[1] == '\0' || strspn(sp + 1, "0123456789") !=
+			    strlen(sp + 1))
+				goto damaged;
+			*sp = '\0';
+		}
 		if (strncmp(p, "data/", 5) != 0 || !qbk_store_key_valid(p))
 			goto damaged;
 		if (n < k)
@@ -498,13 +736,15 @@ cache_check(struct qbk_buf *f, const struct qbk_buf *hdr, int64_t *listed,
 				sample[r] = p;
 		}
 		n++;
+		if (sp != NULL)
+			*sp = ' ';
 		*nl = '\n';
 	}
 	if (blk != end)
 		goto damaged;	/* keys after the last sum */
-	/* Now that it checks, end the keys in place for the caller. */
+	/* Now that it checks, end the lines and keys in place. */
 	for (p = f->buf; p < end; p++)
-		if (*p == '\n')
+		if (*p == '\n' || *p == ' ')
 			*p = '\0';
 	*nkeys = n;
 	return 0;
@@ -542,6 +782,7 @@ cache_probe(struct s3store *st, const char **keys, size_t n,
 }
 
 struct collect {
+	struct s3store *st;
 	struct lister *l;
 	struct qbk_buf *keys;
 };
@@ -551,12 +792,38 @@ collect_one(void *cookie, const char *key, uint64_t size, int64_t mtime,
     struct qbk_err *err)
 {
 	struct collect *c = cookie;
+	int64_t until;
 
 	if (qbk_store_key_valid(key)) {
 		qbk_buf_addstr(c->keys, key);
+		if (c->st->lock_days > 0) {
+			/* What the old cache knew of its lock stays. */
+			pthread_mutex_lock(&c->st->mu);
+			until = rmap_until(c->st, key);
+			pthread_mutex_unlock(&c->st->mu);
+			if (until > 0)
+				qbk_buf_addf(c->keys, " %lld",
+				    (long long)until);
+		}
 		qbk_buf_addch(c->keys, '\n');
 	}
 	return list_one(c->l, key, size, mtime, err);
+}
+
+/* Note the "<key> <until>" entries of a checked cache file (its tokens
+ * NUL-terminated by cache_check). */
+static void
+load_untils(struct s3store *st, const struct qbk_buf *f)
+{
+	const char *p, *end = f->buf + f->len, *key = NULL;
+
+	pthread_mutex_lock(&st->mu);
+	for (p = f->buf; p < end; p += strlen(p) + 1) {
+		if (key != NULL && *p >= '0' && *p <= '9')
+			rmap_note(st, key, (int64_t)strtoll(p, NULL, 10));
+		key = strncmp(p, "data/", 5) == 0 ? p : NULL;
+	}
+	pthread_mutex_unlock(&st->mu);
 }
 
 /* List "data/" through the chunk-index cache. */
@@ -589,8 +856,13 @@ cached_list(struct s3store *st, struct lister *l, struct qbk_err *err)
 		why = e.code == QBK_E_NOTFOUND ? NULL : "unreadable";
 	} else if (cache_check(&file, &hdr, &listed, sum, &nkeys, sample, k,
 	    &why) == 0) {
-		if (st->cache_max_age <= 0 || now - listed >= st->cache_max_age ||
-		    listed > now + 300) {
+		/* Even out of date, what it knows of locks still holds. */
+		if (st->lock_days > 0)
+			load_untils(st, &file);
+		if (why != NULL) {
+			/* out of date */
+		} else if (st->cache_max_age <= 0 ||
+		    now - listed >= st->cache_max_age || listed > now + 300) {
 			why = "older than cache_max_age";
 		} else if ((probe = cache_probe(st, sample, nkeys < k ? nkeys :
 		    k, &missing, err)) < 0) {
@@ -628,6 +900,7 @@ cached_list(struct s3store *st, struct lister *l, struct qbk_err *err)
 		qbk_detail("the chunk-index cache '%s' is %s: listing the "
 		    "bucket", path.buf, why);
 	/* List the bucket, and write the cache anew. */
+	c.st = st;
 	c.l = l;
 	c.keys = &keys;
 	if ((rc = qbk_s3_list(st->s3, "data/", collect_one, &c, err)) != 0)
@@ -735,12 +1008,18 @@ static int
 s3_close(struct qbk_store *s, struct qbk_err *err)
 {
 	struct s3store *st = (struct s3store *)s;
+	size_t i;
 
 	(void)err;
 	qbk_s3_free(st->s3);
 	qbk_buf_release(&st->pending);
 	pthread_mutex_destroy(&st->mu);
 	pthread_mutex_destroy(&st->lock_mu);
+	for (i = 0; i < st->rcap; i++)
+		free(st->rmap[i].key);
+	free(st->rmap);
+	free(st->touched);
+	free(st->lock_mode);
 	free(st->cache_root);
 	free(st->cache_dir);
 	free(st->where);
@@ -762,6 +1041,7 @@ static const struct qbk_store_ops s3_ops = {
 	NULL,
 	NULL,
 	s3_close,
+	store_touch,
 };
 
 /* The root folder of the chunk-index caches; NULL when caching is off
@@ -849,6 +1129,12 @@ qbk_store_s3_open(const char *location, const struct qbk_store_opts *opts,
 	st->base.ops = &s3_ops;
 	st->base.location = qbk_xstrdup(location);
 	st->lock_days = c->lock_days;
+	st->lock_secs = (int64_t)c->lock_days * 86400;
+	/* A quarter of the lock period, at least a day (qbk-repository(5)). */
+	st->extend_secs = ((int64_t)c->lock_days + 3) / 4 * 86400;
+	st->opened = qbk_now();
+	st->lock_mode = qbk_xstrdup(c->lock_mode != NULL ? c->lock_mode :
+	    "GOVERNANCE");
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_mutex_init(&st->lock_mu, NULL);
 	qbk_buf_init(&st->pending);

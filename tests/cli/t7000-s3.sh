@@ -420,11 +420,14 @@ test_expect_success 'object lock: every chunk and manifest PUT is locked until n
 	    kind = key.split("/")[0]
 	    seen[kind] = seen.get(kind, 0) + 1
 	    if kind in ("data", "backups"):
+	        # Reused chunks get their lock extended (next test): 2 days
+	        # (a quarter of 7, rounded up) further.
+	        days = 9 if p.get("retention") else 7
 	        until = p["lock_until"]
 	        t = calendar.timegm(time.strptime(until, "%Y-%m-%dT%H:%M:%SZ")) \
 	            if until else None
 	        if p["lock_mode"] != "COMPLIANCE" or t is None or \
-	                abs(t - (p["time"] + 7 * 86400)) > 60:
+	                abs(t - (p["time"] + days * 86400)) > 60:
 	            bad.append(p)
 	    elif p["lock_mode"] is not None or p["lock_until"] is not None:
 	        bad.append(p)
@@ -432,6 +435,45 @@ test_expect_success 'object lock: every chunk and manifest PUT is locked until n
 	sys.exit(1 if bad or not seen.get("data") or seen.get("backups", 0) < 2
 	         or not seen.get("locks") else 0)
 	EOP
+'
+
+test_expect_success 'object lock: a backup extends the lock of the chunks it reuses' '
+	cp "$TEST_TMP/puts.json" "$TEST_TMP/puts1.json" &&
+	sleep 1 &&
+	curl -sSf -X DELETE "$S3_PROXY_URL/__proxy/puts" >/dev/null &&
+	start=$(date +%s) &&
+	qbk-backup $LQ --json -v -v >"$TEST_TMP/l2.json" 2>"$TEST_TMP/err" &&
+	L2=$(json_get "$TEST_TMP/l2.json" "d[\"backup_id\"]") &&
+	# Those the previous backup stored (locked until then + 7 days) need
+	# it; those it extended (+ 9 days) do not yet.
+	n=$(json_get "$TEST_TMP/puts1.json" "len({p[\"path\"] for p in d if \"/data/\" in p[\"path\"] and not p.get(\"retention\")})") &&
+	test "$n" -gt 0 &&
+	test_grep "extending the object lock of $n reused chunks" "$TEST_TMP/err" &&
+	curl -sSf -X DELETE "$S3_PROXY_URL/__proxy/gets" >/dev/null &&
+	qbk-verify --repo "$R" -c /dev/null --backup "$L2" --read-data -q &&
+	curl -sSf "$S3_PROXY_URL/__proxy/gets" >"$TEST_TMP/gets.json" &&
+	curl -sSf "$S3_PROXY_URL/__proxy/retention" >"$TEST_TMP/ret.json" &&
+	python3 - "$TEST_TMP/gets.json" "$TEST_TMP/ret.json" "$start" <<-\EOP
+	import calendar, json, sys, time
+	gets, ret, start = json.load(open(sys.argv[1])), \
+	    json.load(open(sys.argv[2])), int(sys.argv[3])
+	# Every chunk a restore of this backup reads is locked until at least
+	# its start + 7 days.
+	chunks = [g.split("/", 2)[2] for g in gets if "/data/" in g]
+	short = [c for c in chunks if c not in ret or calendar.timegm(
+	    time.strptime(ret[c][1], "%Y-%m-%dT%H:%M:%SZ")) < start + 7 * 86400]
+	print(len(chunks), short)
+	sys.exit(1 if short or not chunks else 0)
+	EOP
+'
+
+test_expect_success '... which the next backup knows (from the chunk-index cache): no request' '
+	curl -sSf -X DELETE "$S3_PROXY_URL/__proxy/puts" >/dev/null &&
+	qbk-backup $LQ -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep -v "extending the object lock" "$TEST_TMP/err" &&
+	curl -sSf "$S3_PROXY_URL/__proxy/puts" >"$TEST_TMP/puts.json" &&
+	test "$(json_get "$TEST_TMP/puts.json" "len([p for p in d if p.get(\"retention\")])")" -eq 0 &&
+	test "$(json_get "$TEST_TMP/puts.json" "len([p for p in d if \"/backups/\" in p[\"path\"]])")" -eq 2
 '
 
 # HTTPS with a throw-away CA, and virtual-host addressing (libcurl resolves
