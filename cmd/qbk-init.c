@@ -162,6 +162,7 @@ main(int argc, char *argv[])
 	struct qbk_chunk_params p = QBK_CHUNK_PARAMS_DEFAULT;
 	struct qbk_config_secret sec = QBK_CONFIG_SECRET_INIT;
 	struct qbk_repo_create_opts c;
+	struct qbk_ctx_store cs;
 	struct qbk_err err = QBK_ERR_INIT;
 	struct qbk_ctx *ctx = NULL;
 	struct qbk_buf out = QBK_BUF_INIT;
@@ -181,9 +182,12 @@ main(int argc, char *argv[])
 	co.config = common.config;
 	co.repo = common.repo;
 	rc = -1;
+	memset(&cs, 0, sizeof(cs));
 	if (qbk_ctx_open(&ctx, &co, &err) == 0 &&
 	    settings(ctx, &o, &c, &err) == 0 &&
+	    qbk_ctx_store_init(ctx, &cs, &err) == 0 &&
 	    first_key(ctx, &o, &c, &sec, &err) == 0) {
+		c.store = &cs.opts;
 		made_key = o.gen_key_file != NULL;
 		if (c.aead == QBK_CRYPTO_AEAD_NONE)
 			fprintf(stderr, "%s: WARNING: the repository '%s' is NOT "
@@ -194,6 +198,7 @@ main(int argc, char *argv[])
 	}
 	if (rc != 0 && made_key)
 		unlink(o.gen_key_file);	/* it belongs to no repository */
+	qbk_ctx_store_release(&cs);
 	qbk_config_secret_release(&sec);
 	if (rc != 0) {
 		qbk_ctx_free(ctx);

@@ -153,10 +153,16 @@ static const struct key keys[] = {
 	    OFF(repo.s3_access_key_file), 0, 0, NULL, 0 },
 	{ "repository", "s3_secret_key_file", T_PATH,
 	    OFF(repo.s3_secret_key_file), 0, 0, NULL, 0 },
+	{ "repository", "s3_session_token_file", T_PATH,
+	    OFF(repo.s3_session_token_file), 0, 0, NULL, 0 },
 	{ "repository", "s3_transfers", T_UINT, OFF(repo.s3_transfers), 1, 64,
 	    NULL, 0 },
 	{ "repository", "cache_dir", T_PATH, OFF(repo.cache_dir), 0, 0, NULL,
 	    0 },
+	{ "repository", "cache_max_age", T_DUR, OFF(repo.cache_max_age), 0,
+	    365 * MS_D, NULL, 0 },
+	{ "repository", "cache_sample", T_UINT, OFF(repo.cache_sample), 0,
+	    1000000, NULL, 0 },
 	{ "repository", "lock_timeout", T_DUR, OFF(repo.lock_timeout), 0,
 	    MS_D, NULL, 0 },
 	{ "repository", "s3_ca_file", T_PATH, OFF(repo.s3_ca_file), 0, 0,
@@ -1199,33 +1205,6 @@ bad:
 	return -1;
 }
 
-/* Make the S3 settings the defaults of S3 stores opened in this process
- * (qbk_store_s3_defaults): so every program's repository follows them. */
-static void
-publish_s3(const struct qbk_config *cfg)
-{
-	struct qbk_store_s3 s;
-
-	memset(&s, 0, sizeof(s));
-	s.endpoint = cfg->repo.s3_endpoint;
-	s.region = cfg->repo.s3_region;
-	s.host_style = cfg->repo.s3_uri_style == QBK_CONFIG_URI_STYLE_HOST;
-	s.access_key_file = cfg->repo.s3_access_key_file;
-	s.secret_key_file = cfg->repo.s3_secret_key_file;
-	s.ca_file = cfg->repo.s3_ca_file;
-	s.insecure = !cfg->repo.s3_tls_verify;
-	s.transfers = cfg->repo.s3_transfers > 0 ?
-	    (unsigned)cfg->repo.s3_transfers : 0;
-	s.lock_days = cfg->repo.s3_object_lock_days > 0 ?
-	    (unsigned)cfg->repo.s3_object_lock_days : 0;
-	s.lock_mode = cfg->repo.s3_object_lock_mode == 1 ? "COMPLIANCE" :
-	    "GOVERNANCE";
-	s.cache_dir = cfg->repo.cache_dir;
-	s.timeout_s = cfg->repo.s3_timeout > 0 ?
-	    (unsigned)((cfg->repo.s3_timeout + 999) / 1000) : 0;
-	qbk_store_s3_defaults(&s);
-}
-
 /* Fill what the preset governs and was not given; derive the rest. */
 static void
 apply_derived(struct qbk_config *cfg)
@@ -1256,7 +1235,6 @@ apply_derived(struct qbk_config *cfg)
 	if (!is_explicit(cfg, OFF(repo.s3_uri_style)))
 		cfg->repo.s3_uri_style = cfg->repo.s3_endpoint != NULL ?
 		    QBK_CONFIG_URI_STYLE_PATH : QBK_CONFIG_URI_STYLE_HOST;
-	publish_s3(cfg);
 }
 
 /* ---- public set-up ---------------------------------------------------- */
@@ -1281,6 +1259,8 @@ qbk_config_init(struct qbk_config *cfg)
 	cfg->repo.s3_transfers = 4;
 	cfg->repo.s3_tls_verify = 1;
 	cfg->repo.s3_timeout = MS_M;
+	cfg->repo.cache_max_age = MS_D;
+	cfg->repo.cache_sample = 128;
 	cfg->repo.lock_timeout = 0;
 	cfg->backup.workers = 0;
 	cfg->backup.sample_points = 100;
@@ -2080,8 +2060,8 @@ qbk_config_s3_credentials(const struct qbk_config *cfg,
 		    "s3_access_key_file)");
 		goto err2;
 	}
-	if (token != NULL && one_credential("AWS_SESSION_TOKEN", NULL, token,
-	    err) != 0)
+	if (token != NULL && one_credential("AWS_SESSION_TOKEN",
+	    cfg->repo.s3_session_token_file, token, err) != 0)
 		goto err2;
 	return 0;
 err2:

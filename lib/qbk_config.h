@@ -130,8 +130,12 @@ struct qbk_config {
 		enum qbk_config_uri_style s3_uri_style;
 		char *s3_access_key_file;
 		char *s3_secret_key_file;
+		char *s3_session_token_file;
 		int s3_transfers;
-		char *cache_dir;	/* NULL: no local cache */
+		char *cache_dir;	/* NULL: the default folder */
+		int64_t cache_max_age;	/* list the bucket again when the
+					 * chunk-index cache is this old */
+		int cache_sample;	/* cached chunks checked at open */
 		int64_t lock_timeout;	/* wait this long for a lock */
 		char *s3_ca_file;	/* PEM bundle for S3's TLS; NULL:
 					 * the system's */
@@ -340,7 +344,8 @@ int qbk_config_repo_key(const struct qbk_config *, struct qbk_config_secret *,
 /** qbk_config_s3_credentials(cfg, id, secret, token, err): S3 credentials:
  * the access key id from $AWS_ACCESS_KEY_ID else s3_access_key_file, the
  * secret key from $AWS_SECRET_ACCESS_KEY else s3_secret_key_file, and the
- * session token from $AWS_SESSION_TOKEN (${token} may be NULL).  Neither id
+ * session token from $AWS_SESSION_TOKEN else s3_session_token_file
+ * (${token} may be NULL).  Neither id
  * nor secret: none (anonymous); only one of them: QBK_E_CONFIG. */
 int qbk_config_s3_credentials(const struct qbk_config *,
     struct qbk_config_secret *, struct qbk_config_secret *,

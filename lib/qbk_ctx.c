@@ -95,12 +95,61 @@ qbk_ctx_repo_location(struct qbk_ctx *ctx, struct qbk_err *err)
 }
 
 int
+qbk_ctx_store_init(struct qbk_ctx *ctx, struct qbk_ctx_store *cs,
+    struct qbk_err *err)
+{
+	const struct qbk_config_repo *c = &ctx->cfg.repo;
+	struct qbk_store_opts init = QBK_STORE_OPTS_INIT;
+
+	memset(cs, 0, sizeof(*cs));
+	cs->opts = init;
+	cs->opts.cancel = ctx->opts.cancel;
+	cs->opts.s3 = &cs->s3;
+	qbk_store_s3_init(&cs->s3);
+	if (!c->is_s3)
+		return 0;
+	if (qbk_config_s3_credentials(&ctx->cfg, &cs->access_key,
+	    &cs->secret_key, &cs->session_token, err) != 0)
+		return -1;
+	cs->s3.access_key = cs->access_key.data;
+	cs->s3.secret_key = cs->secret_key.data;
+	cs->s3.session_token = cs->session_token.data;
+	cs->s3.endpoint = c->s3_endpoint;
+	cs->s3.region = c->s3_region;
+	cs->s3.host_style = c->s3_uri_style == QBK_CONFIG_URI_STYLE_HOST;
+	cs->s3.ca_file = c->s3_ca_file;
+	cs->s3.insecure = !c->s3_tls_verify;
+	cs->s3.transfers = c->s3_transfers > 0 ? (unsigned)c->s3_transfers : 0;
+	cs->s3.lock_days = c->s3_object_lock_days > 0 ?
+	    (unsigned)c->s3_object_lock_days : 0;
+	cs->s3.lock_mode = c->s3_object_lock_mode == 1 ? "COMPLIANCE" :
+	    "GOVERNANCE";
+	cs->s3.timeout_s = c->s3_timeout > 0 ?
+	    (unsigned)((c->s3_timeout + 999) / 1000) : 0;
+	cs->s3.cache_dir = c->cache_dir;
+	cs->s3.cache_max_age = c->cache_max_age / 1000;
+	cs->s3.cache_sample = c->cache_sample > 0 ?
+	    (unsigned)c->cache_sample : 0;
+	return 0;
+}
+
+void
+qbk_ctx_store_release(struct qbk_ctx_store *cs)
+{
+	qbk_config_secret_release(&cs->access_key);
+	qbk_config_secret_release(&cs->secret_key);
+	qbk_config_secret_release(&cs->session_token);
+	cs->s3.access_key = cs->s3.secret_key = cs->s3.session_token = NULL;
+}
+
+int
 qbk_ctx_repo(struct qbk_ctx *ctx, int lock, struct qbk_repo **out,
     struct qbk_err *err)
 {
 	struct qbk_config_secret sec = QBK_CONFIG_SECRET_INIT;
 	struct qbk_repo_secret rs = { NULL, NULL };
 	struct qbk_lock_opts lo = QBK_LOCK_OPTS_INIT;
+	struct qbk_ctx_store cs;
 	const char *loc;
 	int rc;
 
@@ -117,7 +166,10 @@ qbk_ctx_repo(struct qbk_ctx *ctx, int lock, struct qbk_repo **out,
 		rs.key_file = ctx->cfg.repo.key_file;
 	else
 		rs.passphrase = sec.data;
-	rc = qbk_repo_open(loc, &rs, &ctx->repo, err);
+	rc = qbk_ctx_store_init(ctx, &cs, err);
+	if (rc == 0)
+		rc = qbk_repo_open_with(loc, &cs.opts, &rs, &ctx->repo, err);
+	qbk_ctx_store_release(&cs);
 	qbk_config_secret_release(&sec);
 	if (rc != 0)
 		return -1;

@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #include "qbk_config.h"
+#include "qbk_store.h"
 
 struct qbk_err;
 struct qbk_qdrant;
@@ -54,6 +55,27 @@ int qbk_ctx_qdrant(struct qbk_ctx *, const char *, struct qbk_qdrant **,
  * the configured secret, and take its lock of kind ${lock} (0 none,
  * 1 shared, 2 exclusive).  The repository stays in ${ctx}. */
 int qbk_ctx_repo(struct qbk_ctx *, int, struct qbk_repo **, struct qbk_err *);
+
+/*
+ * How the configured repository's storage is opened: the config's S3
+ * settings and the S3 credentials (qbk_config_s3_credentials), read only
+ * for an s3:// location, so that a folder repository never needs them.
+ */
+struct qbk_ctx_store {
+	struct qbk_store_opts opts;	/* opts.s3 points to s3 below */
+	struct qbk_store_s3 s3;
+	struct qbk_config_secret access_key, secret_key, session_token;
+};
+
+/** qbk_ctx_store_init(ctx, cs, err): fill ${cs} from ${ctx}'s config (its
+ * strings are borrowed from the config, the secrets owned by ${cs}).
+ * Release with qbk_ctx_store_release(), also after a failure.  0 or -1
+ * (QBK_E_CONFIG: unreadable or incomplete S3 credentials). */
+int qbk_ctx_store_init(struct qbk_ctx *, struct qbk_ctx_store *,
+    struct qbk_err *);
+
+/** qbk_ctx_store_release(cs): zero and free the secrets of ${cs}. */
+void qbk_ctx_store_release(struct qbk_ctx_store *);
 
 /** qbk_ctx_repo_location(ctx, err): the repository location, or NULL with
  * QBK_E_CONFIG when none is configured. */

@@ -369,6 +369,8 @@ qbk_repo_create(const struct qbk_repo_create_opts *o, char *id_out,
 		    "key_file, or use --generate-key-file FILE");
 		return -1;
 	}
+	if (o->store != NULL)
+		so = *o->store;
 	so.create = 1;
 	if (qbk_store_open(o->location, &so, &store, err) != 0)
 		return -1;
@@ -576,6 +578,14 @@ int
 qbk_repo_open(const char *location, const struct qbk_repo_secret *sec,
     struct qbk_repo **out, struct qbk_err *err)
 {
+	return qbk_repo_open_with(location, NULL, sec, out, err);
+}
+
+int
+qbk_repo_open_with(const char *location, const struct qbk_store_opts *sopts,
+    const struct qbk_repo_secret *sec, struct qbk_repo **out,
+    struct qbk_err *err)
+{
 	struct qbk_store_opts so = QBK_STORE_OPTS_INIT;
 	struct qbk_repo *r;
 	struct qbk_buf text = QBK_BUF_INIT;
@@ -586,6 +596,8 @@ qbk_repo_open(const char *location, const struct qbk_repo_secret *sec,
 	/* Chunks are written lazily and made durable in one syncfs(2) before
 	 * the manifest that names them: thousands of fsyncs cost more than
 	 * the rest of a backup. */
+	if (sopts != NULL)
+		so = *sopts;
 	so.sync = QBK_STORE_SYNC_BATCH;
 	if (qbk_store_open(location, &so, &r->store, err) != 0) {
 		if (err->code == QBK_E_NOTFOUND) {
@@ -843,6 +855,14 @@ qbk_repo_chunk_claim(struct qbk_repo *r, const uint8_t *id)
 		r->index = qbk_idset_new(65536);
 	isnew = qbk_idset_add(r->index, id);
 	pthread_mutex_unlock(&r->lock);
+	if (!isnew) {
+		char key[QBK_REPO_CHUNK_KEY_LEN];
+
+		/* Reused: it must last as long as this backup (object
+		 * lock, qbk-repository(5)). */
+		qbk_repo_chunk_key(id, key);
+		qbk_store_touch(r->store, key);
+	}
 	return isnew;
 }
 

@@ -30,6 +30,7 @@ struct qbk_chunk_work;
 struct qbk_manifest;
 struct qbk_manifest_drill;
 struct qbk_store;
+struct qbk_store_opts;
 struct qbk_repo;
 
 #define QBK_REPO_FORMAT		1
@@ -53,6 +54,9 @@ struct qbk_repo_create_opts {
 	const char *key_file;		/* existing key file to use */
 	unsigned long long opslimit, memlimit;	/* 0: defaults */
 	const char *comment;		/* recorded in the slot; may be NULL */
+	const struct qbk_store_opts *store;	/* how to open the storage
+						 * (S3 settings); NULL:
+						 * defaults */
 };
 
 /** qbk_repo_create(opts, id_out, err): create a new repository at
@@ -72,6 +76,13 @@ int qbk_repo_create(const struct qbk_repo_create_opts *, char *,
  * given), QBK_E_INTEGRITY (malformed config, or every slot damaged). */
 int qbk_repo_open(const char *, const struct qbk_repo_secret *,
     struct qbk_repo **, struct qbk_err *);
+
+/** qbk_repo_open_with(location, store_opts, secret, out, err):
+ * qbk_repo_open() with the storage opened with ${store_opts} (its S3
+ * settings and cancel flag; NULL: defaults); qbk_repo_open() is this with
+ * NULL. */
+int qbk_repo_open_with(const char *, const struct qbk_store_opts *,
+    const struct qbk_repo_secret *, struct qbk_repo **, struct qbk_err *);
 
 /** qbk_repo_close(r): free ${r}; NULL is fine. */
 void qbk_repo_close(struct qbk_repo *);
@@ -134,7 +145,8 @@ size_t qbk_repo_chunk_count(const struct qbk_repo *);
 
 /** qbk_repo_chunk_claim(r, id): 1 if the chunk ${id} is new and the caller
  * must store it (it is now claimed), 0 if the repository has it or another
- * thread is storing it. */
+ * thread is storing it; then it is touched (qbk_store_touch), as the
+ * backup being written will refer to it. */
 int qbk_repo_chunk_claim(struct qbk_repo *, const uint8_t *);
 
 /** qbk_repo_chunk_put(r, id, obj, len, replace, err): store the chunk

@@ -16,10 +16,15 @@
 #include "qbk_s3.h"
 
 /*
- * Notes on libcurl's SigV4 (7.88): it signs the Host, x-amz-date and every
- * header we add, uses our x-amz-content-sha256 as the payload hash, and
- * takes the query string as it is: so query strings are built already
- * encoded and sorted by name (see qbk_s3_list).
+ * Requests are signed here (qbk_s3_sign), not by libcurl's
+ * CURLOPT_AWS_SIGV4: libcurl before 8.3.0 signs an "expect" header that it
+ * then does not send when "Expect:" is given to remove it (curl issue
+ * #11664), and its canonical query string and header handling has changed
+ * from version to version.  Signing ourselves, the signed headers are
+ * exactly the headers we set (Host included, set explicitly so that libcurl
+ * sends our value), on every libcurl version.  Headers that libcurl adds
+ * itself (User-Agent, Accept, Content-Length) are sent unsigned, as SigV4
+ * allows; "Expect:" removes libcurl's Expect header.
  */
 
 #define EMPTY_SHA256 \
@@ -33,9 +38,9 @@ struct qbk_s3 {
 	char *bucket;
 	char *prefix;		/* "" or "a/b/" (with the trailing '/') */
 	int host_style;
-	char *userpwd;		/* "ak:sk" or NULL */
-	char *sigv4;		/* "aws:amz:<region>:s3" */
-	char *token_hdr;	/* "x-amz-security-token: ..." or NULL */
+	char *access_key;	/* NULL: unsigned requests */
+	char *secret_key;
+	char *token;		/* session token, or NULL */
 	char *ca_file;
 	int insecure;
 	unsigned transfers;
@@ -74,6 +79,10 @@ struct xfer {
 	void *cookie;
 	int sink_started;
 	int sink_failed;
+	int restartable;	/* QBK_S3_F_RESTART: a retry may start over */
+	int64_t retry_after_ms;	/* the answer's Retry-After, or 0 */
+	int sse_kms;		/* answered as SSE-KMS encrypted */
+	int sse_c;		/* answered as SSE-C encrypted */
 	struct qbk_err sink_err;
 	struct qbk_buf errbody;
 	int64_t last_ms;	/* when bytes last moved (qbk_clock_ms) */
@@ -506,6 +515,133 @@ tohex(const unsigned char *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/*
+ * AWS Signature Version 4.
+ */
+
+static void
+hmac256(const unsigned char *key, size_t keylen, const char *msg,
+    size_t len, unsigned char out[32])
+{
+	crypto_auth_hmacsha256_state st;
+
+	crypto_auth_hmacsha256_init(&st, key, keylen);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, len);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}
+
+static int
+hdr_cmp(const void *a, const void *b)
+{
+	const struct qbk_s3_hdr *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The canonical query string: the parameters of ${q} (already URI-encoded),
+ * each with its '=', sorted. */
+static void
+canonical_query(const char *q, struct qbk_buf *out)
+{
+	struct qbk_buf tmp = QBK_BUF_INIT;
+	char **v = NULL, *p, *amp;
+	size_t n = 0, cap = 0, i;
+
+	if (q == NULL || *q == '\0')
+		return;
+	qbk_buf_addstr(&tmp, q);
+	for (p = tmp.buf; p != NULL; p = amp) {
+		if ((amp = strchr(p, '&')) != NULL)
+			*amp++ = '\0';
+		if (*p == '\0')
+			continue;
+		if (n == cap) {
+			cap = cap != 0 ? 2 * cap : 8;
+			v = qbk_xrealloc(v, cap * sizeof(*v));
+		}
+		v[n++] = p;
+	}
+	qsort(v, n, sizeof(*v), str_cmp);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			qbk_buf_addch(out, '&');
+		qbk_buf_addstr(out, v[i]);
+		if (strchr(v[i], '=') == NULL)
+			qbk_buf_addch(out, '=');
+	}
+	free(v);
+	qbk_buf_release(&tmp);
+}
+
+int
+qbk_s3_sign(const char *method, const char *path, const char *query,
+    struct qbk_s3_hdr *hdrs, size_t n, const char *access_key,
+    const char *secret_key, const char *region, const char *amzdate,
+    struct qbk_buf *out)
+{
+	struct qbk_buf creq = QBK_BUF_INIT, names = QBK_BUF_INIT,
+	    sts = QBK_BUF_INIT, key = QBK_BUF_INIT;
+	const char *payload = NULL;
+	unsigned char h[32], k[32];
+	char hex[65], date[9];
+	size_t i;
+
+	if (strlen(amzdate) != 16 || amzdate[8] != 'T')
+		return -1;
+	memcpy(date, amzdate, 8);
+	date[8] = '\0';
+	qsort(hdrs, n, sizeof(*hdrs), hdr_cmp);
+	qbk_buf_addf(&creq, "%s\n%s\n", method, path);
+	canonical_query(query, &creq);
+	qbk_buf_addch(&creq, '\n');
+	for (i = 0; i < n; i++) {
+		if (i > 0 && strcmp(hdrs[i - 1].name, hdrs[i].name) == 0)
+			goto err;	/* one value per name */
+		qbk_buf_addf(&creq, "%s:%s\n", hdrs[i].name, hdrs[i].value);
+		qbk_buf_addf(&names, "%s%s", i > 0 ? ";" : "", hdrs[i].name);
+		if (strcmp(hdrs[i].name, "x-amz-content-sha256") == 0)
+			payload = hdrs[i].value;
+	}
+	if (payload == NULL)
+		goto err;
+	qbk_buf_addf(&creq, "\n%s\n%s", names.buf, payload);
+	if (digest(EVP_sha256(), creq.buf, creq.len, h) != 0)
+		goto err;
+	tohex(h, 32, hex);
+	qbk_buf_addf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s",
+	    amzdate, date, region, hex);
+	qbk_buf_addf(&key, "AWS4%s", secret_key);
+	hmac256((const unsigned char *)key.buf, key.len, date, 8, k);
+	hmac256(k, 32, region, strlen(region), k);
+	hmac256(k, 32, "s3", 2, k);
+	hmac256(k, 32, "aws4_request", 12, k);
+	hmac256(k, 32, sts.buf, sts.len, h);
+	sodium_memzero(k, sizeof(k));
+	sodium_memzero(key.buf, key.len);
+	tohex(h, 32, hex);
+	qbk_buf_addf(out, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/s3/"
+	    "aws4_request, SignedHeaders=%s, Signature=%s", access_key, date,
+	    region, names.buf, hex);
+	qbk_buf_release(&creq);
+	qbk_buf_release(&names);
+	qbk_buf_release(&sts);
+	qbk_buf_release(&key);
+	return 0;
+err:
+	qbk_buf_release(&creq);
+	qbk_buf_release(&names);
+	qbk_buf_release(&sts);
+	qbk_buf_release(&key);
+	return -1;
+}
+
 static size_t
 read_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -543,13 +679,57 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+/* Retry-After: delay-seconds or an HTTP date; 0 if unusable. */
+static int64_t
+parse_retry_after(const char *v, size_t n)
+{
+	char tmp[64];
+	char *end;
+	long long secs;
+	time_t t;
+
+	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' ||
+	    v[n - 1] == ' '))
+		n--;
+	while (n > 0 && *v == ' ') {
+		v++;
+		n--;
+	}
+	if (n == 0 || n >= sizeof(tmp))
+		return 0;
+	memcpy(tmp, v, n);
+	tmp[n] = '\0';
+	errno = 0;
+	secs = strtoll(tmp, &end, 10);
+	if (end != tmp && *end == '\0')
+		return errno == 0 && secs > 0 && secs < 86400 ?
+		    (int64_t)secs * 1000 : 0;
+	if ((t = curl_getdate(tmp, NULL)) == -1 || t <= time(NULL))
+		return 0;
+	return (int64_t)(t - time(NULL)) * 1000;
+}
+
+static int
+hdr_is(const char *p, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+
+	return n > k && strncasecmp(p, name, k) == 0;
+}
+
 static size_t
 header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct xfer *x = ud;
 	size_t n = size * nmemb, i, j = 0;
 
-	if (n > 5 && strncasecmp(ptr, "etag:", 5) == 0) {
+	if (n > 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+		/* A new answer (after a 100 Continue, say): forget the
+		 * headers of the one before. */
+		x->etag[0] = '\0';
+		x->retry_after_ms = 0;
+		x->sse_kms = x->sse_c = 0;
+	} else if (hdr_is(ptr, n, "etag:")) {
 		for (i = 5; i < n && j + 1 < sizeof(x->etag); i++) {
 			char c = ptr[i];
 
@@ -560,6 +740,18 @@ header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 			    c - 'A' + 'a' : c);
 		}
 		x->etag[j] = '\0';
+	} else if (hdr_is(ptr, n, "retry-after:")) {
+		x->retry_after_ms = parse_retry_after(ptr + 12, n - 12);
+	} else if (hdr_is(ptr, n, "x-amz-server-side-encryption:")) {
+		const char *v = ptr + 29;
+
+		while (*v == ' ')
+			v++;
+		if (strncmp(v, "aws:kms", 7) == 0)	/* also aws:kms:dsse */
+			x->sse_kms = 1;
+	} else if (hdr_is(ptr, n,
+	    "x-amz-server-side-encryption-customer-algorithm:")) {
+		x->sse_c = 1;
 	}
 	return n;
 }
@@ -627,6 +819,8 @@ xfer_reset(struct xfer *x)
 	x->last_bytes = -1;
 	x->stalled = 0;
 	x->etag[0] = '\0';
+	x->retry_after_ms = 0;
+	x->sse_kms = x->sse_c = 0;
 	x->errbuf[0] = '\0';
 	qbk_buf_reset(&x->errbody);
 }
@@ -651,16 +845,56 @@ lock_until(unsigned days, char *buf, size_t size)
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Set ${x}->easy up for one attempt. */
+/* Split ${url} ("scheme://authority[/path][?query]") into its authority,
+ * its path ("/" if none) and its query (NULL if none), kept in ${buf}. */
+static void
+split_url(const char *url, struct qbk_buf *buf, const char **authority,
+    const char **path, const char **query)
+{
+	const char *a = strstr(url, "://"), *p, *q;
+	size_t alen, plen, at_path, at_query = 0;
+
+	a = a != NULL ? a + 3 : url;
+	alen = strcspn(a, "/?");
+	p = a + alen;
+	plen = strcspn(p, "?");
+	q = p[plen] == '?' ? p + plen + 1 : NULL;
+	qbk_buf_reset(buf);
+	qbk_buf_add(buf, a, alen);
+	qbk_buf_addch(buf, '\0');
+	at_path = buf->len;
+	if (plen == 0)
+		qbk_buf_addch(buf, '/');
+	else
+		qbk_buf_add(buf, p, plen);
+	qbk_buf_addch(buf, '\0');
+	if (q != NULL) {
+		at_query = buf->len;
+		qbk_buf_addstr(buf, q);
+	}
+	*authority = buf->buf;
+	*path = buf->buf + at_path;
+	*query = q != NULL ? buf->buf + at_query : NULL;
+}
+
+#define MAX_HDRS	12
+
+/* Set ${x}->easy up for one attempt, signing the request (SigV4) when the
+ * client has credentials. */
 static int
 xfer_setup(struct xfer *x, const char *method, const char *url,
     unsigned flags, struct qbk_err *err)
 {
 	struct qbk_s3 *s3 = x->s3;
 	CURL *e = x->easy;
-	struct qbk_buf h = QBK_BUF_INIT;
+	struct qbk_s3_hdr hv[MAX_HDRS];
+	struct qbk_buf h = QBK_BUF_INIT, parts = QBK_BUF_INIT;
+	const char *authority, *path, *query;
 	unsigned char sum[32];
-	char hex[65];
+	char sha[65], md5b64[32], amzdate[20], until[40];
+	size_t n = 0, i;
+	struct tm tm;
+	time_t now;
 
 	xfer_reset(x);
 	curl_easy_reset(e);
@@ -684,41 +918,41 @@ xfer_setup(struct xfer *x, const char *method, const char *url,
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (s3->userpwd != NULL) {
-		curl_easy_setopt(e, CURLOPT_USERPWD, s3->userpwd);
-		curl_easy_setopt(e, CURLOPT_AWS_SIGV4, s3->sigv4);
-	}
-	if (s3->token_hdr != NULL)
-		add_hdr(x, s3->token_hdr);
-	add_hdr(x, "Expect:");
-	if (strcmp(method, "PUT") == 0) {
-		unsigned char b64[32];
 
+	/* The headers to sign and send, all of them. */
+	split_url(url, &parts, &authority, &path, &query);
+	now = time(NULL);	/* the real clock: servers check it */
+	gmtime_r(&now, &tm);
+	strftime(amzdate, sizeof(amzdate), "%Y%m%dT%H%M%SZ", &tm);
+	hv[n].name = "host";
+	hv[n++].value = authority;
+	hv[n].name = "x-amz-date";
+	hv[n++].value = amzdate;
+	if (s3->token != NULL) {
+		hv[n].name = "x-amz-security-token";
+		hv[n++].value = s3->token;
+	}
+	if (strcmp(method, "PUT") == 0) {
 		if (digest(EVP_sha256(), x->body, x->len, sum) != 0)
 			goto crypto;
-		tohex(sum, 32, hex);
-		qbk_buf_addf(&h, "x-amz-content-sha256: %s", hex);
-		add_hdr(x, h.buf);
+		tohex(sum, 32, sha);
 		if (digest(EVP_md5(), x->body, x->len, sum) != 0)
 			goto crypto;
 		tohex(sum, 16, x->md5hex);
-		EVP_EncodeBlock(b64, sum, 16);
-		qbk_buf_reset(&h);
-		qbk_buf_addf(&h, "Content-MD5: %s", (const char *)b64);
-		add_hdr(x, h.buf);
-		add_hdr(x, "Content-Type: application/octet-stream");
+		EVP_EncodeBlock((unsigned char *)md5b64, sum, 16);
+		hv[n].name = "x-amz-content-sha256";
+		hv[n++].value = sha;
+		hv[n].name = "content-md5";
+		hv[n++].value = md5b64;
+		hv[n].name = "content-type";
+		hv[n++].value = x->len > 0 && query != NULL ?
+		    "application/xml" : "application/octet-stream";
 		if ((flags & QBK_S3_F_LOCK) && s3->lock_days > 0) {
-			char until[40];
-
 			lock_until(s3->lock_days, until, sizeof(until));
-			qbk_buf_reset(&h);
-			qbk_buf_addf(&h, "x-amz-object-lock-mode: %s",
-			    s3->lock_mode);
-			add_hdr(x, h.buf);
-			qbk_buf_reset(&h);
-			qbk_buf_addf(&h,
-			    "x-amz-object-lock-retain-until-date: %s", until);
-			add_hdr(x, h.buf);
+			hv[n].name = "x-amz-object-lock-mode";
+			hv[n++].value = s3->lock_mode;
+			hv[n].name = "x-amz-object-lock-retain-until-date";
+			hv[n++].value = until;
 		}
 		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
@@ -726,18 +960,74 @@ xfer_setup(struct xfer *x, const char *method, const char *url,
 		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
 		    (curl_off_t)x->len);
 	} else {
-		add_hdr(x, "x-amz-content-sha256: " EMPTY_SHA256);
+		x->md5hex[0] = '\0';
+		hv[n].name = "x-amz-content-sha256";
+		hv[n++].value = EMPTY_SHA256;
 		if (strcmp(method, "HEAD") == 0)
 			curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 		else if (strcmp(method, "GET") != 0)
 			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	}
+	for (i = 0; i < n; i++) {
+		qbk_buf_reset(&h);
+		qbk_buf_addf(&h, "%s: %s", hv[i].name, hv[i].value);
+		add_hdr(x, h.buf);
+	}
+	if (s3->access_key != NULL) {
+		qbk_buf_reset(&h);
+		qbk_buf_addstr(&h, "Authorization: ");
+		if (qbk_s3_sign(method, path, query, hv, n, s3->access_key,
+		    s3->secret_key, s3->region, amzdate, &h) != 0)
+			goto crypto;
+		add_hdr(x, h.buf);
+		sodium_memzero(h.buf, h.len);
+	}
+	/* Not signed, and not sent: libcurl's own Expect: 100-continue
+	 * (a round trip per PUT) and Accept. */
+	add_hdr(x, "Expect:");
+	add_hdr(x, "Accept:");
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
 	qbk_buf_release(&h);
+	qbk_buf_release(&parts);
 	return 0;
 crypto:
 	qbk_buf_release(&h);
-	return qbk_err_set(err, QBK_E_INTERNAL, "S3: cannot hash the body");
+	qbk_buf_release(&parts);
+	return qbk_err_set(err, QBK_E_INTERNAL, "S3: cannot sign the request");
+}
+
+/*
+ * Whether the ETag of a PUT's answer is the MD5 of the object: not with
+ * SSE-KMS or SSE-C (AWS then answers another digest), and not when it is
+ * not 32 hex digits (multipart, or a store of another kind).  Then only
+ * Content-MD5 guards the upload: the server refuses a body that does not
+ * match it (400 BadDigest).
+ */
+static int
+etag_is_md5(const struct xfer *x)
+{
+	return !x->sse_kms && !x->sse_c && x->md5hex[0] != '\0' &&
+	    strlen(x->etag) == 32 && strspn(x->etag, "0123456789abcdef") == 32;
+}
+
+/* Failures of TLS verification and set-up that no retry can mend. */
+static int
+tls_final(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 /*
@@ -769,11 +1059,20 @@ xfer_outcome(struct xfer *x, CURLcode cc, const char *method,
 	if (cc == CURLE_ABORTED_BY_CALLBACK && x->stalled) {
 		qbk_err_set(err, QBK_E_NET, "S3 %s %s: no data moved for %ld "
 		    "s", method, what, x->s3->low_speed_time_s);
-		return x->sink_started ? -1 : 1;
+		return x->sink_started && !x->restartable ? -1 : 1;
 	}
 	if (cc == CURLE_ABORTED_BY_CALLBACK) {
 		qbk_err_set(err, QBK_E_INTERRUPTED, "S3 %s %s: interrupted",
 		    method, what);
+		return -1;
+	}
+	if (tls_final(cc)) {
+		/* Trying again cannot help: fail at once. */
+		qbk_err_set(err, QBK_E_NET, "S3 %s %s: TLS: %s", method, what,
+		    x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(cc));
+		qbk_err_hint(err, "the server's certificate is not trusted: "
+		    "set s3_ca_file to the CA certificate that signed it, or "
+		    "check s3_endpoint");
 		return -1;
 	}
 	if (cc != CURLE_OK) {
@@ -781,10 +1080,10 @@ xfer_outcome(struct xfer *x, CURLcode cc, const char *method,
 		    x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(cc));
 		if (err != NULL)
 			err->http_status = 0;
-		return x->sink_started ? -1 : 1;
+		return x->sink_started && !x->restartable ? -1 : 1;
 	}
 	if (status >= 200 && status <= 299) {
-		if (strcmp(method, "PUT") == 0 && x->etag[0] != '\0' &&
+		if (strcmp(method, "PUT") == 0 && etag_is_md5(x) &&
 		    strcmp(x->etag, x->md5hex) != 0) {
 			/* The server stored something else: send again. */
 			qbk_err_set(err, QBK_E_INTEGRITY, "S3 PUT %s: ETag %s "
@@ -815,7 +1114,7 @@ xfer_outcome(struct xfer *x, CURLcode cc, const char *method,
 			    "s3_region");
 		qbk_buf_release(&code);
 		qbk_buf_release(&msg);
-		if (x->sink_started)
+		if (x->sink_started && !x->restartable)
 			return -1;
 		return qbk_s3_retryable(0, status) ? 1 : -1;
 	}
@@ -836,6 +1135,26 @@ sleep_ms(struct qbk_s3 *s3, int64_t ms)
 		ms -= step;
 	}
 	return s3->cancel != NULL && *s3->cancel ? -1 : 0;
+}
+
+/* How long to wait before retry ${attempt} (1, 2, ...) of ${x}: the
+ * jittered backoff, or the server's Retry-After (429, 503) if longer,
+ * bounded by retry_max_ms. */
+static int64_t
+retry_delay_ms(const struct xfer *x, unsigned attempt)
+{
+	int64_t d = qbk_s3_backoff_ms(attempt, x->s3->retry_base_ms,
+	    x->s3->retry_max_ms, randombytes_random());
+	int64_t ra = x->retry_after_ms;
+
+	if (ra > x->s3->retry_max_ms)
+		ra = x->s3->retry_max_ms;
+	if (ra > d) {
+		qbk_detail("waiting %lld ms as the server's Retry-After asks",
+		    (long long)ra);
+		d = ra;
+	}
+	return d;
 }
 
 int
@@ -864,10 +1183,17 @@ qbk_s3_request(struct qbk_s3 *s3, const char *method, const char *key,
 	x.sink = sink;
 	x.cookie = cookie;
 	qbk_buf_init(&x.errbody);
+	x.restartable = (flags & QBK_S3_F_RESTART) && sink != NULL;
 	for (attempt = 0;; attempt++) {
 		CURLcode cc;
 		int oc;
 
+		if (x.sink_started) {
+			/* A retry after part of the body: start over. */
+			x.sink_started = 0;
+			if (sink(cookie, NULL, 0, &e) != 0)
+				break;
+		}
 		if (xfer_setup(&x, method, url.buf, flags, &e) != 0)
 			break;
 		cc = curl_easy_perform(x.easy);
@@ -882,9 +1208,7 @@ qbk_s3_request(struct qbk_s3 *s3, const char *method, const char *key,
 			break;
 		}
 		qbk_detail("%s; retrying", e.msg);
-		if (sleep_ms(s3, qbk_s3_backoff_ms(attempt + 1,
-		    s3->retry_base_ms, s3->retry_max_ms,
-		    randombytes_random())) != 0) {
+		if (sleep_ms(s3, retry_delay_ms(&x, attempt + 1)) != 0) {
 			qbk_err_set(&e, QBK_E_INTERRUPTED, "S3 %s %s: "
 			    "interrupted", method, what);
 			break;
@@ -896,6 +1220,150 @@ qbk_s3_request(struct qbk_s3 *s3, const char *method, const char *key,
 	qbk_buf_release(&x.errbody);
 	curl_easy_reset(x.easy);
 	easy_put(s3, x.easy);
+	qbk_buf_release(&url);
+	return rc;
+}
+
+/*
+ * Batches: many small requests in parallel on the calling thread.
+ */
+
+struct bop {
+	struct qbk_s3_op *op;
+	struct xfer x;
+	char *url;
+	unsigned attempt;
+	int64_t not_before;	/* qbk_clock_ms() */
+	int state;		/* 0 waiting, 1 running, 2 done */
+};
+
+int
+qbk_s3_batch(struct qbk_s3 *s3, struct qbk_s3_op *ops, size_t n,
+    struct qbk_err *err)
+{
+	struct qbk_buf url = QBK_BUF_INIT;
+	struct qbk_err first = QBK_ERR_INIT;
+	struct bop *b;
+	CURLM *m;
+	size_t i, done = 0, running = 0;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if ((m = curl_multi_init()) == NULL)
+		abort();
+	b = qbk_xcalloc(n, sizeof(*b));
+	for (i = 0; i < n; i++) {
+		memset(&ops[i].resp, 0, sizeof(ops[i].resp));
+		ops[i].code = QBK_E_OK;
+		b[i].op = &ops[i];
+		b[i].x.s3 = s3;
+		b[i].x.body = ops[i].body;
+		b[i].x.len = ops[i].len;
+		qbk_buf_init(&b[i].x.errbody);
+		if (qbk_s3_url(s3->endpoint, s3->region, s3->bucket,
+		    s3->host_style, s3->prefix, ops[i].key, ops[i].query, &url,
+		    err) != 0) {
+			rc = -1;
+			goto out;
+		}
+		b[i].url = qbk_buf_detach(&url, NULL);
+	}
+	while (done < n) {
+		int64_t now = qbk_clock_ms(), next = -1;
+		int still, msgs, timeout;
+		CURLMsg *cm;
+
+		if (s3->cancel != NULL && *s3->cancel) {
+			qbk_err_set(&first, QBK_E_INTERRUPTED, "S3 requests "
+			    "interrupted");
+			rc = -1;
+			break;
+		}
+		for (i = 0; i < n && running < s3->transfers; i++) {
+			struct bop *o = &b[i];
+
+			if (o->state != 0)
+				continue;
+			if (o->not_before > now) {
+				if (next < 0 || o->not_before < next)
+					next = o->not_before;
+				continue;
+			}
+			if (o->x.easy == NULL)
+				o->x.easy = easy_get(s3);
+			if (xfer_setup(&o->x, o->op->method, o->url,
+			    o->op->flags, &first) != 0) {
+				rc = -1;
+				goto out;
+			}
+			curl_easy_setopt(o->x.easy, CURLOPT_PRIVATE, o);
+			curl_multi_add_handle(m, o->x.easy);
+			o->state = 1;
+			running++;
+		}
+		curl_multi_perform(m, &still);
+		while ((cm = curl_multi_info_read(m, &msgs)) != NULL) {
+			struct bop *o = NULL;
+			struct qbk_err e = QBK_ERR_INIT;
+			int oc;
+
+			if (cm->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&o);
+			oc = xfer_outcome(&o->x, cm->data.result,
+			    o->op->method, o->op->key, &o->op->resp, &e);
+			curl_multi_remove_handle(m, o->x.easy);
+			running--;
+			if (oc == 1 && o->attempt < s3->retries) {
+				o->attempt++;
+				qbk_detail("%s; retrying", e.msg);
+				o->not_before = qbk_clock_ms() +
+				    retry_delay_ms(&o->x, o->attempt);
+				o->state = 0;
+				continue;
+			}
+			o->state = 2;
+			done++;
+			o->op->code = oc == 0 ? (int)QBK_E_OK : (int)e.code;
+			if (oc != 0 && e.code != QBK_E_NOTFOUND &&
+			    first.code == QBK_E_OK) {
+				first = e;
+				if (oc == 1)
+					qbk_err_prefix(&first, "giving up "
+					    "after %u attempts", o->attempt + 1);
+			}
+		}
+		if (first.code != QBK_E_OK) {
+			rc = -1;
+			break;
+		}
+		timeout = 1000;
+		if (running == 0 && next >= 0) {
+			int64_t d = next - qbk_clock_ms();
+
+			timeout = d < 0 ? 0 : d > 1000 ? 1000 : (int)d;
+		}
+		if (done < n)
+			curl_multi_poll(m, NULL, 0, timeout, NULL);
+	}
+out:
+	if (rc != 0 && err != NULL && first.code != QBK_E_OK)
+		*err = first;
+	for (i = 0; i < n; i++) {
+		if (b[i].state == 1)
+			curl_multi_remove_handle(m, b[i].x.easy);
+		if (b[i].x.easy != NULL) {
+			xfer_reset(&b[i].x);
+			curl_easy_reset(b[i].x.easy);
+			easy_put(s3, b[i].x.easy);
+		}
+		qbk_buf_release(&b[i].x.errbody);
+		free(b[i].url);
+	}
+	free(b);
+	curl_multi_cleanup(m);
 	qbk_buf_release(&url);
 	return rc;
 }
@@ -1048,9 +1516,7 @@ io_thread(void *arg)
 				j->attempt++;
 				qbk_detail("%s; retrying", e.msg);
 				j->not_before = qbk_clock_ms() +
-				    qbk_s3_backoff_ms(j->attempt,
-				    s3->retry_base_ms, s3->retry_max_ms,
-				    randombytes_random());
+				    retry_delay_ms(&j->x, j->attempt);
 				j->next = s3->queue;
 				s3->queue = j;
 			} else {
@@ -1162,6 +1628,10 @@ sink_buf(void *cookie, const void *data, size_t len, struct qbk_err *err)
 {
 	struct qbk_buf *b = cookie;
 
+	if (data == NULL) {	/* a retry starts over */
+		qbk_buf_reset(b);
+		return 0;
+	}
 	if (b->len + len > LIST_BODY_MAX)
 		return qbk_err_set(err, QBK_E_HTTP, "S3 list: response "
 		    "larger than %d bytes", LIST_BODY_MAX);
@@ -1198,8 +1668,8 @@ qbk_s3_list(struct qbk_s3 *s3, const char *prefix,
 			qbk_s3_escape(full.buf, 0, &q);
 		}
 		qbk_buf_reset(&body);
-		if (qbk_s3_request(s3, "GET", NULL, q.buf, NULL, 0, 0,
-		    sink_buf, &body, NULL, err) != 0 ||
+		if (qbk_s3_request(s3, "GET", NULL, q.buf, NULL, 0,
+		    QBK_S3_F_RESTART, sink_buf, &body, NULL, err) != 0 ||
 		    qbk_s3_parse_list(body.buf, body.len, &pg, err) != 0) {
 			rc = -1;
 			break;
@@ -1235,8 +1705,11 @@ qbk_s3_bucket_exists(struct qbk_s3 *s3, struct qbk_err *err)
 {
 	struct qbk_err e = QBK_ERR_INIT;
 
-	if (qbk_s3_request(s3, "HEAD", NULL, NULL, NULL, 0, 0, NULL, NULL,
-	    NULL, &e) == 0)
+	/* A one-key listing, rather than HEAD: its error answers have a
+	 * body that names the problem (InvalidAccessKeyId, InvalidToken,
+	 * SignatureDoesNotMatch, AccessDenied). */
+	if (qbk_s3_request(s3, "GET", NULL, "list-type=2&max-keys=1", NULL,
+	    0, 0, NULL, NULL, NULL, &e) == 0)
 		return 1;
 	if (e.code == QBK_E_NOTFOUND)
 		return 0;
@@ -1285,16 +1758,11 @@ qbk_s3_new(const struct qbk_s3_opts *o, struct qbk_s3 **out,
 	s3->prefix = qbk_buf_detach(&b, NULL);
 	s3->host_style = o->host_style;
 	if (o->access_key != NULL && o->secret_key != NULL) {
-		qbk_buf_addf(&b, "%s:%s", o->access_key, o->secret_key);
-		s3->userpwd = qbk_buf_detach(&b, NULL);
-		qbk_buf_addf(&b, "aws:amz:%s:s3", s3->region);
-		s3->sigv4 = qbk_buf_detach(&b, NULL);
+		s3->access_key = qbk_xstrdup(o->access_key);
+		s3->secret_key = qbk_xstrdup(o->secret_key);
 	}
-	if (o->session_token != NULL && *o->session_token != '\0') {
-		qbk_buf_addf(&b, "x-amz-security-token: %s",
-		    o->session_token);
-		s3->token_hdr = qbk_buf_detach(&b, NULL);
-	}
+	if (o->session_token != NULL && *o->session_token != '\0')
+		s3->token = qbk_xstrdup(o->session_token);
 	s3->ca_file = dup_or_null(o->ca_file);
 	s3->insecure = o->insecure;
 	s3->transfers = o->transfers > 0 ? o->transfers : 8;
@@ -1350,14 +1818,14 @@ qbk_s3_free(struct qbk_s3 *s3)
 	free(s3->region);
 	free(s3->bucket);
 	free(s3->prefix);
-	if (s3->userpwd != NULL) {
-		sodium_memzero(s3->userpwd, strlen(s3->userpwd));
-		free(s3->userpwd);
+	free(s3->access_key);
+	if (s3->secret_key != NULL) {
+		sodium_memzero(s3->secret_key, strlen(s3->secret_key));
+		free(s3->secret_key);
 	}
-	free(s3->sigv4);
-	if (s3->token_hdr != NULL) {
-		sodium_memzero(s3->token_hdr, strlen(s3->token_hdr));
-		free(s3->token_hdr);
+	if (s3->token != NULL) {
+		sodium_memzero(s3->token, strlen(s3->token));
+		free(s3->token);
 	}
 	free(s3->ca_file);
 	free(s3->lock_mode);

@@ -4,11 +4,14 @@
 /*
  * qbk_s3: a small S3 client on libcurl, for the S3 store (qbk_store_s3.c).
  *
- * Requests are signed with AWS Signature Version 4 by libcurl
- * (CURLOPT_AWS_SIGV4 "aws:amz:<region>:s3"); the payload's SHA-256 travels
- * in x-amz-content-sha256, a PUT also sends Content-MD5 and its response's
- * ETag must equal that MD5 (hex), so that an upload is confirmed byte for
- * byte.  A session token goes in x-amz-security-token.
+ * Requests are signed with AWS Signature Version 4 (qbk_s3_sign; not
+ * libcurl's CURLOPT_AWS_SIGV4, see qbk_s3.c): every header that qbk sets is
+ * signed and sent as signed (host, x-amz-date, x-amz-content-sha256 with
+ * the payload's SHA-256, x-amz-security-token with a session token, and on
+ * a PUT content-md5, content-type and the object-lock headers).  The
+ * server refuses a PUT body that does not match its Content-MD5; and when
+ * the answer's ETag is an MD5 (32 hex digits, neither SSE-KMS nor SSE-C),
+ * it must equal the MD5 of what was sent, or the PUT is sent again.
  *
  * Addressing: path style "<endpoint>/<bucket>/<key>" or virtual-host style
  * "<scheme>://<bucket>.<host>/<key>".  Without an endpoint, AWS's
@@ -16,8 +19,11 @@
  *
  * Every request is retried with exponential backoff and full jitter on
  * connection errors and timeouts, on HTTP 429, 408 and 5xx other than 501
- * (S3's SlowDown is a 503); never on other statuses.  A PUT is retried
- * whole.
+ * (S3's SlowDown is a 503); never on other statuses, nor on TLS
+ * certificate failures (a clear error at once).  A Retry-After header
+ * (seconds or a date) lengthens the wait up to retry_max_ms.  A PUT is
+ * retried whole; a GET that fails part way through its body is retried
+ * whole if its sink can start over (QBK_S3_F_RESTART), else it fails.
  *
  * Asynchronous PUTs and DELETEs (qbk_s3_submit) run on one I/O thread that
  * keeps up to ${transfers} requests in flight with libcurl's multi
@@ -61,6 +67,7 @@ struct qbk_s3_opts {
 
 /* Request flags. */
 #define QBK_S3_F_LOCK	0x1	/* PUT: send the object-lock headers */
+#define QBK_S3_F_RESTART 0x2	/* GET: the sink can start over (below) */
 
 /** qbk_s3_new(opts, out, err): a client; the strings are copied.  Starts
  * the I/O thread.  0 or -1 (QBK_E_CONFIG for a bad endpoint). */
@@ -72,7 +79,10 @@ int qbk_s3_new(const struct qbk_s3_opts *, struct qbk_s3 **,
 void qbk_s3_free(struct qbk_s3 *);
 
 /** qbk_s3_sink_fn(cookie, data, len, err): receives a GET body piece by
- * piece; 0 to go on, -1 with ${err} set to stop (not retried). */
+ * piece; 0 to go on, -1 with ${err} set to stop (not retried).  With
+ * QBK_S3_F_RESTART, a retry after part of a body was delivered first calls
+ * it with ${data} NULL and ${len} 0: it must then forget what it got (an
+ * in-memory body is emptied). */
 typedef int qbk_s3_sink_fn(void *, const void *, size_t, struct qbk_err *);
 
 /* A response. */
@@ -86,9 +96,9 @@ struct qbk_s3_resp {
 /** qbk_s3_request(s3, method, key, query, body, len, flags, sink, cookie,
  * resp, err): one request on object ${key} (relative to the prefix; NULL
  * or "" for the bucket itself) with the query string ${query} (already
- * encoded and sorted by name; may be NULL), retried as described above.
- * GET bodies go to ${sink} (NULL: dropped); once ${sink} has seen bytes, a
- * failure is not retried (QBK_E_NET).  Returns 0 when the status is 2xx,
+ * encoded; may be NULL), retried as described above.  GET bodies go to
+ * ${sink} (NULL: dropped); once ${sink} has seen bytes, a failure is
+ * retried only with QBK_S3_F_RESTART (else QBK_E_NET).  Returns 0 when the status is 2xx,
  * else -1: 404 QBK_E_NOTFOUND, 401/403 QBK_E_AUTH, other QBK_E_HTTP (with
  * S3's error code and message), connection QBK_E_NET; ${resp} (may be
  * NULL) gets the status in every case. */
@@ -108,6 +118,28 @@ int qbk_s3_submit(struct qbk_s3 *, const char *, const char *, const void *,
  * too), else 0. */
 int qbk_s3_wait(struct qbk_s3 *, struct qbk_err *);
 
+/* One request of a batch. */
+struct qbk_s3_op {
+	const char *method;	/* "HEAD", "GET" (body dropped), "PUT",
+				 * "DELETE" */
+	const char *key;	/* relative to the prefix */
+	const char *query;	/* "retention", or NULL */
+	const void *body;	/* PUT: borrowed until the batch returns */
+	size_t len;
+	unsigned flags;
+	struct qbk_s3_resp resp;	/* out: the final answer */
+	int code;		/* out: enum qbk_errcode, QBK_E_OK (0) for a
+				 * 2xx, QBK_E_NOTFOUND for a 404 */
+};
+
+/** qbk_s3_batch(s3, ops, n, err): run the ${n} requests ${ops} on the
+ * calling thread, up to "transfers" of them at once, each retried as
+ * qbk_s3_request() does; each op's resp and code tell its outcome.  0 when
+ * every request ended with a 2xx or a 404; else -1 with the first other
+ * failure in ${err} (the requests still running are abandoned). */
+int qbk_s3_batch(struct qbk_s3 *, struct qbk_s3_op *, size_t,
+    struct qbk_err *);
+
 /** qbk_s3_list(s3, prefix, fn, cookie, err): list every object whose key
  * (relative to the client's prefix) starts with ${prefix}, following
  * ListObjectsV2 continuation tokens; ${fn}(cookie, key, size, mtime, err)
@@ -116,7 +148,7 @@ int qbk_s3_list(struct qbk_s3 *, const char *,
     int (*)(void *, const char *, uint64_t, int64_t, struct qbk_err *),
     void *, struct qbk_err *);
 
-/** qbk_s3_bucket_exists(s3, err): 1 if the bucket answers HEAD, 0 if it
+/** qbk_s3_bucket_exists(s3, err): 1 if the bucket can be listed, 0 if it
  * does not exist (404), -1 on another failure. */
 int qbk_s3_bucket_exists(struct qbk_s3 *, struct qbk_err *);
 
@@ -173,6 +205,25 @@ int qbk_s3_retryable(int, long);
  * before retry ${attempt} (1, 2, ...): ${rnd} (0..UINT32_MAX) scaled into
  * [0, min(max, base * 2^(attempt-1))]. */
 int64_t qbk_s3_backoff_ms(unsigned, int64_t, int64_t, uint32_t);
+
+/* A header to sign: lower-case name, value without surrounding blanks. */
+struct qbk_s3_hdr {
+	const char *name;
+	const char *value;
+};
+
+/** qbk_s3_sign(method, path, query, hdrs, n, access_key, secret_key,
+ * region, amzdate, out): append to ${out} the value of the Authorization
+ * header that signs, with AWS Signature Version 4 for service "s3", the
+ * request ${method} ${path}?${query} (both as sent: URI-encoded as
+ * qbk_s3_escape does; ${query} may be NULL) with exactly the headers
+ * ${hdrs} (sorted in place by name; one of them must be
+ * x-amz-content-sha256, whose value is the payload hash) at ${amzdate}
+ * ("20260101T000000Z").  0, or -1 for a malformed date, a repeated
+ * header name or no x-amz-content-sha256. */
+int qbk_s3_sign(const char *, const char *, const char *,
+    struct qbk_s3_hdr *, size_t, const char *, const char *, const char *,
+    const char *, struct qbk_buf *);
 
 /** qbk_s3_parse_time(s, out): an ISO 8601 time "2026-11-22T01:02:03.000Z"
  * into epoch seconds.  0 or -1. */

@@ -193,6 +193,13 @@ qbk_store_host_unlock(struct qbk_store *s, void *token)
 		s->ops->host_unlock(s, token);
 }
 
+void
+qbk_store_touch(struct qbk_store *s, const char *key)
+{
+	if (s->ops->touch != NULL && qbk_store_key_valid(key))
+		s->ops->touch(s, key);
+}
+
 const char *
 qbk_store_location(const struct qbk_store *s)
 {

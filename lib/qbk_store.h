@@ -62,9 +62,11 @@ struct qbk_store;
 /* Flag of list: pass size and mtime to the callback (local: a stat each). */
 #define QBK_STORE_LIST_STAT	0x1
 /* Flag of list: the caller may be answered from a local cache (S3: the
- * chunk-index cache of "data/", qbk-repository(5)): a key listed exists
- * unless it was removed behind qbk's back, and keys added by other writers
- * may be missing.  For a backup's chunk index only, never for checks. */
+ * chunk-index cache of "data/", qbk-repository(5)): keys added by other
+ * writers may be missing, and a key removed behind qbk's back may still be
+ * listed (the cache checks a random sample of its keys, see
+ * qbk_store_s3.cache_sample).  For a backup's chunk index only, never for
+ * checks. */
 #define QBK_STORE_LIST_CACHED	0x2
 
 /*
@@ -98,24 +100,27 @@ struct qbk_store_opts {
 	enum qbk_store_sync sync;
 	volatile sig_atomic_t *cancel;	/* non-zero: stop long operations
 					 * (S3 transfers); NULL: never */
-	const struct qbk_store_s3 *s3;	/* S3 settings; NULL: the process
-					 * defaults (qbk_store_s3_defaults) */
+	const struct qbk_store_s3 *s3;	/* S3 settings; NULL: those of
+					 * qbk_store_s3_init() */
 };
 #define QBK_STORE_OPTS_INIT { 0, QBK_STORE_SYNC_FILE, NULL, NULL }
 
 /*
- * S3 settings (qbk.conf(5) [repository] s3_*; qbk-repository(5) "S3").  The
- * bucket and prefix come from the location "s3://bucket/prefix".
- * Credentials: $AWS_ACCESS_KEY_ID / $AWS_SECRET_ACCESS_KEY (and
- * $AWS_SESSION_TOKEN), else the files named here; with neither, requests
- * are sent unsigned.
+ * S3 settings (qbk.conf(5) [repository] s3_*; qbk-repository(5) "S3"), as
+ * resolved by the caller from its configuration (qbk_ctx_store_init): the
+ * store reads no configuration file and no credential of its own.  The
+ * bucket and prefix come from the location "s3://bucket/prefix".  The
+ * strings are borrowed for the duration of qbk_store_open() only.
  */
 struct qbk_store_s3 {
-	const char *endpoint;	/* "https://minio:9000"; NULL: AWS */
+	const char *endpoint;	/* "https://minio:9000"; NULL:
+				 * $AWS_ENDPOINT_URL_S3 or $AWS_ENDPOINT_URL
+				 * (then path style), else AWS */
 	const char *region;	/* NULL: "us-east-1" */
 	int host_style;		/* 1: virtual-host addressing */
-	const char *access_key_file;
-	const char *secret_key_file;
+	const char *access_key;	/* NULL: unsigned requests */
+	const char *secret_key;
+	const char *session_token;	/* NULL: none */
 	const char *ca_file;	/* PEM bundle for TLS; NULL: system */
 	int insecure;		/* 1: no TLS verification */
 	unsigned transfers;	/* uploads in flight; 0: 8 */
@@ -126,14 +131,19 @@ struct qbk_store_s3 {
 	const char *cache_dir;	/* chunk-index cache root; NULL:
 				 * $XDG_CACHE_HOME/qbk or ~/.cache/qbk; ""
 				 * none */
+	int64_t cache_max_age;	/* seconds: a chunk-index cache listed longer
+				 * ago than this is listed again; 0: always */
+	unsigned cache_sample;	/* cached chunks checked with HEAD when the
+				 * cache is opened; 0: none */
 };
 
-/** qbk_store_s3_defaults(s3): set the process-wide S3 settings that
- * qbk_store_open() uses when its options carry none (the strings are
- * copied; NULL forgets them).  The configuration module calls this whenever
- * a configuration is loaded or changed, so that every program's repository
- * follows its qbk.conf.  Not thread-safe: call before stores are opened. */
-void qbk_store_s3_defaults(const struct qbk_store_s3 *);
+#define QBK_STORE_S3_CACHE_MAX_AGE	86400	/* 1 day */
+#define QBK_STORE_S3_CACHE_SAMPLE	128
+
+/** qbk_store_s3_init(s3): the defaults: every pointer NULL (AWS, anonymous,
+ * default cache folder), path style, cache_max_age
+ * QBK_STORE_S3_CACHE_MAX_AGE and cache_sample QBK_STORE_S3_CACHE_SAMPLE. */
+void qbk_store_s3_init(struct qbk_store_s3 *);
 
 /** qbk_store_s3_open(location, opts, out, err): qbk_store_open() for
  * "s3://bucket/prefix".  The bucket must exist (QBK_E_NOTFOUND otherwise;
@@ -185,6 +195,8 @@ struct qbk_store_ops {
 	int (*host_lock)(struct qbk_store *, int, void **, struct qbk_err *);
 	void (*host_unlock)(struct qbk_store *, void *);
 	int (*close)(struct qbk_store *, struct qbk_err *);
+	/* NULL when the backend keeps every object anyway (local). */
+	void (*touch)(struct qbk_store *, const char *);
 };
 
 struct qbk_store {
@@ -225,7 +237,9 @@ int qbk_store_get(struct qbk_store *, const char *, size_t, struct qbk_buf *,
     struct qbk_err *);
 
 /** qbk_store_get_stream(store, key, fn, cookie, err): read the object ${key}
- * piece by piece through ${fn}.  0 or -1. */
+ * piece by piece through ${fn}.  0 or -1.  Unlike qbk_store_get(), an S3
+ * download that fails after ${fn} has seen bytes is not retried (the
+ * pieces cannot be taken back). */
 int qbk_store_get_stream(struct qbk_store *, const char *,
     qbk_store_read_fn *, void *, struct qbk_err *);
 
@@ -254,6 +268,15 @@ int qbk_store_delete(struct qbk_store *, const char *, unsigned,
 
 /** qbk_store_flush(store, err): make every lazy put and delete that returned
  * before this call durable.  0 or -1. */
+
+/** qbk_store_touch(store, key): the existing object ${key} is referenced
+ * anew by what is being written (a chunk reused by a backup): by the next
+ * flush or non-lazy operation, the backend makes sure that it is kept at
+ * least as long as an object written now would be (S3 with object lock:
+ * its retention is extended when shorter; a failure fails that flush).
+ * Safe from several threads; a no-op for backends that keep objects
+ * anyway (local). */
+void qbk_store_touch(struct qbk_store *, const char *);
 int qbk_store_flush(struct qbk_store *, struct qbk_err *);
 
 /** qbk_store_remove_stale(store, max_age, removed, err): remove leftovers of

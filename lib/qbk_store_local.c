@@ -615,6 +615,7 @@ static const struct qbk_store_ops local_ops = {
 	local_host_lock,
 	local_host_unlock,
 	local_close,
+	NULL,
 };
 
 int

@@ -245,7 +245,8 @@ repo_init() {
 
 # ---- S3 (tests/s3/) ------------------------------------------------------
 # s3_start: start s3rver on a free loopback port with its own folder and the
-# bucket "qbk"; it is stopped at exit.  Sets and exports S3_PORT,
+# bucket "qbk" (also as the virtual host qbk.s3.localhost); it is stopped at
+# exit.  Sets and exports S3_PORT,
 # S3_ENDPOINT, S3_DIR (s3rver's folder: object K of bucket B is the file
 # $S3_DIR/B/K._S3rver_object), S3_PID, and the credentials
 # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (s3rver's fixed S3RVER) and
@@ -254,7 +255,8 @@ s3_start() {
 	S3_DIR=$TEST_TMP/s3rver
 	mkdir -p "$S3_DIR"
 	_out=$("$QBK_TOP/tests/s3/s3rver-start" --directory "$S3_DIR/data" \
-		--bucket qbk --log "$S3_DIR/log") || return 1
+		--bucket qbk --service-endpoint localhost \
+		--log "$S3_DIR/log") || return 1
 	S3_PORT=${_out% *}
 	S3_PID=${_out#* }
 	_sim_pids="$_sim_pids $S3_PID"
@@ -282,18 +284,24 @@ s3_stop() {
 # s3_restart: start s3rver again (after s3_stop) on the same port and data.
 s3_restart() {
 	_out=$("$QBK_TOP/tests/s3/s3rver-start" --directory "$S3_DIR" \
-		--bucket qbk --port "$S3_PORT" --log "$S3_DIR/../log") || return 1
+		--bucket qbk --service-endpoint localhost --port "$S3_PORT" \
+		--log "$S3_DIR/../log") || return 1
 	S3_PID=${_out#* }
 	_sim_pids="$_sim_pids $S3_PID"
 	export S3_PID
 }
 
-# s3_proxy_start: start tests/s3/fault-proxy in front of s3rver and point
-# AWS_ENDPOINT_URL at it (S3_PROXY_URL; rules via s3_proxy_fault JSON).
+# s3_proxy_start [ARGS...]: start tests/s3/fault-proxy in front of s3rver,
+# checking the SigV4 signature of every request (--verify-sigv4, with
+# s3rver's credentials) and with ARGS added (with --tls-cert it speaks
+# HTTPS), and point AWS_ENDPOINT_URL at it.  Sets S3_PROXY_URL, S3_PROXY_PORT, S3_PROXY_PID (rules via
+# s3_proxy_fault JSON); the proxy log is $TEST_TMP/proxy.log.
+# shellcheck disable=SC2120
 s3_proxy_start() {
 	rm -f "$TEST_TMP/proxy.port"
 	python3 "$QBK_TOP/tests/s3/fault-proxy" --upstream "$S3_PORT" \
-		--port-file "$TEST_TMP/proxy.port" >"$TEST_TMP/proxy.log" 2>&1 &
+		--port-file "$TEST_TMP/proxy.port" --verify-sigv4 "$@" \
+		>>"$TEST_TMP/proxy.log" 2>&1 &
 	S3_PROXY_PID=$!
 	_sim_pids="$_sim_pids $S3_PROXY_PID"
 	_i=0
@@ -302,9 +310,28 @@ s3_proxy_start() {
 		[ "$_i" -gt 100 ] && return 1
 		sleep 0.1
 	done
-	S3_PROXY_URL=http://127.0.0.1:$(cat "$TEST_TMP/proxy.port")
+	S3_PROXY_PORT=$(cat "$TEST_TMP/proxy.port")
+	case " $* " in
+	*" --tls-cert "*) S3_PROXY_URL=https://127.0.0.1:$S3_PROXY_PORT ;;
+	*) S3_PROXY_URL=http://127.0.0.1:$S3_PROXY_PORT ;;
+	esac
 	AWS_ENDPOINT_URL=$S3_PROXY_URL
-	export S3_PROXY_URL AWS_ENDPOINT_URL
+	export S3_PROXY_URL S3_PROXY_PORT S3_PROXY_PID AWS_ENDPOINT_URL
+}
+
+# s3_proxy_stop: stop the proxy started last.
+s3_proxy_stop() {
+	kill "$S3_PROXY_PID" 2>/dev/null
+	wait "$S3_PROXY_PID" 2>/dev/null
+	_sim_pids=$(echo "$_sim_pids" | sed "s/ $S3_PROXY_PID\b//")
+	return 0
+}
+
+# s3_proxy_stats EXPR: the Python expression EXPR over the proxy's
+# statistics (bound to 'd'), e.g. s3_proxy_stats 'd["sig_failed"]'.
+s3_proxy_stats() {
+	curl -sSfk "$S3_PROXY_URL/__proxy/stats" >"$TEST_TMP/.stats" &&
+	json_get "$TEST_TMP/.stats" "$1"
 }
 
 # s3_proxy_fault JSON | s3_proxy_fault clear: add a fault rule, or clear.
@@ -424,6 +451,11 @@ repo_load() {
 XDG_CACHE_HOME=$TEST_TMP/cache
 export XDG_CACHE_HOME
 
+# In S3 mode every request goes through the signature-checking proxy, so
+# that a request that a strict server (AWS, MinIO) would refuse fails here
+# too (s3rver itself does not check V4 signatures).
 if [ "$QBK_TEST_REPO" = s3 ]; then
 	s3_start || { echo "# cannot start s3rver"; exit 1; }
+	# shellcheck disable=SC2119
+	s3_proxy_start || { echo "# cannot start the S3 proxy"; exit 1; }
 fi

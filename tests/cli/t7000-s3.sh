@@ -7,6 +7,9 @@ test_description 'S3 repositories on s3rver: every program, locks, faults, s3cmd
 
 sim_start
 s3_start
+# Every request of this file goes through the proxy, which checks its
+# signature as AWS does (s3rver does not) and injects faults on demand.
+s3_proxy_start
 R=s3://qbk/r1
 Q="--url $SIM_URL --repo $R -c /dev/null"
 P="--repo $R -c /dev/null"
@@ -74,7 +77,7 @@ test_expect_success 'the settings can come from the config and key files' '
 	cat >"$TEST_TMP/qbk.conf" <<-EOC &&
 	[repository]
 	location = $R
-	s3_endpoint = $S3_ENDPOINT
+	s3_endpoint = $S3_PROXY_URL
 	s3_uri_style = path
 	s3_access_key_file = $TEST_TMP/ak
 	s3_secret_key_file = $TEST_TMP/sk
@@ -84,6 +87,35 @@ test_expect_success 'the settings can come from the config and key files' '
 	    qbk-verify -c "$TEST_TMP/qbk.conf" >"$TEST_TMP/out" &&
 	test_grep "0 problems" "$TEST_TMP/out"
 '
+
+# Temporary credentials: a second proxy that demands a session token.
+TOKEN='FwoGZXIvYXdzE/Ab+c/d=='
+PROXY1_URL=$S3_PROXY_URL PROXY1_PID=$S3_PROXY_PID
+test_expect_success 'a session token ($AWS_SESSION_TOKEN) is sent and signed' '
+	s3_proxy_start --session-token "$TOKEN" &&
+	AWS_SESSION_TOKEN=$TOKEN qbk-verify $P -q &&
+	test "$(s3_proxy_stats "d[\"tokens\"]")" -gt 2 &&
+	test "$(s3_proxy_stats "d[\"refused\"]")" = "{}"
+'
+
+test_expect_success '... or read from s3_session_token_file' '
+	printf "%s\n" "$TOKEN" >"$TEST_TMP/token" && chmod 600 "$TEST_TMP/token" &&
+	printf "[repository]\ns3_session_token_file = %s\n" "$TEST_TMP/token" \
+	    >"$TEST_TMP/token.conf" &&
+	qbk-verify --repo "$R" -c "$TEST_TMP/token.conf" -q &&
+	test "$(s3_proxy_stats "d[\"refused\"]")" = "{}"
+'
+
+test_expect_success '... and without it, or with another one, requests are refused' '
+	{ qbk-verify $P -q 2>"$TEST_TMP/err"; test $? -eq 1; } &&
+	test_grep "HTTP 403 InvalidToken" "$TEST_TMP/err" &&
+	{ AWS_SESSION_TOKEN=other qbk-verify --repo "$R" -c "$TEST_TMP/token.conf" -q \
+	    2>"$TEST_TMP/err"; test $? -eq 1; } &&
+	test_grep "HTTP 403 InvalidToken" "$TEST_TMP/err" &&
+	test "$(s3_proxy_stats "d[\"refused\"][\"InvalidToken\"]")" -eq 2
+'
+s3_proxy_stop
+S3_PROXY_URL=$PROXY1_URL S3_PROXY_PID=$PROXY1_PID AWS_ENDPOINT_URL=$PROXY1_URL
 
 test_expect_success 'a second backup stores only new chunks' '
 	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.1,\"seed\":2}" >/dev/null &&
@@ -95,22 +127,95 @@ test_expect_success 'a second backup stores only new chunks' '
 	test "$(json_get "$TEST_TMP/b2.json" "d[\"collections\"][0][\"new_bytes\"] < d[\"collections\"][0][\"snapshot_bytes\"]")" = true
 '
 
-test_expect_success 'the chunk-index cache holds every chunk, and is used' '
-	C=$(ls -d "$XDG_CACHE_HOME"/qbk/s3-*/chunks) &&
-	test "$(head -n 1 "$C")" = "qbk-s3-chunk-index 1" &&
-	tail -n +4 "$C" | sort >"$TEST_TMP/cached" &&
+# The chunk-index cache: $XDG_CACHE_HOME/qbk/<repository id>/chunks.
+cache_keys() {
+	grep '^data/' "$1" | sort
+}
+
+test_expect_success 'the chunk-index cache, named by the repository id, holds every chunk' '
+	ID=$(json_get "$S3_DIR/qbk/r1/config._S3rver_object" "d[\"id\"]") &&
+	C=$XDG_CACHE_HOME/qbk/$ID/chunks &&
+	test "$(head -n 1 "$C")" = "qbk-s3-chunk-index 2" &&
+	test_grep "^repository $ID$" "$C" &&
+	test_grep "^sum [0-9a-f]{64}$" "$C" &&
+	cache_keys "$C" >"$TEST_TMP/cached" &&
 	repo_s3_objects r1 data >"$TEST_TMP/real" &&
-	test_cmp "$TEST_TMP/real" "$TEST_TMP/cached" &&
+	test_cmp "$TEST_TMP/real" "$TEST_TMP/cached"
+'
+
+test_expect_success '... is used, and every chunk in it is checked (no more than cache_sample)' '
+	n=$(wc -l <"$TEST_TMP/real") && test "$n" -le 128 &&
 	qbk-backup $Q --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
-	test_grep "chunk index from the cache" "$TEST_TMP/err"
+	test_grep "chunk index from the cache .*\($n chunks, $n checked\)" "$TEST_TMP/err"
 '
 
 test_expect_success 'a deleted cache is rebuilt' '
 	rm -rf "$XDG_CACHE_HOME/qbk" &&
 	qbk-backup $Q --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
 	test_grep -v "chunk index from the cache" "$TEST_TMP/err" &&
-	C=$(ls -d "$XDG_CACHE_HOME"/qbk/s3-*/chunks) &&
-	test "$(tail -n +4 "$C" | wc -l)" -eq "$(repo_s3_objects r1 data | wc -l)"
+	cache_keys "$C" >"$TEST_TMP/cached" &&
+	test_cmp "$TEST_TMP/real" "$TEST_TMP/cached"
+'
+
+test_expect_success 'a cache with a chunk id appended by hand is discarded and listed again' '
+	printf "data/ff/%s\n" "$(printf "%064d" 0 | tr 0 f)" >>"$C" &&
+	qbk-backup $Q --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "chunk-index cache .* is damaged: listing the bucket" "$TEST_TMP/err" &&
+	test_grep -v "^data/ff/ffff" "$C" &&
+	cache_keys "$C" >"$TEST_TMP/cached" &&
+	test_cmp "$TEST_TMP/real" "$TEST_TMP/cached"
+'
+
+test_expect_success '... and so is one with an id changed, or cut short' '
+	k=$(grep -m 1 "^data/" "$C") &&
+	case $k in *0) k2=${k%?}1 ;; *) k2=${k%?}0 ;; esac &&
+	sed -i "s|^$k$|$k2|" "$C" && test_grep -v "^$k$" "$C" &&
+	qbk-backup $Q --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "chunk-index cache .* is damaged" "$TEST_TMP/err" &&
+	test_grep "^$k$" "$C" &&
+	truncate -s -20 "$C" &&
+	qbk-backup $Q --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "chunk-index cache .* is damaged" "$TEST_TMP/err" &&
+	qbk-backup $Q --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "chunk index from the cache" "$TEST_TMP/err"
+'
+
+test_expect_success 'a cache listed longer ago than cache_max_age is listed again' '
+	printf "[repository]\ncache_max_age = 1s\n" >"$TEST_TMP/age.conf" &&
+	sleep 1 &&
+	qbk-backup --url "$SIM_URL" --repo "$R" -c "$TEST_TMP/age.conf" \
+	    --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "chunk-index cache .* is older than cache_max_age" "$TEST_TMP/err"
+'
+
+# Chunks removed behind qbk's back, on a repository of its own.
+R4=s3://qbk/r4
+Q4="--url $SIM_URL --repo $R4 -c /dev/null"
+test_expect_success 'a chunk deleted behind qbk'"'"'s back is noticed by the next backup, which stores it again' '
+	repo_init "$R4" &&
+	qbk-backup $Q4 --collection c1 -q &&
+	repo_s3_objects r4 data >"$TEST_TMP/real4" &&
+	test "$(wc -l <"$TEST_TMP/real4")" -le 128 &&
+	obj=$(sed -n 3p "$TEST_TMP/real4") &&
+	s3cmd_run del "s3://qbk/r4/$obj" >/dev/null &&
+	qbk-backup $Q4 --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "chunk .$obj. of the chunk-index cache is missing" "$TEST_TMP/err" &&
+	repo_s3_objects r4 data >"$TEST_TMP/now4" &&
+	test_cmp "$TEST_TMP/real4" "$TEST_TMP/now4" &&
+	qbk-verify --repo "$R4" -c /dev/null -q
+'
+
+test_expect_success 'with cache_sample = 0 it is not, but --type full never trusts the cache' '
+	printf "[repository]\ncache_sample = 0\n" >"$TEST_TMP/nosample.conf" &&
+	s3cmd_run del "s3://qbk/r4/$obj" >/dev/null &&
+	qbk-backup --url "$SIM_URL" --repo "$R4" -c "$TEST_TMP/nosample.conf" \
+	    --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "chunk index from the cache .*, 0 checked\)" "$TEST_TMP/err" &&
+	{ qbk-verify --repo "$R4" -c /dev/null -q; test $? -eq 3; } &&
+	qbk-backup --url "$SIM_URL" --repo "$R4" -c "$TEST_TMP/nosample.conf" \
+	    --collection c1 --type full 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "storing the chunk again" "$TEST_TMP/err" &&
+	qbk-verify --repo "$R4" -c /dev/null -q
 '
 
 test_expect_success 'a live exclusive lock record makes a backup exit 4' '
@@ -144,8 +249,7 @@ test_expect_success '... and the prune made every cache out of date' '
 	test -f "$S3_DIR/qbk/r1/index-generation._S3rver_object" &&
 	qbk-backup $Q --collection c1 -v -v 2>"$TEST_TMP/err" >/dev/null &&
 	test_grep "cache .* is out of date" "$TEST_TMP/err" &&
-	C=$(ls -d "$XDG_CACHE_HOME"/qbk/s3-*/chunks) &&
-	tail -n +4 "$C" | sort >"$TEST_TMP/cached" &&
+	cache_keys "$C" >"$TEST_TMP/cached" &&
 	repo_s3_objects r1 data >"$TEST_TMP/real" &&
 	test_cmp "$TEST_TMP/real" "$TEST_TMP/cached"
 '
@@ -153,7 +257,9 @@ test_expect_success '... and the prune made every cache out of date' '
 test_expect_success 'a damaged chunk is found by verify --read-data (exit 3)' '
 	obj=$(repo_s3_objects r1 data | head -n 1) &&
 	f="$S3_DIR/qbk/r1/$obj._S3rver_object" &&
-	printf "\377" | dd of="$f" bs=1 seek=40 conv=notrunc 2>/dev/null &&
+	python3 -c "import sys
+f = open(sys.argv[1], \"r+b\"); f.seek(40); b = f.read(1)
+f.seek(40); f.write(bytes([b[0] ^ 0xff]))" "$f" &&
 	{ qbk-verify $P --read-data -q; test $? -eq 3; }
 '
 
@@ -168,7 +274,6 @@ Q="--url $SIM_URL --repo $R -c /dev/null"
 P="--repo $R -c /dev/null"
 
 test_expect_success 'with a proxy: 503 SlowDown on some PUTs is retried' '
-	s3_proxy_start &&
 	repo_init "$R" &&
 	s3_proxy_fault "{\"method\":\"PUT\",\"path\":\"/data/\",\"status\":503,\"count\":4}" &&
 	qbk-backup $Q --json >"$TEST_TMP/f1.json" &&
@@ -182,6 +287,56 @@ test_expect_success 'connection resets are retried too' '
 	s3_proxy_fault "{\"method\":\"PUT\",\"path\":\"/data/\",\"mode\":\"reset\",\"count\":3}" &&
 	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.2,\"seed\":3}" >/dev/null &&
 	qbk-backup $Q -q && qbk-verify $P -q
+'
+
+test_expect_success 'a 503 with Retry-After is retried after the time it asks' '
+	s3_proxy_fault clear &&
+	s3_proxy_fault "{\"method\":\"PUT\",\"path\":\"/data/\",\"status\":503,\"retry_after\":2,\"count\":1}" &&
+	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.1,\"seed\":13}" >/dev/null &&
+	qbk-backup $Q -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "HTTP 503 SlowDown.*; retrying" "$TEST_TMP/err" &&
+	test_grep "waiting 2000 ms as the server.s Retry-After asks" "$TEST_TMP/err" &&
+	qbk-verify $P -q
+'
+
+test_expect_success 'a chunk GET cut short is retried: the restore succeeds' '
+	s3_proxy_fault clear &&
+	faults=$(s3_proxy_stats "d[\"faults\"]") &&
+	s3_proxy_fault "{\"method\":\"GET\",\"path\":\"/data/\",\"mode\":\"truncate\",\"count\":1}" &&
+	qbk-restore $Q --collection c1 --as c1cut -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test "$(s3_proxy_stats "d[\"faults\"]")" -eq $((faults + 1)) &&
+	test_grep "; retrying" "$TEST_TMP/err" &&
+	sim_points c1 >"$TEST_TMP/p1" && sim_points c1cut >"$TEST_TMP/p2" &&
+	test_cmp "$TEST_TMP/p1" "$TEST_TMP/p2"
+'
+
+test_expect_success '... and so is a listing cut short' '
+	s3_proxy_fault clear &&
+	s3_proxy_fault "{\"method\":\"GET\",\"path\":\"&prefix=\",\"mode\":\"truncate\",\"bytes\":100,\"count\":1}" &&
+	qbk-verify $P -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep "; retrying" "$TEST_TMP/err" &&
+	s3_proxy_fault clear
+'
+
+test_expect_success 'a PUT answered with an ETag that is not its MD5 is sent again' '
+	s3_proxy_fault clear &&
+	faults=$(s3_proxy_stats "d[\"faults\"]") &&
+	s3_proxy_fault "{\"method\":\"PUT\",\"path\":\"/data/\",\"mode\":\"etag\",\"count\":2}" &&
+	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.1,\"seed\":14}" >/dev/null &&
+	qbk-backup $Q -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test "$(s3_proxy_stats "d[\"faults\"]")" -eq $((faults + 2)) &&
+	test "$(grep -c "ETag [0-9a-f]* is not the MD5 .*; retrying" "$TEST_TMP/err")" -eq 2 &&
+	qbk-verify $P --read-data -q
+'
+
+test_expect_success '... but with SSE-KMS the ETag is no MD5, and is not compared' '
+	s3_proxy_fault clear &&
+	s3_proxy_fault "{\"method\":\"PUT\",\"mode\":\"sse-kms\",\"count\":-1}" &&
+	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.1,\"seed\":15}" >/dev/null &&
+	qbk-backup $Q -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep -v "retrying" "$TEST_TMP/err" &&
+	s3_proxy_fault clear &&
+	qbk-verify $P --read-data -q
 '
 
 test_expect_success 'a server that keeps failing: the backup fails, no backup is visible' '
@@ -224,20 +379,166 @@ test_expect_success 'a server that never answers: the backup fails clearly, no b
 	s3_proxy_fault clear
 '
 
-test_expect_success 'object lock: chunks and manifests carry the lock headers' '
-	cat >"$TEST_TMP/lock.conf" <<-EOC &&
-	[repository]
-	s3_object_lock_days = 7
-	s3_object_lock_mode = compliance
-	EOC
+# Object lock.  s3rver has none (GET ?object-lock: 501 NotImplemented); the
+# proxy stands in for it once told to (POST /__proxy/config).
+cat >"$TEST_TMP/lock.conf" <<EOC
+[repository]
+s3_object_lock_days = 7
+s3_object_lock_mode = compliance
+EOC
+LQ="--url $SIM_URL --repo $R -c $TEST_TMP/lock.conf"
+
+test_expect_exit 2 'object lock on a store without it: the backup fails before any upload' '
+	repo_s3_objects r2 backups >"$TEST_TMP/bk1" &&
 	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.2,\"seed\":5}" >/dev/null &&
-	qbk-backup --url "$SIM_URL" --repo "$R" -c "$TEST_TMP/lock.conf" -q &&
-	curl -sS "$S3_PROXY_URL/__proxy/stats" >"$TEST_TMP/st.json" &&
-	test "$(json_get "$TEST_TMP/st.json" "d[\"lock_puts\"]")" -gt 1 &&
-	test "$(json_get "$TEST_TMP/st.json" "d[\"lock_mode\"]")" = COMPLIANCE &&
-	json_get "$TEST_TMP/st.json" "d[\"lock_until\"]" >"$TEST_TMP/until" &&
-	test_grep "^20[0-9][0-9]-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$" "$TEST_TMP/until"
+	qbk-backup $LQ -q
 '
+test_expect_success '... saying why, and no backup is made' '
+	test_grep "s3_object_lock_days is 7, but the bucket of .s3://qbk/r2. does not support object lock.*HTTP 501" "$TEST_TMP/stderr" &&
+	repo_s3_objects r2 backups >"$TEST_TMP/bk2" &&
+	test_cmp "$TEST_TMP/bk1" "$TEST_TMP/bk2"
+'
+
+test_expect_success 'a bucket without object lock enabled is refused too' '
+	curl -sSf -X POST --data-binary "{\"object_lock\":\"disabled\"}" \
+	    "$S3_PROXY_URL/__proxy/config" >/dev/null &&
+	{ qbk-backup $LQ -q 2>"$TEST_TMP/err"; test $? -eq 2; } &&
+	test_grep "does not have object lock enabled" "$TEST_TMP/err"
+'
+
+test_expect_success 'object lock: every chunk and manifest PUT is locked until now + 7 days, nothing else' '
+	curl -sSf -X POST --data-binary "{\"object_lock\":\"enabled\"}" \
+	    "$S3_PROXY_URL/__proxy/config" >/dev/null &&
+	curl -sSf -X DELETE "$S3_PROXY_URL/__proxy/puts" >/dev/null &&
+	qbk-backup $LQ -q &&
+	curl -sSf "$S3_PROXY_URL/__proxy/puts" >"$TEST_TMP/puts.json" &&
+	python3 - "$TEST_TMP/puts.json" <<-\EOP
+	import calendar, json, sys, time
+	seen, bad = {}, []
+	for p in json.load(open(sys.argv[1])):
+	    key = p["path"].split("/", 3)[3]
+	    kind = key.split("/")[0]
+	    seen[kind] = seen.get(kind, 0) + 1
+	    if kind in ("data", "backups"):
+	        # Reused chunks get their lock extended (next test): 2 days
+	        # (a quarter of 7, rounded up) further.
+	        days = 9 if p.get("retention") else 7
+	        until = p["lock_until"]
+	        t = calendar.timegm(time.strptime(until, "%Y-%m-%dT%H:%M:%SZ")) \
+	            if until else None
+	        if p["lock_mode"] != "COMPLIANCE" or t is None or \
+	                abs(t - (p["time"] + days * 86400)) > 60:
+	            bad.append(p)
+	    elif p["lock_mode"] is not None or p["lock_until"] is not None:
+	        bad.append(p)
+	print(seen, bad)
+	sys.exit(1 if bad or not seen.get("data") or seen.get("backups", 0) < 2
+	         or not seen.get("locks") else 0)
+	EOP
+'
+
+test_expect_success 'object lock: a backup extends the lock of the chunks it reuses' '
+	cp "$TEST_TMP/puts.json" "$TEST_TMP/puts1.json" &&
+	sleep 1 &&
+	curl -sSf -X DELETE "$S3_PROXY_URL/__proxy/puts" >/dev/null &&
+	start=$(date +%s) &&
+	qbk-backup $LQ --json -v -v >"$TEST_TMP/l2.json" 2>"$TEST_TMP/err" &&
+	L2=$(json_get "$TEST_TMP/l2.json" "d[\"backup_id\"]") &&
+	# Those the previous backup stored (locked until then + 7 days) need
+	# it; those it extended (+ 9 days) do not yet.
+	n=$(json_get "$TEST_TMP/puts1.json" "len({p[\"path\"] for p in d if \"/data/\" in p[\"path\"] and not p.get(\"retention\")})") &&
+	test "$n" -gt 0 &&
+	test_grep "extending the object lock of $n reused chunks" "$TEST_TMP/err" &&
+	curl -sSf -X DELETE "$S3_PROXY_URL/__proxy/gets" >/dev/null &&
+	qbk-verify --repo "$R" -c /dev/null --backup "$L2" --read-data -q &&
+	curl -sSf "$S3_PROXY_URL/__proxy/gets" >"$TEST_TMP/gets.json" &&
+	curl -sSf "$S3_PROXY_URL/__proxy/retention" >"$TEST_TMP/ret.json" &&
+	python3 - "$TEST_TMP/gets.json" "$TEST_TMP/ret.json" "$start" <<-\EOP
+	import calendar, json, sys, time
+	gets, ret, start = json.load(open(sys.argv[1])), \
+	    json.load(open(sys.argv[2])), int(sys.argv[3])
+	# Every chunk a restore of this backup reads is locked until at least
+	# its start + 7 days.
+	chunks = [g.split("/", 2)[2] for g in gets if "/data/" in g]
+	short = [c for c in chunks if c not in ret or calendar.timegm(
+	    time.strptime(ret[c][1], "%Y-%m-%dT%H:%M:%SZ")) < start + 7 * 86400]
+	print(len(chunks), short)
+	sys.exit(1 if short or not chunks else 0)
+	EOP
+'
+
+test_expect_success '... which the next backup knows (from the chunk-index cache): no request' '
+	curl -sSf -X DELETE "$S3_PROXY_URL/__proxy/puts" >/dev/null &&
+	qbk-backup $LQ -v -v 2>"$TEST_TMP/err" >/dev/null &&
+	test_grep -v "extending the object lock" "$TEST_TMP/err" &&
+	curl -sSf "$S3_PROXY_URL/__proxy/puts" >"$TEST_TMP/puts.json" &&
+	test "$(json_get "$TEST_TMP/puts.json" "len([p for p in d if p.get(\"retention\")])")" -eq 0 &&
+	test "$(json_get "$TEST_TMP/puts.json" "len([p for p in d if \"/backups/\" in p[\"path\"]])")" -eq 2
+'
+
+# HTTPS with a throw-away CA, and virtual-host addressing (libcurl resolves
+# every *.localhost name to the loopback address; s3rver serves the bucket
+# qbk as the host qbk.s3.localhost).
+test_expect_success 'HTTPS: a throw-away CA, and a certificate for 127.0.0.1 and *.s3.localhost' '
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -days 2 -subj "/CN=qbk test CA" \
+	    -addext basicConstraints=critical,CA:TRUE \
+	    -addext keyUsage=critical,keyCertSign,cRLSign \
+	    -keyout "$TEST_TMP/ca.key" -out "$TEST_TMP/ca.pem" 2>/dev/null &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	    -subj "/CN=127.0.0.1" -keyout "$TEST_TMP/srv.key" \
+	    -out "$TEST_TMP/srv.csr" 2>/dev/null &&
+	printf "subjectAltName=IP:127.0.0.1,DNS:s3.localhost,DNS:*.s3.localhost\n" \
+	    >"$TEST_TMP/srv.ext" &&
+	openssl x509 -req -in "$TEST_TMP/srv.csr" -CA "$TEST_TMP/ca.pem" \
+	    -CAkey "$TEST_TMP/ca.key" -CAcreateserial -days 2 \
+	    -extfile "$TEST_TMP/srv.ext" -out "$TEST_TMP/srv.pem" 2>/dev/null &&
+	openssl verify -CAfile "$TEST_TMP/ca.pem" "$TEST_TMP/srv.pem"
+'
+
+PROXY1_URL=$S3_PROXY_URL PROXY1_PID=$S3_PROXY_PID
+test_expect_success 'a repository over HTTPS, its certificate checked against s3_ca_file' '
+	s3_proxy_start --tls-cert "$TEST_TMP/srv.pem" --tls-key "$TEST_TMP/srv.key" &&
+	case $S3_PROXY_URL in https://*) ;; *) false ;; esac &&
+	cat >"$TEST_TMP/tls.conf" <<-EOC &&
+	[repository]
+	location = s3://qbk/r5
+	s3_endpoint = $S3_PROXY_URL
+	s3_ca_file = $TEST_TMP/ca.pem
+	EOC
+	qbk-init -c "$TEST_TMP/tls.conf" --kdf-opslimit 1 --kdf-memlimit 8192 >/dev/null &&
+	qbk-backup --url "$SIM_URL" -c "$TEST_TMP/tls.conf" --collection c1 -q &&
+	qbk-verify -c "$TEST_TMP/tls.conf" --read-data -q &&
+	test "$(s3_proxy_stats "d[\"refused\"]")" = "{}"
+'
+
+test_expect_success '... without it the certificate is refused at once, with a hint, not retried' '
+	grep -v s3_ca_file "$TEST_TMP/tls.conf" >"$TEST_TMP/notrust.conf" &&
+	n=$(s3_proxy_stats "d[\"requests\"]") &&
+	{ qbk-verify -c "$TEST_TMP/notrust.conf" -q 2>"$TEST_TMP/err"; test $? -eq 1; } &&
+	test_grep "S3 GET qbk: TLS: .*certificate" "$TEST_TMP/err" &&
+	test_grep "hint: .*set s3_ca_file" "$TEST_TMP/err" &&
+	test_grep -v "giving up after" "$TEST_TMP/err" &&
+	test "$(s3_proxy_stats "d[\"requests\"]")" -eq "$n"
+'
+
+test_expect_success 'virtual-host addressing (s3_uri_style = host), over HTTPS too' '
+	cat >"$TEST_TMP/host.conf" <<-EOC &&
+	[repository]
+	location = s3://qbk/r5
+	s3_endpoint = https://s3.localhost:$S3_PROXY_PORT
+	s3_uri_style = host
+	s3_ca_file = $TEST_TMP/ca.pem
+	EOC
+	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.1,\"seed\":16}" >/dev/null &&
+	qbk-backup --url "$SIM_URL" -c "$TEST_TMP/host.conf" --collection c1 -q &&
+	qbk-verify -c "$TEST_TMP/host.conf" --read-data -q &&
+	test "$(s3_proxy_stats "\"qbk.s3.localhost:$S3_PROXY_PORT\" in d[\"hosts\"]")" = true &&
+	test "$(s3_proxy_stats "d[\"refused\"]")" = "{}" &&
+	test "$(repo_s3_objects r5 backups | grep -vc "\.copy$")" -eq 2
+'
+s3_proxy_stop
+S3_PROXY_URL=$PROXY1_URL S3_PROXY_PID=$PROXY1_PID AWS_ENDPOINT_URL=$PROXY1_URL
 
 test_expect_success 's3rver stopped in the middle: the backup fails, then succeeds' '
 	repo_s3_objects r2 backups >"$TEST_TMP/bk1" &&

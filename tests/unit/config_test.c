@@ -1223,6 +1223,17 @@ secret_resolution(void **state)
 	assert_int_equal(qbk_config_s3_credentials(&cfg, &id, &key, NULL,
 	    &err), 0);
 	assert_string_equal(id.data, "AKIAENV");
+	/* The session token from its file, unless the variable is set. */
+	assert_int_equal(tu_write_file(s3id, "file-token\n"), 0);
+	assert_int_equal(qbk_config_set(&cfg, "repository",
+	    "s3_session_token_file", s3id, &err), 0);
+	assert_int_equal(qbk_config_s3_credentials(&cfg, &id, &key, &tok,
+	    &err), 0);
+	assert_string_equal(tok.data, "env-token");
+	unsetenv("AWS_SESSION_TOKEN");
+	assert_int_equal(qbk_config_s3_credentials(&cfg, &id, &key, &tok,
+	    &err), 0);
+	assert_string_equal(tok.data, "file-token");
 	qbk_config_secret_release(&id);
 	qbk_config_secret_release(&key);
 	qbk_config_secret_release(&tok);

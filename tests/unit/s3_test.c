@@ -308,6 +308,93 @@ test_connection_refused(void **state)
 	qbk_s3_free(NULL);
 }
 
+/*
+ * The examples of AWS's "Signature Calculations for the Authorization
+ * Header: Transferring Payload in a Single Chunk (AWS Signature Version 4)"
+ * (Amazon S3 API Reference), with their published signatures.
+ */
+#define AWS_AK	"AKIAIOSFODNN7EXAMPLE"
+#define AWS_SK	"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+#define AWS_EMPTY \
+	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+static void
+signed_as(const char *method, const char *path, const char *query,
+    struct qbk_s3_hdr *h, size_t n, const char *want)
+{
+	struct qbk_buf b = QBK_BUF_INIT;
+
+	assert_int_equal(qbk_s3_sign(method, path, query, h, n, AWS_AK, AWS_SK,
+	    "us-east-1", "20130524T000000Z", &b), 0);
+	assert_string_equal(b.buf, want);
+	qbk_buf_release(&b);
+}
+
+static void
+test_sign_aws_examples(void **state)
+{
+	/* Out of order on purpose: the signer sorts them. */
+	struct qbk_s3_hdr get[] = {
+		{ "x-amz-date", "20130524T000000Z" },
+		{ "range", "bytes=0-9" },
+		{ "host", "examplebucket.s3.amazonaws.com" },
+		{ "x-amz-content-sha256", AWS_EMPTY },
+	};
+	struct qbk_s3_hdr put[] = {
+		{ "host", "examplebucket.s3.amazonaws.com" },
+		{ "date", "Fri, 24 May 2013 00:00:00 GMT" },
+		{ "x-amz-date", "20130524T000000Z" },
+		{ "x-amz-storage-class", "REDUCED_REDUNDANCY" },
+		{ "x-amz-content-sha256", "44ce7dd67c959e0d3524ffac1771dfbba8"
+		    "7d2b6b4b4e99e42034a8b803f8b072" },
+	};
+	struct qbk_s3_hdr bucket[] = {
+		{ "host", "examplebucket.s3.amazonaws.com" },
+		{ "x-amz-date", "20130524T000000Z" },
+		{ "x-amz-content-sha256", AWS_EMPTY },
+	};
+	struct qbk_s3_hdr bad[] = {
+		{ "host", "h" },
+		{ "host", "h" },
+		{ "x-amz-content-sha256", AWS_EMPTY },
+	};
+	struct qbk_buf b = QBK_BUF_INIT;
+
+	(void)state;
+	signed_as("GET", "/test.txt", NULL, get, 4,
+	    "AWS4-HMAC-SHA256 Credential=" AWS_AK "/20130524/us-east-1/s3/"
+	    "aws4_request, SignedHeaders=host;range;x-amz-content-sha256;"
+	    "x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170"
+	    "aba48dd91039c6036bdb41");
+	/* A path with an escaped character. */
+	signed_as("PUT", "/test%24file.text", NULL, put, 5,
+	    "AWS4-HMAC-SHA256 Credential=" AWS_AK "/20130524/us-east-1/s3/"
+	    "aws4_request, SignedHeaders=date;host;x-amz-content-sha256;"
+	    "x-amz-date;x-amz-storage-class, Signature=98ad721746da40c64f1a55"
+	    "b78f14c238d841ea1380cd77a1b5971af0ece108bd");
+	/* A sub-resource without a value gets its '='. */
+	signed_as("GET", "/", "lifecycle", bucket, 3,
+	    "AWS4-HMAC-SHA256 Credential=" AWS_AK "/20130524/us-east-1/s3/"
+	    "aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, "
+	    "Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a01"
+	    "36783543");
+	/* Query parameters are sorted by name. */
+	signed_as("GET", "/", "prefix=J&max-keys=2", bucket, 3,
+	    "AWS4-HMAC-SHA256 Credential=" AWS_AK "/20130524/us-east-1/s3/"
+	    "aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, "
+	    "Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711e"
+	    "f69dc6f7");
+	/* Refused: a repeated header, no payload hash, a bad date. */
+	assert_int_equal(qbk_s3_sign("GET", "/", NULL, bad, 3, AWS_AK, AWS_SK,
+	    "us-east-1", "20130524T000000Z", &b), -1);
+	assert_int_equal(qbk_s3_sign("GET", "/", NULL, bad, 1, AWS_AK, AWS_SK,
+	    "us-east-1", "20130524T000000Z", &b), -1);
+	assert_int_equal(qbk_s3_sign("GET", "/", NULL, bucket, 3, AWS_AK,
+	    AWS_SK, "us-east-1", "2013-05-24", &b), -1);
+	assert_int_equal(b.len, 0);
+	qbk_buf_release(&b);
+}
+
 static void
 test_store_open_errors(void **state)
 {
@@ -350,6 +437,7 @@ main(void)
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_connection_refused),
+		cmocka_unit_test(test_sign_aws_examples),
 		cmocka_unit_test(test_store_open_errors),
 	};
 
