@@ -6,7 +6,7 @@
 test_description 'qbk-drill: levels, tampered and damaged backups, cleanup, RTO, pitr, records, validate-only'
 
 sim_start
-R=$TEST_TMP/repo
+R=$(repo_location repo)
 # Every point of these small collections is sampled and compared, so that
 # a tampered point is always among them.
 C=$TEST_TMP/all.conf
@@ -67,7 +67,7 @@ test_expect_success 'by default a comprehensive drill compares 100 sampled point
 
 test_expect_success 'the drill is recorded in drills/ and readable' '
 	D=$(json_get "$TEST_TMP/d.json" "d[\"drill_id\"]") &&
-	test -f "$R/drills/$D" &&
+	repo_keys repo drills | grep -qx "drills/$D" &&
 	qbk-drill $Q --list --json >"$TEST_TMP/list.json" &&
 	test "$(json_get "$TEST_TMP/list.json" "[x[\"result\"] for x in d[\"drills\"] if x[\"drill_id\"] == \"$D\"]")" = "[\"pass\"]" &&
 	test "$(json_get "$TEST_TMP/list.json" "len(d[\"drills\"])")" = 4 &&
@@ -115,7 +115,7 @@ print(h % 64)") &&
 
 test_expect_success 'a collection written to while it is backed up ...' '
 	sim_generate busy 300 4 5 &&
-	R5=$TEST_TMP/repo5 &&
+	R5=$(repo_location repo5) &&
 	repo_init "$R5" &&
 	sim_fault "{\"path_regex\":\"/collections/busy/shards/0/snapshot\",\"delay_ms\":1500,\"count\":1}"
 '
@@ -146,10 +146,10 @@ test_expect_success '... saying to back up with --content-hash, and restoring no
 '
 
 test_expect_exit 3 'a backup with a corrupt chunk fails the drill' '
-	R2=$TEST_TMP/repo2 &&
+	R2=$(repo_location repo2) &&
 	repo_init "$R2" &&
 	qbk-backup --url $SIM_URL --repo "$R2" -c /dev/null --collection c2 -q &&
-	f=$(find "$R2/data" -type f | head -n 1) &&
+	f=$(repo_obj repo2 "$(repo_keys repo2 data | head -n 1)") &&
 	python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,\"rb\").read()); b[len(b)//2]^=0xff; open(p,\"wb\").write(b)" "$f" &&
 	qbk-drill --url $SIM_URL --repo "$R2" -c /dev/null --json >"$TEST_TMP/c.json"
 '
@@ -188,7 +188,7 @@ test_expect_success 'a drill never removes collections that only look like scrat
 		sim_api GET /collections/$c/exists | grep -q true &&
 		sim_api DELETE /collections/$c >/dev/null || return 1
 	done &&
-	NDRILLS=$(ls "$R/drills" | wc -l)
+	NDRILLS=$(repo_keys repo drills | wc -l)
 '
 
 test_expect_success 'a drill keeps the scratch collections of a drill that holds a lock ...' '
@@ -196,7 +196,8 @@ test_expect_success 'a drill keeps the scratch collections of a drill that holds
 	LID=$(date -u -d "@$((now - 300))" +%Y%m%dT%H%M%SZ)-abcd &&
 	printf "{\"format\":1,\"id\":\"0123456789abcdef\",\"kind\":\"shared\",\"program\":\"qbk-drill\",\"host\":\"elsewhere.invalid\",\"pid\":1,\"time\":\"%s\",\"refreshed\":\"%s\"}" \
 	    "$(date -u -d "@$((now - 600))" +%Y-%m-%dT%H:%M:%SZ)" \
-	    "$(date -u -d "@$now" +%Y-%m-%dT%H:%M:%SZ)" >"$R/locks/0123456789abcdef" &&
+	    "$(date -u -d "@$now" +%Y-%m-%dT%H:%M:%SZ)" >"$TEST_TMP/lockrec" &&
+	repo_put repo locks/0123456789abcdef "$TEST_TMP/lockrec" &&
 	sim_generate "qbk-drill-$LID-c9" 5 4 3 &&
 	qbk-drill $Q --backup "$B1" --collection c2 --json >"$TEST_TMP/k.json" &&
 	test "$(json_get "$TEST_TMP/k.json" "d[\"leftovers_removed\"]")" = 0 &&
@@ -204,11 +205,11 @@ test_expect_success 'a drill keeps the scratch collections of a drill that holds
 '
 
 test_expect_success '... and removes them once that lock is gone' '
-	rm "$R/locks/0123456789abcdef" &&
+	repo_rm repo locks/0123456789abcdef &&
 	qbk-drill $Q --backup "$B1" --collection c2 --json >"$TEST_TMP/k.json" &&
 	test "$(json_get "$TEST_TMP/k.json" "d[\"leftovers_removed\"]")" = 1 &&
 	no_scratch &&
-	NDRILLS=$(ls "$R/drills" | wc -l)
+	NDRILLS=$(repo_keys repo drills | wc -l)
 '
 
 test_expect_exit 143 'a drill stopped with SIGTERM ...' '
@@ -219,7 +220,7 @@ test_expect_exit 143 'a drill stopped with SIGTERM ...' '
 
 test_expect_success '... removes its scratch collections and records nothing' '
 	no_scratch &&
-	test "$(ls "$R/drills" | wc -l)" = "$NDRILLS"
+	test "$(repo_keys repo drills | wc -l)" = "$NDRILLS"
 '
 
 test_expect_exit 130 'a drill stopped with SIGINT (^C) once its scratch collection exists ...' '
@@ -231,7 +232,7 @@ test_expect_exit 130 'a drill stopped with SIGINT (^C) once its scratch collecti
 test_expect_success '... removes its scratch collections and records nothing' '
 	sim_api DELETE /__sim/faults >/dev/null &&
 	no_scratch &&
-	test "$(ls "$R/drills" | wc -l)" = "$NDRILLS"
+	test "$(repo_keys repo drills | wc -l)" = "$NDRILLS"
 '
 
 test_expect_exit 5 'a drill slower than the RTO objective exits 5' '
@@ -260,19 +261,19 @@ test_expect_success '--metrics-file passes promtool check metrics' '
 '
 
 test_expect_success '... also when the drill fails' '
-	R3=$TEST_TMP/repo3 &&
+	R3=$(repo_location repo3) &&
 	{ qbk-drill --url $SIM_URL --repo "$R3" -c /dev/null --metrics-file "$TEST_TMP/f.prom" 2>/dev/null; test $? = 2; } &&
 	promtool check metrics <"$TEST_TMP/f.prom" &&
 	test_grep "^qbk_drill_last_run_success 0$" "$TEST_TMP/f.prom"
 '
 
 test_expect_success '--scenario pitr restores the backup in force at a time within the span' '
-	R4=$TEST_TMP/repo4 &&
+	R4=$(repo_location repo4) &&
 	repo_init "$R4" &&
 	QBK_TEST_NOW=1790000000 qbk-backup --url $SIM_URL --repo "$R4" -c /dev/null --collection c2 -q &&
 	QBK_TEST_NOW=1790086400 qbk-backup --url $SIM_URL --repo "$R4" -c /dev/null --collection c2 -q &&
 	QBK_TEST_NOW=1790172800 qbk-backup --url $SIM_URL --repo "$R4" -c /dev/null --collection c2 -q &&
-	ls "$R4/backups" | grep -v copy >"$TEST_TMP/ids" &&
+	repo_keys repo4 backups | sed "s|^backups/||" | grep -v copy >"$TEST_TMP/ids" &&
 	qbk-drill --url $SIM_URL --repo "$R4" -c /dev/null --scenario pitr --json >"$TEST_TMP/p.json" &&
 	test "$(json_get "$TEST_TMP/p.json" "d[\"ok\"]")" = true &&
 	test "$(json_get "$TEST_TMP/p.json" "d[\"scenario\"]")" = pitr &&
@@ -289,7 +290,7 @@ assert b == max(t for t in ids if t <= p), (b, p, ids)" "$P" "$B" "$TEST_TMP/ids
 '
 
 test_expect_success '--scenario all-collections drills every collection from the newest backup holding it' '
-	R7=$TEST_TMP/repo7 &&
+	R7=$(repo_location repo7) &&
 	repo_init "$R7" &&
 	sim_generate solo 40 4 9 &&
 	Q7="--url $SIM_URL --repo $R7 -c /dev/null" &&
@@ -324,13 +325,13 @@ test_expect_success '... and a collection deleted before a later backup of every
 
 test_expect_success '--validate-only passes on the intact deployment, touching nothing' '
 	sim_api GET /collections >"$TEST_TMP/before" &&
-	ndrills=$(ls "$R/drills" | wc -l) &&
+	ndrills=$(repo_keys repo drills | wc -l) &&
 	qbk-drill $Q --validate-only --backup "$B1" --validation exhaustive --json >"$TEST_TMP/v.json" &&
 	test "$(json_get "$TEST_TMP/v.json" "d[\"ok\"]")" = true &&
 	test "$(json_get "$TEST_TMP/v.json" "d[\"validate_only\"]")" = true &&
 	test "$(json_get "$TEST_TMP/v.json" "d[\"drill_id\"]")" = null &&
 	test "$(json_get "$TEST_TMP/v.json" "d[\"problems\"]")" = "[]" &&
-	test "$(ls "$R/drills" | wc -l)" = "$ndrills" &&
+	test "$(repo_keys repo drills | wc -l)" = "$ndrills" &&
 	sim_api GET /collections >"$TEST_TMP/after" &&
 	test "$(json_get "$TEST_TMP/before" "d[\"result\"]")" = "$(json_get "$TEST_TMP/after" "d[\"result\"]")"
 '
@@ -382,7 +383,7 @@ test_expect_success 'with [drill] url the drill restores into that deployment, w
 test_expect_success 'on a 3-node cluster: a drill restores every shard and checks them' '
 	sim_start --nodes 3 &&
 	CU1=$(echo "$SIM_URLS" | cut -d" " -f1) &&
-	R6=$TEST_TMP/repo6 &&
+	R6=$(repo_location repo6) &&
 	printf "[qdrant]\nurl = %s\nnodes = %s\n[repository]\nlocation = %s\n[backup]\nsample_points = 1000\n[drill]\nsample_points = 1000\n" \
 	    "$CU1" "$SIM_URLS" "$R6" >"$TEST_TMP/cluster.conf" &&
 	sim_api POST /__sim/generate "{\"collection\":\"cc\",\"points\":900,\"dim\":8,\"shard_number\":6,\"replication_factor\":2}" >/dev/null &&

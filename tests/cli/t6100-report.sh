@@ -6,7 +6,7 @@
 test_description 'qbk-report: list, RPO/RTO compliance, --check, prometheus'
 
 sim_start
-REPO=$TEST_TMP/repo
+REPO=$(repo_location repo)
 CONF=$TEST_TMP/qbk.conf
 T=1790000000
 H=3600
@@ -55,7 +55,7 @@ test_expect_success 'backup at T; the report at T+30m shows rpo 1800 s' '
 test_expect_success 'backup at T+1h; the report at T+2h shows rpo 3600 s' '
 	sim_api PUT "/collections/c1/points?wait=true" \
 		"{\"points\":[{\"id\":1,\"vector\":[1,2,3,4,5,6,7,8],\"payload\":{\"changed\":true}}]}" >/dev/null &&
-	ls -R "$REPO/data" | sort >"$TEST_TMP/chunks-before" &&
+	repo_keys repo data >"$TEST_TMP/chunks-before" &&
 	at $H qbk-backup -c "$CONF" -q &&
 	at $((2 * H)) qbk-report -c "$CONF" --json >"$TEST_TMP/r2.json" &&
 	test "$(json_get "$TEST_TMP/r2.json" "d[\"collections\"][0][\"rpo_seconds\"]")" = 3600 &&
@@ -66,7 +66,8 @@ test_expect_success 'backup at T+1h; the report at T+2h shows rpo 3600 s' '
 '
 
 test_expect_success 'storage: stored bytes are the chunk objects, dedup ratio logical/stored' '
-	stored=$(find "$REPO/data" -type f ! -name ".*" -exec stat -c %s {} + |
+	stored=$(repo_keys repo data | while read -r k; do
+		stat -c %s "$(repo_obj repo "$k")"; done |
 		awk "{ s += \$1 } END { print s }") &&
 	test "$(json_get "$TEST_TMP/r2.json" "d[\"repository\"][\"stored_bytes\"]")" = "$stored" &&
 	json_get "$TEST_TMP/r2.json" "abs(d[\"repository\"][\"dedup_ratio\"] - d[\"repository\"][\"logical_bytes\"] / d[\"repository\"][\"stored_bytes\"]) < 1e-9" >"$TEST_TMP/ratio" &&
@@ -148,7 +149,7 @@ test_expect_success '--output writes the file atomically, nothing on stdout' '
 '
 
 test_expect_success '--list shows both backups with tags and held flag' '
-	first=$(ls "$REPO/backups" | grep -v copy | sort | head -n 1) &&
+	first=$(repo_keys repo backups | grep -v copy | head -n 1 | sed "s|^backups/||") &&
 	qbk-prune -c "$CONF" --hold "$first" --reason test >/dev/null &&
 	at $((2 * H)) qbk-report -c "$CONF" --list >"$TEST_TMP/list.txt" &&
 	test_grep "^$first .* yes +c1 +env=test$" "$TEST_TMP/list.txt" &&
@@ -228,10 +229,10 @@ test_expect_success '... but not a usage error, which is not a run' '
 '
 
 test_expect_success 'a backup whose chunk is gone does not count for the rpo' '
-	ls -R "$REPO/data" | sort >"$TEST_TMP/chunks-after" &&
-	new=$(comm -13 "$TEST_TMP/chunks-before" "$TEST_TMP/chunks-after" | grep -E "^[0-9a-f]{64}$" | head -n 1) &&
+	repo_keys repo data >"$TEST_TMP/chunks-after" &&
+	new=$(comm -13 "$TEST_TMP/chunks-before" "$TEST_TMP/chunks-after" | grep -E "^data/[0-9a-f]{2}/[0-9a-f]{64}$" | head -n 1) &&
 	test -n "$new" &&
-	rm "$REPO/data/$(echo "$new" | cut -c1-2)/$new" &&
+	repo_rm repo "$new" &&
 	at $((2 * H)) qbk-report -c "$CONF" --json >"$TEST_TMP/r4.json" &&
 	test "$(json_get "$TEST_TMP/r4.json" "d[\"collections\"][0][\"rpo_seconds\"]")" = 7200 &&
 	test "$(json_get "$TEST_TMP/r4.json" "d[\"collections\"][0][\"unusable_backups\"]")" = 1 &&
