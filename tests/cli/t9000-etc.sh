@@ -264,7 +264,7 @@ test_expect_success 'with the environment of the units and no HOME, the S3 cache
 	env -u HOME XDG_CACHE_HOME="$XC" XDG_STATE_HOME="$XS" qbk-init -c "$TEST_TMP/s3.conf" \
 	    --kdf-opslimit 1 --kdf-memlimit 8192 >/dev/null &&
 	env -u HOME XDG_CACHE_HOME="$XC" XDG_STATE_HOME="$XS" qbk-backup -c "$TEST_TMP/s3.conf" -q &&
-	ls "$V"/cache/qbk/s3-*/chunks &&
+	ls "$V"/cache/qbk/[0-9a-f]*/chunks &&
 	{ env -u HOME XDG_CACHE_HOME="$XC" XDG_STATE_HOME="$XS" qbk-backup -c "$TEST_TMP/s3.conf" \
 	    -q --url http://127.0.0.1:1; test $? -eq 1; } &&
 	test -s "$V/lib/qbk/notify.json" &&
