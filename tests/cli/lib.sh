@@ -238,6 +238,42 @@ PY
 QBK_PASSPHRASE=test-passphrase
 export QBK_PASSPHRASE
 
+# help_opts CMD...: the options that CMD --help lists, one a line:
+# "--name" or "-x --name" (t0000 and the runbook scripts' tests check them
+# against the man pages with man_opts).
+help_opts() {
+	"$@" --help | sed -n -E \
+	    -e 's/^  -([A-Za-z]), --([a-z0-9-]+).*/-\1 --\2/p' \
+	    -e 's/^      --([a-z0-9-]+).*/--\1/p' | sort
+}
+
+# man_opts PAGE: the same from the OPTIONS section of PAGE, whose items
+# read ".It Fl -name ..." or ".It Fl x Ar arg , Fl -name ...".
+man_opts() {
+	awk '
+		/^\.Sh / { sec = $2; next }
+		sec != "OPTIONS" || !/^\.It Fl / { next }
+		{
+			s = ""; l = ""
+			for (i = 2; i < NF; i++) {
+				if ($i != "Fl")
+					continue
+				if ($(i + 1) ~ /^-[a-z0-9-]+$/)
+					l = "-" $(i + 1)
+				else if ($(i + 1) ~ /^[A-Za-z]$/)
+					s = "-" $(i + 1)
+			}
+			if (l != "")
+				print (s != "" ? s " " : "") l
+		}' "$1" | sort
+}
+
+# names URL: the collections of the deployment at URL, sorted, on one line.
+names() {
+	curl -sSf "$1/collections" >"$TEST_TMP/names.json" &&
+	json_get "$TEST_TMP/names.json" "\" \".join(sorted(c[\"name\"] for c in d[\"result\"][\"collections\"]))"
+}
+
 # repo_init DIR: create a test repository at DIR.
 repo_init() {
 	qbk-init --repo "$1" --kdf-opslimit 1 --kdf-memlimit 8192 >/dev/null

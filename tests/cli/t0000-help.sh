@@ -7,35 +7,6 @@ test_description 'every program: --help, --version, and its man page agree'
 
 MAN=$QBK_TOP/man
 
-# help_opts PROG: the options of PROG --help, one a line: "--name" or
-# "-x --name".
-help_opts() {
-	"$1" --help | sed -n -E \
-	    -e 's/^  -([A-Za-z]), --([a-z0-9-]+).*/-\1 --\2/p' \
-	    -e 's/^      --([a-z0-9-]+).*/--\1/p' | sort
-}
-
-# man_opts PAGE: the same from the OPTIONS section of PAGE, whose items
-# read ".It Fl -name ..." or ".It Fl x Ar arg , Fl -name ...".
-man_opts() {
-	awk '
-		/^\.Sh / { sec = $2; next }
-		sec != "OPTIONS" || !/^\.It Fl / { next }
-		{
-			s = ""; l = ""
-			for (i = 2; i < NF; i++) {
-				if ($i != "Fl")
-					continue
-				if ($(i + 1) ~ /^-[a-z0-9-]+$/)
-					l = "-" $(i + 1)
-				else if ($(i + 1) ~ /^[A-Za-z]$/)
-					s = "-" $(i + 1)
-			}
-			if (l != "")
-				print (s != "" ? s " " : "") l
-		}' "$1" | sort
-}
-
 # synopsis_opts PAGE: every "Fl -name" and "Fl x" of the SYNOPSIS, as
 # "--name" and "-x".
 synopsis_opts() {

@@ -9,36 +9,6 @@ ER=$QBK_TOP/scripts/qbk-emergency-recover
 R=$TEST_TMP/repo
 NOW=1795000000
 
-# help_opts / man_opts: as in t0000-help.sh, for a script and its page.
-help_opts() {
-	sh "$1" --help | sed -n -E \
-	    -e 's/^  -([A-Za-z]), --([a-z0-9-]+).*/-\1 --\2/p' \
-	    -e 's/^      --([a-z0-9-]+).*/--\1/p' | sort
-}
-man_opts() {
-	awk '
-		/^\.Sh / { sec = $2; next }
-		sec != "OPTIONS" || !/^\.It Fl / { next }
-		{
-			s = ""; l = ""
-			for (i = 2; i < NF; i++) {
-				if ($i != "Fl")
-					continue
-				if ($(i + 1) ~ /^-[a-z0-9-]+$/)
-					l = "-" $(i + 1)
-				else if ($(i + 1) ~ /^[A-Za-z]$/)
-					s = "-" $(i + 1)
-			}
-			if (l != "")
-				print (s != "" ? s " " : "") l
-		}' "$1" | sort
-}
-
-# names URL: the collections of the deployment at URL, sorted, on one line.
-names() {
-	curl -sSf "$1/collections" >"$TEST_TMP/names.json" &&
-	json_get "$TEST_TMP/names.json" "\" \".join(sorted(c[\"name\"] for c in d[\"result\"][\"collections\"]))"
-}
 # points_at URL COLLECTION: sim_points against another deployment.
 points_at() {
 	_save=$SIM_URL
@@ -57,7 +27,7 @@ field() {
 }
 
 test_expect_success '--help and qbk-emergency-recover(1) list the same options' '
-	help_opts "$ER" >"$TEST_TMP/help" &&
+	help_opts sh "$ER" >"$TEST_TMP/help" &&
 	man_opts "$QBK_TOP/man/qbk-emergency-recover.1" >"$TEST_TMP/man" &&
 	test -s "$TEST_TMP/help" &&
 	test_cmp "$TEST_TMP/help" "$TEST_TMP/man" &&

@@ -9,36 +9,8 @@ FO=$QBK_TOP/scripts/qbk-dr-failover
 R=$TEST_TMP/repo
 NOW=1795000000
 
-help_opts() {
-	sh "$1" --help | sed -n -E \
-	    -e 's/^  -([A-Za-z]), --([a-z0-9-]+).*/-\1 --\2/p' \
-	    -e 's/^      --([a-z0-9-]+).*/--\1/p' | sort
-}
-man_opts() {
-	awk '
-		/^\.Sh / { sec = $2; next }
-		sec != "OPTIONS" || !/^\.It Fl / { next }
-		{
-			s = ""; l = ""
-			for (i = 2; i < NF; i++) {
-				if ($i != "Fl")
-					continue
-				if ($(i + 1) ~ /^-[a-z0-9-]+$/)
-					l = "-" $(i + 1)
-				else if ($(i + 1) ~ /^[A-Za-z]$/)
-					s = "-" $(i + 1)
-			}
-			if (l != "")
-				print (s != "" ? s " " : "") l
-		}' "$1" | sort
-}
-names() {
-	curl -sSf "$1/collections" >"$TEST_TMP/names.json" &&
-	json_get "$TEST_TMP/names.json" "\" \".join(sorted(c[\"name\"] for c in d[\"result\"][\"collections\"]))"
-}
-
 test_expect_success '--help and qbk-dr-failover(1) list the same options' '
-	help_opts "$FO" >"$TEST_TMP/help" &&
+	help_opts sh "$FO" >"$TEST_TMP/help" &&
 	man_opts "$QBK_TOP/man/qbk-dr-failover.1" >"$TEST_TMP/man" &&
 	test -s "$TEST_TMP/help" &&
 	test_cmp "$TEST_TMP/help" "$TEST_TMP/man" &&
