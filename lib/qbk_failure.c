@@ -11,10 +11,9 @@
 #include "qbk_log.h"
 #include "qbk_manifest.h"
 #include "qbk_repo.h"
+#include "qbk_report.h"
 #include "qbk_store.h"
 #include "qbk_failure.h"
-
-#define FULL_STORAGE	"full-storage"	/* as qbk-report names it */
 
 int
 qbk_failure_record(struct qbk_repo *r, const struct qbk_failure *f,
@@ -57,55 +56,6 @@ out:
 	qbk_buf_release(&obj);
 	qbk_buf_release(&key);
 	return rc;
-}
-
-static int
-collect_id(void *cookie, const char *key, const struct qbk_store_stat *st,
-    struct qbk_err *err)
-{
-	struct qbk_buf *ids = cookie;
-	const char *id = key + strlen(QBK_FAILURE_PREFIX);
-	char *dup;
-
-	(void)st;
-	(void)err;
-	if (!qbk_manifest_id_valid(id))
-		return 0;	/* temporary files and strangers */
-	dup = qbk_xstrdup(id);
-	qbk_buf_add(ids, &dup, sizeof(dup));
-	return 0;
-}
-
-static int
-cmp_id(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Every record id, sorted (oldest first). */
-static int
-list_ids(struct qbk_repo *r, char ***out, size_t *n, struct qbk_err *err)
-{
-	struct qbk_buf ids = QBK_BUF_INIT;
-	size_t i;
-
-	*out = NULL;
-	*n = 0;
-	if (qbk_store_list(qbk_repo_store(r), QBK_FAILURE_PREFIX, 0,
-	    collect_id, &ids, err) < 0) {
-		for (i = 0; i < ids.len / sizeof(char *); i++)
-			free(((char **)(void *)ids.buf)[i]);
-		qbk_buf_release(&ids);
-		return -1;
-	}
-	*n = ids.len / sizeof(char *);
-	*out = qbk_xcalloc(*n + 1, sizeof(char *));
-	if (*n > 0) {
-		memcpy(*out, ids.buf, ids.len);
-		qsort(*out, *n, sizeof(char *), cmp_id);
-	}
-	qbk_buf_release(&ids);
-	return 0;
 }
 
 static char *
@@ -185,7 +135,8 @@ qbk_failure_list(struct qbk_repo *r, struct qbk_failure **out, size_t *n,
 
 	*out = NULL;
 	*n = 0;
-	if (list_ids(r, &ids, &nids, err) != 0)
+	if (qbk_repo_ids_under(r, QBK_FAILURE_PREFIX, &ids, &nids,
+	    err) != 0)
 		return -1;
 	v = qbk_xcalloc(nids + 1, sizeof(*v));
 	for (i = 0; i < nids; i++) {
@@ -221,9 +172,9 @@ qbk_failure_covers(const struct qbk_failure *f, const char *collection)
 	size_t i;
 
 	if (f->full_storage)
-		return strcmp(collection, FULL_STORAGE) == 0;
+		return strcmp(collection, QBK_REPORT_FULL_STORAGE) == 0;
 	if (f->n_collections == 0)
-		return strcmp(collection, FULL_STORAGE) != 0;
+		return strcmp(collection, QBK_REPORT_FULL_STORAGE) != 0;
 	for (i = 0; i < f->n_collections; i++)
 		if (strcmp(f->collections[i], collection) == 0)
 			return 1;
@@ -240,7 +191,8 @@ qbk_failure_prune(struct qbk_repo *r, int64_t before, size_t *removed,
 	int64_t t;
 	int rc = -1;
 
-	if (list_ids(r, &ids, &nids, err) != 0)
+	if (qbk_repo_ids_under(r, QBK_FAILURE_PREFIX, &ids, &nids,
+	    err) != 0)
 		return -1;
 	for (i = 0; i < nids; i++) {
 		if (qbk_manifest_id_time(ids[i], &t) != 0 || t >= before)

@@ -1181,9 +1181,9 @@ qbk_repo_manifest_delete(struct qbk_repo *r, const char *id,
 	return qbk_store_delete(r->store, key, 0, err);
 }
 
-static int
-ids_under(struct qbk_repo *r, const char *prefix, char ***out, size_t *n,
-    struct qbk_err *err)
+int
+qbk_repo_ids_under(struct qbk_repo *r, const char *prefix, char ***out,
+    size_t *n, struct qbk_err *err)
 {
 	struct slot_list l;
 	size_t i, plen = strlen(prefix);
@@ -1204,7 +1204,7 @@ int
 qbk_repo_backup_ids(struct qbk_repo *r, char ***out, size_t *n,
     struct qbk_err *err)
 {
-	return ids_under(r, "backups/", out, n, err);
+	return qbk_repo_ids_under(r, "backups/", out, n, err);
 }
 
 int
@@ -1245,7 +1245,7 @@ int
 qbk_repo_drill_ids(struct qbk_repo *r, char ***out, size_t *n,
     struct qbk_err *err)
 {
-	return ids_under(r, "drills/", out, n, err);
+	return qbk_repo_ids_under(r, "drills/", out, n, err);
 }
 
 void

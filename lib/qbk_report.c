@@ -88,13 +88,7 @@ qbk_report_free(struct qbk_report *r)
 		free_strv(r->drills[i].problems, r->drills[i].n_problems);
 	}
 	free(r->drills);
-	for (i = 0; i < r->n_failures; i++) {
-		free_strv(r->failures[i].collections,
-		    r->failures[i].n_collections);
-		free(r->failures[i].host);
-		free(r->failures[i].error);
-	}
-	free(r->failures);
+	qbk_failure_list_free(r->failures, r->n_failures);
 	free(r);
 }
 
@@ -188,49 +182,27 @@ qbk_report_add_broken(struct qbk_report *r, const char *id, int held,
 }
 
 void
-qbk_report_add_failure(struct qbk_report *r, const char *id, int64_t time,
-    const char *host, const char *const *collections, size_t n,
-    int full_storage, int exit_code, const char *error)
+qbk_report_add_failure(struct qbk_report *r, const struct qbk_failure *from)
 {
-	struct qbk_report_failure *f;
+	struct qbk_failure *f;
 	size_t i;
 
 	r->failures = qbk_xrealloc(r->failures,
 	    (r->n_failures + 1) * sizeof(*r->failures));
 	f = &r->failures[r->n_failures++];
-	memset(f, 0, sizeof(*f));
-	snprintf(f->id, sizeof(f->id), "%s", id);
-	f->time = time;
-	f->host = qbk_xstrdup(host != NULL ? host : "");
-	f->error = qbk_xstrdup(error != NULL ? error : "");
-	f->full_storage = full_storage;
-	f->exit_code = exit_code;
-	f->collections = qbk_xcalloc(n + 1, sizeof(char *));
-	for (i = 0; i < n; i++)
-		f->collections[i] = qbk_xstrdup(collections[i]);
-	f->n_collections = n;
-}
-
-/* Was the failed run ${f} to back up ${name}?  (qbk_failure_covers().) */
-static int
-failure_covers(const struct qbk_report_failure *f, const char *name)
-{
-	size_t i;
-
-	if (f->full_storage)
-		return strcmp(name, QBK_REPORT_FULL_STORAGE) == 0;
-	if (f->n_collections == 0)
-		return strcmp(name, QBK_REPORT_FULL_STORAGE) != 0;
-	for (i = 0; i < f->n_collections; i++)
-		if (strcmp(f->collections[i], name) == 0)
-			return 1;
-	return 0;
+	*f = *from;
+	f->host = qbk_xstrdup(from->host != NULL ? from->host : "");
+	f->program = qbk_xstrdup(from->program != NULL ? from->program : "");
+	f->error = qbk_xstrdup(from->error != NULL ? from->error : "");
+	f->collections = qbk_xcalloc(from->n_collections + 1, sizeof(char *));
+	for (i = 0; i < from->n_collections; i++)
+		f->collections[i] = qbk_xstrdup(from->collections[i]);
 }
 
 static int
 cmp_failure(const void *a, const void *b)
 {
-	const struct qbk_report_failure *x = a, *y = b;
+	const struct qbk_failure *x = a, *y = b;
 
 	if (x->time != y->time)
 		return x->time < y->time ? -1 : 1;
@@ -376,7 +348,7 @@ compute_collection(struct qbk_report *r, struct qbk_report_collection *c)
 	}
 	for (i = 0; i < r->n_failures; i++)
 		if (r->failures[i].time >= since && r->failures[i].time <= now &&
-		    failure_covers(&r->failures[i], c->name))
+		    qbk_failure_covers(&r->failures[i], c->name))
 			c->failed++;
 	if (c->last >= 0)
 		c->rpo = now - c->last;
@@ -450,7 +422,7 @@ qbk_report_compute(struct qbk_report *r)
 	 * that a failed run up to now was asked to back up (one that never
 	 * had a backup must not go unnoticed). */
 	for (i = 0; i < r->n_failures; i++) {
-		const struct qbk_report_failure *f = &r->failures[i];
+		const struct qbk_failure *f = &r->failures[i];
 
 		if (f->time > now)
 			continue;
@@ -719,10 +691,7 @@ qbk_report_load(struct qbk_repo *repo, const struct qbk_report_opts *opts,
 	if (qbk_failure_list(repo, &fails, &nfails, err) != 0)
 		goto err;
 	for (i = 0; i < nfails; i++)
-		qbk_report_add_failure(r, fails[i].id, fails[i].time,
-		    fails[i].host, (const char *const *)fails[i].collections,
-		    fails[i].n_collections, fails[i].full_storage,
-		    fails[i].exit_code, fails[i].error);
+		qbk_report_add_failure(r, &fails[i]);
 	qbk_failure_list_free(fails, nfails);
 	fails = NULL;
 	if (qbk_repo_drill_ids(repo, &dids, &ndids, err) != 0)
@@ -861,7 +830,7 @@ qbk_report_list_text(const struct qbk_report *r, struct qbk_buf *out)
 		qbk_buf_addf(out, "\n%-21s  %-20s  %-20s  %s\n", "FAILED RUN",
 		    "TIME", "COLLECTIONS", "ERROR");
 		for (i = 0; i < r->n_failures; i++) {
-			const struct qbk_report_failure *f = &r->failures[i];
+			const struct qbk_failure *f = &r->failures[i];
 
 			qbk_buf_reset(&cols);
 			for (k = 0; k < f->n_collections; k++)
@@ -880,7 +849,7 @@ qbk_report_list_text(const struct qbk_report *r, struct qbk_buf *out)
 }
 
 static json_t *
-failure_json(const struct qbk_report_failure *f)
+failure_json(const struct qbk_failure *f)
 {
 	json_t *o = json_object(), *cs = json_array();
 	size_t i;
@@ -1170,7 +1139,7 @@ qbk_report_text(const struct qbk_report *r, struct qbk_buf *out)
 	qbk_buf_addf(out, "failed backup runs in the window: %zu\n",
 	    r->failures_in_window);
 	if (r->last_failure >= 0) {
-		const struct qbk_report_failure *f =
+		const struct qbk_failure *f =
 		    &r->failures[r->last_failure];
 
 		qbk_buf_addf(out, "last failed run: %s on %s (exit %d): %s\n",

@@ -48,6 +48,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qbk_failure.h"
 #include "qbk_manifest.h"
 
 struct qbk_buf;
@@ -128,20 +129,9 @@ struct qbk_report_miss {
 	char *text;		/* one line for people */
 };
 
-struct qbk_report_failure {	/* a failed backup run (qbk_failure.h) */
-	char id[QBK_MANIFEST_ID_LEN + 1];
-	int64_t time;
-	char **collections;	/* as asked; none: every collection */
-	size_t n_collections;
-	int full_storage;
-	int exit_code;
-	char *host;
-	char *error;
-};
-
 struct qbk_report {
 	struct qbk_report_opts opts;
-	struct qbk_report_failure *failures;	/* oldest first */
+	struct qbk_failure *failures;	/* oldest first */
 	size_t n_failures;
 	size_t failures_in_window;
 	long last_failure;	/* index of the newest up to now, or -1 */
@@ -183,10 +173,9 @@ struct qbk_report_backup *qbk_report_add_backup(struct qbk_report *,
 struct qbk_report_backup *qbk_report_add_broken(struct qbk_report *,
     const char *, int, const char *);
 
-/** qbk_report_add_failure(r, id, time, host, collections, n, full_storage,
- * exit_code, error): add a failed backup run (copied). */
-void qbk_report_add_failure(struct qbk_report *, const char *, int64_t,
-    const char *, const char *const *, size_t, int, int, const char *);
+/** qbk_report_add_failure(r, f): add the failed backup run ${f}
+ * (copied). */
+void qbk_report_add_failure(struct qbk_report *, const struct qbk_failure *);
 
 /** qbk_report_add_drill(r, d): add the drill record ${d} (copied). */
 void qbk_report_add_drill(struct qbk_report *,

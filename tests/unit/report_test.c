@@ -455,6 +455,25 @@ from_repository(void **state)
 	tu_rmrf(dir);
 }
 
+/* Add a failed run of qbk-backup to ${r}. */
+static void
+failure(struct qbk_report *r, const char *id, int64_t t, const char *host,
+    const char *const *colls, size_t n, int code, const char *error)
+{
+	struct qbk_failure f;
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.id, sizeof(f.id), "%s", id);
+	f.time = t;
+	f.host = (char *)(uintptr_t)host;
+	f.program = (char *)(uintptr_t)"qbk-backup";
+	f.collections = (char **)(uintptr_t)colls;
+	f.n_collections = n;
+	f.exit_code = code;
+	f.error = (char *)(uintptr_t)error;
+	qbk_report_add_failure(r, &f);
+}
+
 /* A backup that lacks shards of a collection is partial: it does not
  * count for that collection's RPO; failed runs are counted per collection
  * and name collections that never had a backup. */
@@ -476,14 +495,14 @@ partial_and_failed(void **state)
 	qbk_manifest_add_missing(m, "c1", 4, "");
 	qbk_report_add_backup(r, m, 0, NULL);
 	qbk_manifest_free(m);
-	qbk_report_add_failure(r, "20261122T050000Z-0a0a", T0 + 7 * H, "db1",
-	    c1, 1, 0, 1, "cannot create snapshot of 'c1': HTTP 500");
-	qbk_report_add_failure(r, "20261122T060000Z-0b0b", T0 + 8 * H, "db1",
-	    NULL, 0, 0, 1, "Qdrant unreachable");
-	qbk_report_add_failure(r, "20261122T070000Z-0c0c", T0 + 9 * H, "db2",
-	    c3, 1, 0, 4, "repository locked");
-	qbk_report_add_failure(r, "20261122T080000Z-0d0d", T0 + 11 * H,
-	    "db2", c3, 1, 0, 1, "after now");
+	failure(r, "20261122T050000Z-0a0a", T0 + 7 * H, "db1", c1, 1, 1,
+	    "cannot create snapshot of 'c1': HTTP 500");
+	failure(r, "20261122T060000Z-0b0b", T0 + 8 * H, "db1", NULL, 0, 1,
+	    "Qdrant unreachable");
+	failure(r, "20261122T070000Z-0c0c", T0 + 9 * H, "db2", c3, 1, 4,
+	    "repository locked");
+	failure(r, "20261122T080000Z-0d0d", T0 + 11 * H, "db2", c3, 1, 1,
+	    "after now");
 	qbk_report_compute(r);
 
 	assert_int_equal(r->n_collections, 2);
