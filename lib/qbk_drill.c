@@ -842,7 +842,8 @@ add_collection(struct qbk_drill_result *res, const char *name,
 	qbk_manifest_drill_add_drilled(res->rec, name, backup_id);
 }
 
-/* Add ${m} as a set, owning it, with the collections that ${take} says. */
+/* Add ${m} (owned from now on) as the set of collections
+ * res->collections[${first}] up to [${first} + ${n} - 1]. */
 static void
 add_set(struct dset **sets, size_t *nsets, struct qbk_manifest *m,
     size_t first, size_t n)
@@ -852,18 +853,6 @@ add_set(struct dset **sets, size_t *nsets, struct qbk_manifest *m,
 	(*sets)[*nsets].first = first;
 	(*sets)[*nsets].n = n;
 	(*nsets)++;
-}
-
-static int
-is_safety(const struct qbk_manifest *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->n_tags; i++)
-		if (strcmp(m->tags[i].key, QBK_RESTORE_SAFETY_KEY) == 0 &&
-		    strcmp(m->tags[i].value, QBK_RESTORE_SAFETY_VALUE) == 0)
-			return 1;
-	return 0;
 }
 
 /* all-collections: every collection any backup holds, each from the
@@ -890,7 +879,7 @@ choose_each(struct qbk_repo *repo, struct qbk_drill_result *res,
 			goto out;
 		}
 		first = res->ncollections;
-		if (!is_safety(m) && m->kind == QBK_MANIFEST_KIND_COLLECTIONS)
+		if (!qbk_restore_is_safety(m) && m->kind == QBK_MANIFEST_KIND_COLLECTIONS)
 			for (k = 0; k < m->n_collections; k++) {
 				const char *name = m->collections[k]->name;
 
@@ -904,7 +893,7 @@ choose_each(struct qbk_repo *repo, struct qbk_drill_result *res,
 				}
 				add_collection(res, name, m->backup_id);
 			}
-		if (all == NULL && !is_safety(m) &&
+		if (all == NULL && !qbk_restore_is_safety(m) &&
 		    m->kind == QBK_MANIFEST_KIND_COLLECTIONS &&
 		    m->selection == QBK_MANIFEST_SELECTION_ALL)
 			all = ids[i - 1];

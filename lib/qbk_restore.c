@@ -156,21 +156,29 @@ qbk_restore_parse_time(const char *s, int64_t now, int64_t *out,
 	return -1;
 }
 
+int
+qbk_restore_is_safety(const struct qbk_manifest *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_tags; i++)
+		if (strcmp(m->tags[i].key, QBK_RESTORE_SAFETY_KEY) == 0 &&
+		    strcmp(m->tags[i].value, QBK_RESTORE_SAFETY_VALUE) == 0)
+			return 1;
+	return 0;
+}
+
 /* Is backup ${id} a safety backup taken by a restore?  -1 if its
  * manifest cannot be read. */
 static int
 is_safety_backup(struct qbk_repo *repo, const char *id, struct qbk_err *err)
 {
 	struct qbk_manifest *m = NULL;
-	size_t i;
-	int yes = 0;
+	int yes;
 
 	if (qbk_repo_manifest_read(repo, id, &m, err) != 0)
 		return -1;
-	for (i = 0; i < m->n_tags; i++)
-		if (strcmp(m->tags[i].key, QBK_RESTORE_SAFETY_KEY) == 0 &&
-		    strcmp(m->tags[i].value, QBK_RESTORE_SAFETY_VALUE) == 0)
-			yes = 1;
+	yes = qbk_restore_is_safety(m);
 	qbk_manifest_free(m);
 	return yes;
 }

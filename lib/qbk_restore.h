@@ -68,6 +68,10 @@ struct qbk_repo;
 #define QBK_RESTORE_SAFETY_KEY		"reason"
 #define QBK_RESTORE_SAFETY_VALUE	"pre-restore"
 
+/** qbk_restore_is_safety(m): 1 if ${m} is such a safety backup (it has
+ * that tag), else 0.  Selections by time pass them over. */
+int qbk_restore_is_safety(const struct qbk_manifest *);
+
 /** qbk_restore_parse_time(s, now, out, err): parse a point in time for
  * --at into ${*out} (seconds since the epoch): ISO 8601 "2026-11-21T22:15:00Z",
  * "2026-11-21T22:15:00+01:00", "2026-11-21 22:15", "2026-11-21T22:15",
