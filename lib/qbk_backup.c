@@ -233,6 +233,28 @@ stored_snapshot(struct qbk_repo *repo, struct qbk_qdrant *q,
 	return rc;
 }
 
+/* Record collection ${name} in ${m}: its aliases, configuration, vector
+ * parameters and points count as ${info} gives them. */
+static struct qbk_manifest_collection *
+add_collection(struct qbk_manifest *m, const char *name,
+    const struct qbk_qdrant_collection *info,
+    const struct qbk_qdrant_alias *aliases, size_t naliases)
+{
+	struct qbk_manifest_collection *mc = qbk_manifest_add_collection(m,
+	    name);
+	size_t i;
+
+	for (i = 0; i < naliases; i++)
+		if (strcmp(aliases[i].collection, name) == 0)
+			qbk_manifest_collection_add_alias(mc,
+			    aliases[i].alias);
+	mc->points_count = info->points_count > 0 ?
+	    (uint64_t)info->points_count : 0;
+	qbk_manifest_collection_set_config(mc, info->config);
+	qbk_manifest_collection_set_vectors(mc, info->vectors);
+	return mc;
+}
+
 /* Read the points before the snapshot (a random sample and, with
  * --content-hash, the content of every point), for the fingerprint that
  * record_fingerprint() finishes after it. */
@@ -312,7 +334,6 @@ backup_collection(struct qbk_repo *repo, struct qbk_qdrant *q,
 	struct qbk_points_fp fp;
 	uint64_t before_new = m->totals.bytes_new;
 	int64_t t0 = qbk_clock_ms();
-	size_t i;
 	int indexed, whole = 0, rc = -1;
 
 	qbk_points_fp_init(&fp);
@@ -320,15 +341,7 @@ backup_collection(struct qbk_repo *repo, struct qbk_qdrant *q,
 	if (qbk_qdrant_collection_info(q, name, &info, err) != 0 ||
 	    qbk_qdrant_collection_cluster(q, name, &cc, err) != 0)
 		goto out;
-	mc = qbk_manifest_add_collection(m, name);
-	for (i = 0; i < naliases; i++)
-		if (strcmp(aliases[i].collection, name) == 0)
-			qbk_manifest_collection_add_alias(mc,
-			    aliases[i].alias);
-	mc->points_count = info->points_count > 0 ?
-	    (uint64_t)info->points_count : 0;
-	qbk_manifest_collection_set_config(mc, info->config);
-	qbk_manifest_collection_set_vectors(mc, info->vectors);
+	mc = add_collection(m, name, info, aliases, naliases);
 	if (begin_fingerprint(q, o, name, &fp, err) != 0)
 		goto out;
 	progress(o, QBK_BACKUP_EV_START, name, 0, -1, 0, 0);
@@ -647,19 +660,11 @@ cluster_collection(struct cbackup *b, struct qbk_manifest *m,
 	    qbk_cluster_layout(cl, b->q, name, &l, err) != 0)
 		goto out;
 	ci = m->n_collections;
-	mc = qbk_manifest_add_collection(m, name);
+	mc = add_collection(m, name, info, aliases, naliases);
 	b->fps = qbk_xrealloc(b->fps, (ci + 1) * sizeof(*b->fps));
 	b->fp_begun = qbk_xrealloc(b->fp_begun, ci + 1);
 	qbk_points_fp_init(&b->fps[ci]);
 	b->fp_begun[ci] = 0;
-	for (i = 0; i < naliases; i++)
-		if (strcmp(aliases[i].collection, name) == 0)
-			qbk_manifest_collection_add_alias(mc,
-			    aliases[i].alias);
-	mc->points_count = info->points_count > 0 ?
-	    (uint64_t)info->points_count : 0;
-	qbk_manifest_collection_set_config(mc, info->config);
-	qbk_manifest_collection_set_vectors(mc, info->vectors);
 	mcl = qbk_manifest_collection_set_cluster(mc);
 	/* Shard snapshots carry no payload index definitions: record them
 	 * beside the layout, for the restore to re-create. */
