@@ -10,6 +10,7 @@
 
 #include "qbk.h"
 #include "qbk_buf.h"
+#include "qbk_crypto.h"
 #include "qbk_cluster.h"
 #include "qbk_err.h"
 #include "qbk_http.h"
@@ -317,7 +318,7 @@ record_fingerprint(struct qbk_qdrant *q, const struct qbk_backup_opts *o,
 		if (!fp->known[i])
 			continue;
 		mc->content[i].points = fp->buckets[i].points;
-		qbk_points_sum_hex(fp->buckets[i].sum, mc->content[i].hash);
+		qbk_crypto_hex(fp->buckets[i].sum, 32, mc->content[i].hash);
 	}
 	return 0;
 }

@@ -586,7 +586,7 @@ check_content(struct qbk_qdrant *q, const struct qbk_manifest_collection *mc,
 		known++;
 		want += mb->points;
 		have += b[i].points;
-		qbk_points_sum_hex(b[i].sum, hex);
+		qbk_crypto_hex(b[i].sum, sizeof(b[i].sum), hex);
 		if (b[i].points == mb->points && strcmp(hex, mb->hash) == 0)
 			continue;
 		qbk_buf_addf(&which, "%s%zu", bad > 0 ? ", " : "", i);

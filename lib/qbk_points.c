@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "qbk_buf.h"
+#include "qbk_crypto.h"
 #include "qbk_err.h"
 #include "qbk_http.h"
 #include "qbk_log.h"
@@ -16,12 +17,10 @@
 int
 qbk_points_hash(const json_t *record, char *hex)
 {
-	static const char digits[] = "0123456789abcdef";
 	json_t *payload, *vector, *o;
 	unsigned char md[32];
 	unsigned int mdlen = 0;
 	char *text;
-	size_t i;
 
 	if (!json_is_object(record))
 		return -1;
@@ -41,11 +40,7 @@ qbk_points_hash(const json_t *record, char *hex)
 		return -1;
 	EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL);
 	free(text);
-	for (i = 0; i < 32; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[64] = '\0';
+	qbk_crypto_hex(md, sizeof(md), hex);
 	return 0;
 }
 
@@ -125,19 +120,6 @@ qbk_points_content_add(struct qbk_points_bucket *b, const char *id,
 		carry >>= 8;
 	}
 	b->points++;
-}
-
-void
-qbk_points_sum_hex(const unsigned char *sum, char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < 32; i++) {
-		hex[2 * i] = digits[sum[i] >> 4];
-		hex[2 * i + 1] = digits[sum[i] & 15];
-	}
-	hex[64] = '\0';
 }
 
 struct content {

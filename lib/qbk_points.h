@@ -74,10 +74,6 @@ int qbk_points_content(struct qbk_qdrant *, const char *,
 void qbk_points_content_add(struct qbk_points_bucket *, const char *,
     const char *);
 
-/** qbk_points_sum_hex(sum, hex): the 32-byte ${sum} as 64 lowercase hex
- * digits into ${hex}[65]. */
-void qbk_points_sum_hex(const unsigned char *, char *);
-
 /* ---- fingerprints across a snapshot ------------------------------------ */
 
 struct qbk_points_sampled {

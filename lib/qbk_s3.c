@@ -11,7 +11,9 @@
 
 #include "qbk.h"
 #include "qbk_buf.h"
+#include "qbk_crypto.h"
 #include "qbk_err.h"
+#include "qbk_http.h"
 #include "qbk_log.h"
 #include "qbk_s3.h"
 
@@ -113,21 +115,20 @@ struct job {
 void
 qbk_s3_escape(const char *s, int keep_slash, struct qbk_buf *out)
 {
-	static const char hex[] = "0123456789ABCDEF";
+	struct qbk_buf seg = QBK_BUF_INIT;
+	const char *slash;
 
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		    c == '.' || c == '~' || (keep_slash && c == '/')) {
-			qbk_buf_addch(out, c);
-		} else {
-			qbk_buf_addch(out, '%');
-			qbk_buf_addch(out, hex[c >> 4]);
-			qbk_buf_addch(out, hex[c & 15]);
-		}
+	/* SigV4 keeps only the unreserved characters, as qbk_http_escape()
+	 * does for a query; with keep_slash, one path segment at a time. */
+	while (keep_slash && (slash = strchr(s, '/')) != NULL) {
+		qbk_buf_reset(&seg);
+		qbk_buf_add(&seg, s, (size_t)(slash - s));
+		qbk_http_escape(out, seg.buf, 1);
+		qbk_buf_addch(out, '/');
+		s = slash + 1;
 	}
+	qbk_http_escape(out, s, 1);
+	qbk_buf_release(&seg);
 }
 
 static int
@@ -502,19 +503,6 @@ digest(const EVP_MD *md, const void *data, size_t len, unsigned char *out)
 	return EVP_Digest(data, len, out, &n, md, NULL) == 1 ? 0 : -1;
 }
 
-static void
-tohex(const unsigned char *b, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hex[b[i] >> 4];
-		out[2 * i + 1] = hex[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /*
  * AWS Signature Version 4.
  */
@@ -614,7 +602,7 @@ qbk_s3_sign(const char *method, const char *path, const char *query,
 	qbk_buf_addf(&creq, "\n%s\n%s", names.buf, payload);
 	if (digest(EVP_sha256(), creq.buf, creq.len, h) != 0)
 		goto err;
-	tohex(h, 32, hex);
+	qbk_crypto_hex(h, 32, hex);
 	qbk_buf_addf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s",
 	    amzdate, date, region, hex);
 	qbk_buf_addf(&key, "AWS4%s", secret_key);
@@ -625,7 +613,7 @@ qbk_s3_sign(const char *method, const char *path, const char *query,
 	hmac256(k, 32, sts.buf, sts.len, h);
 	sodium_memzero(k, sizeof(k));
 	sodium_memzero(key.buf, key.len);
-	tohex(h, 32, hex);
+	qbk_crypto_hex(h, 32, hex);
 	qbk_buf_addf(out, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/s3/"
 	    "aws4_request, SignedHeaders=%s, Signature=%s", access_key, date,
 	    region, names.buf, hex);
@@ -935,10 +923,10 @@ xfer_setup(struct xfer *x, const char *method, const char *url,
 	if (strcmp(method, "PUT") == 0) {
 		if (digest(EVP_sha256(), x->body, x->len, sum) != 0)
 			goto crypto;
-		tohex(sum, 32, sha);
+		qbk_crypto_hex(sum, 32, sha);
 		if (digest(EVP_md5(), x->body, x->len, sum) != 0)
 			goto crypto;
-		tohex(sum, 16, x->md5hex);
+		qbk_crypto_hex(sum, 16, x->md5hex);
 		EVP_EncodeBlock((unsigned char *)md5b64, sum, 16);
 		hv[n].name = "x-amz-content-sha256";
 		hv[n++].value = sha;

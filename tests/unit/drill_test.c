@@ -14,6 +14,7 @@
 
 #include "qbk.h"
 #include "qbk_buf.h"
+#include "qbk_crypto.h"
 #include "qbk_drill.h"
 #include "qbk_err.h"
 #include "qbk_http.h"
@@ -154,7 +155,7 @@ content_sum(void **state)
 	}
 	assert_memory_equal(a.sum, two, 32);
 	assert_int_equal(a.points, 2);
-	qbk_points_sum_hex(two, hex);
+	qbk_crypto_hex(two, sizeof(two), hex);
 	assert_int_equal(strlen(hex), 64);
 	assert_int_equal(hex[0], "0123456789abcdef"[two[0] >> 4]);
 	assert_int_equal(hex[63], "0123456789abcdef"[two[31] & 15]);
