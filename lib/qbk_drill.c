@@ -304,29 +304,43 @@ err:
 	return -1;
 }
 
-/* The recorded shard of ${mc} that ${sh} restores: the same id, or for
- * custom sharding the same shard key. */
-static const struct qbk_manifest_shard *
-recorded_shard(const struct qbk_manifest_collection *mc,
-    const struct qbk_cluster_shard *sh)
+/* The recorded shard of ${mc} that each shard of ${l} restores, by
+ * qbk_cluster_map_shards() as the restore placed them (the same id, or
+ * the same rank under the same shard key): an array of ${l}->nshards,
+ * NULL where none; free it. */
+static const struct qbk_manifest_shard **
+recorded_shards(const struct qbk_manifest_collection *mc,
+    const struct qbk_cluster_layout *l)
 {
-	const struct qbk_manifest_cluster *mcl = mc->cluster;
-	size_t i;
-	int custom;
+	const struct qbk_manifest_shard **by;
+	struct qbk_cluster_keyed *from, *to;
+	int64_t *map;
+	size_t i, j, n;
 
-	if (mcl == NULL)
-		return NULL;
-	custom = mcl->sharding_method != NULL &&
-	    strcmp(mcl->sharding_method, "custom") == 0;
-	for (i = 0; i < mcl->n_shards; i++) {
-		const struct qbk_manifest_shard *m = &mcl->shards[i];
-
-		if (custom ? (m->shard_key != NULL && sh->shard_key != NULL &&
-		    strcmp(m->shard_key, sh->shard_key) == 0) :
-		    m->shard_id == (int64_t)sh->id)
-			return m;
+	by = qbk_xcalloc(l->nshards + 1, sizeof(*by));
+	if (mc->cluster == NULL)
+		return by;
+	n = mc->cluster->n_shards;
+	from = qbk_xcalloc(n + 1, sizeof(*from));
+	to = qbk_xcalloc(l->nshards + 1, sizeof(*to));
+	map = qbk_xcalloc(n + 1, sizeof(*map));
+	for (j = 0; j < n; j++) {
+		from[j].id = (uint32_t)mc->cluster->shards[j].shard_id;
+		from[j].key = mc->cluster->shards[j].shard_key;
 	}
-	return NULL;
+	for (i = 0; i < l->nshards; i++) {
+		to[i].id = l->shards[i].id;
+		to[i].key = l->shards[i].shard_key;
+	}
+	qbk_cluster_map_shards(from, n, to, l->nshards, map);
+	for (j = 0; j < n; j++)
+		for (i = 0; map[j] >= 0 && i < l->nshards; i++)
+			if ((int64_t)l->shards[i].id == map[j])
+				by[i] = &mc->cluster->shards[j];
+	free(from);
+	free(to);
+	free(map);
+	return by;
 }
 
 /* On a distributed target: every replica of every shard of ${target}
@@ -338,14 +352,16 @@ check_shards(const struct qbk_cluster *cl, struct qbk_qdrant *q,
     const struct qbk_manifest_collection *mc, const char *target,
     struct qbk_drill_result *res, struct qbk_err *err)
 {
+	const struct qbk_manifest_shard **recorded;
 	struct qbk_cluster_layout *l = NULL;
 	size_t i, k;
 
 	if (qbk_cluster_layout(cl, q, target, &l, err) != 0)
 		return -1;
+	recorded = recorded_shards(mc, l);
 	for (i = 0; i < l->nshards; i++) {
 		const struct qbk_cluster_shard *sh = &l->shards[i];
-		const struct qbk_manifest_shard *msh = recorded_shard(mc, sh);
+		const struct qbk_manifest_shard *msh = recorded[i];
 		int64_t count = -1;
 		uint64_t agree = 0;
 
@@ -384,6 +400,7 @@ check_shards(const struct qbk_cluster *cl, struct qbk_qdrant *q,
 			    (long long)count,
 			    (unsigned long long)msh->points_count);
 	}
+	free(recorded);
 	qbk_cluster_layout_free(l);
 	return 0;
 }

@@ -117,6 +117,13 @@ test_expect_success '... with new shard ids: the keys took 0..5' '
 	test "$(json_get "$TEST_TMP/n42" "d[\"result\"][\"count\"]")" = 250
 '
 
+test_expect_success 'qbk-drill matches the shards by key too: key 42 has three, each checked against its own' '
+	qbk-drill -c "$TEST_TMP/three.conf" --backup "$B" --validation basic --json >"$TEST_TMP/d1.json" &&
+	test "$(json_get "$TEST_TMP/d1.json" "d[\"problems\"]")" = "[]" &&
+	test "$(json_get "$TEST_TMP/d1.json" "d[\"ok\"]")" = true &&
+	test "$(json_get "$TEST_TMP/d1.json" "d[\"shards_checked\"]")" = 6
+'
+
 test_expect_success 'qbk-verify --live matches the shards by key' '
 	qbk-verify -c "$TEST_TMP/three.conf" --live --json >"$TEST_TMP/v1.json" &&
 	test "$(json_get "$TEST_TMP/v1.json" "d[\"problems\"]")" = "[]"
