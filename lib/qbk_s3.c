@@ -227,14 +227,9 @@ qbk_s3_retryable(int neterr, long status)
 int64_t
 qbk_s3_backoff_ms(unsigned attempt, int64_t base, int64_t max, uint32_t rnd)
 {
-	int64_t ceil = base;
-	unsigned i;
-
-	for (i = 1; i < attempt && ceil < max; i++)
-		ceil *= 2;
-	if (ceil > max)
-		ceil = max;
-	return (int64_t)((double)ceil * ((double)rnd / (double)UINT32_MAX));
+	/* The Qdrant client's full-jitter backoff, counted from 0. */
+	return qbk_http_backoff_ms(attempt > 0 ? attempt - 1 : 0, base, max,
+	    rnd);
 }
 
 int
