@@ -1088,6 +1088,32 @@ def t_faults_status():
     S.r("DELETE", "/__sim/faults")
 
 
+@test("faults: upsert lands exactly when the matching request arrives")
+def t_faults_upsert():
+    S.r("PUT", "/collections/fu", {"vectors": {"size": 2,
+                                                "distance": "Dot"}})
+    S.r("POST", "/__sim/faults", {"path": "/collections/fu/exists",
+                                  "upsert": {"collection": "fu", "points": [
+                                      {"id": 7, "vector": [1, 2]}]}})
+    count = "/collections/fu/points/count"
+    eq(S.r("POST", count, {"exact": True})["count"], 0, "not before")
+    eq(S.r("GET", "/collections/fu/exists"), {"exists": True},
+       "the request is answered as usual")
+    eq(S.r("POST", count, {"exact": True})["count"], 1, "applied at it")
+    S.r("GET", "/collections/fu/exists")
+    eq(S.r("POST", count, {"exact": True})["count"], 1, "once (count 1)")
+    for bad in ({"upsert": 1}, {"upsert": {"collection": "fu"}},
+                {"upsert": {"points": []}}):
+        bad["path"] = "/x"
+        S.j("POST", "/__sim/faults", bad, expect=400)
+    S.r("POST", "/__sim/faults", {"path": "/collections/fu/exists",
+                                  "upsert": {"collection": "nope",
+                                             "points": []}})
+    S.j("GET", "/collections/fu/exists", expect=404)
+    S.r("DELETE", "/__sim/faults")
+    S.r("DELETE", "/collections/fu")
+
+
 @test("faults: reset, reset_after_bytes, truncate_after_bytes")
 def t_faults_conn():
     name = STATE["c1_snap"]["name"]

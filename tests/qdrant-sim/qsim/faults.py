@@ -18,6 +18,11 @@ A rule (JSON object):
     "node_down": true    take this node down at this request (the request
                          gets an RST); "mark_dead": false keeps its replicas
                          Active, as Qdrant does until it notices
+    "upsert": {"collection": C, "points": [...]}
+                         apply this upsert (as PUT /collections/C/points)
+                         the moment the request arrives, before anything
+                         else: a write that lands at an exact point of a
+                         client's sequence of requests, whatever the timing
 """
 
 import re
@@ -39,8 +44,10 @@ DEFAULT_TEXT = {
 }
 
 ACTIONS = ("status", "reset", "reset_after_bytes", "truncate_after_bytes",
-           "corrupt_byte_at", "delay_ms", "rate_bytes_per_sec", "node_down")
+           "corrupt_byte_at", "delay_ms", "rate_bytes_per_sec", "node_down",
+           "upsert")
 FLAGS = ("reset", "node_down")
+OBJECTS = ("upsert",)
 
 
 class Rule:
@@ -66,8 +73,14 @@ class Rule:
             if a in spec and not isinstance(spec[a], bool):
                 raise ApiError(400, "Bad request: %s must be true or false"
                                % a)
+        up = spec.get("upsert")
+        if up is not None and (not isinstance(up, dict) or
+                               not isinstance(up.get("collection"), str) or
+                               not isinstance(up.get("points"), list)):
+            raise ApiError(400, "Bad request: upsert must be an object with "
+                           "collection and points")
         for a in ACTIONS:
-            if a in spec and a not in FLAGS and \
+            if a in spec and a not in FLAGS and a not in OBJECTS and \
                     (not isinstance(spec[a], (int, float)) or
                      isinstance(spec[a], bool) or spec[a] < 0):
                 raise ApiError(400, "Bad request: %s must be a number >= 0"

@@ -217,6 +217,11 @@ class Handler(BaseHTTPRequestHandler):
                 return
             rule = self.node.faults.take(method, path)
             if rule is not None:
+                up = rule.get("upsert")
+                if up is not None:
+                    coll = self.coll(up["collection"])
+                    self.sim.upsert(coll, self.sim.parse_upsert(coll, up),
+                                    up.get("shard_key"))
                 if rule.get("delay_ms"):
                     time.sleep(rule.get("delay_ms") / 1000.0)
                 if rule.get("node_down"):
