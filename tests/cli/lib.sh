@@ -30,16 +30,53 @@ test_failed=0
 test_name=$(basename "$0" .sh)
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qbk-$test_name.XXXXXX") || exit 1
 export TEST_TMP
-_sim_pids=""
+
+# Every server a test starts (simulators, s3rver, proxies, receivers) is
+# registered in $TEST_TMP/.servers, a file rather than a variable, so that
+# one started inside a subshell (test_expect_exit runs its commands in one)
+# is stopped at exit too, whether the test passed or failed.
+_servers=$TEST_TMP/.servers
+: >"$_servers"
+
+# server_add PID: stop PID when the test ends.
+server_add() {
+	echo "$1" >>"$_servers"
+}
+
+# server_del PID: PID was stopped already.
+server_del() {
+	grep -vx "$1" "$_servers" >"$_servers.new"
+	mv "$_servers.new" "$_servers"
+}
+
+# server_kill PID: stop PID (TERM, then KILL after 10 s) and wait until
+# it is gone, also when it is not a child of this shell.
+server_kill() {
+	kill "$1" 2>/dev/null || return 0
+	_k=0
+	while kill -0 "$1" 2>/dev/null; do
+		_k=$((_k + 1))
+		if [ "$_k" -eq 100 ]; then
+			kill -9 "$1" 2>/dev/null
+		elif [ "$_k" -gt 150 ]; then
+			break
+		fi
+		sleep 0.1
+	done
+	wait "$1" 2>/dev/null
+	return 0
+}
 
 _test_cleanup() {
-	for _p in $_sim_pids; do
-		kill "$_p" 2>/dev/null
-	done
-	for _p in $_sim_pids; do
-		wait "$_p" 2>/dev/null
-	done
-	_sim_pids=""
+	if [ -f "$_servers" ]; then
+		while read -r _p; do
+			kill "$_p" 2>/dev/null
+		done <"$_servers"
+		while read -r _p; do
+			server_kill "$_p"
+		done <"$_servers"
+		: >"$_servers"
+	fi
 	if [ "$test_failed" -eq 0 ] && [ "${QBK_TEST_KEEP:-0}" != 1 ]; then
 		chmod -R u+rwX "$TEST_TMP" 2>/dev/null
 		rm -rf "$TEST_TMP"
@@ -152,7 +189,7 @@ sim_start() {
 		--storage "$SIM_DIR/storage" --port-file "$SIM_DIR/ports" "$@" \
 		>"$SIM_DIR/log" 2>&1 &
 	SIM_PID=$!
-	_sim_pids="$_sim_pids $SIM_PID"
+	server_add "$SIM_PID"
 	_i=0
 	while [ ! -s "$SIM_DIR/ports" ]; do
 		_i=$((_i + 1))
@@ -171,10 +208,8 @@ sim_start() {
 
 # sim_stop: stop the simulator started last.
 sim_stop() {
-	kill "$SIM_PID" 2>/dev/null
-	wait "$SIM_PID" 2>/dev/null
-	_sim_pids=$(echo "$_sim_pids" | sed "s/ $SIM_PID\b//")
-	return 0
+	server_kill "$SIM_PID"
+	server_del "$SIM_PID"
 }
 
 # sim_api METHOD PATH [JSON]: call the simulator (node 1, or $SIM_URL) with
@@ -295,7 +330,7 @@ s3_start() {
 		--log "$S3_DIR/log") || return 1
 	S3_PORT=${_out% *}
 	S3_PID=${_out#* }
-	_sim_pids="$_sim_pids $S3_PID"
+	server_add "$S3_PID"
 	S3_DIR=$S3_DIR/data
 	S3_ENDPOINT=http://127.0.0.1:$S3_PORT
 	AWS_ACCESS_KEY_ID=S3RVER
@@ -307,14 +342,8 @@ s3_start() {
 
 # s3_stop: stop s3rver (its data stays in $S3_DIR).
 s3_stop() {
-	kill "$S3_PID" 2>/dev/null
-	_i=0
-	while kill -0 "$S3_PID" 2>/dev/null && [ "$_i" -lt 50 ]; do
-		_i=$((_i + 1))
-		sleep 0.1
-	done
-	_sim_pids=$(echo "$_sim_pids" | sed "s/ $S3_PID\b//")
-	return 0
+	server_kill "$S3_PID"
+	server_del "$S3_PID"
 }
 
 # s3_restart: start s3rver again (after s3_stop) on the same port and data.
@@ -323,7 +352,7 @@ s3_restart() {
 		--bucket qbk --service-endpoint localhost --port "$S3_PORT" \
 		--log "$S3_DIR/../log") || return 1
 	S3_PID=${_out#* }
-	_sim_pids="$_sim_pids $S3_PID"
+	server_add "$S3_PID"
 	export S3_PID
 }
 
@@ -339,7 +368,7 @@ s3_proxy_start() {
 		--port-file "$TEST_TMP/proxy.port" --verify-sigv4 "$@" \
 		>>"$TEST_TMP/proxy.log" 2>&1 &
 	S3_PROXY_PID=$!
-	_sim_pids="$_sim_pids $S3_PROXY_PID"
+	server_add "$S3_PROXY_PID"
 	_i=0
 	while [ ! -s "$TEST_TMP/proxy.port" ]; do
 		_i=$((_i + 1))
@@ -357,10 +386,8 @@ s3_proxy_start() {
 
 # s3_proxy_stop: stop the proxy started last.
 s3_proxy_stop() {
-	kill "$S3_PROXY_PID" 2>/dev/null
-	wait "$S3_PROXY_PID" 2>/dev/null
-	_sim_pids=$(echo "$_sim_pids" | sed "s/ $S3_PROXY_PID\b//")
-	return 0
+	server_kill "$S3_PROXY_PID"
+	server_del "$S3_PROXY_PID"
 }
 
 # s3_proxy_stats EXPR: the Python expression EXPR over the proxy's

@@ -15,7 +15,7 @@ MAINT=1790046000
 
 python3 "$QBK_TOP/tests/cli/webhook-receiver.py" --dir "$HOOKS" \
 	--port-file "$TEST_TMP/hook-port" >"$TEST_TMP/hook.log" 2>&1 &
-_sim_pids="$_sim_pids $!"
+server_add $!
 _i=0
 while [ ! -s "$TEST_TMP/hook-port" ] && [ "$_i" -lt 100 ]; do
 	_i=$((_i + 1))
@@ -195,7 +195,7 @@ test_expect_success 'a webhook that fails is a warning and does not change the e
 test_expect_success 'a webhook that does not answer cannot hang the program: [notify] timeout' '
 	python3 "$QBK_TOP/tests/cli/webhook-receiver.py" --dir "$TEST_TMP/slow" \
 		--delay 30 --port-file "$TEST_TMP/slow-port" >"$TEST_TMP/slow.log" 2>&1 &
-	_sim_pids="$_sim_pids $!" &&
+	server_add $! &&
 	_i=0 &&
 	while [ ! -s "$TEST_TMP/slow-port" ] && [ "$_i" -lt 100 ]; do
 		_i=$((_i + 1)); sleep 0.1
@@ -286,7 +286,7 @@ test_expect_success 'a failed drill alerts with the drill and its first problem'
 test_expect_success 'a webhook that answers HTTP 500 is a warning, and the alert is tried again next time' '
 	python3 "$QBK_TOP/tests/cli/webhook-receiver.py" --dir "$TEST_TMP/h500" \
 		--status 500 --port-file "$TEST_TMP/h500-port" >"$TEST_TMP/h500.log" 2>&1 &
-	_sim_pids="$_sim_pids $!" &&
+	server_add $! &&
 	_i=0 &&
 	while [ ! -s "$TEST_TMP/h500-port" ] && [ "$_i" -lt 100 ]; do
 		_i=$((_i + 1)); sleep 0.1

@@ -253,7 +253,7 @@ s3_start
 sim_start
 python3 "$QBK_TOP/tests/cli/webhook-receiver.py" --dir "$TEST_TMP/hooks" \
     --port-file "$TEST_TMP/hook.port" >/dev/null 2>&1 &
-_sim_pids="$_sim_pids $!"
+server_add $!
 test_expect_success 'with the environment of the units and no HOME, the S3 cache and the notification state land there' '
 	sim_generate docs 200 8 1 &&
 	i=0 && while [ ! -s "$TEST_TMP/hook.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done &&
