@@ -1114,6 +1114,47 @@ def t_faults_upsert():
     S.r("DELETE", "/collections/fu")
 
 
+@test("faults: hold keeps a request waiting until it is released")
+def t_faults_hold():
+    import threading
+    rule = S.r("POST", "/__sim/faults", {"path": "/collections",
+                                         "method": "GET",
+                                         "hold": True})["rules"][0]
+    got = []
+    th = threading.Thread(target=lambda: got.append(
+        S.r("GET", "/collections")))
+    th.start()
+    for _ in range(300):
+        if S.r("GET", "/__sim/faults")["rules"][0]["held"] == 1:
+            break
+        time.sleep(0.05)
+    eq(S.r("GET", "/__sim/faults")["rules"][0]["held"], 1, "held")
+    eq(got, [], "no answer while held")
+    check(S.r("GET", "/collections/c1/exists")["exists"],
+          "other requests go on meanwhile")
+    eq(S.r("POST", "/__sim/faults/release", {"id": rule["id"] + 1000}),
+       {"released": 0}, "another rule id releases nothing")
+    eq(S.r("POST", "/__sim/faults/release", {"id": rule["id"]}),
+       {"released": 1}, "released")
+    th.join(30)
+    check(not th.is_alive() and "collections" in got[0],
+          "answered as usual once released")
+    eq(S.r("GET", "/__sim/faults")["rules"][0]["held"], 0, "none held")
+    S.r("POST", "/__sim/faults", {"path": "/collections", "method": "GET",
+                                  "hold": True, "count": 1})
+    th = threading.Thread(target=lambda: got.append(
+        S.r("GET", "/collections")))
+    th.start()
+    for _ in range(300):
+        if any(r["held"] for r in S.r("GET", "/__sim/faults")["rules"]):
+            break
+        time.sleep(0.05)
+    S.r("DELETE", "/__sim/faults")
+    th.join(30)
+    check(not th.is_alive() and len(got) == 2, "clearing releases too")
+    S.j("POST", "/__sim/faults", {"path": "/x", "hold": 1}, expect=400)
+
+
 @test("faults: reset, reset_after_bytes, truncate_after_bytes")
 def t_faults_conn():
     name = STATE["c1_snap"]["name"]

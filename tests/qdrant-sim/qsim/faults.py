@@ -18,6 +18,12 @@ A rule (JSON object):
     "node_down": true    take this node down at this request (the request
                          gets an RST); "mark_dead": false keeps its replicas
                          Active, as Qdrant does until it notices
+    "hold": true         keep the request waiting, unanswered, until the
+                         rule is released (POST /__sim/faults/release, or
+                         DELETE /__sim/faults), then go on as usual: a
+                         Qdrant that is slow for exactly as long as a test
+                         needs; "held" in the listing counts the requests
+                         waiting now
     "upsert": {"collection": C, "points": [...]}
                          apply this upsert (as PUT /collections/C/points)
                          the moment the request arrives, before anything
@@ -45,8 +51,8 @@ DEFAULT_TEXT = {
 
 ACTIONS = ("status", "reset", "reset_after_bytes", "truncate_after_bytes",
            "corrupt_byte_at", "delay_ms", "rate_bytes_per_sec", "node_down",
-           "upsert")
-FLAGS = ("reset", "node_down")
+           "upsert", "hold")
+FLAGS = ("reset", "node_down", "hold")
 OBJECTS = ("upsert",)
 
 
@@ -64,6 +70,8 @@ class Rule:
         except re.error as e:
             raise ApiError(400, "Bad request: bad path_regex: %s" % e)
         self.count = int(spec.get("count", 1))
+        self.released = threading.Event()
+        self.held = 0
         self.skip = int(spec.get("skip", 0))
         self.hits = 0
         if not any(a in spec for a in ACTIONS):
@@ -102,6 +110,7 @@ class Rule:
         d = dict(self.spec)
         d["id"] = self.id
         d["applied"] = self.hits
+        d["held"] = self.held
         d["remaining"] = (-1 if self.count < 0 else
                           max(0, self.count - max(0, self.hits)))
         return d
@@ -125,7 +134,27 @@ class FaultSet:
 
     def clear(self):
         with self.lock:
+            for r in self.rules:
+                r.released.set()
             self.rules = []
+
+    def release(self, rid=None):
+        """Let the requests held by rule rid (every rule: None) go on."""
+        with self.lock:
+            found = [r for r in self.rules if rid is None or r.id == rid]
+            for r in found:
+                r.released.set()
+            return len(found)
+
+    def hold(self, rule, limit=600):
+        """Wait until rule is released (at most limit seconds)."""
+        with self.lock:
+            rule.held += 1
+        try:
+            rule.released.wait(limit)
+        finally:
+            with self.lock:
+                rule.held -= 1
 
     def list(self):
         with self.lock:

@@ -222,6 +222,8 @@ class Handler(BaseHTTPRequestHandler):
                     coll = self.coll(up["collection"])
                     self.sim.upsert(coll, self.sim.parse_upsert(coll, up),
                                     up.get("shard_key"))
+                if rule.get("hold"):
+                    self.node.faults.hold(rule)
                 if rule.get("delay_ms"):
                     time.sleep(rule.get("delay_ms") / 1000.0)
                 if rule.get("node_down"):
@@ -890,6 +892,15 @@ class Handler(BaseHTTPRequestHandler):
                     self.ok({"node": target.index,
                              "rules": [r.to_json() for r in added]})
                     return
+            elif path == "/__sim/faults/release" and method == "POST":
+                body = self.json_body(required=False)
+                target = self.node
+                if isinstance(body, dict) and body.get("node"):
+                    target = self.node_by(int(body["node"]))
+                rid = body.get("id") if isinstance(body, dict) else None
+                self.ok({"released": target.faults.release(
+                    None if rid is None else int(rid))})
+                return
             elif path == "/__sim/node" and method == "POST":
                 body = self.json_body()
                 if "node" in body:
