@@ -17,6 +17,7 @@
 #include "cli.h"
 
 volatile sig_atomic_t cli_interrupted;
+volatile sig_atomic_t cli_signal;
 
 static const char *progname = "qbk";
 static const char *config_path;	/* -c FILE, for notifications */
@@ -59,7 +60,8 @@ static const struct cli_opt common_opts[] = {
 static void
 on_signal(int sig)
 {
-	cli_interrupted = sig;
+	cli_signal = sig;
+	cli_interrupted = 1;
 }
 
 static void
@@ -157,7 +159,7 @@ severity_of(int code)
 static int
 notify_wanted(int code)
 {
-	return !notified && cli_interrupted == 0 &&
+	return !notified && cli_signal == 0 &&
 	    (code == QBK_EXIT_RUNTIME || code == QBK_EXIT_USAGE ||
 	    code == QBK_EXIT_DATA || code == QBK_EXIT_LOCKED ||
 	    code == QBK_EXIT_OBJECTIVE);
@@ -207,7 +209,7 @@ cli_notify(const char *kind, const char *collection, const char *summary,
 		ev.summary = summary;
 		ev.severity = severity_of(code);
 		ev.exit_code = code;
-		sent = qbk_notify_send(&cfg, &ev, &cli_interrupted);
+		sent = qbk_notify_send(&cfg, &ev, &cli_signal);
 	}
 	qbk_config_release(&cfg);
 	return sent;
@@ -230,12 +232,12 @@ cli_succeed(void)
 	struct qbk_config cfg;
 	char host[256], msg[128];
 
-	if (cli_interrupted == 0 &&
+	if (cli_signal == 0 &&
 	    notify_setup(&cfg, &ev, host, sizeof(host)) == 0) {
 		snprintf(msg, sizeof(msg), "%s succeeded", progname);
 		ev.summary = msg;
 		ev.exit_code = QBK_EXIT_OK;
-		qbk_notify_resolve(&cfg, &ev, &cli_interrupted);
+		qbk_notify_resolve(&cfg, &ev, &cli_signal);
 	}
 	qbk_config_release(&cfg);
 	return cli_exit(QBK_EXIT_OK);
@@ -263,7 +265,7 @@ cli_write_file(const char *path, const void *data, size_t len,
 int
 cli_exit(int code)
 {
-	int sig = cli_interrupted;
+	int sig = cli_signal;
 
 	fflush(stdout);
 	if (notify_wanted(code)) {

@@ -58,8 +58,11 @@ struct cli_prog {
 	void *ctx;
 };
 
-/* Set by SIGINT, SIGTERM and SIGHUP; libqbk polls it to stop early. */
+/* Set to 1 by SIGINT, SIGTERM and SIGHUP, and by a repository lock that is
+ * lost (qbk_lock.h); libqbk polls it to stop early. */
 extern volatile sig_atomic_t cli_interrupted;
+/* The signal that stopped the program (re-raised at exit), or 0. */
+extern volatile sig_atomic_t cli_signal;
 
 /** cli_init(argv0): remember the program name, ignore SIGPIPE, catch
  * SIGINT/SIGTERM/SIGHUP into cli_interrupted, initialise libqbk and

@@ -294,6 +294,8 @@ main(int argc, char *argv[])
 		    qbk_ctx_repo(ctx, 1, &repo, &err) == 0) {
 			bo.lock = ctx->lock;
 			rc = qbk_backup_run(repo, q, &bo, &m, &err);
+			if (rc != 0)
+				qbk_ctx_lost_lock(ctx, &err);
 		}
 	}
 	if (rc != 0 && repo != NULL)

@@ -296,8 +296,11 @@ main(int argc, char *argv[])
 		return err.code == QBK_E_OK ? cli_exit(QBK_EXIT_OK) :
 		    cli_fail(&err);
 	}
-	if (qbk_ctx_open(&ctx, &co, &err) == 0)
+	if (qbk_ctx_open(&ctx, &co, &err) == 0) {
 		rc = run(ctx, &o, &res, &err);
+		if (rc != 0)
+			qbk_ctx_lost_lock(ctx, &err);
+	}
 	if (common.json) {
 		qbk_drill_report_json(&res, rc == 0 ? NULL : &err, &out);
 		fputs(out.buf, stdout);

@@ -170,6 +170,10 @@ print_text(const struct qbk_prune_result *res)
 	    res->dry_run ? "would remove" : "removed", res->n_remove,
 	    res->n_backups, (unsigned long long)res->chunks_removed, size,
 	    res->dry_run ? "" : " freed");
+	if (res->chunks_young > 0)
+		printf("kept %llu unreferenced chunk%s younger than the lock "
+		    "stale limit\n", (unsigned long long)res->chunks_young,
+		    res->chunks_young == 1 ? "" : "s");
 }
 
 int
@@ -216,6 +220,7 @@ main(int argc, char *argv[])
 	if (qbk_ctx_open(&ctx, &co, &err) == 0) {
 		if (!o.have_keep)
 			policy_from_config(&ctx->cfg.retention, &o.run.policy);
+		o.run.grace_s = ctx->cfg.repo.lock_stale / 1000;
 		if (holds && qbk_ctx_repo(ctx, 1, &repo, &err) == 0)
 			rc = o.hold != NULL ? qbk_prune_hold_set(repo, o.hold,
 			    o.reason, &err) : qbk_prune_hold_release(repo,
@@ -224,6 +229,8 @@ main(int argc, char *argv[])
 		    &repo, &err) == 0) {
 			o.run.lock = ctx->lock;
 			rc = qbk_prune_run(repo, &o.run, &res, &err);
+			if (rc != 0)
+				qbk_ctx_lost_lock(ctx, &err);
 		}
 	}
 	if (common.json && !holds) {

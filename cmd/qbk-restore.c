@@ -235,7 +235,10 @@ run(struct qbk_ctx *ctx, const struct opts *o, struct qbk_restore_opts *ro,
 	if (o->at != NULL &&
 	    qbk_restore_parse_time(o->at, qbk_now(), &at, err) != 0)
 		return -1;
-	if (qbk_ctx_repo(ctx, 1, &repo, err) != 0 ||
+	/* Only a safety backup (--force) writes to the repository: a
+	 * restore without one works from a read-only repository too. */
+	if (qbk_ctx_repo(ctx, o->force ? QBK_CTX_LOCK_SHARED :
+	    QBK_CTX_LOCK_READ, &repo, err) != 0 ||
 	    qbk_restore_select(repo, o->backup, at, id, err) != 0 ||
 	    qbk_repo_manifest_read(repo, id, &m, err) != 0)
 		return -1;
@@ -335,6 +338,8 @@ main(int argc, char *argv[])
 		ro.replica_timeout_ms = ctx->cfg.qdrant.replica_timeout > 0 ?
 		    ctx->cfg.qdrant.replica_timeout : -1;
 		rc = run(ctx, &o, &ro, common.json, &rep, &out, &err);
+		if (rc != 0)
+			qbk_ctx_lost_lock(ctx, &err);
 	}
 	if (o.list && rc == 0)
 		fputs(out.buf, stdout);

@@ -198,10 +198,12 @@ main(int argc, char *argv[])
 	if (qbk_ctx_open(&ctx, &co, &err) == 0 &&
 	    (!o.live || qbk_ctx_qdrant(ctx, NULL, &o.v.live, &err) == 0) &&
 	    (!o.live || open_peers(ctx, peers, &o.v.npeers, &err) == 0) &&
-	    qbk_ctx_repo(ctx, 1, &repo, &err) == 0) {
+	    qbk_ctx_repo(ctx, QBK_CTX_LOCK_READ, &repo, &err) == 0) {
 		o.v.peers = peers;
 		o.v.lock = ctx->lock;
 		rc = qbk_verify_run(repo, &o.v, &res, &err);
+		if (rc != 0)
+			qbk_ctx_lost_lock(ctx, &err);
 	}
 	for (i = 0; i < o.v.npeers; i++)
 		qbk_qdrant_free(peers[i]);

@@ -68,8 +68,8 @@ on_data(void *cookie, const void *data, size_t len, struct qbk_err *err)
 		s->reported = s->bytes;
 		if (s->mu != NULL)
 			pthread_mutex_lock(s->mu);
-		/* Keep our lock record fresh on long backups (the lock module
-		 * rewrites it only every few minutes). */
+		/* Stop if the lock was lost (its own thread keeps it
+		 * fresh). */
 		if (s->opts->lock != NULL &&
 		    qbk_lock_refresh(s->opts->lock, 0, err) != 0)
 			rc = -1;
@@ -1083,6 +1083,16 @@ qbk_backup_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 	if (m->end < m->start)
 		m->end = m->start;
 	qbk_manifest_compute_totals(m);
+	/* Every chunk is stored; prove that the lock is still ours, so that
+	 * no prune can have taken the chunks meanwhile, then commit. */
+	if (qbk_repo_flush(repo, err) != 0) {
+		qbk_err_prefix(err, "cannot store the chunks");
+		goto err;
+	}
+	if (o->lock != NULL && qbk_lock_refresh(o->lock, 1, err) != 0) {
+		qbk_err_prefix(err, "not writing the manifest");
+		goto err;
+	}
 	if (qbk_repo_manifest_write(repo, m, err) != 0) {
 		qbk_err_prefix(err, "cannot write the manifest");
 		goto err;

@@ -165,6 +165,8 @@ static const struct key keys[] = {
 	    1000000, NULL, 0 },
 	{ "repository", "lock_timeout", T_DUR, OFF(repo.lock_timeout), 0,
 	    MS_D, NULL, 0 },
+	{ "repository", "lock_stale", T_DUR, OFF(repo.lock_stale), 2 * MS_S,
+	    MS_D, NULL, 0 },
 	{ "repository", "s3_ca_file", T_PATH, OFF(repo.s3_ca_file), 0, 0,
 	    NULL, 0 },
 	{ "repository", "s3_tls_verify", T_BOOL, OFF(repo.s3_tls_verify), 0,
@@ -1262,6 +1264,7 @@ qbk_config_init(struct qbk_config *cfg)
 	cfg->repo.cache_max_age = MS_D;
 	cfg->repo.cache_sample = 128;
 	cfg->repo.lock_timeout = 0;
+	cfg->repo.lock_stale = 30 * 60 * MS_S;
 	cfg->backup.workers = 0;
 	cfg->backup.sample_points = 100;
 	cfg->backup.node_parallelism = 0;

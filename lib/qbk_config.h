@@ -137,6 +137,9 @@ struct qbk_config {
 					 * chunk-index cache is this old */
 		int cache_sample;	/* cached chunks checked at open */
 		int64_t lock_timeout;	/* wait this long for a lock */
+		int64_t lock_stale;	/* lock records expire after this
+					 * without a refresh; prune keeps
+					 * chunks younger than it */
 		char *s3_ca_file;	/* PEM bundle for S3's TLS; NULL:
 					 * the system's */
 		int s3_tls_verify;	/* 1 (default) */

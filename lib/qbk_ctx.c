@@ -82,6 +82,12 @@ qbk_ctx_qdrant(struct qbk_ctx *ctx, const char *url, struct qbk_qdrant **out,
 	return rc;
 }
 
+int
+qbk_ctx_lost_lock(struct qbk_ctx *ctx, struct qbk_err *err)
+{
+	return ctx != NULL && qbk_lock_lost(ctx->lock, err);
+}
+
 const char *
 qbk_ctx_repo_location(struct qbk_ctx *ctx, struct qbk_err *err)
 {
@@ -177,11 +183,14 @@ qbk_ctx_repo(struct qbk_ctx *ctx, int lock, struct qbk_repo **out,
 		lo.program = ctx->opts.program != NULL ? ctx->opts.program :
 		    "qbk";
 		lo.cancel = ctx->opts.cancel;
+		lo.stale_s = (unsigned)(ctx->cfg.repo.lock_stale / 1000);
 		if (ctx->cfg.repo.lock_timeout > 0)
 			lo.wait_s = (unsigned)(ctx->cfg.repo.lock_timeout /
 			    1000);
+		lo.read_only_ok = lock == QBK_CTX_LOCK_READ;
 		if (qbk_lock_acquire(qbk_repo_store(ctx->repo),
-		    lock == 2 ? QBK_LOCK_EXCLUSIVE : QBK_LOCK_SHARED, &lo,
+		    lock == QBK_CTX_LOCK_EXCLUSIVE ? QBK_LOCK_EXCLUSIVE :
+		    QBK_LOCK_SHARED, &lo,
 		    &ctx->lock, err) != 0)
 			return -1;
 	}

@@ -51,9 +51,17 @@ void qbk_ctx_free(struct qbk_ctx *);
 int qbk_ctx_qdrant(struct qbk_ctx *, const char *, struct qbk_qdrant **,
     struct qbk_err *);
 
+/* Locks of qbk_ctx_repo(). */
+#define QBK_CTX_LOCK_NONE	0
+#define QBK_CTX_LOCK_SHARED	1
+#define QBK_CTX_LOCK_EXCLUSIVE	2
+#define QBK_CTX_LOCK_READ	3	/* shared, or none if the repository
+					 * cannot be written (the run must
+					 * write nothing to it) */
+
 /** qbk_ctx_repo(ctx, lock, out, err): open the configured repository with
- * the configured secret, and take its lock of kind ${lock} (0 none,
- * 1 shared, 2 exclusive).  The repository stays in ${ctx}. */
+ * the configured secret, and take its lock of kind ${lock} (QBK_CTX_LOCK_*).
+ * The repository stays in ${ctx}. */
 int qbk_ctx_repo(struct qbk_ctx *, int, struct qbk_repo **, struct qbk_err *);
 
 /*
@@ -76,6 +84,12 @@ int qbk_ctx_store_init(struct qbk_ctx *, struct qbk_ctx_store *,
 
 /** qbk_ctx_store_release(cs): zero and free the secrets of ${cs}. */
 void qbk_ctx_store_release(struct qbk_ctx_store *);
+
+/** qbk_ctx_lost_lock(ctx, err): if the repository lock of ${ctx} was lost
+ * (qbk_lock.h), put why into ${err} (QBK_E_LOCKED), replacing the
+ * interruption it caused, and return 1; else 0.  For a program whose run
+ * failed. */
+int qbk_ctx_lost_lock(struct qbk_ctx *, struct qbk_err *);
 
 /** qbk_ctx_repo_location(ctx, err): the repository location, or NULL with
  * QBK_E_CONFIG when none is configured. */

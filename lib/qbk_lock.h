@@ -15,7 +15,9 @@
  * hex digits), JSON:
  *   {"format":1,"id":"<lock-id>","kind":"shared"|"exclusive",
  *    "program":"qbk-backup","host":"db1","pid":1234,
- *    "time":"2026-11-21T22:15:00Z","refreshed":"2026-11-21T22:20:00Z"}
+ *    "time":"2026-11-21T22:15:00Z","refreshed":"2026-11-21T22:20:00Z",
+ *    "stale_after":1800,"boot_id":"<uuid>","pid_ns":4026531836}
+ * (stale_after, boot_id and pid_ns were added later: optional when read).
  * Records work the same on every backend.  Acquiring:
  *   1. Backends with a same-host lock (local folder: flock(2) LOCK_SH or
  *      LOCK_EX, non-blocking, on locks/.lock) take it first; if it is busy
@@ -26,23 +28,37 @@
  *      exclusive) makes the attempt fail: we remove our record, release the
  *      host lock, and report the holder.
  * A record is stale when
- *   - its "refreshed" time is more than stale_s (default 30 min) ago, or
- *   - its host is ours and its pid does not exist (kill(pid, 0): ESRCH), or
- *   - its host is ours and we hold the host lock in a mode its holder could
- *     not share (we hold LOCK_EX; or it is exclusive and we hold LOCK_SH):
- *     a live holder would still hold the host lock, so its process is gone
- *     (this also catches a recycled pid).
+ *   - its "refreshed" time is more than stale_s ago, or more than its own
+ *     "stale_after" if that is longer (default 30 min), or
+ *   - it proves that its holder ran under this kernel (same host name and
+ *     boot id) and in our PID namespace (same pid_ns), and its pid does not
+ *     exist (kill(pid, 0): ESRCH), or
+ *   - it proves the same host name and boot id, and we hold the host lock
+ *     in a mode its holder could not share (we hold LOCK_EX; or it is
+ *     exclusive and we hold LOCK_SH): a live holder would still hold the
+ *     host lock, so its process is gone (this also catches a recycled pid).
+ * A record without boot id and PID namespace (older qbk) expires by time
+ * only: a host name alone does not identify a machine (containers), and a
+ * pid means nothing in another PID namespace.
  * A record that cannot be parsed counts as an exclusive holder until its
  * object is stale_s old, then it is removed.
  * With wait_s, a conflicting attempt is retried (backoff 0.2 s doubling to
  * 5 s, with jitter) until wait_s seconds have passed.
- * While held, the holder calls qbk_lock_refresh() often (it rewrites the
- * record at most every refresh_s, default 5 min), so that other hosts do not
- * take its lock for stale.  Release removes the record and the host lock.
+ *
+ * While held, a thread of the lock's own refreshes the record every
+ * refresh_s (default stale_s / 6, at most 5 min), whatever the holder is
+ * doing: it reads the record, proves it is still ours, and rewrites it with
+ * the current time.  If the record is gone or another's, or no refresh
+ * worked for stale_s - refresh_s (before anyone may take it for stale), the
+ * lock is lost: the thread logs why, sets *opts->cancel so that whatever
+ * the holder waits on stops, and qbk_lock_refresh() fails from then on.
+ * A holder about to commit (a backup before its manifest) calls
+ * qbk_lock_refresh(lock, 1, err) to prove, synchronously, that it still
+ * holds the lock.  Release stops the thread and removes the record and the
+ * host lock.
  *
  * Two hosts acquiring at the same moment may both see each other's record
  * and both fail (never both succeed); waiting with jitter resolves that.
- * Stale detection by pid assumes that host names identify machines.
  *
  * S3 has no same-host lock (step 1 is skipped): the records alone decide,
  * which needs the store's read-after-write and list-after-write consistency
@@ -63,6 +79,8 @@ struct qbk_store;
 #define QBK_LOCK_STALE_DEFAULT		1800	/* seconds */
 #define QBK_LOCK_REFRESH_DEFAULT	300	/* seconds */
 #define QBK_LOCK_RECORD_MAX		65536	/* bytes read at most */
+#define QBK_LOCK_STALE_MIN		2	/* seconds */
+#define QBK_LOCK_STALE_MAX		86400	/* seconds */
 
 enum qbk_lock_kind {
 	QBK_LOCK_SHARED = 0,
@@ -73,11 +91,18 @@ struct qbk_lock_opts {
 	const char *program;	/* recorded holder name; default "qbk" */
 	unsigned wait_s;	/* retry conflicts for this long; 0: no */
 	unsigned stale_s;	/* 0: QBK_LOCK_STALE_DEFAULT */
-	unsigned refresh_s;	/* 0: QBK_LOCK_REFRESH_DEFAULT */
+	unsigned refresh_s;	/* 0: qbk_lock_refresh_interval(stale_s) */
 	volatile sig_atomic_t *cancel;	/* non-zero stops waiting
-					 * (QBK_E_INTERRUPTED); NULL: never */
+					 * (QBK_E_INTERRUPTED); set to 1 when
+					 * the lock is lost; NULL: never */
+	int read_only_ok;	/* a shared lock for a run that writes nothing
+				 * to the repository: if no record can be
+				 * written (a read-only or full repository,
+				 * read-only credentials), go on without one,
+				 * with a warning, unless an exclusive holder
+				 * is there */
 };
-#define QBK_LOCK_OPTS_INIT { "qbk", 0, 0, 0, NULL }
+#define QBK_LOCK_OPTS_INIT { "qbk", 0, 0, 0, NULL, 0 }
 
 /* A lock record, as read. */
 struct qbk_lock_info {
@@ -88,6 +113,10 @@ struct qbk_lock_info {
 	int64_t pid;
 	int64_t time;		/* acquired, seconds since the epoch */
 	int64_t refreshed;	/* last refresh */
+	int64_t stale_after;	/* seconds the holder asks for; 0: not
+				 * said */
+	char boot_id[64];	/* the holder's kernel boot id; "": unknown */
+	uint64_t pid_ns;	/* its PID namespace (inode); 0: unknown */
 };
 
 /** qbk_lock_acquire(store, kind, opts, out, err): lock the repository of
@@ -98,12 +127,24 @@ struct qbk_lock_info {
 int qbk_lock_acquire(struct qbk_store *, enum qbk_lock_kind,
     const struct qbk_lock_opts *, struct qbk_lock **, struct qbk_err *);
 
-/** qbk_lock_refresh(lock, force, err): rewrite the lock's record with the
- * current time if refresh_s has passed since the last time (or if ${force}).
- * Cheap when not due: call it from any loop.  Fails with QBK_E_LOCKED if
- * the record was removed by another process (which took it for stale): the
- * lock is lost and the caller must stop.  0 or -1. */
+/** qbk_lock_refresh(lock, force, err): whether the lock is still held.
+ * Without ${force}, cheap (the refresher thread does the work): fails with
+ * QBK_E_LOCKED once the lock is lost, so call it from any loop.  With
+ * ${force}, prove it now: read the record, check that it is ours, rewrite
+ * it with the current time (QBK_E_LOCKED if it is gone or another's: the
+ * lock is lost; another error if the store failed).  The caller must stop
+ * on failure.  0 or -1. */
 int qbk_lock_refresh(struct qbk_lock *, int, struct qbk_err *);
+
+/** qbk_lock_lost(lock, err): 1 if the lock was lost, with why in ${err}
+ * (QBK_E_LOCKED), else 0.  NULL: 0.  For a holder that stopped with
+ * QBK_E_INTERRUPTED to report the real cause. */
+int qbk_lock_lost(struct qbk_lock *, struct qbk_err *);
+
+/** qbk_lock_refresh_interval(stale_s): how often a holder refreshes its
+ * record when records go stale after ${stale_s}: stale_s / 6, at most
+ * QBK_LOCK_REFRESH_DEFAULT, at least 1. */
+unsigned qbk_lock_refresh_interval(unsigned);
 
 /** qbk_lock_release(lock, err): remove the record, release the host lock,
  * free ${lock} (always, even on failure).  NULL is a no-op.  0 or -1. */

@@ -332,9 +332,11 @@ check_cancel(const struct qbk_prune_opts *o, struct qbk_err *err)
 
 struct unref {
 	const struct qbk_idset *keep;
+	int64_t young_after;	/* objects modified after this are kept */
 	struct qbk_buf keys;	/* char * each */
 	uint64_t bytes;
 	uint64_t n;
+	uint64_t young;
 };
 
 /* data/<2 hex>/<64 hex> not in the kept set: remember it. */
@@ -354,6 +356,10 @@ unref_chunk(void *cookie, const char *key, const struct qbk_store_stat *st,
 		return 0;	/* not a chunk object: not ours to judge */
 	if (qbk_idset_has(u->keep, id))
 		return 0;
+	if (st == NULL || st->mtime > u->young_after) {
+		u->young++;	/* a running backup may name it yet */
+		return 0;
+	}
 	dup = qbk_xstrdup(key);
 	qbk_buf_add(&u->keys, &dup, sizeof(dup));
 	u->bytes += st != NULL ? st->size : 0;
@@ -370,7 +376,7 @@ qbk_prune_run(struct qbk_repo *r, const struct qbk_prune_opts *o,
 	struct qbk_retention_item *items = NULL;
 	struct qbk_prune_hold *holds = NULL;
 	struct qbk_idset *keep = NULL;
-	struct unref u = { NULL, QBK_BUF_INIT, 0, 0 };
+	struct unref u = { NULL, 0, QBK_BUF_INIT, 0, 0, 0 };
 	char **ids = NULL, **keys = NULL;
 	size_t nids = 0, nholds = 0, nkeys = 0, i, j;
 	int64_t oldest;
@@ -478,6 +484,7 @@ qbk_prune_run(struct qbk_repo *r, const struct qbk_prune_opts *o,
 		qbk_manifest_free(m);
 	}
 	u.keep = keep;
+	u.young_after = (int64_t)time(NULL) - o->grace_s;
 	if (qbk_store_list(s, "data/", QBK_STORE_LIST_STAT, unref_chunk, &u,
 	    err) < 0)
 		goto out;
@@ -492,6 +499,12 @@ qbk_prune_run(struct qbk_repo *r, const struct qbk_prune_opts *o,
 		goto out;
 	res->chunks_removed = u.n;
 	res->bytes_freed = u.bytes;
+	res->chunks_young = u.young;
+	if (u.young > 0)
+		qbk_info("kept %llu unreferenced chunk%s younger than %llds "
+		    "([repository] lock_stale): a backup may still name %s",
+		    (unsigned long long)u.young, u.young == 1 ? "" : "s",
+		    (long long)o->grace_s, u.young == 1 ? "it" : "them");
 
 	/* 5. Leftovers of interrupted writers. */
 	if (!o->dry_run && qbk_store_remove_stale(s, QBK_PRUNE_STALE_AGE,
@@ -563,6 +576,8 @@ qbk_prune_report_json(const struct qbk_prune_result *res, int ok,
 	    (json_int_t)res->n_remove : 0));
 	json_object_set_new(o, "chunks_removed", json_integer(res != NULL ?
 	    (json_int_t)res->chunks_removed : 0));
+	json_object_set_new(o, "chunks_young", json_integer(res != NULL ?
+	    (json_int_t)res->chunks_young : 0));
 	json_object_set_new(o, "bytes_freed", json_integer(res != NULL ?
 	    (json_int_t)res->bytes_freed : 0));
 	json_object_set_new(o, "copies_removed", json_integer(res != NULL ?

@@ -17,7 +17,8 @@
  *   3. delete "backups/<id>.copy" twins that have no manifest (left by a
  *      backup interrupted while committing);
  *   4. collect the chunks of every kept backup, list data/ and delete every
- *      other chunk (lazily, then one flush);
+ *      other chunk (lazily, then one flush), but never one whose object is
+ *      younger than grace_s, whatever the locks say;
  *   5. remove stale temporary files older than QBK_PRUNE_STALE_AGE.
  * A dry run does 1, computes 2-4 without deleting anything, and reports.
  *
@@ -47,7 +48,11 @@ struct qbk_prune_opts {
 	int force;		/* ignore max_delete */
 	int group_by_tags;	/* groups are collections and tags, not only
 				 * collections */
-	struct qbk_lock *lock;	/* refreshed during long loops; may be NULL */
+	int64_t grace_s;	/* keep unreferenced chunks whose object is
+				 * younger than this (seconds; the lock
+				 * stale limit): a backup whose lock was
+				 * lost may still name them */
+	struct qbk_lock *lock;	/* checked during long loops; may be NULL */
 	volatile sig_atomic_t *cancel;	/* may be NULL */
 };
 
@@ -65,6 +70,8 @@ struct qbk_prune_result {
 	size_t n_backups;
 	size_t n_remove;	/* backups removed (or to remove) */
 	uint64_t chunks_removed;	/* (or to remove) */
+	uint64_t chunks_young;	/* unreferenced, but younger than grace_s:
+				 * kept */
 	uint64_t bytes_freed;	/* sum of the removed chunk objects' sizes */
 	size_t copies_removed;	/* orphan .copy twins */
 	size_t stale_removed;	/* stale temporary files */

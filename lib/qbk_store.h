@@ -58,6 +58,15 @@ struct qbk_store;
  */
 #define QBK_STORE_F_IFABSENT	0x1
 #define QBK_STORE_F_LAZY	0x2
+/* put/delete, not lazy: durable when it returns, but without the implicit
+ * flush of earlier lazy operations (and so without their failures): for
+ * objects that say nothing of the lazy ones, such as lock records, which a
+ * lock's own thread writes while a backup's chunks are in flight. */
+#define QBK_STORE_F_ALONE	0x4
+/* put: if the object cannot be written for lack of space, it may use the
+ * backend's space reserve (local folder: locks/.reserve), so that the
+ * lock of the prune that frees space can be written on a full disk. */
+#define QBK_STORE_F_RESERVE	0x8
 
 /* Flag of list: pass size and mtime to the callback (local: a stat each). */
 #define QBK_STORE_LIST_STAT	0x1

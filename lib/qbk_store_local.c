@@ -21,7 +21,16 @@
  * The local folder backend.  An object is the file <root>/<key>, mode 0600,
  * written with qbk_fs_write_atomic(); its folders are created on demand with
  * mode 0700.  Files whose names start with '.' are the backend's own: atomic
- * writes' temporary files and locks/.lock, the flock(2) file of qbk_lock.
+ * writes' temporary files, locks/.lock, the flock(2) file of qbk_lock, and
+ * locks/.reserve.
+ *
+ * The space reserve: locks/.reserve, RESERVE_SIZE bytes written for real,
+ * made after a lock record is written whenever it is missing.  A put with
+ * QBK_STORE_F_RESERVE (an exclusive lock's record) that cannot be written
+ * for lack of space (ENOSPC, EDQUOT) is written again after the reserve is
+ * removed, so that qbk-prune can take its lock on a full file system and
+ * free space.  The next lock record written with space to spare makes the
+ * reserve again.
  *
  * Lazy operations (QBK_STORE_F_LAZY) in FILE mode fsync each file before
  * its rename, and remember the folders they changed in a set; flush fsyncs
@@ -35,6 +44,10 @@
  * data is on disk.  A failed group commit loses the queued objects, so it is
  * remembered: every later flush (and so every non-lazy put) fails too.
  */
+
+/* The space reserve for lock records (above). */
+#define RESERVE_KEY	"locks/.reserve"
+#define RESERVE_SIZE	(64 * 1024)
 
 /* BATCH mode: group-commit after this many queued objects. */
 #define BATCH_MAX	1024
@@ -242,8 +255,89 @@ put_batched(struct local *l, char *path, const char *name, const void *data,
 	return rc;
 }
 
+static int put_object(struct qbk_store *, const char *, const void *,
+    size_t, unsigned, struct qbk_err *);
+
+/* <root>/locks/.reserve */
+static char *
+reserve_path(const struct local *l)
+{
+	struct qbk_buf b = QBK_BUF_INIT;
+
+	qbk_buf_addstr(&b, l->root);
+	if (b.buf[b.len - 1] != '/')
+		qbk_buf_addch(&b, '/');
+	qbk_buf_addstr(&b, RESERVE_KEY);
+	return qbk_buf_detach(&b, NULL);
+}
+
+/* Make the reserve if it is missing; quietly nothing if there is no room
+ * for it (a partial one is removed). */
+static void
+make_reserve(struct local *l)
+{
+	static const char zeros[4096];
+	char *path = reserve_path(l);
+	size_t done = 0;
+	int fd, ok = 1;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd == -1) {
+		free(path);
+		return;		/* there already, or no room for it */
+	}
+	while (ok && done < RESERVE_SIZE) {
+		ssize_t n = write(fd, zeros, sizeof(zeros));
+
+		if (n <= 0 && errno != EINTR)
+			ok = 0;
+		else if (n > 0)
+			done += (size_t)n;
+	}
+	if (ok && l->sync != QBK_STORE_SYNC_NONE && fsync(fd) == -1)
+		ok = 0;
+	close(fd);
+	if (!ok)
+		(void)unlink(path);
+	free(path);
+}
+
 static int
 local_put(struct qbk_store *s, const char *key, const void *data, size_t len,
+    unsigned flags, struct qbk_err *err)
+{
+	struct local *l = (struct local *)s;
+	struct qbk_err e = QBK_ERR_INIT;
+	char *path;
+	int rc;
+
+	if (strncmp(key, "locks/", 6) != 0)
+		return put_object(s, key, data, len, flags, err);
+	rc = put_object(s, key, data, len, flags, &e);
+	if (rc == -1 && e.code == QBK_E_NOSPACE &&
+	    (flags & QBK_STORE_F_RESERVE)) {
+		/* A full file system: spend the reserve on the lock. */
+		path = reserve_path(l);
+		if (unlink(path) == 0) {
+			qbk_warn("'%s' is full: used its space reserve to "
+			    "write lock record '%s'", l->root, key);
+			e = (struct qbk_err)QBK_ERR_INIT;
+			rc = put_object(s, key, data, len, flags, &e);
+		}
+		free(path);
+	}
+	if (rc == -1) {
+		if (err != NULL)
+			*err = e;
+		return -1;
+	}
+	make_reserve(l);
+	return rc;
+}
+
+static int
+put_object(struct qbk_store *s, const char *key, const void *data, size_t len,
     unsigned flags, struct qbk_err *err)
 {
 	struct local *l = (struct local *)s;
@@ -256,7 +350,7 @@ local_put(struct qbk_store *s, const char *key, const void *data, size_t len,
 	int rc;
 
 	/* Earlier lazy objects become durable before this one is visible. */
-	if (!lazy && local_flush(s, err))
+	if (!lazy && !(flags & QBK_STORE_F_ALONE) && local_flush(s, err))
 		return -1;
 	path = key_path(l, key, &name);
 	if (flags & QBK_STORE_F_IFABSENT) {
@@ -486,7 +580,7 @@ local_del(struct qbk_store *s, const char *key, unsigned flags,
 	char *path;
 	int rc = 0;
 
-	if (!lazy && local_flush(s, err))
+	if (!lazy && !(flags & QBK_STORE_F_ALONE) && local_flush(s, err))
 		return -1;
 	path = key_path(l, key, &name);
 	if (unlink(path) == -1) {
@@ -537,6 +631,14 @@ local_host_lock(struct qbk_store *s, int exclusive, void **token,
 		fd = open(path.buf, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 		    0600);
 	while (fd == -1 && errno == EINTR);
+	/* A read-only repository (mount, snapshot, permissions): flock(2)
+	 * works on a descriptor open for reading too. */
+	if (fd == -1 && (errno == EROFS || errno == EACCES ||
+	    errno == EPERM || errno == ENOSPC || errno == EDQUOT)) {
+		do
+			fd = open(path.buf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		while (fd == -1 && errno == EINTR);
+	}
 	if (fd == -1) {
 		qbk_err_sys(err, QBK_E_IO, "cannot open lock file '%s'",
 		    path.buf);

@@ -484,7 +484,7 @@ s3_put(struct qbk_store *s, const char *key, const void *data, size_t len,
 		}
 		return 0;
 	}
-	if (s3_flush(s, err) != 0)
+	if (!(flags & QBK_STORE_F_ALONE) && s3_flush(s, err) != 0)
 		return -1;
 	if (flags & QBK_STORE_F_IFABSENT) {
 		if (qbk_s3_request(st->s3, "HEAD", key, NULL, NULL, 0, 0,
@@ -983,7 +983,8 @@ s3_del(struct qbk_store *s, const char *key, unsigned flags,
 		return qbk_s3_submit(st->s3, "DELETE", key, NULL, 0, 0, err);
 	/* Wait for earlier requests, but a failed upload does not stop a
 	 * delete (a failed backup must still remove its lock record). */
-	(void)s3_flush(s, NULL);
+	if (!(flags & QBK_STORE_F_ALONE))
+		(void)s3_flush(s, NULL);
 	if (qbk_s3_request(st->s3, "DELETE", key, NULL, NULL, 0, 0, NULL,
 	    NULL, NULL, &e) == 0 || e.code == QBK_E_NOTFOUND)
 		return 0;

@@ -212,6 +212,29 @@ sim_stop() {
 	server_del "$SIM_PID"
 }
 
+# sim_hold MATCH: add a fault rule that keeps the requests MATCH (JSON
+# members, e.g. "\"path\":\"/collections/c1/shards/\"") waiting until
+# sim_release; sim_held waits (up to 60 s) until one request is held.
+sim_hold() {
+	sim_fault "{$1,\"hold\":true}"
+}
+sim_held() {
+	_i=0
+	while [ "$_i" -lt 600 ]; do
+		sim_api GET /__sim/faults >"$TEST_TMP/.held" &&
+		[ "$(json_get "$TEST_TMP/.held" \
+		    "sum(r[\"held\"] for r in d[\"result\"][\"rules\"])")" -gt 0 ] &&
+		return 0
+		_i=$((_i + 1))
+		sleep 0.1
+	done
+	echo "no request was held"
+	return 1
+}
+sim_release() {
+	sim_api POST /__sim/faults/release >/dev/null
+}
+
 # sim_api METHOD PATH [JSON]: call the simulator (node 1, or $SIM_URL) with
 # curl and print the body; fails on an HTTP error status.
 sim_api() {
@@ -488,6 +511,14 @@ repo_put() {
 		mkdir -p "$(dirname "$TEST_TMP/$1/$2")" &&
 		cp "$3" "$TEST_TMP/$1/$2"
 	fi
+}
+
+# repo_age NAME [PREFIX]: make the objects of NAME under PREFIX (default
+# data/, the chunks) a day old, as if written long ago: qbk-prune keeps
+# unreferenced chunks younger than [repository] lock_stale (s3rver takes an
+# object's Last-Modified from its file's mtime).
+repo_age() {
+	find "$(repo_root "$1")/${2:-data}" -type f -exec touch -d "-1 day" {} +
 }
 
 # repo_rm NAME KEY: remove object KEY of NAME behind qbk's back.

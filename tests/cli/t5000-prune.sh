@@ -51,6 +51,7 @@ test_expect_success 'without a policy everything is kept, and it says so' '
 '
 
 test_expect_success 'a dry run shows what it would do and changes nothing' '
+	repo_age repo &&
 	(cd "$(repo_root repo)" && find . -type f | sort) >"$TEST_TMP/before" &&
 	qbk-prune $P --keep-last 2 --dry-run >"$TEST_TMP/out" &&
 	test_grep "^remove $B1 " "$TEST_TMP/out" &&
@@ -93,6 +94,7 @@ test_expect_success '... says why, and removed nothing' '
 
 test_expect_success 'prune --keep-last 2 removes B2, the held B1 survives' '
 	K0=$(repo_kb) &&
+	repo_age repo &&
 	qbk-prune $P --keep-last 2 --max-delete 1 --json >"$TEST_TMP/p.json" &&
 	test "$(json_get "$TEST_TMP/p.json" "d[\"removed\"]")" = 1 &&
 	test "$(json_get "$TEST_TMP/p.json" "d[\"bytes_freed\"] > 0")" = true &&
@@ -125,6 +127,7 @@ test_expect_success 'orphan twins and unreferenced chunks are removed' '
 	repo_put repo backups/20200101T000000Z-abcd.copy "$(repo_obj repo "backups/$B3.copy")" &&
 	echo junk >"$TEST_TMP/junk" &&
 	repo_put repo data/ab/ab00000000000000000000000000000000000000000000000000000000000000 "$TEST_TMP/junk" &&
+	repo_age repo &&
 	qbk-prune $P --keep-last 2 --json >"$TEST_TMP/o.json" &&
 	test "$(json_get "$TEST_TMP/o.json" "d[\"copies_removed\"]")" = 1 &&
 	test "$(json_get "$TEST_TMP/o.json" "d[\"chunks_removed\"]")" = 1 &&
@@ -157,6 +160,61 @@ test_expect_success 'the backup completes, and a prune afterwards too' '
 	qbk-prune $P --keep-last 1 -q &&
 	test -f "$(repo_obj repo "backups/$B5")" && test "$(count_backups)" -eq 2 &&
 	restores_ok 5
+'
+
+# Locks that must hold while a backup waits: records expire after 3 s
+# here, the backup's thread refreshes every second, whatever it waits on.
+test_expect_success 'a backup that waits on Qdrant longer than the lock stale limit ...' '
+	printf "[repository]\nlock_stale = 3s\n" >"$TEST_TMP/stale.conf" &&
+	S="--repo $R -c $TEST_TMP/stale.conf" &&
+	N0=$(count_backups) &&
+	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.5,\"seed\":21}" >/dev/null &&
+	sim_hold "\"method\":\"GET\",\"path\":\"/collections/c1/shards/\"" &&
+	{ qbk-backup $S --url $SIM_URL --collection c1 --json >"$TEST_TMP/b6.json" 2>"$TEST_TMP/b6.err" & } &&
+	BG=$! &&
+	sim_held &&
+	sleep 5 &&
+	repo_age repo
+'
+test_expect_exit 4 '... keeps its lock: a prune meanwhile exits 4' '
+	qbk-prune $S --keep-last 1
+'
+test_expect_success '... naming the backup, and removing nothing' '
+	test_grep "locked \(shared\) by qbk-backup" "$TEST_TMP/stderr" &&
+	test "$(count_backups)" -eq "$N0"
+'
+test_expect_exit 4 '... and so does a prune in another PID namespace of this host' '
+	unshare --pid --fork --mount-proc qbk-prune $S --keep-last 1
+'
+test_expect_success '... which does not take the backup for dead' '
+	test_grep "locked \(shared\) by qbk-backup" "$TEST_TMP/stderr" &&
+	test_grep -v "removed stale lock" "$TEST_TMP/stderr" &&
+	test "$(count_backups)" -eq "$N0"
+'
+test_expect_success '... and the backup completes, every chunk of it there' '
+	sim_release &&
+	wait "$BG" &&
+	B6=$(json_get "$TEST_TMP/b6.json" "d[\"backup_id\"]") &&
+	test "$(count_backups)" -eq $((N0 + 1)) &&
+	qbk-verify $P --read-data -q
+'
+
+test_expect_success 'a backup whose lock record another process removed ...' '
+	N0=$(count_backups) &&
+	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.5,\"seed\":22}" >/dev/null &&
+	sim_hold "\"method\":\"GET\",\"path\":\"/collections/c1/shards/\"" &&
+	{ qbk-backup $Q --collection c1 2>"$TEST_TMP/b7.err" & } &&
+	BG=$! &&
+	sim_held &&
+	test "$(repo_keys repo locks | wc -l)" -eq 1 &&
+	repo_rm repo "$(repo_keys repo locks)" &&
+	sim_release &&
+	{ wait "$BG"; test $? -eq 4; }
+'
+test_expect_success '... stops, says why, and records no backup' '
+	test_grep "^qbk-backup: .*lost the repository lock: another process removed .locks/[0-9a-f]{16}. as stale" "$TEST_TMP/b7.err" &&
+	test "$(count_backups)" -eq "$N0" &&
+	test "$(repo_keys repo locks | wc -l)" -eq 0
 '
 
 test_expect_success 'with --group-by collections,tags each tag set keeps its own' '

@@ -239,6 +239,7 @@ test_expect_success 'a stale lock record (not refreshed for long) is broken' '
 test_expect_success 'prune keeps the last backup and removes unreferenced chunks' '
 	test "$(count_backups)" -ge 2 &&
 	chunks=$(repo_s3_objects r1 data | wc -l) &&
+	find "$S3_DIR/qbk/r1/data" -type f -exec touch -d "-1 day" {} + &&
 	qbk-prune $P --keep-last 1 -q &&
 	test "$(repo_s3_objects r1 data | wc -l)" -lt "$chunks" &&
 	test "$(count_backups)" -eq 1 &&

@@ -302,9 +302,39 @@ dead_holder_is_stale(void **state)
 	qbk_buf_release(&want);
 }
 
+/* What proves a record was written under this kernel: ", \"boot_id\":
+ * ..., \"pid_ns\": ..." as qbk writes it, with our PID namespace, or with
+ * ${ns} if it is not 0. */
 static void
-put_record(struct fixture *f, const char *id, const char *kind,
-    const char *program, const char *host, long pid, int64_t refreshed)
+our_proof_ns(struct qbk_buf *out, unsigned long long ns)
+{
+	char boot[64] = "";
+	struct stat st;
+	FILE *fp;
+
+	fp = fopen("/proc/sys/kernel/random/boot_id", "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(boot, sizeof(boot), fp));
+	fclose(fp);
+	boot[strcspn(boot, "\n")] = '\0';
+	assert_int_equal(stat("/proc/self/ns/pid", &st), 0);
+	qbk_buf_addf(out, ",\"boot_id\":\"%s\",\"pid_ns\":%llu", boot,
+	    ns != 0 ? ns : (unsigned long long)st.st_ino);
+}
+
+static void
+our_proof(struct qbk_buf *out)
+{
+	our_proof_ns(out, 0);
+}
+
+/* A record as another process writes it; ${proof}: with our boot id and
+ * PID namespace (a process of this kernel and namespace), or "" (none, as
+ * older qbk wrote), or another string to append. */
+static void
+put_record_as(struct fixture *f, const char *id, const char *kind,
+    const char *program, const char *host, long pid, int64_t refreshed,
+    const char *proof)
 {
 	struct qbk_err err = QBK_ERR_INIT;
 	struct qbk_buf b = QBK_BUF_INIT;
@@ -313,12 +343,24 @@ put_record(struct fixture *f, const char *id, const char *kind,
 	qbk_manifest_time_format(refreshed, t);
 	qbk_buf_addf(&b, "{\"format\":1,\"id\":\"%s\",\"kind\":\"%s\","
 	    "\"program\":\"%s\",\"host\":\"%s\",\"pid\":%ld,\"time\":\"%s\","
-	    "\"refreshed\":\"%s\",\"future\":true}", id, kind, program, host,
+	    "\"refreshed\":\"%s\",\"future\":true", id, kind, program, host,
 	    pid, t, t);
+	if (proof == NULL)
+		our_proof(&b);
+	else
+		qbk_buf_addstr(&b, proof);
+	qbk_buf_addch(&b, '}');
 	snprintf(key, sizeof(key), "locks/%s", id);
 	assert_int_equal(qbk_store_put(f->store, key, b.buf, b.len, 0, &err),
 	    0);
 	qbk_buf_release(&b);
+}
+
+static void
+put_record(struct fixture *f, const char *id, const char *kind,
+    const char *program, const char *host, long pid, int64_t refreshed)
+{
+	put_record_as(f, id, kind, program, host, pid, refreshed, NULL);
 }
 
 static void
@@ -479,6 +521,144 @@ record_format(void **state)
 	qbk_buf_release(&b);
 }
 
+/* A pid of this host proves nothing without the same boot and PID
+ * namespace: a container with host networking has our host name and pids
+ * of its own. */
+static void
+pid_test_needs_same_boot_and_namespace(void **state)
+{
+	struct fixture *f = *state;
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_buf other = QBK_BUF_INIT;
+	struct qbk_lock *l;
+	int64_t now = (int64_t)time(NULL);
+
+	/* pid 2^31-2 exists nowhere here. */
+	put_record_as(f, "00000000000000a1", "shared", "qbk-backup", f->host,
+	    2147483646L, now, "");
+	put_record_as(f, "00000000000000a2", "shared", "qbk-backup", f->host,
+	    2147483646L, now, ",\"boot_id\":\"00000000-0000-0000-0000-"
+	    "000000000000\",\"pid_ns\":1");
+	/* Our boot, another PID namespace. */
+	our_proof_ns(&other, 1);
+	put_record_as(f, "00000000000000a3", "shared", "qbk-backup", f->host,
+	    2147483646L, now, other.buf);
+	tu_log_reset();
+	l = take(f, QBK_LOCK_SHARED, "qbk-drill");
+	assert_null(strstr(tu_log_text(), "removed stale lock"));
+	assert_int_equal(records(f), 4);
+	assert_int_equal(qbk_lock_release(l, &err), 0);
+	/* Proven: same boot, same namespace, no such process. */
+	put_record(f, "00000000000000a4", "shared", "qbk-backup", f->host,
+	    2147483646L, now);
+	tu_log_reset();
+	l = take(f, QBK_LOCK_SHARED, "qbk-drill");
+	assert_non_null(strstr(tu_log_text(), "removed stale lock "
+	    "'locks/00000000000000a4'"));
+	assert_non_null(strstr(tu_log_text(), "its process is gone"));
+	assert_int_equal(records(f), 4);
+	assert_int_equal(qbk_lock_release(l, &err), 0);
+	/* The unproven ones expire by time, by their own stale_after when
+	 * that is longer than ours. */
+	put_record_as(f, "00000000000000a5", "shared", "qbk-backup", "h9",
+	    7, now - 2000, ",\"stale_after\":3600");
+	put_record_as(f, "00000000000000a1", "shared", "qbk-backup", f->host,
+	    2147483646L, now - 2000, "");
+	tu_log_reset();
+	l = take(f, QBK_LOCK_SHARED, "qbk-drill");
+	assert_non_null(strstr(tu_log_text(), "removed stale lock "
+	    "'locks/00000000000000a1'"));
+	assert_null(strstr(tu_log_text(), "00000000000000a5"));
+	assert_int_equal(records(f), 4);
+	assert_int_equal(qbk_lock_release(l, &err), 0);
+	qbk_buf_release(&other);
+}
+
+/* Poll ${fn} for up to 30 s: a test of a thread's work that does not
+ * depend on how busy the machine is. */
+static int
+eventually(int (*fn)(struct fixture *, struct qbk_lock *), struct fixture *f,
+    struct qbk_lock *l)
+{
+	int i;
+
+	for (i = 0; i < 300; i++) {
+		struct timespec ts = { 0, 100000000L };
+
+		if (fn(f, l))
+			return 1;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+static int64_t refreshed_at;
+
+static int
+refreshed_later(struct fixture *f, struct qbk_lock *l)
+{
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_buf b = QBK_BUF_INIT;
+	struct qbk_lock_info info;
+	char key[64];
+	int rc;
+
+	snprintf(key, sizeof(key), "locks/%s", qbk_lock_id(l));
+	assert_int_equal(qbk_store_get(f->store, key, 4096, &b, &err), 0);
+	assert_int_equal(qbk_lock_parse(b.buf, b.len, &info, &err), 0);
+	rc = info.refreshed > refreshed_at;
+	assert_int_equal(info.stale_after, 3);
+	assert_true(info.boot_id[0] != '\0');
+	assert_true(info.pid_ns != 0);
+	qbk_buf_release(&b);
+	return rc;
+}
+
+static int
+lost(struct fixture *f, struct qbk_lock *l)
+{
+	struct qbk_err err = QBK_ERR_INIT;
+
+	(void)f;
+	return qbk_lock_refresh(l, 0, &err) == -1 && err.code == QBK_E_LOCKED;
+}
+
+/* The record is refreshed by the lock's own thread, without any call by
+ * the holder; once it is removed, the holder is cancelled and every
+ * qbk_lock_refresh() says the lock is lost. */
+static void
+refresher_thread(void **state)
+{
+	struct fixture *f = *state;
+	struct qbk_lock_opts o = QBK_LOCK_OPTS_INIT;
+	struct qbk_err err = QBK_ERR_INIT;
+	volatile sig_atomic_t cancel = 0;
+	struct qbk_lock *l;
+	char key[64];
+
+	o.stale_s = 3;
+	o.cancel = &cancel;
+	assert_int_equal(qbk_lock_acquire(f->store, QBK_LOCK_SHARED, &o, &l,
+	    &err), 0);
+	refreshed_at = (int64_t)time(NULL);
+	assert_true(eventually(refreshed_later, f, l));
+	assert_int_equal(cancel, 0);
+	assert_int_equal(qbk_lock_refresh(l, 0, &err), 0);
+	assert_int_equal(qbk_lock_lost(l, &err), 0);
+	snprintf(key, sizeof(key), "locks/%s", qbk_lock_id(l));
+	tu_log_reset();
+	assert_int_equal(qbk_store_delete(f->store, key, 0, &err), 0);
+	assert_true(eventually(lost, f, l));
+	assert_int_equal(cancel, 1);
+	assert_int_equal(qbk_lock_lost(l, &err), 1);
+	assert_int_equal(err.code, QBK_E_LOCKED);
+	assert_non_null(strstr(err.msg, "lost the repository lock: another "
+	    "process removed"));
+	assert_non_null(strstr(tu_log_text(), "lost the repository lock"));
+	assert_int_equal(qbk_lock_release(l, &err), 0);
+	assert_int_equal(records(f), 0);
+}
+
 static void
 refresh_and_lost(void **state)
 {
@@ -605,6 +785,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(exclusive_blocks_everyone,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    pid_test_needs_same_boot_and_namespace, setup, teardown),
+		cmocka_unit_test_setup_teardown(refresher_thread, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(dead_holder_is_stale, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(other_host_records, setup,
