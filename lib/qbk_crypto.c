@@ -22,6 +22,11 @@
 #define KDF_ID_GEAR	2
 #define KDF_ID_DATA	3
 #define KDF_ID_META	4
+#define KDF_ID_CONFIG	5
+
+/* What a key slot of format 2 adds to its associated data: it opens only
+ * where the repository config must be authenticated (qbk_repo). */
+#define SLOT_V2_MARK	"config-mac"
 
 /* BLAKE2b personalizations: exactly crypto_generichash_blake2b_PERSONALBYTES
  * (16) characters, no NUL. */
@@ -34,6 +39,7 @@ struct qbk_crypto_keys {
 	uint8_t gear_key[QBK_CRYPTO_KEY_LEN];
 	uint8_t data_key[QBK_CRYPTO_KEY_LEN];
 	uint8_t meta_key[QBK_CRYPTO_KEY_LEN];
+	uint8_t config_key[QBK_CRYPTO_KEY_LEN];
 };
 
 struct qbk_crypto_keyfile {
@@ -157,6 +163,8 @@ qbk_crypto_keys_from_master(const uint8_t *master,
 	    KDF_ID_DATA, KDF_CONTEXT, k->master);
 	crypto_kdf_derive_from_key(k->meta_key, QBK_CRYPTO_KEY_LEN,
 	    KDF_ID_META, KDF_CONTEXT, k->master);
+	crypto_kdf_derive_from_key(k->config_key, QBK_CRYPTO_KEY_LEN,
+	    KDF_ID_CONFIG, KDF_CONTEXT, k->master);
 	*out = k;
 	return 0;
 }
@@ -442,6 +450,14 @@ qbk_crypto_mac(const struct qbk_crypto_keys *k, enum qbk_crypto_use use,
 	sodium_memzero(&st, sizeof(st));
 }
 
+void
+qbk_crypto_config_mac(const struct qbk_crypto_keys *k, const void *text,
+    size_t len, uint8_t *mac)
+{
+	crypto_generichash(mac, QBK_CRYPTO_CONFIG_MAC_LEN, text, len,
+	    k->config_key, QBK_CRYPTO_KEY_LEN);
+}
+
 /* Key files. */
 
 static int
@@ -648,13 +664,19 @@ qbk_crypto_slot_kind_parse(const char *name, enum qbk_crypto_slot_kind *out,
 	return 0;
 }
 
-/* The associated data of a slot: repository id, 0x00, slot id. */
+/* The associated data of a slot: repository id, 0x00, slot id; format 2
+ * adds 0x00 and SLOT_V2_MARK. */
 static void
-slot_ad(struct qbk_buf *ad, const char *repo_id, const char *slot_id)
+slot_ad(struct qbk_buf *ad, const char *repo_id, const char *slot_id,
+    unsigned int format)
 {
 	qbk_buf_addstr(ad, repo_id);
 	qbk_buf_addch(ad, 0);
 	qbk_buf_addstr(ad, slot_id);
+	if (format >= 2) {
+		qbk_buf_addch(ad, 0);
+		qbk_buf_addstr(ad, SLOT_V2_MARK);
+	}
 }
 
 static int
@@ -695,7 +717,7 @@ slot_seal(struct qbk_crypto_slot *slot, const uint8_t *wkey,
 	struct qbk_buf ad = QBK_BUF_INIT;
 	uint8_t nonce[QBK_CRYPTO_NONCE_LEN], c[QBK_CRYPTO_WRAPPED_LEN];
 
-	slot_ad(&ad, repo_id, slot_id);
+	slot_ad(&ad, repo_id, slot_id, slot->format);
 	randombytes_buf(nonce, sizeof(nonce));
 	crypto_aead_xchacha20poly1305_ietf_encrypt(c, NULL, k->master,
 	    QBK_CRYPTO_KEY_LEN, (const uint8_t *)ad.buf, ad.len, NULL, nonce,
@@ -724,6 +746,7 @@ qbk_crypto_slot_wrap_passphrase(const struct qbk_crypto_keys *k,
 		    QBK_CRYPTO_PWHASH_MEMLIMIT_MIN,
 		    QBK_CRYPTO_PWHASH_MEMLIMIT_MAX);
 	memset(slot, 0, sizeof(*slot));
+	slot->format = QBK_CRYPTO_SLOT_FORMAT;
 	randombytes_buf(salt, sizeof(salt));
 	if (pwhash(wkey, pass, passlen, salt, ops, mem, err) != 0)
 		return -1;
@@ -746,6 +769,7 @@ qbk_crypto_slot_wrap_keyfile(const struct qbk_crypto_keys *k,
 
 	(void)err;
 	memset(slot, 0, sizeof(*slot));
+	slot->format = QBK_CRYPTO_SLOT_FORMAT;
 	slot->kind = QBK_CRYPTO_SLOT_KEYFILE;
 	keyfile_wkey(wkey, kf);
 	slot_seal(slot, wkey, k, repo_id, slot_id);
@@ -766,6 +790,10 @@ qbk_crypto_slot_unwrap(const struct qbk_crypto_slot *slot,
 	int rc = -1;
 
 	*out = NULL;
+	if (slot->format > QBK_CRYPTO_SLOT_FORMAT)
+		return qbk_err_set(err, QBK_E_INTEGRITY,
+		    "key slot '%s' has format %u, which this qbk does not read",
+		    slot_id, slot->format);
 	if (qbk_crypto_unhex(slot->nonce, nonce, sizeof(nonce)) != 0 ||
 	    qbk_crypto_unhex(slot->wrapped, c, sizeof(c)) != 0)
 		return qbk_err_set(err, QBK_E_INTEGRITY,
@@ -807,7 +835,7 @@ qbk_crypto_slot_unwrap(const struct qbk_crypto_slot *slot,
 		    "key slot '%s' is damaged: unknown kind", slot_id);
 		goto done;
 	}
-	slot_ad(&ad, repo_id, slot_id);
+	slot_ad(&ad, repo_id, slot_id, slot->format);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(master, NULL, NULL, c,
 	    sizeof(c), (const uint8_t *)ad.buf, ad.len, nonce, wkey) != 0) {
 		qbk_err_set(err, QBK_E_CRYPTO,

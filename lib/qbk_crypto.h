@@ -12,7 +12,9 @@
  *
  *   master key     32 random bytes
  *   subkeys        crypto_kdf_derive_from_key(32, id, "qbk-repo", master):
- *                  1 chunk-id key, 2 gear key, 3 data key, 4 metadata key
+ *                  1 chunk-id key, 2 gear key, 3 data key, 4 metadata key,
+ *                  5 config key
+ *   config MAC     BLAKE2b-256 keyed with the config key
  *   chunk id       BLAKE2b-256 keyed with the chunk-id key, of the plaintext
  *   gear table     RFC 8439 ChaCha20 keystream (gear key, zero nonce,
  *                  counter 0), 2048 bytes read as 256 little-endian u64
@@ -153,6 +155,15 @@ int qbk_crypto_open(struct qbk_crypto_cipher *, const struct qbk_crypto_keys *,
 void qbk_crypto_mac(const struct qbk_crypto_keys *, enum qbk_crypto_use,
     const uint8_t *, size_t, const uint8_t *, size_t, uint8_t *);
 
+#define QBK_CRYPTO_CONFIG_MAC_LEN	32
+
+/** qbk_crypto_config_mac(keys, text, len, mac): BLAKE2b-256 keyed with the
+ * config key of the ${len} bytes at ${text}, into
+ * ${mac}[QBK_CRYPTO_CONFIG_MAC_LEN] (the MAC of the repository config,
+ * qbk-repository(5)). */
+void qbk_crypto_config_mac(const struct qbk_crypto_keys *, const void *,
+    size_t, uint8_t *);
+
 /*
  * Key files: QBK_CRYPTO_KEY_LEN random bytes, stored as the text
  * "qbk-keyfile-v1\n" followed by 64 lowercase hex digits and "\n", mode 0600.
@@ -190,7 +201,9 @@ void qbk_crypto_keyfile_free(struct qbk_crypto_keyfile *);
 /*
  * Key slots (keys/<slot-id> of a repository): the master key encrypted with
  * XChaCha20-Poly1305 (random nonce, associated data = repository id, one
- * 0x00 byte, slot id) under a wrapping key:
+ * 0x00 byte, slot id; from format 2 on, one more 0x00 byte and the text
+ * "config-mac", so that a slot of format 2 cannot be passed off as one of
+ * format 1) under a wrapping key:
  *   passphrase  Argon2id v1.3 (crypto_pwhash) of the passphrase, 16-byte
  *               random salt, opslimit and memlimit recorded in the slot
  *   keyfile     BLAKE2b-256(key = key-file key, empty message,
@@ -203,6 +216,11 @@ enum qbk_crypto_slot_kind {
 	QBK_CRYPTO_SLOT_KEYFILE = 2	/* "keyfile" */
 };
 
+/* Slots written now have format 2: they open only a repository whose
+ * config is authenticated (qbk_repo).  Format 1 slots, written before,
+ * still open. */
+#define QBK_CRYPTO_SLOT_FORMAT	2
+
 struct qbk_crypto_slot {
 	enum qbk_crypto_slot_kind kind;
 	unsigned long long opslimit;	/* Argon2id passes; 0 for keyfile */
@@ -210,6 +228,8 @@ struct qbk_crypto_slot {
 	char salt[2 * QBK_CRYPTO_SALT_LEN + 1];		/* "" for keyfile */
 	char nonce[2 * QBK_CRYPTO_NONCE_LEN + 1];
 	char wrapped[2 * QBK_CRYPTO_WRAPPED_LEN + 1];	/* ciphertext, tag */
+	unsigned int format;	/* 0 or 1: format 1; 2; the wrap functions
+				 * set QBK_CRYPTO_SLOT_FORMAT */
 };
 
 /* Argon2id cost of new passphrase slots: 3 passes over 128 MiB, about

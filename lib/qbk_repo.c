@@ -28,6 +28,8 @@
 /* The passphrase of "plain" slots, which hold the master key of a
  * repository with encryption = none: public by design. */
 #define PLAIN_PASSPHRASE "qbk:encryption=none"
+/* The MAC of the config: 64 hex digits, the value of its "mac" member. */
+#define MAC_HEX		(2 * QBK_CRYPTO_CONFIG_MAC_LEN)
 
 struct qbk_repo {
 	struct qbk_store *store;
@@ -36,6 +38,7 @@ struct qbk_repo {
 	struct qbk_crypto_keys *keys;
 	enum qbk_crypto_aead aead;
 	int default_level;
+	char mac[MAC_HEX + 1];	/* the config's "mac", or "" (older qbk) */
 	struct qbk_chunk_params params;
 	struct qbk_chunk_codec codec;
 	uint64_t gear[256];
@@ -85,7 +88,8 @@ config_parse(struct qbk_repo *r, const char *text, size_t len,
 {
 	json_error_t jerr;
 	json_t *root, *ch;
-	const char *id = NULL, *comp = NULL, *enc = NULL, *alg = NULL;
+	const char *id = NULL, *comp = NULL, *enc = NULL, *alg = NULL,
+	    *mac = NULL;
 	json_int_t format = 0, cmin = 0, cavg = 0, cmax = 0;
 
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -93,9 +97,9 @@ config_parse(struct qbk_repo *r, const char *text, size_t len,
 		return qbk_err_set(err, QBK_E_INTEGRITY,
 		    "repository config is not JSON: line %d: %s", jerr.line,
 		    jerr.text);
-	if (json_unpack_ex(root, &jerr, 0, "{s:I, s:s, s:o, s:s, s:s}",
+	if (json_unpack_ex(root, &jerr, 0, "{s:I, s:s, s:o, s:s, s:s, s?s}",
 	    "format", &format, "id", &id, "chunker", &ch, "compression", &comp,
-	    "encryption", &enc) != 0) {
+	    "encryption", &enc, "mac", &mac) != 0) {
 		qbk_err_set(err, QBK_E_INTEGRITY,
 		    "repository config is malformed: %s", jerr.text);
 		goto err;
@@ -134,6 +138,13 @@ config_parse(struct qbk_repo *r, const char *text, size_t len,
 		err->code = QBK_E_INTEGRITY;
 		goto err;
 	}
+	if (mac != NULL && (strlen(mac) != MAC_HEX ||
+	    strspn(mac, "0123456789abcdef") != MAC_HEX)) {
+		qbk_err_set(err, QBK_E_INTEGRITY,
+		    "repository config has a malformed MAC");
+		goto err;
+	}
+	snprintf(r->mac, sizeof(r->mac), "%s", mac != NULL ? mac : "");
 	memcpy(r->id, id, QBK_REPO_ID_HEX + 1);
 	json_decref(root);
 	return 0;
@@ -155,18 +166,27 @@ hostname_now(void)
 
 /* Key slots. */
 
+/* The text of slot ${slot_id}; ${keep} (may be NULL) gives the created,
+ * host and comment of a slot that is being rewritten. */
 static int
 slot_to_json(const struct qbk_crypto_slot *s, const char *slot_id,
-    const char *kind, const char *comment, struct qbk_buf *out)
+    const char *kind, const char *comment,
+    const struct qbk_repo_slot_info *keep, struct qbk_buf *out)
 {
-	char created[QBK_MANIFEST_TIME_LEN + 1];
+	char created[sizeof(keep->created)];
 	char *host = hostname_now();
 	json_t *o;
 	char *text;
 
 	qbk_manifest_time_format((int64_t)time(NULL), created);
+	if (keep != NULL) {
+		snprintf(created, sizeof(created), "%s", keep->created);
+		free(host);
+		host = qbk_xstrdup(keep->host);
+		comment = keep->comment;
+	}
 	o = json_pack("{s:i, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s}",
-	    "format", QBK_REPO_FORMAT, "id", slot_id, "kind", kind,
+	    "format", (int)s->format, "id", slot_id, "kind", kind,
 	    "opslimit", (json_int_t)s->opslimit,
 	    "memlimit", (json_int_t)s->memlimit, "salt", s->salt,
 	    "nonce", s->nonce, "wrapped", s->wrapped, "created", created,
@@ -205,18 +225,20 @@ slot_parse(const char *text, size_t len, const char *key,
 	json_t *o;
 	const char *id, *kind, *salt, *nonce, *wrapped, *created = "",
 	    *host = "", *comment = "";
-	json_int_t ops, mem;
+	json_int_t ops, mem, format = 1;
 
 	memset(sf, 0, sizeof(*sf));
 	if ((o = json_loadb(text, len, 0, &jerr)) == NULL)
 		return qbk_err_set(err, QBK_E_INTEGRITY,
 		    "key slot '%s' is not JSON: %s", key, jerr.text);
 	if (json_unpack_ex(o, &jerr, 0,
-	    "{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s?s, s?s, s?s}",
-	    "id", &id, "kind", &kind, "opslimit", &ops, "memlimit", &mem,
-	    "salt", &salt, "nonce", &nonce, "wrapped", &wrapped,
-	    "created", &created, "host", &host, "comment", &comment) != 0 ||
+	    "{s?I, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s?s, s?s, s?s}",
+	    "format", &format, "id", &id, "kind", &kind, "opslimit", &ops,
+	    "memlimit", &mem, "salt", &salt, "nonce", &nonce,
+	    "wrapped", &wrapped, "created", &created, "host", &host,
+	    "comment", &comment) != 0 ||
 	    strlen(id) != QBK_REPO_SLOT_ID_LEN || ops < 0 || mem < 0 ||
+	    format < 1 || format > QBK_CRYPTO_SLOT_FORMAT ||
 	    strlen(salt) >= sizeof(sf->slot.salt) ||
 	    strlen(nonce) >= sizeof(sf->slot.nonce) ||
 	    strlen(wrapped) >= sizeof(sf->slot.wrapped)) {
@@ -243,6 +265,7 @@ slot_parse(const char *text, size_t len, const char *key,
 		json_decref(o);
 		return -1;
 	}
+	sf->slot.format = (unsigned int)format;
 	sf->slot.opslimit = (unsigned long long)ops;
 	sf->slot.memlimit = (unsigned long long)mem;
 	memcpy(sf->slot.salt, salt, strlen(salt) + 1);
@@ -305,7 +328,7 @@ write_slot(struct qbk_store *store, const char *repo_id,
 		    "key_file in the config");
 		goto out;
 	}
-	if (slot_to_json(&slot, slot_id, kind, comment, &text) != 0) {
+	if (slot_to_json(&slot, slot_id, kind, comment, NULL, &text) != 0) {
 		qbk_err_set(err, QBK_E_INTERNAL, "cannot build key slot");
 		goto out;
 	}
@@ -331,6 +354,64 @@ setup_codec(struct qbk_repo *r)
 	r->codec.max_plain = r->params.max;
 }
 
+/*
+ * The authenticated config (qbk-repository(5) "Authenticated config").  The
+ * config carries "mac": 64 hex digits of BLAKE2b-256, keyed with the config
+ * key, of the exact bytes of the config text in which those digits read as
+ * 64 '0's.  Key slots of format 2 open only where the config has a MAC, so
+ * that stripping it is found; a config without one (written by an older
+ * qbk) is given one by the first run that opens it with a key.
+ */
+
+/* Where the MAC_HEX characters ${hex} are in ${text}: the one place, or
+ * NULL when they are not there exactly once. */
+static const char *
+find_once(const char *text, size_t len, const char *hex)
+{
+	const char *p, *at = NULL;
+
+	for (p = text; len >= MAC_HEX && p <= text + len - MAC_HEX; p++)
+		if (*p == hex[0] && memcmp(p, hex, MAC_HEX) == 0) {
+			if (at != NULL)
+				return NULL;
+			at = p;
+		}
+	return at;
+}
+
+/* The MAC of ${text}, whose MAC digits are at offset ${at}, in hex. */
+static void
+config_mac(const struct qbk_crypto_keys *keys, const char *text, size_t len,
+    size_t at, char *hex)
+{
+	uint8_t mac[QBK_CRYPTO_CONFIG_MAC_LEN];
+	char *copy = qbk_xmalloc(len);
+
+	memcpy(copy, text, len);
+	memset(copy + at, '0', MAC_HEX);
+	qbk_crypto_config_mac(keys, copy, len, mac);
+	qbk_crypto_hex(mac, sizeof(mac), hex);
+	free(copy);
+}
+
+/* Put the MAC into ${text}, whose "mac" holds MAC_HEX '0's; the MAC in hex
+ * also into ${hex}.  0, or -1 when the zeros are not there exactly once. */
+static int
+config_seal(const struct qbk_crypto_keys *keys, char *text, size_t len,
+    char *hex)
+{
+	char zeros[MAC_HEX + 1];
+	const char *at;
+
+	memset(zeros, '0', MAC_HEX);
+	zeros[MAC_HEX] = '\0';
+	if ((at = find_once(text, len, zeros)) == NULL)
+		return -1;
+	config_mac(keys, text, len, (size_t)(at - text), hex);
+	memcpy(text + (at - text), hex, MAC_HEX);
+	return 0;
+}
+
 int
 qbk_repo_create(const struct qbk_repo_create_opts *o, char *id_out,
     struct qbk_err *err)
@@ -340,7 +421,7 @@ qbk_repo_create(const struct qbk_repo_create_opts *o, char *id_out,
 	struct qbk_crypto_keys *keys = NULL;
 	struct qbk_chunk_params p = QBK_CHUNK_PARAMS_DEFAULT;
 	uint8_t raw[QBK_REPO_ID_HEX / 2];
-	char id[QBK_REPO_ID_HEX + 1], comp[16], created[32];
+	char id[QBK_REPO_ID_HEX + 1], comp[16], created[32], mac[MAC_HEX + 1];
 	char slot_id[QBK_REPO_SLOT_ID_LEN + 1] = "", key[64];
 	json_t *cfg = NULL;
 	char *text = NULL;
@@ -394,13 +475,19 @@ qbk_repo_create(const struct qbk_repo_create_opts *o, char *id_out,
 		goto out;
 	format_compression(o->zstd_level, comp, sizeof(comp));
 	qbk_manifest_time_format((int64_t)time(NULL), created);
+	/* The MAC goes last, computed over the text with '0's in its place
+	 * (config_seal()). */
+	memset(mac, '0', MAC_HEX);
+	mac[MAC_HEX] = '\0';
 	cfg = json_pack("{s:i, s:s, s:s, s:s, s:{s:s, s:i, s:i, s:i}, s:s, "
-	    "s:s}", "format", QBK_REPO_FORMAT, "id", id, "created", created,
-	    "tool", "qbk " QBK_VERSION, "chunker", "algorithm", "fastcdc",
-	    "min", (int)p.min, "avg", (int)p.avg, "max", (int)p.max,
-	    "compression", comp, "encryption", qbk_crypto_aead_name(o->aead));
+	    "s:s, s:s}", "format", QBK_REPO_FORMAT, "id", id, "created",
+	    created, "tool", "qbk " QBK_VERSION, "chunker", "algorithm",
+	    "fastcdc", "min", (int)p.min, "avg", (int)p.avg, "max", (int)p.max,
+	    "compression", comp, "encryption", qbk_crypto_aead_name(o->aead),
+	    "mac", mac);
 	if (cfg == NULL || (text = json_dumps(cfg, JSON_INDENT(1) |
-	    JSON_PRESERVE_ORDER)) == NULL) {
+	    JSON_PRESERVE_ORDER)) == NULL ||
+	    config_seal(keys, text, strlen(text), mac) != 0) {
 		qbk_err_set(err, QBK_E_INTERNAL, "cannot build the config");
 		goto out;
 	}
@@ -480,17 +567,35 @@ list_sorted(struct qbk_store *store, const char *prefix, struct slot_list *l,
 	return 0;
 }
 
+/* What unlock_keys() learnt on the way. */
+struct unlock_info {
+	struct slot_file opened;	/* the slot that opened the repository */
+	size_t nplain;			/* plain slots passed over */
+	char plain[QBK_REPO_SLOT_ID_LEN + 1];	/* the first of them */
+};
+
+/*
+ * Unwrap the master key from the first slot that opens with ${sec}.  A
+ * "plain" slot (whose passphrase is public) is tried only when no secret
+ * is given at all: whoever can write the storage can add one holding a
+ * master key of their own, so an operator who holds a passphrase or a key
+ * file, and so expects an encrypted repository, never opens one through
+ * it.
+ */
 static int
 unlock_keys(struct qbk_repo *r, const struct qbk_repo_secret *sec,
-    struct qbk_err *err)
+    struct unlock_info *ui, struct qbk_err *err)
 {
 	struct qbk_crypto_keyfile *kf = NULL;
 	struct slot_list l;
 	struct qbk_buf text = QBK_BUF_INIT;
 	struct qbk_err e2 = QBK_ERR_INIT;
 	size_t i, damaged = 0;
-	int tried = 0, rc = -1;
+	int tried = 0, rc = -1, secret;
 
+	memset(ui, 0, sizeof(*ui));
+	secret = sec != NULL && (sec->passphrase != NULL ||
+	    sec->key_file != NULL);
 	if (sec != NULL && sec->key_file != NULL &&
 	    qbk_crypto_keyfile_load(sec->key_file, &kf, err) != 0)
 		return -1;
@@ -512,9 +617,15 @@ unlock_keys(struct qbk_repo *r, const struct qbk_repo_secret *sec,
 			damaged++;
 			continue;
 		}
-		if (strcmp(sf.info.kind, "plain") == 0)
+		if (strcmp(sf.info.kind, "plain") == 0) {
+			if (secret) {
+				if (ui->nplain++ == 0)
+					memcpy(ui->plain, sf.info.id,
+					    sizeof(ui->plain));
+				continue;
+			}
 			pass = PLAIN_PASSPHRASE;
-		else if (sf.slot.kind == QBK_CRYPTO_SLOT_PASSPHRASE)
+		} else if (sf.slot.kind == QBK_CRYPTO_SLOT_PASSPHRASE)
 			pass = sec != NULL ? sec->passphrase : NULL;
 		if (sf.slot.kind == QBK_CRYPTO_SLOT_PASSPHRASE && pass == NULL)
 			continue;
@@ -525,6 +636,7 @@ unlock_keys(struct qbk_repo *r, const struct qbk_repo_secret *sec,
 		    pass != NULL ? strlen(pass) : 0, kf, &r->keys, &e2) == 0) {
 			memcpy(r->opened_slot, sf.info.id,
 			    sizeof(r->opened_slot));
+			ui->opened = sf;
 			break;
 		}
 		/* A damaged slot must not hide the others. */
@@ -545,8 +657,16 @@ unlock_keys(struct qbk_repo *r, const struct qbk_repo_secret *sec,
 		else if (damaged == l.n)
 			qbk_err_set(err, QBK_E_INTEGRITY,
 			    "every key slot of the repository is damaged");
-		else if (tried == 0 && sec != NULL &&
-		    (sec->passphrase != NULL || sec->key_file != NULL)) {
+		else if (tried == 0 && ui->nplain > 0) {
+			qbk_err_set(err, QBK_E_CRYPTO, "the repository has "
+			    "only plain key slots (encryption none), such as "
+			    "'%s', and those are never used when a passphrase "
+			    "or key file is given", ui->plain);
+			qbk_err_hint(err, "for a repository made with "
+			    "'--encryption none', give no passphrase or key "
+			    "file; if it was encrypted, its key slots were "
+			    "replaced by someone who can write the storage");
+		} else if (tried == 0 && secret) {
 			qbk_err_set(err, QBK_E_CRYPTO, "wrong kind of secret: "
 			    "the repository has no %s key slot",
 			    sec->passphrase != NULL ? "passphrase" : "key-file");
@@ -564,6 +684,11 @@ unlock_keys(struct qbk_repo *r, const struct qbk_repo_secret *sec,
 		} else
 			qbk_err_set(err, QBK_E_CRYPTO, "wrong passphrase or "
 			    "key file: no key slot of the repository opens");
+		if (ui->nplain > 0 && err->hint[0] == '\0')
+			qbk_err_hint(err, "plain key slot '%s' (encryption "
+			    "none) was not tried: plain slots open a "
+			    "repository only when no passphrase or key file "
+			    "is given", ui->plain);
 		goto out;
 	}
 	rc = 0;
@@ -572,6 +697,281 @@ out:
 	qbk_buf_release(&text);
 	qbk_crypto_keyfile_free(kf);
 	return rc;
+}
+
+static void
+config_hint(struct qbk_err *err)
+{
+	qbk_err_hint(err, "qbk never changes a repository's config after "
+	    "qbk-init (nor lowers its encryption); put back the config as "
+	    "qbk wrote it (from a copy of the repository or an earlier "
+	    "version of the object), and find out who could write there");
+}
+
+/* Does any slot in keys/ have format 2?  1, 0, or -1 (cannot list). */
+static int
+any_slot_v2(struct qbk_repo *r, struct qbk_err *err)
+{
+	struct slot_list l;
+	struct qbk_buf text = QBK_BUF_INIT;
+	size_t i;
+	int found = 0;
+
+	if (list_sorted(r->store, "keys/", &l, err) != 0)
+		return -1;
+	for (i = 0; i < l.n && !found; i++) {
+		struct slot_file sf;
+		struct qbk_err e2 = QBK_ERR_INIT;
+
+		if (qbk_store_get(r->store, l.keys[i], SLOT_MAX, &text,
+		    &e2) == 0 &&
+		    slot_parse(text.buf, text.len, l.keys[i], &sf, &e2) == 0 &&
+		    sf.slot.format >= 2)
+			found = 1;
+	}
+	qbk_repo_free_ids(l.keys, l.n);
+	qbk_buf_release(&text);
+	return found;
+}
+
+/*
+ * Before an unauthenticated config is given a MAC: does it agree with what
+ * the repository holds?  Its newest backup must be sealed with the
+ * config's encryption, and have no chunk larger than its chunker's
+ * maximum (which readers enforce), else the config was changed.
+ */
+static int
+legacy_check(struct qbk_repo *r, struct qbk_err *err)
+{
+	const char *loc = qbk_store_location(r->store);
+	struct qbk_manifest *m = NULL;
+	struct qbk_buf obj = QBK_BUF_INIT;
+	struct qbk_err e2 = QBK_ERR_INIT;
+	char **ids = NULL, key[128];
+	size_t n = 0, i, j, k;
+	const uint8_t *hdr;
+	uint32_t big = 0;
+	int rc = -1;
+
+	if (qbk_repo_backup_ids(r, &ids, &n, err) != 0)
+		return -1;
+	if (n == 0) {
+		rc = 0;
+		goto out;
+	}
+	snprintf(key, sizeof(key), "backups/%s", ids[n - 1]);
+	if (qbk_store_get(r->store, key, SEALED_MAX, &obj, &e2) == 0 &&
+	    obj.len >= SEALED_HEADER &&
+	    memcmp(obj.buf, SEALED_MAGIC, 4) == 0) {
+		hdr = (const uint8_t *)obj.buf;
+		if (hdr[6] != (uint8_t)r->aead) {
+			qbk_err_set(err, QBK_E_INTEGRITY, "repository config "
+			    "'%s/config' says encryption '%s', but backup '%s' "
+			    "is sealed with '%s': the config was changed "
+			    "outside qbk", loc, qbk_crypto_aead_name(r->aead),
+			    ids[n - 1], qbk_crypto_aead_name(
+			    (enum qbk_crypto_aead)hdr[6]));
+			config_hint(err);
+			goto out;
+		}
+	}
+	/* A manifest that does not open is qbk-verify's business. */
+	if (qbk_repo_manifest_read(r, ids[n - 1], &m, &e2) == 0) {
+		for (i = 0; i < m->n_snapshots; i++)
+			for (k = 0; k < m->snapshots[i]->n_chunks; k++)
+				if (m->snapshots[i]->chunks[k].len > big)
+					big = m->snapshots[i]->chunks[k].len;
+		for (j = 0; j < m->n_collections; j++)
+			for (i = 0; i < m->collections[j]->n_snapshots; i++) {
+				const struct qbk_manifest_snapshot *sn =
+				    m->collections[j]->snapshots[i];
+
+				for (k = 0; k < sn->n_chunks; k++)
+					if (sn->chunks[k].len > big)
+						big = sn->chunks[k].len;
+			}
+		if (big > r->params.max) {
+			qbk_err_set(err, QBK_E_INTEGRITY, "repository config "
+			    "'%s/config' says chunks have at most %u bytes, but "
+			    "backup '%s' has one of %u: the config was changed "
+			    "outside qbk", loc, r->params.max, ids[n - 1],
+			    big);
+			config_hint(err);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	qbk_manifest_free(m);
+	qbk_buf_release(&obj);
+	qbk_repo_free_ids(ids, n);
+	return rc;
+}
+
+/* Give the config ${text} of an older qbk its MAC.  -1 if it does not
+ * agree with the repository; a store that cannot be written (read-only)
+ * only leaves it as it was, with a warning. */
+static int
+config_upgrade(struct qbk_repo *r, const struct qbk_buf *text,
+    struct qbk_err *err)
+{
+	const char *loc = qbk_store_location(r->store);
+	struct qbk_buf up = QBK_BUF_INIT;
+	struct qbk_err e2 = QBK_ERR_INIT;
+	char hex[MAC_HEX + 1];
+	size_t n = text->len;
+	int rc = -1;
+
+	if (legacy_check(r, err) != 0)
+		return -1;
+	/* The same text with one member more, the last: '"mac": "<hex>"'. */
+	while (n > 0 && strchr(" \t\r\n", text->buf[n - 1]) != NULL)
+		n--;
+	if (n == 0 || text->buf[n - 1] != '}')
+		return qbk_err_set(err, QBK_E_INTEGRITY, "repository config "
+		    "'%s/config' is malformed", loc);
+	n--;
+	while (n > 0 && strchr(" \t\r\n", text->buf[n - 1]) != NULL)
+		n--;
+	qbk_buf_add(&up, text->buf, n);
+	qbk_buf_addstr(&up, ",\n \"mac\": \"");
+	qbk_buf_addf(&up, "%0*d", MAC_HEX, 0);
+	qbk_buf_addstr(&up, "\"\n}");
+	if (config_seal(r->keys, up.buf, up.len, hex) != 0) {
+		qbk_err_set(err, QBK_E_INTEGRITY, "repository config "
+		    "'%s/config' is malformed", loc);
+		goto out;
+	}
+	/* Every process that upgrades writes these same bytes. */
+	if (qbk_store_put(r->store, "config", up.buf, up.len, 0, &e2) != 0) {
+		qbk_warn("repository config '%s/config' is not authenticated "
+		    "(an older qbk wrote it) and cannot be upgraded now: %s; "
+		    "the next run that can write the repository will do it",
+		    loc, e2.msg);
+		rc = 0;
+		goto out;
+	}
+	memcpy(r->mac, hex, sizeof(r->mac));
+	qbk_warn("upgraded repository '%s': its config is now authenticated "
+	    "by the repository key, and an unauthenticated one is refused "
+	    "from now on", loc);
+	rc = 0;
+out:
+	qbk_buf_release(&up);
+	return rc;
+}
+
+/* Rewrite the slot ${sf} (format 1), which opened the repository with
+ * ${sec}, as format 2, under the same id, secret and costs.  A failure is
+ * only a warning: the slot keeps working as it was. */
+static void
+slot_upgrade(struct qbk_repo *r, const struct slot_file *sf,
+    const struct qbk_repo_secret *sec)
+{
+	struct qbk_crypto_keyfile *kf = NULL;
+	struct qbk_crypto_slot slot;
+	struct qbk_buf text = QBK_BUF_INIT;
+	struct qbk_err e2 = QBK_ERR_INIT;
+	char key[64];
+	int rc = -1;
+
+	if (strcmp(sf->info.kind, "plain") == 0)
+		rc = qbk_crypto_slot_wrap_passphrase(r->keys, r->id,
+		    sf->info.id, PLAIN_PASSPHRASE, strlen(PLAIN_PASSPHRASE),
+		    QBK_CRYPTO_PWHASH_OPSLIMIT_MIN,
+		    QBK_CRYPTO_PWHASH_MEMLIMIT_MIN, &slot, &e2);
+	else if (sf->slot.kind == QBK_CRYPTO_SLOT_PASSPHRASE &&
+	    sec != NULL && sec->passphrase != NULL)
+		rc = qbk_crypto_slot_wrap_passphrase(r->keys, r->id,
+		    sf->info.id, sec->passphrase, strlen(sec->passphrase),
+		    sf->slot.opslimit, sf->slot.memlimit, &slot, &e2);
+	else if (sf->slot.kind == QBK_CRYPTO_SLOT_KEYFILE && sec != NULL &&
+	    sec->key_file != NULL &&
+	    qbk_crypto_keyfile_load(sec->key_file, &kf, &e2) == 0)
+		rc = qbk_crypto_slot_wrap_keyfile(r->keys, r->id, sf->info.id,
+		    kf, &slot, &e2);
+	qbk_crypto_keyfile_free(kf);
+	if (rc != 0)
+		goto out;
+	snprintf(key, sizeof(key), "keys/%s", sf->info.id);
+	if (slot_to_json(&slot, sf->info.id, sf->info.kind, NULL, &sf->info,
+	    &text) != 0)
+		rc = qbk_err_set(&e2, QBK_E_INTERNAL, "cannot build key slot");
+	else
+		rc = qbk_store_put(r->store, key, text.buf, text.len, 0, &e2);
+out:
+	if (rc != 0)
+		qbk_warn("cannot upgrade key slot '%s' to format %d: %s",
+		    sf->info.id, QBK_CRYPTO_SLOT_FORMAT, e2.msg);
+	else
+		qbk_info("upgraded key slot '%s' to format %d",
+		    sf->info.id, QBK_CRYPTO_SLOT_FORMAT);
+	qbk_buf_release(&text);
+}
+
+/*
+ * Authenticate the config ${text} (parsed into ${r}) with the master key
+ * just unwrapped, before any of its values is used: exit 3 for a config
+ * that does not verify, or that lost its MAC.
+ */
+static int
+config_auth(struct qbk_repo *r, const struct qbk_buf *text,
+    const struct qbk_repo_secret *sec, const struct unlock_info *ui,
+    struct qbk_err *err)
+{
+	const char *loc = qbk_store_location(r->store);
+	char hex[MAC_HEX + 1];
+	const char *at;
+	int v2;
+
+	if (r->mac[0] != '\0') {
+		at = find_once(text->buf, text->len, r->mac);
+		if (at != NULL)
+			config_mac(r->keys, text->buf, text->len,
+			    (size_t)(at - text->buf), hex);
+		if (at == NULL || !qbk_crypto_equal(hex, r->mac, MAC_HEX)) {
+			qbk_err_set(err, QBK_E_INTEGRITY, "repository config "
+			    "'%s/config' does not verify against the "
+			    "repository key: it was changed outside qbk", loc);
+			config_hint(err);
+			return -1;
+		}
+	} else {
+		/* No MAC: written by an older qbk, or stripped.  Slots of
+		 * format 2 exist only where the config had one. */
+		v2 = ui->opened.slot.format >= 2 ? 1 : any_slot_v2(r, err);
+		if (v2 < 0)
+			return -1;
+		if (v2) {
+			qbk_err_set(err, QBK_E_INTEGRITY, "repository config "
+			    "'%s/config' is not authenticated (it has no MAC), "
+			    "but the repository's keys require it: it was "
+			    "changed outside qbk", loc);
+			config_hint(err);
+			return -1;
+		}
+		if (config_upgrade(r, text, err) != 0)
+			return -1;
+	}
+	if (strcmp(ui->opened.info.kind, "plain") == 0 &&
+	    r->aead != QBK_CRYPTO_AEAD_NONE) {
+		qbk_err_set(err, QBK_E_INTEGRITY, "repository config "
+		    "'%s/config' says encryption '%s', but it was opened "
+		    "through plain key slot '%s': the key slots were changed "
+		    "outside qbk", loc, qbk_crypto_aead_name(r->aead),
+		    ui->opened.info.id);
+		return -1;
+	}
+	if (ui->nplain > 0 && r->aead != QBK_CRYPTO_AEAD_NONE)
+		qbk_warn("key slot '%s' is a plain slot (encryption none) in "
+		    "an encrypted repository, where qbk never writes one: "
+		    "not used; remove it with 'qbk-key remove %s'",
+		    ui->plain, ui->plain);
+	/* A slot of an older qbk that opened an authenticated config is
+	 * rewritten as format 2 (its secret is at hand now). */
+	if (r->mac[0] != '\0' && ui->opened.slot.format < 2)
+		slot_upgrade(r, &ui->opened, sec);
+	return 0;
 }
 
 int
@@ -587,6 +987,7 @@ qbk_repo_open_with(const char *location, const struct qbk_store_opts *sopts,
     struct qbk_err *err)
 {
 	struct qbk_store_opts so = QBK_STORE_OPTS_INIT;
+	struct unlock_info ui;
 	struct qbk_repo *r;
 	struct qbk_buf text = QBK_BUF_INIT;
 
@@ -618,7 +1019,8 @@ qbk_repo_open_with(const char *location, const struct qbk_store_opts *sopts,
 		goto err;
 	}
 	if (config_parse(r, text.buf, text.len, err) != 0 ||
-	    unlock_keys(r, sec, err) != 0)
+	    unlock_keys(r, sec, &ui, err) != 0 ||
+	    config_auth(r, &text, sec, &ui, err) != 0)
 		goto err;
 	setup_codec(r);
 	qbk_buf_release(&text);

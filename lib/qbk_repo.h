@@ -6,7 +6,8 @@
  * slots, chunk objects, encrypted manifests and drill records, on a
  * struct qbk_store.
  *
- *   config              JSON: format, id, chunker, compression, encryption
+ *   config              JSON: format, id, chunker, compression, encryption,
+ *                       mac (BLAKE2b-256 under the master key's config key)
  *   keys/<slot-id>      JSON key slot: the master key, wrapped
  *   data/<2 hex>/<id>   chunk object (qbk_chunk.h)
  *   backups/<id>        manifest, sealed (a ".copy" twin is written first)
@@ -70,10 +71,17 @@ int qbk_repo_create(const struct qbk_repo_create_opts *, char *,
 
 /** qbk_repo_open(location, secret, out, err): open the repository at
  * ${location}, unlocking its master key with ${secret} (every slot is
- * tried; damaged slots are skipped with a warning).  Returns 0, or -1 with
- * ${*out} NULL: QBK_E_CONFIG (no repository there), QBK_E_CRYPTO (no slot
- * opens, or the secret is of the wrong kind), QBK_E_USAGE (no secret
- * given), QBK_E_INTEGRITY (malformed config, or every slot damaged). */
+ * tried, "plain" ones only when ${secret} gives neither a passphrase nor a
+ * key file; damaged slots are skipped with a warning), then authenticating
+ * its config with it (qbk-repository(5) "Authenticated config").  A config
+ * of an older qbk, without MAC, is given one (and the slot that opened it
+ * format 2) when the store can be written, with a warning.  Returns 0, or
+ * -1 with ${*out} NULL: QBK_E_CONFIG (no repository there), QBK_E_CRYPTO
+ * (no slot opens, or the secret is of the wrong kind, or only plain slots
+ * and a secret), QBK_E_USAGE (no secret given), QBK_E_INTEGRITY
+ * (malformed config, every slot damaged, or a config that does not verify
+ * against the master key or lost its MAC: the message names
+ * '<location>/config'). */
 int qbk_repo_open(const char *, const struct qbk_repo_secret *,
     struct qbk_repo **, struct qbk_err *);
 

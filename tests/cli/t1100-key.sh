@@ -164,14 +164,26 @@ test_expect_success '... says so, and the key stays' '
 
 test_expect_success 'a plain repository (encryption none)' '
 	qbk-init -c /dev/null --repo "$TEST_TMP/plain" --encryption none >/dev/null 2>&1 &&
-	P=$(qbk-key -c /dev/null --repo "$TEST_TMP/plain" list | sed -n "s/^\* \([0-9a-f]*\) .*/\1/p") &&
+	P=$(unset QBK_PASSPHRASE && qbk-key -c /dev/null --repo "$TEST_TMP/plain" list | sed -n "s/^\* \([0-9a-f]*\) .*/\1/p") &&
 	test -n "$P"
 '
 test_expect_exit 2 '... keeps its last key too' '
+	unset QBK_PASSPHRASE &&
 	qbk-key -c /dev/null --repo "$TEST_TMP/plain" remove "$P"
 '
+test_expect_success '... says so' '
+	test_grep "last key of the repository" "$TEST_TMP/stderr"
+'
 test_expect_success '... which still opens it' '
-	qbk-key -c /dev/null --repo "$TEST_TMP/plain" list | grep -q "^\* $P  plain"
+	(unset QBK_PASSPHRASE &&
+	 qbk-key -c /dev/null --repo "$TEST_TMP/plain" list) | grep -q "^\* $P  plain"
+'
+test_expect_exit 2 '... but not when a passphrase is given: its plain slot may be anybody'"'"'s' '
+	qbk-key -c /dev/null --repo "$TEST_TMP/plain" list
+'
+test_expect_success '... and the message says why' '
+	test_grep "only plain key slots .* never used when a passphrase or key file is given" "$TEST_TMP/stderr" &&
+	test_grep "^hint: .*--encryption none" "$TEST_TMP/stderr"
 '
 
 test_expect_exit 2 'a passphrase for a key-file-only repository is the wrong kind' '

@@ -576,9 +576,13 @@ create_none_plain(void **state)
 	free(v);
 	qbk_repo_close(r);
 	r = NULL;
-	/* ... and whatever secret is in the environment. */
-	assert_int_equal(qbk_repo_open(f->repo, &s, &r, &err), 0);
-	qbk_repo_close(r);
+	/* But not with a secret: whoever holds one expects an encrypted
+	 * repository, and a plain slot may be anybody's. */
+	assert_int_equal(qbk_repo_open(f->repo, &s, &r, &err), -1);
+	assert_null(r);
+	assert_int_equal(err.code, QBK_E_CRYPTO);
+	assert_non_null(strstr(err.msg, "only plain key slots"));
+	assert_non_null(strstr(err.hint, "--encryption none"));
 }
 
 static void
@@ -1074,8 +1078,10 @@ seal_round_trip(void **state)
 		    QBK_CRYPTO_AEAD_NONE ? NULL : PASS1, NULL, NULL, &err), 0);
 		assert_int_equal(create(q, algs[i], algs[i] ==
 		    QBK_CRYPTO_AEAD_NONE ? NULL : PASS1, NULL, NULL, &err), 0);
-		r = open_pass(p, PASS1);
-		s = open_pass(q, PASS1);
+		r = open_pass(p, algs[i] == QBK_CRYPTO_AEAD_NONE ? NULL :
+		    PASS1);
+		s = open_pass(q, algs[i] == QBK_CRYPTO_AEAD_NONE ? NULL :
+		    PASS1);
 		seal_one(r, algs[i] == QBK_CRYPTO_AEAD_NONE ? NULL : s);
 		qbk_repo_close(r);
 		qbk_repo_close(s);
@@ -1675,6 +1681,332 @@ create_race(void **state)
 	}
 }
 
+/*
+ * The authenticated config (qbk-repository(5) "Authenticated config").
+ */
+
+/* Replace the first ${from} in the file ${path} by ${to}. */
+static void
+edit_file(const char *path, const char *from, const char *to)
+{
+	struct qbk_buf b = QBK_BUF_INIT, o = QBK_BUF_INIT;
+	char *at;
+
+	read_all(path, &b);
+	assert_non_null(at = strstr(b.buf, from));
+	qbk_buf_add(&o, b.buf, (size_t)(at - b.buf));
+	qbk_buf_addstr(&o, to);
+	qbk_buf_addstr(&o, at + strlen(from));
+	write_all(path, o.buf, o.len);
+	qbk_buf_release(&b);
+	qbk_buf_release(&o);
+}
+
+/* Remove the "mac" member of the config at ${path}, as an attacker would
+ * (the text an older qbk wrote). */
+static void
+strip_mac(const char *path)
+{
+	struct qbk_buf b = QBK_BUF_INIT, o = QBK_BUF_INIT;
+	char *at;
+
+	read_all(path, &b);
+	assert_non_null(at = strstr(b.buf, ",\n \"mac\": \""));
+	qbk_buf_add(&o, b.buf, (size_t)(at - b.buf));
+	qbk_buf_addstr(&o, "\n}");
+	write_all(path, o.buf, o.len);
+	qbk_buf_release(&b);
+	qbk_buf_release(&o);
+}
+
+/* Open ${loc} with ${pass}: must fail with QBK_E_INTEGRITY and a message
+ * that names '<loc>/config' and holds ${what}. */
+static void
+open_refused(const char *loc, const char *pass, const char *what)
+{
+	struct qbk_repo_secret s = { pass, NULL };
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_repo *r = NULL;
+	char *name = path2(loc, "config");
+	char quoted[1100];
+
+	assert_int_equal(qbk_repo_open(loc, &s, &r, &err), -1);
+	assert_null(r);
+	assert_int_equal(err.code, QBK_E_INTEGRITY);
+	snprintf(quoted, sizeof(quoted), "repository config '%s'", name);
+	if (strstr(err.msg, quoted) == NULL || strstr(err.msg, what) == NULL)
+		print_error("message: %s\n", err.msg);
+	assert_non_null(strstr(err.msg, quoted));
+	assert_non_null(strstr(err.msg, what));
+	free(name);
+}
+
+static void
+config_mac_written(void **state)
+{
+	struct fixture *f = *state;
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_buf cfg = QBK_BUF_INIT, slot = QBK_BUF_INIT;
+	struct qbk_repo_slot_info *v = NULL;
+	struct qbk_repo *r;
+	char *p, key[64];
+	size_t n;
+
+	assert_int_equal(create(f->repo, QBK_CRYPTO_AEAD_XCHACHA, PASS1, NULL,
+	    NULL, &err), 0);
+	p = path2(f->repo, "config");
+	read_all(p, &cfg);
+	free(p);
+	/* The MAC is the last member: 64 hex digits, not the placeholder. */
+	p = strstr(cfg.buf, "\n \"mac\": \"");
+	assert_non_null(p);
+	assert_int_equal(strspn(p + 10, "0123456789abcdef"), 64);
+	assert_string_equal(p + 74, "\"\n}");
+	assert_int_not_equal(strspn(p + 10, "0"), 64);
+	qbk_buf_release(&cfg);
+
+	/* The new key slot has format 2. */
+	r = open_pass(f->repo, PASS1);
+	assert_int_equal(qbk_repo_slots(r, &v, &n, &err), 0);
+	snprintf(key, sizeof(key), "keys/%s", v[0].id);
+	free(v);
+	p = path2(f->repo, key);
+	read_all(p, &slot);
+	free(p);
+	assert_non_null(strstr(slot.buf, "\"format\": 2,"));
+	qbk_buf_release(&slot);
+	qbk_repo_close(r);
+}
+
+static void
+config_tampered(void **state)
+{
+	struct fixture *f = *state;
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_buf saved = QBK_BUF_INIT;
+	struct qbk_repo *r;
+	char *p = path2(f->repo, "config"), *mac, c;
+
+	assert_int_equal(create(f->repo, QBK_CRYPTO_AEAD_XCHACHA, PASS1, NULL,
+	    NULL, &err), 0);
+	read_all(p, &saved);
+
+	/* The attack of issue 13: encryption lowered to none. */
+	edit_file(p, "\"xchacha20-poly1305\"", "\"none\"");
+	open_refused(f->repo, PASS1, "does not verify against the "
+	    "repository key: it was changed outside qbk");
+	/* Any other value, even one that weakens nothing. */
+	write_all(p, saved.buf, saved.len);
+	edit_file(p, "\"zstd:3\"", "\"zstd:4\"");
+	open_refused(f->repo, PASS1, "does not verify");
+	write_all(p, saved.buf, saved.len);
+	edit_file(p, "\"max\": 262144", "\"max\": 131072");
+	open_refused(f->repo, PASS1, "does not verify");
+	/* Every byte counts: white space too. */
+	write_all(p, saved.buf, saved.len);
+	edit_file(p, "\"format\": 1,", "\"format\":  1,");
+	open_refused(f->repo, PASS1, "does not verify");
+	/* The MAC itself: one digit changed. */
+	write_all(p, saved.buf, saved.len);
+	mac = strstr(saved.buf, "\"mac\": \"") + 8;
+	c = *mac;
+	*mac = c == 'a' ? 'b' : 'a';
+	write_all(p, saved.buf, saved.len);
+	*mac = c;
+	open_refused(f->repo, PASS1, "does not verify");
+	write_all(p, saved.buf, saved.len);
+	edit_file(p, "\"id\"", "\"x\": \"1\", \"id\"");
+	open_refused(f->repo, PASS1, "does not verify");
+
+	/* Stripped: refused, the key slot says a MAC is due. */
+	write_all(p, saved.buf, saved.len);
+	strip_mac(p);
+	open_refused(f->repo, PASS1, "is not authenticated");
+	/* Stripped and lowered. */
+	edit_file(p, "\"xchacha20-poly1305\"", "\"none\"");
+	open_refused(f->repo, PASS1, "is not authenticated");
+
+	/* Put back as qbk wrote it: opens. */
+	write_all(p, saved.buf, saved.len);
+	r = open_pass(f->repo, PASS1);
+	assert_int_equal(qbk_repo_aead(r), QBK_CRYPTO_AEAD_XCHACHA);
+	qbk_repo_close(r);
+	qbk_buf_release(&saved);
+	free(p);
+}
+
+/* Copy the repository made by qbk before config authentication
+ * (tests/fixtures/repo-v1, passphrase "test-passphrase") to ${dst}. */
+static void
+copy_v1(const char *dst)
+{
+	const char *top = getenv("QBK_TOP");
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd), "cp -R '%s/tests/fixtures/repo-v1' '%s' "
+	    "&& chmod -R u+w '%s'", top != NULL ? top : ".", dst, dst);
+	assert_int_equal(system(cmd), 0);
+}
+
+#define V1_PASS		"test-passphrase"
+#define V1_BACKUP	"20261207T191408Z-d704"
+#define V1_SLOT		"keys/5a79c6fd3d40ae20"
+
+static void
+config_legacy_upgrade(void **state)
+{
+	struct fixture *f = *state;
+	struct qbk_buf cfg = QBK_BUF_INIT, old = QBK_BUF_INIT,
+	    slot = QBK_BUF_INIT;
+	struct qbk_manifest *m = NULL;
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_repo *r;
+	char *p = path2(f->repo, "config"), *sp = path2(f->repo, V1_SLOT);
+
+	copy_v1(f->repo);
+	read_all(p, &old);
+	assert_null(strstr(old.buf, "\"mac\""));
+
+	/* It opens, and reads its backup; the config gets its MAC. */
+	tu_log_reset();
+	r = open_pass(f->repo, V1_PASS);
+	assert_non_null(strstr(tu_log_text(), "upgraded repository"));
+	assert_int_equal(qbk_repo_manifest_read(r, V1_BACKUP, &m, &err), 0);
+	qbk_manifest_free(m);
+	qbk_repo_close(r);
+	read_all(p, &cfg);
+	/* The same text, with the MAC added as the last member. */
+	assert_memory_equal(cfg.buf, old.buf, old.len - 2);
+	assert_non_null(strstr(cfg.buf, "\"encryption\": "
+	    "\"xchacha20-poly1305\",\n \"mac\": \""));
+	/* The slot that opened it is of format 2 now. */
+	read_all(sp, &slot);
+	assert_non_null(strstr(slot.buf, "\"format\": 2,"));
+	assert_non_null(strstr(slot.buf, "pre-authentication fixture"));
+
+	/* Once only. */
+	tu_log_reset();
+	r = open_pass(f->repo, V1_PASS);
+	assert_null(strstr(tu_log_text(), "upgraded"));
+	qbk_repo_close(r);
+
+	/* From now on, a config without a MAC is refused: stripped, or the
+	 * old one put back. */
+	strip_mac(p);
+	open_refused(f->repo, V1_PASS, "is not authenticated");
+	write_all(p, old.buf, old.len);
+	open_refused(f->repo, V1_PASS, "is not authenticated");
+	write_all(p, cfg.buf, cfg.len);
+	r = open_pass(f->repo, V1_PASS);
+	qbk_repo_close(r);
+
+	qbk_buf_release(&cfg);
+	qbk_buf_release(&old);
+	qbk_buf_release(&slot);
+	free(p);
+	free(sp);
+}
+
+/* A config of an older qbk changed before it got its MAC: the upgrade
+ * checks it against the newest backup, and refuses to bless it. */
+static void
+config_legacy_tampered(void **state)
+{
+	struct fixture *f = *state;
+	struct qbk_buf cfg = QBK_BUF_INIT;
+	char *p = path2(f->repo, "config");
+
+	copy_v1(f->repo);
+	edit_file(p, "\"xchacha20-poly1305\"", "\"none\"");
+	open_refused(f->repo, V1_PASS, "says encryption 'none', but backup '"
+	    V1_BACKUP "' is sealed with 'xchacha20-poly1305'");
+	read_all(p, &cfg);
+	assert_null(strstr(cfg.buf, "\"mac\""));
+	qbk_buf_release(&cfg);
+
+	/* A chunker maximum below the chunks it already holds (26624
+	 * bytes): restores would refuse them. */
+	edit_file(p, "\"none\"", "\"xchacha20-poly1305\"");
+	edit_file(p, "\"min\": 16384", "\"min\": 1024");
+	edit_file(p, "\"avg\": 65536", "\"avg\": 4096");
+	edit_file(p, "\"max\": 262144", "\"max\": 16384");
+	open_refused(f->repo, V1_PASS, "says chunks have at most 16384 bytes");
+	free(p);
+}
+
+/* Slot id of the only slot of ${r}, into ${id}. */
+static void
+only_slot(struct qbk_repo *r, char *id)
+{
+	struct qbk_repo_slot_info *v = NULL;
+	struct qbk_err err = QBK_ERR_INIT;
+	size_t n;
+
+	assert_int_equal(qbk_repo_slots(r, &v, &n, &err), 0);
+	assert_int_equal(n, 1);
+	memcpy(id, v[0].id, QBK_REPO_SLOT_ID_LEN + 1);
+	free(v);
+}
+
+static void
+config_plain_slot(void **state)
+{
+	struct fixture *f = *state;
+	struct qbk_repo_secret s = { PASS1, NULL };
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_repo_slot_info *v = NULL;
+	char *other = path2(f->dir, "attacker"), sealed[QBK_REPO_SLOT_ID_LEN + 1],
+	    plain[QBK_REPO_SLOT_ID_LEN + 1], key[64], *from, *to;
+	struct qbk_repo *r = NULL;
+	size_t n;
+
+	assert_int_equal(create(f->repo, QBK_CRYPTO_AEAD_XCHACHA, PASS1, NULL,
+	    NULL, &err), 0);
+	r = open_pass(f->repo, PASS1);
+	only_slot(r, sealed);
+	qbk_repo_close(r);
+	/* The attacker's own repository: encryption none, a plain slot
+	 * holding a master key of theirs. */
+	assert_int_equal(create(other, QBK_CRYPTO_AEAD_NONE, NULL, NULL, NULL,
+	    &err), 0);
+	assert_int_equal(qbk_repo_open(other, NULL, &r, &err), 0);
+	only_slot(r, plain);
+	qbk_repo_close(r);
+
+	/* Its plain slot next to the sealed one: not used (not even
+	 * tried), and named in a warning. */
+	snprintf(key, sizeof(key), "keys/%s", plain);
+	from = path2(other, key);
+	to = path2(f->repo, key);
+	copy_file(from, to);
+	tu_log_reset();
+	r = open_pass(f->repo, PASS1);
+	assert_int_equal(qbk_repo_aead(r), QBK_CRYPTO_AEAD_XCHACHA);
+	assert_int_equal(qbk_repo_slots(r, &v, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(find_slot(v, n, sealed)->opened, 1);
+	assert_int_equal(find_slot(v, n, plain)->opened, 0);
+	free(v);
+	qbk_repo_close(r);
+	if (strcmp(plain, sealed) < 0)
+		assert_non_null(strstr(tu_log_text(), plain));
+
+	/* And with the attacker's config (encryption none, its MAC made
+	 * with their key) in place of the real one: the plain slot would
+	 * open it, but is never used with a passphrase. */
+	free(from);
+	free(to);
+	from = path2(other, "config");
+	to = path2(f->repo, "config");
+	copy_file(from, to);
+	assert_int_equal(qbk_repo_open(f->repo, &s, &r, &err), -1);
+	assert_null(r);
+	assert_int_equal(err.code, QBK_E_CRYPTO);
+	free(from);
+	free(to);
+	free(other);
+}
+
 int
 main(void)
 {
@@ -1713,6 +2045,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(slots_plain, setup, teardown),
 		cmocka_unit_test_setup_teardown(slots_damaged, setup, teardown),
 		cmocka_unit_test_setup_teardown(slots_renamed, setup, teardown),
+		cmocka_unit_test_setup_teardown(config_mac_written, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(config_tampered, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(config_legacy_upgrade, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(config_legacy_tampered, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(config_plain_slot, setup,
+		    teardown),
 	};
 	struct qbk_err err = QBK_ERR_INIT;
 
