@@ -340,6 +340,24 @@ test_expect_success '... but with SSE-KMS the ETag is no MD5, and is not compare
 	qbk-verify $P --read-data -q
 '
 
+test_expect_success 'read-only credentials (every PUT and DELETE refused, 403): restore and verify work without a lock' '
+	s3_proxy_fault clear &&
+	qbk-backup $Q --collection c1 --json >"$TEST_TMP/ro.json" &&
+	sha=$(json_get "$TEST_TMP/ro.json" "d[\"collections\"][0][\"sha256\"]") &&
+	s3_proxy_fault "{\"method\":\"PUT\",\"status\":403,\"count\":-1}" &&
+	s3_proxy_fault "{\"method\":\"DELETE\",\"status\":403,\"count\":-1}" &&
+	qbk-restore $P --list >"$TEST_TMP/ro.list" 2>"$TEST_TMP/ro.err" &&
+	test_grep "collection c1: " "$TEST_TMP/ro.list" &&
+	test_grep "warning: cannot lock the repository, reading it without a lock .*403" "$TEST_TMP/ro.err" &&
+	qbk-restore $P --collection c1 --to-file "$TEST_TMP/ro.snapshot" 2>/dev/null &&
+	test "$(sha256sum <"$TEST_TMP/ro.snapshot" | cut -d" " -f1)" = "$sha" &&
+	qbk-verify $P --read-data 2>"$TEST_TMP/ro.err" >/dev/null &&
+	test_grep "without a lock" "$TEST_TMP/ro.err" &&
+	{ qbk-backup $Q -q 2>"$TEST_TMP/ro.err"; test $? -ne 0; } &&
+	test_grep "locks/.*403" "$TEST_TMP/ro.err" &&
+	s3_proxy_fault clear
+'
+
 test_expect_success 'a server that keeps failing: the backup fails, no backup is visible' '
 	s3_proxy_fault clear &&
 	repo_s3_objects r2 backups >"$TEST_TMP/bk1" &&
