@@ -263,12 +263,9 @@ static int
 begin_fingerprint(struct qbk_qdrant *q, const struct qbk_backup_opts *o,
     const char *name, struct qbk_points_fp *fp, struct qbk_err *err)
 {
-	if (qbk_points_fp_begin(fp, q, name, o->sample_points,
-	    o->content_hash, o->cancel, err) != 0) {
-		qbk_err_prefix(err, "cannot read the points of '%s'", name);
-		return -1;
-	}
-	return 0;
+	/* Its messages name the collection already. */
+	return qbk_points_fp_begin(fp, q, name, o->sample_points,
+	    o->content_hash, o->cancel, err);
 }
 
 /* Read them again after the snapshot and record in ${mc} what did not
@@ -280,11 +277,8 @@ record_fingerprint(struct qbk_qdrant *q, const struct qbk_backup_opts *o,
 {
 	size_t i;
 
-	if (qbk_points_fp_end(fp, q, mc->name, o->cancel, err) != 0) {
-		qbk_err_prefix(err, "cannot read the points of '%s'",
-		    mc->name);
+	if (qbk_points_fp_end(fp, q, mc->name, o->cancel, err) != 0)
 		return -1;
-	}
 	mc->points_count = fp->count_before;
 	if (fp->count_after != fp->count_before) {
 		mc->has_count_after = 1;
