@@ -22,6 +22,8 @@ struct qbk_qdrant {
 	struct qbk_http_opts opts;	/* for clients of other peers */
 	char *api_key;			/* opts.api_key, owned */
 	char *ca_file;			/* opts.ca_file, owned */
+	int too_large;			/* the last call's answer was over
+					 * the HTTP layer's cap */
 };
 
 /* Overwrite a secret so that it does not linger in freed memory. */
@@ -163,6 +165,14 @@ failed(const struct qbk_http_resp *resp, struct qbk_err *err,
 
 	if (err == NULL)
 		return -1;
+	if (resp->too_large) {
+		size_t len = strlen(err->msg);
+
+		snprintf(err->msg + len, sizeof(err->msg) - len,
+		    ": not a Qdrant answer");
+		qbk_err_hint(err, "check that the URL leads to Qdrant itself "
+		    "and not to another service or a broken proxy");
+	}
 	if (err->http_status != 0 && resp->status >= 300) {
 		envelope = qbk_qdrant_error_text(resp->body.buf,
 		    resp->body.len, &t);
@@ -231,7 +241,9 @@ call(struct qbk_qdrant *q, const char *method, const char *path,
 	req.body = body != NULL ? text.buf : NULL;
 	req.body_len = text.len;
 	req.flags = flags;
+	q->too_large = 0;
 	if (qbk_http_request(q->http, &req, &resp, err) != 0) {
+		q->too_large = resp.too_large;
 		failed(&resp, err, ctx.buf);
 		goto done;
 	}
