@@ -59,6 +59,33 @@ test_expect_success '... saying what it announced, in little memory' '
 	sim_api DELETE /__sim/faults
 '
 
+test_expect_exit 1 'an endless scroll answer fails (exit 1) ...' '
+	sim_fault "{\"method\":\"POST\",\"path\":\"/collections/c1/points/scroll\",\"endless_body\":true,\"count\":-1}" &&
+	bounded qbk-backup $Q --collection c1 --content-hash
+'
+test_expect_success '... after asking for ever smaller pages, in bounded memory' '
+	test_grep "^qbk-backup: cannot back up collection .c1.: cannot read the points of .c1.: answer of POST .*/collections/c1/points/scroll. is larger than 64 MiB: not a Qdrant answer$" "$TEST_TMP/stderr" &&
+	rss_below 150 &&
+	sim_api DELETE /__sim/faults
+'
+
+test_expect_success 'a scroll page over the cap is asked again for fewer points' '
+	sim_fault "{\"method\":\"POST\",\"path\":\"/collections/c1/points/scroll\",\"endless_body\":true,\"content_length\":100000000}" &&
+	bounded qbk-backup $Q --collection c1 --content-hash -vv 2>"$TEST_TMP/err" &&
+	test_grep "a page of 256 points of .c1. is too large: asking for 128" "$TEST_TMP/err" &&
+	sim_api DELETE /__sim/faults
+'
+
+test_expect_success 'sampled records over the cap come by id, in smaller parts' '
+	sim_fault "{\"method\":\"POST\",\"path\":\"/collections/c1/points/query\",\"endless_body\":true}" &&
+	sim_fault "{\"method\":\"POST\",\"path_regex\":\"^/collections/c1/points$\",\"endless_body\":true}" &&
+	bounded qbk-backup $Q --collection c1 -vv --json >"$TEST_TMP/b.json" 2>"$TEST_TMP/err" &&
+	test_grep "the records of 100 points of .c1. are too large" "$TEST_TMP/err" &&
+	B=$(json_get "$TEST_TMP/b.json" "d[\"backup_id\"]") &&
+	qbk-verify $Q --backup "$B" -q &&
+	sim_api DELETE /__sim/faults
+'
+
 test_expect_exit 0 'an endless snapshot list (cleanup after a restore) ...' '
 	sim_fault "{\"method\":\"GET\",\"path_regex\":\"^/collections/c1r/(shards/0/)?snapshots$\",\"endless_body\":true}" &&
 	bounded qbk-restore $Q --collection c1 --as c1r
