@@ -59,6 +59,12 @@ on_data(void *cookie, const void *data, size_t len, struct qbk_err *err)
 {
 	struct stream *s = cookie;
 
+	/* A stored snapshot has the size Qdrant announced when it made it:
+	 * a body that goes on past it is refused before it costs storage. */
+	if (s->total >= 0 && len > (uint64_t)s->total - s->bytes)
+		return qbk_err_set(err, QBK_E_QDRANT, "snapshot of '%s' goes on "
+		    "past the %lld bytes Qdrant announced", s->collection,
+		    (long long)s->total);
 	if (qbk_ingest_write(s->in, data, len, err) != 0)
 		return -1;
 	s->bytes += len;

@@ -123,6 +123,16 @@ test_expect_success '... saying so' '
 	sim_api DELETE /__sim/faults
 '
 
+test_expect_exit 1 'a stored snapshot that goes on past its announced size ...' '
+	sim_fault "{\"method\":\"GET\",\"path\":\"/collections/c1/snapshots/\",\"endless_body\":true}" &&
+	bounded qbk-backup $Q --collection c1 --method snapshot
+'
+test_expect_success '... is refused, in bounded memory' '
+	test_grep "snapshot of .c1. goes on past the [0-9]+ bytes Qdrant announced" "$TEST_TMP/stderr" &&
+	rss_below 150 &&
+	sim_api DELETE /__sim/faults
+'
+
 test_expect_success 'with the faults gone, a backup works' '
 	qbk-backup $Q -q
 '
