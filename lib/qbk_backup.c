@@ -59,6 +59,12 @@ on_data(void *cookie, const void *data, size_t len, struct qbk_err *err)
 {
 	struct stream *s = cookie;
 
+	/* A stored snapshot has the size Qdrant announced when it made it:
+	 * a body that goes on past it is refused before it costs storage. */
+	if (s->total >= 0 && len > (uint64_t)s->total - s->bytes)
+		return qbk_err_set(err, QBK_E_QDRANT, "snapshot of '%s' goes on "
+		    "past the %lld bytes Qdrant announced", s->collection,
+		    (long long)s->total);
 	if (qbk_ingest_write(s->in, data, len, err) != 0)
 		return -1;
 	s->bytes += len;
@@ -263,12 +269,9 @@ static int
 begin_fingerprint(struct qbk_qdrant *q, const struct qbk_backup_opts *o,
     const char *name, struct qbk_points_fp *fp, struct qbk_err *err)
 {
-	if (qbk_points_fp_begin(fp, q, name, o->sample_points,
-	    o->content_hash, o->cancel, err) != 0) {
-		qbk_err_prefix(err, "cannot read the points of '%s'", name);
-		return -1;
-	}
-	return 0;
+	/* Its messages name the collection already. */
+	return qbk_points_fp_begin(fp, q, name, o->sample_points,
+	    o->content_hash, o->cancel, err);
 }
 
 /* Read them again after the snapshot and record in ${mc} what did not
@@ -280,11 +283,8 @@ record_fingerprint(struct qbk_qdrant *q, const struct qbk_backup_opts *o,
 {
 	size_t i;
 
-	if (qbk_points_fp_end(fp, q, mc->name, o->cancel, err) != 0) {
-		qbk_err_prefix(err, "cannot read the points of '%s'",
-		    mc->name);
+	if (qbk_points_fp_end(fp, q, mc->name, o->cancel, err) != 0)
 		return -1;
-	}
 	mc->points_count = fp->count_before;
 	if (fp->count_after != fp->count_before) {
 		mc->has_count_after = 1;

@@ -122,6 +122,8 @@ static const struct key keys[] = {
 	    0 },
 	{ "qdrant", "connect_timeout", T_DUR, OFF(qdrant.connect_timeout), 100,
 	    10 * MS_M, NULL, 0 },
+	{ "qdrant", "stall_timeout", T_DUR, OFF(qdrant.stall_timeout), MS_S,
+	    MS_H, NULL, 0 },
 	{ "qdrant", "retries", T_UINT, OFF(qdrant.retries), 0, 100, NULL, 0 },
 	{ "qdrant", "retry_delay", T_DUR, OFF(qdrant.retry_delay), 0,
 	    10 * MS_M, NULL, 0 },
@@ -1249,6 +1251,7 @@ qbk_config_init(struct qbk_config *cfg)
 	cfg->qdrant.url = qbk_xstrdup(QBK_CONFIG_DEFAULT_URL);
 	cfg->qdrant.timeout = 5 * MS_M;
 	cfg->qdrant.connect_timeout = 10 * MS_S;
+	cfg->qdrant.stall_timeout = MS_M;
 	cfg->qdrant.retries = 5;
 	cfg->qdrant.retry_delay = MS_S;
 	cfg->qdrant.tls_verify = 1;

@@ -106,6 +106,8 @@ struct qbk_config {
 		size_t nnodes;
 		int64_t timeout;	/* longest API request (not transfers) */
 		int64_t connect_timeout;
+		int64_t stall_timeout;	/* a transfer slower than 1 KiB/s
+					 * this long is stalled */
 		int retries;
 		int64_t retry_delay;	/* base of the exponential backoff */
 		char *ca_file;

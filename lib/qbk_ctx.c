@@ -70,6 +70,9 @@ qbk_ctx_qdrant(struct qbk_ctx *ctx, const char *url, struct qbk_qdrant **out,
 		ho.connect_timeout_ms = (long)ctx->cfg.qdrant.connect_timeout;
 	if (ctx->cfg.qdrant.timeout > 0)
 		ho.timeout_ms = (long)ctx->cfg.qdrant.timeout;
+	if (ctx->cfg.qdrant.stall_timeout > 0)
+		ho.low_speed_time =
+		    (long)(ctx->cfg.qdrant.stall_timeout / 1000);
 	if (ctx->cfg.qdrant.retries >= 0)
 		ho.retries = (unsigned)ctx->cfg.qdrant.retries;
 	if (ctx->cfg.qdrant.retry_delay > 0)

@@ -155,6 +155,8 @@ qbk_drill_target(const struct qbk_config *cfg, int validate_only,
 		ho.connect_timeout_ms = (long)cfg->qdrant.connect_timeout;
 	if (cfg->qdrant.timeout > 0)
 		ho.timeout_ms = (long)cfg->qdrant.timeout;
+	if (cfg->qdrant.stall_timeout > 0)
+		ho.low_speed_time = (long)(cfg->qdrant.stall_timeout / 1000);
 	if (cfg->qdrant.retries >= 0)
 		ho.retries = (unsigned)cfg->qdrant.retries;
 	if (cfg->qdrant.retry_delay > 0)

@@ -35,6 +35,7 @@ struct qbk_http {
 	long long_timeout_ms;
 	long low_speed_limit;
 	long low_speed_time;
+	size_t max_answer;
 	unsigned retries;
 	int64_t retry_base_ms;
 	int64_t retry_max_ms;
@@ -47,6 +48,9 @@ struct qbk_http {
 
 enum mode { MODE_BUFFER, MODE_DOWNLOAD, MODE_UPLOAD };
 
+/* Why a transfer was abandoned as stalled. */
+enum stall { STALL_NONE, STALL_HEADERS, STALL_BODY, STALL_UPLOAD };
+
 /* The state of one request over all its attempts. */
 struct xfer {
 	struct qbk_http *h;
@@ -56,6 +60,11 @@ struct xfer {
 	int cb_failed;		/* a user callback failed: ${err} is set */
 	int cancelled;		/* the cancel flag stopped the transfer */
 	int fatal;		/* a resume check failed: ${err} is set */
+	int head;		/* a HEAD request: no body follows headers */
+	int too_large;		/* the answer is over max_answer */
+	enum stall stalled;	/* abandoned: too slow (this attempt) */
+	int64_t t_start;	/* monotonic ms at the start of the attempt */
+	int64_t first_ms;	/* headers must come within this; 0: any */
 
 	/* Headers of the current response (reset at each status line). */
 	long status;
@@ -67,6 +76,10 @@ struct xfer {
 	char cdisp[256];
 	char lastmod[64];
 	char retry_after[64];
+	int headers_done;	/* the final headers arrived */
+	uint64_t answer_len;	/* buffered answer bytes this attempt */
+	int64_t t_win;		/* body speed window: start (ms) ... */
+	curl_off_t win_dl;	/* ... and bytes received at its start */
 
 	/* Download. */
 	qbk_http_write_fn *write;
@@ -82,9 +95,8 @@ struct xfer {
 	const struct qbk_http_upload *up;
 	uint64_t up_read;	/* bytes read from the callback this attempt */
 	int up_eof;		/* the whole body was read */
-	int stalled;		/* no upload progress for low_speed_time */
-	curl_off_t last_ul;
-	time_t last_ul_time;
+	int64_t t_upwin;	/* upload speed window: start (ms), 0: none */
+	curl_off_t win_ul;	/* ... and bytes sent at its start */
 };
 
 void
@@ -94,8 +106,9 @@ qbk_http_opts_init(struct qbk_http_opts *o)
 	o->connect_timeout_ms = 10000;
 	o->timeout_ms = 300000;
 	o->long_timeout_ms = 6L * 3600 * 1000;
-	o->low_speed_limit = 1;
-	o->low_speed_time = 120;
+	o->low_speed_limit = QBK_HTTP_LOW_SPEED_LIMIT;
+	o->low_speed_time = QBK_HTTP_LOW_SPEED_TIME;
+	o->max_answer = QBK_HTTP_MAX_ANSWER;
 	o->retries = 5;
 	o->retry_base_ms = 500;
 	o->retry_max_ms = 30000;
@@ -172,6 +185,8 @@ qbk_http_new(struct qbk_http **out, const struct qbk_http_opts *o,
 	h->long_timeout_ms = o->long_timeout_ms;
 	h->low_speed_limit = o->low_speed_limit;
 	h->low_speed_time = o->low_speed_time;
+	h->max_answer = o->max_answer > 0 ? o->max_answer :
+	    QBK_HTTP_MAX_ANSWER;
 	h->retries = o->retries;
 	h->retry_base_ms = o->retry_base_ms;
 	h->retry_max_ms = o->retry_max_ms;
@@ -515,6 +530,13 @@ check_resume(struct xfer *x)
 	return -1;
 }
 
+/* The body of the current response is buffered (not given to a callback). */
+static int
+buffered(const struct xfer *x)
+{
+	return x->mode != MODE_DOWNLOAD || !is_2xx(x->status);
+}
+
 static size_t
 header_cb(char *line, size_t size, size_t n, void *arg)
 {
@@ -553,7 +575,18 @@ header_cb(char *line, size_t size, size_t n, void *arg)
 	} else if ((len == 2 && line[0] == '\r') || (len == 1 &&
 	    line[0] == '\n')) {
 		/* End of the headers of a final response. */
-		if (x->status < 200 || x->mode != MODE_DOWNLOAD)
+		if (x->status < 200)
+			return len;
+		x->headers_done = 1;
+		x->t_win = qbk_clock_ms();
+		x->win_dl = 0;
+		/* Refuse an oversized answer before reading any of it. */
+		if (!x->head && buffered(x) && x->clen >= 0 &&
+		    (uint64_t)x->clen > x->h->max_answer) {
+			x->too_large = 1;
+			return 0;
+		}
+		if (x->mode != MODE_DOWNLOAD)
 			return len;
 		if (x->resuming) {
 			if (is_2xx(x->status) && check_resume(x) != 0)
@@ -583,7 +616,17 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 		x->attempt_delivered += len;
 		return len;
 	}
+	/* Every buffered answer, error bodies too, counts against the cap,
+	 * checked before the bytes are kept: memory stays under it. */
+	if (len > x->h->max_answer - x->answer_len) {
+		x->too_large = 1;
+		return 0;
+	}
+	x->answer_len += len;
 	if (x->mode != MODE_DOWNLOAD && is_2xx(x->status)) {
+		/* Room for an announced size at once, not by doublings. */
+		if (body->alloc == 0 && x->clen > 0)
+			qbk_buf_grow(body, (size_t)x->clen);
 		qbk_buf_add(body, data, len);
 		return len;
 	}
@@ -600,29 +643,52 @@ xferinfo_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct xfer *x = arg;
+	struct qbk_http *h = x->h;
+	int64_t now, win;
+	curl_off_t least;
 
-	time_t now;
-
-	(void)dltotal;
-	(void)dlnow;
 	(void)ultotal;
-	if (x->h->cancel != NULL && *x->h->cancel != 0) {
+	if (h->cancel != NULL && *h->cancel != 0) {
 		x->cancelled = 1;
 		return 1;
 	}
+	now = qbk_clock_ms();
+	/* A download has no overall timeout: bound the wait for its answer. */
+	if (!x->headers_done && x->first_ms > 0 &&
+	    now - x->t_start > x->first_ms) {
+		x->stalled = STALL_HEADERS;
+		return 1;
+	}
+	if (h->low_speed_time <= 0 || h->low_speed_limit <= 0)
+		return 0;
 	/*
-	 * curl's low-speed limit would also fire while the server works after
-	 * the last byte of an upload, so watch the sending side ourselves.
+	 * Speed windows of our own rather than curl's low-speed limit: curl's
+	 * would also fire while the server works before its answer (taking a
+	 * snapshot with wait=true) or after the last byte of an upload.
 	 */
-	if (x->mode == MODE_UPLOAD && x->h->low_speed_time > 0) {
-		now = time(NULL);
-		if (ulnow != x->last_ul || x->last_ul_time == 0 || x->up_eof) {
-			x->last_ul = ulnow;
-			x->last_ul_time = now;
-		} else if (now - x->last_ul_time > x->h->low_speed_time) {
-			x->stalled = 1;
+	win = (int64_t)h->low_speed_time * 1000;
+	least = (curl_off_t)h->low_speed_limit * h->low_speed_time;
+	if (x->mode == MODE_UPLOAD && !x->headers_done && !x->up_eof) {
+		if (x->t_upwin == 0) {
+			x->t_upwin = now;
+			x->win_ul = ulnow;
+		} else if (now - x->t_upwin >= win) {
+			if (ulnow - x->win_ul < least) {
+				x->stalled = STALL_UPLOAD;
+				return 1;
+			}
+			x->t_upwin = now;
+			x->win_ul = ulnow;
+		}
+	}
+	if (x->headers_done && !x->head && (dltotal <= 0 || dlnow < dltotal) &&
+	    now - x->t_win >= win) {
+		if (dlnow - x->win_dl < least) {
+			x->stalled = STALL_BODY;
 			return 1;
 		}
+		x->t_win = now;
+		x->win_dl = dlnow;
 	}
 	return 0;
 }
@@ -796,10 +862,9 @@ setup(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
 	if (h->ca_file != NULL)
 		SET(CURLOPT_CAINFO, h->ca_file);
 
-	/* Downloads may run for hours: abort a stalled one, not a slow one. */
+	/* Downloads may run for hours: xferinfo_cb() abandons a stalled one,
+	 * not a slow one. */
 	if (x->mode == MODE_DOWNLOAD) {
-		SET(CURLOPT_LOW_SPEED_LIMIT, h->low_speed_limit);
-		SET(CURLOPT_LOW_SPEED_TIME, h->low_speed_time);
 		/* Fewer, larger callbacks for multi-GiB streams. */
 		SET(CURLOPT_BUFFERSIZE, (long)STREAM_BUF);
 	} else if (x->mode == MODE_UPLOAD) {
@@ -807,8 +872,10 @@ setup(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
 	}
 	if (req->timeout_ms != 0)
 		timeout = req->timeout_ms > 0 ? req->timeout_ms : 0;
-	else if (x->mode == MODE_DOWNLOAD)
+	else if (x->mode == MODE_DOWNLOAD) {
 		timeout = 0;
+		x->first_ms = h->timeout_ms;
+	}
 	else if (x->mode == MODE_UPLOAD || req->flags & QBK_HTTP_F_LONG)
 		timeout = h->long_timeout_ms;
 	else
@@ -994,6 +1061,33 @@ net_error(struct qbk_http *h, CURLcode rc, const char *method,
 	return -1;
 }
 
+/* "64 MiB", or the number of bytes if ${n} is no whole number of MiB. */
+static void
+size_text(char *out, size_t size, uint64_t n)
+{
+	if (n >= ((uint64_t)1 << 20) && n % ((uint64_t)1 << 20) == 0)
+		snprintf(out, size, "%llu MiB", (unsigned long long)(n >> 20));
+	else
+		snprintf(out, size, "%llu bytes", (unsigned long long)n);
+}
+
+/* Describe an answer refused for its size in ${err}. */
+static void
+too_large(struct qbk_http *h, const struct xfer *x, const char *method,
+    const char *url, struct qbk_err *err)
+{
+	char cap[32];
+
+	size_text(cap, sizeof(cap), h->max_answer);
+	if (x->clen >= 0 && (uint64_t)x->clen > h->max_answer)
+		qbk_err_set(err, QBK_E_HTTP, "answer of %s '%s' announces %lld "
+		    "bytes, more than %s", method, url, (long long)x->clen,
+		    cap);
+	else
+		qbk_err_set(err, QBK_E_HTTP, "answer of %s '%s' is larger than "
+		    "%s", method, url, cap);
+}
+
 static void
 fill_resp(struct xfer *x)
 {
@@ -1005,6 +1099,7 @@ fill_resp(struct xfer *x)
 	    sizeof(r->content_disposition));
 	memcpy(r->etag, x->etag, sizeof(r->etag));
 	memcpy(r->last_modified, x->lastmod, sizeof(r->last_modified));
+	r->too_large = x->too_large;
 	if (x->mode == MODE_DOWNLOAD) {
 		r->bytes = x->delivered;
 		r->content_length = is_2xx(x->status) ? x->total : x->clen;
@@ -1032,6 +1127,7 @@ perform(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
 	x->resp = resp;
 	x->err = err;
 	x->total = -1;
+	x->head = strcmp(method, "HEAD") == 0;
 	for (;;) {
 		/* State of one attempt. */
 		x->status = 0;
@@ -1039,9 +1135,13 @@ perform(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
 		x->attempt_delivered = 0;
 		x->up_read = 0;
 		x->up_eof = 0;
-		x->stalled = 0;
-		x->last_ul = 0;
-		x->last_ul_time = 0;
+		x->stalled = STALL_NONE;
+		x->t_upwin = 0;
+		x->headers_done = 0;
+		x->too_large = 0;
+		x->answer_len = 0;
+		x->first_ms = 0;
+		x->t_start = qbk_clock_ms();
 		qbk_buf_reset(&resp->body);
 		if (setup(h, req, x, &a, err) != 0)
 			goto fail;
@@ -1058,6 +1158,11 @@ perform(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
 
 		if (x->cb_failed || x->fatal)
 			goto fail;
+		if (x->too_large) {
+			/* Not retried: another attempt would read as much. */
+			too_large(h, x, method, disp, err);
+			goto fail;
+		}
 		if (x->cancelled || (h->cancel != NULL && *h->cancel != 0 &&
 		    rc == CURLE_ABORTED_BY_CALLBACK)) {
 			qbk_err_set(err, QBK_E_INTERRUPTED,
@@ -1066,9 +1171,17 @@ perform(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
 		}
 		qbk_buf_reset(&reason);
 		ra = -1;
-		if (x->stalled)
+		if (x->stalled == STALL_HEADERS)
+			snprintf(h->errbuf, sizeof(h->errbuf), "no answer "
+			    "within %ld s", (long)(x->first_ms / 1000));
+		else if (x->stalled == STALL_BODY)
+			snprintf(h->errbuf, sizeof(h->errbuf), "the answer "
+			    "came slower than %ld bytes/s for %ld s",
+			    h->low_speed_limit, h->low_speed_time);
+		else if (x->stalled == STALL_UPLOAD)
 			snprintf(h->errbuf, sizeof(h->errbuf), "the upload "
-			    "made no progress for %ld s", h->low_speed_time);
+			    "went slower than %ld bytes/s for %ld s",
+			    h->low_speed_limit, h->low_speed_time);
 		if (rc != CURLE_OK) {
 			enum qbk_http_class cls = x->stalled ?
 			    QBK_HTTP_TRANSIENT : qbk_http_class_of((int)rc);

@@ -20,6 +20,17 @@
  * "Range: bytes=N-" so that the callback sees one continuous stream; a
  * stream without ranges (e.g. a chunked shard snapshot) fails instead.
  *
+ * Bounds, whatever the server sends (see qbk(7)): a buffered answer (any
+ * answer of qbk_http_request() and qbk_http_upload(), and the error body of
+ * a download) larger than max_answer fails at once, checked against its
+ * Content-Length before any body byte is read and against the bytes as they
+ * arrive, so that memory never exceeds the cap plus one curl buffer; it is
+ * not retried.  Once an answer's headers have arrived, its body (buffered or
+ * streamed) must arrive at low_speed_limit bytes/s or faster, averaged over
+ * each window of low_speed_time seconds; an upload must be sent as fast.
+ * A download's headers must arrive within timeout_ms.  A transfer that
+ * breaks these limits is abandoned as stalled and retried (or resumed).
+ *
  * No Accept-Encoding is sent: downloads must stay byte-exact.  The API key
  * travels in the "api-key" header and never appears in a log line or an
  * error message (debug logs redact it).
@@ -31,6 +42,15 @@
 
 #include "qbk_buf.h"
 
+/* The largest answer qbk buffers: no real Qdrant answer comes near it (a
+ * list of 10,000 collections is under 1 MiB; one point is at most 32 MiB
+ * with Qdrant's default service.max_request_size_mb). */
+#define QBK_HTTP_MAX_ANSWER	((size_t)64 << 20)
+/* A body slower than this many bytes/s over a whole window is stalled. */
+#define QBK_HTTP_LOW_SPEED_LIMIT	1024L
+/* ... the window, in seconds. */
+#define QBK_HTTP_LOW_SPEED_TIME	60L
+
 struct qbk_err;
 struct qbk_http;
 
@@ -40,13 +60,18 @@ struct qbk_http_opts {
 	const char *ca_file;	/* PEM bundle for TLS; NULL: system default */
 	int insecure;		/* 1: do not verify TLS peers (warned) */
 	long connect_timeout_ms;	/* default 10 s */
-	long timeout_ms;	/* whole buffered request; default 300 s */
+	long timeout_ms;	/* whole buffered request, and the wait for
+				 * the headers of a download; default 300 s */
 	long long_timeout_ms;	/* with QBK_HTTP_F_LONG; default 6 h */
-	long low_speed_limit;	/* downloads: abort below this many bytes/s */
-	long low_speed_time;	/* ... for this many seconds (default 1/120);
-				 * an upload that sends nothing for this long
-				 * is aborted too (but not while the server
-				 * works after the last byte) */
+	long low_speed_limit;	/* an answer's body, once its headers came,
+				 * and an upload body are stalled below this
+				 * many bytes/s (default 1024) ... */
+	long low_speed_time;	/* ... over a window of this many seconds
+				 * (default 60); 0: no check.  Not while the
+				 * server works after the last byte of an
+				 * upload or before its headers */
+	size_t max_answer;	/* largest buffered answer; default
+				 * QBK_HTTP_MAX_ANSWER */
 	unsigned retries;	/* retries after the first attempt; default 5 */
 	int64_t retry_base_ms;	/* first backoff ceiling; default 500 */
 	int64_t retry_max_ms;	/* backoff ceiling cap; default 30000 */
@@ -89,6 +114,7 @@ struct qbk_http_resp {
 	uint64_t bytes;		/* download: bytes given to the callback */
 	unsigned attempts;	/* attempts made, 1 without retries */
 	unsigned resumes;	/* download: ranged resumes */
+	int too_large;		/* the answer was refused: over max_answer */
 	char content_type[128];
 	char content_disposition[256];
 	char etag[128];
@@ -151,8 +177,10 @@ char *qbk_http_redact_url(const char *);
  * releases).  Returns 0 on a 2xx status (any status with
  * QBK_HTTP_F_ANYSTATUS).  Otherwise -1 with ${err} set: transport errors
  * are QBK_E_NET naming the URL without credentials, QBK_E_INTERRUPTED when
- * the cancel flag was set; HTTP errors as qbk_http_resp_err() with the body
- * as text, and ${resp} then holds the final status and body. */
+ * the cancel flag was set; an answer over max_answer is QBK_E_HTTP "answer
+ * of GET '<url>' is larger than 64 MiB" (${resp->too_large} set, not
+ * retried); HTTP errors as qbk_http_resp_err() with the body as text, and
+ * ${resp} then holds the final status and body. */
 int qbk_http_request(struct qbk_http *, const struct qbk_http_req *,
     struct qbk_http_resp *, struct qbk_err *);
 
@@ -165,9 +193,10 @@ int qbk_http_request(struct qbk_http *, const struct qbk_http_req *,
  * ${resp->content_length} is the size the server announced (or -1).  If
  * the connection breaks after bytes were delivered and resuming is not
  * possible, fails with QBK_E_NET (the caller may restart from zero).
- * There is no overall timeout (unless ${req->timeout_ms} > 0): a transfer
- * slower than low_speed_limit for low_speed_time seconds is aborted and
- * retried or resumed instead. */
+ * There is no overall timeout (unless ${req->timeout_ms} > 0): the headers
+ * must come within timeout_ms, and a body slower than low_speed_limit over
+ * a window of low_speed_time seconds is abandoned and retried or resumed.
+ * The body's size is not limited here: a caller that knows it checks. */
 int qbk_http_download(struct qbk_http *, const struct qbk_http_req *,
     qbk_http_write_fn *, void *, struct qbk_http_resp *, struct qbk_err *);
 

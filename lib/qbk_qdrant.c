@@ -22,6 +22,8 @@ struct qbk_qdrant {
 	struct qbk_http_opts opts;	/* for clients of other peers */
 	char *api_key;			/* opts.api_key, owned */
 	char *ca_file;			/* opts.ca_file, owned */
+	int too_large;			/* the last call's answer was over
+					 * the HTTP layer's cap */
 };
 
 /* Overwrite a secret so that it does not linger in freed memory. */
@@ -163,6 +165,14 @@ failed(const struct qbk_http_resp *resp, struct qbk_err *err,
 
 	if (err == NULL)
 		return -1;
+	if (resp->too_large) {
+		size_t len = strlen(err->msg);
+
+		snprintf(err->msg + len, sizeof(err->msg) - len,
+		    ": not a Qdrant answer");
+		qbk_err_hint(err, "check that the URL leads to Qdrant itself "
+		    "and not to another service or a broken proxy");
+	}
 	if (err->http_status != 0 && resp->status >= 300) {
 		envelope = qbk_qdrant_error_text(resp->body.buf,
 		    resp->body.len, &t);
@@ -231,7 +241,9 @@ call(struct qbk_qdrant *q, const char *method, const char *path,
 	req.body = body != NULL ? text.buf : NULL;
 	req.body_len = text.len;
 	req.flags = flags;
+	q->too_large = 0;
 	if (qbk_http_request(q->http, &req, &resp, err) != 0) {
+		q->too_large = resp.too_large;
 		failed(&resp, err, ctx.buf);
 		goto done;
 	}
@@ -911,10 +923,17 @@ qbk_qdrant_alias_delete(struct qbk_qdrant *q, const char *alias,
 
 /* ---- points ----------------------------------------------------------- */
 
-int
-qbk_qdrant_scroll_page(struct qbk_qdrant *q, const char *coll,
-    const struct qbk_qdrant_scroll *o, const struct json_t *offset,
-    struct json_t **points, struct json_t **next, struct qbk_err *err)
+/*
+ * One page of at most ${*limit} points.  The only answers whose size grows
+ * with the data are pages of points with their vectors and payloads: when
+ * one is over the HTTP layer's cap, ask again for half as many points, and
+ * leave the smaller number in ${*limit} for the next pages.
+ */
+static int
+scroll_page(struct qbk_qdrant *q, const char *coll,
+    const struct qbk_qdrant_scroll *o, unsigned *limit,
+    const json_t *offset, json_t **points, json_t **next,
+    struct qbk_err *err)
 {
 	struct qbk_buf path = QBK_BUF_INIT;
 	json_t *body, *res = NULL, *p, *n;
@@ -922,20 +941,31 @@ qbk_qdrant_scroll_page(struct qbk_qdrant *q, const char *coll,
 
 	*points = NULL;
 	*next = NULL;
-	body = json_pack("{s:I,s:b,s:b}", "limit",
-	    (json_int_t)(o != NULL && o->limit > 0 ? o->limit : SCROLL_LIMIT),
-	    "with_payload", o != NULL && o->with_payload,
-	    "with_vector", o != NULL && o->with_vector);
-	if (offset != NULL)
-		json_object_set(body, "offset", (json_t *)(uintptr_t)offset);
-	if (o != NULL && o->filter != NULL)
-		json_object_set(body, "filter",
-		    (json_t *)(uintptr_t)o->filter);
 	path_coll(&path, coll);
 	qbk_buf_addstr(&path, "/points/scroll");
-	if (call(q, "POST", path.buf, body, 0, &res, err,
-	    "cannot read the points of '%s'", coll) != 0)
+	for (;;) {
+		body = json_pack("{s:I,s:b,s:b}", "limit", (json_int_t)*limit,
+		    "with_payload", o != NULL && o->with_payload,
+		    "with_vector", o != NULL && o->with_vector);
+		if (offset != NULL)
+			json_object_set(body, "offset",
+			    (json_t *)(uintptr_t)offset);
+		if (o != NULL && o->filter != NULL)
+			json_object_set(body, "filter",
+			    (json_t *)(uintptr_t)o->filter);
+		rc = call(q, "POST", path.buf, body, 0, &res, err,
+		    "cannot read the points of '%s'", coll);
+		json_decref(body);
+		if (rc == 0 || !q->too_large || *limit <= 1)
+			break;
+		qbk_detail("a page of %u points of '%s' is too large: asking "
+		    "for %u", *limit, coll, *limit / 2);
+		*limit /= 2;
+		qbk_err_clear(err);
+	}
+	if (rc != 0)
 		goto done;
+	rc = -1;
 	p = json_object_get(res, "points");
 	n = json_object_get(res, "next_page_offset");
 	if (!json_is_array(p)) {
@@ -948,9 +978,24 @@ qbk_qdrant_scroll_page(struct qbk_qdrant *q, const char *coll,
 	rc = 0;
 done:
 	json_decref(res);
-	json_decref(body);
 	qbk_buf_release(&path);
 	return rc;
+}
+
+static unsigned
+scroll_limit(const struct qbk_qdrant_scroll *o)
+{
+	return o != NULL && o->limit > 0 ? o->limit : SCROLL_LIMIT;
+}
+
+int
+qbk_qdrant_scroll_page(struct qbk_qdrant *q, const char *coll,
+    const struct qbk_qdrant_scroll *o, const struct json_t *offset,
+    struct json_t **points, struct json_t **next, struct qbk_err *err)
+{
+	unsigned limit = scroll_limit(o);
+
+	return scroll_page(q, coll, o, &limit, offset, points, next, err);
 }
 
 int
@@ -959,10 +1004,11 @@ qbk_qdrant_scroll(struct qbk_qdrant *q, const char *coll,
     struct qbk_err *err)
 {
 	json_t *offset = NULL, *points, *next;
+	unsigned limit = scroll_limit(o);
 	int rc = 0;
 
 	for (;;) {
-		if (qbk_qdrant_scroll_page(q, coll, o, offset, &points, &next,
+		if (scroll_page(q, coll, o, &limit, offset, &points, &next,
 		    err) != 0) {
 			rc = -1;
 			break;
@@ -1023,40 +1069,76 @@ done:
 	return rc;
 }
 
+/*
+ * The records of ids ${from} to ${from + n - 1} of ${ids}, appended to
+ * ${out}.  An answer over the HTTP layer's cap (big vectors or payloads)
+ * is asked again in two halves, down to single points.
+ */
+static int
+retrieve_part(struct qbk_qdrant *q, const char *coll, const char *path,
+    const json_t *ids, size_t from, size_t n, int with_payload,
+    int with_vector, json_t *out, struct qbk_err *err)
+{
+	json_t *body, *part, *res = NULL;
+	size_t i;
+	int rc;
+
+	part = json_array();
+	for (i = from; i < from + n; i++)
+		json_array_append(part, json_array_get(ids, i));
+	body = json_pack("{s:o,s:b,s:b}", "ids", part, "with_payload",
+	    with_payload != 0, "with_vector", with_vector != 0);
+	rc = call(q, "POST", path, body, 0, &res, err,
+	    "cannot retrieve points of '%s'", coll);
+	json_decref(body);
+	if (rc != 0 && q->too_large && n > 1) {
+		qbk_detail("the records of %zu points of '%s' are too large: "
+		    "asking for half as many at a time", n, coll);
+		qbk_err_clear(err);
+		if (retrieve_part(q, coll, path, ids, from, n / 2,
+		    with_payload, with_vector, out, err) != 0)
+			return -1;
+		return retrieve_part(q, coll, path, ids, from + n / 2,
+		    n - n / 2, with_payload, with_vector, out, err);
+	}
+	if (rc != 0)
+		return -1;
+	if (!json_is_array(res)) {
+		json_decref(res);
+		return qbk_err_set(err, QBK_E_QDRANT, "cannot retrieve points "
+		    "of '%s': unexpected response from Qdrant", coll);
+	}
+	json_array_extend(out, res);
+	json_decref(res);
+	return 0;
+}
+
 int
 qbk_qdrant_retrieve(struct qbk_qdrant *q, const char *coll,
     const struct json_t *ids, int with_payload, int with_vector,
     struct json_t **records, struct qbk_err *err)
 {
 	struct qbk_buf path = QBK_BUF_INIT;
-	json_t *body, *res = NULL;
-	int rc = -1;
+	json_t *out;
+	int rc;
 
 	*records = NULL;
-	body = json_pack("{s:O,s:b,s:b}", "ids", (json_t *)(uintptr_t)ids,
-	    "with_payload", with_payload != 0, "with_vector",
-	    with_vector != 0);
-	if (body == NULL)
+	if (!json_is_array(ids))
 		return qbk_err_set(err, QBK_E_INTERNAL, "cannot retrieve "
 		    "points of '%s': bad id list", coll);
 	path_coll(&path, coll);
 	qbk_buf_addstr(&path, "/points");
-	if (call(q, "POST", path.buf, body, 0, &res, err,
-	    "cannot retrieve points of '%s'", coll) != 0)
-		goto done;
-	if (!json_is_array(res)) {
-		qbk_err_set(err, QBK_E_QDRANT, "cannot retrieve points of "
-		    "'%s': unexpected response from Qdrant", coll);
-		goto done;
-	}
-	*records = res;	/* handed over */
-	res = NULL;
-	rc = 0;
-done:
-	json_decref(res);
-	json_decref(body);
+	out = json_array();
+	rc = json_array_size(ids) == 0 ? 0 : retrieve_part(q, coll, path.buf,
+	    ids, 0, json_array_size(ids), with_payload, with_vector, out,
+	    err);
 	qbk_buf_release(&path);
-	return rc;
+	if (rc != 0) {
+		json_decref(out);
+		return -1;
+	}
+	*records = out;	/* handed over */
+	return 0;
 }
 
 int
@@ -1064,29 +1146,48 @@ qbk_qdrant_sample(struct qbk_qdrant *q, const char *coll, unsigned limit,
     struct json_t **records, struct qbk_err *err)
 {
 	struct qbk_buf path = QBK_BUF_INIT;
-	json_t *body, *res = NULL, *list;
-	int rc = -1;
+	json_t *body, *res = NULL, *list, *ids, *p;
+	size_t i;
+	int rc = -1, whole = 1;
 
 	*records = NULL;
-	body = json_pack("{s:{s:s},s:I,s:b,s:b}", "query", "sample", "random",
-	    "limit", (json_int_t)(limit > 0 ? limit : 1), "with_payload", 1,
-	    "with_vector", 1);
 	path_coll(&path, coll);
 	qbk_buf_addstr(&path, "/points/query");
-	if (call(q, "POST", path.buf, body, 0, &res, err,
-	    "cannot sample points of '%s'", coll) != 0)
+	for (;;) {
+		body = json_pack("{s:{s:s},s:I,s:b,s:b}", "query", "sample",
+		    "random", "limit", (json_int_t)(limit > 0 ? limit : 1),
+		    "with_payload", whole, "with_vector", whole);
+		rc = call(q, "POST", path.buf, body, 0, &res, err,
+		    "cannot sample points of '%s'", coll);
+		json_decref(body);
+		/* Records too large to come in one answer: draw the ids
+		 * alone, then fetch the records as they fit. */
+		if (rc == 0 || !q->too_large || !whole)
+			break;
+		qbk_err_clear(err);
+		whole = 0;
+	}
+	if (rc != 0)
 		goto done;
+	rc = -1;
 	list = json_object_get(res, "points");
 	if (!json_is_array(list)) {
 		qbk_err_set(err, QBK_E_QDRANT, "cannot sample points of '%s': "
 		    "unexpected response from Qdrant", coll);
 		goto done;
 	}
-	*records = json_incref(list);	/* handed over */
-	rc = 0;
+	if (whole) {
+		*records = json_incref(list);	/* handed over */
+		rc = 0;
+		goto done;
+	}
+	ids = json_array();
+	json_array_foreach(list, i, p)
+		json_array_append(ids, json_object_get(p, "id"));
+	rc = qbk_qdrant_retrieve(q, coll, ids, 1, 1, records, err);
+	json_decref(ids);
 done:
 	json_decref(res);
-	json_decref(body);
 	qbk_buf_release(&path);
 	return rc;
 }

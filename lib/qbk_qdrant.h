@@ -171,7 +171,10 @@ struct qbk_qdrant_scroll {
 /** qbk_qdrant_scroll_page(q, coll, opts, offset, points, next, err): one
  * page of POST .../points/scroll from ${offset} (NULL: the start).
  * ${*points} gets the array of records, ${*next} the offset of the next
- * page or NULL at the end; both owned by the caller. */
+ * page or NULL at the end; both owned by the caller.  A page whose answer
+ * is over QBK_HTTP_MAX_ANSWER (big vectors or payloads) is asked again
+ * for half as many points, down to one; so a page may hold fewer points
+ * than ${opts->limit} although more follow. */
 int qbk_qdrant_scroll_page(struct qbk_qdrant *, const char *,
     const struct qbk_qdrant_scroll *, const struct json_t *,
     struct json_t **, struct json_t **, struct qbk_err *);
@@ -182,7 +185,8 @@ typedef int qbk_qdrant_page_fn(void *, const struct json_t *,
     struct qbk_err *);
 
 /** qbk_qdrant_scroll(q, coll, opts, fn, cookie, err): call ${fn} for every
- * page of the collection, in id order. */
+ * page of the collection, in id order; pages shrink as in
+ * qbk_qdrant_scroll_page(), and stay small once shrunk. */
 int qbk_qdrant_scroll(struct qbk_qdrant *, const char *,
     const struct qbk_qdrant_scroll *, qbk_qdrant_page_fn *, void *,
     struct qbk_err *);
@@ -193,7 +197,9 @@ int qbk_qdrant_count(struct qbk_qdrant *, const char *, const struct json_t *,
 
 /** qbk_qdrant_retrieve(q, coll, ids, with_payload, with_vector, records,
  * err): the records of the JSON array ${ids} (absent ids are left out).
- * ${*records} is an array owned by the caller. */
+ * ${*records} is an array owned by the caller.  Records too large for one
+ * answer (over QBK_HTTP_MAX_ANSWER) are asked for in halves, down to one
+ * point per request. */
 int qbk_qdrant_retrieve(struct qbk_qdrant *, const char *,
     const struct json_t *, int, int, struct json_t **, struct qbk_err *);
 
@@ -202,7 +208,9 @@ int qbk_qdrant_retrieve(struct qbk_qdrant *, const char *,
  * {"sample": "random"}, Qdrant 1.11 and later), with payloads and vectors.
  * ${*records} is an array of scored points owned by the caller.  A server
  * without the query API or without random sampling fails with
- * ${err}->http_status 404 or 400 (the caller may fall back to a scroll). */
+ * ${err}->http_status 404 or 400 (the caller may fall back to a scroll).
+ * If the records are too large for one answer, the ids are drawn alone and
+ * the records fetched with qbk_qdrant_retrieve() (plain records then). */
 int qbk_qdrant_sample(struct qbk_qdrant *, const char *, unsigned,
     struct json_t **, struct qbk_err *);
 

@@ -1207,6 +1207,73 @@ def t_faults_body():
     S.r("DELETE", "/__sim/faults")
 
 
+def _read_some(port, path, limit, timeout=10):
+    """(status line, headers, body bytes) of GET ${path}: reads at most
+    ${limit} body bytes (raw, chunk frames included), then hangs up."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\napi-key: %s\r\n\r\n"
+               % (path, KEY)).encode())
+    data = b""
+    while b"\r\n\r\n" not in data or \
+            len(data.partition(b"\r\n\r\n")[2]) < limit:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    hd = {}
+    for ln in lines[1:]:
+        k, _, v = ln.decode().partition(":")
+        hd[k.strip().lower()] = v.strip()
+    return lines[0], hd, body
+
+
+@test("faults: endless_body (chunked, content_length, with a rate)")
+def t_faults_endless():
+    S.r("POST", "/__sim/faults", {"path": "/collections",
+                                  "endless_body": True, "count": 2})
+    st, h, b = _read_some(S.ports[0], "/collections", 8 << 20)
+    check(st.startswith(b"HTTP/1.1 200"), "200 at once: %r" % st)
+    eq(h.get("transfer-encoding"), "chunked", "chunked")
+    check(len(b) >= 8 << 20, "8 MiB and more (%d)" % len(b))
+    check(b'{"result":{"items":[{"id":0,"name":"endless"},' in b[:100],
+          "JSON that looks like an answer")
+    check(b"0\r\n\r\n" not in b, "no last chunk")
+    # the server lives on: the next rule use, then a normal answer
+    st, h, b = _read_some(S.ports[0], "/collections", 1 << 20)
+    check(len(b) >= 1 << 20, "second use")
+    S.r("GET", "/collections")
+    S.r("POST", "/__sim/faults", {"path": "/collections/c1/points/scroll",
+                                  "endless_body": True,
+                                  "content_length": 1 << 40})
+    st, h, b = _read_some(S.ports[0], "/collections/c1/points/scroll",
+                          2 << 20)
+    eq(h.get("content-length"), str(1 << 40), "a huge Content-Length")
+    check(len(b) >= 2 << 20, "and bytes towards it")
+    S.r("DELETE", "/__sim/faults")
+    S.r("POST", "/__sim/faults", {"path": "/collections",
+                                  "endless_body": True,
+                                  "rate_bytes_per_sec": 40})
+    t0 = time.time()
+    st, h, b = _read_some(S.ports[0], "/collections", 40)
+    dt = time.time() - t0
+    check(len(b) >= 40 and dt >= 0.5, "trickled (%d bytes in %.2f s)"
+          % (len(b), dt))
+    S.r("DELETE", "/__sim/faults")
+    S.r("POST", "/__sim/faults", {"path": "/collections",
+                                  "endless_body": True,
+                                  "content_length": 10})
+    st, h, b = _read_some(S.ports[0], "/collections", 10)
+    eq((h.get("content-length"), b), ("10", b'{"result":'), "exactly N")
+    for bad in ({"endless_body": 1}, {"status": 500, "content_length": 5},
+                {"endless_body": True, "content_length": -1}):
+        bad["path"] = "/x"
+        S.j("POST", "/__sim/faults", bad, expect=400)
+    S.r("GET", "/collections")
+
+
 @test("generator: N points quickly, deterministic, mutate, tamper")
 def t_generator():
     t0 = time.time()

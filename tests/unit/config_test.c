@@ -100,6 +100,7 @@ static const char full[] =
     "nodes = http://q0:6333, http://q1:6333 http://q2:6333/\n"
     "timeout = 5m\n"
     "connect_timeout = 1500ms\n"
+    "stall_timeout = 90s\n"
     "retries = 7\n"
     "retry_delay = 2s\n"
     "ca_file = /etc/ssl/qdrant-ca.pem\n"
@@ -172,6 +173,7 @@ good_file_every_section(void **state)
 	assert_string_equal(cfg.qdrant.nodes[2], "http://q2:6333");
 	assert_int_equal(cfg.qdrant.timeout, 5 * M);
 	assert_int_equal(cfg.qdrant.connect_timeout, 1500);
+	assert_int_equal(cfg.qdrant.stall_timeout, 90000);
 	assert_int_equal(cfg.qdrant.retries, 7);
 	assert_int_equal(cfg.qdrant.retry_delay, 2000);
 	assert_string_equal(cfg.qdrant.ca_file, "/etc/ssl/qdrant-ca.pem");
@@ -256,6 +258,7 @@ defaults_without_file(void **state)
 	assert_int_equal(cfg.qdrant.tls_verify, 1);
 	assert_int_equal(cfg.qdrant.retries, 5);
 	assert_int_equal(cfg.qdrant.timeout, 5 * M);
+	assert_int_equal(cfg.qdrant.stall_timeout, M);
 	assert_int_equal(cfg.qdrant.priority, QBK_CONFIG_PRIORITY_SNAPSHOT);
 	assert_null(cfg.repo.location);
 	assert_int_equal(cfg.repo.compression, QBK_CONFIG_COMPRESSION_AUTO);
@@ -1256,7 +1259,8 @@ example_file_parses(void **state)
 		{ "environment", "preset" }, { "environment", "name" },
 		{ "qdrant", "url" }, { "qdrant", "nodes" },
 		{ "qdrant", "api_key_file" }, { "qdrant", "timeout" },
-		{ "qdrant", "connect_timeout" }, { "qdrant", "retries" },
+		{ "qdrant", "connect_timeout" }, { "qdrant", "stall_timeout" },
+		{ "qdrant", "retries" },
 		{ "qdrant", "retry_delay" }, { "qdrant", "ca_file" },
 		{ "qdrant", "tls_verify" }, { "qdrant", "priority" },
 		{ "repository", "location" },

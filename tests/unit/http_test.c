@@ -604,6 +604,163 @@ download_error_body_not_streamed(void **state)
 	qbk_http_free(h);
 }
 
+/* A handle with a small answer cap and quick stall windows. */
+static struct qbk_http *
+new_bounded(size_t max_answer, long low_speed_time, long timeout_ms)
+{
+	struct qbk_http_opts o;
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_http *h;
+
+	qbk_http_opts_init(&o);
+	o.base_url = sim.url[0];
+	o.retries = 0;
+	o.max_answer = max_answer;
+	o.low_speed_time = low_speed_time;
+	o.timeout_ms = timeout_ms;
+	o.cancel = &cancel_flag;
+	if (qbk_http_new(&h, &o, &err) != 0)
+		fail_msg("qbk_http_new: %s", err.msg);
+	return h;
+}
+
+static void
+answer_cap(void **state)
+{
+	struct qbk_http *h = new_bounded((size_t)1 << 20, 60, 30000);
+	struct qbk_http_req req = QBK_HTTP_REQ_INIT;
+	struct qbk_http_resp resp;
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_http_opts o;
+
+	(void)state;
+	qbk_http_opts_init(&o);
+	assert_int_equal(o.max_answer, (size_t)64 << 20);
+	assert_int_equal(o.low_speed_limit, 1024);
+	assert_int_equal(o.low_speed_time, 60);
+
+	/* An endless body: refused at the cap, once, never held beyond it. */
+	fault("{\"method\":\"GET\",\"path\":\"/collections\",\"count\":-1,"
+	    "\"endless_body\":true}");
+	qbk_http_resp_init(&resp);
+	req.path = "/collections";
+	assert_int_equal(qbk_http_request(h, &req, &resp, &err), -1);
+	assert_int_equal(err.code, QBK_E_HTTP);
+	assert_int_equal(err.http_status, 0);
+	assert_int_equal(resp.too_large, 1);
+	assert_int_equal(resp.attempts, 1);
+	assert_true(resp.body.len <= (size_t)1 << 20);
+	assert_non_null(strstr(err.msg, "answer of GET '"));
+	assert_non_null(strstr(err.msg, "/collections' is larger than 1 MiB"));
+	qbk_http_resp_release(&resp);
+	faults_clear();
+
+	/* A Content-Length over the cap: refused before any body byte. */
+	fault("{\"method\":\"GET\",\"path\":\"/collections\",\"count\":1,"
+	    "\"endless_body\":true,\"content_length\":1048577}");
+	qbk_http_resp_init(&resp);
+	assert_int_equal(qbk_http_request(h, &req, &resp, &err), -1);
+	assert_int_equal(resp.too_large, 1);
+	assert_int_equal(resp.body.len, 0);
+	assert_non_null(strstr(err.msg, "announces 1048577 bytes, more than "
+	    "1 MiB"));
+	qbk_http_resp_release(&resp);
+
+	/* Exactly the cap is an answer (the caller judges its content). */
+	fault("{\"method\":\"GET\",\"path\":\"/collections\",\"count\":1,"
+	    "\"endless_body\":true,\"content_length\":1048576}");
+	qbk_http_resp_init(&resp);
+	assert_int_equal(qbk_http_request(h, &req, &resp, &err), 0);
+	assert_int_equal(resp.too_large, 0);
+	assert_int_equal(resp.body.len, (size_t)1 << 20);
+	qbk_http_resp_release(&resp);
+
+	/* Downloads are streamed, not capped. */
+	req.path = snap_path;
+	qbk_http_free(h);
+	h = new_bounded(1000, 60, 30000);
+	{
+		struct qbk_buf data = QBK_BUF_INIT;
+
+		qbk_http_resp_init(&resp);
+		assert_int_equal(qbk_http_download(h, &req, collect, &data,
+		    &resp, &err), 0);
+		assert_true(data.len > 1000);
+		qbk_http_resp_release(&resp);
+		qbk_buf_release(&data);
+	}
+	qbk_http_free(h);
+	faults_clear();
+}
+
+static void
+stalls(void **state)
+{
+	struct qbk_http *h = new_bounded(QBK_HTTP_MAX_ANSWER, 1, 10000);
+	struct qbk_http_req req = QBK_HTTP_REQ_INIT;
+	struct qbk_buf data = QBK_BUF_INIT;
+	struct qbk_http_resp resp;
+	struct qbk_err err = QBK_ERR_INIT;
+	double t0;
+
+	(void)state;
+	/* A 2-byte/s answer that never ends is abandoned. */
+	fault("{\"method\":\"GET\",\"path\":\"/collections\",\"count\":1,"
+	    "\"endless_body\":true,\"rate_bytes_per_sec\":2}");
+	qbk_http_resp_init(&resp);
+	req.path = "/collections";
+	t0 = now_s();
+	assert_int_equal(qbk_http_request(h, &req, &resp, &err), -1);
+	assert_true(now_s() - t0 < 30);
+	assert_int_equal(err.code, QBK_E_NET);
+	assert_non_null(strstr(err.msg, "the answer came slower than 1024 "
+	    "bytes/s for 1 s"));
+	qbk_http_resp_release(&resp);
+
+	/* The server's work before its answer is no stall (the request's
+	 * timeout bounds it): 2.5 s of work with 1-s windows. */
+	qbk_http_free(h);
+	h = new_bounded(QBK_HTTP_MAX_ANSWER, 1, 10000);
+	fault("{\"method\":\"GET\",\"path\":\"/collections\",\"count\":1,"
+	    "\"delay_ms\":2500}");
+	qbk_http_resp_init(&resp);
+	assert_int_equal(qbk_http_request(h, &req, &resp, &err), 0);
+	qbk_http_resp_release(&resp);
+
+	/* A slow but steady download (50 KB/s) is no stall. */
+	req.path = snap_path;
+	{
+		char rule[1400];
+
+		snprintf(rule, sizeof(rule), "{\"method\":\"GET\",\"path\":"
+		    "\"%s\",\"count\":1,\"rate_bytes_per_sec\":50000}",
+		    snap_path);
+		fault(rule);
+	}
+	qbk_http_resp_init(&resp);
+	assert_int_equal(qbk_http_download(h, &req, collect, &data, &resp,
+	    &err), 0);
+	assert_int_equal(resp.attempts, 1);
+	qbk_http_resp_release(&resp);
+	qbk_buf_release(&data);
+
+	/* A download whose headers do not come within timeout_ms. */
+	qbk_http_free(h);
+	h = new_bounded(QBK_HTTP_MAX_ANSWER, 1, 1000);
+	fault("{\"method\":\"GET\",\"path\":\"/collections/big/shards/0/"
+	    "snapshot\",\"count\":1,\"delay_ms\":4000}");
+	qbk_http_resp_init(&resp);
+	req.path = "/collections/big/shards/0/snapshot";
+	assert_int_equal(qbk_http_download(h, &req, collect, &data, &resp,
+	    &err), -1);
+	assert_int_equal(data.len, 0);
+	assert_non_null(strstr(err.msg, "no answer within 1 s"));
+	qbk_http_resp_release(&resp);
+	qbk_buf_release(&data);
+	qbk_http_free(h);
+	faults_clear();
+}
+
 static void
 connection_refused(void **state)
 {
@@ -879,6 +1036,8 @@ main(void)
 		cmocka_unit_test_setup(download_truncated_fails, test_setup),
 		cmocka_unit_test_setup(download_error_body_not_streamed,
 		    test_setup),
+		cmocka_unit_test_setup(answer_cap, test_setup),
+		cmocka_unit_test_setup(stalls, test_setup),
 		cmocka_unit_test_setup(connection_refused, test_setup),
 		cmocka_unit_test_setup(cancel_flag_stops, test_setup),
 		cmocka_unit_test_setup(multipart_upload_streams, test_setup),

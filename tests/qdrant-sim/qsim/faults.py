@@ -15,6 +15,14 @@ A rule (JSON object):
     "corrupt_byte_at": OFF     flip one byte (xor 0xff) of the body at OFF
     "delay_ms": MS       wait before answering
     "rate_bytes_per_sec": R    throttle the body
+    "endless_body": true       answer 200 at once with JSON that never ends
+                         ('{"result":{"items":[{"id":0,"name":"endless"},'
+                         and more items forever), sent chunked, until the
+                         client hangs up; with "content_length": N the
+                         header announces N bytes instead (N may be far
+                         more than the client will read).  Goes with
+                         "delay_ms" and "rate_bytes_per_sec" (an endless
+                         trickle) on any path, downloads included
     "node_down": true    take this node down at this request (the request
                          gets an RST); "mark_dead": false keeps its replicas
                          Active, as Qdrant does until it notices
@@ -51,8 +59,8 @@ DEFAULT_TEXT = {
 
 ACTIONS = ("status", "reset", "reset_after_bytes", "truncate_after_bytes",
            "corrupt_byte_at", "delay_ms", "rate_bytes_per_sec", "node_down",
-           "upsert", "hold")
-FLAGS = ("reset", "node_down", "hold")
+           "upsert", "hold", "endless_body")
+FLAGS = ("reset", "node_down", "hold", "endless_body")
 OBJECTS = ("upsert",)
 
 
@@ -81,6 +89,12 @@ class Rule:
             if a in spec and not isinstance(spec[a], bool):
                 raise ApiError(400, "Bad request: %s must be true or false"
                                % a)
+        cl = spec.get("content_length")
+        if cl is not None and (not isinstance(cl, int) or
+                               isinstance(cl, bool) or cl < 0 or
+                               not spec.get("endless_body")):
+            raise ApiError(400, "Bad request: content_length must be a "
+                           "whole number >= 0, with endless_body")
         up = spec.get("upsert")
         if up is not None and (not isinstance(up, dict) or
                                not isinstance(up.get("collection"), str) or

@@ -240,6 +240,9 @@ class Handler(BaseHTTPRequestHandler):
                     self.fault_status(rule)
                     return
                 self.fault = rule
+                if rule.get("endless_body"):
+                    self.send_endless(rule)
+                    return
             found = None
             for m, rx, fn, access, kind in ROUTES:
                 mo = rx.match(path)
@@ -500,6 +503,34 @@ class Handler(BaseHTTPRequestHandler):
             s.close()
         except OSError:
             pass
+
+    def send_endless(self, rule):
+        """200 with a JSON body that never ends (or ends only after the
+        content_length it announces): what a hostile or broken server
+        sends.  Written through the rule, so rate_bytes_per_sec applies."""
+        n = rule.get("content_length")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if n is None:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(int(n)))
+        self.send_header("Connection", "close")
+        self.close_connection = True
+        self.end_headers()
+        data = b'{"result":{"items":[' + b"".join(
+            b'{"id":%d,"name":"endless"},' % i for i in range(2000))
+        i = 2000
+        while n is None or self.sent_body < n:
+            if n is not None:
+                data = data[:n - self.sent_body]
+            if n is None:
+                self.chunk(data)
+            else:
+                self.write_body(data)
+            self.wfile.flush()
+            data = b'{"id":%d,"name":"endless"},' % i * 2000
+            i += 1
 
     def fault_status(self, rule):
         st = int(rule.get("status"))
