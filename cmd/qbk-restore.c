@@ -239,7 +239,8 @@ run(struct qbk_ctx *ctx, const struct opts *o, struct qbk_restore_opts *ro,
 	 * restore without one works from a read-only repository too. */
 	if (qbk_ctx_repo(ctx, o->force ? QBK_CTX_LOCK_SHARED :
 	    QBK_CTX_LOCK_READ, &repo, err) != 0 ||
-	    qbk_restore_select(repo, o->backup, at, id, err) != 0 ||
+	    qbk_restore_choose(repo, o->backup, at, o->collections,
+	    o->ncollections, QBK_RESTORE_CHOOSE_NEWEST, id, err) != 0 ||
 	    qbk_repo_manifest_read(repo, id, &m, err) != 0)
 		return -1;
 	memcpy(rep->backup_id, id, sizeof(id));

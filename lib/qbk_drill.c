@@ -800,6 +800,18 @@ remove_scratch(struct qbk_qdrant *q, const char *prefix, struct qbk_err *err)
 
 /* ---- the run ---------------------------------------------------------- */
 
+/* The backup ${id}, or the newest (at or before ${at}) that holds the
+ * collections of --collection as collection snapshots: a backup that is
+ * not the newest of each is drilled all the same, with a warning (a drill
+ * checks a backup, it brings back no data). */
+static int
+select_holding(struct qbk_repo *repo, const struct qbk_drill_opts *o,
+    const char *id, int64_t at, char *out, struct qbk_err *err)
+{
+	return qbk_restore_choose(repo, id, at, o->collections,
+	    o->ncollections, QBK_RESTORE_CHOOSE_SNAPSHOTS, out, err);
+}
+
 static int
 choose_backup(struct qbk_repo *repo, const struct qbk_drill_opts *o,
     struct qbk_drill_result *res, char *id, struct qbk_err *err)
@@ -812,24 +824,24 @@ choose_backup(struct qbk_repo *repo, const struct qbk_drill_opts *o,
 
 	if (o->backup_id != NULL || o->at >= 0 ||
 	    o->scenario != QBK_DRILL_PITR)
-		return qbk_restore_select(repo, o->backup_id, o->at, id, err);
+		return select_holding(repo, o, o->backup_id, o->at, id, err);
 	if (qbk_repo_backup_ids(repo, &ids, &n, err) != 0)
 		return -1;
 	if (n == 0 || qbk_manifest_id_time(ids[0], &first) != 0 ||
 	    qbk_manifest_id_time(ids[n - 1], &last) != 0) {
 		qbk_repo_free_ids(ids, n);
-		return qbk_restore_select(repo, NULL, -1, id, err);
+		return select_holding(repo, o, NULL, -1, id, err);
 	}
 	qbk_repo_free_ids(ids, n);
 	qbk_crypto_random(&rnd, sizeof(rnd));
 	at = qbk_drill_pitr_time(first, last, qbk_now(), o->keep_within_ms,
 	    rnd);
 	res->pitr_time = at;
-	rc = qbk_restore_select(repo, NULL, at, id, err);
+	rc = select_holding(repo, o, NULL, at, id, err);
 	if (rc != 0 && err->code == QBK_E_USAGE) {
 		/* Only safety backups before ${at}: the newest will do. */
 		qbk_err_clear(err);
-		rc = qbk_restore_select(repo, NULL, -1, id, err);
+		rc = select_holding(repo, o, NULL, -1, id, err);
 	}
 	if (rc == 0) {
 		char t[QBK_MANIFEST_TIME_LEN + 1];

@@ -2451,6 +2451,135 @@ held_names(const struct qbk_manifest *m, struct qbk_buf *out)
 		qbk_buf_addstr(out, "none");
 }
 
+/* ---- choosing a backup by the collections it holds ------------------ */
+
+/* Does backup ${m} hold collection ${name}? */
+static int
+holds(const struct qbk_manifest *m, const char *name, int flags)
+{
+	struct member_find f = { name, 0, 0, NULL };
+	size_t k;
+
+	if (qbk_manifest_find_collection(m, name) != NULL)
+		return 1;
+	if ((flags & QBK_RESTORE_CHOOSE_SNAPSHOTS) ||
+	    m->kind != QBK_MANIFEST_KIND_FULL_STORAGE)
+		return 0;
+	for (k = 0; k < m->n_snapshots && f.found == 0; k++)
+		full_members(m->snapshots[k], find_member, &f);
+	return f.found > 0;
+}
+
+/* "'a'", "'a' and 'b'", "'a', 'b' and 'c'" */
+static void
+quoted_names(const char *const *names, size_t n, struct qbk_buf *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		qbk_buf_addf(out, "%s'%s'", i == 0 ? "" : i + 1 == n ?
+		    " and " : ", ", names[i]);
+}
+
+int
+qbk_restore_choose(struct qbk_repo *repo, const char *id, int64_t at,
+    const char *const *names, size_t nnames, int flags, char *out,
+    struct qbk_err *err)
+{
+	struct qbk_manifest *m = NULL;
+	struct qbk_buf all = QBK_BUF_INIT, newer = QBK_BUF_INIT;
+	char **ids = NULL, when[QBK_MANIFEST_TIME_LEN + 1] = "";
+	const char **newest = NULL;	/* per name, borrowed from ids */
+	const char *chosen;
+	size_t n = 0, i, j, held, nnewer = 0;
+	int64_t t;
+	int rc = -1;
+
+	if (id != NULL || nnames == 0)
+		return qbk_restore_select(repo, id, at, out, err);
+	out[0] = '\0';
+	if (qbk_repo_backup_ids(repo, &ids, &n, err) != 0)
+		return -1;
+	if (n == 0) {
+		qbk_err_set(err, QBK_E_NOTFOUND, "the repository holds no "
+		    "backup");
+		qbk_err_hint(err, "take one with qbk-backup");
+		goto out;
+	}
+	if (at >= 0)
+		qbk_manifest_time_format(at, when);
+	newest = qbk_xcalloc(nnames, sizeof(*newest));
+	for (i = n; i > 0; i--) {
+		if (at >= 0 && (qbk_manifest_id_time(ids[i - 1], &t) != 0 ||
+		    t > at))
+			continue;
+		if (qbk_repo_manifest_read(repo, ids[i - 1], &m, err) != 0)
+			goto out;
+		held = 0;
+		if (!qbk_restore_is_safety(m))
+			for (j = 0; j < nnames; j++)
+				if (holds(m, names[j], flags)) {
+					held++;
+					if (newest[j] == NULL)
+						newest[j] = ids[i - 1];
+				}
+		qbk_manifest_free(m);
+		m = NULL;
+		if (held == nnames)
+			break;
+	}
+	quoted_names(names, nnames, &all);
+	if (i == 0) {
+		for (j = 0; j < nnames && newest[j] != NULL; j++)
+			;
+		if (j < nnames) {
+			qbk_err_set(err, QBK_E_USAGE, "no backup%s%s holds "
+			    "collection '%s'", when[0] != '\0' ?
+			    " taken at or before " : "", when, names[j]);
+			qbk_err_hint(err, "'qbk-report --list' shows the "
+			    "backups and 'qbk-restore --list --backup ID' "
+			    "what one holds");
+			goto out;
+		}
+		for (j = 0; j < nnames; j++)
+			qbk_buf_addf(&newer, "%s'%s' is %s", j > 0 ? ", of " :
+			    "", names[j], newest[j]);
+		qbk_err_set(err, QBK_E_USAGE, "no backup%s%s holds all of "
+		    "%s", when[0] != '\0' ? " taken at or before " : "", when,
+		    all.buf);
+		qbk_err_hint(err, "the newest backup of %s: choose them one at "
+		    "a time with --collection, or restore each from its "
+		    "newest backup with qbk-emergency-recover", newer.buf);
+		goto out;
+	}
+	chosen = ids[i - 1];
+	for (j = 0; j < nnames; j++)
+		if (strcmp(newest[j], chosen) != 0)
+			qbk_buf_addf(&newer, "%sbackup %s of '%s'",
+			    nnewer++ > 0 ? ", " : "", newest[j], names[j]);
+	if (newer.len > 0 && (flags & QBK_RESTORE_CHOOSE_NEWEST)) {
+		qbk_err_set(err, QBK_E_USAGE, "backup %s, the newest that "
+		    "holds %s, is older than %s", chosen, all.buf, newer.buf);
+		qbk_err_hint(err, "restore from it all the same with --backup "
+		    "%s, choose the collections one at a time with "
+		    "--collection, or restore each from its newest backup "
+		    "with qbk-emergency-recover", chosen);
+		goto out;
+	}
+	if (newer.len > 0)
+		qbk_warn("%s %s newer than backup %s, the newest that holds "
+		    "%s", newer.buf, nnewer > 1 ? "are" : "is", chosen,
+		    all.buf);
+	memcpy(out, chosen, QBK_MANIFEST_ID_LEN + 1);
+	rc = 0;
+out:
+	free(newest);
+	qbk_buf_release(&all);
+	qbk_buf_release(&newer);
+	qbk_repo_free_ids(ids, n);
+	return rc;
+}
+
 /* Resolve the chosen collections into plans (without asking Qdrant). */
 static int
 make_plans(const struct qbk_manifest *m, const struct qbk_restore_opts *o,

@@ -5,7 +5,8 @@
  * qbk_restore: put a backup back.
  *
  * qbk_restore_select() picks a backup: by id, as the newest taken at or
- * before a time, or the newest of all.  qbk_restore_run() restores
+ * before a time, or the newest of all; qbk_restore_choose() the newest
+ * that holds the collections asked for.  qbk_restore_run() restores
  * collections of it into a Qdrant node: each snapshot is reassembled from
  * the repository (qbk_extract) and streamed straight into Qdrant's upload
  * endpoint with its SHA-256 as checksum, so nothing is spooled on local disk
@@ -91,6 +92,25 @@ int qbk_restore_parse_time(const char *, int64_t, int64_t *,
  * QBK_E_NOTFOUND.  0 or -1 (a manifest that cannot be read: its error). */
 int qbk_restore_select(struct qbk_repo *, const char *, int64_t, char *,
     struct qbk_err *);
+
+/* Flags of qbk_restore_choose(). */
+#define QBK_RESTORE_CHOOSE_SNAPSHOTS	0x1	/* a collection snapshot, not
+						 * a member of a full storage
+						 * snapshot (the drill) */
+#define QBK_RESTORE_CHOOSE_NEWEST	0x2	/* refuse a backup that is
+						 * not the newest of each */
+
+/** qbk_restore_choose(repo, id, at, names, n, flags, out, err): as
+ * qbk_restore_select(), but without ${id} and with ${n} > 0 collection
+ * ${names}: the newest backup (at or before ${at} if ${at} >= 0, not a
+ * safety backup) that holds every one of them, so that they come back
+ * from one point in time.  If a newer backup holds one of them, the choice
+ * is refused (QBK_E_USAGE naming the newer backup, with a hint) with
+ * QBK_RESTORE_CHOOSE_NEWEST, else warned about.  No backup that holds them
+ * all is QBK_E_USAGE naming a collection no backup holds, or the newest
+ * backup of each.  0 or -1. */
+int qbk_restore_choose(struct qbk_repo *, const char *, int64_t,
+    const char *const *, size_t, int, char *, struct qbk_err *);
 
 /* Progress events for the front end. */
 enum qbk_restore_event {

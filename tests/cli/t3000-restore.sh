@@ -123,6 +123,43 @@ test_expect_success 'the newest backup is the default' '
 	test_grep "^backup $B2" "$TEST_TMP/l"
 '
 
+test_expect_success '--collection picks the newest backup that holds it' '
+	qbk-restore $Q --collection c2 --list >"$TEST_TMP/l" &&
+	test_grep "^backup $B1" "$TEST_TMP/l" &&
+	qbk-restore $Q --collection c1 --list >"$TEST_TMP/l" &&
+	test_grep "^backup $B2" "$TEST_TMP/l" &&
+	qbk-restore $Q --collection c2 --as c2b1 --json >"$TEST_TMP/c.json" &&
+	test "$(json_get "$TEST_TMP/c.json" "d[\"backup_id\"]")" = "$B1" &&
+	sim_points c2 >"$TEST_TMP/c2.now" &&
+	sim_points c2b1 >"$TEST_TMP/c2b1" &&
+	test_cmp "$TEST_TMP/c2.now" "$TEST_TMP/c2b1"
+'
+
+test_expect_success '... also with --at' '
+	qbk-restore $Q --collection c1 --at "$(id_time "$B1")" --list >"$TEST_TMP/l" &&
+	test_grep "^backup $B1" "$TEST_TMP/l"
+'
+
+test_expect_exit 2 'several --collection: one backup must hold them all, and be the newest of each' '
+	qbk-restore $Q --collection c1 --collection c2 --list
+'
+test_expect_success '... else it says which backup is newer, and what to do' '
+	test_grep "backup $B1, the newest that holds .c1. and .c2., is older than backup $B2 of .c1." "$TEST_TMP/stderr" &&
+	test_grep "^hint: .*--backup $B1.*qbk-emergency-recover" "$TEST_TMP/stderr"
+'
+
+test_expect_success '... which the newest holding them all is, at or before --at' '
+	qbk-restore $Q --collection c1 --collection c2 --at "$(id_time "$B1")" --list >"$TEST_TMP/l" &&
+	test_grep "^backup $B1" "$TEST_TMP/l"
+'
+
+test_expect_exit 2 'a collection no backup holds' '
+	qbk-restore $Q --collection nope --list
+'
+test_expect_success '... is named' '
+	test_grep "no backup holds collection .nope." "$TEST_TMP/stderr"
+'
+
 test_expect_success '--at picks the newest backup at or before the time' '
 	qbk-restore $Q --at "$(id_time "$B1")" --list >"$TEST_TMP/l" &&
 	test_grep "^backup $B1" "$TEST_TMP/l" &&

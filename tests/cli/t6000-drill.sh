@@ -313,6 +313,23 @@ test_expect_success '... where the latest scenario drills only the newest backup
 	test "$(json_get "$TEST_TMP/lat.json" "d[\"collections\"]")" = "[\"solo\"]"
 '
 
+test_expect_success '... and --collection drills the newest backup that holds it' '
+	qbk-drill $Q7 --collection c1 --validation basic --json >"$TEST_TMP/c1.json" &&
+	test "$(json_get "$TEST_TMP/c1.json" "d[\"ok\"]")" = true &&
+	test "$(json_get "$TEST_TMP/c1.json" "d[\"backup_id\"]")" = "$A1" &&
+	test "$(json_get "$TEST_TMP/c1.json" "d[\"collections\"]")" = "[\"c1\"]" &&
+	qbk-drill $Q7 --collection c2 --validation basic --json >"$TEST_TMP/c2.json" &&
+	test "$(json_get "$TEST_TMP/c2.json" "d[\"backup_id\"]")" = "$A2" &&
+	no_scratch
+'
+
+test_expect_success '... several: the newest backup that holds them all, with a warning' '
+	qbk-drill $Q7 --collection c1 --collection c2 --validation basic --json >"$TEST_TMP/c12.json" 2>"$TEST_TMP/err" &&
+	test "$(json_get "$TEST_TMP/c12.json" "d[\"backup_id\"]")" = "$A1" &&
+	test "$(json_get "$TEST_TMP/c12.json" "d[\"collections\"]")" = "[\"c1\", \"c2\"]" &&
+	test_grep "backup $A2 of .c2. is newer" "$TEST_TMP/err"
+'
+
 test_expect_success '... and a collection deleted before a later backup of every collection is left out' '
 	sim_api DELETE /collections/solo >/dev/null &&
 	qbk-backup $Q7 -q &&

@@ -266,6 +266,86 @@ select_backups(void **state)
 		qbk_manifest_free(m[i]);
 }
 
+/* --collection without --backup: the newest backup that holds them all. */
+static void
+choose_by_collections(void **state)
+{
+	struct fixture *f = *state;
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_manifest *m[4];
+	static const char *const held[4][2] = {
+		{ "a", "b" }, { "a", NULL }, { "b", NULL }, { "c", NULL }
+	};
+	const char *a[] = { "a" }, *b[] = { "b" }, *ab[] = { "a", "b" },
+	    *ac[] = { "a", "c" }, *z[] = { "z" };
+	char id[QBK_MANIFEST_ID_LEN + 1];
+	int i, k;
+
+	for (i = 0; i < 4; i++) {
+		/* m[2] is a safety backup: passed over. */
+		m[i] = new_manifest(T0 + 100 * i, i == 2 ? "pre-restore" :
+		    "nightly");
+		for (k = 0; k < 2 && held[i][k] != NULL; k++) {
+			struct qbk_manifest_collection *c =
+			    qbk_manifest_add_collection(m[i], held[i][k]);
+			struct qbk_manifest_snapshot *sn;
+			json_t *j = json_object();
+
+			qbk_manifest_collection_set_config(c, j);
+			qbk_manifest_collection_set_vectors(c, j);
+			json_decref(j);
+			sn = qbk_manifest_add_snapshot(m[i], c,
+			    QBK_MANIFEST_SNAP_SHARD);
+			sn->shard_id = 0;
+			store(f, sn, "snapshot", 8, "s.snapshot");
+		}
+		write_manifest(f, m[i]);
+	}
+	assert_int_equal(qbk_restore_choose(f->repo, NULL, -1, a, 1, 0, id,
+	    &err), 0);
+	assert_string_equal(id, m[1]->backup_id);
+	assert_int_equal(qbk_restore_choose(f->repo, NULL, -1, b, 1, 0, id,
+	    &err), 0);
+	assert_string_equal(id, m[0]->backup_id);
+	/* Several: one backup; a newer one of "a" is refused or warned. */
+	assert_int_equal(qbk_restore_choose(f->repo, NULL, -1, ab, 2,
+	    QBK_RESTORE_CHOOSE_NEWEST, id, &err), -1);
+	assert_int_equal(err.code, QBK_E_USAGE);
+	assert_non_null(strstr(err.msg, m[1]->backup_id));
+	assert_non_null(strstr(err.hint, "--backup"));
+	qbk_err_clear(&err);
+	assert_int_equal(qbk_restore_choose(f->repo, NULL, -1, ab, 2, 0, id,
+	    &err), 0);
+	assert_string_equal(id, m[0]->backup_id);
+	/* At or before a time. */
+	assert_int_equal(qbk_restore_choose(f->repo, NULL, T0 + 50, ab, 2,
+	    QBK_RESTORE_CHOOSE_NEWEST, id, &err), 0);
+	assert_string_equal(id, m[0]->backup_id);
+	assert_int_equal(qbk_restore_choose(f->repo, NULL, T0 + 50, a, 1, 0,
+	    id, &err), 0);
+	assert_string_equal(id, m[0]->backup_id);
+	/* None holds them all, or none holds one. */
+	assert_int_equal(qbk_restore_choose(f->repo, NULL, -1, ac, 2, 0, id,
+	    &err), -1);
+	assert_int_equal(err.code, QBK_E_USAGE);
+	assert_non_null(strstr(err.msg, "holds all of 'a' and 'c'"));
+	assert_non_null(strstr(err.hint, m[3]->backup_id));
+	qbk_err_clear(&err);
+	assert_int_equal(qbk_restore_choose(f->repo, NULL, -1, z, 1, 0, id,
+	    &err), -1);
+	assert_non_null(strstr(err.msg, "no backup holds collection 'z'"));
+	qbk_err_clear(&err);
+	/* With an id, or no names: qbk_restore_select(). */
+	assert_int_equal(qbk_restore_choose(f->repo, m[3]->backup_id, -1, a,
+	    1, 0, id, &err), 0);
+	assert_string_equal(id, m[3]->backup_id);
+	assert_int_equal(qbk_restore_choose(f->repo, NULL, -1, NULL, 0, 0, id,
+	    &err), 0);
+	assert_string_equal(id, m[3]->backup_id);
+	for (i = 0; i < 4; i++)
+		qbk_manifest_free(m[i]);
+}
+
 static void
 fill(uint8_t *p, size_t len, uint32_t seed)
 {
@@ -696,6 +776,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parse_time_forms),
 		cmocka_unit_test(version_skew),
+		cmocka_unit_test_setup_teardown(choose_by_collections, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(select_backups, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(files_and_listing, setup,
