@@ -45,7 +45,8 @@ static const struct cli_opt options[] = {
 	{ "collection", 0, CLI_ARG_STR, OPT_COLLECTION, "NAME",
 	    "restore this collection (repeatable; default: all)", CLI_REPEAT },
 	{ "force", 0, CLI_ARG_NONE, OPT_FORCE, NULL,
-	    "replace existing collections (after a safety backup)", 0 },
+	    "replace existing collections (after a safety backup) or files",
+	    0 },
 	{ "list", 0, CLI_ARG_NONE, OPT_LIST, NULL,
 	    "show what the backup holds and exit", 0 },
 	{ "no-aliases", 0, CLI_ARG_NONE, OPT_NO_ALIASES, NULL,
@@ -150,9 +151,8 @@ check_opts(const struct opts *o, int json)
 	if (o->list && (o->to_file != NULL || o->as != NULL || o->force))
 		return cli_usage_error("'--list' takes no '--to-file', '--as' "
 		    "or '--force'");
-	if (o->to_file != NULL && (o->as != NULL || o->force))
-		return cli_usage_error("'--to-file' takes no '--as' or "
-		    "'--force'");
+	if (o->to_file != NULL && o->as != NULL)
+		return cli_usage_error("'--to-file' takes no '--as'");
 	if (o->one_shard && (o->ncollections != 1 || o->to_file != NULL ||
 	    o->list))
 		return cli_usage_error("'--shard' needs one '--collection' "
@@ -235,10 +235,11 @@ run(struct qbk_ctx *ctx, const struct opts *o, struct qbk_restore_opts *ro,
 	if (o->at != NULL &&
 	    qbk_restore_parse_time(o->at, qbk_now(), &at, err) != 0)
 		return -1;
-	/* Only a safety backup (--force) writes to the repository: a
-	 * restore without one works from a read-only repository too. */
-	if (qbk_ctx_repo(ctx, o->force ? QBK_CTX_LOCK_SHARED :
-	    QBK_CTX_LOCK_READ, &repo, err) != 0 ||
+	/* Only a safety backup (--force into Qdrant) writes to the
+	 * repository: a restore without one, or --force with --to-file,
+	 * works from a read-only repository too. */
+	if (qbk_ctx_repo(ctx, o->force && o->to_file == NULL ?
+	    QBK_CTX_LOCK_SHARED : QBK_CTX_LOCK_READ, &repo, err) != 0 ||
 	    qbk_restore_choose(repo, o->backup, at, o->collections,
 	    o->ncollections, QBK_RESTORE_CHOOSE_NEWEST, id, err) != 0 ||
 	    qbk_repo_manifest_read(repo, id, &m, err) != 0)

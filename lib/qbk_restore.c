@@ -3108,6 +3108,66 @@ pick_all(const struct qbk_manifest *m, const struct qbk_restore_opts *o,
 	return 0;
 }
 
+/* Where a pick goes: the folder and name of the temporary file, the
+ * whole path, and a scratch buffer. */
+struct target {
+	struct qbk_buf *dir, *name, *full, *fallback;
+};
+
+/* The target of pick ${pk} (number ${i}) of ${m} for --to-file ${path}:
+ * into ${path} if ${folder}, standard output if ${out}. */
+static int
+target_path(const struct qbk_manifest *m, const char *path, int folder,
+    int out, const struct pick *pk, size_t i, struct target *t,
+    struct qbk_err *err)
+{
+	const char *slash;
+
+	qbk_buf_reset(t->full);
+	if (out)
+		qbk_buf_addstr(t->full, "-");
+	else if (folder) {
+		qbk_buf_reset(t->fallback);
+		qbk_buf_addf(t->fallback, "%s-%s-%zu.snapshot",
+		    pk->coll != NULL ? pk->coll : "full", m->backup_id, i);
+		safe_name(pk->name, t->fallback->buf, t->name);
+		qbk_buf_reset(t->dir);
+		qbk_buf_addstr(t->dir, path);
+		qbk_buf_addf(t->full, "%s/%s", path, t->name->buf);
+	} else {
+		slash = strrchr(path, '/');
+		qbk_buf_reset(t->dir);
+		if (slash == NULL)
+			qbk_buf_addstr(t->dir, ".");
+		else
+			qbk_buf_add(t->dir, path, slash == path ? 1 :
+			    (size_t)(slash - path));
+		qbk_buf_reset(t->name);
+		qbk_buf_addstr(t->name, slash != NULL ? slash + 1 : path);
+		qbk_buf_addstr(t->full, path);
+		if (t->name->len == 0)
+			return qbk_err_set(err, QBK_E_USAGE, "'%s' is not a "
+			    "file name", path);
+	}
+	return 0;
+}
+
+/* A file (or a link that leads to none, or to a file) at ${path} would be
+ * replaced: refused without force.  A device or pipe is written in place,
+ * and a folder is written into. */
+static int
+refuse_existing(const char *path, struct qbk_err *err)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0)
+		return 0;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return 0;
+	return qbk_err_set(err, QBK_E_USAGE, "'%s' exists: give --force to "
+	    "replace it", path);
+}
+
 int
 qbk_restore_file(struct qbk_repo *repo, const struct qbk_manifest *m,
     const struct qbk_restore_opts *o, const char *path,
@@ -3118,6 +3178,7 @@ qbk_restore_file(struct qbk_repo *repo, const struct qbk_manifest *m,
 	struct member_names mn;
 	struct qbk_buf dir = QBK_BUF_INIT, name = QBK_BUF_INIT,
 	    full = QBK_BUF_INIT, fallback = QBK_BUF_INIT;
+	struct target t = { &dir, &name, &full, &fallback };
 	size_t n = 0, i;
 	int folder = write == NULL && is_dir(path), rc = -1;
 
@@ -3141,10 +3202,14 @@ qbk_restore_file(struct qbk_repo *repo, const struct qbk_manifest *m,
 		    "give an existing folder to write them all into");
 		goto out;
 	}
+	/* Refuse to replace a file before anything is written. */
+	for (i = 0; write == NULL && !o->force && i < n; i++)
+		if (target_path(m, path, folder, 0, &picks[i], i, &t,
+		    err) != 0 || refuse_existing(full.buf, err) != 0)
+			goto out;
 	for (i = 0; i < n; i++) {
 		struct file_out f;
 		struct qbk_restore_item *it;
-		const char *slash;
 		char sha[2 * 32 + 1];
 		int64_t t0 = qbk_clock_ms();
 
@@ -3155,35 +3220,9 @@ qbk_restore_file(struct qbk_repo *repo, const struct qbk_manifest *m,
 		f.src.o = o;
 		f.src.collection = picks[i].coll != NULL ? picks[i].coll : "";
 		f.src.total = picks[i].size;
-		qbk_buf_reset(&full);
-		if (write != NULL)
-			qbk_buf_addstr(&full, "-");
-		else if (folder) {
-			qbk_buf_reset(&fallback);
-			qbk_buf_addf(&fallback, "%s-%s-%zu.snapshot",
-			    picks[i].coll != NULL ? picks[i].coll : "full",
-			    m->backup_id, i);
-			safe_name(picks[i].name, fallback.buf, &name);
-			qbk_buf_reset(&dir);
-			qbk_buf_addstr(&dir, path);
-			qbk_buf_addf(&full, "%s/%s", path, name.buf);
-		} else {
-			slash = strrchr(path, '/');
-			qbk_buf_reset(&dir);
-			if (slash == NULL)
-				qbk_buf_addstr(&dir, ".");
-			else
-				qbk_buf_add(&dir, path, slash == path ? 1 :
-				    (size_t)(slash - path));
-			qbk_buf_reset(&name);
-			qbk_buf_addstr(&name, slash != NULL ? slash + 1 : path);
-			qbk_buf_addstr(&full, path);
-			if (name.len == 0) {
-				qbk_err_set(err, QBK_E_USAGE, "'%s' is not a "
-				    "file name", path);
-				goto out;
-			}
-		}
+		if (target_path(m, path, folder, write != NULL, &picks[i], i,
+		    &t, err) != 0)
+			goto out;
 		f.src.target = full.buf;
 		if (write == NULL && !folder &&
 		    open_special(full.buf, &f.fd, err) < 0)

@@ -227,8 +227,11 @@ typedef int qbk_restore_write_fn(void *, const void *, size_t,
  * to ${write}(${cookie}, ...) if ${write} is not NULL, else to the file
  * ${path}, atomically (temporary file, fsync, rename), or, if ${path} is a
  * folder, every chosen snapshot into it under its Qdrant name.  Exactly one
- * snapshot must be chosen unless ${path} is a folder (QBK_E_USAGE).  The
- * SHA-256 is checked as in qbk_extract; on failure no file is left. */
+ * snapshot must be chosen unless ${path} is a folder (QBK_E_USAGE).  A
+ * regular file that would be replaced is refused (QBK_E_USAGE, before
+ * anything is written) unless ${o}->force; a device or pipe is written in
+ * place.  The SHA-256 is checked as in qbk_extract; on failure no file is
+ * left. */
 int qbk_restore_file(struct qbk_repo *, const struct qbk_manifest *,
     const struct qbk_restore_opts *, const char *, qbk_restore_write_fn *,
     void *, struct qbk_restore_report *, struct qbk_err *);

@@ -83,6 +83,26 @@ test_expect_success '--to-file onto a named pipe writes into it and keeps it' '
 	cmp "$TEST_TMP/c1.snapshot" "$TEST_TMP/piped.snapshot"
 '
 
+test_expect_exit 2 '--to-file does not replace an existing file' '
+	echo precious >"$TEST_TMP/precious" &&
+	qbk-restore $Q --collection c1 --to-file "$TEST_TMP/precious"
+'
+test_expect_success '... says so in one line naming it and --force, and keeps it' '
+	test_grep "^qbk-restore: .*precious. exists: give --force to replace it$" "$TEST_TMP/stderr" &&
+	test_lines 1 "$TEST_TMP/stderr" &&
+	test "$(cat "$TEST_TMP/precious")" = precious
+'
+
+test_expect_success '--to-file --force replaces it' '
+	qbk-restore $Q --collection c1 --to-file "$TEST_TMP/precious" --force -q &&
+	cmp "$TEST_TMP/c1.snapshot" "$TEST_TMP/precious"
+'
+
+test_expect_success '--to-file onto a device writes into it without --force' '
+	qbk-restore $Q --collection c1 --to-file /dev/null -q &&
+	test -c /dev/null
+'
+
 test_expect_exit 2 '--to-file refuses to pick one of several snapshots' '
 	qbk-restore $Q --to-file "$TEST_TMP/both.snapshot"
 '
@@ -96,6 +116,18 @@ test_expect_success '--to-file into a folder writes every snapshot' '
 	qbk-restore $Q --to-file "$TEST_TMP/dir" -q &&
 	test "$(ls "$TEST_TMP/dir" | wc -l)" -eq 2 &&
 	cmp "$TEST_TMP/c1.snapshot" "$TEST_TMP/dir/$(ls "$TEST_TMP/dir" | grep "^c1-")"
+'
+
+test_expect_exit 2 '... but not over the files already there' '
+	ls -li "$TEST_TMP/dir" >"$TEST_TMP/dir.before" &&
+	qbk-restore $Q --to-file "$TEST_TMP/dir"
+'
+test_expect_success '... naming one, and writing none without --force' '
+	test_grep "dir/c[12]-.*exists: give --force" "$TEST_TMP/stderr" &&
+	ls -li "$TEST_TMP/dir" >"$TEST_TMP/dir.after" &&
+	test_cmp "$TEST_TMP/dir.before" "$TEST_TMP/dir.after" &&
+	qbk-restore $Q --to-file "$TEST_TMP/dir" --force -q &&
+	test "$(ls "$TEST_TMP/dir" | wc -l)" -eq 2
 '
 
 test_expect_success '--list shows what a backup holds' '
