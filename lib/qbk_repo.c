@@ -974,6 +974,50 @@ config_auth(struct qbk_repo *r, const struct qbk_buf *text,
 	return 0;
 }
 
+/* A key of a qbk repository: a key slot, or a manifest. */
+static int
+own_object(void *cookie, const char *key, const struct qbk_store_stat *st,
+    struct qbk_err *err)
+{
+	const char *name = key_basename(key);
+
+	(void)cookie;
+	(void)st;
+	(void)err;
+	if (strncmp(key, "keys/", 5) == 0)
+		return strlen(name) == QBK_REPO_SLOT_ID_LEN &&
+		    strspn(name, "0123456789abcdef") == QBK_REPO_SLOT_ID_LEN;
+	return qbk_manifest_id_valid(name) != 0;
+}
+
+/* Does the location of ${store}, whose ${config} qbk could not use, look
+ * like a qbk repository at all (a damaged one: exit 3), or like the folder
+ * or bucket of something else (exit 2)?  Its config is qbk's if it is a
+ * JSON object with a format and one of qbk's own members; otherwise the key
+ * slots or backups qbk names tell.  1, 0, or -1 when the listing fails
+ * (taken as qbk's: the config error stands). */
+static int
+looks_like_qbk(struct qbk_store *store, const struct qbk_buf *config)
+{
+	struct qbk_err lerr = QBK_ERR_INIT;
+	json_t *root;
+	int rc;
+
+	root = json_loadb(config->buf, config->len, 0, NULL);
+	rc = json_is_object(root) && json_object_get(root, "format") != NULL &&
+	    (json_object_get(root, "chunker") != NULL ||
+	    json_object_get(root, "encryption") != NULL ||
+	    json_object_get(root, "compression") != NULL);
+	json_decref(root);
+	if (rc)
+		return 1;
+	if ((rc = qbk_store_list(store, "keys/", 0, own_object, NULL,
+	    &lerr)) != 0)
+		return rc > 0 ? 1 : -1;
+	rc = qbk_store_list(store, "backups/", 0, own_object, NULL, &lerr);
+	return rc > 0 ? 1 : rc;
+}
+
 int
 qbk_repo_open(const char *location, const struct qbk_repo_secret *sec,
     struct qbk_repo **out, struct qbk_err *err)
@@ -1018,8 +1062,16 @@ qbk_repo_open_with(const char *location, const struct qbk_store_opts *sopts,
 		}
 		goto err;
 	}
-	if (config_parse(r, text.buf, text.len, err) != 0 ||
-	    unlock_keys(r, sec, &ui, err) != 0 ||
+	if (config_parse(r, text.buf, text.len, err) != 0) {
+		if (err->code == QBK_E_INTEGRITY &&
+		    looks_like_qbk(r->store, &text) == 0) {
+			qbk_err_set(err, QBK_E_CONFIG, "'%s' is not a qbk "
+			    "repository (its config is not qbk's)", location);
+			qbk_err_hint(err, "check [repository] location");
+		}
+		goto err;
+	}
+	if (unlock_keys(r, sec, &ui, err) != 0 ||
 	    config_auth(r, &text, sec, &ui, err) != 0)
 		goto err;
 	setup_codec(r);

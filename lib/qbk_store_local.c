@@ -736,6 +736,12 @@ qbk_store_local_open(const char *path, const struct qbk_store_opts *opts,
 		return qbk_err_set(err, QBK_E_CONFIG,
 		    "no repository location given");
 	if (stat(path, &st) == -1) {
+		/* A location that cannot be a folder is the operator's
+		 * mistake (exit 2), like one that does not exist. */
+		if (errno == ENOTDIR)
+			return qbk_err_set(err, QBK_E_CONFIG,
+			    "repository '%s' is not a folder: part of its "
+			    "path is a file", path);
 		if (errno != ENOENT)
 			return qbk_err_sys(err, QBK_E_IO,
 			    "cannot access repository '%s'", path);
@@ -750,7 +756,7 @@ qbk_store_local_open(const char *path, const struct qbk_store_opts *opts,
 		    QBK_FS_NOSYNC : 0, err))
 			return -1;
 	} else if (!S_ISDIR(st.st_mode)) {
-		return qbk_err_set(err, QBK_E_IO,
+		return qbk_err_set(err, QBK_E_CONFIG,
 		    "repository '%s' is not a folder", path);
 	}
 	l = qbk_xcalloc(1, sizeof(*l));

@@ -200,6 +200,49 @@ test_expect_exit 2 'Argon2id memory below the minimum' '
 	qbk-init -c /dev/null --repo "$TEST_TMP/bad3" --kdf-memlimit 1
 '
 
+test_expect_exit 2 'a file as the repository is a configuration error' '
+	echo not-a-folder >"$TEST_TMP/afile" &&
+	qbk-key -c /dev/null --repo "$TEST_TMP/afile" list
+'
+test_expect_success '... naming it' '
+	test_grep "repository .*/afile. is not a folder" "$TEST_TMP/stderr"
+'
+test_expect_exit 2 '... also below it, and for qbk-init' '
+	! qbk-key -c /dev/null --repo "$TEST_TMP/afile/sub" list 2>"$TEST_TMP/err" &&
+	test_grep "afile/sub. is not a folder" "$TEST_TMP/err" &&
+	test "$(qbk-key -c /dev/null --repo "$TEST_TMP/afile/sub" list 2>/dev/null; echo $?)" = 2 &&
+	qbk-init $FAST --repo "$TEST_TMP/afile"
+'
+
+test_expect_exit 2 'a folder of another tool is not a qbk repository' '
+	printf "[core]\n\trepositoryformatversion = 0\n" >"$TEST_TMP/gitconfig" &&
+	repo_put foreign config "$TEST_TMP/gitconfig" &&
+	qbk-key -c /dev/null --repo "$(repo_location foreign)" list
+'
+test_expect_success '... says so' '
+	test_grep "^qbk-key: .*foreign. is not a qbk repository \(its config is not qbk.s\)$" "$TEST_TMP/stderr"
+'
+test_expect_exit 2 '... also when its config is JSON' '
+	printf "{\"version\": 2, \"id\": \"x\"}\n" >"$TEST_TMP/otherjson" &&
+	repo_put foreign2 config "$TEST_TMP/otherjson" &&
+	qbk-key -c /dev/null --repo "$(repo_location foreign2)" list
+'
+
+test_expect_exit 3 'a qbk repository whose config is damaged is damaged data' '
+	qbk-init $FAST --repo "$(repo_location damaged)" -q &&
+	printf "{\"format\": 1, garbled" >"$TEST_TMP/garbled" &&
+	repo_put damaged config "$TEST_TMP/garbled" &&
+	qbk-key -c /dev/null --repo "$(repo_location damaged)" list
+'
+test_expect_success '... said so' '
+	test_grep "repository config is not JSON" "$TEST_TMP/stderr"
+'
+test_expect_exit 3 '... also when only its key slots show it is qbk s' '
+	printf "\001\002 garbage" >"$TEST_TMP/garbage" &&
+	repo_put damaged config "$TEST_TMP/garbage" &&
+	qbk-key -c /dev/null --repo "$(repo_location damaged)" list
+'
+
 test_expect_exit 2 'no location at all' '
 	qbk-init $FAST
 '
