@@ -80,6 +80,7 @@ struct xfer {
 	uint64_t answer_len;	/* buffered answer bytes this attempt */
 	int64_t t_win;		/* body speed window: start (ms) ... */
 	curl_off_t win_dl;	/* ... and bytes received at its start */
+	char location[512];
 
 	/* Download. */
 	qbk_http_write_fn *write;
@@ -365,6 +366,9 @@ qbk_http_status_text(long status)
 		long status;
 		const char *text;
 	} texts[] = {
+		{ 301, "moved permanently" }, { 302, "found" },
+		{ 303, "see other" }, { 307, "temporary redirect" },
+		{ 308, "permanent redirect" },
 		{ 400, "bad request" }, { 401, "unauthorized" },
 		{ 403, "forbidden" }, { 404, "not found" },
 		{ 405, "method not allowed" }, { 408, "request timeout" },
@@ -426,7 +430,16 @@ qbk_http_resp_err(const struct qbk_http_resp *resp, const char *text,
 		code = QBK_E_NOTFOUND;
 	else
 		code = QBK_E_HTTP;
-	if (b.len > 0)
+	if (status >= 300 && status < 400 && resp->location[0] != '\0') {
+		/* Redirects are never followed (an API key or a signature
+		 * must not go where it was not configured to): say where
+		 * this one leads instead of the page that goes with it. */
+		char *to = qbk_http_redact_url(resp->location);
+
+		qbk_err_set(err, code, "HTTP %ld (%s), redirecting to '%s'",
+		    status, *phrase != '\0' ? phrase : "redirect", to);
+		free(to);
+	} else if (b.len > 0)
 		qbk_err_set(err, code, "HTTP %ld: %s", status, b.buf);
 	else if (*phrase != '\0')
 		qbk_err_set(err, code, "HTTP %ld (%s)", status, phrase);
@@ -554,6 +567,7 @@ header_cb(char *line, size_t size, size_t n, void *arg)
 		x->ranges = 0;
 		x->etag[0] = x->crange[0] = x->ctype[0] = '\0';
 		x->cdisp[0] = x->lastmod[0] = x->retry_after[0] = '\0';
+		x->location[0] = '\0';
 	} else if (header_is(line, len, "content-length", &v, &vlen)) {
 		header_value(num, sizeof(num), v, vlen);
 		x->clen = strtoll(num, NULL, 10);
@@ -572,6 +586,8 @@ header_cb(char *line, size_t size, size_t n, void *arg)
 		header_value(x->lastmod, sizeof(x->lastmod), v, vlen);
 	} else if (header_is(line, len, "retry-after", &v, &vlen)) {
 		header_value(x->retry_after, sizeof(x->retry_after), v, vlen);
+	} else if (header_is(line, len, "location", &v, &vlen)) {
+		header_value(x->location, sizeof(x->location), v, vlen);
 	} else if ((len == 2 && line[0] == '\r') || (len == 1 &&
 	    line[0] == '\n')) {
 		/* End of the headers of a final response. */
@@ -1100,6 +1116,7 @@ fill_resp(struct xfer *x)
 	memcpy(r->etag, x->etag, sizeof(r->etag));
 	memcpy(r->last_modified, x->lastmod, sizeof(r->last_modified));
 	r->too_large = x->too_large;
+	memcpy(r->location, x->location, sizeof(r->location));
 	if (x->mode == MODE_DOWNLOAD) {
 		r->bytes = x->delivered;
 		r->content_length = is_2xx(x->status) ? x->total : x->clen;

@@ -119,6 +119,7 @@ struct qbk_http_resp {
 	char content_disposition[256];
 	char etag[128];
 	char last_modified[64];
+	char location[512];	/* of a redirect: never followed */
 };
 
 /** qbk_http_resp_init(r): make ${r} empty (content_length -1). */
@@ -222,7 +223,9 @@ void qbk_http_set_error_text(struct qbk_http *, qbk_http_text_fn *);
 
 /** qbk_http_resp_err(resp, text, err): set ${err} for the HTTP error in
  * ${resp}: "HTTP 404: <text>" (or "HTTP 503 (service unavailable)" if
- * ${text} is NULL or empty), with " (after N attempts)" when retried.
+ * ${text} is NULL or empty), with " (after N attempts)" when retried; a
+ * redirect says where it leads instead: "HTTP 301 (moved permanently),
+ * redirecting to '<Location without credentials and query>'".
  * ${text} is made one line (control characters become spaces) and capped.
  * Code: 401/403 QBK_E_AUTH, 404 QBK_E_NOTFOUND, else QBK_E_HTTP;
  * ${err->http_status} is set.  Returns -1. */

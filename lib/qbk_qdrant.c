@@ -181,7 +181,15 @@ failed(const struct qbk_http_resp *resp, struct qbk_err *err,
 			err->code = QBK_E_INTEGRITY;
 		else if (envelope && err->code == QBK_E_HTTP)
 			err->code = QBK_E_QDRANT;
-		if (resp->status == 401)
+		if (resp->status >= 300 && resp->status < 400) {
+			/* The configured URL is not Qdrant's: fix it. */
+			err->code = QBK_E_CONFIG;
+			qbk_err_hint(err, "qbk does not follow redirects, so "
+			    "that the API key goes nowhere else: set [qdrant] "
+			    "url (or --url) to %s", resp->location[0] != '\0' ?
+			    "where it leads, if that is Qdrant" : "Qdrant's "
+			    "own address");
+		} else if (resp->status == 401)
 			qbk_err_hint(err, "check the API key (api_key_file in "
 			    "qbk.conf or QBK_API_KEY)");
 		else if (resp->status == 403 &&

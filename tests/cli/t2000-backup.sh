@@ -208,4 +208,14 @@ test_expect_success '... and works with the key from QBK_API_KEY' '
 	QBK_API_KEY=s3cret qbk-backup --url $SIM_URL --repo $R -c /dev/null -q
 '
 
+test_expect_exit 2 'a Qdrant URL that answers with a redirect' '
+	sim_fault "{\"path\":\"/\",\"count\":-1,\"status\":301,\"headers\":{\"Location\":\"https://qdrant.example:6333/collections\"}}" &&
+	QBK_API_KEY=s3cret qbk-backup --url $SIM_URL --repo $R -c /dev/null
+'
+test_expect_success '... is not followed: the message names the target and what to do' '
+	test_grep "HTTP 301 \(moved permanently\), redirecting to .https://qdrant.example:6333/collections." "$TEST_TMP/stderr" &&
+	test_grep "^hint: qbk does not follow redirects.*set \[qdrant\] url" "$TEST_TMP/stderr" &&
+	sim_api DELETE /__sim/faults >/dev/null
+'
+
 test_done

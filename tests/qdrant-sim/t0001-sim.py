@@ -1056,7 +1056,8 @@ def _raw_get(port, path, timeout=10):
     return st, hd, body, err
 
 
-@test("faults: status (503, 429 Retry-After), delay, count, GET/DELETE")
+@test("faults: status (503, 429 Retry-After, 301 Location), delay, count, "
+      "GET/DELETE")
 def t_faults_status():
     S.r("POST", "/__sim/faults", {"rules": [
         {"method": "GET", "path": "/collections", "status": 503,
@@ -1086,6 +1087,14 @@ def t_faults_status():
     st, h, b = S.req("GET", "/collections")
     eq((st, b), (500, b"boom"), "custom body")
     S.r("DELETE", "/__sim/faults")
+    S.r("POST", "/__sim/faults", {"path": "/", "status": 301, "headers": {
+        "Location": "https://elsewhere.example/collections"}})
+    st, h, b = S.req("GET", "/collections")
+    eq((st, h.get("location")), (301, "https://elsewhere.example/collections"),
+       "a redirect with its Location")
+    check(h.get("content-type") == "text/html" and
+          b"<title>301 Moved Permanently</title>" in b, "as nginx's page")
+    eq(S.req("GET", "/collections")[0], 200, "once")
 
 
 @test("faults: upsert lands exactly when the matching request arrives")

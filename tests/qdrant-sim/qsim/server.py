@@ -1,6 +1,7 @@
 """HTTP front end: routing, auth, envelopes, downloads, uploads, faults."""
 
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -540,7 +541,17 @@ class Handler(BaseHTTPRequestHandler):
         elif rule.get("retry_after") is not None:
             headers["Retry-After"] = str(rule.get("retry_after"))
         body = rule.get("body")
-        if body is None:
+        if body is None and 300 <= st < 400:
+            # A redirect as a reverse proxy (nginx) answers it: a small
+            # HTML page; the target is in a "Location" header if given.
+            reason = http.client.responses.get(st, "Redirect")
+            page = ("<html>\r\n<head><title>%d %s</title></head>\r\n"
+                    "<body>\r\n<center><h1>%d %s</h1></center>\r\n"
+                    "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+                    % (st, reason, st, reason))
+            self.send_raw(st, page.encode(), headers.pop(
+                "Content-Type", "text/html"), headers.items())
+        elif body is None:
             text = DEFAULT_TEXT.get(st, "Service internal error: simulated "
                                         "fault")
             self.send_json(st, {"status": {"error": text},
