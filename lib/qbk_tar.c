@@ -8,6 +8,7 @@
 #include "qbk_buf.h"
 #include "qbk_err.h"
 #include "qbk_ingest.h"
+#include "qbk_manifest.h"
 #include "qbk_tar.h"
 
 struct source {
@@ -16,6 +17,8 @@ struct source {
 	struct qbk_err err;	/* the callback's error */
 	int failed;		/* the callback failed */
 	int eof;		/* the callback said end of stream */
+	struct qbk_err bad;	/* a member qbk cannot record */
+	int refused;
 	struct qbk_ingest_entry *entries;
 	size_t n, alloc;
 };
@@ -43,17 +46,33 @@ source_read(struct archive *a, void *cookie, const void **buf)
 	return (la_ssize_t)len;
 }
 
-static void
+/*
+ * A member name longer than a manifest records (QBK_MANIFEST_MAX_STR) is
+ * refused here, as the snapshot is read, rather than when the manifest is
+ * written after every chunk is stored: Qdrant cannot make or unpack such a
+ * member (Linux's PATH_MAX is 4096 with the NUL), so the archive is damaged
+ * or not Qdrant's, and a restore could not put it back anyway.
+ */
+static int
 add_entry(struct source *s, struct archive_entry *e)
 {
 	struct qbk_ingest_entry *x;
 	const char *path = archive_entry_pathname(e);
 	int64_t size = archive_entry_size(e);
+	size_t len;
 
 	if (path == NULL)
 		path = "";
 	while (path[0] == '.' && path[1] == '/')
 		path += 2;
+	if ((len = strlen(path)) > QBK_MANIFEST_MAX_STR) {
+		qbk_err_set(&s->bad, QBK_E_INTEGRITY, "snapshot member "
+		    "'%.60s...' has a name of %zu bytes: more than the %d a "
+		    "backup records, and than a path on Linux can be", path,
+		    len, QBK_MANIFEST_MAX_STR);
+		s->refused = 1;
+		return -1;
+	}
 	if (s->n == s->alloc) {
 		s->alloc = s->alloc ? s->alloc * 2 : 64;
 		s->entries = qbk_xrealloc(s->entries,
@@ -73,6 +92,7 @@ add_entry(struct source *s, struct archive_entry *e)
 		x->type = 'o';
 		break;
 	}
+	return 0;
 }
 
 int
@@ -92,6 +112,7 @@ qbk_tar_check(qbk_tar_next_fn *next, void *cookie,
 	s.next = next;
 	s.cookie = cookie;
 	qbk_err_clear(&s.err);
+	qbk_err_clear(&s.bad);
 	if ((a = archive_read_new()) == NULL)
 		return qbk_err_set(err, QBK_E_NOMEM, "cannot start libarchive");
 	archive_read_support_format_tar(a);
@@ -104,7 +125,12 @@ qbk_tar_check(qbk_tar_next_fn *next, void *cookie,
 	}
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK ||
 	    r == ARCHIVE_WARN) {
-		add_entry(&s, e);
+		if (add_entry(&s, e) != 0) {
+			*err = s.bad;
+			archive_read_free(a);
+			qbk_tar_entries_free(s.entries, s.n);
+			return -1;
+		}
 		if (archive_read_data_skip(a) < ARCHIVE_WARN) {
 			r = ARCHIVE_FATAL;
 			break;

@@ -191,6 +191,23 @@ test_expect_success '... and restores with its indexes' '
 	test "$(json_get "$TEST_TMP/info" "list(d[\"result\"][\"payload_schema\"])")" = "[\"category\"]"
 '
 
+test_expect_success 'a collection whose snapshots hold a member name of 5004 bytes' '
+	sim_generate ln 50 4 5 &&
+	LONG=$(python3 -c "print(\"0/\" + \"dd/\" * 1667 + \"x\")") &&
+	sim_api POST /__sim/extra_member "{\"collection\":\"ln\",\"name\":\"$LONG\",\"data\":\"x\"}" >/dev/null &&
+	N=$(count_backups)
+'
+test_expect_exit 3 '... cannot be backed up' '
+	qbk-backup $Q --collection ln
+'
+test_expect_success '... fails as the snapshot is read, naming the member, and records nothing' '
+	test_grep "snapshot member .0/dd/dd/dd/.*\.\.\.. has a name of 5004 bytes" "$TEST_TMP/stderr" &&
+	test_lines 1 "$TEST_TMP/stderr" &&
+	test "$(count_backups)" -eq "$N" &&
+	sim_api POST /__sim/extra_member "{\"collection\":\"ln\",\"clear\":true}" >/dev/null &&
+	qbk-backup $Q --collection ln -q
+'
+
 test_expect_success 'a Qdrant that wants an API key' '
 	sim_start --api-key s3cret &&
 	sim_generate c9 100 8 3

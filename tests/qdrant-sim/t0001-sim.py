@@ -1002,6 +1002,26 @@ def t_stream():
     eq((st, body), (404, b"Not found: shard 3 not found"), "unknown shard")
 
 
+@test("extra_member: a 5004-byte member name in shard and collection "
+      "snapshots, until cleared")
+def t_extra_member():
+    long = "0/" + "dd/" * 1667 + "x"
+    eq(S.r("POST", "/__sim/extra_member", {"collection": "dd", "name": long,
+                                           "data": "hi"})["members"],
+       [long], "added")
+    st, h, b = S.req("GET", "/collections/dd/shards/0/snapshot")
+    t, ms = tar_members(b)
+    eq(len(long.encode()), 5004, "name length")
+    eq(t.extractfile(ms[long]).read(), b"hi", "in the shard snapshot")
+    d, b = snapshot(S, "dd")
+    t, ms = tar_members(b)
+    check(long in ms, "in the collection snapshot")
+    S.r("DELETE", "/collections/dd/snapshots/%s" % d["name"])
+    S.r("POST", "/__sim/extra_member", {"collection": "dd", "clear": True})
+    st, h, b = S.req("GET", "/collections/dd/shards/0/snapshot")
+    check(long not in tar_members(b)[1], "cleared")
+
+
 @test("full snapshot: layout, list, download, delete; no REST recover")
 def t_full():
     S.r("POST", "/collections/aliases", {"actions": [

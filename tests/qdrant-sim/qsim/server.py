@@ -1043,6 +1043,26 @@ class Handler(BaseHTTPRequestHandler):
                                    b.get("fraction", 0.02),
                                    b.get("seed", 1), self.node))
                 return
+            elif path == "/__sim/extra_member" and method == "POST":
+                # Members added to every later snapshot of a collection
+                # (collection and shard snapshots): odd archives, such as
+                # a member name longer than a file system allows.
+                b = self.json_body()
+                coll = sim.find(str(b.get("collection")))
+                if coll is None:
+                    raise ApiError(404, "Not found: no such collection")
+                with coll.lock:
+                    if b.get("clear"):
+                        coll.extra_members = []
+                    elif not isinstance(b.get("name"), str) or \
+                            not b["name"]:
+                        raise ApiError(400, "Bad request: name is required")
+                    else:
+                        coll.extra_members.append(
+                            (b["name"], str(b.get("data", "")).encode()))
+                    names = [n for n, _ in coll.extra_members]
+                self.ok({"collection": coll.name, "members": names})
+                return
             elif path == "/__sim/tamper" and method == "POST":
                 b = self.json_body()
                 try:

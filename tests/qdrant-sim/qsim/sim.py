@@ -207,6 +207,8 @@ class Collection:
         # order, as shard_key_mapping.json lists them
         self.key_map = []
         self.rings = {}
+        # [(name, data)] added to every snapshot (POST /__sim/extra_member)
+        self.extra_members = []
         self.rebuild_rings()
 
     @property

@@ -140,6 +140,8 @@ def collection_plan(sim, node, coll):
              for e in coll.key_map]))
         plan.mem_file("payload_index.json",
                       dumps({"schema": coll.payload_schema}))
+        for name, data in list(coll.extra_members):
+            plan.mem_file(name, data)
         plan.finish()
     except BaseException:
         plan.close()
@@ -174,6 +176,8 @@ def shard_plan(node, coll, sid, nested=True):
                       replica_state_json(node, coll, sid))
         plan.mem_file("shard_config.json", '{"type":"ReplicaSet"}')
         rep.capture(plan, "", nested=nested, wal_mode="empty")
+        for name, data in list(coll.extra_members):
+            plan.mem_file(name, data)
         plan.finish()
     except BaseException:
         plan.close()
