@@ -1014,6 +1014,34 @@ tls_final(CURLcode cc)
 }
 
 /*
+ * A redirect is never followed: the request is signed for the endpoint
+ * configured, and a signed request must go nowhere else.  Say where it
+ * leads (libcurl resolves the Location header; without credentials or
+ * query), as a configuration error.
+ */
+static void
+redirect_err(struct xfer *x, struct qbk_err *err)
+{
+	char *loc = NULL, *to;
+	size_t len;
+
+	if (err == NULL)
+		return;
+	err->code = QBK_E_CONFIG;
+	if (curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc) ==
+	    CURLE_OK && loc != NULL && (to = qbk_http_redact_url(loc)) !=
+	    NULL) {
+		len = strlen(err->msg);
+		snprintf(err->msg + len, sizeof(err->msg) - len,
+		    ", redirecting to '%s'", to);
+		free(to);
+	}
+	qbk_err_hint(err, "qbk does not follow redirects, so that signed "
+	    "requests go nowhere else: set s3_endpoint (and s3_region, "
+	    "s3_uri_style) to the endpoint of the bucket");
+}
+
+/*
  * Outcome of an attempt: 0 done, 1 retry, -1 failed for good; ${err} says
  * why (also for a retry, so that the last one is reported).
  */
@@ -1090,7 +1118,9 @@ xfer_outcome(struct xfer *x, CURLcode cc, const char *method,
 		    msg.len > 0 ? ": " : "", msg.buf);
 		if (err != NULL)
 			err->http_status = status;
-		if (ec == QBK_E_AUTH)
+		if (status >= 300 && status < 400)
+			redirect_err(x, err);
+		else if (ec == QBK_E_AUTH)
 			qbk_err_hint(err, "check the S3 credentials "
 			    "($AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY or "
 			    "s3_access_key_file, s3_secret_key_file) and "

@@ -559,6 +559,17 @@ test_expect_success 'virtual-host addressing (s3_uri_style = host), over HTTPS t
 s3_proxy_stop
 S3_PROXY_URL=$PROXY1_URL S3_PROXY_PID=$PROXY1_PID AWS_ENDPOINT_URL=$PROXY1_URL
 
+test_expect_exit 2 'an S3 endpoint that answers with a redirect' '
+	s3_proxy_fault "{\"path\":\"/\",\"status\":307,\"location\":\"https://qbk.s3.eu-west-1.amazonaws.com/r1/config?X-Amz-Signature=abc\",\"count\":-1}" &&
+	qbk-verify $P
+'
+test_expect_success '... is not followed: the message names the target and what to do' '
+	s3_proxy_fault clear &&
+	test_grep "HTTP 307 TemporaryRedirect.*redirecting to .https://qbk.s3.eu-west-1.amazonaws.com/r1/config.$" "$TEST_TMP/stderr" &&
+	test_grep "^hint: qbk does not follow redirects.*s3_endpoint" "$TEST_TMP/stderr" &&
+	qbk-verify $P -q
+'
+
 test_expect_success 's3rver stopped in the middle: the backup fails, then succeeds' '
 	repo_s3_objects r2 backups >"$TEST_TMP/bk1" &&
 	sim_generate big 40000 64 7 &&
