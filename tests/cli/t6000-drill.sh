@@ -159,16 +159,19 @@ test_expect_success '... saying the restore failed, and removing its scratch col
 	no_scratch
 '
 
+# The signal tests hold the drill at a request (the simulator's fault
+# action hold) until the signal is sent: no race with a drill that
+# finishes first on a fast machine or stalls on a busy one.
 test_expect_success 'a drill killed with SIGKILL leaves scratch collections ...' '
-	sim_fault "{\"path_regex\":\"/snapshots/upload\",\"delay_ms\":3000,\"count\":1}" &&
+	sim_hold "\"path_regex\":\"/snapshots/upload\",\"count\":1" &&
 	{ qbk-drill $Q --backup "$B1" --collection c1 -q >/dev/null 2>&1 & pid=$!; } &&
-	wait_scratch &&
+	sim_held && wait_scratch &&
 	kill -KILL $pid && { wait $pid; true; } &&
+	sim_release &&
 	test -n "$(scratch)"
 '
 
 test_expect_success '... which the next drill removes' '
-	sleep 3 &&
 	L=$(scratch) &&
 	qbk-drill $Q --collection c2 --json >"$TEST_TMP/d.json" &&
 	test "$(json_get "$TEST_TMP/d.json" "d[\"ok\"]")" = true &&
@@ -211,20 +214,23 @@ test_expect_success '... and removes them once that lock is gone' '
 '
 
 test_expect_exit 143 'a drill stopped with SIGTERM ...' '
-	sim_fault "{\"path_regex\":\"/snapshots/upload\",\"delay_ms\":3000,\"count\":1}" &&
+	sim_hold "\"path_regex\":\"/snapshots/upload\",\"count\":1" &&
 	qbk-drill $Q --backup "$B1" --collection c1 -q & pid=$!
-	wait_scratch && kill -TERM $pid && wait $pid
+	sim_held && wait_scratch && kill -TERM $pid
+	wait $pid
 '
 
 test_expect_success '... removes its scratch collections and records nothing' '
+	sim_release &&
 	no_scratch &&
 	test "$(repo_keys repo drills | wc -l)" = "$NDRILLS"
 '
 
 test_expect_exit 130 'a drill stopped with SIGINT (^C) once its scratch collection exists ...' '
-	sim_fault "{\"path_regex\":\"/points/scroll\",\"delay_ms\":3000,\"count\":1}" &&
+	sim_hold "\"path_regex\":\"^/collections/qbk-drill-[^/]*/points/scroll\",\"count\":1" &&
 	qbk-drill $Q --backup "$B1" --collection c1 --validation exhaustive -q & pid=$!
-	wait_scratch && sleep 0.5 && kill -INT $pid && wait $pid
+	sim_held && wait_scratch && kill -INT $pid
+	wait $pid
 '
 
 test_expect_success '... removes its scratch collections and records nothing' '
