@@ -30,6 +30,7 @@ backup_c1() {
 restores_ok() {
 	_id= &&
 	eval "_id=\$B$1" &&
+	rm -f "$TEST_TMP/r$1.snapshot" &&
 	qbk-restore $Q --backup "$_id" --collection c1 --to-file "$TEST_TMP/r$1.snapshot" -q &&
 	test "$(sha256sum <"$TEST_TMP/r$1.snapshot" | cut -d" " -f1)" = \
 	    "$(json_get "$TEST_TMP/b$1.json" 'd["collections"][0]["sha256"]')"
@@ -137,13 +138,12 @@ test_expect_success 'orphan twins and unreferenced chunks are removed' '
 '
 
 test_expect_success 'start a slow backup that holds the shared lock' '
-	sim_fault "{\"method\":\"GET\",\"path\":\"/collections/c1/shards/\",\"rate_bytes_per_sec\":100000,\"count\":1}" &&
+	sim_hold "\"method\":\"GET\",\"path\":\"/collections/c1/shards/\",\"count\":1" &&
 	sim_api POST /__sim/mutate "{\"collection\":\"c1\",\"fraction\":0.5,\"seed\":9}" >/dev/null &&
 	{ qbk-backup $Q --collection c1 --json >"$TEST_TMP/b5.json" 2>"$TEST_TMP/b5.err" & } &&
 	BG=$! &&
-	n=0 && while [ "$(repo_keys repo locks | wc -l)" -eq 0 ] && [ $n -lt 100 ]; do
-		sleep 0.1; n=$((n + 1)); done &&
-	test $n -lt 100
+	sim_held &&
+	test "$(repo_keys repo locks | wc -l)" -eq 1
 '
 
 test_expect_exit 4 'a prune while a backup runs exits 4' '
@@ -155,6 +155,7 @@ test_expect_success '... naming the holder, and nothing was removed' '
 '
 
 test_expect_success 'the backup completes, and a prune afterwards too' '
+	sim_release &&
 	wait "$BG" &&
 	B5=$(json_get "$TEST_TMP/b5.json" "d[\"backup_id\"]") &&
 	qbk-prune $P --keep-last 1 -q &&

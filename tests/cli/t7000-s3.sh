@@ -574,6 +574,9 @@ test_expect_success 's3rver stopped in the middle: the backup fails, then succee
 	repo_s3_objects r2 backups >"$TEST_TMP/bk1" &&
 	sim_generate big 40000 64 7 &&
 	before=$(repo_s3_objects r2 data | wc -l) &&
+	# At 2 MB/s the snapshot takes seconds, however fast the machine: the
+	# backup is still running when s3rver stops.
+	sim_fault "{\"method\":\"GET\",\"path\":\"/collections/big/shards/\",\"rate_bytes_per_sec\":2000000,\"count\":1}" &&
 	{ qbk-backup $Q --collection big -q 2>"$TEST_TMP/err" & pid=$!; } &&
 	n=0 && while [ "$(repo_s3_objects r2 data | wc -l)" -le "$before" ] && [ $n -lt 200 ]; do
 		sleep 0.05; n=$((n + 1)); done &&
