@@ -74,6 +74,7 @@ test_expect_success 'every visible backup restores to its recorded SHA-256' '
 	for m in "$R"/backups/*; do
 		case $m in *.copy) continue ;; esac
 		id=$(basename "$m")
+		rm -f "$TEST_TMP/c1.snap" &&
 		qbk-restore $Q --backup "$id" --collection c1 --to-file "$TEST_TMP/c1.snap" -q &&
 		test -s "$TEST_TMP/c1.snap" || bad=1
 	done &&
