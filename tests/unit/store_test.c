@@ -157,8 +157,9 @@ open_locations(void **state)
 	assert_int_equal(qbk_store_open(odd, &o, &s, &err), 0);
 	assert_int_equal(qbk_store_close(s, &err), 0);
 	assert_int_equal(tu_write_file(file, "x"), 0);
+	/* A file is the operator's mistake (exit 2), like a bad location. */
 	assert_int_equal(qbk_store_open(file, &o, &s, &err), -1);
-	assert_int_equal(err.code, QBK_E_IO);
+	assert_int_equal(err.code, QBK_E_CONFIG);
 	assert_non_null(strstr(err.msg, "is not a folder"));
 	free(repo);
 	free(file);
