@@ -84,8 +84,12 @@ _test_cleanup() {
 		echo "# scratch folder kept: $TEST_TMP"
 	fi
 }
+# A signal ends the test through exit, so that the EXIT trap stops its
+# servers (a reader of its output that goes away sends SIGPIPE).
 trap _test_cleanup EXIT
+trap 'exit 129' HUP
 trap 'exit 130' INT
+trap 'exit 141' PIPE
 trap 'exit 143' TERM
 
 test_description() {
