@@ -42,6 +42,7 @@ struct qbk_lock {
 	pthread_cond_t cv;	/* CLOCK_MONOTONIC */
 	pthread_t thread;
 	int have_thread;
+	int parked;		/* the thread waits on cv for the first time */
 	int stop;		/* release asks the thread to end */
 	int lost;		/* the lock is gone: lost_err says why */
 	struct qbk_err lost_err;
@@ -613,6 +614,8 @@ refresher(void *arg)
 	unsigned failures = 0;
 
 	pthread_mutex_lock(&l->mu);
+	l->parked = 1;
+	pthread_cond_broadcast(&l->cv);
 	while (!l->stop && !l->lost) {
 		struct qbk_err e = QBK_ERR_INIT;
 		struct timespec ts;
@@ -679,6 +682,13 @@ start_refresher(struct qbk_lock *l, struct qbk_err *err)
 		    "that refreshes the repository lock");
 	}
 	l->have_thread = 1;
+	/* Return only once the thread waits: it then holds no lock of the C
+	 * library or of a sanitizer's allocator, so that a fork(2) of the
+	 * holder (tests do) gives the child a usable heap. */
+	pthread_mutex_lock(&l->mu);
+	while (!l->parked)
+		pthread_cond_wait(&l->cv, &l->mu);
+	pthread_mutex_unlock(&l->mu);
 	return 0;
 }
 
