@@ -47,11 +47,36 @@ qbk_ctx_free(struct qbk_ctx *ctx)
 }
 
 int
+qbk_qdrant_open(const struct qbk_config *cfg, const char *url,
+    const char *api_key, volatile sig_atomic_t *cancel,
+    struct qbk_qdrant **out, struct qbk_err *err)
+{
+	struct qbk_http_opts ho;
+
+	qbk_http_opts_init(&ho);
+	ho.base_url = url;
+	ho.api_key = api_key;
+	ho.ca_file = cfg->qdrant.ca_file;
+	ho.insecure = !cfg->qdrant.tls_verify;
+	if (cfg->qdrant.connect_timeout > 0)
+		ho.connect_timeout_ms = (long)cfg->qdrant.connect_timeout;
+	if (cfg->qdrant.timeout > 0)
+		ho.timeout_ms = (long)cfg->qdrant.timeout;
+	if (cfg->qdrant.stall_timeout > 0)
+		ho.low_speed_time = (long)(cfg->qdrant.stall_timeout / 1000);
+	if (cfg->qdrant.retries >= 0)
+		ho.retries = (unsigned)cfg->qdrant.retries;
+	if (cfg->qdrant.retry_delay > 0)
+		ho.retry_base_ms = cfg->qdrant.retry_delay;
+	ho.cancel = cancel;
+	return qbk_qdrant_new(out, &ho, err);
+}
+
+int
 qbk_ctx_qdrant(struct qbk_ctx *ctx, const char *url, struct qbk_qdrant **out,
     struct qbk_err *err)
 {
 	struct qbk_config_secret key = QBK_CONFIG_SECRET_INIT;
-	struct qbk_http_opts ho;
 	int rc;
 
 	*out = NULL;
@@ -61,24 +86,8 @@ qbk_ctx_qdrant(struct qbk_ctx *ctx, const char *url, struct qbk_qdrant **out,
 	}
 	if (qbk_config_api_key(&ctx->cfg, &key, err) != 0)
 		return -1;
-	qbk_http_opts_init(&ho);
-	ho.base_url = url != NULL ? url : ctx->cfg.qdrant.url;
-	ho.api_key = key.data;
-	ho.ca_file = ctx->cfg.qdrant.ca_file;
-	ho.insecure = !ctx->cfg.qdrant.tls_verify;
-	if (ctx->cfg.qdrant.connect_timeout > 0)
-		ho.connect_timeout_ms = (long)ctx->cfg.qdrant.connect_timeout;
-	if (ctx->cfg.qdrant.timeout > 0)
-		ho.timeout_ms = (long)ctx->cfg.qdrant.timeout;
-	if (ctx->cfg.qdrant.stall_timeout > 0)
-		ho.low_speed_time =
-		    (long)(ctx->cfg.qdrant.stall_timeout / 1000);
-	if (ctx->cfg.qdrant.retries >= 0)
-		ho.retries = (unsigned)ctx->cfg.qdrant.retries;
-	if (ctx->cfg.qdrant.retry_delay > 0)
-		ho.retry_base_ms = ctx->cfg.qdrant.retry_delay;
-	ho.cancel = ctx->opts.cancel;
-	rc = qbk_qdrant_new(out, &ho, err);
+	rc = qbk_qdrant_open(&ctx->cfg, url != NULL ? url :
+	    ctx->cfg.qdrant.url, key.data, ctx->opts.cancel, out, err);
 	qbk_config_secret_release(&key);
 	if (rc == 0 && url == NULL)
 		ctx->qdrant = *out;

@@ -44,6 +44,13 @@ int qbk_ctx_open(struct qbk_ctx **, const struct qbk_ctx_opts *,
  * Qdrant client, free ${ctx}; NULL is fine. */
 void qbk_ctx_free(struct qbk_ctx *);
 
+/** qbk_qdrant_open(cfg, url, api_key, cancel, out, err): a Qdrant client
+ * for ${url} with ${api_key} (NULL: none) and the TLS, timeout and retry
+ * settings of ${cfg}'s [qdrant] section; the caller frees it with
+ * qbk_qdrant_free().  0 or -1. */
+int qbk_qdrant_open(const struct qbk_config *, const char *, const char *,
+    volatile sig_atomic_t *, struct qbk_qdrant **, struct qbk_err *);
+
 /** qbk_ctx_qdrant(ctx, url, out, err): a Qdrant client for ${url} (NULL:
  * the configured one) with the API key, TLS and retry settings of the
  * config; the default one is kept in ${ctx}, others are the caller's to

@@ -13,6 +13,7 @@
 #include "qbk_cluster.h"
 #include "qbk_config.h"
 #include "qbk_crypto.h"
+#include "qbk_ctx.h"
 #include "qbk_err.h"
 #include "qbk_http.h"
 #include "qbk_json.h"
@@ -139,30 +140,14 @@ qbk_drill_target(const struct qbk_config *cfg, int validate_only,
     struct qbk_err *err)
 {
 	struct qbk_config_secret key = QBK_CONFIG_SECRET_INIT;
-	struct qbk_http_opts ho;
 	int staging = !validate_only && cfg->drill.url != NULL, rc;
 
 	*out = NULL;
 	if ((staging ? qbk_config_drill_api_key(cfg, &key, err) :
 	    qbk_config_api_key(cfg, &key, err)) != 0)
 		return -1;
-	qbk_http_opts_init(&ho);
-	ho.base_url = staging ? cfg->drill.url : cfg->qdrant.url;
-	ho.api_key = key.data;
-	ho.ca_file = cfg->qdrant.ca_file;
-	ho.insecure = !cfg->qdrant.tls_verify;
-	if (cfg->qdrant.connect_timeout > 0)
-		ho.connect_timeout_ms = (long)cfg->qdrant.connect_timeout;
-	if (cfg->qdrant.timeout > 0)
-		ho.timeout_ms = (long)cfg->qdrant.timeout;
-	if (cfg->qdrant.stall_timeout > 0)
-		ho.low_speed_time = (long)(cfg->qdrant.stall_timeout / 1000);
-	if (cfg->qdrant.retries >= 0)
-		ho.retries = (unsigned)cfg->qdrant.retries;
-	if (cfg->qdrant.retry_delay > 0)
-		ho.retry_base_ms = cfg->qdrant.retry_delay;
-	ho.cancel = cancel;
-	rc = qbk_qdrant_new(out, &ho, err);
+	rc = qbk_qdrant_open(cfg, staging ? cfg->drill.url : cfg->qdrant.url,
+	    key.data, cancel, out, err);
 	qbk_config_secret_release(&key);
 	return rc;
 }

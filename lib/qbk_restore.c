@@ -183,6 +183,24 @@ is_safety_backup(struct qbk_repo *repo, const char *id, struct qbk_err *err)
 	return yes;
 }
 
+/*
+ * The repository's backup ids, oldest first; an empty repository is an
+ * error, since there is nothing to restore from.
+ */
+static int
+backup_ids(struct qbk_repo *repo, char ***ids, size_t *n, struct qbk_err *err)
+{
+	if (qbk_repo_backup_ids(repo, ids, n, err) != 0)
+		return -1;
+	if (*n > 0)
+		return 0;
+	qbk_repo_free_ids(*ids, *n);
+	*ids = NULL;
+	qbk_err_set(err, QBK_E_NOTFOUND, "the repository holds no backup");
+	qbk_err_hint(err, "take one with qbk-backup");
+	return -1;
+}
+
 int
 qbk_restore_select(struct qbk_repo *repo, const char *id, int64_t at,
     char *out, struct qbk_err *err)
@@ -199,14 +217,8 @@ qbk_restore_select(struct qbk_repo *repo, const char *id, int64_t at,
 		    "list them with 'qbk-report --list'");
 		return -1;
 	}
-	if (qbk_repo_backup_ids(repo, &ids, &n, err) != 0)
+	if (backup_ids(repo, &ids, &n, err) != 0)
 		return -1;
-	if (n == 0) {
-		qbk_err_set(err, QBK_E_NOTFOUND, "the repository holds no "
-		    "backup");
-		qbk_err_hint(err, "take one with qbk-backup");
-		goto out;
-	}
 	if (id != NULL) {
 		for (i = 0; i < n; i++)
 			if (strcmp(ids[i], id) == 0)
@@ -2498,14 +2510,8 @@ qbk_restore_choose(struct qbk_repo *repo, const char *id, int64_t at,
 	if (id != NULL || nnames == 0)
 		return qbk_restore_select(repo, id, at, out, err);
 	out[0] = '\0';
-	if (qbk_repo_backup_ids(repo, &ids, &n, err) != 0)
+	if (backup_ids(repo, &ids, &n, err) != 0)
 		return -1;
-	if (n == 0) {
-		qbk_err_set(err, QBK_E_NOTFOUND, "the repository holds no "
-		    "backup");
-		qbk_err_hint(err, "take one with qbk-backup");
-		goto out;
-	}
 	if (at >= 0)
 		qbk_manifest_time_format(at, when);
 	newest = qbk_xcalloc(nnames, sizeof(*newest));

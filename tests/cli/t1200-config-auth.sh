@@ -29,6 +29,13 @@ strip() {
 	edit_config "$1" 't[:t.index(",\n \"mac\": ")] + "\n}"'
 }
 
+# stored_nothing BACKUPS: the repository "repo" still holds BACKUPS backups
+# and the $N data objects it held before.
+stored_nothing() {
+	test "$(repo_count_backups repo)" = "$1" &&
+	test "$(data_count repo)" = "$N"
+}
+
 # load_v1 NAME: make NAME the repository written by qbk before config
 # authentication (tests/fixtures/repo-v1: passphrase test-passphrase, one
 # backup of the collection "legacy": sim_generate legacy 60 4 7).
@@ -72,8 +79,7 @@ test_expect_success '... naming the config, and stores nothing' '
 	test_grep "^qbk-backup: repository config .$R/config. does not verify against the repository key: it was changed outside qbk$" "$TEST_TMP/stderr" &&
 	test_grep "^hint: " "$TEST_TMP/stderr" &&
 	test_lines 2 "$TEST_TMP/stderr" &&
-	test "$(repo_count_backups repo)" = 1 &&
-	test "$(data_count repo)" = "$N" &&
+	stored_nothing 1 &&
 	test -z "$(repo_keys repo failures)"
 '
 
@@ -98,8 +104,7 @@ test_expect_exit 3 '... is refused: the key slot wants a MAC' '
 '
 test_expect_success '... says so, and stores nothing' '
 	test_grep "repository config .$R/config. is not authenticated \(it has no MAC\), but the repository.s keys require it" "$TEST_TMP/stderr" &&
-	test "$(repo_count_backups repo)" = 1 &&
-	test "$(data_count repo)" = "$N"
+	stored_nothing 1
 '
 
 test_expect_success 'the config as qbk wrote it works again' '
@@ -139,8 +144,7 @@ test_expect_exit 2 '... a backup with the passphrase still does not use it' '
 '
 test_expect_success '... and stores nothing' '
 	test_grep "plain key slot" "$TEST_TMP/stderr" &&
-	test "$(repo_count_backups repo)" = 3 &&
-	test "$(data_count repo)" = "$N"
+	stored_nothing 3
 '
 
 test_expect_success 'cleaned up: the real config back, the plain slot removed' '
