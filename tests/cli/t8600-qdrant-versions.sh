@@ -58,4 +58,45 @@ for V in 1.7 1.9 1.11 1.12 1.14 1.17 1.19; do
 	'
 done
 
+# Across releases: Qdrant takes a snapshot on its own release and the next
+# minor one; qbk-restore refuses any other target before it changes it.
+test_expect_success 'across releases: backups of Qdrant 1.11 and 1.19' '
+	sim_start --qdrant-version 1.11 && U11=$SIM_URL &&
+	sim_generate x 200 8 4 &&
+	qbk-backup --url "$U11" --repo "$R" -c /dev/null --collection x --json >"$TEST_TMP/x11.json" &&
+	X11=$(json_get "$TEST_TMP/x11.json" "d[\"backup_id\"]") &&
+	sim_start --qdrant-version 1.19 && U19=$SIM_URL &&
+	sim_generate x 200 8 4 &&
+	qbk-backup --url "$U19" --repo "$R" -c /dev/null --collection x --method snapshot --json >"$TEST_TMP/x19.json" &&
+	X19=$(json_get "$TEST_TMP/x19.json" "d[\"backup_id\"]") &&
+	qbk-restore --url "$U19" --repo "$R" -c /dev/null --backup "$X19" --collection x --to-file "$TEST_TMP/x19.snapshot" &&
+	sim_start --qdrant-version 1.12 && U12=$SIM_URL
+'
+
+test_expect_success 'across releases: a 1.11 backup restores into 1.12 (the next minor)' '
+	qbk-restore --url "$U12" --repo "$R" -c /dev/null --backup "$X11" --collection x --json >"$TEST_TMP/r12.json" &&
+	test "$(json_get "$TEST_TMP/r12.json" "d[\"ok\"]")" = true &&
+	sim_points x >"$TEST_TMP/x12" &&
+	test_lines 200 "$TEST_TMP/x12"
+'
+
+test_expect_exit 2 'across releases: a 1.11 backup is refused by 1.19' '
+	qbk-restore --url "$U19" --repo "$R" -c /dev/null --backup "$X11" --collection x --as x11
+'
+test_expect_success '... with a one-line reason, and nothing created' '
+	test_grep "was taken from Qdrant 1.11.0 and .* runs 1.19.0: Qdrant recovers snapshots only on the same or the next minor release" "$TEST_TMP/stderr" &&
+	! curl -sf "$U19/collections/x11" >/dev/null
+'
+
+test_expect_exit 2 'across releases: a 1.19 backup is refused by 1.12 (an older release)' '
+	qbk-restore --url "$U12" --repo "$R" -c /dev/null --backup "$X19" --collection x --as x19
+'
+
+test_expect_success '... as Qdrant 1.11 itself fails on a 1.19 snapshot (no RocksDB backups in its segments)' '
+	test_grep "runs 1.12.0" "$TEST_TMP/stderr" &&
+	code=$(curl -s -o "$TEST_TMP/up.json" -w "%{http_code}" -F "snapshot=@$TEST_TMP/x19.snapshot" "$U11/collections/y/snapshots/upload") &&
+	test "$code" = 500 &&
+	test_grep "RocksDB backup restore error" "$TEST_TMP/up.json"
+'
+
 test_done
