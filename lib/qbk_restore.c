@@ -2729,6 +2729,26 @@ plans_free(struct plan *plans, size_t n)
 	free(plans);
 }
 
+/* Qdrant supports a snapshot on the release that took it and on the next
+ * minor one: refuse any other target before anything is changed on it. */
+static int
+refuse_version_skew(struct run *r, const char *target, struct qbk_err *err)
+{
+	const char *from;
+
+	if (r->m->n_qdrant_versions == 0)
+		return 0;
+	from = r->m->qdrant_versions[0];
+	if (!qbk_restore_version_skew(from, target))
+		return 0;
+	qbk_err_set(err, QBK_E_USAGE, "backup '%s' was taken from Qdrant %s "
+	    "and '%s' runs %s: Qdrant recovers snapshots only on the same or "
+	    "the next minor release", r->m->backup_id, from, r->url, target);
+	qbk_err_hint(err, "restore into Qdrant of the release of the backup "
+	    "or the next minor one, or write the snapshot with --to-file");
+	return -1;
+}
+
 /* Ask the node about the targets: distributed? version? which exist? */
 static int
 check_target(struct run *r, struct plan *plans, size_t np,
@@ -2739,6 +2759,7 @@ check_target(struct run *r, struct plan *plans, size_t np,
 	size_t i, nexist = 0;
 
 	if (qbk_qdrant_version(r->q, &ver, err) != 0 ||
+	    refuse_version_skew(r, ver.version, err) != 0 ||
 	    qbk_cluster_discover(r->q, r->o->nodes, r->o->nnodes, &r->cl,
 	    err) != 0)
 		return -1;
@@ -2773,12 +2794,6 @@ check_target(struct run *r, struct plan *plans, size_t np,
 		}
 		return 0;
 	}
-	if (r->m->n_qdrant_versions > 0 &&
-	    qbk_restore_version_skew(r->m->qdrant_versions[0], ver.version))
-		warning(r->rep, "backup '%s' was taken from Qdrant %s and '%s' "
-		    "runs %s: Qdrant recovers snapshots only on the same or "
-		    "the next minor version", r->m->backup_id,
-		    r->m->qdrant_versions[0], r->url, ver.version);
 	for (i = 0; i < np; i++) {
 		if (qbk_qdrant_collection_exists(r->q, plans[i].target,
 		    &plans[i].exists, err) != 0)

@@ -52,6 +52,11 @@ source_read(struct archive *a, void *cookie, const void **buf)
  * written after every chunk is stored: Qdrant cannot make or unpack such a
  * member (Linux's PATH_MAX is 4096 with the NUL), so the archive is damaged
  * or not Qdrant's, and a restore could not put it back anyway.
+ *
+ * The archive's own root folder is not an entry of the snapshot: Qdrant up
+ * to 1.11 archived the snapshot folder with tar-rs append_dir_all("."),
+ * whose first member is the folder "./" itself.  A member of any other type
+ * without a name is damage.
  */
 static int
 add_entry(struct source *s, struct archive_entry *e)
@@ -65,6 +70,14 @@ add_entry(struct source *s, struct archive_entry *e)
 		path = "";
 	while (path[0] == '.' && path[1] == '/')
 		path += 2;
+	if (path[0] == '\0' || strcmp(path, ".") == 0) {
+		if (archive_entry_filetype(e) == AE_IFDIR)
+			return 0;
+		qbk_err_set(&s->bad, QBK_E_INTEGRITY, "snapshot has a member "
+		    "without a name");
+		s->refused = 1;
+		return -1;
+	}
 	if ((len = strlen(path)) > QBK_MANIFEST_MAX_STR) {
 		qbk_err_set(&s->bad, QBK_E_INTEGRITY, "snapshot member "
 		    "'%.60s...' has a name of %zu bytes: more than the %d a "

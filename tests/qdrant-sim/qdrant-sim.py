@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qsim import gen  # noqa: E402
 from qsim.server import init_faults, start_node  # noqa: E402
 from qsim.sim import Sim  # noqa: E402
+from qsim import versions  # noqa: E402
 
 
 def parse_args(argv):
@@ -69,6 +70,9 @@ def parse_args(argv):
     p.add_argument("--tls-cert", help="serve HTTPS with this certificate "
                    "(PEM)")
     p.add_argument("--tls-key", help="... and this key (PEM)")
+    p.add_argument("--qdrant-version", metavar="X.Y",
+                   help="the Qdrant release to behave as (1.7 to 1.19; "
+                   "default 1.19)")
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args(argv)
     if a.nodes < 1:
@@ -105,6 +109,10 @@ def main(argv):
               seg_default=int(a.segment_size_mb * (1 << 20)),
               resync_delay=a.resync_delay, big_peer_ids=a.big_peer_ids,
               cluster_seed=a.cluster_seed)
+    try:
+        versions.setup(sim, a.qdrant_version)
+    except ValueError as e:
+        sys.exit("qdrant-sim: %s" % e)
     if a.tls_cert:
         import ssl
         sim.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -1996,6 +1996,65 @@ def t_p2p_tls():
 
 # ---------------------------------------------------------------- main
 
+# ---------------------------------------------------------------- releases
+
+@test("--qdrant-version 1.11: version, routes, collection info, tar-rs "
+      "archives with RocksDB backups; a 1.19 segment is refused")
+def t_qdrant_version_111():
+    old = Sim(TMP, "v111", extra=["--qdrant-version", "1.11",
+                                  "--generate", "old:60:4:2"])
+    try:
+        old.start()
+        eq(old.j("GET", "/", key=False)["version"], "1.11.0", "version")
+        info = old.r("GET", "/collections/old")
+        eq(info.get("vectors_count"), 60, "vectors_count")
+        check("warnings" not in info, "no warnings before 1.16")
+        for path in ("/collections/old/shards/0/snapshot",
+                     "/collections/old/shards"):
+            st, h, b = old.req("GET", path)
+            eq((st, b), (404, b""), "no route %s before its release" % path)
+        d, b = snapshot(old, "old")
+        t, ms = tar_members(b)
+        names = [m.name for m in t.getmembers()]
+        eq(b[:100].rstrip(b"\0"), b"./", "root entry './' first")
+        for n in ("0", "0/segments", "0/wal"):
+            check(n in ms and ms[n].isdir(), "directory entry %s" % n)
+        eq(ms["0/wal/open-1"].type, tarfile.REGTYPE, "WAL a plain file")
+        eq(ms["0/wal/open-1"].size, 32 << 20, "WAL of its full size")
+        seg = [n for n in names if n.startswith("0/segments/") and
+               n.endswith(".tar")]
+        eq(len(seg), 1, "one segment archive")
+        inner = tarfile.open(fileobj=t.extractfile(seg[0]))
+        inames = inner.getnames()
+        for n in ("snapshot/db_backup/meta/1",
+                  "snapshot/payload_index_db_backup/private/1/CURRENT"):
+            check(n in inames, "segment archive has %s" % n)
+        st, h, body = upload(old, "/collections/old2/snapshots/upload", b)
+        eq(st, 200, "1.11 snapshot recovers on 1.11: %r" % body[:200])
+        eq(all_points(old, "old2"), all_points(old, "old"), "round trip")
+        S.r("PUT", "/collections/new19", {
+            "vectors": {"size": 4, "distance": "Dot"}})
+        S.r("PUT", "/collections/new19/points?wait=true",
+            {"points": make_points(5, 4)})
+        d, b19 = snapshot(S, "new19")
+        st, h, body = upload(old, "/collections/new19/snapshots/upload",
+                             b19)
+        eq(st, 500, "a 1.19 snapshot on 1.11")
+        check(b"RocksDB backup restore error" in body, "why: %r" % body)
+    finally:
+        old.stop()
+
+
+@test("--qdrant-version outside 1.7 to 1.19 is refused")
+def t_qdrant_version_bad():
+    r = subprocess.run([sys.executable, SIM, "--port", "0", "--storage",
+                        os.path.join(TMP, "vbad"), "--qdrant-version",
+                        "1.6"], capture_output=True, timeout=30)
+    check(r.returncode != 0, "exit status %d" % r.returncode)
+    check(b"unsupported --qdrant-version '1.6'" in r.stderr,
+          "message: %r" % r.stderr)
+
+
 def main():
     print("1..%d" % len(TESTS))
     failed = 0

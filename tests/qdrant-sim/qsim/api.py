@@ -6,6 +6,7 @@ import time
 
 from . import gen
 from . import snapshots as snaps
+from . import versions
 from .server import ApiError, route
 from .sim import COMMIT, VERSION, check_collection_name
 from .util import key_to_id, parse_path_id, parse_point_id
@@ -31,7 +32,8 @@ def background(h, fn, what):
 @route("GET", "/", access="open")
 def root(h):
     h.send_json(200, {"title": "qdrant - vector search engine",
-                      "version": VERSION, "commit": COMMIT})
+                      "version": versions.version_text(h.sim, VERSION),
+                      "commit": COMMIT})
 
 
 @route("GET", "/healthz", access="open")
@@ -167,7 +169,8 @@ def all_aliases(h):
 @route("GET", "/collections/{c}")
 def get_collection(h, c):
     coll = h.coll(c)
-    h.ok(h.sim.collection_info(coll, h.node))
+    h.ok(versions.shape_collection_info(
+        h.sim, h.sim.collection_info(coll, h.node), coll))
 
 
 @route("GET", "/collections/{c}/exists")

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import gen, snapshots as snaps
+from . import versions
 from .faults import DEFAULT_TEXT, FaultSet
 from .util import ApiError, dumps, http_date, parse_http_date, parse_point_id
 
@@ -253,6 +254,8 @@ class Handler(BaseHTTPRequestHandler):
                     found = (fn, {k: unquote(v) for k, v in
                                   mo.groupdict().items()}, access, kind)
                     break
+            if found and not versions.route_exists(self.sim, found[0]):
+                found = None
             if found:
                 self.kind = found[3]
             self.role = self.authenticate(path)

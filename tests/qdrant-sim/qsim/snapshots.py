@@ -12,6 +12,7 @@ import urllib.parse
 import uuid as uuidlib
 
 from . import tario
+from . import versions
 from .storage import ShardReplica, remove_tree
 from .util import (ApiError, bad_input, bad_request, dumps, forbidden,
                    iso_utc, service_error, utc_stamp)
@@ -161,6 +162,7 @@ def create_collection_snapshot(sim, node, coll):
         name = snapshot_name("%s-%d" % (coll.name, node.peer_id))
         plan = collection_plan(sim, node, coll)
         tmp = _write_plan(node, plan, name)
+        tmp = versions.snapshot_archive(sim, node, tmp)
         d = _promote(node, tmp, coll_snap_dir(node, coll.name), name)
         st["total_snapshot_creations"] += 1
         return d
@@ -198,6 +200,7 @@ def create_shard_snapshot(sim, node, coll, sid):
     name = snapshot_name("%s-shard-%d" % (coll.name, sid))
     plan = shard_plan(node, coll, sid)
     tmp = _write_plan(node, plan, name)
+    tmp = versions.snapshot_archive(sim, node, tmp)
     return _promote(node, tmp, shard_snap_dir(node, coll.name, sid), name)
 
 
@@ -434,6 +437,9 @@ def has_data(shard_dir):
 
 def install_shard(sim, node, coll, sid, shard_dir):
     """Replace the local replica of shard sid with the unpacked data."""
+    refused = versions.check_segment_rocksdb_backups(sim, shard_dir)
+    if refused is not None:
+        raise service_error(refused)
     final = node.replica_path(coll.name, sid)
     parent = os.path.dirname(final)
     os.makedirs(parent, exist_ok=True)

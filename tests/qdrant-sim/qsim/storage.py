@@ -38,6 +38,7 @@ import uuid as uuidlib
 from array import array
 
 from . import tario
+from . import versions
 from .util import U64, dumps, key_to_id, write_atomic
 
 assert sys.byteorder == "little", "the simulator assumes a little-endian host"
@@ -462,6 +463,9 @@ class Segment:
             else:
                 fds.append(fd)
                 inner.disk_file(name, fd, st.st_size, st)
+        versions.add_segment_rocksdb_backups(
+            inner, "snapshot" if nested else
+            prefix + "segments/" + self.uuid, self.uuid)
         if nested:
             inner.finish()
             plan.nested(prefix + "segments/" + self.uuid + ".tar", inner,
