@@ -1022,8 +1022,8 @@ scroll_page(struct qbk_qdrant *q, const char *coll,
 		    "with_payload", o != NULL && o->with_payload,
 		    "with_vector", o != NULL && o->with_vector);
 		if (offset != NULL)
-			json_object_set(body, "offset",
-			    (json_t *)(uintptr_t)offset);
+			json_object_set_new(body, "offset",
+			    qbk_json_point_id(offset));
 		if (o != NULL && o->filter != NULL)
 			json_object_set(body, "filter",
 			    (json_t *)(uintptr_t)o->filter);
@@ -1190,7 +1190,8 @@ retrieve_part(struct qbk_qdrant *q, const char *coll, const char *path,
 
 	part = json_array();
 	for (i = from; i < from + n; i++)
-		json_array_append(part, json_array_get(ids, i));
+		json_array_append_new(part,
+		    qbk_json_point_id(json_array_get(ids, i)));
 	body = json_pack("{s:o,s:b,s:b}", "ids", part, "with_payload",
 	    with_payload != 0, "with_vector", with_vector != 0);
 	rc = call(q, "POST", path, body, 0, &res, err,
