@@ -416,7 +416,7 @@ static json_t *
 id_json(const char *id)
 {
 	if (id[0] >= '0' && id[0] <= '9' && strchr(id, '-') == NULL)
-		return json_integer((json_int_t)strtoull(id, NULL, 10));
+		return qbk_json_u64_new((uint64_t)strtoull(id, NULL, 10));
 	return json_string(id);
 }
 

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,13 +122,95 @@ dump_cb(const char *buf, size_t size, void *data)
 	return 0;
 }
 
+/*
+ * Unsigned 64-bit numbers above INT64_MAX (point ids up to 2^64-1), which
+ * jansson cannot hold as integers, travel as strings that start with a NUL
+ * byte and "u64:": no parsed document has such a string, since jansson
+ * refuses "\u0000" in its input unless told otherwise.  qbk_json_dump()
+ * writes them out as bare numbers.
+ */
+#define U64_TAG		"\0u64:"
+#define U64_TAG_LEN	5
+#define U64_DUMPED	"\"\\u0000u64:"	/* how jansson writes the tag */
+
+struct json_t *
+qbk_json_u64_new(uint64_t n)
+{
+	char text[U64_TAG_LEN + 21];
+	int len;
+
+	if (n <= INT64_MAX)
+		return json_integer((json_int_t)n);
+	memcpy(text, U64_TAG, U64_TAG_LEN);
+	len = snprintf(text + U64_TAG_LEN, sizeof(text) - U64_TAG_LEN,
+	    "%llu", (unsigned long long)n);
+	return json_stringn(text, U64_TAG_LEN + (size_t)len);
+}
+
+struct json_t *
+qbk_json_point_id(const struct json_t *id)
+{
+	const char *s = json_string_value(id);
+	uint64_t n;
+
+	/* A string of digits is never a UUID as Qdrant writes them. */
+	if (s != NULL && strlen(s) <= 20 && qbk_json_u64_value(id, &n) == 0 &&
+	    n > INT64_MAX)
+		return qbk_json_u64_new(n);
+	return json_incref((json_t *)(uintptr_t)id);
+}
+
+/* Copy ${len} bytes of JSON text to ${out}, each tagged string (outside
+ * other strings) replaced by its digits. */
+static void
+untag_u64(const char *text, size_t len, struct qbk_buf *out)
+{
+	const size_t tl = sizeof(U64_DUMPED) - 1;
+	size_t i = 0, d;
+
+	while (i < len) {
+		if (text[i] != '"') {
+			qbk_buf_addch(out, text[i++]);
+			continue;
+		}
+		if (len - i > tl && memcmp(text + i, U64_DUMPED, tl) == 0) {
+			for (d = i + tl; d < len && text[d] >= '0' &&
+			    text[d] <= '9'; d++)
+				;
+			if (d < len && text[d] == '"' && d > i + tl) {
+				qbk_buf_add(out, text + i + tl, d - i - tl);
+				i = d + 1;
+				continue;
+			}
+		}
+		/* Any other string, escapes included, as it is. */
+		qbk_buf_addch(out, text[i++]);
+		while (i < len && text[i] != '"') {
+			if (text[i] == '\\' && i + 1 < len)
+				qbk_buf_addch(out, text[i++]);
+			qbk_buf_addch(out, text[i++]);
+		}
+		if (i < len)
+			qbk_buf_addch(out, text[i++]);
+	}
+}
+
 int
 qbk_json_dump(const struct json_t *v, struct qbk_buf *out, int pretty)
 {
+	struct qbk_buf raw = QBK_BUF_INIT;
 	size_t flags = JSON_SORT_KEYS | JSON_ENCODE_ANY;
+	int rc;
 
 	flags |= pretty ? JSON_INDENT(2) : JSON_COMPACT;
-	return json_dump_callback(v, dump_cb, out, flags) == 0 ? 0 : -1;
+	rc = json_dump_callback(v, dump_cb, &raw, flags) == 0 ? 0 : -1;
+	/* The buffer is NUL-terminated and JSON text holds no NUL byte. */
+	if (rc == 0 && strstr(raw.buf, U64_DUMPED) != NULL)
+		untag_u64(raw.buf, raw.len, out);
+	else if (rc == 0)
+		qbk_buf_add(out, raw.buf, raw.len);
+	qbk_buf_release(&raw);
+	return rc;
 }
 
 struct json_t *

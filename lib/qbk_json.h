@@ -51,6 +51,18 @@ int qbk_json_u64(const struct json_t *, const char *, uint64_t *);
 /** qbk_json_u64_value(v, out): like qbk_json_u64() for ${v} itself. */
 int qbk_json_u64_value(const struct json_t *, uint64_t *);
 
+/** qbk_json_u64_new(n): a new JSON value that qbk_json_dump() writes as
+ * the number ${n}, above INT64_MAX too (jansson's integers are signed: such
+ * a value is a tagged string inside, and reads as no integer through
+ * jansson).  Caller frees with qbk_json_decref(). */
+struct json_t *qbk_json_u64_new(uint64_t);
+
+/** qbk_json_point_id(id): the point id ${id} (borrowed) to send to Qdrant,
+ * a new reference: an integer id above INT64_MAX, which qbk_json_parse()
+ * gives as a decimal string, becomes qbk_json_u64_new() of it, as Qdrant
+ * refuses ids in strings that are not UUIDs; any other id is ${id}. */
+struct json_t *qbk_json_point_id(const struct json_t *);
+
 /** qbk_json_bool(v, path, out): the boolean at ${path}; -1 if missing. */
 int qbk_json_bool(const struct json_t *, const char *, int *);
 

@@ -929,6 +929,72 @@ qbk_qdrant_alias_delete(struct qbk_qdrant *q, const char *alias,
 	return rc;
 }
 
+/* ---- strict mode ------------------------------------------------------ */
+
+/*
+ * Strict mode (Qdrant 1.12 and later, lib/collection/src/operations/
+ * verification/): when the collection's strict_mode_config has "enabled":
+ * true, Qdrant answers 400 to a count with "exact": true if
+ * "search_allow_exact" is false, and to a scroll or query whose limit is
+ * above "max_query_limit".  The config is read only after such a 400, so
+ * that a collection without strict mode costs no request more.
+ */
+struct strict {
+	int enabled;
+	int allow_exact;
+	uint64_t max_limit;	/* 0: no limit */
+};
+
+static int
+strict_mode(struct qbk_qdrant *q, const char *coll, struct strict *s)
+{
+	struct qbk_err e = QBK_ERR_INIT;
+	struct qbk_buf path = QBK_BUF_INIT;
+	const json_t *sm;
+	json_t *res = NULL;
+	int b;
+
+	memset(s, 0, sizeof(*s));
+	s->allow_exact = 1;
+	path_coll(&path, coll);
+	if (call(q, "GET", path.buf, NULL, 0, &res, &e,
+	    "cannot get information on collection '%s'", coll) != 0) {
+		qbk_buf_release(&path);
+		return -1;
+	}
+	qbk_buf_release(&path);
+	sm = qbk_json_path(res, "config.strict_mode_config");
+	if (qbk_json_bool(sm, "enabled", &b) == 0 && b) {
+		s->enabled = 1;
+		if (qbk_json_bool(sm, "search_allow_exact", &b) == 0 && !b)
+			s->allow_exact = 0;
+		if (qbk_json_u64(sm, "max_query_limit", &s->max_limit) != 0)
+			s->max_limit = 0;
+	}
+	json_decref(res);
+	return 0;
+}
+
+/*
+ * After a request with ${*limit} was refused: if strict mode caps limits
+ * below it, lower ${*limit} to the cap and return 1 (ask again); else 0,
+ * and the refusal stands.
+ */
+static int
+strict_limit(struct qbk_qdrant *q, const char *coll, const struct qbk_err *err,
+    unsigned *limit)
+{
+	struct strict s;
+
+	if (err->http_status != 400 || strict_mode(q, coll, &s) != 0 ||
+	    !s.enabled || s.max_limit == 0 || *limit <= s.max_limit)
+		return 0;
+	qbk_info("strict mode of '%s' allows at most %llu points a request: "
+	    "asking for that many", coll, (unsigned long long)s.max_limit);
+	*limit = (unsigned)s.max_limit;
+	return 1;
+}
+
 /* ---- points ----------------------------------------------------------- */
 
 /*
@@ -956,14 +1022,19 @@ scroll_page(struct qbk_qdrant *q, const char *coll,
 		    "with_payload", o != NULL && o->with_payload,
 		    "with_vector", o != NULL && o->with_vector);
 		if (offset != NULL)
-			json_object_set(body, "offset",
-			    (json_t *)(uintptr_t)offset);
+			json_object_set_new(body, "offset",
+			    qbk_json_point_id(offset));
 		if (o != NULL && o->filter != NULL)
 			json_object_set(body, "filter",
 			    (json_t *)(uintptr_t)o->filter);
 		rc = call(q, "POST", path.buf, body, 0, &res, err,
 		    "cannot read the points of '%s'", coll);
 		json_decref(body);
+		if (rc != 0 && !q->too_large && strict_limit(q, coll, err,
+		    limit)) {
+			qbk_err_clear(err);
+			continue;
+		}
 		if (rc == 0 || !q->too_large || *limit <= 1)
 			break;
 		qbk_detail("a page of %u points of '%s' is too large: asking "
@@ -1047,11 +1118,26 @@ qbk_qdrant_scroll(struct qbk_qdrant *q, const char *coll,
 	return rc;
 }
 
+static int
+count_page(void *cookie, const json_t *points, struct qbk_err *err)
+{
+	(void)err;
+	*(uint64_t *)cookie += json_array_size(points);
+	return 0;
+}
+
+/*
+ * The exact count, asked of Qdrant; where strict mode refuses it, the
+ * points counted by scrolling their ids (exact as well, one page per
+ * max_query_limit points), and said so.
+ */
 int
 qbk_qdrant_count(struct qbk_qdrant *q, const char *coll,
     const struct json_t *filter, uint64_t *count, struct qbk_err *err)
 {
+	struct qbk_qdrant_scroll so = { 0, 0, 0, NULL };
 	struct qbk_buf path = QBK_BUF_INIT;
+	struct strict s;
 	json_t *body, *res = NULL;
 	int rc = -1;
 
@@ -1062,8 +1148,19 @@ qbk_qdrant_count(struct qbk_qdrant *q, const char *coll,
 	path_coll(&path, coll);
 	qbk_buf_addstr(&path, "/points/count");
 	if (call(q, "POST", path.buf, body, QBK_HTTP_F_LONG, &res, err,
-	    "cannot count the points of '%s'", coll) != 0)
+	    "cannot count the points of '%s'", coll) != 0) {
+		if (err->http_status != 400 || strict_mode(q, coll, &s) != 0 ||
+		    !s.enabled || s.allow_exact)
+			goto done;
+		qbk_err_clear(err);
+		qbk_info("strict mode of '%s' refuses an exact count: "
+		    "counted its points by scrolling", coll);
+		so.filter = filter;
+		rc = qbk_qdrant_scroll(q, coll, &so, count_page, count, err);
+		if (rc != 0)
+			*count = 0;
 		goto done;
+	}
 	if (qbk_json_u64(res, "count", count) != 0) {
 		qbk_err_set(err, QBK_E_QDRANT, "cannot count the points of "
 		    "'%s': unexpected response from Qdrant", coll);
@@ -1093,7 +1190,8 @@ retrieve_part(struct qbk_qdrant *q, const char *coll, const char *path,
 
 	part = json_array();
 	for (i = from; i < from + n; i++)
-		json_array_append(part, json_array_get(ids, i));
+		json_array_append_new(part,
+		    qbk_json_point_id(json_array_get(ids, i)));
 	body = json_pack("{s:o,s:b,s:b}", "ids", part, "with_payload",
 	    with_payload != 0, "with_vector", with_vector != 0);
 	rc = call(q, "POST", path, body, 0, &res, err,
@@ -1168,6 +1266,11 @@ qbk_qdrant_sample(struct qbk_qdrant *q, const char *coll, unsigned limit,
 		rc = call(q, "POST", path.buf, body, 0, &res, err,
 		    "cannot sample points of '%s'", coll);
 		json_decref(body);
+		if (rc != 0 && !q->too_large && strict_limit(q, coll, err,
+		    &limit)) {
+			qbk_err_clear(err);
+			continue;
+		}
 		/* Records too large to come in one answer: draw the ids
 		 * alone, then fetch the records as they fit. */
 		if (rc == 0 || !q->too_large || !whole)

@@ -174,7 +174,8 @@ struct qbk_qdrant_scroll {
  * page or NULL at the end; both owned by the caller.  A page whose answer
  * is over QBK_HTTP_MAX_ANSWER (big vectors or payloads) is asked again
  * for half as many points, down to one; so a page may hold fewer points
- * than ${opts->limit} although more follow. */
+ * than ${opts->limit} although more follow.  A limit above the
+ * collection's strict mode "max_query_limit" is lowered to it. */
 int qbk_qdrant_scroll_page(struct qbk_qdrant *, const char *,
     const struct qbk_qdrant_scroll *, const struct json_t *,
     struct json_t **, struct json_t **, struct qbk_err *);
@@ -191,7 +192,13 @@ int qbk_qdrant_scroll(struct qbk_qdrant *, const char *,
     const struct qbk_qdrant_scroll *, qbk_qdrant_page_fn *, void *,
     struct qbk_err *);
 
-/** qbk_qdrant_count(q, coll, filter, count, err): exact point count. */
+/** qbk_qdrant_count(q, coll, filter, count, err): the exact number of
+ * points of ${coll} (matching ${filter}, borrowed, NULL: all), into
+ * ${*count}.  Where the collection's strict mode refuses an exact count
+ * ("search_allow_exact": false), the points are counted by scrolling their
+ * ids instead, and an info message says so.  The one place to count
+ * points: the points_count of the collection info is an estimate.  On
+ * failure ${*count} is 0. */
 int qbk_qdrant_count(struct qbk_qdrant *, const char *, const struct json_t *,
     uint64_t *, struct qbk_err *);
 
@@ -210,7 +217,9 @@ int qbk_qdrant_retrieve(struct qbk_qdrant *, const char *,
  * without the query API or without random sampling fails with
  * ${err}->http_status 404 or 400 (the caller may fall back to a scroll).
  * If the records are too large for one answer, the ids are drawn alone and
- * the records fetched with qbk_qdrant_retrieve() (plain records then). */
+ * the records fetched with qbk_qdrant_retrieve() (plain records then).  A
+ * ${limit} above the collection's strict mode "max_query_limit" is lowered
+ * to it. */
 int qbk_qdrant_sample(struct qbk_qdrant *, const char *, unsigned,
     struct json_t **, struct qbk_err *);
 

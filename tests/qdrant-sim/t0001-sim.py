@@ -1994,6 +1994,73 @@ def t_p2p_tls():
         t.stop()
 
 
+@test("strict mode: exact count and limits refused with Qdrant's texts")
+def t_strict_mode():
+    S.r("PUT", "/collections/strict1", {
+        "vectors": {"size": 4, "distance": "Dot"},
+        "strict_mode_config": {"enabled": True, "max_query_limit": 5,
+                               "search_allow_exact": False}})
+    S.r("PUT", "/collections/strict1/points?wait=true",
+        {"points": make_points(12, 4, seed=3)})
+    info = S.r("GET", "/collections/strict1")
+    eq(info["config"]["strict_mode_config"], {
+        "enabled": True, "max_query_limit": 5,
+        "search_allow_exact": False}, "strict mode in collection info")
+    for body in ({"exact": True}, {}):
+        j = S.j("POST", "/collections/strict1/points/count", body,
+                expect=400)
+        eq(j["status"]["error"], "Bad request: Exact search disabled!. "
+           "Help: Set exact=false.", "exact count %r" % body)
+    r = S.r("POST", "/collections/strict1/points/count", {"exact": False})
+    eq(r["count"], 12, "approximate count allowed")
+    j = S.j("POST", "/collections/strict1/points/scroll", {"limit": 6},
+            expect=400)
+    eq(j["status"]["error"], 'Bad request: Limit exceeded 6 > 5 for '
+       '"limit". Help: Reduce the "limit" parameter to or below 5.',
+       "scroll limit")
+    r = S.r("POST", "/collections/strict1/points/scroll", {"limit": 5})
+    eq(len(r["points"]), 5, "scroll within the limit")
+    r = S.r("POST", "/collections/strict1/points/scroll", {})
+    eq(len(r["points"]), 10, "scroll without a limit is not checked")
+    S.j("POST", "/collections/strict1/points/query",
+        {"query": {"sample": "random"}}, expect=400)
+    S.r("PATCH", "/collections/strict1",
+        {"strict_mode_config": {"enabled": False}})
+    r = S.r("POST", "/collections/strict1/points/count", {"exact": True})
+    eq(r["count"], 12, "exact count once strict mode is off")
+    S.r("DELETE", "/collections/strict1")
+
+
+@test("point ids: u64 above 2^63-1 stored, decimal strings refused")
+def t_big_ids():
+    S.r("PUT", "/collections/big1", {"vectors": {"size": 4,
+                                                 "distance": "Dot"}})
+    top = 2 ** 64 - 1
+    pts = make_points(3, 4, seed=4)
+    for p, i in zip(pts, (1, 2 ** 63, top)):
+        p["id"] = i
+    S.r("PUT", "/collections/big1/points?wait=true", {"points": pts})
+    r = S.r("POST", "/collections/big1/points/scroll", {"limit": 2})
+    eq([p["id"] for p in r["points"]], [1, 2 ** 63], "big ids as numbers")
+    eq(r["next_page_offset"], top, "next offset 2^64-1")
+    r = S.r("POST", "/collections/big1/points/scroll", {"offset": top})
+    eq([p["id"] for p in r["points"]], [top], "offset 2^64-1")
+    r = S.r("POST", "/collections/big1/points", {"ids": [top]})
+    eq([p["id"] for p in r], [top], "retrieve 2^64-1")
+    for bad in (str(top), 2 ** 64, -1):
+        p = dict(pts[0], id=bad)
+        j = S.j("PUT", "/collections/big1/points", {"points": [p]},
+                expect=400)
+        eq(j["status"]["error"], "Format error in JSON body: value %s is "
+           "not a valid point ID, valid values are either an unsigned "
+           "integer or a UUID" % bad, "id %r" % bad)
+    j = S.j("POST", "/collections/big1/points/scroll",
+            {"offset": str(top)}, expect=400)
+    check("is not a valid point ID" in j["status"]["error"],
+          "string offset refused")
+    S.r("DELETE", "/collections/big1")
+
+
 # ---------------------------------------------------------------- main
 
 # ---------------------------------------------------------------- releases

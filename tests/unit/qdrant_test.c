@@ -223,6 +223,39 @@ json_helpers(void **state)
 	assert_non_null(strstr(err.msg, "line 2"));
 }
 
+/* Point ids above INT64_MAX go out as JSON numbers, which Qdrant takes,
+ * not as the strings qbk_json_parse() keeps them in. */
+static void
+json_big_ids(void **state)
+{
+	static const char doc[] = "[18446744073709551615,9223372036854775808,"
+	    "9223372036854775807,\"18446744073709551615x\",\"a\\\\\",7,"
+	    "\"0e1e2c3a-0000-4000-8000-000000000001\"]";
+	struct qbk_err err = QBK_ERR_INIT;
+	struct qbk_buf b = QBK_BUF_INIT;
+	json_t *v, *out, *x;
+	size_t i;
+
+	(void)state;
+	v = qbk_json_parse(doc, strlen(doc), "doc", &err);
+	assert_non_null(v);
+	out = json_array();
+	json_array_foreach(v, i, x)
+		json_array_append_new(out, qbk_json_point_id(x));
+	json_array_append_new(out, qbk_json_u64_new(UINT64_MAX - 1));
+	json_array_append_new(out, qbk_json_u64_new(5));
+	assert_int_equal(qbk_json_dump(out, &b, 0), 0);
+	assert_string_equal(b.buf, "[18446744073709551615,9223372036854775808,"
+	    "9223372036854775807,\"18446744073709551615x\",\"a\\\\\",7,"
+	    "\"0e1e2c3a-0000-4000-8000-000000000001\",18446744073709551614,5]");
+	qbk_buf_reset(&b);
+	assert_int_equal(qbk_json_dump(out, &b, 1), 0);
+	assert_non_null(strstr(b.buf, "\n  18446744073709551614,\n"));
+	qbk_json_decref(out);
+	qbk_json_decref(v);
+	qbk_buf_release(&b);
+}
+
 static void
 create_body_and_disposition(void **state)
 {
@@ -1207,6 +1240,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(envelopes_and_texts, test_setup),
 		cmocka_unit_test_setup(json_helpers, test_setup),
+		cmocka_unit_test_setup(json_big_ids, test_setup),
 		cmocka_unit_test_setup(create_body_and_disposition,
 		    test_setup),
 		cmocka_unit_test_setup(version_and_health, test_setup),

@@ -7,6 +7,7 @@ import time
 from . import gen
 from . import snapshots as snaps
 from . import versions
+from . import strict
 from .server import ApiError, route
 from .sim import COMMIT, VERSION, check_collection_name
 from .util import key_to_id, parse_path_id, parse_point_id
@@ -342,6 +343,7 @@ def delete_points(h, c):
 def scroll(h, c):
     coll = h.coll(c)
     body = h.json_body(required=False)
+    strict.check_scroll(coll, body)
     h.ok(h.sim.scroll(coll, h.node, body))
 
 
@@ -349,6 +351,7 @@ def scroll(h, c):
 def count(h, c):
     coll = h.coll(c)
     body = h.json_body(required=False)
+    strict.check_count(coll, body)
     h.ok({"count": h.sim.count(coll, h.node, body)})
 
 
@@ -391,6 +394,7 @@ def query(h, c):
     q = body.get("query")
     using = body.get("using") or ""
     lim, off = _limit(body)
+    strict.check_query(coll, lim)
     wp = body.get("with_payload", False)
     wv = body.get("with_vector", False)
     if isinstance(q, dict) and "nearest" in q:

@@ -22,6 +22,7 @@ from .storage import ShardReplica, remove_tree
 from .util import (U64, ApiError, bad_input, bad_request, dumps,
                    f32_list, key_to_id, not_found_collection, parse_point_id,
                    write_atomic)
+from .util import bad_point_id
 
 VERSION = "1.19.0"
 COMMIT = "74f3e85b9473c62560006c043e13737ce6b48412"
@@ -962,9 +963,7 @@ class Sim:
                 try:
                     key = parse_point_id(p["id"])
                 except ValueError:
-                    raise ApiError(400, "Format error in JSON body: points: "
-                                   "data did not match any variant of "
-                                   "untagged enum ExtendedPointId")
+                    raise bad_point_id(p["id"])
                 vs = self.parse_vector_struct(coll, p.get("vector", {}))
                 payload = p.get("payload")
                 if payload is not None and not isinstance(payload, dict):
@@ -1000,8 +999,7 @@ class Sim:
                 try:
                     key = parse_point_id(pid)
                 except ValueError:
-                    raise ApiError(400, "Format error in JSON body: invalid "
-                                   "point id")
+                    raise bad_point_id(pid)
                 payload = pays[i]
                 pts.append((key, self.pack_vectors(coll, per[i]),
                             dumps(payload).encode() if payload else b""))
@@ -1132,8 +1130,7 @@ class Sim:
             try:
                 start = parse_point_id(body["offset"])
             except ValueError:
-                raise ApiError(400, "Format error in JSON body: offset: "
-                               "invalid point id")
+                raise bad_point_id(body["offset"])
         m = self.matcher(coll, body.get("filter"))
         wp = body.get("with_payload", True)
         wv = body.get("with_vector", False)
@@ -1238,8 +1235,7 @@ class Sim:
             try:
                 k = parse_point_id(i)
             except ValueError:
-                raise ApiError(400, "Format error in JSON body: ids: invalid "
-                               "point id")
+                raise bad_point_id(i)
             if k in seen:
                 continue
             seen.add(k)

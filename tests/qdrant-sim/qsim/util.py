@@ -181,3 +181,21 @@ def parse_http_date(s):
         return dt.timestamp()
     except (TypeError, ValueError, IndexError):
         return None
+
+
+# ------------------------------------------------------------ point ids
+
+def bad_point_id(v):
+    """Qdrant's refusal of a JSON point id that is neither an unsigned
+    64-bit integer nor a UUID (a decimal string, a negative number, a
+    number above 2**64-1): ExtendedPointId's own Deserialize
+    (lib/segment/src/types.rs, 1.5 to 1.19), which prints a string without
+    quotes (lib/segment/src/utils/fmt.rs).  serde_json adds the position of
+    the error in the body; the simulator leaves it out."""
+    if isinstance(v, bool):
+        shown = "true" if v else "false"
+    else:
+        shown = str(v)
+    return ApiError(400, "Format error in JSON body: value %s is not a "
+                    "valid point ID, valid values are either an unsigned "
+                    "integer or a UUID" % shown)
