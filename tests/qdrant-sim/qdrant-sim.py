@@ -70,6 +70,10 @@ def parse_args(argv):
                    "(PEM)")
     p.add_argument("--tls-key", help="... and this key (PEM)")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--stream-idle-timeout", type=float, default=300,
+                   help="end a shard snapshot stream whose client has read "
+                   "nothing for this many seconds, as Qdrant >= 1.18.2 does "
+                   "(default 300; 0: never, as older versions)")
     a = p.parse_args(argv)
     if a.nodes < 1:
         p.error("--nodes must be at least 1")
@@ -105,6 +109,11 @@ def main(argv):
               seg_default=int(a.segment_size_mb * (1 << 20)),
               resync_delay=a.resync_delay, big_peer_ids=a.big_peer_ids,
               cluster_seed=a.cluster_seed)
+    if a.stream_idle_timeout < 0:
+        print("qdrant-sim: --stream-idle-timeout must be >= 0",
+              file=sys.stderr)
+        return 2
+    sim.stream_idle_timeout = a.stream_idle_timeout
     if a.tls_cert:
         import ssl
         sim.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
