@@ -191,6 +191,26 @@ stream_one(struct qbk_repo *repo, struct qbk_qdrant *q,
 	return 0;
 }
 
+/* Times a shard stream that Qdrant ended before the end of its archive is
+ * taken again (from another Active replica first, if there is one). */
+#define STREAM_AGAIN	2
+
+/*
+ * Did the stream end early?  Qdrant ends a shard stream it cannot finish
+ * (an error while it builds the snapshot; a client that read nothing for
+ * five minutes) as a clean end of the body: an archive without its end,
+ * that qbk_tar and qbk_ingest refuse with these words.  Such a stream is
+ * worth taking again; a damaged one is not.
+ */
+static int
+cut_short(const struct qbk_err *err)
+{
+	return err->code == QBK_E_INTEGRITY &&
+	    (strstr(err->msg, "end-of-archive") != NULL ||
+	    strstr(err->msg, "Truncated tar archive") != NULL ||
+	    strstr(err->msg, "not a whole Qdrant shard snapshot") != NULL);
+}
+
 static int
 check_checksum(const struct qbk_manifest_snapshot *ms,
     const struct qbk_qdrant_snapshot *desc, struct qbk_err *err)
@@ -365,12 +385,22 @@ backup_collection(struct qbk_repo *repo, struct qbk_qdrant *q,
 			struct qbk_manifest_snapshot *ms =
 			    qbk_manifest_add_snapshot(m, mc,
 			    QBK_MANIFEST_SNAP_SHARD);
+			int again = 0, rc1;
 
 			ms->shard_id = shard;
 			ms->peer_id = cc->peer_id;
 			qbk_manifest_strset(&ms->node_url, qbk_qdrant_url(q));
-			if (stream_one(repo, q, o, name, (long)shard, NULL, -1,
-			    QBK_INGEST_SHARD, ms, NULL, err) == 0) {
+			while ((rc1 = stream_one(repo, q, o, name, (long)shard,
+			    NULL, -1, QBK_INGEST_SHARD, ms, NULL, err)) != 0 &&
+			    cut_short(err) && again < STREAM_AGAIN &&
+			    (o->cancel == NULL || *o->cancel == 0)) {
+				again++;
+				qbk_warn("shard %u of '%s': %s; streaming it "
+				    "again", shard, name, err->msg);
+				qbk_err_clear(err);
+				qbk_manifest_strset(&ms->name, NULL);
+			}
+			if (rc1 == 0) {
 				if (ms->name == NULL) {
 					char n[128];
 
@@ -584,17 +614,31 @@ cluster_job(void *cookie, size_t i, struct qbk_err *err)
 	struct cbackup *b = cookie;
 	struct cjob *j = &b->jobs[i];
 	size_t next = 0;
+	int again = 0;
 
 	for (;;) {
 		if (cluster_job_on(b, j, err) == 0) {
 			set_source(j);
 			return 0;
 		}
-		/* Another replica helps when the node or the network failed,
-		 * not when the data or the repository did. */
+		if (b->o->cancel != NULL && *b->o->cancel != 0)
+			return -1;
+		/* A stream Qdrant ended early, with no other replica left:
+		 * the same one again. */
+		if (next >= j->nalt && cut_short(err) &&
+		    again < STREAM_AGAIN) {
+			again++;
+			qbk_warn("%s; streaming it again", err->msg);
+			qbk_err_clear(err);
+			qbk_manifest_strset(&j->ms->name, NULL);
+			continue;
+		}
+		/* Another replica helps when the node or the network failed
+		 * or Qdrant ended the stream early, not when the data or the
+		 * repository did. */
 		if (next >= j->nalt || (err->code != QBK_E_NET &&
-		    err->code != QBK_E_HTTP && err->code != QBK_E_QDRANT) ||
-		    (b->o->cancel != NULL && *b->o->cancel != 0))
+		    err->code != QBK_E_HTTP && err->code != QBK_E_QDRANT &&
+		    !cut_short(err)))
 			return -1;
 		qbk_warn("%s; trying the replica on peer %llu", err->msg,
 		    (unsigned long long)j->alt[next]);

@@ -1,0 +1,97 @@
+#!/bin/sh
+# Checks are strings that lib.sh evaluates later, and use the variables
+# this file sets: hence SC2016 and SC2034.
+# shellcheck disable=SC1091,SC2016,SC2034
+. "$(dirname "$0")/lib.sh"
+test_description 'a shard stream that Qdrant ends early: retried, never stored'
+
+sim_start
+R=$(repo_location repo)
+Q="--url $SIM_URL --repo $R -c /dev/null"
+S=/collections/c1/shards/0/snapshot
+
+# members FILE: "offset name" of each member of the tar FILE, in order.
+members() {
+	python3 -c 'import sys, tarfile
+with tarfile.open(sys.argv[1], "r:") as t:
+    for m in t:
+        print(m.offset, m.name)' "$1"
+}
+
+test_expect_success 'set up a collection and a repository' '
+	sim_generate c1 3000 32 1 &&
+	repo_init "$R"
+'
+
+test_expect_success 'the stream ends with replica_state.json, shard_config.json' '
+	curl -sSf -o "$TEST_TMP/full.tar" "$SIM_URL$S" &&
+	members "$TEST_TMP/full.tar" >"$TEST_TMP/members" &&
+	test_grep "segments/" "$TEST_TMP/members" &&
+	test_grep " wal" "$TEST_TMP/members" &&
+	tail -n 2 "$TEST_TMP/members" | cut -d " " -f 2 >"$TEST_TMP/last" &&
+	printf "replica_state.json\nshard_config.json\n" >"$TEST_TMP/want" &&
+	test_cmp "$TEST_TMP/want" "$TEST_TMP/last"
+'
+
+# Where shard_config.json begins, and where the members end (the full
+# stream less its end: the sim, as Qdrant, writes two zero blocks).
+CUT_CONFIG=$(tail -n 1 "$TEST_TMP/members" | cut -d " " -f 1)
+CUT_END=$(($(wc -c <"$TEST_TMP/full.tar") - 1024))
+
+count_backups() {
+	repo_count_backups repo
+}
+
+test_expect_success 'end_after_bytes ends the chunked body cleanly' '
+	sim_fault "{\"path\":\"$S\",\"end_after_bytes\":$CUT_CONFIG}" &&
+	curl -sSf -o "$TEST_TMP/cut.tar" "$SIM_URL$S" &&
+	test "$(wc -c <"$TEST_TMP/cut.tar")" -eq "$CUT_CONFIG" &&
+	cmp -n "$CUT_CONFIG" "$TEST_TMP/cut.tar" "$TEST_TMP/full.tar"
+'
+
+test_expect_exit 3 'a stream that always ends before shard_config.json fails' '
+	sim_fault "{\"path\":\"$S\",\"end_after_bytes\":$CUT_CONFIG,\"count\":-1}" &&
+	qbk-backup $Q --collection c1 --method stream
+'
+test_expect_success '... saying why, after two more tries, storing nothing' '
+	test_grep "end-of-archive" "$TEST_TMP/stderr" &&
+	test "$(grep -c "streaming it again" "$TEST_TMP/stderr")" -eq 2 &&
+	sim_api GET /__sim/faults >"$TEST_TMP/rules" &&
+	test "$(json_get "$TEST_TMP/rules" "d[\"result\"][\"rules\"][-1][\"applied\"]")" = 3 &&
+	test "$(count_backups)" -eq 0 &&
+	sim_api DELETE /__sim/faults
+'
+
+test_expect_exit 3 'a stream that always ends before the end-of-archive blocks fails' '
+	sim_fault "{\"path\":\"$S\",\"end_after_bytes\":$CUT_END,\"count\":-1}" &&
+	qbk-backup $Q --collection c1 --method stream
+'
+test_expect_success '... saying so, storing nothing' '
+	test_grep "end-of-archive" "$TEST_TMP/stderr" &&
+	test "$(count_backups)" -eq 0 &&
+	sim_api DELETE /__sim/faults
+'
+
+test_expect_exit 3 'a stream cut inside a member fails the same way' '
+	sim_fault "{\"path\":\"$S\",\"end_after_bytes\":$((CUT_CONFIG - 700)),\"count\":-1}" &&
+	qbk-backup $Q --collection c1 --method stream
+'
+test_expect_success '... storing nothing' '
+	test "$(grep -c "streaming it again" "$TEST_TMP/stderr")" -eq 2 &&
+	test "$(count_backups)" -eq 0 &&
+	sim_api DELETE /__sim/faults
+'
+
+test_expect_success 'a stream that ends early once is streamed again and stored' '
+	sim_fault "{\"path\":\"$S\",\"end_after_bytes\":$CUT_CONFIG}" &&
+	qbk-backup $Q --collection c1 --method stream --json \
+		>"$TEST_TMP/b.json" 2>"$TEST_TMP/b.err" &&
+	test_grep "streaming it again" "$TEST_TMP/b.err" &&
+	test "$(json_get "$TEST_TMP/b.json" "d[\"ok\"]")" = true &&
+	test "$(count_backups)" -eq 1
+'
+test_expect_success '... and the stored shard is whole' '
+	qbk-verify --repo $R -c /dev/null --read-data
+'
+
+test_done
