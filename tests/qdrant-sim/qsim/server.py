@@ -33,6 +33,9 @@ class Abort(Exception):
     """The connection was closed on purpose (fault injection)."""
 
 
+STREAM_COUNTS_LOCK = threading.Lock()
+
+
 class StreamEnded(Exception):
     """A shard snapshot stream ends here, cleanly, as Qdrant's does when
     its snapshot task fails."""
@@ -776,10 +779,12 @@ class Handler(BaseHTTPRequestHandler):
                     done += n
             flush()
             self.end_body()
+            self.stream_count("complete")
         except StreamEnded:
             # Qdrant drops the tar writer: the body ends cleanly, without
             # the archive's end
             self.end_body()
+            self.stream_count("ended_early")
         finally:
             plan.close()
 
@@ -820,6 +825,24 @@ class Handler(BaseHTTPRequestHandler):
         if end or self.stream_idle_expired:
             raise StreamEnded()
 
+    def stream_count(self, what):
+        """Count a stream's ending per node, for GET /__sim/streams."""
+        with STREAM_COUNTS_LOCK:
+            c = self.node.__dict__.setdefault("stream_counts", {
+                "complete": 0, "ended_early": 0, "idle_timeouts": 0})
+            c[what] += 1
+
+    def stream_counts_answer(self):
+        target = self.node
+        n = self.query.get("node")
+        if n:
+            target = self.node_by(int(n))
+        with STREAM_COUNTS_LOCK:
+            c = dict(target.__dict__.get("stream_counts", {
+                "complete": 0, "ended_early": 0, "idle_timeouts": 0}))
+        c["node"] = target.index
+        self.ok(c)
+
     def stream_idle_chunk(self, data):
         """Send one chunk; if the client reads nothing for the idle limit,
         finish this chunk (what Qdrant had queued) and mark the stream
@@ -830,8 +853,7 @@ class Handler(BaseHTTPRequestHandler):
         while mv:
             if not select.select([], [sock], [], limit)[1]:
                 self.stream_idle_expired = True
-                self.node.stream_idle_ends = \
-                    getattr(self.node, "stream_idle_ends", 0) + 1
+                self.stream_count("idle_timeouts")
                 sock.sendall(mv)
                 break
             try:
@@ -963,6 +985,9 @@ class Handler(BaseHTTPRequestHandler):
     def admin(self, method, path):
         sim = self.sim
         try:
+            if path == "/__sim/streams" and method == "GET":
+                self.stream_counts_answer()
+                return
             if path == "/__sim/faults":
                 target = self.node
                 if method == "GET":
