@@ -22,6 +22,7 @@
 #include "qbk_points.h"
 #include "qbk_qdrant.h"
 #include "qbk_repo.h"
+#include "qbk_spool.h"
 #include "qbk_backup.h"
 
 /* One snapshot stream on its way into the repository. */
@@ -90,6 +91,26 @@ on_data(void *cookie, const void *data, size_t len, struct qbk_err *err)
 	return 0;
 }
 
+/*
+ * A shard stream goes through a spool (qbk_spool): Qdrant 1.18.2 and later
+ * end a shard stream whose client has read nothing for five minutes, and
+ * the ingest pipeline waits for the repository (back pressure).  So the
+ * stream is read at the network's pace into a local temporary file that
+ * holds at most QBK_SPOOL_MAX bytes waiting for the repository; only a
+ * repository that falls that far behind makes the reading wait again.
+ */
+struct spool_stream {
+	struct qbk_spool *sp;
+};
+
+static int
+on_spool(void *cookie, const void *data, size_t len, struct qbk_err *err)
+{
+	struct spool_stream *ss = cookie;
+
+	return qbk_spool_put(ss->sp, data, len, err);
+}
+
 static enum qbk_manifest_entrytype
 entry_type(char t)
 {
@@ -145,6 +166,7 @@ stream_one(struct qbk_repo *repo, struct qbk_qdrant *q,
 	struct qbk_ingest_result res;
 	struct qbk_http_resp resp;
 	struct stream s;
+	struct spool_stream ss;
 	int64_t start = (int64_t)time(NULL), t0 = qbk_clock_ms();
 	int rc;
 
@@ -160,10 +182,22 @@ stream_one(struct qbk_repo *repo, struct qbk_qdrant *q,
 	if (qbk_ingest_start(repo, &io, &s.in, err) != 0)
 		return -1;
 	qbk_http_resp_init(&resp);
-	if (name == NULL)
-		rc = qbk_qdrant_shard_snapshot_stream(q, coll, shard, on_data,
-		    &s, &resp, err);
-	else
+	if (name == NULL) {
+		/* Through a spool: a slow repository must not stop the
+		 * reading, or Qdrant ends the stream (see spool_stream). */
+		ss.sp = NULL;
+		if (qbk_spool_start(QBK_SPOOL_MAX, on_data, &s, &ss.sp,
+		    err) != 0) {
+			qbk_ingest_abort(s.in);
+			return -1;
+		}
+		rc = qbk_qdrant_shard_snapshot_stream(q, coll, shard,
+		    on_spool, &ss, &resp, err);
+		if (rc == 0)
+			rc = qbk_spool_finish(ss.sp, err);
+		else
+			qbk_spool_abort(ss.sp);
+	} else
 		rc = qbk_qdrant_snapshot_download(q, coll, shard, name,
 		    on_data, &s, &resp, err);
 	if (rc != 0) {
