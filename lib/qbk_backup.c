@@ -240,8 +240,7 @@ static int
 cut_short(const struct qbk_err *err)
 {
 	return err->code == QBK_E_INTEGRITY &&
-	    (strstr(err->msg, "end-of-archive") != NULL ||
-	    strstr(err->msg, "Truncated tar archive") != NULL ||
+	    (strstr(err->msg, "(the stream was cut short)") != NULL ||
 	    strstr(err->msg, "not a whole Qdrant shard snapshot") != NULL);
 }
 

@@ -153,7 +153,13 @@ qbk_tar_check(qbk_tar_next_fn *next, void *cookie,
 		goto fail;
 	}
 	if (r != ARCHIVE_EOF) {
-		if (!s.failed)
+		if (!s.failed && s.eof)
+			qbk_err_set(err, QBK_E_INTEGRITY, "snapshot is not a "
+			    "whole tar archive: it ends inside a member after "
+			    "%zu entries (the stream was cut short): %s", s.n,
+			    archive_error_string(a) != NULL ?
+			    archive_error_string(a) : "unexpected end");
+		else if (!s.failed)
 			qbk_err_set(err, QBK_E_INTEGRITY, "snapshot is not a "
 			    "whole tar archive after %zu entries: %s", s.n,
 			    archive_error_string(a) != NULL ?

@@ -94,6 +94,34 @@ test_expect_success '... and the stored shard is whole' '
 	qbk-verify --repo $R -c /dev/null --read-data
 '
 
+# ---- a cluster: the shard comes from the other Active replica, then from
+# the same again.  Each node cuts its first stream: the first replica
+# tried is cut, then the other one, whose second stream is whole.
+sim_start --nodes 2
+cat >"$TEST_TMP/cl.conf" <<EOF
+[qdrant]
+url = $(echo "$SIM_URLS" | cut -d' ' -f1)
+nodes = $SIM_URLS
+[repository]
+location = $R
+EOF
+
+test_expect_success 'set up a replicated collection on two nodes' '
+	sim_api POST /__sim/generate "{\"collection\":\"r\",\"points\":2000,\"dim\":16,\"shard_number\":1,\"replication_factor\":2}" >/dev/null
+'
+
+test_expect_success 'a cut stream is taken from the other replica, then again' '
+	for n in 1 2; do
+		sim_api POST /__sim/faults "{\"node\":$n,\"rules\":[{\"path\":\"/collections/r/shards/0/snapshot\",\"end_after_bytes\":5000}]}" >/dev/null || return 1
+	done &&
+	qbk-backup -c "$TEST_TMP/cl.conf" --collection r --json \
+		>"$TEST_TMP/cl.json" 2>"$TEST_TMP/cl.err" &&
+	test_grep "trying the replica on peer" "$TEST_TMP/cl.err" &&
+	test "$(grep -c "streaming it again" "$TEST_TMP/cl.err")" -eq 1 &&
+	test "$(json_get "$TEST_TMP/cl.json" "d[\"ok\"]")" = true &&
+	qbk-verify --repo $R -c /dev/null --read-data
+'
+
 # ---- a slow repository: Qdrant (1.18.2 and later) ends a stream that its
 # client does not read; qbk keeps reading into its spool.  The repository
 # (S3, through the fault proxy) takes no chunk until the stream has ended,

@@ -136,6 +136,7 @@ test_tar_check(void **state)
 	assert_int_equal(qbk_tar_check(mem_next, &m, &ents, &n, &err), -1);
 	assert_int_equal(err.code, QBK_E_INTEGRITY);
 	assert_non_null(strstr(err.msg, "not a whole tar"));
+	assert_non_null(strstr(err.msg, "cut short"));
 	assert_null(ents);
 
 	/* Cut after the last member, before the end-of-archive blocks (at
