@@ -22,6 +22,7 @@
 #include "qbk_points.h"
 #include "qbk_qdrant.h"
 #include "qbk_repo.h"
+#include "qbk_spool.h"
 #include "qbk_backup.h"
 
 /* One snapshot stream on its way into the repository. */
@@ -90,6 +91,26 @@ on_data(void *cookie, const void *data, size_t len, struct qbk_err *err)
 	return 0;
 }
 
+/*
+ * A shard stream goes through a spool (qbk_spool): Qdrant 1.18.2 and later
+ * end a shard stream whose client has read nothing for five minutes, and
+ * the ingest pipeline waits for the repository (back pressure).  So the
+ * stream is read at the network's pace into a local temporary file that
+ * holds at most QBK_SPOOL_MAX bytes waiting for the repository; only a
+ * repository that falls that far behind makes the reading wait again.
+ */
+struct spool_stream {
+	struct qbk_spool *sp;
+};
+
+static int
+on_spool(void *cookie, const void *data, size_t len, struct qbk_err *err)
+{
+	struct spool_stream *ss = cookie;
+
+	return qbk_spool_put(ss->sp, data, len, err);
+}
+
 static enum qbk_manifest_entrytype
 entry_type(char t)
 {
@@ -145,6 +166,7 @@ stream_one(struct qbk_repo *repo, struct qbk_qdrant *q,
 	struct qbk_ingest_result res;
 	struct qbk_http_resp resp;
 	struct stream s;
+	struct spool_stream ss;
 	int64_t start = (int64_t)time(NULL), t0 = qbk_clock_ms();
 	int rc;
 
@@ -160,10 +182,22 @@ stream_one(struct qbk_repo *repo, struct qbk_qdrant *q,
 	if (qbk_ingest_start(repo, &io, &s.in, err) != 0)
 		return -1;
 	qbk_http_resp_init(&resp);
-	if (name == NULL)
-		rc = qbk_qdrant_shard_snapshot_stream(q, coll, shard, on_data,
-		    &s, &resp, err);
-	else
+	if (name == NULL) {
+		/* Through a spool: a slow repository must not stop the
+		 * reading, or Qdrant ends the stream (see spool_stream). */
+		ss.sp = NULL;
+		if (qbk_spool_start(QBK_SPOOL_MAX, on_data, &s, &ss.sp,
+		    err) != 0) {
+			qbk_ingest_abort(s.in);
+			return -1;
+		}
+		rc = qbk_qdrant_shard_snapshot_stream(q, coll, shard,
+		    on_spool, &ss, &resp, err);
+		if (rc == 0)
+			rc = qbk_spool_finish(ss.sp, err);
+		else
+			qbk_spool_abort(ss.sp);
+	} else
 		rc = qbk_qdrant_snapshot_download(q, coll, shard, name,
 		    on_data, &s, &resp, err);
 	if (rc != 0) {
@@ -189,6 +223,25 @@ stream_one(struct qbk_repo *repo, struct qbk_qdrant *q,
 	record(ms, &res, start, t0);
 	qbk_ingest_result_release(&res);
 	return 0;
+}
+
+/* Times a shard stream that Qdrant ended before the end of its archive is
+ * taken again (from another Active replica first, if there is one). */
+#define STREAM_AGAIN	2
+
+/*
+ * Did the stream end early?  Qdrant ends a shard stream it cannot finish
+ * (an error while it builds the snapshot; a client that read nothing for
+ * five minutes) as a clean end of the body: an archive without its end,
+ * that qbk_tar and qbk_ingest refuse with these words.  Such a stream is
+ * worth taking again; a damaged one is not.
+ */
+static int
+cut_short(const struct qbk_err *err)
+{
+	return err->code == QBK_E_INTEGRITY &&
+	    (strstr(err->msg, "(the stream was cut short)") != NULL ||
+	    strstr(err->msg, "not a whole Qdrant shard snapshot") != NULL);
 }
 
 static int
@@ -365,12 +418,22 @@ backup_collection(struct qbk_repo *repo, struct qbk_qdrant *q,
 			struct qbk_manifest_snapshot *ms =
 			    qbk_manifest_add_snapshot(m, mc,
 			    QBK_MANIFEST_SNAP_SHARD);
+			int again = 0, rc1;
 
 			ms->shard_id = shard;
 			ms->peer_id = cc->peer_id;
 			qbk_manifest_strset(&ms->node_url, qbk_qdrant_url(q));
-			if (stream_one(repo, q, o, name, (long)shard, NULL, -1,
-			    QBK_INGEST_SHARD, ms, NULL, err) == 0) {
+			while ((rc1 = stream_one(repo, q, o, name, (long)shard,
+			    NULL, -1, QBK_INGEST_SHARD, ms, NULL, err)) != 0 &&
+			    cut_short(err) && again < STREAM_AGAIN &&
+			    (o->cancel == NULL || *o->cancel == 0)) {
+				again++;
+				qbk_warn("shard %u of '%s': %s; streaming it "
+				    "again", shard, name, err->msg);
+				qbk_err_clear(err);
+				qbk_manifest_strset(&ms->name, NULL);
+			}
+			if (rc1 == 0) {
 				if (ms->name == NULL) {
 					char n[128];
 
@@ -584,17 +647,31 @@ cluster_job(void *cookie, size_t i, struct qbk_err *err)
 	struct cbackup *b = cookie;
 	struct cjob *j = &b->jobs[i];
 	size_t next = 0;
+	int again = 0;
 
 	for (;;) {
 		if (cluster_job_on(b, j, err) == 0) {
 			set_source(j);
 			return 0;
 		}
-		/* Another replica helps when the node or the network failed,
-		 * not when the data or the repository did. */
+		if (b->o->cancel != NULL && *b->o->cancel != 0)
+			return -1;
+		/* A stream Qdrant ended early, with no other replica left:
+		 * the same one again. */
+		if (next >= j->nalt && cut_short(err) &&
+		    again < STREAM_AGAIN) {
+			again++;
+			qbk_warn("%s; streaming it again", err->msg);
+			qbk_err_clear(err);
+			qbk_manifest_strset(&j->ms->name, NULL);
+			continue;
+		}
+		/* Another replica helps when the node or the network failed
+		 * or Qdrant ended the stream early, not when the data or the
+		 * repository did. */
 		if (next >= j->nalt || (err->code != QBK_E_NET &&
-		    err->code != QBK_E_HTTP && err->code != QBK_E_QDRANT) ||
-		    (b->o->cancel != NULL && *b->o->cancel != 0))
+		    err->code != QBK_E_HTTP && err->code != QBK_E_QDRANT &&
+		    !cut_short(err)))
 			return -1;
 		qbk_warn("%s; trying the replica on peer %llu", err->msg,
 		    (unsigned long long)j->alt[next]);

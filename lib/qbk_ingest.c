@@ -668,6 +668,49 @@ has_shard_file(const struct qbk_ingest_entry *e, size_t n, const char *name)
 	return 0;
 }
 
+/* An entry "<dir>" or "<dir>/..." at the top of the archive. */
+static int
+has_dir(const struct qbk_ingest_entry *e, size_t n, const char *dir)
+{
+	size_t i, len = strlen(dir);
+
+	for (i = 0; i < n; i++)
+		if (strncmp(e[i].path, dir, len) == 0 &&
+		    (e[i].path[len] == '\0' || e[i].path[len] == '/'))
+			return 1;
+	return 0;
+}
+
+/*
+ * What Qdrant needs to recover a shard snapshot: its segments and its WAL
+ * (LocalShard::check_data: without both the recovery fails with "Invalid
+ * snapshot"), replica_state.json (without it the replica is not local and
+ * its data is not restored) and shard_config.json.  Qdrant writes the two
+ * files last (ShardReplicaSet::create_snapshot), so a stream that ended
+ * early lacks them.
+ */
+static int
+check_shard(const struct qbk_ingest_entry *e, size_t n, struct qbk_err *err)
+{
+	static const char *const files[] = {
+		"replica_state.json", "shard_config.json"
+	};
+	static const char *const dirs[] = { "segments", "wal" };
+	size_t i;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (!has_dir(e, n, dirs[i]))
+			return qbk_err_set(err, QBK_E_INTEGRITY,
+			    "snapshot is not a whole Qdrant shard snapshot: "
+			    "no '%s/'", dirs[i]);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (!has(e, n, files[i]))
+			return qbk_err_set(err, QBK_E_INTEGRITY,
+			    "snapshot is not a whole Qdrant shard snapshot: "
+			    "no '%s'", files[i]);
+	return 0;
+}
+
 int
 qbk_ingest_check_layout(const struct qbk_ingest_entry *e, size_t n,
     enum qbk_ingest_layout layout, struct qbk_err *err)
@@ -694,12 +737,7 @@ qbk_ingest_check_layout(const struct qbk_ingest_entry *e, size_t n,
 			    "no '<shard>/shard_config.json'");
 		return 0;
 	case QBK_INGEST_SHARD:
-		if (!has(e, n, "shard_config.json") &&
-		    !has(e, n, "replica_state.json"))
-			return qbk_err_set(err, QBK_E_INTEGRITY,
-			    "snapshot is not a Qdrant shard snapshot: "
-			    "no 'shard_config.json'");
-		return 0;
+		return check_shard(e, n, err);
 	case QBK_INGEST_FULL:
 		if (!has(e, n, "config.json"))
 			return qbk_err_set(err, QBK_E_INTEGRITY,

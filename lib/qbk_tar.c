@@ -117,6 +117,7 @@ qbk_tar_check(qbk_tar_next_fn *next, void *cookie,
 	struct archive_entry *e;
 	const void *data;
 	size_t len;
+	int64_t pos;
 	int r;
 
 	*entries = NULL;
@@ -136,6 +137,7 @@ qbk_tar_check(qbk_tar_next_fn *next, void *cookie,
 			    archive_error_string(a) : "empty");
 		goto fail;
 	}
+	pos = archive_filter_bytes(a, 0);
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK ||
 	    r == ARCHIVE_WARN) {
 		if (add_entry(&s, e) != 0) {
@@ -148,9 +150,29 @@ qbk_tar_check(qbk_tar_next_fn *next, void *cookie,
 			r = ARCHIVE_FATAL;
 			break;
 		}
+		pos = archive_filter_bytes(a, 0);
+	}
+	/*
+	 * libarchive also ends without complaint where the stream stops at a
+	 * member boundary; a whole tar ends with two zero blocks, which it
+	 * consumes.  Qdrant ends a shard stream it cannot finish just so: a
+	 * clean end of the body without those blocks.
+	 */
+	if (r == ARCHIVE_EOF && !s.failed &&
+	    archive_filter_bytes(a, 0) - pos < 1024) {
+		qbk_err_set(err, QBK_E_INTEGRITY, "snapshot ends after %zu "
+		    "entries without the end-of-archive blocks of a whole tar "
+		    "(the stream was cut short)", s.n);
+		goto fail;
 	}
 	if (r != ARCHIVE_EOF) {
-		if (!s.failed)
+		if (!s.failed && s.eof)
+			qbk_err_set(err, QBK_E_INTEGRITY, "snapshot is not a "
+			    "whole tar archive: it ends inside a member after "
+			    "%zu entries (the stream was cut short): %s", s.n,
+			    archive_error_string(a) != NULL ?
+			    archive_error_string(a) : "unexpected end");
+		else if (!s.failed)
 			qbk_err_set(err, QBK_E_INTEGRITY, "snapshot is not a "
 			    "whole tar archive after %zu entries: %s", s.n,
 			    archive_error_string(a) != NULL ?

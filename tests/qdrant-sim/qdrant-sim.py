@@ -74,6 +74,10 @@ def parse_args(argv):
                    help="the Qdrant release to behave as (1.7 to 1.19; "
                    "default 1.19)")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--stream-idle-timeout", type=float, default=300,
+                   help="end a shard snapshot stream whose client has read "
+                   "nothing for this many seconds, as Qdrant >= 1.18.2 does "
+                   "(default 300; 0: never, as older versions)")
     a = p.parse_args(argv)
     if a.nodes < 1:
         p.error("--nodes must be at least 1")
@@ -113,6 +117,11 @@ def main(argv):
         versions.setup(sim, a.qdrant_version)
     except ValueError as e:
         sys.exit("qdrant-sim: %s" % e)
+    if a.stream_idle_timeout < 0:
+        print("qdrant-sim: --stream-idle-timeout must be >= 0",
+              file=sys.stderr)
+        return 2
+    sim.stream_idle_timeout = a.stream_idle_timeout
     if a.tls_cert:
         import ssl
         sim.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

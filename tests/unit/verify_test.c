@@ -113,6 +113,7 @@ test_tar_check(void **state)
 	size_t len, n = 0;
 	uint8_t *tar = make_tar(1, &len);
 	struct mem m = { tar, len, 0, 777, 0, 0 };
+	size_t i;
 
 	(void)state;
 	assert_int_equal(qbk_tar_check(mem_next, &m, &ents, &n, &err), 0);
@@ -135,7 +136,24 @@ test_tar_check(void **state)
 	assert_int_equal(qbk_tar_check(mem_next, &m, &ents, &n, &err), -1);
 	assert_int_equal(err.code, QBK_E_INTEGRITY);
 	assert_non_null(strstr(err.msg, "not a whole tar"));
+	assert_non_null(strstr(err.msg, "cut short"));
 	assert_null(ents);
+
+	/* Cut after the last member, before the end-of-archive blocks (at
+	 * a member boundary, where libarchive alone sees a normal end), and
+	 * after the first of them. */
+	for (i = 0; i < 2; i++) {
+		memset(&m, 0, sizeof(m));
+		m.p = tar;
+		m.len = 2 * 1024 + 512 + BIG_LEN + i * 512;
+		m.piece = 1000;
+		qbk_err_clear(&err);
+		assert_int_equal(qbk_tar_check(mem_next, &m, &ents, &n, &err),
+		    -1);
+		assert_int_equal(err.code, QBK_E_INTEGRITY);
+		assert_non_null(strstr(err.msg, "end-of-archive"));
+		assert_null(ents);
+	}
 
 	/* Not a tar at all. */
 	memset(&m, 0, sizeof(m));
@@ -157,6 +175,46 @@ test_tar_check(void **state)
 	assert_int_equal(err.code, QBK_E_IO);
 	assert_string_equal(err.msg, "source failed");
 	free(tar);
+}
+
+/* What a shard snapshot must hold: segments/, wal/, and the two files
+ * Qdrant writes last. */
+static void
+test_shard_layout(void **state)
+{
+	static char names[8][24] = { "segments/a/files/x", "wal",
+	    "wal/open-1", "newest_clocks.json", "replica_state.json",
+	    "shard_config.json", "wals", "wals/open-1" };
+	static const char types[6] = { 'f', 'd', 'f', 'f', 'f', 'f' };
+	struct qbk_ingest_entry e[6];
+	struct qbk_err err = QBK_ERR_INIT;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 6; i++) {
+		e[i].path = names[i];
+		e[i].type = types[i];
+		e[i].size = 1;
+	}
+	assert_int_equal(qbk_ingest_check_layout(e, 6, QBK_INGEST_SHARD,
+	    &err), 0);
+	/* Ended before shard_config.json, or before both files. */
+	assert_int_equal(qbk_ingest_check_layout(e, 5, QBK_INGEST_SHARD,
+	    &err), -1);
+	assert_int_equal(err.code, QBK_E_INTEGRITY);
+	assert_non_null(strstr(err.msg, "shard_config.json"));
+	assert_int_equal(qbk_ingest_check_layout(e, 4, QBK_INGEST_SHARD,
+	    &err), -1);
+	assert_non_null(strstr(err.msg, "replica_state.json"));
+	/* No WAL ("wals/" is not "wal/"), no segments. */
+	e[1].path = names[6];
+	e[2].path = names[7];
+	assert_int_equal(qbk_ingest_check_layout(e, 6, QBK_INGEST_SHARD,
+	    &err), -1);
+	assert_non_null(strstr(err.msg, "'wal/'"));
+	assert_int_equal(qbk_ingest_check_layout(e + 1, 5, QBK_INGEST_SHARD,
+	    &err), -1);
+	assert_non_null(strstr(err.msg, "'segments/'"));
 }
 
 static void
@@ -546,6 +604,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tar_check),
+		cmocka_unit_test(test_shard_layout),
 		cmocka_unit_test(test_parse_subset),
 		cmocka_unit_test(test_problem_text_and_json),
 		cmocka_unit_test_setup_teardown(test_clean, setup, teardown),

@@ -32,6 +32,9 @@ A rule (JSON object):
                          Qdrant that is slow for exactly as long as a test
                          needs; "held" in the listing counts the requests
                          waiting now
+    "end_after_bytes": K on a shard snapshot stream: K archive bytes,
+                         then a clean end of the chunked body, as Qdrant
+                         ends the stream when building the snapshot fails
     "upsert": {"collection": C, "points": [...]}
                          apply this upsert (as PUT /collections/C/points)
                          the moment the request arrives, before anything
@@ -60,6 +63,8 @@ DEFAULT_TEXT = {
 ACTIONS = ("status", "reset", "reset_after_bytes", "truncate_after_bytes",
            "corrupt_byte_at", "delay_ms", "rate_bytes_per_sec", "node_down",
            "upsert", "hold", "endless_body")
+# shard snapshot streams only (GET /collections/{c}/shards/{s}/snapshot)
+ACTIONS += ("end_after_bytes",)
 FLAGS = ("reset", "node_down", "hold", "endless_body")
 OBJECTS = ("upsert",)
 

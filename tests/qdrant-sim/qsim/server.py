@@ -34,6 +34,14 @@ class Abort(Exception):
     """The connection was closed on purpose (fault injection)."""
 
 
+STREAM_COUNTS_LOCK = threading.Lock()
+
+
+class StreamEnded(Exception):
+    """A shard snapshot stream ends here, cleanly, as Qdrant's does when
+    its snapshot task fails."""
+
+
 class BodyReader:
     """Request body: Content-Length or chunked.  With "Expect:
     100-continue" the interim answer goes out on the first read only (as
@@ -736,14 +744,15 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.begin_body(enc)
         direct = self.fault is None and self.enc is None and \
-            self.sim.tls is None
+            self.sim.tls is None and not self.stream_idle_limit()
+        self.stream_begin()
         buf = []
         buflen = 0
 
         def flush():
             nonlocal buf, buflen
             if buflen:
-                self.body_write(b"".join(buf))
+                self.stream_body_write(b"".join(buf))
             buf, buflen = [], 0
         try:
             for item in plan.items:
@@ -762,7 +771,7 @@ class Handler(BaseHTTPRequestHandler):
                                         off + done)
                         if not data:
                             raise OSError("file shrank while sending")
-                        self.body_write(data)
+                        self.stream_body_write(data)
                         done += len(data)
                     continue
                 while done < length:
@@ -773,8 +782,89 @@ class Handler(BaseHTTPRequestHandler):
                     done += n
             flush()
             self.end_body()
+            self.stream_count("complete")
+        except StreamEnded:
+            # Qdrant drops the tar writer: the body ends cleanly, without
+            # the archive's end
+            self.end_body()
+            self.stream_count("ended_early")
         finally:
             plan.close()
+
+    # ------------------------------------------------ shard stream endings
+    # Qdrant streams GET /collections/{c}/shards/{s}/snapshot from a task
+    # that writes the tar into a 4 KiB pipe (shard_holder/mod.rs,
+    # stream_shard_snapshot).  When that task fails (an error while it
+    # builds the snapshot; from 1.18.2 also a client that has read nothing
+    # for SNAPSHOT_STREAM_WRITE_IDLE_TIMEOUT, 5 minutes) it drops the
+    # writer, and the body ends as a clean chunked body: a tar without its
+    # end-of-archive blocks, cut anywhere.
+    def stream_idle_limit(self):
+        t = getattr(self.sim, "stream_idle_timeout", 300)
+        # the idle clock needs plain socket writes (not TLS)
+        return t if t and self.sim.tls is None else 0
+
+    def stream_begin(self):
+        self.stream_sent = 0
+        self.stream_idle_expired = False
+
+    def stream_body_write(self, data):
+        """body_write for a shard stream: fault "end_after_bytes" and the
+        idle limit end the body cleanly (StreamEnded)."""
+        r = self.fault
+        lim = r.get("end_after_bytes") if r is not None else None
+        end = False
+        if lim is not None and self.stream_sent + len(data) >= lim:
+            data = data[:max(0, int(lim) - self.stream_sent)]
+            end = True
+        self.stream_sent += len(data)
+        if self.enc is not None:
+            data = self.enc.compress(data)
+        if data:
+            if r is None and self.stream_idle_limit():
+                self.stream_idle_chunk(data)
+            else:
+                self.chunk(data)
+        if end or self.stream_idle_expired:
+            raise StreamEnded()
+
+    def stream_count(self, what):
+        """Count a stream's ending per node, for GET /__sim/streams."""
+        with STREAM_COUNTS_LOCK:
+            c = self.node.__dict__.setdefault("stream_counts", {
+                "complete": 0, "ended_early": 0, "idle_timeouts": 0})
+            c[what] += 1
+
+    def stream_counts_answer(self):
+        target = self.node
+        n = self.query.get("node")
+        if n:
+            target = self.node_by(int(n))
+        with STREAM_COUNTS_LOCK:
+            c = dict(target.__dict__.get("stream_counts", {
+                "complete": 0, "ended_early": 0, "idle_timeouts": 0}))
+        c["node"] = target.index
+        self.ok(c)
+
+    def stream_idle_chunk(self, data):
+        """Send one chunk; if the client reads nothing for the idle limit,
+        finish this chunk (what Qdrant had queued) and mark the stream
+        ended."""
+        sock = self.connection
+        limit = self.stream_idle_limit()
+        mv = memoryview(b"%x\r\n" % len(data) + data + b"\r\n")
+        while mv:
+            if not select.select([], [sock], [], limit)[1]:
+                self.stream_idle_expired = True
+                self.stream_count("idle_timeouts")
+                sock.sendall(mv)
+                break
+            try:
+                n = sock.send(mv[:1 << 16], socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                continue
+            mv = mv[n:]
+        self.sent_body += len(data)
 
     def receive_upload(self, dest_dir, keep_name):
         """Stream the multipart field `snapshot` into dest_dir; returns
@@ -898,6 +988,9 @@ class Handler(BaseHTTPRequestHandler):
     def admin(self, method, path):
         sim = self.sim
         try:
+            if path == "/__sim/streams" and method == "GET":
+                self.stream_counts_answer()
+                return
             if path == "/__sim/faults":
                 target = self.node
                 if method == "GET":

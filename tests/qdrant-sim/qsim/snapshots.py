@@ -174,12 +174,14 @@ def shard_plan(node, coll, sid, nested=True):
     rep = node.replica(coll.name, sid)
     plan = tario.Plan()
     try:
-        plan.mem_file("replica_state.json",
-                      replica_state_json(node, coll, sid))
-        plan.mem_file("shard_config.json", '{"type":"ReplicaSet"}')
         rep.capture(plan, "", nested=nested, wal_mode="empty")
         for name, data in list(coll.extra_members):
             plan.mem_file(name, data)
+        # Qdrant's order (replica_set/snapshots.rs, create_snapshot): the
+        # local shard's data first, these two last
+        plan.mem_file("replica_state.json",
+                      replica_state_json(node, coll, sid))
+        plan.mem_file("shard_config.json", '{"type":"ReplicaSet"}')
         plan.finish()
     except BaseException:
         plan.close()
