@@ -108,7 +108,7 @@ class Sim:
                                      stdin=subprocess.DEVNULL)
         self.ports = []
 
-    def wait_ready(self, timeout=15.0):
+    def wait_ready(self, timeout=180.0):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -170,7 +170,7 @@ class Resp:
 
 
 def request(port, method, path, body=None, json_body=None, headers=None,
-         timeout=15):
+         timeout=120):
     hdrs = dict(headers or {})
     if json_body is not None:
         body = json.dumps(json_body).encode()
@@ -688,7 +688,11 @@ def single_node(t, sim, scratch):
                                                [7, 8, 9]]},
                            "payloads": [{"a": 1}, {"a": 2}, {"a": 3}]}},
       title="PUT /collections/c2/points?wait=true 200 (batch)")
-    time.sleep(0.2)  # let the wait=false upsert apply
+    # the wait=false upsert applies in the background: wait until it has
+    deadline = time.time() + 180
+    while request(p, "GET", "/collections/c1/points/20").status != 200 and \
+            time.time() < deadline:
+        time.sleep(0.05)
     J("POST", "/collections/c1/points/scroll", 200, p,
       json_body={"limit": 2, "with_payload": True}, extra=lambda d: (
           expect([x["id"] for x in d["result"]["points"]] == [1, 2],
@@ -866,7 +870,7 @@ def single_node(t, sim, scratch):
 
     # wait=false create shows up later
     def c2_listed():
-        deadline = time.time() + 5
+        deadline = time.time() + 180
         while time.time() < deadline:
             d = json.loads(request(p, "GET", "/collections/c2/snapshots").body)
             if d.get("result"):
@@ -929,11 +933,11 @@ def single_node(t, sim, scratch):
     J("PUT", "/collections/c3/snapshots/recover?wait=false", 202, p,
       json_body={"location": "file://" + (src or "/missing")})
     url = "http://127.0.0.1:%d/collections/c1/snapshots/%s" % (p, sname)
-    J("PUT", "/collections/c5/snapshots/recover", 200, p, timeout=10,
+    J("PUT", "/collections/c5/snapshots/recover", 200, p, timeout=120,
       json_body={"location": url}, title="PUT /collections/c5/snapshots/"
       "recover 200 (http:// location)")
     bad_url = "http://127.0.0.1:%d/collections/c1/snapshots/nope.snapshot" % p
-    J("PUT", "/collections/c5/snapshots/recover", 400, p, timeout=10,
+    J("PUT", "/collections/c5/snapshots/recover", 400, p, timeout=120,
       json_body={"location": bad_url},
       text="Wrong input: Failed to download tar from %s: status - 404 "
       "Not Found" % bad_url, title="PUT /collections/c5/snapshots/recover "
@@ -991,7 +995,7 @@ def single_node(t, sim, scratch):
 
     # Two snapshots in one second share one name (NOTES 7.3)
     def same_second():
-        for _attempt in range(4):
+        for _attempt in range(50):
             # Start 50 ms into a second: time(2), which names snapshots in
             # a Python simulator, follows a coarse clock that lags by a tick.
             while not 0.05 < time.time() % 1 < 0.3:
