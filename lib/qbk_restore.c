@@ -1073,6 +1073,8 @@ struct source {
 	uint64_t sent, reported;
 	EVP_MD_CTX *sha;	/* member mode: SHA-256 of what was sent */
 	pthread_mutex_t *mu;	/* several uploads at once, or NULL */
+	int lost_answer;	/* the upload's answer was lost; its outcome
+				 * was read from the replica states */
 };
 
 /* Start hashing what ${s} sends (members: the manifest has no hash). */
@@ -1294,6 +1296,7 @@ upload(struct run *r, struct qbk_qdrant *q, const char *target, long shard,
 	up.read = source_read;
 	up.rewind = source_rewind;
 	up.cookie = src;
+	up.lost_answer = &src->lost_answer;
 	rc = qbk_qdrant_snapshot_upload(q, target, shard, &up, err);
 	if (rc == 0 && src->tar == NULL &&
 	    qbk_extract_sha256(src->x) == NULL) {
@@ -1519,6 +1522,27 @@ replace_incompatible(struct run *r, struct plan *p, struct qbk_err *err)
 	return 0;
 }
 
+/* The answer to the recovery of ${p} was lost and the replica states say
+ * that it ended: Qdrant also leaves them as they were when it refuses a
+ * snapshot before loading it, so the point count decides. */
+static int
+check_lost_recovery(struct qbk_qdrant *q, struct plan *p, struct qbk_err *err)
+{
+	uint64_t n;
+
+	if (p->mc == NULL || p->mc->has_count_after)
+		return 0;
+	if (qbk_qdrant_count(q, p->target, NULL, &n, err) != 0)
+		return -1;
+	if (n != p->mc->points_count)
+		return qbk_err_set(err, QBK_E_QDRANT, "the answer to the "
+		    "recovery of '%s' was lost, and it holds %llu points "
+		    "where the backup has %llu: the recovery did not happen "
+		    "or failed", p->target, (unsigned long long)n,
+		    (unsigned long long)p->mc->points_count);
+	return 0;
+}
+
 /* Upload the snapshot ${s} of ${p} to ${q}: into shard ${shard} of the
  * target (a shard snapshot; custom sharding may give it another id than
  * it had), or as a collection snapshot (${shard} -1). */
@@ -1543,6 +1567,8 @@ restore_snapshot(struct run *r, struct qbk_qdrant *q, struct plan *p,
 	src.mu = r->threaded ? &r->mu : NULL;
 	rc = upload(r, q, p->target, shard, &src, s->sha256, s->size, err);
 	qbk_extract_close(src.x);
+	if (rc == 0 && src.lost_answer && shard == QBK_QDRANT_NO_SHARD)
+		rc = check_lost_recovery(q, p, err);
 	if (rc == 0) {
 		if (r->threaded)
 			pthread_mutex_lock(&r->mu);
