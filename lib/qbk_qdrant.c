@@ -1455,23 +1455,30 @@ qbk_qdrant_snapshot_create(struct qbk_qdrant *q, const char *coll,
 	struct qbk_buf path = QBK_BUF_INIT, what = QBK_BUF_INIT;
 	struct qbk_qdrant_snapshot *old = NULL, *now = NULL;
 	const struct qbk_qdrant_snapshot *found;
+	struct qbk_err e = QBK_ERR_INIT;
 	size_t nold = 0, nnow = 0;
-	int rc = -1, lost, any_lost = 0, attempt;
+	int rc = -1, lost, any_lost = 0, attempt, listed;
 
 	memset(out, 0, sizeof(*out));
 	path_snaps(&path, coll, shard);
 	qbk_buf_addstr(&path, "?wait=true");
 	scope_text(&what, coll, shard);
-	if (qbk_qdrant_snapshot_list(q, coll, shard, &old, &nold, err) != 0) {
-		qbk_err_prefix(err, "cannot create %s", what.buf);
-		goto done;
-	}
+	/* What is there before (an unknown collection: the creation says
+	 * so in Qdrant's words). */
+	listed = qbk_qdrant_snapshot_list(q, coll, shard, &old, &nold, &e) ==
+	    0;
 	for (attempt = 1;; attempt++) {
 		lost = 0;
 		if (post_snapshot(q, path.buf, what.buf, out, &lost, err) == 0)
 			break;
 		if (!lost)
 			goto done;
+		if (!listed) {
+			qbk_err_hint(err, "the answer was lost and the snapshots "
+			    "could not be listed before (%s): look for a new "
+			    "one on the node and delete it", e.msg);
+			goto done;
+		}
 		any_lost = 1;
 		qbk_warn("%s; Qdrant may have made it all the same: looking",
 		    err->msg);
