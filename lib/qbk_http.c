@@ -871,6 +871,9 @@ setup(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_TCP_KEEPIDLE, 60L);
 	SET(CURLOPT_TCP_KEEPINTVL, 30L);
+	/* libcurl sends a request again, unasked, when a reused connection
+	 * breaks before the answer: never for one that must not repeat. */
+	SET(CURLOPT_FRESH_CONNECT, (req->flags & QBK_HTTP_F_ONCE) ? 1L : 0L);
 	if (h->insecure) {
 		SET(CURLOPT_SSL_VERIFYPEER, 0L);
 		SET(CURLOPT_SSL_VERIFYHOST, 0L);
@@ -1002,6 +1005,17 @@ fail:
 #undef SET
 
 /* ---- the retry loop -------------------------------------------------- */
+
+/* Did a failed attempt perhaps reach the server, which went on with it
+ * (a broken connection after it was made, a proxy's 408, 502 or 504)? */
+static int
+answer_lost(CURLcode rc, int stalled, long status)
+{
+	if (rc != CURLE_OK)
+		return stalled || qbk_http_class_of((int)rc) ==
+		    QBK_HTTP_TRANSIENT;
+	return status == 408 || status == 502 || status == 504;
+}
 
 /* Sleep ${ms}, waking early if the cancel flag is set; -1 if it was. */
 static int
@@ -1246,6 +1260,11 @@ perform(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
 				    (int64_t)time(NULL));
 		}
 
+		if (retry && (req->flags & QBK_HTTP_F_ONCE) &&
+		    answer_lost(rc, x->stalled, status)) {
+			retry = 0;
+			resp->lost = 1;
+		}
 		/* A long stretch of progress earns a fresh retry budget. */
 		if (x->attempt_delivered >= PROGRESS_RESET)
 			attempt = 0;

@@ -91,6 +91,14 @@ void qbk_http_opts_init(struct qbk_http_opts *);
 					 * failed for good (Qdrant "Service
 					 * internal error"), and repeating an
 					 * expensive operation will not help */
+#define QBK_HTTP_F_ONCE		0x40	/* not to be repeated blindly (a
+					 * snapshot creation or recovery,
+					 * which Qdrant finishes after the
+					 * client is gone): retried only when
+					 * it surely did not reach the server
+					 * (no connection, 429, 503); a lost
+					 * answer (broken connection, 408,
+					 * 502, 504) sets resp->lost */
 
 struct qbk_http_req {
 	const char *method;	/* "GET", "POST", "PUT", "DELETE", "HEAD" */
@@ -115,6 +123,8 @@ struct qbk_http_resp {
 	unsigned attempts;	/* attempts made, 1 without retries */
 	unsigned resumes;	/* download: ranged resumes */
 	int too_large;		/* the answer was refused: over max_answer */
+	int lost;		/* QBK_HTTP_F_ONCE: the request may have been
+				 * carried out, its answer was lost */
 	char content_type[128];
 	char content_disposition[256];
 	char etag[128];

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -1446,30 +1447,174 @@ parse_snapshot(const json_t *d, struct qbk_qdrant_snapshot *s)
 	return 0;
 }
 
-int
-qbk_qdrant_snapshot_create(struct qbk_qdrant *q, const char *coll,
-    long shard, struct qbk_qdrant_snapshot *out, struct qbk_err *err)
+/* POST ${path} (a snapshot creation) once: QBK_HTTP_F_ONCE, so that a lost
+ * answer (${*lost}) is not followed by a second full-size snapshot. */
+static int
+post_snapshot(struct qbk_qdrant *q, const char *path, const char *what,
+    struct qbk_qdrant_snapshot *out, int *lost, struct qbk_err *err)
 {
-	struct qbk_buf path = QBK_BUF_INIT, what = QBK_BUF_INIT;
+	struct qbk_http_req req = QBK_HTTP_REQ_INIT;
+	struct qbk_http_resp resp;
+	struct qbk_buf ctx = QBK_BUF_INIT;
 	json_t *res = NULL;
 	int rc = -1;
 
-	memset(out, 0, sizeof(*out));
-	path_snaps(&path, coll, shard);
-	qbk_buf_addstr(&path, "?wait=true");
-	scope_text(&what, coll, shard);
-	if (call(q, "POST", path.buf, NULL, QBK_HTTP_F_LONG |
-	    QBK_HTTP_F_NORETRY_500, &res, err, "cannot create %s",
-	    what.buf) != 0)
+	qbk_buf_addf(&ctx, "cannot create %s", what);
+	req.method = "POST";
+	req.path = path;
+	req.flags = QBK_HTTP_F_LONG | QBK_HTTP_F_NORETRY_500 |
+	    QBK_HTTP_F_ONCE;
+	qbk_http_resp_init(&resp);
+	if (qbk_http_request(q->http, &req, &resp, err) != 0) {
+		*lost = resp.lost;
+		failed(&resp, err, ctx.buf);
 		goto done;
+	}
+	if (qbk_qdrant_result(resp.body.buf, resp.body.len, "the response",
+	    &res, err) != 0) {
+		qbk_err_prefix(err, "%s", ctx.buf);
+		goto done;
+	}
 	if (parse_snapshot(res, out) != 0) {
-		qbk_err_set(err, QBK_E_QDRANT, "cannot create %s: unexpected "
-		    "response from Qdrant", what.buf);
+		qbk_err_set(err, QBK_E_QDRANT, "%s: unexpected response from "
+		    "Qdrant", ctx.buf);
 		goto done;
 	}
 	rc = 0;
 done:
 	json_decref(res);
+	qbk_http_resp_release(&resp);
+	qbk_buf_release(&ctx);
+	return rc;
+}
+
+static int
+snap_listed(const struct qbk_qdrant_snapshot *v, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The newest snapshot of ${v} not in ${old}, or NULL. */
+static const struct qbk_qdrant_snapshot *
+snap_new(const struct qbk_qdrant_snapshot *v, size_t n,
+    const struct qbk_qdrant_snapshot *old, size_t nold)
+{
+	const struct qbk_qdrant_snapshot *best = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!snap_listed(old, nold, v[i].name) && (best == NULL ||
+		    strcmp(v[i].creation_time, best->creation_time) > 0 ||
+		    (strcmp(v[i].creation_time, best->creation_time) == 0 &&
+		    strcmp(v[i].name, best->name) > 0)))
+			best = &v[i];
+	return best;
+}
+
+/* After a lost answer: delete the snapshots that appeared since ${old}
+ * other than ${keep} (made by an attempt whose answer was lost). */
+static void
+drop_orphans(struct qbk_qdrant *q, const char *coll, long shard,
+    const struct qbk_qdrant_snapshot *old, size_t nold, const char *keep)
+{
+	struct qbk_qdrant_snapshot *v = NULL;
+	struct qbk_err e = QBK_ERR_INIT;
+	size_t n = 0, i;
+
+	if (qbk_qdrant_snapshot_list(q, coll, shard, &v, &n, &e) != 0) {
+		qbk_warn("%s; snapshots left by lost answers may remain",
+		    e.msg);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (snap_listed(old, nold, v[i].name) ||
+		    strcmp(v[i].name, keep) == 0)
+			continue;
+		if (qbk_qdrant_snapshot_delete(q, coll, shard, v[i].name,
+		    &e) != 0)
+			qbk_warn("%s", e.msg);
+		else
+			qbk_warn("deleted snapshot '%s': made by an attempt "
+			    "whose answer was lost", v[i].name);
+	}
+	qbk_qdrant_snapshots_free(v, n);
+}
+
+/*
+ * Qdrant goes on making a snapshot after the client is gone (a proxy's 502
+ * or 504, a broken connection): the request is never repeated blindly.
+ * After a lost answer the snapshot list tells whether it was made; a new
+ * one is adopted, and only when none appeared is the request made again.
+ */
+int
+qbk_qdrant_snapshot_create(struct qbk_qdrant *q, const char *coll,
+    long shard, struct qbk_qdrant_snapshot *out, struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT, what = QBK_BUF_INIT;
+	struct qbk_qdrant_snapshot *old = NULL, *now = NULL;
+	const struct qbk_qdrant_snapshot *found;
+	struct qbk_err e = QBK_ERR_INIT;
+	size_t nold = 0, nnow = 0;
+	int rc = -1, lost, any_lost = 0, attempt, listed;
+
+	memset(out, 0, sizeof(*out));
+	path_snaps(&path, coll, shard);
+	qbk_buf_addstr(&path, "?wait=true");
+	scope_text(&what, coll, shard);
+	/* What is there before (an unknown collection: the creation says
+	 * so in Qdrant's words). */
+	listed = qbk_qdrant_snapshot_list(q, coll, shard, &old, &nold, &e) ==
+	    0;
+	for (attempt = 1;; attempt++) {
+		lost = 0;
+		if (post_snapshot(q, path.buf, what.buf, out, &lost, err) == 0)
+			break;
+		if (!lost)
+			goto done;
+		if (!listed) {
+			qbk_err_hint(err, "the answer was lost and the snapshots "
+			    "could not be listed before (%s): look for a new "
+			    "one on the node and delete it", e.msg);
+			goto done;
+		}
+		any_lost = 1;
+		qbk_warn("%s; Qdrant may have made it all the same: looking",
+		    err->msg);
+		if (qbk_qdrant_snapshot_list(q, coll, shard, &now, &nnow,
+		    err) != 0) {
+			qbk_err_prefix(err, "cannot create %s (its answer was "
+			    "lost)", what.buf);
+			goto done;
+		}
+		if ((found = snap_new(now, nnow, old, nold)) != NULL) {
+			*out = *found;
+			out->name = qbk_xstrdup(found->name);
+			qbk_warn("adopting snapshot '%s', which Qdrant made for "
+			    "the request whose answer was lost", out->name);
+			break;
+		}
+		qbk_qdrant_snapshots_free(now, nnow);
+		now = NULL;
+		nnow = 0;
+		if (attempt >= 3) {
+			qbk_err_hint(err, "Qdrant may still be making the "
+			    "snapshot: look for a new one in the node's "
+			    "snapshot list and delete it");
+			goto done;
+		}
+		qbk_warn("no new %s is listed: asking again", what.buf);
+	}
+	if (any_lost)
+		drop_orphans(q, coll, shard, old, nold, out->name);
+	rc = 0;
+done:
+	qbk_qdrant_snapshots_free(old, nold);
+	qbk_qdrant_snapshots_free(now, nnow);
 	qbk_buf_release(&path);
 	qbk_buf_release(&what);
 	return rc;
@@ -1663,6 +1808,96 @@ qbk_qdrant_snapshot_recover(struct qbk_qdrant *q, const char *coll,
 	return rc;
 }
 
+/* Is a replica in ${state} still being recovered or filled? */
+static int
+state_busy(const char *state)
+{
+	return strcmp(state, "ManualRecovery") == 0 ||
+	    strcmp(state, "Partial") == 0 || strcmp(state, "Recovery") == 0 ||
+	    strcmp(state, "PartialSnapshot") == 0 ||
+	    strcmp(state, "Initializing") == 0;
+}
+
+/*
+ * The answer to the upload of a snapshot of ${coll} (shard ${shard}, or -1)
+ * was lost: Qdrant goes on with the recovery, so a second one must not
+ * start.  Learn the outcome from the replica states of this node instead
+ * (Qdrant leaves a replica whose load failed Dead) and, for a collection
+ * snapshot, from the uploaded file, which Qdrant keeps under its name.
+ * ${err} holds the failure on entry.
+ */
+static int
+lost_upload(struct qbk_qdrant *q, const char *coll, long shard,
+    const struct qbk_qdrant_upload *up, struct qbk_err *err)
+{
+	struct qbk_qdrant_coll_cluster *cl = NULL;
+	struct qbk_qdrant_snapshot *v = NULL;
+	struct qbk_err e = QBK_ERR_INIT;
+	size_t n = 0, i;
+	int polls, busy, dead = -1, rc = -1;
+	char first[512];
+
+	snprintf(first, sizeof(first), "%s", err->msg);
+	qbk_warn("%s; Qdrant goes on with the recovery: waiting for its "
+	    "outcome instead of starting another one", first);
+	for (polls = 0;; polls++) {
+		if (qbk_qdrant_collection_cluster(q, coll, &cl, &e) != 0) {
+			qbk_err_set(err, e.code, "%s; then %s", first, e.msg);
+			goto out;
+		}
+		busy = 0;
+		for (i = 0; i < cl->nlocal; i++) {
+			if (shard >= 0 && cl->local[i].shard_id !=
+			    (uint32_t)shard)
+				continue;
+			if (state_busy(cl->local[i].state))
+				busy = 1;
+			else if (strcmp(cl->local[i].state, "Dead") == 0 &&
+			    dead < 0)
+				dead = (int)cl->local[i].shard_id;
+		}
+		if (!busy || dead >= 0)
+			break;
+		if (polls >= 1800) {
+			qbk_err_set(err, QBK_E_QDRANT, "%s; the recovery of "
+			    "'%s' had not ended an hour later", first, coll);
+			goto out;
+		}
+		qbk_qdrant_coll_cluster_free(cl);
+		cl = NULL;
+		nanosleep(&(struct timespec){ 2, 0 }, NULL);
+	}
+	if (dead >= 0) {
+		qbk_err_set(err, QBK_E_QDRANT, "%s; the recovery failed on "
+		    "Qdrant: shard %d of '%s' is Dead", first, dead, coll);
+		goto out;
+	}
+	if (shard < 0 && up->filename != NULL) {
+		if (qbk_qdrant_snapshot_list(q, coll, -1, &v, &n, &e) != 0) {
+			qbk_err_set(err, e.code, "%s; then %s", first, e.msg);
+			goto out;
+		}
+		for (i = 0; i < n; i++)
+			if (strcmp(v[i].name, up->filename) == 0)
+				break;
+		if (i == n) {
+			qbk_err_set(err, QBK_E_NET, "%s; the upload did not "
+			    "reach Qdrant whole, so no recovery started",
+			    first);
+			goto out;
+		}
+	}
+	qbk_warn("the recovery of '%s' ended on Qdrant with every replica "
+	    "of this node out of recovery", coll);
+	if (up->lost_answer != NULL)
+		*up->lost_answer = 1;
+	rc = 0;
+out:
+	qbk_qdrant_snapshots_free(v, n);
+	qbk_qdrant_coll_cluster_free(cl);
+	return rc;
+}
+
 int
 qbk_qdrant_snapshot_upload(struct qbk_qdrant *q, const char *coll,
     long shard, const struct qbk_qdrant_upload *up, struct qbk_err *err)
@@ -1703,10 +1938,13 @@ qbk_qdrant_snapshot_upload(struct qbk_qdrant *q, const char *coll,
 	hu.cookie = up->cookie;
 	req.method = "POST";
 	req.path = path.buf;
-	req.flags = QBK_HTTP_F_LONG | QBK_HTTP_F_NORETRY_500;
+	req.flags = QBK_HTTP_F_LONG | QBK_HTTP_F_NORETRY_500 |
+	    QBK_HTTP_F_ONCE;
 	qbk_http_resp_init(&resp);
 	if (qbk_http_upload(q->http, &req, &hu, &resp, err) != 0) {
 		failed(&resp, err, ctx.buf);
+		if (resp.lost)
+			rc = lost_upload(q, coll, shard, up, err);
 		goto done;
 	}
 	if (qbk_qdrant_result(resp.body.buf, resp.body.len, "the response",

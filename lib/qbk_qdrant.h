@@ -315,12 +315,18 @@ struct qbk_qdrant_upload {
 	qbk_http_read_fn *read;
 	qbk_http_rewind_fn *rewind;	/* NULL: no retry once data went out */
 	void *cookie;
+	int *lost_answer;	/* set to 1 when the answer was lost and the
+				 * outcome was read from the replica states
+				 * (may be NULL) */
 };
 
 /** qbk_qdrant_snapshot_upload(q, coll, shard, up, err): POST
  * .../snapshots/upload?wait=true with the file in multipart field
  * "snapshot", streamed from ${up->read}; the server recovers from it.
- * Not for full snapshots (QBK_E_USAGE). */
+ * Not for full snapshots (QBK_E_USAGE).  The upload is never repeated
+ * once it may have reached Qdrant: after a lost answer (a proxy's 502 or
+ * 504, a broken connection) the outcome is read from this node's replica
+ * states (a Dead one: failed) and the uploaded file's presence. */
 int qbk_qdrant_snapshot_upload(struct qbk_qdrant *, const char *, long,
     const struct qbk_qdrant_upload *, struct qbk_err *);
 

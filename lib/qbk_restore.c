@@ -30,6 +30,7 @@
 #include "qbk_qdrant.h"
 #include "qbk_repo.h"
 #include "qbk_restore.h"
+#include "qbk_verify.h"
 
 /* Progress is reported every this many bytes. */
 #define PROGRESS_STEP	((uint64_t)4 << 20)
@@ -1085,6 +1086,8 @@ struct source {
 	uint64_t sent, reported;
 	EVP_MD_CTX *sha;	/* member mode: SHA-256 of what was sent */
 	pthread_mutex_t *mu;	/* several uploads at once, or NULL */
+	int lost_answer;	/* the upload's answer was lost; its outcome
+				 * was read from the replica states */
 };
 
 /* Start hashing what ${s} sends (members: the manifest has no hash). */
@@ -1306,6 +1309,7 @@ upload(struct run *r, struct qbk_qdrant *q, const char *target, long shard,
 	up.read = source_read;
 	up.rewind = source_rewind;
 	up.cookie = src;
+	up.lost_answer = &src->lost_answer;
 	rc = qbk_qdrant_snapshot_upload(q, target, shard, &up, err);
 	if (rc == 0 && src->tar == NULL &&
 	    qbk_extract_sha256(src->x) == NULL) {
@@ -1531,6 +1535,27 @@ replace_incompatible(struct run *r, struct plan *p, struct qbk_err *err)
 	return 0;
 }
 
+/* The answer to the recovery of ${p} was lost and the replica states say
+ * that it ended: Qdrant also leaves them as they were when it refuses a
+ * snapshot before loading it, so the point count decides. */
+static int
+check_lost_recovery(struct qbk_qdrant *q, struct plan *p, struct qbk_err *err)
+{
+	uint64_t n;
+
+	if (p->mc == NULL || p->mc->has_count_after)
+		return 0;
+	if (qbk_qdrant_count(q, p->target, NULL, &n, err) != 0)
+		return -1;
+	if (n != p->mc->points_count)
+		return qbk_err_set(err, QBK_E_QDRANT, "the answer to the "
+		    "recovery of '%s' was lost, and it holds %llu points "
+		    "where the backup has %llu: the recovery did not happen "
+		    "or failed", p->target, (unsigned long long)n,
+		    (unsigned long long)p->mc->points_count);
+	return 0;
+}
+
 /* Upload the snapshot ${s} of ${p} to ${q}: into shard ${shard} of the
  * target (a shard snapshot; custom sharding may give it another id than
  * it had), or as a collection snapshot (${shard} -1). */
@@ -1555,6 +1580,8 @@ restore_snapshot(struct run *r, struct qbk_qdrant *q, struct plan *p,
 	src.mu = r->threaded ? &r->mu : NULL;
 	rc = upload(r, q, p->target, shard, &src, s->sha256, s->size, err);
 	qbk_extract_close(src.x);
+	if (rc == 0 && src.lost_answer && shard == QBK_QDRANT_NO_SHARD)
+		rc = check_lost_recovery(q, p, err);
 	if (rc == 0) {
 		if (r->threaded)
 			pthread_mutex_lock(&r->mu);
@@ -1906,6 +1933,43 @@ out:
 	return rc;
 }
 
+/* After a failed recovery over the live collection ${p->target}: say what
+ * state Qdrant left it in (a replica whose load failed is Dead and empty,
+ * others may be stuck in ManualRecovery) and how to get its data back. */
+static void
+describe_failed(struct run *r, const struct plan *p, struct qbk_err *err)
+{
+	struct qbk_qdrant_coll_cluster *cl = NULL;
+	struct qbk_err e = QBK_ERR_INIT;
+	struct qbk_buf b = QBK_BUF_INIT;
+	size_t i, bad = 0;
+
+	if (qbk_qdrant_collection_cluster(r->cq, p->target, &cl, &e) != 0)
+		qbk_buf_addf(&b, "its state is unknown (%s)", e.msg);
+	else {
+		for (i = 0; i < cl->nlocal; i++) {
+			if (strcmp(cl->local[i].state, "Active") == 0)
+				continue;
+			qbk_buf_addf(&b, "%sshard %u %s%s", bad++ ? ", " : "",
+			    cl->local[i].shard_id, cl->local[i].state,
+			    strcmp(cl->local[i].state, "Dead") == 0 ?
+			    " (its data was cleared)" : "");
+		}
+		if (bad == 0)
+			qbk_buf_addstr(&b, "every replica of it on this node is "
+			    "Active");
+	}
+	warning(r->rep, "collection '%s' on '%s' after the failed recovery: "
+	    "%s", p->target, r->url, b.buf);
+	if (r->rep->safety_backup_id[0] != '\0')
+		qbk_err_hint(err, "its data from before the restore is in "
+		    "safety backup %s: qbk-restore --backup %s --collection "
+		    "%s --force brings it back", r->rep->safety_backup_id,
+		    r->rep->safety_backup_id, p->target);
+	qbk_buf_release(&b);
+	qbk_qdrant_coll_cluster_free(cl);
+}
+
 /* Which shard of the target each job's shard goes to: the same id, or
  * for custom sharding the shard of the same rank under the same key. */
 static int
@@ -2106,6 +2170,8 @@ fail:
 	qbk_err_prefix(err, "cannot restore collection '%s' of backup '%s'%s%s",
 	    p->name, r->m->backup_id, strcmp(p->name, p->target) != 0 ?
 	    " as " : "", strcmp(p->name, p->target) != 0 ? p->target : "");
+	if (existed)
+		describe_failed(r, p, err);
 out:
 	qbk_cluster_layout_free(l);
 	free(pick);
@@ -2151,6 +2217,8 @@ restore_collection(struct run *r, struct plan *p, struct qbk_err *err)
 			    "of backup '%s'%s%s", p->name, r->m->backup_id,
 			    strcmp(p->name, p->target) != 0 ? " as " : "",
 			    strcmp(p->name, p->target) != 0 ? p->target : "");
+			if (existed)
+				describe_failed(r, p, err);
 			return -1;
 		}
 		base += mc->snapshots[k]->size;
@@ -2335,6 +2403,73 @@ restore_aliases(struct run *r, struct plan *plans, size_t np,
 	return rc;
 }
 
+/* Read the safety backup ${id} back whole (every chunk authenticated,
+ * every snapshot reassembled against its SHA-256 and Qdrant's layout)
+ * before anything is recovered over the live data it saved. */
+static int
+verify_safety(struct run *r, const char *id, struct qbk_err *err)
+{
+	struct qbk_verify_opts vo = QBK_VERIFY_OPTS_INIT;
+	struct qbk_verify_result res;
+	struct qbk_buf t = QBK_BUF_INIT;
+	int rc = -1;
+
+	memset(&res, 0, sizeof(res));
+	vo.backup_id = id;
+	vo.repo = 1;
+	vo.read_data = 1;
+	vo.workers = r->o->workers;
+	vo.cancel = r->o->cancel;
+	if (qbk_verify_run(r->repo, &vo, &res, err) != 0) {
+		qbk_err_prefix(err, "cannot verify safety backup %s "
+		    "(nothing was changed)", id);
+		goto out;
+	}
+	if (res.n_problems > 0) {
+		qbk_verify_problem_text(&res.problems[0], &t);
+		qbk_err_set(err, QBK_E_INTEGRITY, "safety backup %s does not "
+		    "read back whole: %s (nothing was changed)", id, t.buf);
+		qbk_err_hint(err, "check the repository with qbk-verify "
+		    "--read-data before replacing live collections");
+		goto out;
+	}
+	rc = 0;
+out:
+	qbk_buf_release(&t);
+	qbk_verify_result_release(&res);
+	return rc;
+}
+
+/* Is this the restore of a safety backup over collections that a failed
+ * recovery left with a replica that is not Active (a Dead one lost its
+ * data, so no backup of them can be taken)?  Then the safety backup being
+ * restored is the copy of them: no other is taken. */
+static int
+damaged_by_restore(struct run *r, const char **names, size_t n)
+{
+	struct qbk_qdrant_coll_cluster *cl;
+	struct qbk_err e = QBK_ERR_INIT;
+	size_t i, k;
+	int damaged = 0;
+
+	if (!qbk_restore_is_safety(r->m))
+		return 0;
+	for (i = 0; i < n && !damaged; i++) {
+		if (qbk_qdrant_collection_cluster(r->q, names[i], &cl, &e) != 0)
+			return 0;
+		for (k = 0; k < cl->nlocal; k++)
+			if (strcmp(cl->local[k].state, "Active") != 0)
+				damaged = 1;
+		qbk_qdrant_coll_cluster_free(cl);
+	}
+	if (damaged)
+		warning(r->rep, "backup %s is a safety backup and '%s' has a "
+		    "replica that is not Active (a failed recovery): restoring "
+		    "it without another safety backup", r->m->backup_id,
+		    names[i - 1]);
+	return damaged;
+}
+
 /* Take a safety backup of every collection about to be replaced. */
 static int
 safety_backup(struct run *r, struct plan *plans, size_t np,
@@ -2352,7 +2487,7 @@ safety_backup(struct run *r, struct plan *plans, size_t np,
 	for (i = 0; i < np; i++)
 		if (plans[i].exists)
 			names[n++] = plans[i].target;
-	if (n == 0) {
+	if (n == 0 || damaged_by_restore(r, names, n)) {
 		free(names);
 		return 0;
 	}
@@ -2380,9 +2515,15 @@ safety_backup(struct run *r, struct plan *plans, size_t np,
 		    "collections to replace (nothing was changed)");
 		return -1;
 	}
+	qbk_info("safety backup %s taken; reading it back", sm->backup_id);
+	if (verify_safety(r, sm->backup_id, err) != 0) {
+		qbk_manifest_free(sm);
+		free(names);
+		return -1;
+	}
 	memcpy(r->rep->safety_backup_id, sm->backup_id,
 	    sizeof(r->rep->safety_backup_id));
-	qbk_info("safety backup %s taken", sm->backup_id);
+	qbk_info("safety backup %s taken and verified", sm->backup_id);
 	qbk_manifest_free(sm);
 	free(names);
 	return 0;

@@ -1190,6 +1190,63 @@ def t_faults_hold():
     S.j("POST", "/__sim/faults", {"path": "/x", "hold": 1}, expect=400)
 
 
+@test("faults: after_handler strikes once the work is done")
+def t_faults_after_handler():
+    S.r("PUT", "/collections/fah", {"vectors": {"size": 2,
+                                                 "distance": "Dot"}})
+    snaps = "/collections/fah/snapshots"
+    S.r("POST", "/__sim/faults", {"path": snaps, "method": "POST",
+                                  "status": 504, "after_handler": True})
+    j = S.j("POST", snaps, expect=504)
+    check(j["status"]["error"].startswith("Timeout"), "504 text")
+    eq(len(S.r("GET", snaps)), 1, "the snapshot was made all the same")
+    S.r("DELETE", snaps + "/" + S.r("GET", snaps)[0]["name"])
+    S.r("POST", "/__sim/faults", {"path": snaps, "method": "POST",
+                                  "reset": True, "after_handler": True})
+    try:
+        st = S.req("POST", snaps)[0]
+    except OSError:
+        st = None
+    eq(st, None, "the connection was reset")
+    eq(len(S.r("GET", snaps)), 1, "... after the snapshot was made")
+    S.r("POST", "/__sim/faults", {"path": "/collections/fah/exists",
+                                  "status": 502, "after_handler": True})
+    eq(S.req("GET", "/collections/nope/exists")[0], 200, "others pass")
+    eq(S.req("GET", "/collections/fah/exists")[0], 502, "502")
+    S.j("POST", "/__sim/faults", {"path": "/x", "status": 502,
+                                  "after_handler": 1}, expect=400)
+    for d in S.r("GET", snaps):
+        S.r("DELETE", snaps + "/" + d["name"])
+    S.r("DELETE", "/collections/fah")
+
+
+@test("faults: fail_load leaves the shard Dead and empty, like Qdrant")
+def t_faults_fail_load():
+    S.r("PUT", "/collections/ffl", {"vectors": {"size": 4,
+                                                 "distance": "Dot"},
+                                     "shard_number": 2})
+    S.r("PUT", "/collections/ffl/points?wait=true",
+        {"points": make_points(40, 4, seed=5)})
+    d, data = snapshot(S, "ffl")
+    S.r("DELETE", "/collections/ffl/snapshots/" + d["name"])
+    S.r("POST", "/__sim/faults", {"path": "/collections/ffl/snapshots/"
+                                  "upload", "fail_load": True})
+    st, h, b = upload(S, "/collections/ffl/snapshots/upload", data)
+    eq(st, 500, "the recovery fails")
+    check(b"Failed to load local shard" in b, "with Qdrant's kind of text")
+    cl = S.r("GET", "/collections/ffl/cluster")
+    states = {s["shard_id"]: s["state"] for s in cl["local_shards"]}
+    eq(states, {0: "Dead", 1: "ManualRecovery"},
+       "the shard is Dead, the next one stays in ManualRecovery")
+    st, h, b = S.req("POST", "/collections/ffl/points/count",
+                     {"exact": True})
+    eq(st, 503, "no replica to read")
+    st, h, b = upload(S, "/collections/ffl/snapshots/upload", data)
+    eq(st, 200, "a second recovery works")
+    eq(len(all_points(S, "ffl")), 40, "and brings the data back")
+    S.r("DELETE", "/collections/ffl")
+
+
 @test("faults: reset, reset_after_bytes, truncate_after_bytes")
 def t_faults_conn():
     name = STATE["c1_snap"]["name"]

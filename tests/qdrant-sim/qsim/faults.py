@@ -40,6 +40,15 @@ A rule (JSON object):
                          the moment the request arrives, before anything
                          else: a write that lands at an exact point of a
                          client's sequence of requests, whatever the timing
+    "fail_load": true    a snapshot recovery this request starts (collection
+                         or shard, upload or location) fails when it loads
+                         the first shard of this node, after the live shard
+                         was cleared: what a corrupt segment inside an
+                         otherwise valid snapshot does (see snapshots.py)
+  "after_handler": true  status, reset, hold, delay_ms and node_down strike
+                         when the handler has done its work and begins its
+                         answer (the answer it would have sent is lost): a
+                         proxy that times out or fails while Qdrant goes on
 """
 
 import re
@@ -62,10 +71,10 @@ DEFAULT_TEXT = {
 
 ACTIONS = ("status", "reset", "reset_after_bytes", "truncate_after_bytes",
            "corrupt_byte_at", "delay_ms", "rate_bytes_per_sec", "node_down",
-           "upsert", "hold", "endless_body")
+           "upsert", "hold", "endless_body", "fail_load")
 # shard snapshot streams only (GET /collections/{c}/shards/{s}/snapshot)
 ACTIONS += ("end_after_bytes",)
-FLAGS = ("reset", "node_down", "hold", "endless_body")
+FLAGS = ("reset", "node_down", "hold", "endless_body", "fail_load")
 OBJECTS = ("upsert",)
 
 
@@ -90,7 +99,7 @@ class Rule:
         if not any(a in spec for a in ACTIONS):
             raise ApiError(400, "Bad request: a fault rule needs one of %s"
                            % ", ".join(ACTIONS))
-        for a in FLAGS + ("mark_dead",):
+        for a in FLAGS + ("mark_dead", "after_handler"):
             if a in spec and not isinstance(spec[a], bool):
                 raise ApiError(400, "Bad request: %s must be true or false"
                                % a)

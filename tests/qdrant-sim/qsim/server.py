@@ -165,6 +165,8 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def send_response(self, code, message=None):
+        if self.after_rule is not None and self.in_handler:
+            self.strike_after_handler()
         # actix sends no Server header; Date only
         self.answered = True
         self.log_request(code)
@@ -204,6 +206,8 @@ class Handler(BaseHTTPRequestHandler):
         self.node = self.server.node
         self.sim = self.node.sim
         self.fault = None
+        self.after_rule = None
+        self.in_handler = False
         self.sent_body = 0
         self.rate_t0 = None
         self.enc = None
@@ -226,6 +230,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.admin(method, path)
                 return
             rule = self.node.faults.take(method, path)
+            rule = self.defer_fault(rule)
             if rule is not None:
                 up = rule.get("upsert")
                 if up is not None:
@@ -274,7 +279,7 @@ class Handler(BaseHTTPRequestHandler):
             if access == "manage" and self.role != "manage":
                 raise ApiError(403, RO_DENIED,
                                plain=kind in ("download", "upload"))
-            fn(self, **params)
+            self.run_handler(fn, params)
         except ApiError as e:
             if self.answered:        # too late for an error answer
                 self.close_connection = True
@@ -302,6 +307,69 @@ class Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
             except (OSError, ApiError):
                 self.close_connection = True
+
+    # ------------------------------------------- faults after the handler
+    # A rule with "after_handler" strikes once the handler has done its
+    # work: what a client sees when a proxy times out (504) or fails (502)
+    # or the connection breaks while Qdrant goes on with the request
+    # (actix helpers.rs time_or_accept spawns the work, so it runs to its
+    # end whether or not anyone waits for the answer).
+
+    def defer_fault(self, rule):
+        """Arm the parts of rule that act later; return the rule if the
+        rest of it acts now, else None."""
+        if rule is None:
+            return None
+        if rule.get("fail_load"):
+            snaps.arm_load_fault(self.node)
+        if rule.get("after_handler"):
+            self.after_rule = rule
+            return None
+        return rule
+
+    def run_handler(self, fn, params):
+        if self.after_rule is None:
+            fn(self, **params)
+            return
+        self.in_handler = True
+        failed = None
+        try:
+            fn(self, **params)
+        except ApiError as e:
+            failed = e  # its answer is lost as well, unless only delayed
+        finally:
+            self.in_handler = False
+        if self.after_rule is not None:
+            self.strike_after_handler()
+        if failed is not None:
+            raise failed
+
+    def strike_after_handler(self):
+        """The answer is about to leave: apply the deferred rule instead,
+        and end the handler (Abort)."""
+        rule, self.after_rule = self.after_rule, None
+        self.in_handler = False
+        up = rule.get("upsert")
+        if up is not None:
+            coll = self.coll(up["collection"])
+            self.sim.upsert(coll, self.sim.parse_upsert(coll, up),
+                            up.get("shard_key"))
+        if rule.get("hold"):
+            self.node.faults.hold(rule)
+        if rule.get("delay_ms"):
+            time.sleep(rule.get("delay_ms") / 1000.0)
+        if rule.get("node_down"):
+            set_node_down(self.sim, self.node, True,
+                          mark_dead=rule.get("mark_dead", True),
+                          keep=self.connection)
+            self.kill(rst=True)
+        elif rule.get("reset"):
+            self.kill(rst=True)
+        elif rule.get("status") is not None:
+            self.fault_status(rule)
+        else:
+            return      # only waited: the handler's answer goes out
+        raise Abort()
 
     def authenticate(self, path):
         sim = self.sim

@@ -619,7 +619,7 @@ def recover_collection(sim, node, target, up, priority):
                 for sid in locals_:
                     sd = os.path.join(up.path, str(sid))
                     if has_data(sd):
-                        install_shard(sim, node, coll, sid, sd)
+                        load_shard(sim, node, coll, sid, sd)
                         with sim.lock:
                             apply_priority(sim, coll, sid, node.peer_id,
                                            priority)
@@ -629,7 +629,8 @@ def recover_collection(sim, node, target, up, priority):
                 with sim.lock:
                     for sid in locals_:
                         if coll.shards[sid].get(node.peer_id) == \
-                                "ManualRecovery":
+                                "ManualRecovery" and not \
+                                load_failed(node, coll):
                             coll.shards[sid][node.peer_id] = "Active"
                     if schema and not coll.payload_schema:
                         coll.payload_schema = schema
@@ -647,7 +648,7 @@ def recover_shard(sim, node, coll, sid, up, priority):
         with coll.lock:
             sim.set_state(coll, sid, node.peer_id, "Partial")
             try:
-                install_shard(sim, node, coll, sid, up.path)
+                load_shard(sim, node, coll, sid, up.path)
             except BaseException:
                 sim.set_state(coll, sid, node.peer_id, "Dead")
                 raise
@@ -658,3 +659,68 @@ def recover_shard(sim, node, coll, sid, up, priority):
         return True
     finally:
         up.cleanup()
+
+
+# ---- a recovery whose load fails ------------------------------------------
+# Qdrant's ShardReplicaSet::restore_local_replica_from
+# (lib/collection/src/shards/replica_set/snapshots.rs, 1.11 to 1.19) takes
+# the live shard out and clears its data (LocalShard::clear) before it moves
+# the snapshot's data in and loads it.  When LocalShard::load fails (a
+# corrupt segment in an otherwise valid snapshot), a DummyShard takes the
+# shard's place, the replica is marked Dead (add_locally_disabled) and the
+# shard folder is cleared again: the old data is gone.  The collection
+# recovery (lib/storage/src/content_manager/snapshots/recover.rs) then
+# returns the error at once, so the local shards it had switched to
+# ManualRecovery (1.17 and later; Partial before) stay in that state.
+# The fault rule "fail_load" makes the next recovery on a node fail so.
+
+_load_faults_lock = threading.Lock()
+
+
+def arm_load_fault(node):
+    """Make the next snapshot recovery on node fail at its first load."""
+    with _load_faults_lock:
+        node.sim_load_faults = getattr(node, "sim_load_faults", 0) + 1
+
+
+def _take_load_fault(node):
+    with _load_faults_lock:
+        n = getattr(node, "sim_load_faults", 0)
+        if n <= 0:
+            return False
+        node.sim_load_faults = n - 1
+        return True
+
+
+def load_failed(node, coll):
+    """Did a load into coll on node fail (its states stay as they are)?"""
+    with _load_faults_lock:
+        return (coll.name, node.peer_id) in getattr(node, "sim_failed_loads",
+                                                    set())
+
+
+def load_shard(sim, node, coll, sid, shard_dir):
+    """install_shard as Qdrant loads it: a failure leaves the replica Dead
+    and empty."""
+    with _load_faults_lock:
+        failed = getattr(node, "sim_failed_loads", set())
+        failed.discard((coll.name, node.peer_id))
+        node.sim_failed_loads = failed
+    try:
+        if _take_load_fault(node):
+            raise service_error(
+                "Failed to load local shard %s: segment is corrupted "
+                "(simulated)" % os.path.join("collections", coll.name,
+                                             str(sid)))
+        return install_shard(sim, node, coll, sid, shard_dir)
+    except BaseException:
+        with node.rlock:
+            old = node.replicas.pop((coll.name, sid), None)
+            if old is not None:
+                old.close()
+            remove_tree(node.replica_path(coll.name, sid))
+            node.open_replica(coll, sid)    # empty: stands in for the dummy
+        with _load_faults_lock:
+            node.sim_failed_loads.add((coll.name, node.peer_id))
+        sim.set_state(coll, sid, node.peer_id, "Dead")
+        raise
