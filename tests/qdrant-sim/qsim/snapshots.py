@@ -623,8 +623,10 @@ def recover_collection(sim, node, target, up, priority):
                         if coll.shards[sid].get(node.peer_id) == \
                                 "ManualRecovery":
                             coll.shards[sid][node.peer_id] = "Active"
-                    if schema and not coll.payload_schema:
-                        coll.payload_schema = schema
+                    # An existing collection keeps its own payload
+                    # schema: Qdrant registers the snapshot's indexes
+                    # only when the recovery creates the collection
+                    # (storage/src/content_manager/snapshots/recover.rs)
                     sim.save()
         return True
     finally:
