@@ -1805,12 +1805,13 @@ sharded_body(struct run *r, struct plan *p, struct qbk_err *err)
 	return body;
 }
 
-/* Re-create the payload indexes a cluster backup recorded. */
+/* Re-create the payload indexes the backup recorded (a cluster backup
+ * beside its layout, a single node's with the collection). */
 static int
 create_indexes(struct run *r, struct plan *p, struct qbk_err *err)
 {
 	const json_t *ps = p->mc->cluster != NULL ?
-	    p->mc->cluster->payload_schema : NULL;
+	    p->mc->cluster->payload_schema : p->mc->payload_schema;
 	const char *field;
 	json_t *schema;
 
@@ -2142,6 +2143,17 @@ restore_collection(struct run *r, struct plan *p, struct qbk_err *err)
 			return -1;
 		}
 		base += mc->snapshots[k]->size;
+	}
+	/* Qdrant registers the snapshot's payload indexes only when the
+	 * recovery creates the collection, and before 1.14.1 not even then:
+	 * re-create them (creating an index that exists changes nothing). */
+	if (create_indexes(r, p, err) != 0) {
+		drop_item(r->rep);
+		if (!existed)
+			undo_create(r, p->target);
+		qbk_err_prefix(err, "the payload indexes of collection '%s' "
+		    "were not restored", p->target);
+		return -1;
 	}
 	it->duration_ms = (uint64_t)(qbk_clock_ms() - t0);
 	p->done = 1;
