@@ -349,18 +349,15 @@ backup_collection(struct qbk_repo *repo, struct qbk_qdrant *q,
 
 	/* Shard snapshots carry no payload index definitions (a collection
 	 * snapshot has payload_index.json), so a collection with payload
-	 * indexes is backed up whole unless streams were asked for. */
+	 * indexes is backed up whole unless streams were asked for.  The
+	 * manifest records them either way: recovery over an existing
+	 * collection keeps that collection's indexes, and a restore
+	 * re-creates the recorded ones. */
 	indexed = json_object_size(json_object_get(info->info,
 	    "payload_schema")) > 0;
-	/* Recovery over an existing collection keeps that collection's
-	 * payload indexes: record them for the restore to re-create. */
 	if (indexed)
 		mc->payload_schema = json_incref(json_object_get(info->info,
 		    "payload_schema"));
-	if (indexed && o->mode == QBK_BACKUP_MODE_STREAM)
-		qbk_warn("collection '%s' has payload indexes, which shard "
-		    "streams do not record: a restore will not re-create them",
-		    name);
 	if (indexed && o->mode == QBK_BACKUP_MODE_AUTO)
 		whole = 1;
 	if (*mode != QBK_BACKUP_MODE_SNAPSHOT && !whole) {

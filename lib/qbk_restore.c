@@ -2077,6 +2077,11 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 	}
 	if (r->cl->enabled)
 		wait_replicas(r, p->target);
+	/* An existing collection keeps its own payload indexes. */
+	if (existed && create_indexes(r, p, err) != 0) {
+		drop_item(r->rep);
+		goto fail;
+	}
 	rs.it->duration_ms = (uint64_t)(qbk_clock_ms() - t0);
 	p->done = 1;
 	progress(r->o, QBK_RESTORE_EV_DONE, p->name, p->target, rs.it->bytes,

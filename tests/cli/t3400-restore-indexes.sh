@@ -9,11 +9,12 @@ sim_start
 R=$(repo_location repo)
 Q="--url $SIM_URL --repo $R -c /dev/null"
 
-# schema COLLECTION: the payload_schema of COLLECTION, field -> data_type.
+# schema COLLECTION: the payload indexes of COLLECTION, [field, data_type]
+# pairs sorted by field.
 schema() {
 	sim_api GET "/collections/$1" >"$TEST_TMP/info" &&
 	json_get "$TEST_TMP/info" \
-	    "{k: v[\"data_type\"] for k, v in d[\"result\"][\"payload_schema\"].items()}"
+	    "sorted([k, v[\"data_type\"]] for k, v in d[\"result\"][\"payload_schema\"].items())"
 }
 
 test_expect_success 'set up a collection with two payload indexes and a backup' '
@@ -34,13 +35,13 @@ test_expect_success 'the simulator keeps the existing schema on recovery, as Qdr
 	N=$(json_get "$TEST_TMP/snap" "d[\"result\"][\"name\"]") &&
 	sim_api PUT "/collections/c1/index?wait=true" "{\"field_name\":\"category\",\"field_schema\":\"keyword\"}" >/dev/null &&
 	sim_api PUT "/collections/c1/snapshots/recover?wait=true" "{\"location\":\"file://$SIM_DIR/storage/node-1/snapshots/c1/$N\"}" >/dev/null &&
-	test "$(schema c1)" = "{\"category\": \"keyword\"}" &&
+	test "$(schema c1)" = "[[\"category\", \"keyword\"]]" &&
 	sim_api DELETE "/collections/c1/snapshots/$N?wait=true" >/dev/null
 '
 
 test_expect_success 'restore --force over the collection without them re-creates them' '
 	sim_api DELETE "/collections/c1/index/category?wait=true" >/dev/null &&
-	test "$(schema c1)" = "{}" &&
+	test "$(schema c1)" = "[]" &&
 	qbk-restore $Q --collection c1 --force -q &&
 	schema c1 >"$TEST_TMP/schema.after" &&
 	test_cmp "$TEST_TMP/schema.before" "$TEST_TMP/schema.after" &&
@@ -68,6 +69,26 @@ test_expect_success 'a restore into a new collection has them too' '
 	qbk-restore $Q --collection c1 --as c1new -q &&
 	schema c1new >"$TEST_TMP/schema.new" &&
 	test_cmp "$TEST_TMP/schema.before" "$TEST_TMP/schema.new"
+'
+
+test_expect_success 'a backup by shard streams records them, without a warning' '
+	sim_api PUT "/collections/c1/index?wait=true" "{\"field_name\":\"category\",\"field_schema\":\"keyword\"}" >/dev/null &&
+	test "$(schema c1)" = "$(cat "$TEST_TMP/schema.before")" &&
+	qbk-backup $Q --collection c1 --method stream 2>"$TEST_TMP/err" &&
+	! grep -i "payload ind" "$TEST_TMP/err"
+'
+
+test_expect_success '... and restore --force of it over the collection re-creates them' '
+	sim_api DELETE "/collections/c1/index/number?wait=true" >/dev/null &&
+	qbk-restore $Q --collection c1 --force -q &&
+	schema c1 >"$TEST_TMP/schema.stream" &&
+	test_cmp "$TEST_TMP/schema.before" "$TEST_TMP/schema.stream"
+'
+
+test_expect_success '... as does a restore of it into a new collection' '
+	qbk-restore $Q --collection c1 --as c1stream -q &&
+	schema c1stream >"$TEST_TMP/schema.stream2" &&
+	test_cmp "$TEST_TMP/schema.before" "$TEST_TMP/schema.stream2"
 '
 
 test_done
