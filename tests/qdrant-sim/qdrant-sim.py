@@ -31,6 +31,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from qsim import gen  # noqa: E402
+from qsim import snapshots as snaps  # noqa: E402
 from qsim.server import init_faults, start_node  # noqa: E402
 from qsim.sim import Sim  # noqa: E402
 
@@ -69,6 +70,10 @@ def parse_args(argv):
     p.add_argument("--tls-cert", help="serve HTTPS with this certificate "
                    "(PEM)")
     p.add_argument("--tls-key", help="... and this key (PEM)")
+    p.add_argument("--snapshots-storage", choices=("local", "s3"),
+                   default="local",
+                   help="s3: store snapshots as Qdrant does with "
+                   "snapshots_storage: s3 (README)")
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args(argv)
     if a.nodes < 1:
@@ -105,6 +110,8 @@ def main(argv):
               seg_default=int(a.segment_size_mb * (1 << 20)),
               resync_delay=a.resync_delay, big_peer_ids=a.big_peer_ids,
               cluster_seed=a.cluster_seed)
+    if a.snapshots_storage == "s3":
+        snaps.use_s3_storage(sim)
     if a.tls_cert:
         import ssl
         sim.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

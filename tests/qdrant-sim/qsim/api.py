@@ -477,7 +477,7 @@ def download_snapshot(h, c, name):
         if not os.path.isfile(p) and not _isreg(fd):
             raise ApiError(404, "Not found: Snapshot %s not found" % name,
                            plain=True)
-        h.serve_file(fd, name)
+        snaps.serve_stored(h, fd, name)
     finally:
         os.close(fd)
 
@@ -549,7 +549,7 @@ def upload_snapshot(h, c):
     check_collection_name(c)
     coll = h.sim.find(c)
     target = coll.name if coll else c
-    path, digest = h.receive_upload(snaps.coll_snap_dir(h.node, target),
+    path, digest = h.receive_upload(snaps.upload_dir(h.node, target),
                                     keep_name=True)
 
     def run():
@@ -577,7 +577,7 @@ def create_full(h):
 
 @route("GET", "/snapshots")
 def list_full(h):
-    h.ok(snaps.list_dir(h.node.snap_dir))
+    h.ok(snaps.list_dir(snaps.store_dir(h.node)))
 
 
 @route("GET", "/snapshots/{name}", kind="download")
@@ -585,7 +585,7 @@ def download_full(h, name):
     if not snaps.safe_name(name):
         raise ApiError(404, "Not found: Snapshot %s not found" % name,
                        plain=True)
-    p = os.path.join(h.node.snap_dir, name)
+    p = os.path.join(snaps.store_dir(h.node), name)
     if not os.path.isfile(p):
         raise ApiError(404, "Not found: Snapshot %s not found" % name,
                        plain=True)
@@ -595,7 +595,7 @@ def download_full(h, name):
         raise ApiError(404, "Not found: Snapshot %s not found" % name,
                        plain=True)
     try:
-        h.serve_file(fd, name)
+        snaps.serve_stored(h, fd, name)
     finally:
         os.close(fd)
 
@@ -604,10 +604,10 @@ def download_full(h, name):
 def delete_full(h, name):
     def run():
         h.need_manage()
-        p = os.path.join(h.node.snap_dir, name)
+        p = os.path.join(snaps.store_dir(h.node), name)
         if not snaps.safe_name(name) or not os.path.isfile(p):
             raise ApiError(404, "Not found: Snapshot %s not found" % name)
-        return snaps.delete_file(h.node.snap_dir, name)
+        return snaps.delete_file(snaps.store_dir(h.node), name)
     if not h.q_bool("wait", True):
         background(h, run, "full snapshot deletion")
         return
@@ -680,7 +680,7 @@ def download_shard_snapshot(h, c, sid, name):
                    b"(os error 2)", None)
         return
     try:
-        h.serve_file(fd, name)
+        snaps.serve_stored(h, fd, name)
     finally:
         os.close(fd)
 

@@ -681,6 +681,30 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.send_fd(fd, start, length)
 
+    # ------------------------------------------------ snapshots_storage s3
+    def serve_object_stream(self, fd):
+        """A stored snapshot as Qdrant sends one from S3: 200, chunked,
+        no Content-Length, no Content-Disposition, no Range, no validators
+        (lib/collection/src/common/snapshot_stream.rs, ByteStream)."""
+        size = os.fstat(fd).st_size
+        enc = self.encoding()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if enc:
+            self.send_header("Content-Encoding", enc)
+            self.send_header("Vary", "accept-encoding")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.begin_body(enc)
+        done = 0
+        while done < size:
+            data = os.pread(fd, min(IO_CHUNK, size - done), done)
+            if not data:
+                raise OSError("file shrank while sending")
+            self.body_write(data)
+            done += len(data)
+        self.end_body()
+
     def send_304(self, common):
         self.send_response(304)
         for k, v in common:
