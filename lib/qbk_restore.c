@@ -1261,6 +1261,16 @@ remove_upload(struct run *r, struct qbk_qdrant *cq, const char *target,
 	for (i = 0; i < n; i++)
 		if (strcmp(v[i].name, fname) == 0)
 			break;
+	/* Qdrant moves an uploaded collection snapshot into its local
+	 * snapshots folder, but with snapshots_storage s3 lists and deletes
+	 * in the bucket only: the file stays where no API call reaches it.
+	 * (An uploaded shard snapshot is a temporary file.) */
+	if (i == n && shard < 0 && !quiet)
+		warning(r->rep, "the node keeps the uploaded snapshot file '%s' "
+		    "in its local snapshots folder '%s/': its snapshot "
+		    "listing does not show it (snapshots_storage s3?), so it "
+		    "cannot be deleted through the API; delete it on the node",
+		    fname, target);
 	if (i < n && qbk_qdrant_snapshot_delete(cq, target, shard, fname,
 	    &e) != 0 && !quiet && e.code != QBK_E_NOTFOUND)
 		warning(r->rep, "cannot remove the uploaded snapshot file '%s' "
