@@ -29,6 +29,15 @@ RO_DENIED = "Forbidden: Global manage access is required"
 PRIORITIES = ("no_sync", "snapshot", "replica")
 
 
+
+# Qdrant's ReplicaState (lib/collection/src/shards/replica_set/
+# replica_set_state.rs in 1.19, mod.rs before 1.17): Resharding in 1.11
+# already, ReshardingScaleDown since 1.13, ActiveRead since 1.16,
+# ManualRecovery since 1.17.
+REPLICA_STATES = ("Active", "Dead", "Partial", "Initializing", "Listener",
+                  "PartialSnapshot", "Recovery", "Resharding",
+                  "ReshardingScaleDown", "ActiveRead", "ManualRecovery")
+
 class Abort(Exception):
     """The connection was closed on purpose (fault injection)."""
 
@@ -1008,6 +1017,25 @@ class Handler(BaseHTTPRequestHandler):
                 with sim.lock:
                     target.p2p_port = port
                 self.ok({"node": target.index, "uri": target.uri()})
+                return
+            elif path == "/__sim/replica_state" and method == "POST":
+                # Put one replica in any state Qdrant has
+                # (lib/collection/src/shards/replica_set/
+                # replica_set_state.rs), e.g. those of resharding.
+                body = self.json_body()
+                coll = sim.find(str(body.get("collection")))
+                if coll is None:
+                    raise ApiError(404, "Not found: no such collection")
+                sid = int(body.get("shard", -1))
+                pid = sim.nodes[int(body.get("node", 1)) - 1].peer_id
+                state = body.get("state")
+                if state not in REPLICA_STATES:
+                    raise ApiError(400, "Bad request: state must be one "
+                                   "of " + ", ".join(REPLICA_STATES))
+                if pid not in coll.shards.get(sid, {}):
+                    raise ApiError(404, "Not found: no such replica")
+                sim.set_state(coll, sid, pid, state)
+                self.ok({"peer_id": pid, "state": state})
                 return
             elif path == "/__sim/wipe_shard" and method == "POST":
                 # Lose the data of one shard on every replica (or on the
