@@ -764,7 +764,7 @@ cluster_collection(struct cbackup *b, struct qbk_manifest *m,
 			if (r->peer_id == pick[i])
 				j->points = r->points_count;
 			else if (pe != NULL && pe->reachable &&
-			    qbk_cluster_replica_active(r) &&
+			    qbk_cluster_replica_readable(r) &&
 			    j->nalt < CJOB_ALT) {
 				j->alt_points[j->nalt] = r->points_count;
 				j->alt[j->nalt++] = r->peer_id;
