@@ -48,8 +48,10 @@ def livez(h):
 def readyz(h):
     sim, node = h.sim, h.node
     ready = True
+    # A single node has no health checker and is always ready
+    # (src/actix/api/service_api.rs, readyz: `None => true`).
     with sim.lock:
-        for c in sim.collections.values():
+        for c in sim.collections.values() if sim.cluster else ():
             for sid, peers in c.shards.items():
                 if peers.get(node.peer_id) not in (None, "Active"):
                     ready = False
@@ -754,7 +756,10 @@ def upload_shard_snapshot(h, c, sid):
                 os.unlink(path)
             except OSError:
                 pass
-        return _recover_shard(h, coll, n, up, priority)
+        _recover_shard(h, coll, n, up, priority)
+        # "result": null, as Qdrant 1.11 to 1.19 answer here
+        # (src/actix/api/snapshot_api.rs, upload_shard_snapshot: Ok(()))
+        return None
     if not wait:
         background(h, run, "shard snapshot upload")
         return
