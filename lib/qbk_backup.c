@@ -402,13 +402,15 @@ backup_collection(struct qbk_repo *repo, struct qbk_qdrant *q,
 
 	/* Shard snapshots carry no payload index definitions (a collection
 	 * snapshot has payload_index.json), so a collection with payload
-	 * indexes is backed up whole unless streams were asked for. */
+	 * indexes is backed up whole unless streams were asked for.  The
+	 * manifest records them either way: recovery over an existing
+	 * collection keeps that collection's indexes, and a restore
+	 * re-creates the recorded ones. */
 	indexed = json_object_size(json_object_get(info->info,
 	    "payload_schema")) > 0;
-	if (indexed && o->mode == QBK_BACKUP_MODE_STREAM)
-		qbk_warn("collection '%s' has payload indexes, which shard "
-		    "streams do not record: a restore will not re-create them",
-		    name);
+	if (indexed)
+		mc->payload_schema = json_incref(json_object_get(info->info,
+		    "payload_schema"));
 	if (indexed && o->mode == QBK_BACKUP_MODE_AUTO)
 		whole = 1;
 	if (*mode != QBK_BACKUP_MODE_SNAPSHOT && !whole) {
@@ -839,7 +841,7 @@ cluster_collection(struct cbackup *b, struct qbk_manifest *m,
 			if (r->peer_id == pick[i])
 				j->points = r->points_count;
 			else if (pe != NULL && pe->reachable &&
-			    qbk_cluster_replica_active(r) &&
+			    qbk_cluster_replica_readable(r) &&
 			    j->nalt < CJOB_ALT) {
 				j->alt_points[j->nalt] = r->points_count;
 				j->alt[j->nalt++] = r->peer_id;

@@ -294,7 +294,15 @@ qbk_cluster_layout_free(struct qbk_cluster_layout *l)
 int
 qbk_cluster_replica_active(const struct qbk_cluster_replica *r)
 {
-	return strcmp(r->state, "Active") == 0;
+	return strcmp(r->state, "Active") == 0 ||
+	    strcmp(r->state, "ReshardingScaleDown") == 0;
+}
+
+int
+qbk_cluster_replica_readable(const struct qbk_cluster_replica *r)
+{
+	return qbk_cluster_replica_active(r) ||
+	    strcmp(r->state, "ActiveRead") == 0;
 }
 
 static struct qbk_cluster_shard *
@@ -494,15 +502,22 @@ qbk_cluster_pick(const struct qbk_cluster_layout *l, int any_state,
 	for (i = 0; i < l->nshards; i++) {
 		const struct qbk_cluster_shard *sh = &l->shards[i];
 		size_t best = SIZE_MAX;
+		int best_act = 0, act;
 
 		pick[i] = 0;
 		for (k = 0; k < sh->nreplicas; k++) {
 			const struct qbk_cluster_replica *r = &sh->replicas[k];
 			size_t p;
 
-			if ((!any_state && !qbk_cluster_replica_active(r)) ||
+			if ((!any_state && !qbk_cluster_replica_readable(r)) ||
 			    !listed(usable, nusable, r->peer_id))
 				continue;
+			/* An active replica before an ActiveRead one. */
+			act = any_state || qbk_cluster_replica_active(r);
+			if (best != SIZE_MAX && act < best_act)
+				continue;
+			if (best != SIZE_MAX && act > best_act)
+				best = SIZE_MAX;
 			for (p = 0; p < npeers && peers[p] != r->peer_id; p++)
 				;
 			if (p == npeers) {
@@ -519,8 +534,10 @@ qbk_cluster_pick(const struct qbk_cluster_layout *l, int any_state,
 			    rank_of(order, norder, peers[best]) ||
 			    (rank_of(order, norder, peers[p]) ==
 			    rank_of(order, norder, peers[best]) &&
-			    peers[p] < peers[best]))))
+			    peers[p] < peers[best])))) {
 				best = p;
+				best_act = act;
+			}
 		}
 		if (best == SIZE_MAX) {
 			left++;

@@ -120,12 +120,20 @@ int qbk_cluster_layout(const struct qbk_cluster *, struct qbk_qdrant *,
 /** qbk_cluster_layout_free(l): NULL is a no-op. */
 void qbk_cluster_layout_free(struct qbk_cluster_layout *);
 
-/** qbk_cluster_replica_active(r): nonzero if ${r}'s state is "Active". */
+/** qbk_cluster_replica_active(r): nonzero if ${r} is a source of truth,
+ * as Qdrant's ReplicaState::is_active: "Active", or "ReshardingScaleDown"
+ * (whose points are being moved out to other shards). */
 int qbk_cluster_replica_active(const struct qbk_cluster_replica *);
+/** qbk_cluster_replica_readable(r): nonzero if ${r} holds the whole
+ * shard, as Qdrant's is_readable: active, or "ActiveRead" (Active for
+ * readers, Partial for writers).  Not "Resharding": a shard being filled
+ * by a resharding. */
+int qbk_cluster_replica_readable(const struct qbk_cluster_replica *);
 
 /** qbk_cluster_pick(l, any_state, usable, nusable, order, norder, pick):
  * choose one replica per shard of ${l} into ${pick}[l->nshards] (a peer
- * id, 0 for none): an Active one (any state if ${any_state}) on a peer
+ * id, 0 for none): a readable one, active before ActiveRead (any state
+ * if ${any_state}) on a peer
  * listed in ${usable} (all peers if ${usable} is NULL), the peer with the
  * fewest shards picked so far first, then the one earlier in ${order}
  * (configured node order; may be NULL), then the smaller id.  Returns the

@@ -301,6 +301,7 @@ collection_free(struct qbk_manifest_collection *c)
 	free_strv(c->aliases, c->n_aliases);
 	json_decref(c->vectors);
 	json_decref(c->config);
+	json_decref(c->payload_schema);
 	for (i = 0; i < c->n_samples; i++)
 		free(c->samples[i].id);
 	free(c->samples);
@@ -1234,7 +1235,7 @@ parse_snapshots(struct pctx *c, json_t *o,
 
 static const char *const collection_keys[] = { "name", "aliases",
 	"points_count", "points_count_after", "vectors", "config", "sample",
-	"content", "cluster", "snapshots", NULL };
+	"content", "cluster", "payload_schema", "snapshots", NULL };
 static const char *const bucket_keys[] = { "points", "hash", NULL };
 static const char *const cluster_keys[] = { "shard_number",
 	"replication_factor", "write_consistency_factor", "sharding_method",
@@ -1407,6 +1408,11 @@ parse_collection(struct pctx *c, json_t *o,
 		    col->cluster))
 			return -1;
 		pop(c, o2);
+	}
+	if ((v = json_object_get(o, "payload_schema")) != NULL) {
+		if (!json_is_object(v))
+			return bad(c, "payload_schema", "expected an object");
+		col->payload_schema = json_incref(v);
 	}
 	return parse_snapshots(c, o, &col->snapshots, &col->n_snapshots, 0);
 }
@@ -2057,6 +2063,9 @@ build_manifest(int *fail, const struct qbk_manifest *m)
 		if (c->cluster != NULL)
 			set(fail, co, "cluster", build_cluster(fail,
 			    c->cluster));
+		if (c->payload_schema != NULL)
+			set(fail, co, "payload_schema",
+			    verbatim(c->payload_schema));
 		set(fail, co, "snapshots", build_snapshots(fail,
 		    c->snapshots, c->n_snapshots));
 		append(fail, a, co);

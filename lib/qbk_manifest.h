@@ -249,6 +249,12 @@ struct qbk_manifest_collection {
 	/* Optional: the shard layout of a distributed collection (NULL for
 	 * a single node's backup). */
 	struct qbk_manifest_cluster *cluster;
+	/* Optional: Qdrant's payload_schema of a single node's collection,
+	 * verbatim (NULL if it had no payload index, or an older backup):
+	 * recovering a snapshot over an existing collection does not carry
+	 * the payload indexes over, so a restore re-creates them.  Cluster
+	 * backups keep it in cluster->payload_schema. */
+	struct json_t *payload_schema;
 };
 
 struct qbk_manifest_tag {

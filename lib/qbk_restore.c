@@ -1276,6 +1276,16 @@ remove_upload(struct run *r, struct qbk_qdrant *cq, const char *target,
 	for (i = 0; i < n; i++)
 		if (strcmp(v[i].name, fname) == 0)
 			break;
+	/* Qdrant moves an uploaded collection snapshot into its local
+	 * snapshots folder, but with snapshots_storage s3 lists and deletes
+	 * in the bucket only: the file stays where no API call reaches it.
+	 * (An uploaded shard snapshot is a temporary file.) */
+	if (i == n && shard < 0 && !quiet)
+		warning(r->rep, "the node keeps the uploaded snapshot file '%s' "
+		    "in its local snapshots folder '%s/': its snapshot "
+		    "listing does not show it (snapshots_storage s3?), so it "
+		    "cannot be deleted through the API; delete it on the node",
+		    fname, target);
 	if (i < n && qbk_qdrant_snapshot_delete(cq, target, shard, fname,
 	    &e) != 0 && !quiet && e.code != QBK_E_NOTFOUND)
 		warning(r->rep, "cannot remove the uploaded snapshot file '%s' "
@@ -1844,12 +1854,13 @@ sharded_body(struct run *r, struct plan *p, struct qbk_err *err)
 	return body;
 }
 
-/* Re-create the payload indexes a cluster backup recorded. */
+/* Re-create the payload indexes the backup recorded (a cluster backup
+ * beside its layout, a single node's with the collection). */
 static int
 create_indexes(struct run *r, struct plan *p, struct qbk_err *err)
 {
 	const json_t *ps = p->mc->cluster != NULL ?
-	    p->mc->cluster->payload_schema : NULL;
+	    p->mc->cluster->payload_schema : p->mc->payload_schema;
 	const char *field;
 	json_t *schema;
 
@@ -2152,6 +2163,11 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 	}
 	if (r->cl->enabled)
 		wait_replicas(r, p->target);
+	/* An existing collection keeps its own payload indexes. */
+	if (existed && create_indexes(r, p, err) != 0) {
+		drop_item(r->rep);
+		goto fail;
+	}
 	rs.it->duration_ms = (uint64_t)(qbk_clock_ms() - t0);
 	p->done = 1;
 	progress(r->o, QBK_RESTORE_EV_DONE, p->name, p->target, rs.it->bytes,
@@ -2222,6 +2238,17 @@ restore_collection(struct run *r, struct plan *p, struct qbk_err *err)
 			return -1;
 		}
 		base += mc->snapshots[k]->size;
+	}
+	/* Qdrant registers the snapshot's payload indexes only when the
+	 * recovery creates the collection, and before 1.14.1 not even then:
+	 * re-create them (creating an index that exists changes nothing). */
+	if (create_indexes(r, p, err) != 0) {
+		drop_item(r->rep);
+		if (!existed)
+			undo_create(r, p->target);
+		qbk_err_prefix(err, "the payload indexes of collection '%s' "
+		    "were not restored", p->target);
+		return -1;
 	}
 	it->duration_ms = (uint64_t)(qbk_clock_ms() - t0);
 	p->done = 1;

@@ -31,6 +31,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from qsim import gen  # noqa: E402
+from qsim import snapshots as snaps  # noqa: E402
 from qsim.server import init_faults, start_node  # noqa: E402
 from qsim.sim import Sim  # noqa: E402
 from qsim import versions  # noqa: E402
@@ -73,6 +74,10 @@ def parse_args(argv):
     p.add_argument("--qdrant-version", metavar="X.Y",
                    help="the Qdrant release to behave as (1.7 to 1.19; "
                    "default 1.19)")
+    p.add_argument("--snapshots-storage", choices=("local", "s3"),
+                   default="local",
+                   help="s3: store snapshots as Qdrant does with "
+                   "snapshots_storage: s3 (README)")
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--stream-idle-timeout", type=float, default=300,
                    help="end a shard snapshot stream whose client has read "
@@ -122,6 +127,8 @@ def main(argv):
               file=sys.stderr)
         return 2
     sim.stream_idle_timeout = a.stream_idle_timeout
+    if a.snapshots_storage == "s3":
+        snaps.use_s3_storage(sim)
     if a.tls_cert:
         import ssl
         sim.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -2175,6 +2175,34 @@ def t_qdrant_version_bad():
     check(r.returncode != 0, "exit status %d" % r.returncode)
     check(b"unsupported --qdrant-version '1.6'" in r.stderr,
           "message: %r" % r.stderr)
+@test("/__sim/replica_state; a single node's /readyz is always 200")
+def t_replica_states_readyz():
+    S.r("POST", "/__sim/generate", {"collection": "rs1", "points": 50,
+                                    "dim": 4})
+    S.r("POST", "/__sim/replica_state", {"collection": "rs1", "shard": 0,
+                                         "state": "Partial"})
+    cl = S.r("GET", "/collections/rs1/cluster")
+    eq(cl["local_shards"][0]["state"], "Partial", "state set")
+    st, h, b = S.req("GET", "/readyz", key=False)
+    eq((st, b), (200, b"all shards are ready"), "single node ready")
+    S.j("POST", "/__sim/replica_state", {"collection": "rs1", "shard": 0,
+                                         "state": "Sleepy"}, expect=400)
+    S.r("POST", "/__sim/replica_state", {"collection": "rs1", "shard": 0,
+                                         "state": "Active"})
+    C.r("POST", "/__sim/generate", {"collection": "rs3", "points": 60,
+                                    "dim": 4, "shard_number": 1,
+                                    "replication_factor": 1})
+    C.r("POST", "/__sim/replica_state", {"collection": "rs3", "shard": 0,
+                                         "node": 1,
+                                         "state": "ReshardingScaleDown"})
+    eq(C.r("POST", "/collections/rs3/points/count", {})["count"], 60,
+       "ReshardingScaleDown is read")
+    C.r("POST", "/__sim/replica_state", {"collection": "rs3", "shard": 0,
+                                         "node": 1, "state": "Resharding"})
+    st, h, b = C.req("GET", "/readyz", key=False)
+    eq(st, 503, "cluster node with a Resharding replica not ready")
+    C.r("POST", "/__sim/replica_state", {"collection": "rs3", "shard": 0,
+                                         "node": 1, "state": "Active"})
 
 
 def main():

@@ -51,8 +51,10 @@ def livez(h):
 def readyz(h):
     sim, node = h.sim, h.node
     ready = True
+    # A single node has no health checker and is always ready
+    # (src/actix/api/service_api.rs, readyz: `None => true`).
     with sim.lock:
-        for c in sim.collections.values():
+        for c in sim.collections.values() if sim.cluster else ():
             for sid, peers in c.shards.items():
                 if peers.get(node.peer_id) not in (None, "Active"):
                     ready = False
@@ -484,7 +486,7 @@ def download_snapshot(h, c, name):
         if not os.path.isfile(p) and not _isreg(fd):
             raise ApiError(404, "Not found: Snapshot %s not found" % name,
                            plain=True)
-        h.serve_file(fd, name)
+        snaps.serve_stored(h, fd, name)
     finally:
         os.close(fd)
 
@@ -556,7 +558,7 @@ def upload_snapshot(h, c):
     check_collection_name(c)
     coll = h.sim.find(c)
     target = coll.name if coll else c
-    path, digest = h.receive_upload(snaps.coll_snap_dir(h.node, target),
+    path, digest = h.receive_upload(snaps.upload_dir(h.node, target),
                                     keep_name=True)
 
     def run():
@@ -584,7 +586,7 @@ def create_full(h):
 
 @route("GET", "/snapshots")
 def list_full(h):
-    h.ok(snaps.list_dir(h.node.snap_dir))
+    h.ok(snaps.list_dir(snaps.store_dir(h.node)))
 
 
 @route("GET", "/snapshots/{name}", kind="download")
@@ -592,7 +594,7 @@ def download_full(h, name):
     if not snaps.safe_name(name):
         raise ApiError(404, "Not found: Snapshot %s not found" % name,
                        plain=True)
-    p = os.path.join(h.node.snap_dir, name)
+    p = os.path.join(snaps.store_dir(h.node), name)
     if not os.path.isfile(p):
         raise ApiError(404, "Not found: Snapshot %s not found" % name,
                        plain=True)
@@ -602,7 +604,7 @@ def download_full(h, name):
         raise ApiError(404, "Not found: Snapshot %s not found" % name,
                        plain=True)
     try:
-        h.serve_file(fd, name)
+        snaps.serve_stored(h, fd, name)
     finally:
         os.close(fd)
 
@@ -611,10 +613,10 @@ def download_full(h, name):
 def delete_full(h, name):
     def run():
         h.need_manage()
-        p = os.path.join(h.node.snap_dir, name)
+        p = os.path.join(snaps.store_dir(h.node), name)
         if not snaps.safe_name(name) or not os.path.isfile(p):
             raise ApiError(404, "Not found: Snapshot %s not found" % name)
-        return snaps.delete_file(h.node.snap_dir, name)
+        return snaps.delete_file(snaps.store_dir(h.node), name)
     if not h.q_bool("wait", True):
         background(h, run, "full snapshot deletion")
         return
@@ -687,7 +689,7 @@ def download_shard_snapshot(h, c, sid, name):
                    b"(os error 2)", None)
         return
     try:
-        h.serve_file(fd, name)
+        snaps.serve_stored(h, fd, name)
     finally:
         os.close(fd)
 
@@ -761,7 +763,10 @@ def upload_shard_snapshot(h, c, sid):
                 os.unlink(path)
             except OSError:
                 pass
-        return _recover_shard(h, coll, n, up, priority)
+        _recover_shard(h, coll, n, up, priority)
+        # "result": null, as Qdrant 1.11 to 1.19 answer here
+        # (src/actix/api/snapshot_api.rs, upload_shard_snapshot: Ok(()))
+        return None
     if not wait:
         background(h, run, "shard snapshot upload")
         return

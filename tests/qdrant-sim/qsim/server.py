@@ -30,6 +30,15 @@ RO_DENIED = "Forbidden: Global manage access is required"
 PRIORITIES = ("no_sync", "snapshot", "replica")
 
 
+
+# Qdrant's ReplicaState (lib/collection/src/shards/replica_set/
+# replica_set_state.rs in 1.19, mod.rs before 1.17): Resharding in 1.11
+# already, ReshardingScaleDown since 1.13, ActiveRead since 1.16,
+# ManualRecovery since 1.17.
+REPLICA_STATES = ("Active", "Dead", "Partial", "Initializing", "Listener",
+                  "PartialSnapshot", "Recovery", "Resharding",
+                  "ReshardingScaleDown", "ActiveRead", "ManualRecovery")
+
 class Abort(Exception):
     """The connection was closed on purpose (fault injection)."""
 
@@ -760,6 +769,30 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.send_fd(fd, start, length)
 
+    # ------------------------------------------------ snapshots_storage s3
+    def serve_object_stream(self, fd):
+        """A stored snapshot as Qdrant sends one from S3: 200, chunked,
+        no Content-Length, no Content-Disposition, no Range, no validators
+        (lib/collection/src/common/snapshot_stream.rs, ByteStream)."""
+        size = os.fstat(fd).st_size
+        enc = self.encoding()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if enc:
+            self.send_header("Content-Encoding", enc)
+            self.send_header("Vary", "accept-encoding")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.begin_body(enc)
+        done = 0
+        while done < size:
+            data = os.pread(fd, min(IO_CHUNK, size - done), done)
+            if not data:
+                raise OSError("file shrank while sending")
+            self.body_write(data)
+            done += len(data)
+        self.end_body()
+
     def send_304(self, common):
         self.send_response(304)
         for k, v in common:
@@ -1148,6 +1181,25 @@ class Handler(BaseHTTPRequestHandler):
                 with sim.lock:
                     target.p2p_port = port
                 self.ok({"node": target.index, "uri": target.uri()})
+                return
+            elif path == "/__sim/replica_state" and method == "POST":
+                # Put one replica in any state Qdrant has
+                # (lib/collection/src/shards/replica_set/
+                # replica_set_state.rs), e.g. those of resharding.
+                body = self.json_body()
+                coll = sim.find(str(body.get("collection")))
+                if coll is None:
+                    raise ApiError(404, "Not found: no such collection")
+                sid = int(body.get("shard", -1))
+                pid = sim.nodes[int(body.get("node", 1)) - 1].peer_id
+                state = body.get("state")
+                if state not in REPLICA_STATES:
+                    raise ApiError(400, "Bad request: state must be one "
+                                   "of " + ", ".join(REPLICA_STATES))
+                if pid not in coll.shards.get(sid, {}):
+                    raise ApiError(404, "Not found: no such replica")
+                sim.set_state(coll, sid, pid, state)
+                self.ok({"peer_id": pid, "state": state})
                 return
             elif path == "/__sim/wipe_shard" and method == "POST":
                 # Lose the data of one shard on every replica (or on the

@@ -768,7 +768,8 @@ class Sim:
         peers = coll.shards.get(sid, {})
         order = sorted(peers, key=lambda p: (p != (prefer.peer_id if prefer
                                                    else None), p))
-        for want in ("Active", "ActiveRead", "Partial", "ManualRecovery"):
+        for want in ("Active", "ReshardingScaleDown", "ActiveRead",
+                     "Partial", "ManualRecovery"):
             for pid in order:
                 node = self.by_peer.get(pid)
                 if node is None or node.down or peers[pid] != want:

@@ -36,11 +36,62 @@ def sha256_file(path):
 
 
 def coll_snap_dir(node, cname):
-    return os.path.join(node.snap_dir, cname)
+    return os.path.join(store_dir(node), cname)
 
 
 def shard_snap_dir(node, cname, sid):
-    return os.path.join(node.snap_dir, cname, "shards", str(sid))
+    return os.path.join(store_dir(node), cname, "shards", str(sid))
+
+
+# ------------------------------------------------- snapshots_storage: s3
+#
+# Qdrant with `storage.snapshots_config.snapshots_storage: s3`
+# (lib/collection/src/common/snapshots_manager.rs): snapshots it makes are
+# stored in the object store and listed, served and deleted there; an
+# uploaded collection snapshot is still moved into the local snapshots
+# folder (src/actix/api/snapshot_api.rs, do_save_uploaded_snapshot), where
+# neither the listing nor DELETE reaches it.  Listings carry no checksum
+# (lib/collection/src/operations/snapshot_storage_ops.rs,
+# get_snapshot_description: `checksum = None`), downloads are streams.
+# Here each node's "bucket" is the folder <node>/s3-bucket.
+
+def use_s3_storage(sim):
+    for node in sim.nodes:
+        node.s3_dir = os.path.join(node.path, "s3-bucket")
+        os.makedirs(node.s3_dir, exist_ok=True)
+
+
+def is_s3(node):
+    return getattr(node, "s3_dir", None) is not None
+
+
+def store_dir(node):
+    """Where the node's snapshots are stored, listed and deleted."""
+    return node.s3_dir if is_s3(node) else node.snap_dir
+
+
+def upload_dir(node, cname):
+    """Where an uploaded collection snapshot lands: always local."""
+    return os.path.join(node.snap_dir, cname)
+
+
+def serve_stored(h, fd, name):
+    if is_s3(h.node):
+        h.serve_object_stream(fd)
+    else:
+        h.serve_file(fd, name)
+
+
+def _store_s3(node, tmp, final_dir, name):
+    """Object store upload: no checksum is kept."""
+    os.makedirs(final_dir, exist_ok=True)
+    final = os.path.join(final_dir, name)
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        os.unlink(tmp)
+        raise
+    return describe(final, name)
 
 
 def describe(path, name):
@@ -82,6 +133,8 @@ def safe_name(name):
 
 def _promote(node, tmp, final_dir, name):
     """Hash, write the .checksum side file, move the snapshot into place."""
+    if is_s3(node):
+        return _store_s3(node, tmp, final_dir, name)
     digest = sha256_file(tmp)
     os.makedirs(final_dir, exist_ok=True)
     final = os.path.join(final_dir, name)
@@ -230,7 +283,7 @@ def create_full_snapshot(sim, node):
              "collections_aliases": aliases}, indent=2))
         plan.finish()
         tmp = _write_plan(node, plan, name)
-        d = _promote(node, tmp, node.snap_dir, name)
+        d = _promote(node, tmp, store_dir(node), name)
     finally:
         # the collection snapshots were moved into the archive; their
         # .checksum side files stay behind (as in Qdrant)
@@ -632,8 +685,10 @@ def recover_collection(sim, node, target, up, priority):
                                 "ManualRecovery" and not \
                                 load_failed(node, coll):
                             coll.shards[sid][node.peer_id] = "Active"
-                    if schema and not coll.payload_schema:
-                        coll.payload_schema = schema
+                    # An existing collection keeps its own payload
+                    # schema: Qdrant registers the snapshot's indexes
+                    # only when the recovery creates the collection
+                    # (storage/src/content_manager/snapshots/recover.rs)
                     sim.save()
         return True
     finally:
