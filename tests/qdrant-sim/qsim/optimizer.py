@@ -19,7 +19,8 @@ idle): "idle" (green), "pending" (grey: loaded with work, not triggered),
 optimization takes MS_PER_1000_POINTS per thousand points of the
 collection: proportional to the size, short on the small collections of
 the tests.  Tests never wait for it: `POST /__sim/optimizer` holds the
-optimizers of the collections matching a pattern (yellow until released).
+optimizers of the collections matching a pattern (yellow until released;
+a release ends their running optimizations at once).
 """
 
 import fnmatch
@@ -104,6 +105,7 @@ def hold(sim, body):
         holds = _holds(sim)
         if body.get("release_all"):
             del holds[:]
+            _finish_released(sim, "*")
         else:
             pat = body.get("collection")
             if not isinstance(pat, str) or not pat:
@@ -113,7 +115,19 @@ def hold(sim, body):
                     holds.append(pat)
             elif pat in holds:
                 holds.remove(pat)
+                _finish_released(sim, pat)
         return {"holds": list(holds)}
+
+
+def _finish_released(sim, pat):
+    # A released optimization has run long enough: it ends now, so that a
+    # test sees green right after the release, whatever the timing.
+    for coll in list(sim.collections.values()):
+        st = getattr(coll, "optimizer", None)
+        if st is not None and st["state"] == "running" and \
+                fnmatch.fnmatchcase(coll.name, pat) and \
+                not _held(sim, coll.name):
+            st["until"] = 0.0
 
 
 def combine(base, opt):
