@@ -166,6 +166,12 @@ print_text(const struct qbk_drill_result *res, int quiet)
 		    (int64_t)d->rto_target_ms, target, sizeof(target)) : "",
 		    d->rto_target_ms > 0 ? (res->rto_met ? ", met)" :
 		    ", MISSED)") : "");
+	if (!res->validate_only && res->ran && d->green_ms >= 0)
+		printf("green after %.1f s\n", (double)d->green_ms / 1000.0);
+	else if (!res->validate_only && res->ran &&
+	    d->green_ms == QBK_MANIFEST_GREEN_NOT_YET)
+		printf("not green yet (optimizations pending or running): "
+		    "readable, restored\n");
 }
 
 /* What the alert of a failed or slow drill says. */
@@ -208,6 +214,8 @@ run(struct qbk_ctx *ctx, struct opts *o, struct qbk_drill_result *res,
 	if (!o->level_set)
 		o->d.level = (enum qbk_drill_level)ctx->cfg.drill.validation;
 	o->d.sample_points = ctx->cfg.drill.sample_points;
+	o->d.green_timeout_ms = ctx->cfg.drill.green_wait > 0 ?
+	    ctx->cfg.drill.green_wait : -1;
 	o->d.rto_target_ms = ctx->cfg.objectives.rto;
 	o->d.keep_within_ms = ctx->cfg.retention.keep_within;
 	o->d.priority = prio[ctx->cfg.qdrant.priority];

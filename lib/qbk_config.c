@@ -218,6 +218,8 @@ static const struct key keys[] = {
 	    validation_names, 0 },
 	{ "drill", "sample_points", T_UINT, OFF(drill.sample_points), 0,
 	    1000000, NULL, 0 },
+	{ "drill", "green_wait", T_DUR, OFF(drill.green_wait), 0, MS_D, NULL,
+	    0 },
 
 	{ "notify", "webhook_url", T_URL, OFF(notify.webhook_url), 0, 0, NULL,
 	    K_SECRET },
@@ -1275,6 +1277,7 @@ qbk_config_init(struct qbk_config *cfg)
 	cfg->backup.type = QBK_CONFIG_BACKUP_INCREMENTAL;
 	cfg->drill.validation = QBK_CONFIG_VALIDATION_COMPREHENSIVE;
 	cfg->drill.sample_points = 100;
+	cfg->drill.green_wait = 60 * 1000;
 	cfg->notify.min_interval = MS_H;
 	cfg->notify.timeout = 10 * MS_S;
 	cfg->notify.pagerduty_url = qbk_xstrdup(

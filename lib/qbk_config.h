@@ -184,6 +184,8 @@ struct qbk_config {
 		char *api_key_file;
 		enum qbk_config_validation validation;
 		int sample_points;
+		int64_t green_wait;	/* ms to wait for green after the
+					 * validation; 0: none */
 	} drill;
 
 	struct qbk_config_notify {

@@ -25,7 +25,14 @@
  *                  of every bucket known at backup time (qbk_points.h;
  *                  the backup must have been taken with --content-hash)
  * The recovery time (RTO) is measured from the start of the restore until
- * the validation ended, and compared with the target.
+ * the validation ended, and compared with the target.  A restored
+ * collection is readable whatever its optimizers do: grey (optimizations
+ * pending, not triggered: Qdrant never triggers them after a shard
+ * recovery), yellow (optimizing) and green all count as restored; red is a
+ * problem.  After the validation the drill waits up to green_timeout_ms
+ * for every restored collection to turn green and records the time from
+ * the start of the restore until it saw them green (green_ms; not green in
+ * time is recorded, not a failure).
  *
  * Scratch collections of earlier drills that were killed are removed before
  * the restore: a collection is a leftover when its name is exactly
@@ -80,7 +87,8 @@ struct qbk_drill_opts {
 				 * validate_only) */
 	int64_t rto_target_ms;	/* <= 0: none */
 	int64_t keep_within_ms;	/* pitr: only this far back; <= 0: all */
-	int64_t green_timeout_ms;	/* wait for green; 0: 60 s */
+	int64_t green_timeout_ms;	/* wait for green after the
+					 * validation; 0: 60 s; < 0: none */
 	unsigned workers;	/* restore chunk readers; 0: default */
 	enum qbk_qdrant_priority priority;
 	volatile sig_atomic_t *cancel;
@@ -177,7 +185,7 @@ int qbk_drill_parse_scenario(const char *, enum qbk_drill_scenario *);
  * newest backup drilled), "level", "scenario", "validate_only",
  * "collections", "backups": {"<collection>": "<backup id>"}, "phases":
  * {"<name>": ms}, "rto_ms", "rto_target_ms" (null: none), "rto_met" (null:
- * no target), "pitr_time" (pitr only), "leftovers_removed",
+ * no target), "green_ms" (null: not green within the wait), "pitr_time" (pitr only), "leftovers_removed",
  * "points_checked", "shards_checked", "recorded", "problems": [...]}.  ${err} (may be NULL)
  * is the runtime error, added to the problems; ok is true only when the
  * validation passed and there was no error. */
@@ -186,10 +194,12 @@ void qbk_drill_report_json(const struct qbk_drill_result *,
 
 /** qbk_drill_list(repo, json, out, err): append the drills recorded in
  * ${repo}, oldest first: one line each ("<drill-id> backup <id> <level>
- * <scenario> pass|FAIL rto <s> s[ target <s> s]", then "  problem: ..."
- * lines), or with ${json} one document {"ok": true, "drills": [{"drill_id",
- * "backup_id", "level", "scenario", "start", "end", "result", "rto_ms",
- * "rto_target_ms", "phases", "problems", "backups"}], "problems": []}.  A record that
+ * <scenario> pass|FAIL rto <s> s[ target <s> s][ green <s> s| not green]",
+ * then "  problem: ..." lines; nothing about green for records older than
+ * green_ms), or with ${json} one document {"ok": true, "drills":
+ * [{"drill_id", "backup_id", "level", "scenario", "start", "end", "result",
+ * "rto_ms", "rto_target_ms", "green_ms" (null: not green in time; absent:
+ * older record), "phases", "problems", "backups"}], "problems": []}.  A record that
  * cannot be read is an error (QBK_E_INTEGRITY).  0 or -1. */
 int qbk_drill_list(struct qbk_repo *, int, struct qbk_buf *,
     struct qbk_err *);

@@ -1674,9 +1674,24 @@ parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
 
 static const char *const drill_keys[] = { "format", "drill_id",
 	"backup_id", "level", "scenario", "host", "tool_version", "start",
-	"end", "phases", "result", "rto_ms", "rto_target_ms", "problems",
-	"collections", NULL };
+	"end", "phases", "result", "rto_ms", "rto_target_ms", "green_ms",
+	"problems", "collections", NULL };
 static const char *const drilled_keys[] = { "name", "backup_id", NULL };
+
+/* "green_ms": ms, null (not green in time) or absent (older record). */
+static int
+parse_green(struct pctx *c, json_t *o, int64_t *out)
+{
+	json_t *v = json_object_get(o, "green_ms");
+
+	*out = QBK_MANIFEST_GREEN_UNKNOWN;
+	if (v == NULL)
+		return 0;
+	*out = QBK_MANIFEST_GREEN_NOT_YET;
+	if (json_is_null(v))
+		return 0;
+	return check_int(c, "green_ms", v, 0, INT64_MAX, out);
+}
 
 static int
 parse_drill(struct pctx *c, json_t *o, struct qbk_manifest_drill *d)
@@ -1727,6 +1742,7 @@ parse_drill(struct pctx *c, json_t *o, struct qbk_manifest_drill *d)
 	if (get_enum(c, o, "result", result_names, &d->pass) ||
 	    get_uint(c, o, "rto_ms", &d->rto_ms) ||
 	    get_uint(c, o, "rto_target_ms", &d->rto_target_ms) ||
+	    parse_green(c, o, &d->green_ms) ||
 	    parse_strv(c, o, "problems", S_ANY, QBK_MANIFEST_MAX_STR,
 	    &d->problems, &d->n_problems))
 		return -1;
@@ -2136,6 +2152,10 @@ build_drill(int *fail, const struct qbk_manifest_drill *d)
 	set(fail, o, "result", jstr(d->pass ? "pass" : "fail"));
 	set(fail, o, "rto_ms", juint(d->rto_ms));
 	set(fail, o, "rto_target_ms", juint(d->rto_target_ms));
+	if (d->green_ms >= 0)
+		set(fail, o, "green_ms", juint((uint64_t)d->green_ms));
+	else if (d->green_ms == QBK_MANIFEST_GREEN_NOT_YET)
+		set(fail, o, "green_ms", json_null());
 	set(fail, o, "problems", jstrv(fail, d->problems, d->n_problems));
 	if (d->n_drilled > 0) {
 		x = json_array();
@@ -2223,6 +2243,7 @@ qbk_manifest_drill_new(void)
 	struct qbk_manifest_drill *d = qbk_xcalloc(1, sizeof(*d));
 
 	d->format = QBK_MANIFEST_FORMAT;
+	d->green_ms = QBK_MANIFEST_GREEN_UNKNOWN;
 	return d;
 }
 

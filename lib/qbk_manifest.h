@@ -452,6 +452,9 @@ int qbk_manifest_from_json(const void *, size_t, struct qbk_manifest **,
  *   { "format": 1, "drill_id", "backup_id", "level", "scenario", "host",
  *     "tool_version", "start", "end", "phases": {"<name>": ms, ...},
  *     "result": "pass"|"fail", "rto_ms", "rto_target_ms" (0: none),
+ *     "green_ms" (optional: ms from the start of the restore until every
+ *     restored collection was seen green; null: not green within the
+ *     wait; absent in older records),
  *     "problems": ["...", ...],
  *     "collections": [{"name", "backup_id"}] (optional) }
  * backup_id is the newest backup drilled; "collections" says which backup
@@ -459,6 +462,11 @@ int qbk_manifest_from_json(const void *, size_t, struct qbk_manifest **,
  * level, scenario and phase names are tokens: 1..MAX_TOKEN bytes of
  * [A-Za-z0-9._-].
  */
+/* green_ms of a drill that did not see its collections green within its
+ * wait (null), and of a record that predates green_ms (absent). */
+#define QBK_MANIFEST_GREEN_NOT_YET	(-1)
+#define QBK_MANIFEST_GREEN_UNKNOWN	(-2)
+
 struct qbk_manifest_phase {
 	char *name;
 	uint64_t ms;
@@ -478,6 +486,8 @@ struct qbk_manifest_drill {
 	int pass;		/* 1: passed, 0: failed */
 	uint64_t rto_ms;	/* measured restore time */
 	uint64_t rto_target_ms;	/* objective; 0: none */
+	int64_t green_ms;	/* until green; QBK_MANIFEST_GREEN_NOT_YET,
+				 * QBK_MANIFEST_GREEN_UNKNOWN */
 	char **problems;
 	size_t n_problems;
 	/* Optional (older records lack it): every collection drilled, with

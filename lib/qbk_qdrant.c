@@ -2218,3 +2218,19 @@ qbk_qdrant_collection_cluster(struct qbk_qdrant *q, const char *coll,
 	*out = c;
 	return 0;
 }
+
+int
+qbk_qdrant_wake_optimizers(struct qbk_qdrant *q, const char *coll,
+    struct qbk_err *err)
+{
+	struct qbk_buf path = QBK_BUF_INIT;
+	json_t *body = json_pack("{s:{}}", "optimizers_config");
+	int rc;
+
+	path_coll(&path, coll);
+	rc = call(q, "PATCH", path.buf, body, QBK_HTTP_F_LONG, NULL, err,
+	    "cannot wake the optimizers of '%s'", coll);
+	json_decref(body);
+	qbk_buf_release(&path);
+	return rc;
+}

@@ -443,4 +443,14 @@ int qbk_qdrant_error_text(const char *, size_t, struct qbk_buf *);
 int qbk_qdrant_result(const char *, size_t, const char *, struct json_t **,
     struct qbk_err *);
 
+/** qbk_qdrant_wake_optimizers(q, coll, err): PATCH /collections/{coll}
+ * {"optimizers_config": {}}: a collection update that changes nothing but
+ * makes Qdrant recreate the optimizers of every shard and run them
+ * (collection_meta_ops.rs update_collection -> local_shard/updaters.rs
+ * on_optimizer_config_update, which ends with UpdateSignal::Nop).  After a
+ * shard snapshot recovery nothing else triggers them: the collection stays
+ * grey.  Runs through consensus in a cluster. */
+int qbk_qdrant_wake_optimizers(struct qbk_qdrant *, const char *,
+    struct qbk_err *);
+
 #endif /* !QBK_QDRANT_H */

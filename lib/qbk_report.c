@@ -228,6 +228,7 @@ qbk_report_add_drill(struct qbk_report *r, const struct qbk_manifest_drill *d)
 	x->pass = d->pass;
 	x->rto_ms = d->rto_ms;
 	x->rto_target_ms = d->rto_target_ms;
+	x->green_ms = d->green_ms;
 	if (d->n_problems > 0) {
 		x->problems = qbk_xcalloc(d->n_problems, sizeof(char *));
 		for (i = 0; i < d->n_problems; i++)
@@ -882,6 +883,8 @@ drill_json(const struct qbk_report_drill *d)
 	    json_real((double)d->rto_ms / 1000.0));
 	json_object_set_new(o, "rto_target_seconds", d->rto_target_ms > 0 ?
 	    json_real((double)d->rto_target_ms / 1000.0) : json_null());
+	json_object_set_new(o, "green_seconds", d->green_ms >= 0 ?
+	    json_real((double)d->green_ms / 1000.0) : json_null());
 	json_object_set_new(o, "level", jstr(d->level));
 	json_object_set_new(o, "scenario", jstr(d->scenario));
 	for (i = 0; i < d->n_problems; i++)
@@ -1156,6 +1159,14 @@ qbk_report_text(const struct qbk_report *r, struct qbk_buf *out)
 		    qbk_config_format_duration((int64_t)d->rto_ms, a,
 		    sizeof(a)), r->rto_met < 0 ? "no target" :
 		    r->rto_met ? "target met" : "target MISSED");
+		if (d->green_ms >= 0)
+			qbk_buf_addf(out, "last drill green after %s\n",
+			    qbk_config_format_duration(d->green_ms, a,
+			    sizeof(a)));
+		else if (d->green_ms == QBK_MANIFEST_GREEN_NOT_YET)
+			qbk_buf_addstr(out, "last drill green: not within "
+			    "its wait (readable, optimizations pending or "
+			    "running)\n");
 	} else {
 		qbk_buf_addstr(out, "last drill: none\n");
 	}
@@ -1317,6 +1328,10 @@ qbk_report_prometheus(const struct qbk_report *r, struct qbk_buf *out)
 		gauge_d(out, "qbk_drill_last_rto_seconds", "Restore time "
 		    "measured by the newest drill.", (double)d->rto_ms /
 		    1000.0);
+		if (d->green_ms >= 0)
+			gauge_d(out, "qbk_drill_last_green_seconds", "Time "
+			    "until green measured by the newest drill.",
+			    (double)d->green_ms / 1000.0);
 		if (r->rto_met >= 0)
 			gauge_i(out, "qbk_drill_last_rto_met", "1 if the newest "
 			    "drill met the recovery time objective.",

@@ -101,6 +101,7 @@ struct qbk_report_drill {
 	int pass;
 	uint64_t rto_ms;
 	uint64_t rto_target_ms;	/* recorded by the drill; 0: none */
+	int64_t green_ms;	/* until green, or QBK_MANIFEST_GREEN_* */
 	char **problems;
 	size_t n_problems;
 };
@@ -208,7 +209,9 @@ void qbk_report_list_text(const struct qbk_report *, struct qbk_buf *);
  * [{"backup_id", "time", "end", "type", "kind", "selection" ("all", "named" or null), "collections",
  * "size", "bytes_new", "tags", "held", "usable", "problem",
  * "missing_shards"}], "drills": [{"drill_id", "backup_id", "time",
- * "end", "result", "rto_seconds", "rto_target_seconds", "level",
+ * "end", "result", "rto_seconds", "rto_target_seconds", "green_seconds"
+ * (null: not green within the drill's wait, or a record older than
+ * green_ms), "level",
  * "scenario", "problems"}], "failures": [...]} and a newline. */
 void qbk_report_list_json(const struct qbk_report *, struct qbk_buf *);
 

@@ -1335,6 +1335,20 @@ upload(struct run *r, struct qbk_qdrant *q, const char *target, long shard,
 	return rc;
 }
 
+/* Qdrant never triggers the optimizers of a recovered shard
+ * (src/common/snapshots.rs): the collection stays grey, with its
+ * optimizations pending, until something wakes them.  The data is whole
+ * and readable either way: a failure here is a warning. */
+static void
+wake_optimizers(struct run *r, const char *target)
+{
+	struct qbk_err err = QBK_ERR_INIT;
+
+	if (qbk_qdrant_wake_optimizers(r->q, target, &err) != 0)
+		warning(r->rep, "%s; '%s' stays grey until it is next written "
+		    "to", err.msg, target);
+}
+
 /* After a failed recovery: delete ${target} if the restore created it. */
 static void
 undo_create(struct run *r, const char *target)
@@ -2168,6 +2182,7 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 		drop_item(r->rep);
 		goto fail;
 	}
+	wake_optimizers(r, p->target);
 	rs.it->duration_ms = (uint64_t)(qbk_clock_ms() - t0);
 	p->done = 1;
 	progress(r->o, QBK_RESTORE_EV_DONE, p->name, p->target, rs.it->bytes,

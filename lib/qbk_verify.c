@@ -893,9 +893,18 @@ live_collection(struct verify *v, const struct qbk_manifest *m,
 	if (qbk_qdrant_collection_info(q, name, &info, err) != 0)
 		goto out;
 	v->res->checked.collections++;
-	if (strcmp(info->status, "green") != 0)
-		problem(v, NULL, name, NULL, "collection status is '%s', not "
-		    "green", info->status);
+	/* Grey (optimizations pending, e.g. after a shard recovery) and
+	 * yellow (optimizing) are readable and whole; red is not. */
+	if (strcmp(info->status, "green") != 0 &&
+	    strcmp(info->status, "grey") != 0 &&
+	    strcmp(info->status, "yellow") != 0)
+		problem(v, NULL, name, NULL, "collection status is '%s' "
+		    "(failed operations or an optimizer error)",
+		    info->status);
+	else if (strcmp(info->status, "green") != 0)
+		qbk_info("collection '%s' is %s: readable, optimizations %s",
+		    name, info->status, strcmp(info->status, "grey") == 0 ?
+		    "pending" : "running");
 	if (qbk_qdrant_collection_cluster(q, name, &cl, err) != 0)
 		goto out;
 	for (i = 0; i < cl->nlocal; i++)

@@ -976,6 +976,50 @@ def t_shard_snapshots():
     eq(S.r("GET", "/collections/c1/shards/0/snapshots"), [], "deleted")
 
 
+@test("optimizers: grey after a shard recovery until woken, yellow while "
+      "held, green after")
+def t_optimizer_states():
+    S.r("PUT", "/collections/og", {"vectors": {"size": 4,
+                                               "distance": "Dot"}})
+    S.r("PUT", "/collections/og/points?wait=true",
+        {"points": make_points(50, 4)})
+    eq(S.r("GET", "/collections/og")["status"], "green", "written: green")
+    d = S.r("POST", "/collections/og/shards/0/snapshots")
+    st, h, b = S.req("GET", "/collections/og/shards/0/snapshots/" +
+                     d["name"])
+    S.r("POST", "/__sim/optimizer", {"collection": "og?", "hold": True})
+    for c in ("og1", "og2"):
+        S.r("PUT", "/collections/" + c, {"vectors": {"size": 4,
+                                                     "distance": "Dot"}})
+        eq(S.r("PATCH", "/collections/" + c, {"optimizers_config": {}}),
+           True, "empty collection: nothing to optimize")
+        eq(S.r("GET", "/collections/" + c)["status"], "green", "empty")
+        st, h, body = upload(S, "/collections/%s/shards/0/snapshots/upload"
+                             % c, b)
+        eq(st, 200, "shard upload")
+        eq(S.r("GET", "/collections/" + c)["status"], "grey",
+           "loaded shard, optimizers not triggered")
+        eq(S.r("POST", "/collections/%s/points/count" % c,
+               {"exact": True})["count"], 50, "grey is readable")
+    S.r("PATCH", "/collections/og1", {"metadata": {"a": 1}})
+    eq(S.r("GET", "/collections/og1")["status"], "grey",
+       "metadata only: no trigger")
+    S.r("PATCH", "/collections/og1", {"optimizers_config": {}})
+    eq(S.r("GET", "/collections/og1")["status"], "yellow",
+       "empty optimizers_config triggers them; held: yellow")
+    S.r("PUT", "/collections/og2/points?wait=true",
+        {"points": make_points(1, 4, start=900)})
+    eq(S.r("GET", "/collections/og2")["status"], "yellow",
+       "an update triggers them too")
+    S.r("POST", "/__sim/optimizer", {"collection": "og?", "hold": False})
+    for c in ("og1", "og2"):
+        eq(S.r("GET", "/collections/" + c)["status"], "green",
+           "released: optimized at once")
+    S.j("POST", "/__sim/optimizer", {"hold": True}, expect=400)
+    for c in ("og", "og1", "og2"):
+        S.r("DELETE", "/collections/" + c)
+
+
 @test("streaming shard snapshot: chunked, Streamable layout, recoverable")
 def t_stream():
     c = http.client.HTTPConnection("127.0.0.1", S.ports[0], timeout=30)

@@ -1055,6 +1055,7 @@ rich_drill(void)
 	d->pass = 0;
 	d->rto_ms = 95000;
 	d->rto_target_ms = 60000;
+	d->green_ms = 400000;
 	qbk_manifest_drill_add_problem(d, "RTO 95s exceeds the target 60s");
 	qbk_manifest_drill_add_problem(d, "collection 'c1': point 42 differs");
 	qbk_manifest_drill_add_drilled(d, "c1", d->backup_id);
@@ -1085,6 +1086,7 @@ drill_round_trip(void **state)
 	assert_string_equal(p->phases[1].name, "restore");
 	assert_int_equal(p->phases[1].ms, 60000);
 	assert_int_equal(p->pass, 0);
+	assert_int_equal(p->green_ms, 400000);
 	assert_int_equal(p->n_problems, 2);
 	assert_string_equal(p->problems[1],
 	    "collection 'c1': point 42 differs");
@@ -1107,6 +1109,32 @@ drill_round_trip(void **state)
 		free(old);
 	}
 
+	/* Records written before green_ms parse as "unknown" and are
+	 * written back without it; null (not green within the wait) stays
+	 * null. */
+	{
+		char *old = mutate(b1.buf, "green_ms", NULL);
+		char *notyet = mutate(b1.buf, "green_ms", "null");
+		struct qbk_buf b3 = QBK_BUF_INIT;
+
+		assert_int_equal(qbk_manifest_drill_from_json(old,
+		    strlen(old), &p, &err), 0);
+		assert_int_equal(p->green_ms, QBK_MANIFEST_GREEN_UNKNOWN);
+		assert_int_equal(qbk_manifest_drill_to_json(p, &b3, &err), 0);
+		assert_null(strstr(b3.buf, "green_ms"));
+		qbk_manifest_drill_free(p);
+		assert_int_equal(qbk_manifest_drill_from_json(notyet,
+		    strlen(notyet), &p, &err), 0);
+		assert_int_equal(p->green_ms, QBK_MANIFEST_GREEN_NOT_YET);
+		qbk_buf_reset(&b3);
+		assert_int_equal(qbk_manifest_drill_to_json(p, &b3, &err), 0);
+		assert_non_null(strstr(b3.buf, "\"green_ms\":null"));
+		qbk_manifest_drill_free(p);
+		qbk_buf_release(&b3);
+		free(old);
+		free(notyet);
+	}
+
 	/* Malformed drill records. */
 	{
 		static const struct variant dv[] = {
@@ -1122,6 +1150,8 @@ drill_round_trip(void **state)
 			    "expected an integer in 0.." },
 			{ "rto_ms", "-1",
 			    "field 'rto_ms': expected an integer" },
+			{ "green_ms", "-1",
+			    "field 'green_ms': expected an integer" },
 			{ "problems.0", "{}", "field 'problems[0]': expected a "
 			    "string" },
 			{ "problems.0", "\"\"", "field 'problems[0]': expected "

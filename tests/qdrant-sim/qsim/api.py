@@ -5,6 +5,7 @@ import threading
 import time
 
 from . import gen
+from . import optimizer
 from . import snapshots as snaps
 from . import versions
 from . import strict
@@ -213,7 +214,17 @@ def update_collection(h, c):
             md.update(body["metadata"])
             coll.config["metadata"] = md
         h.sim.save()
+    _optimizers_after_update(h, coll, body)
     h.ok(True)
+
+
+def _optimizers_after_update(h, coll, body):
+    # collection_meta_ops.rs: any of these diffs, even an empty one,
+    # recreates the optimizers, which then run (updaters.rs).
+    if any(body.get(k) is not None
+           for k in ("optimizers_config", "hnsw_config", "params",
+                     "vectors", "quantization_config", "sparse_vectors")):
+        optimizer.trigger(h.sim, coll)
 
 
 @route("DELETE", "/collections/{c}", access="manage")
@@ -509,6 +520,14 @@ def delete_snapshot(h, c, name):
     h.ok(run())
 
 
+def _optimizers_after_recovery(h, target):
+    # Qdrant triggers the optimizers of a recovered collection
+    # (snapshots/recover.rs), never those of a recovered shard.
+    coll = h.sim.find(target)
+    if coll is not None:
+        optimizer.collection_loaded(h.sim, coll)
+
+
 def _recover_into(h, target, up, priority):
     st = h.node.stat(target)
     st["running_snapshot_recovery"] += 1
@@ -516,6 +535,7 @@ def _recover_into(h, target, up, priority):
         res = snaps.recover_collection(h.sim, h.node, target, up,
                                        priority or "snapshot")
         gen.apply_pending_tampers(h.sim, target)
+        _optimizers_after_recovery(h, target)
         return res
     finally:
         st["running_snapshot_recovery"] -= 1
@@ -712,6 +732,7 @@ def _recover_shard(h, coll, n, up, priority):
     res = snaps.recover_shard(h.sim, h.node, coll, n, up,
                               priority or "snapshot")
     gen.apply_pending_tampers(h.sim, coll.name)
+    optimizer.shard_loaded(h.sim, coll)
     return res
 
 

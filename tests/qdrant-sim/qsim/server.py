@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import gen, snapshots as snaps
 from . import versions
+from . import optimizer
 from .faults import DEFAULT_TEXT, FaultSet
 from .util import ApiError, dumps, http_date, parse_http_date, parse_point_id
 
@@ -1278,6 +1279,13 @@ class Handler(BaseHTTPRequestHandler):
                             (b["name"], str(b.get("data", "")).encode()))
                     names = [n for n, _ in coll.extra_members]
                 self.ok({"collection": coll.name, "members": names})
+                return
+            elif path == "/__sim/optimizer" and method == "POST":
+                res = optimizer.hold(sim, self.json_body())
+                if res is None:
+                    raise ApiError(400, "Bad request: collection is "
+                                   "required")
+                self.ok(res)
                 return
             elif path == "/__sim/tamper" and method == "POST":
                 b = self.json_body()

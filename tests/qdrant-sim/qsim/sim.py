@@ -18,6 +18,7 @@ import uuid as uuidlib
 from array import array
 
 from . import filters
+from . import optimizer
 from .storage import ShardReplica, remove_tree
 from .util import (U64, ApiError, bad_input, bad_request, dumps,
                    f32_list, key_to_id, not_found_collection, parse_point_id,
@@ -1024,6 +1025,7 @@ class Sim:
                 for r in reps:
                     r.upsert(sp, op)
                 opid = max(opid, op)
+        optimizer.trigger(self, coll)
         return opid
 
     def delete_points(self, coll, keys, selector=None):
@@ -1047,6 +1049,7 @@ class Sim:
                 for r in reps:
                     r.delete(ks, op)
                 opid = max(opid, op)
+        optimizer.trigger(self, coll)
         return opid
 
     def payload_of(self, rep, key):
@@ -1380,6 +1383,7 @@ class Sim:
             if isinstance(sch, dict) and len(sch) > 1:
                 e["params"] = sch
             schema[field] = e
+        status = optimizer.combine(status, optimizer.status(self, coll))
         return {"status": status, "optimizer_status": "ok",
                 "indexed_vectors_count": indexed, "points_count": points,
                 "segments_count": segs, "config": coll.config,
