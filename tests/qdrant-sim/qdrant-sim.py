@@ -2,7 +2,7 @@
 """qdrant-sim: a Qdrant 1.19 simulator for qbk's tests (standard library only).
 
     python3 tests/qdrant-sim/qdrant-sim.py --port PORT --storage DIR
-        [--api-key KEY] [--read-only-api-key KEY] [--nodes N]
+        [--api-key KEY] [--read-only-api-key KEY] [--nodes N] [--cluster]
         [--port-file FILE] [--host 127.0.0.1] [--generate NAME:POINTS:DIM[:SEED]]
         [--segment-size-mb MB] [--resync-delay S] [--big-peer-ids]
         [--cluster-seed SEED] [--p2p-port-offset N]
@@ -45,6 +45,9 @@ def parse_args(argv):
     p.add_argument("--api-key")
     p.add_argument("--read-only-api-key")
     p.add_argument("--nodes", type=int, default=1)
+    p.add_argument("--cluster", action="store_true",
+                   help="cluster mode (cluster.enabled) also for a single "
+                   "node; several nodes are always a cluster")
     p.add_argument("--port-file")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--generate", action="append", default=[],
@@ -105,6 +108,7 @@ def main(argv):
               seg_default=int(a.segment_size_mb * (1 << 20)),
               resync_delay=a.resync_delay, big_peer_ids=a.big_peer_ids,
               cluster_seed=a.cluster_seed)
+    sim.cluster_mode = a.cluster
     if a.tls_cert:
         import ssl
         sim.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
