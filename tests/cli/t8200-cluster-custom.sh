@@ -187,4 +187,27 @@ test_expect_success 'a single node in cluster mode backs up shard by shard, with
 	test_cmp "$TEST_TMP/k.before" "$TEST_TMP/k1"
 '
 
+test_expect_success 'a standalone node (not in cluster mode)' '
+	sim_start &&
+	conf "$TEST_TMP/sa.conf"
+'
+
+test_expect_exit 2 '... the restore is refused (Qdrant makes no shard keys there)' '
+	qbk-restore -c "$TEST_TMP/sa.conf" --backup "$B"
+'
+
+test_expect_success '... in one line naming cluster.enabled, before anything is created' '
+	test_grep "^qbk-restore: .*collection .k. of backup .$B. is sharded by shard keys, and .$SIM_URL. runs standalone: Qdrant creates shard keys only in cluster mode \(cluster.enabled\)$" "$TEST_TMP/stderr" &&
+	sim_api GET /collections >"$TEST_TMP/sa.colls" &&
+	test "$(json_get "$TEST_TMP/sa.colls" "d[\"result\"][\"collections\"]")" = "[]"
+'
+
+test_expect_exit 2 'qbk-drill refuses a standalone node as well' '
+	qbk-drill -c "$TEST_TMP/sa.conf" --backup "$B" --json >"$TEST_TMP/d2.json"
+'
+
+test_expect_success '... naming cluster.enabled' '
+	test_grep "cluster.enabled" "$TEST_TMP/stderr"
+'
+
 test_done
