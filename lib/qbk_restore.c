@@ -2034,6 +2034,59 @@ map_jobs(struct plan *p, struct rshards *rs,
 	return rc;
 }
 
+/*
+ * After a restore: does ${p}'s target hold as many points as the backup
+ * recorded?  Qdrant can answer a recovery with success and still hold
+ * none of the data (a collection snapshot of a custom-sharded collection
+ * recovered into a new collection gets no shards), so the exact count
+ * decides, not the answer.  Not checked where the backup cannot be the
+ * whole story: shards the backup has no data of, or an existing
+ * collection on a cluster restored with a priority under which the
+ * cluster's data may win.  The count is qbk_qdrant_count()'s.
+ */
+static int
+check_count(struct run *r, struct plan *p, int existed, struct qbk_err *err)
+{
+	const struct qbk_manifest_collection *mc = p->mc;
+	enum qbk_qdrant_priority prio = r->prio_set ? r->prio :
+	    r->o->priority;
+	uint64_t n, lo, hi;
+	size_t k;
+
+	if (existed && r->cl != NULL && r->cl->enabled &&
+	    (prio == QBK_QDRANT_PRIORITY_REPLICA ||
+	    prio == QBK_QDRANT_PRIORITY_NO_SYNC))
+		return 0;
+	for (k = 0; k < r->m->n_missing; k++)
+		if (strcmp(r->m->missing[k].collection, p->name) == 0)
+			return 0;
+	lo = hi = mc->points_count;
+	if (mc->has_count_after) {
+		if (mc->points_count_after < lo)
+			lo = mc->points_count_after;
+		else
+			hi = mc->points_count_after;
+	}
+	if (qbk_qdrant_count(r->q, p->target, NULL, &n, err) != 0)
+		return -1;
+	if (n >= lo && n <= hi)
+		return 0;
+	if (lo == hi)
+		qbk_err_set(err, QBK_E_INTEGRITY, "collection '%s' holds %llu "
+		    "points after the restore, backup '%s' recorded %llu",
+		    p->target, (unsigned long long)n, r->m->backup_id,
+		    (unsigned long long)lo);
+	else
+		qbk_err_set(err, QBK_E_INTEGRITY, "collection '%s' holds %llu "
+		    "points after the restore, backup '%s' recorded %llu to "
+		    "%llu", p->target, (unsigned long long)n, r->m->backup_id,
+		    (unsigned long long)lo, (unsigned long long)hi);
+	qbk_err_hint(err, "Qdrant accepted the snapshots without holding "
+	    "their points, or something wrote into the collection during the "
+	    "restore; the backup itself is unchanged");
+	return -1;
+}
+
 static int
 restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 {
@@ -2183,6 +2236,10 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 		goto fail;
 	}
 	wake_optimizers(r, p->target);
+	if (!r->o->one_shard && check_count(r, p, existed, err) != 0) {
+		drop_item(r->rep);
+		goto fail;
+	}
 	rs.it->duration_ms = (uint64_t)(qbk_clock_ms() - t0);
 	p->done = 1;
 	progress(r->o, QBK_RESTORE_EV_DONE, p->name, p->target, rs.it->bytes,
@@ -2263,6 +2320,16 @@ restore_collection(struct run *r, struct plan *p, struct qbk_err *err)
 			undo_create(r, p->target);
 		qbk_err_prefix(err, "the payload indexes of collection '%s' "
 		    "were not restored", p->target);
+		return -1;
+	}
+	if (check_count(r, p, existed, err) != 0) {
+		drop_item(r->rep);
+		if (!existed)
+			undo_create(r, p->target);
+		qbk_err_prefix(err, "cannot restore collection '%s' of backup "
+		    "'%s'%s%s", p->name, r->m->backup_id,
+		    strcmp(p->name, p->target) != 0 ? " as " : "",
+		    strcmp(p->name, p->target) != 0 ? p->target : "");
 		return -1;
 	}
 	it->duration_ms = (uint64_t)(qbk_clock_ms() - t0);
@@ -2946,6 +3013,21 @@ check_target(struct run *r, struct plan *plans, size_t np,
 	    qbk_cluster_discover(r->q, r->o->nodes, r->o->nnodes, &r->cl,
 	    err) != 0)
 		return -1;
+	for (i = 0; !r->cl->enabled && i < np; i++)
+		if (plans[i].mc != NULL && is_custom(&plans[i])) {
+			/* Qdrant refuses shard keys on a standalone node, and
+			 * recovers a collection snapshot of such a collection
+			 * without its shards, answering success. */
+			qbk_err_set(err, QBK_E_USAGE, "collection '%s' of "
+			    "backup '%s' is sharded by shard keys, and '%s' "
+			    "runs standalone: Qdrant creates shard keys only in "
+			    "cluster mode (cluster.enabled)", plans[i].name,
+			    r->m->backup_id, r->url);
+			qbk_err_hint(err, "restore it into a Qdrant started "
+			    "with cluster.enabled: true (a single node can run "
+			    "so)");
+			return -1;
+		}
 	for (i = 0; r->cl->enabled && i < np; i++)
 		if (plans[i].mc == NULL || !plans[i].shards) {
 			qbk_err_set(err, QBK_E_USAGE, "'%s' is a node of a "

@@ -167,8 +167,8 @@ test_expect_success 'restore onto a 2-node cluster' '
 	test_cmp "$TEST_TMP/k.layout" "$TEST_TMP/k.layout4"
 '
 
-test_expect_success 'restore onto a single node' '
-	sim_start &&
+test_expect_success 'restore onto a single node in cluster mode' '
+	sim_start --cluster &&
 	conf "$TEST_TMP/one.conf" &&
 	qbk-restore -c "$TEST_TMP/one.conf" --backup "$B" --json >"$TEST_TMP/r5.json" &&
 	keyed_points k >"$TEST_TMP/k.one" &&
@@ -177,15 +177,37 @@ test_expect_success 'restore onto a single node' '
 	test "$(json_get "$TEST_TMP/keys" "[k[\"key\"] for k in d[\"result\"][\"shard_keys\"]]")" = "[\"eu\", \"us\", 42]"
 '
 
-test_expect_success 'a single node'"'"'s custom-sharded collection is backed up as a collection snapshot' '
-	qbk-backup -c "$TEST_TMP/one.conf" --collection k --method stream --json >"$TEST_TMP/b1.json" 2>"$TEST_TMP/b1.err" &&
-	test_grep "sharded by shard keys" "$TEST_TMP/b1.err" &&
+test_expect_success 'a single node in cluster mode backs up shard by shard, with the keys' '
+	qbk-backup -c "$TEST_TMP/one.conf" --collection k --method stream --json >"$TEST_TMP/b1.json" &&
 	B1=$(json_get "$TEST_TMP/b1.json" "d[\"backup_id\"]") &&
 	qbk-restore -c "$TEST_TMP/one.conf" --backup "$B1" --list --json >"$TEST_TMP/l1.json" &&
-	test "$(json_get "$TEST_TMP/l1.json" "[s[\"kind\"] for s in d[\"collections\"][0][\"snapshots\"]]")" = "[\"collection\"]" &&
+	test "$(json_get "$TEST_TMP/l1.json" "sorted(set(s[\"kind\"] for s in d[\"collections\"][0][\"snapshots\"]))")" = "[\"shard\"]" &&
 	qbk-restore -c "$TEST_TMP/one.conf" --backup "$B1" --as k1 >/dev/null &&
 	keyed_points k1 >"$TEST_TMP/k1" &&
 	test_cmp "$TEST_TMP/k.before" "$TEST_TMP/k1"
+'
+
+test_expect_success 'a standalone node (not in cluster mode)' '
+	sim_start &&
+	conf "$TEST_TMP/sa.conf"
+'
+
+test_expect_exit 2 '... the restore is refused (Qdrant makes no shard keys there)' '
+	qbk-restore -c "$TEST_TMP/sa.conf" --backup "$B"
+'
+
+test_expect_success '... in one line naming cluster.enabled, before anything is created' '
+	test_grep "^qbk-restore: .*collection .k. of backup .$B. is sharded by shard keys, and .$SIM_URL. runs standalone: Qdrant creates shard keys only in cluster mode \(cluster.enabled\)$" "$TEST_TMP/stderr" &&
+	sim_api GET /collections >"$TEST_TMP/sa.colls" &&
+	test "$(json_get "$TEST_TMP/sa.colls" "d[\"result\"][\"collections\"]")" = "[]"
+'
+
+test_expect_exit 2 'qbk-drill refuses a standalone node as well' '
+	qbk-drill -c "$TEST_TMP/sa.conf" --backup "$B" --json >"$TEST_TMP/d2.json"
+'
+
+test_expect_success '... naming cluster.enabled' '
+	test_grep "cluster.enabled" "$TEST_TMP/stderr"
 '
 
 test_done

@@ -2,7 +2,7 @@
 """qdrant-sim: a Qdrant 1.19 simulator for qbk's tests (standard library only).
 
     python3 tests/qdrant-sim/qdrant-sim.py --port PORT --storage DIR
-        [--api-key KEY] [--read-only-api-key KEY] [--nodes N]
+        [--api-key KEY] [--read-only-api-key KEY] [--nodes N] [--cluster]
         [--port-file FILE] [--host 127.0.0.1] [--generate NAME:POINTS:DIM[:SEED]]
         [--segment-size-mb MB] [--resync-delay S] [--big-peer-ids]
         [--cluster-seed SEED] [--p2p-port-offset N]
@@ -47,6 +47,9 @@ def parse_args(argv):
     p.add_argument("--api-key")
     p.add_argument("--read-only-api-key")
     p.add_argument("--nodes", type=int, default=1)
+    p.add_argument("--cluster", action="store_true",
+                   help="cluster mode (cluster.enabled) also for a single "
+                   "node; several nodes are always a cluster")
     p.add_argument("--port-file")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--generate", action="append", default=[],
@@ -129,6 +132,7 @@ def main(argv):
     sim.stream_idle_timeout = a.stream_idle_timeout
     if a.snapshots_storage == "s3":
         snaps.use_s3_storage(sim)
+    sim.cluster_mode = a.cluster
     if a.tls_cert:
         import ssl
         sim.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

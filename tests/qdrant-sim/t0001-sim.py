@@ -1814,6 +1814,23 @@ def t_custom_snapshots():
         snaps[i] = b
     eq(mapping, [{"key": "eu", "shard_ids": [0, 1]},
                  {"key": 7, "shard_ids": [2]}], "shard_key_mapping.json")
+    # into a new collection: no shards, the data dropped, and true
+    st, h, body = upload(C, "/collections/ck2/snapshots/upload", snaps[1])
+    eq((st, json.loads(body)["result"]), (200, True), "recover into new")
+    eq(C.r("GET", "/collections/ck2/shards"), {"shard_keys": []},
+       "no keys after recovery into a new collection")
+    eq(C.r("POST", "/collections/ck2/points/count", {})["count"], 0,
+       "no points either")
+    C.r("DELETE", "/collections/ck2")
+    # into a collection with the same keys (so the same shard ids)
+    C.r("PUT", "/collections/ck2", {"vectors": {"size": 4, "distance": "Dot"},
+                                    "sharding_method": "custom",
+                                    "shard_number": 2,
+                                    "replication_factor": 2})
+    C.r("PUT", "/collections/ck2/shards", {"shard_key": "eu"})
+    C.r("PUT", "/collections/ck2/shards", {"shard_key": 7, "shards_number": 1,
+                                           "replication_factor": 1,
+                                           "placement": [STATE["peers"][2]]})
     for i in range(1, 4):
         st, h, body = upload(C, "/collections/ck2/snapshots/upload",
                              snaps[i], node=i)
@@ -1850,8 +1867,34 @@ def t_custom_snapshots():
     C.r("DELETE", "/collections/ck2")
 
 
-@test("single node: custom sharding and its collection snapshot")
+@test("standalone: shard keys refused (405), as Qdrant 1.19 does")
+def t_custom_standalone():
+    S.r("PUT", "/collections/sk", {"vectors": {"size": 4, "distance": "Dot"},
+                                   "sharding_method": "custom"})
+    for method, path in (("PUT", "/collections/sk/shards"),
+                         ("POST", "/collections/sk/shards/delete"),
+                         ("PUT", "/collections/nosuch/shards")):
+        j = S.j(method, path, {"shard_key": "a"}, expect=405)
+        eq(j["status"]["error"], "Qdrant is running in standalone mode",
+           "%s %s" % (method, path))
+    eq(S.r("GET", "/collections/sk/shards"), {"shard_keys": []}, "no keys")
+    eq(S.r("GET", "/cluster"), {"status": "disabled"}, "standalone")
+    S.r("DELETE", "/collections/sk")
+
+
+@test("single node in cluster mode (--cluster): custom sharding and its "
+      "collection snapshot")
 def t_custom_single():
+    S1 = Sim(TMP, "single-cluster", extra=["--cluster"])
+    S1.start()
+    try:
+        custom_single(S1)
+    finally:
+        S1.stop()
+
+
+def custom_single(S):
+    eq(S.r("GET", "/cluster")["status"], "enabled", "cluster mode")
     S.r("PUT", "/collections/sk", {"vectors": {"size": 4, "distance": "Dot"},
                                    "sharding_method": "custom"})
     S.r("PUT", "/collections/sk/shards", {"shard_key": "a"})
@@ -1866,6 +1909,11 @@ def t_custom_single():
     eq(sorted((s["shard_id"], s["shard_key"]) for s in cl["local_shards"]),
        [(0, "a"), (1, "b"), (2, "b")], "all local")
     d, b = snapshot(S, "sk")
+    S.r("PUT", "/collections/sk2", {"vectors": {"size": 4, "distance": "Dot"},
+                                    "sharding_method": "custom"})
+    S.r("PUT", "/collections/sk2/shards", {"shard_key": "a"})
+    S.r("PUT", "/collections/sk2/shards", {"shard_key": "b",
+                                           "shards_number": 2})
     st, h, body = upload(S, "/collections/sk2/snapshots/upload", b)
     eq(st, 200, "recover: %r" % body[:200])
     eq(S.r("POST", "/collections/sk2/points/scroll", {"limit": 100}),

@@ -244,10 +244,24 @@ def coll_cluster(h, c):
     h.ok(h.sim.collection_cluster(coll, h.node))
 
 
+# ---- custom sharding needs cluster mode
+# Creating or dropping a shard key goes through do_update_collection_cluster
+# (src/common/collections.rs), which refuses on a node without consensus
+# after reading the body and before looking up the collection: 1.19 answers
+# 405 "Qdrant is running in standalone mode" (StorageError::StandaloneMode,
+# src/actix/helpers.rs); 1.7 to 1.18 answered 400 "Bad request: Distributed
+# mode disabled".
+def refuse_standalone(h):
+    if not h.sim.cluster:
+        raise ApiError(405, "Qdrant is running in standalone mode")
+
+
 @route("PUT", "/collections/{c}/shards", access="manage")
 def create_shard_key(h, c):
+    body = h.json_body()
+    refuse_standalone(h)
     coll = h.coll(c)
-    h.ok(h.sim.create_shard_key(coll, h.json_body()))
+    h.ok(h.sim.create_shard_key(coll, body))
 
 
 @route("GET", "/collections/{c}/shards")
@@ -257,8 +271,10 @@ def list_shard_keys(h, c):
 
 @route("POST", "/collections/{c}/shards/delete", access="manage")
 def drop_shard_key(h, c):
+    body = h.json_body()
+    refuse_standalone(h)
     coll = h.coll(c)
-    h.ok(h.sim.drop_shard_key(coll, h.json_body()))
+    h.ok(h.sim.drop_shard_key(coll, body))
 
 
 @route("PUT", "/collections/{c}/index", access="manage")

@@ -408,9 +408,13 @@ class Sim:
         self.tls = None             # ssl.SSLContext of the REST ports
         self._load()
 
+    # Cluster mode (cluster.enabled): several nodes always, a single node
+    # with --cluster; standalone otherwise.
+    cluster_mode = False
+
     @property
     def cluster(self):
-        return len(self.nodes) > 1
+        return len(self.nodes) > 1 or self.cluster_mode
 
     def log(self, *a):
         if self.verbose:

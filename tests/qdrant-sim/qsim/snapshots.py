@@ -655,15 +655,11 @@ def recover_collection(sim, node, target, up, priority):
             full["params"] = dict(c["params"])
             coll = sim.create_collection(target, None, config=full,
                                          payload_schema=schema)
-            if custom:
-                # the shard keys of the snapshot, with its shard ids
-                with sim.lock:
-                    for e in mapping:
-                        sim.add_key_shards(coll, e["key"],
-                                           sorted(e["shard_ids"]),
-                                           coll.replication_factor,
-                                           [n.peer_id for n in sim.nodes])
-                    sim.save()
+            # A new custom-sharded collection gets no shards: Qdrant
+            # creates it with an empty distribution (dispatcher.rs,
+            # toc/collection_meta_ops.rs) and recovers only the shards the
+            # collection has (snapshots/recover.rs), so the snapshot's
+            # keys and points are dropped and the answer is still true.
         with coll.lock:
             locals_ = sim.local_shards(coll, node)
             for sid in locals_:
