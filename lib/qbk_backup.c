@@ -232,16 +232,15 @@ stream_one(struct qbk_repo *repo, struct qbk_qdrant *q,
 /*
  * Did the stream end early?  Qdrant ends a shard stream it cannot finish
  * (an error while it builds the snapshot; a client that read nothing for
- * five minutes) as a clean end of the body: an archive without its end,
- * that qbk_tar and qbk_ingest refuse with these words.  Such a stream is
- * worth taking again; a damaged one is not.
+ * five minutes) as a clean end of the body: an archive without its end or
+ * without the members Qdrant writes last, that qbk_tar and qbk_ingest
+ * refuse with QBK_E_SHORT.  Such a stream is worth taking again; a damaged
+ * one (QBK_E_INTEGRITY) is not.
  */
 static int
 cut_short(const struct qbk_err *err)
 {
-	return err->code == QBK_E_INTEGRITY &&
-	    (strstr(err->msg, "(the stream was cut short)") != NULL ||
-	    strstr(err->msg, "not a whole Qdrant shard snapshot") != NULL);
+	return err->code == QBK_E_SHORT;
 }
 
 static int

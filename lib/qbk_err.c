@@ -24,6 +24,7 @@ static const struct {
 	{ QBK_E_USAGE, "usage", QBK_EXIT_USAGE },
 	{ QBK_E_CONFIG, "config", QBK_EXIT_USAGE },
 	{ QBK_E_INTEGRITY, "integrity", QBK_EXIT_DATA },
+	{ QBK_E_SHORT, "short", QBK_EXIT_DATA },
 	{ QBK_E_CRYPTO, "crypto", QBK_EXIT_USAGE },
 	{ QBK_E_LOCKED, "locked", QBK_EXIT_LOCKED },
 	{ QBK_E_OBJECTIVE, "objective", QBK_EXIT_OBJECTIVE },

@@ -22,6 +22,8 @@ enum qbk_errcode {
 	QBK_E_USAGE,		/* bad command line */
 	QBK_E_CONFIG,		/* bad configuration file or setting */
 	QBK_E_INTEGRITY,	/* checksum, decryption, format damage */
+	QBK_E_SHORT,		/* a stream that ended early but whole up to
+				 * there: worth fetching again */
 	QBK_E_CRYPTO,		/* wrong passphrase or key */
 	QBK_E_LOCKED,		/* lock held by another process */
 	QBK_E_OBJECTIVE,	/* RPO/RTO objective missed */

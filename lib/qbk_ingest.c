@@ -700,12 +700,12 @@ check_shard(const struct qbk_ingest_entry *e, size_t n, struct qbk_err *err)
 
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (!has_dir(e, n, dirs[i]))
-			return qbk_err_set(err, QBK_E_INTEGRITY,
+			return qbk_err_set(err, QBK_E_SHORT,
 			    "snapshot is not a whole Qdrant shard snapshot: "
 			    "no '%s/'", dirs[i]);
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		if (!has(e, n, files[i]))
-			return qbk_err_set(err, QBK_E_INTEGRITY,
+			return qbk_err_set(err, QBK_E_SHORT,
 			    "snapshot is not a whole Qdrant shard snapshot: "
 			    "no '%s'", files[i]);
 	return 0;

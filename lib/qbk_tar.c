@@ -160,14 +160,14 @@ qbk_tar_check(qbk_tar_next_fn *next, void *cookie,
 	 */
 	if (r == ARCHIVE_EOF && !s.failed &&
 	    archive_filter_bytes(a, 0) - pos < 1024) {
-		qbk_err_set(err, QBK_E_INTEGRITY, "snapshot ends after %zu "
+		qbk_err_set(err, QBK_E_SHORT, "snapshot ends after %zu "
 		    "entries without the end-of-archive blocks of a whole tar "
 		    "(the stream was cut short)", s.n);
 		goto fail;
 	}
 	if (r != ARCHIVE_EOF) {
 		if (!s.failed && s.eof)
-			qbk_err_set(err, QBK_E_INTEGRITY, "snapshot is not a "
+			qbk_err_set(err, QBK_E_SHORT, "snapshot is not a "
 			    "whole tar archive: it ends inside a member after "
 			    "%zu entries (the stream was cut short): %s", s.n,
 			    archive_error_string(a) != NULL ?

@@ -134,7 +134,7 @@ test_tar_check(void **state)
 	m.len = len / 2;
 	m.piece = 1000;
 	assert_int_equal(qbk_tar_check(mem_next, &m, &ents, &n, &err), -1);
-	assert_int_equal(err.code, QBK_E_INTEGRITY);
+	assert_int_equal(err.code, QBK_E_SHORT);
 	assert_non_null(strstr(err.msg, "not a whole tar"));
 	assert_non_null(strstr(err.msg, "cut short"));
 	assert_null(ents);
@@ -150,7 +150,7 @@ test_tar_check(void **state)
 		qbk_err_clear(&err);
 		assert_int_equal(qbk_tar_check(mem_next, &m, &ents, &n, &err),
 		    -1);
-		assert_int_equal(err.code, QBK_E_INTEGRITY);
+		assert_int_equal(err.code, QBK_E_SHORT);
 		assert_non_null(strstr(err.msg, "end-of-archive"));
 		assert_null(ents);
 	}
@@ -201,7 +201,7 @@ test_shard_layout(void **state)
 	/* Ended before shard_config.json, or before both files. */
 	assert_int_equal(qbk_ingest_check_layout(e, 5, QBK_INGEST_SHARD,
 	    &err), -1);
-	assert_int_equal(err.code, QBK_E_INTEGRITY);
+	assert_int_equal(err.code, QBK_E_SHORT);
 	assert_non_null(strstr(err.msg, "shard_config.json"));
 	assert_int_equal(qbk_ingest_check_layout(e, 4, QBK_INGEST_SHARD,
 	    &err), -1);
