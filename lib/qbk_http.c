@@ -1017,9 +1017,8 @@ answer_lost(CURLcode rc, int stalled, long status)
 	return status == 408 || status == 502 || status == 504;
 }
 
-/* Sleep ${ms}, waking early if the cancel flag is set; -1 if it was. */
-static int
-nap(struct qbk_http *h, int64_t ms)
+int
+qbk_http_nap(struct qbk_http *h, int64_t ms)
 {
 	struct timespec ts;
 	int64_t step;
@@ -1300,7 +1299,7 @@ perform(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
 		    method, disp, reason.buf, (double)delay / 1000.0,
 		    resp->attempts + 1, resp->attempts + h->retries - attempt);
 		attempt_release(h, &a);
-		if (nap(h, delay) != 0) {
+		if (qbk_http_nap(h, delay) != 0) {
 			qbk_err_set(err, QBK_E_INTERRUPTED,
 			    "interrupted during %s '%s'", method, disp);
 			goto fail;

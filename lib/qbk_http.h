@@ -174,6 +174,10 @@ int qbk_http_new(struct qbk_http **, const struct qbk_http_opts *,
  * wiped).  NULL is a no-op. */
 void qbk_http_free(struct qbk_http *);
 
+/** qbk_http_nap(h, ms): sleep ${ms} milliseconds, waking early when ${h}'s
+ * cancel flag is set; -1 if it was (then or before), else 0. */
+int qbk_http_nap(struct qbk_http *, int64_t);
+
 /** qbk_http_base_url(h): the base URL without credentials, for messages. */
 const char *qbk_http_base_url(const struct qbk_http *);
 

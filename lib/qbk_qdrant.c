@@ -1865,7 +1865,12 @@ lost_upload(struct qbk_qdrant *q, const char *coll, long shard,
 		}
 		qbk_qdrant_coll_cluster_free(cl);
 		cl = NULL;
-		nanosleep(&(struct timespec){ 2, 0 }, NULL);
+		if (qbk_http_nap(q->http, 2000) != 0) {
+			qbk_err_set(err, QBK_E_INTERRUPTED, "%s; interrupted "
+			    "while waiting for the outcome of the recovery of "
+			    "'%s', which Qdrant goes on with", first, coll);
+			goto out;
+		}
 	}
 	if (dead >= 0) {
 		qbk_err_set(err, QBK_E_QDRANT, "%s; the recovery failed on "

@@ -94,4 +94,33 @@ test_expect_success '... says so in one line, with the shard that is Dead' '
 	sim_api DELETE /__sim/faults >/dev/null
 '
 
+# Qdrant that goes on recovering for as long as the test likes: the answer
+# to the upload is held (the recovery itself done) until a rule is in place
+# that shows the replica still Partial to every look that follows.
+test_expect_exit 130 'waiting for the outcome of a lost recovery, SIGINT stops it ...' '
+	sim_api DELETE /__sim/faults >/dev/null &&
+	sim_fault "{\"path\":\"/collections/c1late/snapshots/upload\",\"method\":\"POST\",\"status\":504,\"hold\":true,\"after_handler\":true}" &&
+	{ qbk-restore $Q --backup "$B1" --collection c1 --as c1late & } &&
+	pid=$! &&
+	sim_held &&
+	sim_api GET /collections/c1late/cluster >"$TEST_TMP/cl.json" &&
+	python3 -c "import json, sys
+d = json.load(open(sys.argv[1]))
+for s in d[\"result\"][\"local_shards\"]:
+    s[\"state\"] = \"Partial\"
+print(json.dumps({\"path\": \"/collections/c1late/cluster\", \"method\": \"GET\", \"status\": 200, \"body\": d, \"count\": -1}))" \
+		"$TEST_TMP/cl.json" >"$TEST_TMP/partial.rule" &&
+	sim_fault "$(cat "$TEST_TMP/partial.rule")" &&
+	sim_release &&
+	_i=0 &&
+	while [ "$(sim_api GET /__sim/faults | python3 -c "import json, sys; print(json.load(sys.stdin)[\"result\"][\"rules\"][-1][\"applied\"])")" -lt 1 ] &&
+	    [ "$_i" -lt 1800 ]; do _i=$((_i + 1)); sleep 0.1; done &&
+	kill -INT $pid
+	wait $pid
+'
+test_expect_success '... at once, saying what it was waiting for' '
+	test_grep "interrupted while waiting for the outcome of the recovery of .c1late., which Qdrant goes on with" "$TEST_TMP/stderr" &&
+	sim_api DELETE /__sim/faults >/dev/null
+'
+
 test_done
