@@ -2255,6 +2255,10 @@ def t_qdrant_version_111():
                              b19)
         eq(st, 500, "a 1.19 snapshot on 1.11")
         check(b"RocksDB backup restore error" in body, "why: %r" % body)
+        j = old.j("PUT", "/collections/old/shards", {"shard_key": "k"},
+                  expect=400)
+        eq(j["status"]["error"], "Bad request: Distributed mode disabled",
+           "shard keys on a standalone 1.11")
     finally:
         old.stop()
 

@@ -252,7 +252,12 @@ def coll_cluster(h, c):
 # src/actix/helpers.rs); 1.7 to 1.18 answered 400 "Bad request: Distributed
 # mode disabled".
 def refuse_standalone(h):
+    # 1.19: StorageError::StandaloneMode, 405 (src/actix/helpers.rs);
+    # before: 400 "Distributed mode disabled" from the same check in
+    # src/common/collections.rs (do_update_collection_cluster)
     if not h.sim.cluster:
+        if versions.before(h.sim, 1, 19):
+            raise ApiError(400, "Bad request: Distributed mode disabled")
         raise ApiError(405, "Qdrant is running in standalone mode")
 
 
