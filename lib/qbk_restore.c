@@ -2087,6 +2087,9 @@ check_count(struct run *r, struct plan *p, int existed, struct qbk_err *err)
 	return -1;
 }
 
+static int safety_backup(struct run *, struct plan *, size_t,
+    struct qbk_err *);
+
 static int
 restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 {
@@ -2213,6 +2216,10 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 		if (existed && check_priority(r, p, &rs, l, err) != 0)
 			goto fail;
 	}
+	/* --shard recovers over a live shard: save the collection first
+	 * (after the checks above, which refuse without changing anything). */
+	if (r->o->one_shard && safety_backup(r, p, 1, err) != 0)
+		goto out;
 	rs.it = add_item(r->rep, p->name, p->target);
 	rs.it->replaced = p->replaced;
 	node_of = qbk_xcalloc(rs.njobs + 1, sizeof(*node_of));
@@ -2579,7 +2586,39 @@ damaged_by_restore(struct run *r, const char **names, size_t n)
 	return damaged;
 }
 
-/* Take a safety backup of every collection about to be replaced. */
+/*
+ * Does shard ${shard} of ${coll} hold live data, an Active replica on any
+ * node?  A shard without one (Dead after a lost node or a failed recovery)
+ * has nothing that a safety backup could save.  An error counts as yes:
+ * the safety backup then says what is wrong.
+ */
+static int
+shard_live(struct run *r, const char *coll, uint32_t shard)
+{
+	struct qbk_qdrant_coll_cluster *cl;
+	struct qbk_err e = QBK_ERR_INIT;
+	size_t k;
+	int live = 0;
+
+	if (qbk_qdrant_collection_cluster(r->q, coll, &cl, &e) != 0)
+		return 1;
+	for (k = 0; k < cl->nlocal; k++)
+		if (cl->local[k].shard_id == shard &&
+		    strcmp(cl->local[k].state, "Active") == 0)
+			live = 1;
+	for (k = 0; k < cl->nremote; k++)
+		if (cl->remote[k].shard_id == shard &&
+		    strcmp(cl->remote[k].state, "Active") == 0)
+			live = 1;
+	qbk_qdrant_coll_cluster_free(cl);
+	return live;
+}
+
+/*
+ * Take a safety backup of every collection about to be replaced, or of the
+ * collection whose shard --shard replaces (the whole collection, with
+ * whatever other shards have no Active replica recorded as missing).
+ */
 static int
 safety_backup(struct run *r, struct plan *plans, size_t np,
     struct qbk_err *err)
@@ -2600,6 +2639,13 @@ safety_backup(struct run *r, struct plan *plans, size_t np,
 		free(names);
 		return 0;
 	}
+	if (r->o->one_shard && !shard_live(r, names[0], r->o->shard)) {
+		warning(r->rep, "shard %u of '%s' has no Active replica: it "
+		    "holds no live data to save, so no safety backup is taken",
+		    r->o->shard, names[0]);
+		free(names);
+		return 0;
+	}
 	snprintf(tag2, sizeof(tag2), "restore-of=%s", r->m->backup_id);
 	tags[0] = QBK_RESTORE_SAFETY_KEY "=" QBK_RESTORE_SAFETY_VALUE;
 	tags[1] = tag2;
@@ -2616,6 +2662,7 @@ safety_backup(struct run *r, struct plan *plans, size_t np,
 	bo.nodes = r->o->nodes;
 	bo.nnodes = r->o->nnodes;
 	bo.node_parallelism = r->o->node_parallelism;
+	bo.allow_partial = r->o->one_shard;
 	qbk_info("taking a safety backup of %zu collection%s before replacing "
 	    "%s", n, n == 1 ? "" : "s", n == 1 ? "it" : "them");
 	if (qbk_backup_run(r->repo, r->q, &bo, &sm, err) != 0) {

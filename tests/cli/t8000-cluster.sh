@@ -282,6 +282,25 @@ test_expect_success '... on every replica of it' '
 	test "$(grep -c "\[[1-9]" "$TEST_TMP/counts")" = 2
 '
 
+test_expect_success '... after a safety backup of the collection, read back first' '
+	S4=$(json_get "$TEST_TMP/r4.json" "d[\"safety_backup_id\"]") &&
+	test -n "$S4" &&
+	qbk-restore $C --backup "$S4" --list >"$TEST_TMP/s4.list" &&
+	test_grep "^  collection c: " "$TEST_TMP/s4.list"
+'
+
+test_expect_success '--shard of a shard without an Active replica: no live data, no safety backup' '
+	for i in 1 2 3; do
+		sim_api POST /__sim/replica_state "{\"collection\":\"c\",\"shard\":4,\"node\":$i,\"state\":\"Dead\"}" >/dev/null 2>&1
+	done
+	n=$(repo_count_backups repo) &&
+	qbk-restore $C --backup "$B1" --collection c --shard 4 --allow-inactive-replicas --json >"$TEST_TMP/r5.json" &&
+	test "$(repo_count_backups repo)" = "$n" &&
+	test_grep "shard 4 of .c. has no Active replica: it holds no live data to save" "$TEST_TMP/r5.json" &&
+	sim_points c >"$TEST_TMP/c.back5" &&
+	test_cmp "$TEST_TMP/c.before" "$TEST_TMP/c.back5"
+'
+
 test_expect_exit 2 '--shard needs one --collection' '
 	qbk-restore $C --backup "$B1" --shard 4
 '
