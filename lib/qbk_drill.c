@@ -405,26 +405,47 @@ id_json(const char *id)
 	return json_string(id);
 }
 
-/* The first dense vector of a point record: ${*using} NULL for the
- * unnamed one.  Returns the JSON array or NULL. */
-static const json_t *
-record_vector(const json_t *rec, const char **using)
+/* The kind of a vector of a point record. */
+enum vector_kind { VEC_NONE, VEC_DENSE, VEC_SPARSE, VEC_MULTI };
+
+static enum vector_kind
+vector_kind(const json_t *x)
 {
-	const json_t *v = json_object_get(rec, "vector"), *x;
+	if (json_is_array(x) && json_array_size(x) > 0)
+		return json_is_number(json_array_get(x, 0)) ? VEC_DENSE :
+		    json_is_array(json_array_get(x, 0)) ? VEC_MULTI : VEC_NONE;
+	if (json_is_object(x) && json_is_array(json_object_get(x, "indices")) &&
+	    json_array_size(json_object_get(x, "indices")) > 0)
+		return VEC_SPARSE;
+	return VEC_NONE;
+}
+
+/* A vector of a point record to search with: the first dense one, else
+ * the first sparse vector or multivector; ${*using} NULL for the unnamed
+ * one, ${*kind} its kind.  Returns the JSON value or NULL. */
+static const json_t *
+record_vector(const json_t *rec, const char **using, enum vector_kind *kind)
+{
+	const json_t *v = json_object_get(rec, "vector"), *x, *found = NULL;
 	const char *k;
 
 	*using = NULL;
-	if (json_is_array(v))
+	if ((*kind = vector_kind(v)) != VEC_NONE)
 		return v;
 	if (!json_is_object(v))
 		return NULL;
-	json_object_foreach((json_t *)(uintptr_t)v, k, x)
-		if (json_is_array(x) && json_array_size(x) > 0 &&
-		    json_is_number(json_array_get(x, 0))) {
-			*using = k;
-			return x;
-		}
-	return NULL;
+	json_object_foreach((json_t *)(uintptr_t)v, k, x) {
+		enum vector_kind xk = vector_kind(x);
+
+		if (xk == VEC_NONE || (found != NULL && xk != VEC_DENSE))
+			continue;
+		*using = k;
+		*kind = xk;
+		found = x;
+		if (xk == VEC_DENSE)
+			break;
+	}
+	return found;
 }
 
 static int
@@ -433,22 +454,28 @@ check_search(struct qbk_qdrant *q, const char *target, const json_t *rec,
 {
 	const json_t *vec, *x;
 	const char *using;
+	enum vector_kind kind;
 	json_t *hits = NULL;
 	float *f;
 	size_t i, n;
 	int rc;
 
-	if ((vec = record_vector(rec, &using)) == NULL) {
-		problem(res, "no dense vector to search '%s' with", target);
+	if ((vec = record_vector(rec, &using, &kind)) == NULL) {
+		problem(res, "no vector to search '%s' with", target);
 		return 0;
 	}
-	n = json_array_size(vec);
-	f = qbk_xcalloc(n > 0 ? n : 1, sizeof(*f));
-	json_array_foreach(vec, i, x)
-		f[i] = (float)json_number_value(x);
-	rc = qbk_qdrant_search(q, target, using, f, n, SEARCH_LIMIT, 0, &hits,
-	    err);
-	free(f);
+	if (kind != VEC_DENSE) {
+		rc = qbk_qdrant_search_json(q, target, using, vec,
+		    SEARCH_LIMIT, &hits, err);
+	} else {
+		n = json_array_size(vec);
+		f = qbk_xcalloc(n > 0 ? n : 1, sizeof(*f));
+		json_array_foreach(vec, i, x)
+			f[i] = (float)json_number_value(x);
+		rc = qbk_qdrant_search(q, target, using, f, n, SEARCH_LIMIT, 0,
+		    &hits, err);
+		free(f);
+	}
 	if (rc != 0) {
 		if (err->code != QBK_E_QDRANT && err->code != QBK_E_HTTP)
 			return -1;

@@ -14,6 +14,79 @@
 #include "qbk_qdrant.h"
 #include "qbk_points.h"
 
+struct sparse_pair {
+	json_int_t index;
+	json_t *value;
+};
+
+static int
+sparse_pair_cmp(const void *a, const void *b)
+{
+	const struct sparse_pair *x = a, *y = b;
+
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Is ${v} a sparse vector: {"indices": [integers], "values": [as many]}? */
+static int
+is_sparse(const json_t *v)
+{
+	const json_t *idx = json_object_get(v, "indices"), *x;
+	size_t i;
+
+	if (!json_is_object(v) || json_object_size(v) != 2 ||
+	    !json_is_array(idx) || !json_is_array(json_object_get(v,
+	    "values")) || json_array_size(idx) !=
+	    json_array_size(json_object_get(v, "values")))
+		return 0;
+	json_array_foreach(idx, i, x)
+		if (!json_is_integer(x))
+			return 0;
+	return 1;
+}
+
+/* The canonical form of a point's vector(s) ${v}, a new reference: a
+ * sparse vector (alone or among named vectors) with its (index, value)
+ * pairs sorted by index; dense vectors and multivectors (the list of
+ * vectors in order) as they are.  Qdrant returns sparse vectors sorted,
+ * so this changes nothing there; the fingerprint does not rely on it. */
+static json_t *
+canonical_vector(const json_t *v)
+{
+	struct sparse_pair *pairs;
+	const json_t *idx, *vals, *x;
+	const char *k;
+	json_t *out, *oi, *ov;
+	size_t i, n;
+
+	if (is_sparse(v)) {
+		idx = json_object_get(v, "indices");
+		vals = json_object_get(v, "values");
+		n = json_array_size(idx);
+		pairs = qbk_xcalloc(n > 0 ? n : 1, sizeof(*pairs));
+		for (i = 0; i < n; i++) {
+			pairs[i].index = json_integer_value(json_array_get(idx,
+			    i));
+			pairs[i].value = json_array_get(vals, i);
+		}
+		qsort(pairs, n, sizeof(*pairs), sparse_pair_cmp);
+		oi = json_array();
+		ov = json_array();
+		for (i = 0; i < n; i++) {
+			json_array_append_new(oi, json_integer(pairs[i].index));
+			json_array_append(ov, pairs[i].value);
+		}
+		free(pairs);
+		return json_pack("{s:o, s:o}", "indices", oi, "values", ov);
+	}
+	if (!json_is_object(v))
+		return json_incref((json_t *)(uintptr_t)v);
+	out = json_object();
+	json_object_foreach((json_t *)(uintptr_t)v, k, x)
+		json_object_set_new(out, k, canonical_vector(x));
+	return out;
+}
+
 int
 qbk_points_hash(const json_t *record, char *hex)
 {
@@ -26,9 +99,10 @@ qbk_points_hash(const json_t *record, char *hex)
 		return -1;
 	payload = json_object_get(record, "payload");
 	vector = json_object_get(record, "vector");
-	o = json_pack("{s:O, s:O}", "payload",
+	o = json_pack("{s:O, s:o}", "payload",
 	    payload != NULL ? payload : json_object(),
-	    "vector", vector != NULL ? vector : json_null());
+	    "vector", vector != NULL ? canonical_vector(vector) :
+	    json_null());
 	if (payload == NULL)
 		json_decref(json_object_get(o, "payload"));
 	if (o == NULL)

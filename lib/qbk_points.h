@@ -7,7 +7,10 @@
  *
  * The hash of one point is the SHA-256 of the canonical JSON text (keys
  * sorted, no spaces) of the object {"payload": <payload or {}>, "vector":
- * <vector(s) or null>} built from the point record Qdrant returns.
+ * <vector(s) or null>} built from the point record Qdrant returns, where a
+ * sparse vector {"indices": [...], "values": [...]} has its (index, value)
+ * pairs sorted by index and a multivector stays the list of its vectors in
+ * order.
  *
  * Content hashes cover every point.  A point falls into one of
  * QBK_POINTS_BUCKETS buckets by its id (qbk_points_bucket_of()); a

@@ -1402,6 +1402,77 @@ done:
 	return rc;
 }
 
+/* ---- search by a sparse vector or a multivector -------------------------- */
+
+int
+qbk_qdrant_search_json(struct qbk_qdrant *q, const char *coll,
+    const char *using, const json_t *query, unsigned limit,
+    struct json_t **points, struct qbk_err *err)
+{
+	struct qbk_http_req req = QBK_HTTP_REQ_INIT;
+	struct qbk_buf path = QBK_BUF_INIT, text = QBK_BUF_INIT,
+	    ctx = QBK_BUF_INIT;
+	struct qbk_http_resp resp;
+	json_t *body, *res = NULL, *list;
+	int rc = -1, legacy = 0;
+
+	*points = NULL;
+	qbk_buf_addf(&ctx, "cannot search in '%s'", coll);
+	body = json_pack("{s:O,s:I}", "query", query, "limit",
+	    (json_int_t)(limit > 0 ? limit : 10));
+	if (using != NULL)
+		json_object_set_new(body, "using", json_string(using));
+	path_coll(&path, coll);
+	qbk_buf_addstr(&path, "/points/query");
+	qbk_http_resp_init(&resp);
+	for (;;) {
+		qbk_buf_reset(&text);
+		qbk_json_dump(body, &text, 0);
+		req.method = "POST";
+		req.path = path.buf;
+		req.body = text.buf;
+		req.body_len = text.len;
+		if (qbk_http_request(q->http, &req, &resp, err) == 0)
+			break;
+		/* Before 1.10 (no query API, an empty 404) only a named sparse
+		 * vector can be searched, on .../points/search; multivectors
+		 * came with the query API. */
+		if (legacy || resp.status != 404 || resp.body.len != 0 ||
+		    using == NULL || !json_is_object(query)) {
+			failed(&resp, err, ctx.buf);
+			goto done;
+		}
+		legacy = 1;
+		json_decref(body);
+		body = json_pack("{s:I,s:{s:s,s:O}}", "limit",
+		    (json_int_t)(limit > 0 ? limit : 10), "vector", "name",
+		    using, "vector", query);
+		path_coll(&path, coll);
+		qbk_buf_addstr(&path, "/points/search");
+		qbk_http_resp_release(&resp);
+	}
+	if (qbk_qdrant_result(resp.body.buf, resp.body.len, "the response",
+	    &res, err) != 0) {
+		qbk_err_prefix(err, "%s", ctx.buf);
+		goto done;
+	}
+	list = legacy ? res : json_object_get(res, "points");
+	if (!json_is_array(list)) {
+		bad_result(err, ctx.buf);
+		goto done;
+	}
+	*points = json_incref(list);
+	rc = 0;
+done:
+	json_decref(res);
+	json_decref(body);
+	qbk_http_resp_release(&resp);
+	qbk_buf_release(&path);
+	qbk_buf_release(&text);
+	qbk_buf_release(&ctx);
+	return rc;
+}
+
 /* ---- snapshots -------------------------------------------------------- */
 
 void

@@ -238,6 +238,15 @@ int qbk_qdrant_search(struct qbk_qdrant *, const char *, const char *,
     const float *, size_t, unsigned, int, struct json_t **,
     struct qbk_err *);
 
+/** qbk_qdrant_search_json(q, coll, using, query, limit, points, err):
+ * nearest neighbours of the sparse vector {"indices", "values"} or the
+ * multivector (array of arrays) ${query} (borrowed) in the vector ${using}
+ * (NULL: the unnamed one), by POST .../points/query; before Qdrant 1.10
+ * (no query API) a named sparse vector is searched with
+ * .../points/search.  ${*points} as with qbk_qdrant_search(). */
+int qbk_qdrant_search_json(struct qbk_qdrant *, const char *, const char *,
+    const struct json_t *, unsigned, struct json_t **, struct qbk_err *);
+
 /* ---- snapshots ------------------------------------------------------- */
 
 /*

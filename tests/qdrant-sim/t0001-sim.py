@@ -2208,6 +2208,59 @@ def t_big_ids():
     S.r("DELETE", "/collections/big1")
 
 
+# ------------------------------------------------ sparse and multi vectors
+
+@test("sparse and multi vectors: validated, sorted, searched, snapshotted "
+      "and recovered")
+def t_vector_kinds():
+    S.r("PUT", "/collections/vk1", {
+        "vectors": {"mv": {"size": 2, "distance": "Cosine",
+                           "multivector_config": {"comparator": "max_sim"}}},
+        "sparse_vectors": {"text": {}},
+        "optimizers_config": {"max_segment_size": 1}})
+    pts = [{"id": i, "payload": {"n": i},
+            "vector": {"text": {"indices": [i + 10, i],
+                                "values": [0.5, float(i)]},
+                       "mv": [[3, 4], [i, 0]]}} for i in range(1, 31)]
+    S.r("PUT", "/collections/vk1/points?wait=true", {"points": pts})
+    r = S.r("POST", "/collections/vk1/points", {"ids": [2],
+                                                "with_vector": True})
+    eq(r[0]["vector"], {"text": {"indices": [2, 12], "values": [2.0, 0.5]},
+                        "mv": [[0.6, 0.8], [1.0, 0.0]]},
+       "sparse sorted by index, Cosine rows normalized")
+    for v, err in (({"indices": [1, 1], "values": [1, 2]},
+                    "[indices: must be unique]"),
+                   ({"indices": [1], "values": [1, 2]},
+                    "[values: must be the same length as indices]")):
+        j = S.j("PUT", "/collections/vk1/points?wait=true",
+                {"points": [{"id": 99, "vector": {"text": v}}]}, expect=422)
+        check(err in j["status"]["error"], "422 %s" % err)
+    S.j("PUT", "/collections/vk1/points?wait=true",
+        {"points": [{"id": 99, "vector": {"mv": [[1, 2, 3]]}}]},
+        expect=400)
+    r = S.r("POST", "/collections/vk1/points/query",
+            {"query": {"indices": [7], "values": [1.0]}, "using": "text",
+             "limit": 2})
+    eq([p["id"] for p in r["points"]], [7, 1], "sparse search by dot product")
+    r = S.r("POST", "/collections/vk1/points/query",
+            {"query": [[1, 0]], "using": "mv", "limit": 1})
+    eq(r["points"][0]["score"], 1.0, "max_sim score")
+    info = S.r("GET", "/collections/vk1")
+    check(info["segments_count"] > 1, "several segments")
+    want = all_points(S, "vk1")
+    d, _ = snapshot(S, "vk1")
+    path = os.path.join(S.snapdir(), "vk1", d["name"])
+    S.r("PUT", "/collections/vk2/snapshots/recover",
+        {"location": "file://" + path})
+    eq(all_points(S, "vk2"), want, "recovered = snapshot")
+    eq(S.r("GET", "/collections/vk2")["config"]["params"]["sparse_vectors"],
+       {"text": {}}, "sparse config from the snapshot")
+    S.r("PUT", "/collections/vk2/points?wait=true", {"points": pts[:2]})
+    eq(all_points(S, "vk2"), want, "writes after recovery")
+    S.r("DELETE", "/collections/vk1")
+    S.r("DELETE", "/collections/vk2")
+
+
 # ---------------------------------------------------------------- main
 
 # ---------------------------------------------------------------- releases

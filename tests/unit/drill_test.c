@@ -491,6 +491,52 @@ metrics_and_json(void **state)
 	qbk_buf_release(&b);
 }
 
+/* The point hash covers sparse vectors as sorted (index, value) pairs and
+ * multivectors as the list of their vectors in order. */
+static void
+hash_of_vector_kinds(void **state)
+{
+	char sorted[65], unsorted[65], other[65], h[65];
+	json_t *p;
+
+	(void)state;
+	p = json_loads("{\"id\":1,\"payload\":{},\"vector\":{\"text\":"
+	    "{\"indices\":[2,7],\"values\":[0.25,0.5]}}}", 0, NULL);
+	assert_int_equal(qbk_points_hash(p, sorted), 0);
+	json_decref(p);
+	p = json_loads("{\"id\":1,\"payload\":{},\"vector\":{\"text\":"
+	    "{\"indices\":[7,2],\"values\":[0.5,0.25]}}}", 0, NULL);
+	assert_int_equal(qbk_points_hash(p, unsorted), 0);
+	json_decref(p);
+	assert_string_equal(sorted, unsorted);
+	/* The same indices with their values swapped are another vector. */
+	p = json_loads("{\"id\":1,\"payload\":{},\"vector\":{\"text\":"
+	    "{\"indices\":[7,2],\"values\":[0.25,0.5]}}}", 0, NULL);
+	assert_int_equal(qbk_points_hash(p, other), 0);
+	json_decref(p);
+	assert_string_not_equal(sorted, other);
+	/* A sparse vector as the whole "vector" is sorted too. */
+	p = json_loads("{\"id\":1,\"vector\":{\"indices\":[9,1],"
+	    "\"values\":[1.0,2.0]}}", 0, NULL);
+	assert_int_equal(qbk_points_hash(p, h), 0);
+	json_decref(p);
+	p = json_loads("{\"id\":1,\"vector\":{\"indices\":[1,9],"
+	    "\"values\":[2.0,1.0]}}", 0, NULL);
+	assert_int_equal(qbk_points_hash(p, other), 0);
+	json_decref(p);
+	assert_string_equal(h, other);
+	/* The rows of a multivector keep their order. */
+	p = json_loads("{\"id\":1,\"vector\":[[1.0,0.0],[0.0,1.0]]}", 0,
+	    NULL);
+	assert_int_equal(qbk_points_hash(p, h), 0);
+	json_decref(p);
+	p = json_loads("{\"id\":1,\"vector\":[[0.0,1.0],[1.0,0.0]]}", 0,
+	    NULL);
+	assert_int_equal(qbk_points_hash(p, other), 0);
+	json_decref(p);
+	assert_string_not_equal(h, other);
+}
+
 int
 main(void)
 {
@@ -502,6 +548,7 @@ main(void)
 		cmocka_unit_test(content_hash_of_collection),
 		cmocka_unit_test(fingerprint_across_a_change),
 		cmocka_unit_test(metrics_and_json),
+		cmocka_unit_test(hash_of_vector_kinds),
 	};
 	struct qbk_err err = QBK_ERR_INIT;
 

@@ -467,7 +467,8 @@ def query(h, c):
             body.get("score_threshold"))
         h.ok({"points": pts})
         return
-    if not isinstance(q, list):
+    if not isinstance(q, list) and not (isinstance(q, dict) and
+                                        "indices" in q):
         raise ApiError(400, "Format error in JSON body: unsupported query")
     if not coll.single and using == "" and len(coll.vec_specs) == 1:
         using = coll.vec_specs[0][0]

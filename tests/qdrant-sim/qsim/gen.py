@@ -315,6 +315,9 @@ def tamper(sim, name, key, what="vector", node_filter=None):
                     raw = seg.read_vector(vname, off)
                     if raw is None:
                         continue
+                    if dim == 0:
+                        _tamper_varlen(seg, vname, off, raw)
+                        continue
                     a = array("f", raw)
                     a[0] = a[0] + 0.5 if abs(a[0]) < 1e30 else 1.0
                     os.pwrite(seg.fd(seg.vec_rel(vname)), a.tobytes(),
@@ -330,6 +333,17 @@ def tamper(sim, name, key, what="vector", node_filter=None):
     if not done:
         raise ApiError(404, "Not found: No point with id %s found" % key)
     return {"collection": coll.name, "nodes": done, "what": what}
+
+
+def _tamper_varlen(seg, name, off, raw):
+    """Change the first number of a sparse vector's values or of a
+    multivector in place: one digit, so the JSON text keeps its length."""
+    i = raw.find(b'"values"') if raw.startswith(b"{") else 0
+    while not raw[i:i + 1].isdigit():
+        i += 1
+    d = b"%d" % ((raw[i] - 0x30 + 1) % 10)
+    start = seg.vends[name][off - 1] if off else 0
+    os.pwrite(seg.fd(seg.vec_rel(name)), d, start + i)
 
 
 def tamper_on_recover(sim, pattern, key, what="vector", count=1):

@@ -166,6 +166,106 @@ def validate_vectors(vectors):
     return specs
 
 
+# ---------------------------------------------------- sparse and multi vectors
+# Qdrant's shapes (lib/api/src/rest/schema.rs, VectorStruct and
+# VectorOutput; lib/segment/src/data_types/named_vectors.rs, preprocess):
+# a sparse vector is {"indices": [u32...], "values": [f32...]}, stored
+# sorted by index (indices must be unique and as many as the values,
+# lib/sparse/src/common/sparse_vector.rs, validate_sparse_vector_impl); a
+# multivector (a dense vector with "multivector_config") is a list of
+# dense vectors of the configured size, each normalized for Cosine.  In
+# the storage they have dimension 0 (storage.py keeps them as JSON text).
+
+def varlen_specs(params, specs):
+    """specs with the multivectors and the sparse vectors of CollectionParams
+    ${params} as (name, 0, "multi" or "sparse"); and {name: (dim, distance)}
+    of the multivectors ((0, "Dot") of the sparse ones)."""
+    vectors = params.get("vectors") or {}
+    single = "size" in vectors or "distance" in vectors
+    varlen = {}
+    out = []
+    for name, dim, dist in specs:
+        cfg = vectors if single else vectors.get(name) or {}
+        if cfg.get("multivector_config") is not None:
+            varlen[name] = (dim, dist)
+            out.append((name, 0, "multi"))
+        else:
+            out.append((name, dim, dist))
+    sparse = params.get("sparse_vectors") or {}
+    if not isinstance(sparse, dict):
+        raise ApiError(400, "Format error in JSON body: sparse_vectors: "
+                       "invalid type, expected a map")
+    for name in sorted(sparse):
+        varlen[name] = (0, "Dot")
+        out.append((name, 0, "sparse"))
+    return out, varlen
+
+
+def pack_varlen(coll, name, vec):
+    """The stored JSON text of the sparse or multi vector ${vec}."""
+    dim, dist = coll.varlen[name]
+    if dim == 0:
+        if not isinstance(vec, dict) or \
+                not isinstance(vec.get("indices"), list) or \
+                not isinstance(vec.get("values"), list):
+            raise ApiError(400, "Format error in JSON body: invalid sparse "
+                           "vector")
+        idx, vals = vec["indices"], vec["values"]
+        if not all(isinstance(i, int) and not isinstance(i, bool) and
+                   0 <= i < 1 << 32 for i in idx) or \
+                not all(isinstance(x, (int, float)) and
+                        not isinstance(x, bool) for x in vals):
+            raise ApiError(400, "Format error in JSON body: invalid sparse "
+                           "vector")
+        if len(idx) != len(vals):
+            raise ApiError(422, "Validation error in JSON body: [values: "
+                           "must be the same length as indices]")
+        if len(set(idx)) != len(idx):
+            raise ApiError(422, "Validation error in JSON body: [indices: "
+                           "must be unique]")
+        pairs = sorted(zip(idx, f32_list(array("f", vals).tobytes())))
+        return dumps({"indices": [i for i, _ in pairs],
+                      "values": [x for _, x in pairs]}).encode()
+    if not isinstance(vec, list) or not vec or \
+            not all(isinstance(r, list) for r in vec):
+        raise bad_input("Wrong input: Multivector must be a list of "
+                        "vectors")
+    rows = []
+    for r in vec:
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                   for x in r):
+            raise ApiError(400, "Format error in JSON body: invalid vector")
+        if len(r) != dim:
+            raise bad_input("Vector dimension error: expected dim: %d, got "
+                            "%d" % (dim, len(r)))
+        if dist == "Cosine":
+            norm = math.sqrt(sum(x * x for x in r))
+            if norm > 0:
+                r = [x / norm for x in r]
+        rows.append(f32_list(array("f", r).tobytes()))
+    return dumps(rows).encode()
+
+
+def varlen_score(coll, name, q, stored):
+    """Score of the stored vector (its JSON value) for the query ${q}:
+    dot product over common indices for sparse (Qdrant scores sparse
+    vectors by dot product), max_sim (the sum over query rows of the best
+    similarity with a stored row) for multivectors."""
+    dim, dist = coll.varlen[name]
+    if dim == 0:
+        have = dict(zip(stored["indices"], stored["values"]))
+        return sum(v * have.get(i, 0.0)
+                   for i, v in zip(q["indices"], q["values"]))
+
+    def sim(a, b):
+        if dist == "Euclid":
+            return -math.dist(a, b)
+        if dist == "Manhattan":
+            return -sum(abs(x - y) for x, y in zip(a, b))
+        return sum(x * y for x, y in zip(a, b))
+    return sum(max(sim(qr, sr) for sr in stored) for qr in q)
+
+
 def check_collection_name(name):
     if not name or any(c in BAD_NAME_CHARS for c in name) or \
             len(name) > 255 or name in (".", ".."):
@@ -204,6 +304,8 @@ class Collection:
         self.lock = threading.RLock()
         self.vec_specs = validate_vectors(config["params"].get("vectors",
                                                                {}))
+        self.vec_specs, self.varlen = varlen_specs(config["params"],
+                                                   self.vec_specs)
         self.single = "size" in config["params"].get("vectors", {})
         # custom sharding: [{"key": k, "shard_ids": [...]}] in creation
         # order, as shard_key_mapping.json lists them
@@ -932,6 +1034,9 @@ class Sim:
             if spec is None:
                 raise bad_input("Not existing vector name error: %s"
                                 % (name or "(default vector)"))
+            if name in coll.varlen:
+                out[name] = pack_varlen(coll, name, vec)
+                continue
             if isinstance(vec, dict):
                 raise bad_input("Not existing vector name error: %s" % name)
             if not isinstance(vec, list) or \
@@ -1083,7 +1188,9 @@ class Sim:
                 vecs = {}
                 for n in names:
                     raw = seg.read_vector(n, off)
-                    if raw is not None:
+                    if raw is not None and n in coll.varlen:
+                        vecs[n] = json.loads(raw)
+                    elif raw is not None:
                         vecs[n] = f32_list(raw)
                 if coll.single:
                     if "" in vecs:
@@ -1263,6 +1370,9 @@ class Sim:
             raise bad_input("Not existing vector name error: %s"
                             % (using or "(default vector)"))
         name, dim, dist = spec
+        if name in coll.varlen:
+            return self.search_varlen(coll, node, qvec, name, flt, limit,
+                                      offset, wp, wv, threshold)
         if not isinstance(qvec, list) or len(qvec) != dim:
             raise bad_input("Vector dimension error: expected dim: %d, got "
                             "%d" % (dim, len(qvec) if isinstance(qvec, list)
@@ -1348,6 +1458,38 @@ class Sim:
             out.append(res)
         return out
 
+    def search_varlen(self, coll, node, qvec, name, flt, limit, offset,
+                      wp, wv, threshold):
+        """Search by a sparse vector or a multivector: a plain scan (the
+        simulator has no index for them).  Higher scores are better."""
+        q = json.loads(pack_varlen(coll, name, qvec))
+        hits = []
+        for key, rep in self.scan(coll, node, flt):
+            with rep.lock:
+                loc = rep.locate(key)
+                raw = None if loc is None else \
+                    loc[0].read_vector(name, loc[1])
+            if raw is None:
+                continue
+            sc = varlen_score(coll, name, q, json.loads(raw))
+            sc = struct.unpack("<f", struct.pack("<f", sc))[0]
+            if threshold is not None and sc < threshold:
+                continue
+            hits.append((-sc, key, rep))
+        hits.sort(key=lambda h: (h[0], h[1]))
+        out = []
+        for sc, key, rep in hits[offset:offset + limit]:
+            rec = self.record(coll, rep, key, wp, wv, version=True)
+            if rec is None:
+                continue
+            res = {"id": rec["id"], "version": rec["version"],
+                   "score": -sc}
+            for k in ("payload", "vector"):
+                if k in rec:
+                    res[k] = rec[k]
+            out.append(res)
+        return out
+
     def vector_of(self, coll, node, key, name):
         reps = self.replicas_for_key(coll, node, key)
         if not reps:
@@ -1360,6 +1502,8 @@ class Sim:
             raw = loc[0].read_vector(name, loc[1])
         if raw is None:
             return None
+        if name in coll.varlen:
+            return json.loads(raw)
         return list(array("f", raw))
 
     # ------------------------------------------------------------ info

@@ -15,6 +15,10 @@ formats are not reproduced, only the idea):
     id_tracker.deleted          bitmap, bit set = offset deleted (small, changes)
     vector_storage[-name]/vectors/chunk_0.mmap   float32 LE, dim per offset
     vector_storage[-name]/deleted.dat            bitmap, bit set = no vector
+  a sparse or multi vector (spec dimension 0, see "Sparse and multi
+  vectors" below) has instead
+    vector_storage[-name]/vectors/blob.dat       concatenated JSON vectors
+    vector_storage[-name]/vectors/ends.dat       u64 per offset: end in blob
     payload_storage/page_0.dat  concatenated JSON payloads
     payload_storage/tracker.dat u64 per offset: end of its payload in page_0
     payload_index/config.json
@@ -62,7 +66,14 @@ def key_record(k):
 
 def segment_config(vec_specs, appendable):
     vd = {}
+    sd = {}
     for name, dim, dist in vec_specs:
+        if dim == 0 and dist == "sparse":
+            sd[name] = {"index": {"full_scan_threshold": None,
+                                  "index_type": ("MutableRam" if appendable
+                                                 else "Mmap")},
+                        "storage_type": "mmap"}
+            continue
         vd[name] = {
             "size": dim,
             "distance": dist,
@@ -73,7 +84,7 @@ def segment_config(vec_specs, appendable):
                                                    "full_scan_threshold": 10000}}),
             "quantization_config": None,
         }
-    return {"vector_data": vd, "sparse_vector_data": {},
+    return {"vector_data": vd, "sparse_vector_data": sd,
             "payload_storage_type": {"type": "mmap"}}
 
 
@@ -88,6 +99,8 @@ class Segment:
         self.deleted = bytearray()
         self.absent = {name: bytearray() for name, _, _ in vec_specs}
         self.ends = array("Q")
+        self.vends = {name: array("Q") for name, dim, _ in vec_specs
+                      if dim == 0}
         self.pay_end = 0
         self.appendable = True
         self.version = 0
@@ -112,7 +125,12 @@ class Segment:
         self.fds = {}
 
     def vec_rel(self, name):
+        if name in self.vends:
+            return vec_dir(name) + "/vectors/blob.dat"
         return vec_dir(name) + "/vectors/chunk_0.mmap"
+
+    def vends_rel(self, name):
+        return vec_dir(name) + "/vectors/ends.dat"
 
     def absent_rel(self, name):
         return vec_dir(name) + "/deleted.dat"
@@ -130,6 +148,8 @@ class Segment:
                  "payload_storage/tracker.dat"]
         for name, _, _ in vec_specs:
             files += [seg.vec_rel(name), seg.absent_rel(name)]
+            if name in seg.vends:
+                files.append(seg.vends_rel(name))
         for rel in files:
             with open(os.path.join(path, rel), "wb"):
                 pass
@@ -156,7 +176,8 @@ class Segment:
     @property
     def nbytes(self):
         return self.pay_end + sum(self.n * dim * 4
-                                  for _, dim, _ in self.vec_specs)
+                                  for _, dim, _ in self.vec_specs) + \
+            sum(e[-1] for e in self.vends.values() if e)
 
     # -- writes
     def append(self, batch):
@@ -171,6 +192,9 @@ class Segment:
         newn = base + k
         nbytes_bitmap = (newn + 7) >> 3
         for name, dim, _ in self.vec_specs:
+            if dim == 0:
+                self.append_blobs(name, base, batch, nbytes_bitmap)
+                continue
             zero = bytes(dim * 4)
             parts = []
             ab = self.absent[name]
@@ -247,6 +271,8 @@ class Segment:
         ab = self.absent[name]
         if (ab[off >> 3] >> (off & 7)) & 1:
             return None
+        if name in self.vends:
+            return self.read_blob(name, off)
         dim = self.dim(name)
         return os.pread(self.fd(self.vec_rel(name)), dim * 4, off * dim * 4)
 
@@ -314,8 +340,12 @@ class Segment:
         seg.version = int(sj.get("version") or 0)
         appendable = False
         vd = (sj.get("config") or {}).get("vector_data") or {}
-        if not vd:
+        sd = (sj.get("config") or {}).get("sparse_vector_data") or {}
+        if not vd and not sd:
             appendable = True
+        for v in sd.values():
+            if ((v.get("index") or {}).get("index_type")) == "MutableRam":
+                appendable = True
         for v in vd.values():
             if ((v.get("index") or {}).get("type")) == "plain":
                 appendable = True
@@ -344,6 +374,10 @@ class Segment:
                 with open(os.path.join(path, seg.vec_rel(name)), "wb"):
                     pass
                 sz = 0
+            if dim == 0:
+                vlens[name] = seg.load_blob_ends(name)
+                n = min(n, vlens[name])
+                continue
             vlens[name] = sz // (dim * 4)
             n = min(n, vlens[name])
         seg.versions.frombytes(vers[:n * 8])
@@ -394,6 +428,8 @@ class Segment:
         with open(os.path.join(path, "id_tracker.versions"), "wb") as f:
             f.write(va.tobytes())
         for name, dim, _ in vec_specs:
+            if dim == 0:
+                raise ValueError("bulk segments hold dense vectors only")
             with open(os.path.join(path, seg.vec_rel(name)), "wb") as f:
                 f.write(vecs[name])
             seg.absent[name] = bytearray((n + 7) >> 3)
@@ -421,6 +457,59 @@ class Segment:
         seg.n = n
         seg.live = n
         return seg
+
+    # -- sparse and multi vectors
+    # A vector of dimension 0 in vec_specs is a sparse vector or a
+    # multivector: its value varies in size, so it is kept as its JSON text
+    # ({"indices": [...], "values": [...]} or [[...], ...]) appended to
+    # blob.dat, with the end of each offset's text in ends.dat (an empty
+    # text: no vector).
+    def append_blobs(self, name, base, batch, nbytes_bitmap):
+        ab = self.absent[name]
+        if len(ab) < nbytes_bitmap:
+            ab.extend(bytes(nbytes_bitmap - len(ab)))
+        ends = self.vends[name]
+        e = ends[-1] if ends else 0
+        start = e
+        parts = []
+        new_ends = array("Q")
+        for j, p in enumerate(batch):
+            v = p[2].get(name)
+            if v is None:
+                off = base + j
+                ab[off >> 3] |= 1 << (off & 7)
+                v = b""
+            parts.append(v)
+            e += len(v)
+            new_ends.append(e)
+        os.pwrite(self.fd(self.vec_rel(name)), b"".join(parts), start)
+        os.pwrite(self.fd(self.vends_rel(name)), new_ends.tobytes(),
+                  base * 8)
+        ends.extend(new_ends)
+        self.dirty.add(("absent", name, base >> 3))
+
+    def read_blob(self, name, off):
+        ends = self.vends[name]
+        start = ends[off - 1] if off else 0
+        if ends[off] == start:
+            return None
+        return os.pread(self.fd(self.vec_rel(name)), ends[off] - start,
+                        start)
+
+    def load_blob_ends(self, name):
+        """Read ends.dat of ${name}; returns how many offsets it covers."""
+        path = os.path.join(self.path, self.vends_rel(name))
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            with open(path, "wb"):
+                pass
+            raw = b""
+        ends = array("Q")
+        ends.frombytes(raw[:len(raw) // 8 * 8])
+        self.vends[name] = ends
+        return len(ends)
 
     # -- snapshots
     def capture(self, plan, prefix, nested):
