@@ -1325,27 +1325,28 @@ qbk_qdrant_upsert(struct qbk_qdrant *q, const char *coll,
 	return rc;
 }
 
-int
-qbk_qdrant_search(struct qbk_qdrant *q, const char *coll, const char *using,
-    const float *vec, size_t dim, unsigned limit, int with_payload,
+/*
+ * Search ${coll} (vector ${using}, NULL: the default one) with ${query} on
+ * the query API, or, where the server has none (before 1.10: an unknown
+ * route is an empty 404) and ${legacy_ok}, on .../points/search.
+ */
+static int
+search(struct qbk_qdrant *q, const char *coll, const char *using,
+    json_t *query, unsigned limit, int with_payload, int legacy_ok,
     struct json_t **points, struct qbk_err *err)
 {
 	struct qbk_http_req req = QBK_HTTP_REQ_INIT;
 	struct qbk_buf path = QBK_BUF_INIT, text = QBK_BUF_INIT,
 	    ctx = QBK_BUF_INIT;
 	struct qbk_http_resp resp;
-	json_t *v, *body, *res = NULL, *list;
+	json_t *body, *res = NULL, *list;
+	json_int_t n = (json_int_t)(limit > 0 ? limit : 10);
 	int rc = -1, legacy = 0;
-	size_t i;
 
 	*points = NULL;
 	qbk_buf_addf(&ctx, "cannot search in '%s'", coll);
-	v = json_array();
-	for (i = 0; i < dim; i++)
-		json_array_append_new(v, json_real((double)vec[i]));
-	body = json_pack("{s:O,s:I,s:b}", "query", v, "limit",
-	    (json_int_t)(limit > 0 ? limit : 10), "with_payload",
-	    with_payload != 0);
+	body = json_pack("{s:O,s:I,s:b}", "query", query, "limit", n,
+	    "with_payload", with_payload != 0);
 	if (using != NULL)
 		json_object_set_new(body, "using", json_string(using));
 	path_coll(&path, coll);
@@ -1360,21 +1361,20 @@ qbk_qdrant_search(struct qbk_qdrant *q, const char *coll, const char *using,
 		req.body_len = text.len;
 		if (qbk_http_request(q->http, &req, &resp, err) == 0)
 			break;
-		/* An unknown route is an empty 404: a server before 1.10. */
-		if (legacy || resp.status != 404 || resp.body.len != 0) {
+		if (legacy || !legacy_ok || resp.status != 404 ||
+		    resp.body.len != 0) {
 			failed(&resp, err, ctx.buf);
 			goto done;
 		}
 		legacy = 1;
 		json_decref(body);
-		body = json_pack("{s:I,s:b}", "limit",
-		    (json_int_t)(limit > 0 ? limit : 10), "with_payload",
+		body = json_pack("{s:I,s:b}", "limit", n, "with_payload",
 		    with_payload != 0);
 		if (using != NULL)
 			json_object_set_new(body, "vector", json_pack("{s:s,"
-			    "s:O}", "name", using, "vector", v));
+			    "s:O}", "name", using, "vector", query));
 		else
-			json_object_set(body, "vector", v);
+			json_object_set(body, "vector", query);
 		path_coll(&path, coll);
 		qbk_buf_addstr(&path, "/points/search");
 		qbk_http_resp_release(&resp);
@@ -1394,11 +1394,26 @@ qbk_qdrant_search(struct qbk_qdrant *q, const char *coll, const char *using,
 done:
 	json_decref(res);
 	json_decref(body);
-	json_decref(v);
 	qbk_http_resp_release(&resp);
 	qbk_buf_release(&path);
 	qbk_buf_release(&text);
 	qbk_buf_release(&ctx);
+	return rc;
+}
+
+int
+qbk_qdrant_search(struct qbk_qdrant *q, const char *coll, const char *using,
+    const float *vec, size_t dim, unsigned limit, int with_payload,
+    struct json_t **points, struct qbk_err *err)
+{
+	json_t *v = json_array();
+	size_t i;
+	int rc;
+
+	for (i = 0; i < dim; i++)
+		json_array_append_new(v, json_real((double)vec[i]));
+	rc = search(q, coll, using, v, limit, with_payload, 1, points, err);
+	json_decref(v);
 	return rc;
 }
 
@@ -1409,68 +1424,10 @@ qbk_qdrant_search_json(struct qbk_qdrant *q, const char *coll,
     const char *using, const json_t *query, unsigned limit,
     struct json_t **points, struct qbk_err *err)
 {
-	struct qbk_http_req req = QBK_HTTP_REQ_INIT;
-	struct qbk_buf path = QBK_BUF_INIT, text = QBK_BUF_INIT,
-	    ctx = QBK_BUF_INIT;
-	struct qbk_http_resp resp;
-	json_t *body, *res = NULL, *list;
-	int rc = -1, legacy = 0;
-
-	*points = NULL;
-	qbk_buf_addf(&ctx, "cannot search in '%s'", coll);
-	body = json_pack("{s:O,s:I}", "query", query, "limit",
-	    (json_int_t)(limit > 0 ? limit : 10));
-	if (using != NULL)
-		json_object_set_new(body, "using", json_string(using));
-	path_coll(&path, coll);
-	qbk_buf_addstr(&path, "/points/query");
-	qbk_http_resp_init(&resp);
-	for (;;) {
-		qbk_buf_reset(&text);
-		qbk_json_dump(body, &text, 0);
-		req.method = "POST";
-		req.path = path.buf;
-		req.body = text.buf;
-		req.body_len = text.len;
-		if (qbk_http_request(q->http, &req, &resp, err) == 0)
-			break;
-		/* Before 1.10 (no query API, an empty 404) only a named sparse
-		 * vector can be searched, on .../points/search; multivectors
-		 * came with the query API. */
-		if (legacy || resp.status != 404 || resp.body.len != 0 ||
-		    using == NULL || !json_is_object(query)) {
-			failed(&resp, err, ctx.buf);
-			goto done;
-		}
-		legacy = 1;
-		json_decref(body);
-		body = json_pack("{s:I,s:{s:s,s:O}}", "limit",
-		    (json_int_t)(limit > 0 ? limit : 10), "vector", "name",
-		    using, "vector", query);
-		path_coll(&path, coll);
-		qbk_buf_addstr(&path, "/points/search");
-		qbk_http_resp_release(&resp);
-	}
-	if (qbk_qdrant_result(resp.body.buf, resp.body.len, "the response",
-	    &res, err) != 0) {
-		qbk_err_prefix(err, "%s", ctx.buf);
-		goto done;
-	}
-	list = legacy ? res : json_object_get(res, "points");
-	if (!json_is_array(list)) {
-		bad_result(err, ctx.buf);
-		goto done;
-	}
-	*points = json_incref(list);
-	rc = 0;
-done:
-	json_decref(res);
-	json_decref(body);
-	qbk_http_resp_release(&resp);
-	qbk_buf_release(&path);
-	qbk_buf_release(&text);
-	qbk_buf_release(&ctx);
-	return rc;
+	/* Before 1.10 only a named sparse vector can be searched, on
+	 * .../points/search; multivectors came with the query API. */
+	return search(q, coll, using, (json_t *)(uintptr_t)query, limit, 0,
+	    using != NULL && json_is_object(query), points, err);
 }
 
 /* ---- snapshots -------------------------------------------------------- */
