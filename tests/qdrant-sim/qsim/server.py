@@ -242,15 +242,7 @@ class Handler(BaseHTTPRequestHandler):
             rule = self.node.faults.take(method, path)
             rule = self.defer_fault(rule)
             if rule is not None:
-                up = rule.get("upsert")
-                if up is not None:
-                    coll = self.coll(up["collection"])
-                    self.sim.upsert(coll, self.sim.parse_upsert(coll, up),
-                                    up.get("shard_key"))
-                if rule.get("hold"):
-                    self.node.faults.hold(rule)
-                if rule.get("delay_ms"):
-                    time.sleep(rule.get("delay_ms") / 1000.0)
+                self.upsert_hold_delay(rule)
                 if rule.get("node_down"):
                     # the node is lost right when this request comes in
                     set_node_down(self.sim, self.node, True,
@@ -354,11 +346,9 @@ class Handler(BaseHTTPRequestHandler):
         if failed is not None:
             raise failed
 
-    def strike_after_handler(self):
-        """The answer is about to leave: apply the deferred rule instead,
-        and end the handler (Abort)."""
-        rule, self.after_rule = self.after_rule, None
-        self.in_handler = False
+    def upsert_hold_delay(self, rule):
+        """The first actions of a fault rule, before or after the handler:
+        its upsert, then its hold, then its delay."""
         up = rule.get("upsert")
         if up is not None:
             coll = self.coll(up["collection"])
@@ -368,6 +358,13 @@ class Handler(BaseHTTPRequestHandler):
             self.node.faults.hold(rule)
         if rule.get("delay_ms"):
             time.sleep(rule.get("delay_ms") / 1000.0)
+
+    def strike_after_handler(self):
+        """The answer is about to leave: apply the deferred rule instead,
+        and end the handler (Abort)."""
+        rule, self.after_rule = self.after_rule, None
+        self.in_handler = False
+        self.upsert_hold_delay(rule)
         if rule.get("node_down"):
             set_node_down(self.sim, self.node, True,
                           mark_dead=rule.get("mark_dead", True),
