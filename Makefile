@@ -33,9 +33,9 @@ LIB_CFLAGS = $(BASE_CFLAGS) -Wconversion
 LDLIBS_ALL = $(PKG_LIBS) -pthread -lm
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
-LIB_SRC ?= $(wildcard lib/*.c)
+LIB_SRC ?= $(shell find lib -name '*.c' | LC_ALL=C sort)
 LIB_OBJ := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRC))
-LIB_HDR := $(wildcard lib/*.h)
+LIB_HDR := $(shell find lib -name '*.h' | LC_ALL=C sort)
 LIBQBK := $(BUILD)/libqbk.a
 
 CLI_SRC := $(filter-out cmd/qbk-%.c,$(wildcard cmd/*.c))
@@ -61,7 +61,8 @@ SCRIPTS := $(wildcard scripts/qbk-*)
 
 all: $(LIBQBK) $(PROGS)
 
-$(BUILD)/lib/%.o: lib/%.c $(LIB_HDR) | $(BUILD)/lib
+$(BUILD)/lib/%.o: lib/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -c -o $@ $<
 
 $(LIBQBK): $(LIB_OBJ)
@@ -85,7 +86,7 @@ $(BUILD)/tests/unit/%.t: $(BUILD)/tests/unit/%_test.o $(UNIT_HELP_OBJ) $(LIBQBK)
 $(BUILD)/tests/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/replay.c $(LIBQBK) | $(BUILD)/tests/fuzz
 	$(CC) $(BASE_CFLAGS) $(ALL_LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIBQBK) $(LDLIBS_ALL)
 
-$(BUILD)/lib $(BUILD)/cmd $(BUILD)/bin $(BUILD)/tests/unit $(BUILD)/tests/fuzz:
+$(BUILD)/cmd $(BUILD)/bin $(BUILD)/tests/unit $(BUILD)/tests/fuzz:
 	mkdir -p $@
 
 unit: $(UNIT_BIN)
@@ -100,17 +101,18 @@ check-headers:
 	done; echo "check-headers: ok"
 
 lint: check-headers
-	@! grep -nE '\b(exit|printf|puts)\(|\b(stderr|stdout)\b' lib/*.c | \
+	@sh scripts/check-layers
+	@! grep -nE '\b(exit|printf|puts)\(|\b(stderr|stdout)\b' $(LIB_SRC) | \
 		grep -v 'qbk_log.c' || { echo "lint: lib/ must not print or exit"; exit 1; }
 	@! grep -n '_internal\.h' cmd/*.c cmd/*.h 2>/dev/null || \
 		{ echo "lint: cmd/ includes an internal header"; exit 1; }
-	@! grep -nE '#include <(curl/curl|jansson|archive|sodium|ini)\.h>' lib/*.h || \
+	@! grep -nE '#include <(curl/curl|jansson|archive|sodium|ini)\.h>' $(LIB_HDR) || \
 		{ echo "lint: a public header includes a third-party header"; exit 1; }
 	@out=$$(nm -g --defined-only $(LIB_OBJ) 2>/dev/null | \
 		awk 'NF==3 && $$3 !~ /^qbk_/ {print}'); \
 		if [ -n "$$out" ]; then echo "lint: symbols without qbk_ prefix:"; \
 		echo "$$out"; exit 1; fi
-	shellcheck -s sh scripts/install-deps scripts/demo $(SCRIPTS) tests/run
+	shellcheck -s sh scripts/install-deps scripts/demo scripts/check-layers $(SCRIPTS) tests/run
 	@# CLI tests pass their checks as single-quoted strings to lib.sh.
 	shellcheck -s sh -e SC1091,SC2016,SC2034 tests/cli/*.sh
 	mandoc -Tlint -Wwarning $(MAN_PAGES)

@@ -7,14 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "qbk.h"
-#include "qbk_buf.h"
-#include "qbk_config.h"
-#include "qbk_exit.h"
-#include "qbk_fs.h"
-#include "qbk_log.h"
-#include "qbk_notify.h"
 #include "cli.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_exit.h"
+#include "common/qbk_fs.h"
+#include "common/qbk_log.h"
+#include "config/qbk_config.h"
+#include "notify/qbk_notify.h"
 
 volatile sig_atomic_t cli_interrupted;
 volatile sig_atomic_t cli_signal;

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "qbk_err.h"
+#include "common/qbk_err.h"
 
 enum cli_argtype {
 	CLI_ARG_NONE = 0,	/* a flag */
@@ -95,7 +95,7 @@ int cli_exit(int);
 int cli_fail(const struct qbk_err *);
 
 /*
- * Notifications ([notify] of qbk.conf(5), lib/qbk_notify.h).  cli_fail()
+ * Notifications ([notify] of qbk.conf(5), lib/notify/qbk_notify.h).  cli_fail()
  * and cli_exit() send an alert when a program ends with status 1 to 5,
  * once per run: the key is the program, the kind of the failure
  * (qbk_err_code_name() of the error, or "runtime", "usage", "data",

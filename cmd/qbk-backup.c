@@ -5,16 +5,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "qbk.h"
-#include "qbk_backup.h"
-#include "qbk_buf.h"
-#include "qbk_ctx.h"
-#include "qbk_exit.h"
-#include "qbk_failure.h"
-#include "qbk_fs.h"
-#include "qbk_log.h"
-#include "qbk_manifest.h"
 #include "cli.h"
+#include "command/qbk_backup.h"
+#include "command/qbk_ctx.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_exit.h"
+#include "common/qbk_fs.h"
+#include "common/qbk_log.h"
+#include "repo/qbk_failure.h"
+#include "repo/qbk_manifest.h"
 
 enum {
 	OPT_ALLOW_PARTIAL = 1,

@@ -3,17 +3,17 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "qbk.h"
-#include "qbk_buf.h"
-#include "qbk_ctx.h"
-#include "qbk_drill.h"
-#include "qbk_exit.h"
-#include "qbk_fs.h"
-#include "qbk_log.h"
-#include "qbk_manifest.h"
-#include "qbk_qdrant.h"
-#include "qbk_restore.h"
 #include "cli.h"
+#include "command/qbk_ctx.h"
+#include "command/qbk_drill.h"
+#include "command/qbk_restore.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_exit.h"
+#include "common/qbk_fs.h"
+#include "common/qbk_log.h"
+#include "qdrant/qbk_qdrant.h"
+#include "repo/qbk_manifest.h"
 
 enum {
 	OPT_AT = 1,

@@ -6,15 +6,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "qbk_buf.h"
-#include "qbk_config.h"
-#include "qbk_crypto.h"
-#include "qbk_ctx.h"
-#include "qbk_exit.h"
-#include "qbk_json.h"
-#include "qbk_log.h"
-#include "qbk_repo.h"
 #include "cli.h"
+#include "command/qbk_ctx.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_exit.h"
+#include "common/qbk_json.h"
+#include "common/qbk_log.h"
+#include "config/qbk_config.h"
+#include "repo/qbk_crypto.h"
+#include "repo/qbk_repo.h"
 
 enum {
 	OPT_COMMENT = 1,

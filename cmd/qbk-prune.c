@@ -3,14 +3,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "qbk_buf.h"
-#include "qbk_ctx.h"
-#include "qbk_exit.h"
-#include "qbk_json.h"
-#include "qbk_manifest.h"
-#include "qbk_prune.h"
-#include "qbk_retention.h"
 #include "cli.h"
+#include "command/qbk_ctx.h"
+#include "command/qbk_prune.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_exit.h"
+#include "common/qbk_json.h"
+#include "repo/qbk_manifest.h"
+#include "repo/qbk_retention.h"
 
 enum {
 	OPT_DRY_RUN = 1,

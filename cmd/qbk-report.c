@@ -3,13 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "qbk.h"
-#include "qbk_buf.h"
-#include "qbk_ctx.h"
-#include "qbk_exit.h"
-#include "qbk_report.h"
-#include "qbk_restore.h"
 #include "cli.h"
+#include "command/qbk_ctx.h"
+#include "command/qbk_report.h"
+#include "command/qbk_restore.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_exit.h"
 
 enum {
 	OPT_CHECK = 1,

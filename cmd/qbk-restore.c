@@ -6,16 +6,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "qbk.h"
-#include "qbk_buf.h"
-#include "qbk_ctx.h"
-#include "qbk_exit.h"
-#include "qbk_log.h"
-#include "qbk_manifest.h"
-#include "qbk_qdrant.h"
-#include "qbk_repo.h"
-#include "qbk_restore.h"
 #include "cli.h"
+#include "command/qbk_ctx.h"
+#include "command/qbk_restore.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_exit.h"
+#include "common/qbk_log.h"
+#include "qdrant/qbk_qdrant.h"
+#include "repo/qbk_manifest.h"
+#include "repo/qbk_repo.h"
 
 enum {
 	OPT_ALLOW_INACTIVE = 1,

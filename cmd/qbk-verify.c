@@ -3,14 +3,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "qbk.h"
-#include "qbk_buf.h"
-#include "qbk_ctx.h"
-#include "qbk_exit.h"
-#include "qbk_manifest.h"
-#include "qbk_qdrant.h"
-#include "qbk_verify.h"
 #include "cli.h"
+#include "command/qbk_ctx.h"
+#include "command/qbk_verify.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_exit.h"
+#include "qdrant/qbk_qdrant.h"
+#include "repo/qbk_manifest.h"
 
 enum {
 	OPT_BACKUP = 1,

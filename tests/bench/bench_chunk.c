@@ -20,10 +20,10 @@
 
 #include <zstd.h>
 
-#include "qbk.h"
-#include "qbk_chunk.h"
-#include "qbk_crypto.h"
-#include "qbk_err.h"
+#include "common/qbk.h"
+#include "common/qbk_err.h"
+#include "repo/qbk_chunk.h"
+#include "repo/qbk_crypto.h"
 
 #define MIB	(1024.0 * 1024.0)
 #define FEED	((size_t)1 << 20)

@@ -21,10 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qbk.h"
-#include "qbk_chunk.h"
-#include "qbk_crypto.h"
-#include "qbk_err.h"
+#include "common/qbk.h"
+#include "common/qbk_err.h"
+#include "repo/qbk_chunk.h"
+#include "repo/qbk_crypto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

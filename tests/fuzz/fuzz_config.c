@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qbk_buf.h"
-#include "qbk_config.h"
-#include "qbk_err.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "config/qbk_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

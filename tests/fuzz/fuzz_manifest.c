@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qbk_buf.h"
-#include "qbk_err.h"
-#include "qbk_manifest.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "repo/qbk_manifest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

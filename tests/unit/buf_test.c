@@ -8,10 +8,10 @@
 
 #include <cmocka.h>
 
-#include "qbk_buf.h"
-#include "qbk_err.h"
-#include "qbk_exit.h"
-#include "qbk_log.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "common/qbk_exit.h"
+#include "common/qbk_log.h"
 #include "testutil.h"
 
 static void

@@ -10,10 +10,11 @@
 #include <cmocka.h>
 #include <zstd.h>
 
-#include "qbk.h"
-#include "qbk_chunk.h"
-#include "qbk_crypto.h"
-#include "qbk_err.h"
+#include "common/qbk.h"
+#include "common/qbk_err.h"
+#include "common/qbk_hex.h"
+#include "repo/qbk_chunk.h"
+#include "repo/qbk_crypto.h"
 
 /*
  * Golden fixtures live in tests/fixtures/chunk/ (see its README).  Running
@@ -466,7 +467,7 @@ expect_damaged(const struct qbk_chunk_codec *codec, struct qbk_chunk_work *w,
 	assert_int_equal(qbk_chunk_decode(codec, w, id, obj, len, &plain,
 	    &plen, &err), -1);
 	assert_int_equal(err.code, QBK_E_INTEGRITY);
-	qbk_crypto_hex(id, 32, hex);
+	qbk_hex(id, 32, hex);
 	assert_non_null(strstr(err.msg, hex));
 	assert_null(plain);
 	assert_int_equal(plen, 0);
@@ -923,7 +924,7 @@ golden_write(void)
 		obj = encode(&codec, w, t ? text : rnd, t ? sizeof(text) : 3000,
 		    id, &objlen, &info);
 		write_fixture(goldens[i].file, obj, objlen);
-		qbk_crypto_hex(id, 32, hex);
+		qbk_hex(id, 32, hex);
 		printf("# %s %s\n", goldens[i].file, hex);
 		free(obj);
 	}
@@ -967,14 +968,14 @@ golden_fixtures(void **state)
 	keytext = read_fixture("master.hex", &len);
 	assert_int_equal(len, 65);
 	keytext[64] = '\0';
-	assert_int_equal(qbk_crypto_unhex((char *)keytext, master, 32), 0);
+	assert_int_equal(qbk_unhex((char *)keytext, master, 32), 0);
 	free(keytext);
 	assert_int_equal(qbk_crypto_keys_from_master(master, &k, &err), 0);
 	assert_int_equal(qbk_chunk_work_new(p.max, &w, &err), 0);
 	for (i = 0; i < sizeof(goldens) / sizeof(goldens[0]); i++) {
 		obj = read_fixture(goldens[i].file, &objlen);
 		plain = read_fixture(goldens[i].plain, &plen);
-		assert_int_equal(qbk_crypto_unhex(goldens[i].id, id, 32), 0);
+		assert_int_equal(qbk_unhex(goldens[i].id, id, 32), 0);
 		codec_init(&codec, k, goldens[i].aead, 3, p.max);
 		assert_int_equal(qbk_chunk_peek(obj, objlen, &info, &err), 0);
 		assert_int_equal(info.flags, goldens[i].flags);

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "qbk_err.h"
-#include "qbk_cluster.h"
+#include "common/qbk_err.h"
+#include "qdrant/qbk_cluster.h"
 
 /* rest(uri, base): qbk_cluster_rest_url() into a static buffer, or "-". */
 static const char *

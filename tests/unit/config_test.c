@@ -11,11 +11,11 @@
 
 #include <cmocka.h>
 
-#include "qbk_buf.h"
-#include "qbk_config.h"
-#include "qbk_err.h"
-#include "qbk_exit.h"
-#include "qbk_log.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "common/qbk_exit.h"
+#include "common/qbk_log.h"
+#include "config/qbk_config.h"
 #include "testutil.h"
 
 #define H	(3600 * 1000LL)

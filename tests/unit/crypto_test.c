@@ -11,9 +11,10 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
-#include "qbk.h"
-#include "qbk_crypto.h"
-#include "qbk_err.h"
+#include "common/qbk.h"
+#include "common/qbk_err.h"
+#include "common/qbk_hex.h"
+#include "repo/qbk_crypto.h"
 #include "testutil.h"
 
 /*
@@ -101,15 +102,15 @@ hex(void **state)
 	char h[9];
 
 	(void)state;
-	qbk_crypto_hex(b, 4, h);
+	qbk_hex(b, 4, h);
 	assert_string_equal(h, "00ab10ff");
-	assert_int_equal(qbk_crypto_unhex(h, back, 4), 0);
+	assert_int_equal(qbk_unhex(h, back, 4), 0);
 	assert_memory_equal(b, back, 4);
-	assert_int_equal(qbk_crypto_unhex("00AB10FF", back, 4), 0);
+	assert_int_equal(qbk_unhex("00AB10FF", back, 4), 0);
 	assert_memory_equal(b, back, 4);
-	assert_int_equal(qbk_crypto_unhex("00ab10f", back, 4), -1);
-	assert_int_equal(qbk_crypto_unhex("00ab10fff0", back, 4), -1);
-	assert_int_equal(qbk_crypto_unhex("00ab10fg", back, 4), -1);
+	assert_int_equal(qbk_unhex("00ab10f", back, 4), -1);
+	assert_int_equal(qbk_unhex("00ab10fff0", back, 4), -1);
+	assert_int_equal(qbk_unhex("00ab10fg", back, 4), -1);
 	assert_int_equal(qbk_crypto_equal(b, back, 4), 1);
 	back[3] ^= 1;
 	assert_int_equal(qbk_crypto_equal(b, back, 4), 0);
@@ -135,7 +136,7 @@ derivations_as_documented(void **state)
 	qbk_crypto_chunk_id(k, "abc", 3, id);
 	assert_memory_equal(id, want, 32);
 	/* and its value, which must never change */
-	qbk_crypto_hex(id, 32, h);
+	qbk_hex(id, 32, h);
 	assert_string_equal(h, "02870137706487df30b5e629f8fe35f0"
 	    "1bdfafe228a9fa42d4f6f10361afd5e1");
 	/* gear: RFC 8439 ChaCha20 keystream of subkey 2, little-endian */
@@ -617,7 +618,7 @@ slot_golden(void **state)
 	assert_int_equal(qbk_crypto_slot_unwrap(&ps, "golden-repo",
 	    "golden-slot", pass, strlen(pass), NULL, &got, &err), 0);
 	qbk_crypto_chunk_id(got, "abc", 3, id);
-	qbk_crypto_hex(id, 32, h);
+	qbk_hex(id, 32, h);
 	assert_string_equal(h, "02870137706487df30b5e629f8fe35f0"
 	    "1bdfafe228a9fa42d4f6f10361afd5e1");
 	qbk_crypto_keys_free(got);
@@ -625,7 +626,7 @@ slot_golden(void **state)
 	assert_int_equal(qbk_crypto_slot_unwrap(&ks, "golden-repo",
 	    "golden-kf", NULL, 0, kf, &got, &err), 0);
 	qbk_crypto_chunk_id(got, "abc", 3, id);
-	qbk_crypto_hex(id, 32, h);
+	qbk_hex(id, 32, h);
 	assert_string_equal(h, "02870137706487df30b5e629f8fe35f0"
 	    "1bdfafe228a9fa42d4f6f10361afd5e1");
 	qbk_crypto_keys_free(got);
@@ -643,7 +644,7 @@ config_mac(void **state)
 
 	(void)state;
 	qbk_crypto_config_mac(k, "{\"format\": 1}", 13, a);
-	qbk_crypto_hex(a, sizeof(a), h);
+	qbk_hex(a, sizeof(a), h);
 	assert_string_equal(h, "7ab8c3b843b34b31dcf2d84e6aeed83f"
 	    "18f032a57659c358d9aed4c1f62532f1");
 	/* Another key, another byte: another MAC. */

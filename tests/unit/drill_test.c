@@ -1,5 +1,5 @@
-/* Unit tests of lib/qbk_drill.c (the parts that need no repository) and of
- * the content hash of lib/qbk_points.c. */
+/* Unit tests of lib/command/qbk_drill.c (the parts that need no repository) and of
+ * the content hash of lib/qdrant/qbk_points.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,15 +12,16 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "qbk.h"
-#include "qbk_buf.h"
-#include "qbk_crypto.h"
-#include "qbk_drill.h"
-#include "qbk_err.h"
-#include "qbk_http.h"
-#include "qbk_manifest.h"
-#include "qbk_points.h"
-#include "qbk_qdrant.h"
+#include "command/qbk_drill.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "common/qbk_hex.h"
+#include "net/qbk_http.h"
+#include "qdrant/qbk_points.h"
+#include "qdrant/qbk_qdrant.h"
+#include "repo/qbk_crypto.h"
+#include "repo/qbk_manifest.h"
 #include "testutil.h"
 
 static void
@@ -155,7 +156,7 @@ content_sum(void **state)
 	}
 	assert_memory_equal(a.sum, two, 32);
 	assert_int_equal(a.points, 2);
-	qbk_crypto_hex(two, sizeof(two), hex);
+	qbk_hex(two, sizeof(two), hex);
 	assert_int_equal(strlen(hex), 64);
 	assert_int_equal(hex[0], "0123456789abcdef"[two[0] >> 4]);
 	assert_int_equal(hex[63], "0123456789abcdef"[two[31] & 15]);

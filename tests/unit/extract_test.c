@@ -15,15 +15,16 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "qbk.h"
-#include "qbk_buf.h"
-#include "qbk_chunk.h"
-#include "qbk_crypto.h"
-#include "qbk_err.h"
-#include "qbk_idset.h"
-#include "qbk_manifest.h"
-#include "qbk_repo.h"
-#include "qbk_extract.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "common/qbk_hex.h"
+#include "common/qbk_idset.h"
+#include "repo/qbk_chunk.h"
+#include "repo/qbk_crypto.h"
+#include "repo/qbk_manifest.h"
+#include "repo/qbk_repo.h"
+#include "stream/qbk_extract.h"
 #include "testutil.h"
 
 #define DATA_LEN	((size_t)300 * 1024 + 123)
@@ -49,7 +50,7 @@ sha256_hex(const void *p, size_t len, char *hex)
 	unsigned int n = 0;
 
 	assert_int_equal(EVP_Digest(p, len, md, &n, EVP_sha256(), NULL), 1);
-	qbk_crypto_hex(md, 32, hex);
+	qbk_hex(md, 32, hex);
 }
 
 /* Bytes that look a little like a snapshot: runs of JSON-ish text that

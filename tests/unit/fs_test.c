@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "qbk_buf.h"
-#include "qbk_err.h"
-#include "qbk_fs.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "common/qbk_fs.h"
 #include "testutil.h"
 
 static char *

@@ -17,11 +17,11 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
-#include "qbk.h"
-#include "qbk_buf.h"
-#include "qbk_err.h"
-#include "qbk_http.h"
-#include "qbk_log.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "common/qbk_log.h"
+#include "net/qbk_http.h"
 #include "testutil.h"
 
 /* One simulator for the whole file, and one snapshot to download. */

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "qbk_idset.h"
+#include "common/qbk_idset.h"
 
 static void
 make_id(uint8_t *id, uint32_t n)

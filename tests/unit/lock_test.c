@@ -18,11 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "qbk_buf.h"
-#include "qbk_err.h"
-#include "qbk_lock.h"
-#include "qbk_manifest.h"
-#include "qbk_store.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "repo/qbk_lock.h"
+#include "repo/qbk_manifest.h"
+#include "storage/qbk_store.h"
 #include "testutil.h"
 
 struct fixture {

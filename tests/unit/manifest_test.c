@@ -11,10 +11,10 @@
 
 #include <jansson.h>
 
-#include "qbk_buf.h"
-#include "qbk_err.h"
-#include "qbk_idset.h"
-#include "qbk_manifest.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "common/qbk_idset.h"
+#include "repo/qbk_manifest.h"
 
 #define T0	INT64_C(1795299300)	/* 2026-11-21T22:15:00Z */
 

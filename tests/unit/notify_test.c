@@ -11,11 +11,11 @@
 
 #include <jansson.h>
 
-#include "qbk.h"
-#include "qbk_buf.h"
-#include "qbk_config.h"
-#include "qbk_err.h"
-#include "qbk_notify.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "config/qbk_config.h"
+#include "notify/qbk_notify.h"
 #include "testutil.h"
 
 #define T0	INT64_C(1795299300)	/* 2026-11-21T22:15:00Z, a Saturday */

@@ -1,4 +1,4 @@
-/* Unit tests of lib/qbk_prune.c: holds, dry run, --max-delete, and what a
+/* Unit tests of lib/command/qbk_prune.c: holds, dry run, --max-delete, and what a
  * prune removes from a real (local) repository. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,15 +11,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "qbk.h"
-#include "qbk_buf.h"
-#include "qbk_crypto.h"
-#include "qbk_err.h"
-#include "qbk_idset.h"
-#include "qbk_manifest.h"
-#include "qbk_prune.h"
-#include "qbk_repo.h"
-#include "qbk_store.h"
+#include "command/qbk_prune.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "common/qbk_idset.h"
+#include "repo/qbk_crypto.h"
+#include "repo/qbk_manifest.h"
+#include "repo/qbk_repo.h"
+#include "storage/qbk_store.h"
 #include "testutil.h"
 
 #define NB	4

@@ -10,13 +10,13 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "qbk.h"
-#include "qbk_buf.h"
-#include "qbk_err.h"
-#include "qbk_http.h"
-#include "qbk_json.h"
-#include "qbk_log.h"
-#include "qbk_qdrant.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "common/qbk_json.h"
+#include "common/qbk_log.h"
+#include "net/qbk_http.h"
+#include "qdrant/qbk_qdrant.h"
 #include "testutil.h"
 
 /* One single-node simulator for most tests, with a generated collection. */

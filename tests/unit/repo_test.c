@@ -17,16 +17,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "qbk.h"
-#include "qbk_buf.h"
-#include "qbk_chunk.h"
-#include "qbk_crypto.h"
-#include "qbk_err.h"
-#include "qbk_fs.h"
-#include "qbk_idset.h"
-#include "qbk_manifest.h"
-#include "qbk_repo.h"
-#include "qbk_store.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "common/qbk_fs.h"
+#include "common/qbk_idset.h"
+#include "repo/qbk_chunk.h"
+#include "repo/qbk_crypto.h"
+#include "repo/qbk_manifest.h"
+#include "repo/qbk_repo.h"
+#include "storage/qbk_store.h"
 #include "testutil.h"
 
 #define T0	INT64_C(1795299300)	/* 2026-11-21T22:15:00Z */

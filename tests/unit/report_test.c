@@ -11,16 +11,16 @@
 
 #include <jansson.h>
 
-#include "qbk.h"
-#include "qbk_buf.h"
-#include "qbk_crypto.h"
-#include "qbk_err.h"
-#include "qbk_failure.h"
-#include "qbk_fs.h"
-#include "qbk_manifest.h"
-#include "qbk_prune.h"
-#include "qbk_repo.h"
-#include "qbk_report.h"
+#include "command/qbk_prune.h"
+#include "command/qbk_report.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "common/qbk_fs.h"
+#include "repo/qbk_crypto.h"
+#include "repo/qbk_failure.h"
+#include "repo/qbk_manifest.h"
+#include "repo/qbk_repo.h"
 #include "testutil.h"
 
 #define T0	INT64_C(1795299300)	/* 2026-11-21T22:15:00Z */

@@ -16,20 +16,21 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "qbk.h"
-#include "qbk_buf.h"
-#include "qbk_chunk.h"
-#include "qbk_crypto.h"
-#include "qbk_err.h"
-#include "qbk_fs.h"
-#include "qbk_idset.h"
-#include "qbk_json.h"
-#include "qbk_backup.h"
-#include "qbk_http.h"
-#include "qbk_manifest.h"
-#include "qbk_qdrant.h"
-#include "qbk_repo.h"
-#include "qbk_restore.h"
+#include "command/qbk_backup.h"
+#include "command/qbk_restore.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "common/qbk_fs.h"
+#include "common/qbk_hex.h"
+#include "common/qbk_idset.h"
+#include "common/qbk_json.h"
+#include "net/qbk_http.h"
+#include "qdrant/qbk_qdrant.h"
+#include "repo/qbk_chunk.h"
+#include "repo/qbk_crypto.h"
+#include "repo/qbk_manifest.h"
+#include "repo/qbk_repo.h"
 #include "testutil.h"
 
 /* 2026-11-21T22:15:00Z */
@@ -201,7 +202,7 @@ store(struct fixture *f, struct qbk_manifest_snapshot *s, const void *data,
 	}
 	assert_int_equal(EVP_Digest(data, len, md, &mdlen, EVP_sha256(),
 	    NULL), 1);
-	qbk_crypto_hex(md, 32, s->sha256);
+	qbk_hex(md, 32, s->sha256);
 	s->bytes = s->size;
 }
 

@@ -1,4 +1,4 @@
-/* Unit tests of lib/qbk_retention.c: each rule keeps exactly the right
+/* Unit tests of lib/repo/qbk_retention.c: each rule keeps exactly the right
  * set, restic's semantics. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "qbk_buf.h"
-#include "qbk_retention.h"
+#include "common/qbk_buf.h"
+#include "repo/qbk_retention.h"
 
 #define MAXN 32
 

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qbk.h"
-#include "qbk_buf.h"
-#include "qbk_err.h"
-#include "qbk_s3.h"
-#include "qbk_store.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "storage/qbk_store.h"
+#include "storage/s3/qbk_s3.h"
 
 static void
 url_is(const char *ep, const char *bucket, int host, const char *prefix,

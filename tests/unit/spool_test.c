@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "qbk_err.h"
-#include "qbk_spool.h"
+#include "common/qbk_err.h"
+#include "common/qbk_spool.h"
 
 #define TOTAL	((size_t)9 << 20)	/* more than the bound below */
 #define BOUND	((uint64_t)2 << 20)

@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "qbk_buf.h"
-#include "qbk_err.h"
-#include "qbk_store.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "storage/qbk_store.h"
 #include "testutil.h"
 
 struct fixture {

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "qbk_log.h"
+#include "common/qbk_log.h"
 #include "testutil.h"
 
 char *

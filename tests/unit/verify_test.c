@@ -16,17 +16,18 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "qbk.h"
-#include "qbk_buf.h"
-#include "qbk_chunk.h"
-#include "qbk_crypto.h"
-#include "qbk_err.h"
-#include "qbk_idset.h"
-#include "qbk_ingest.h"
-#include "qbk_manifest.h"
-#include "qbk_repo.h"
-#include "qbk_tar.h"
-#include "qbk_verify.h"
+#include "command/qbk_verify.h"
+#include "common/qbk.h"
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "common/qbk_hex.h"
+#include "common/qbk_idset.h"
+#include "repo/qbk_chunk.h"
+#include "repo/qbk_crypto.h"
+#include "repo/qbk_manifest.h"
+#include "repo/qbk_repo.h"
+#include "stream/qbk_ingest.h"
+#include "stream/qbk_tar.h"
 #include "testutil.h"
 
 #define BIG_LEN		((size_t)200 * 1024)
@@ -374,7 +375,7 @@ setup_repo(struct fixture *f, int layout_ok)
 	s->start = s->end = now;
 	assert_int_equal(EVP_Digest(data, len, md, &mdlen, EVP_sha256(),
 	    NULL), 1);
-	qbk_crypto_hex(md, 32, s->sha256);
+	qbk_hex(md, 32, s->sha256);
 	codec = qbk_repo_codec(f->repo);
 	assert_int_equal(qbk_chunk_work_new(CHUNK_MAX, &w, &err), 0);
 	while (off < len) {

@@ -1,0 +1,137 @@
+#ifndef QBK_PRUNE_H
+#define QBK_PRUNE_H
+
+/*
+ * qbk_prune: apply a retention policy (qbk_retention.h) to the backups of a
+ * repository, honour legal holds, and remove what no backup needs any more.
+ *
+ * Backups are grouped by their set of collection names (sorted, joined by
+ * ","; a full-storage backup is in group "full-storage"), timed by the start
+ * time of their manifest.  The caller holds the EXCLUSIVE lock.  Order of
+ * work, so that an interruption at any point leaves every remaining backup
+ * restorable and a rerun finishes the job:
+ *   1. read every manifest (one that cannot be read stops the prune: its
+ *      chunks are unknown) and every hold;
+ *   2. delete the manifests of the backups to remove (the commit point of
+ *      a removal);
+ *   3. delete "backups/<id>.copy" twins that have no manifest (left by a
+ *      backup interrupted while committing);
+ *   4. collect the chunks of every kept backup, list data/ and delete every
+ *      other chunk (lazily, then one flush), but never one whose object is
+ *      younger than grace_s, whatever the locks say;
+ *   5. remove stale temporary files older than QBK_PRUNE_STALE_AGE.
+ * A dry run does 1, computes 2-4 without deleting anything, and reports.
+ *
+ * Legal holds: "holds/<backup-id>", sealed like a manifest (the key is the
+ * associated data), JSON {"backup_id","who","when","reason"}.  A held
+ * backup is never removed.
+ */
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "repo/qbk_retention.h"
+
+struct qbk_buf;
+struct qbk_err;
+struct qbk_lock;
+struct qbk_repo;
+
+#define QBK_PRUNE_STALE_AGE	3600	/* seconds */
+#define QBK_PRUNE_HOLD_MAX	65536	/* bytes of a hold object */
+
+struct qbk_prune_opts {
+	struct qbk_retention_policy policy;
+	int dry_run;
+	long long max_delete;	/* refuse to remove more backups; <0: no
+				 * limit */
+	int force;		/* ignore max_delete */
+	int group_by_tags;	/* groups are collections and tags, not only
+				 * collections */
+	int64_t grace_s;	/* keep unreferenced chunks whose object is
+				 * younger than this (seconds; the lock
+				 * stale limit): a backup whose lock was
+				 * lost may still name them */
+	struct qbk_lock *lock;	/* checked during long loops; may be NULL */
+	volatile sig_atomic_t *cancel;	/* may be NULL */
+};
+
+struct qbk_prune_backup {
+	char id[32];
+	int64_t time;		/* manifest start */
+	char *group;
+	unsigned keep;		/* qbk_retention bits; 0: to remove */
+};
+
+struct qbk_prune_result {
+	int dry_run;
+	struct qbk_retention_policy policy;
+	struct qbk_prune_backup *backups;	/* oldest first */
+	size_t n_backups;
+	size_t n_remove;	/* backups removed (or to remove) */
+	uint64_t chunks_removed;	/* (or to remove) */
+	uint64_t chunks_young;	/* unreferenced, but younger than grace_s:
+				 * kept */
+	uint64_t bytes_freed;	/* sum of the removed chunk objects' sizes */
+	size_t copies_removed;	/* orphan .copy twins */
+	size_t stale_removed;	/* stale temporary files */
+	size_t failures_removed;	/* failed-run records (qbk_failure.h)
+					 * older than every backup kept */
+};
+
+/* Failed-run records are kept this long when no backup is (seconds). */
+#define QBK_PRUNE_FAILURE_AGE	(30 * 86400)
+
+/** qbk_prune_run(repo, opts, out, err): prune as described above.  On
+ * success ${*out} is the result (free with qbk_prune_result_free()).  On
+ * failure ${*out} may still hold what was decided and done so far (or be
+ * NULL).  Errors: QBK_E_USAGE (more than max_delete backups to remove and
+ * not forced; nothing was deleted), QBK_E_INTEGRITY (a manifest cannot be
+ * read), QBK_E_INTERRUPTED, storage errors.  0 or -1. */
+int qbk_prune_run(struct qbk_repo *, const struct qbk_prune_opts *,
+    struct qbk_prune_result **, struct qbk_err *);
+
+/** qbk_prune_result_free(res): free ${res}; NULL is fine. */
+void qbk_prune_result_free(struct qbk_prune_result *);
+
+/** qbk_prune_report_json(res, ok, err, out): append the JSON report
+ * {"ok","dry_run","policy","backups":[{"backup_id","time","group","keep",
+ * "reasons"}],"kept","removed","chunks_removed","bytes_freed",
+ * "copies_removed","stale_removed","failures_removed","problems"} and a
+ * newline to ${out};
+ * ${res} may be NULL. */
+void qbk_prune_report_json(const struct qbk_prune_result *, int,
+    const struct qbk_err *, struct qbk_buf *);
+
+/*
+ * Legal holds.
+ */
+struct qbk_prune_hold {
+	char backup_id[32];
+	char *who;		/* user@host */
+	char *when;		/* "YYYY-MM-DDTHH:MM:SSZ" */
+	char *reason;		/* may be "" */
+};
+
+/** qbk_prune_hold_set(repo, id, reason, err): put backup ${id} (which must
+ * exist: QBK_E_NOTFOUND) under legal hold, recording the user, host, time
+ * and ${reason} (may be NULL).  An existing hold is replaced.  0 or -1. */
+int qbk_prune_hold_set(struct qbk_repo *, const char *, const char *,
+    struct qbk_err *);
+
+/** qbk_prune_hold_release(repo, id, err): remove the hold of ${id};
+ * QBK_E_NOTFOUND if it has none.  0 or -1. */
+int qbk_prune_hold_release(struct qbk_repo *, const char *,
+    struct qbk_err *);
+
+/** qbk_prune_holds(repo, out, n, err): every hold, sorted by backup id, in
+ * ${*out} (${*n}; free with qbk_prune_holds_free()).  A hold object that
+ * cannot be read is listed with who "?" and a warning (it still holds).
+ * 0 or -1. */
+int qbk_prune_holds(struct qbk_repo *, struct qbk_prune_hold **, size_t *,
+    struct qbk_err *);
+
+/** qbk_prune_holds_free(holds, n): free a hold list; NULL is fine. */
+void qbk_prune_holds_free(struct qbk_prune_hold *, size_t);
+
+#endif /* !QBK_PRUNE_H */

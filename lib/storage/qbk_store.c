@@ -1,0 +1,207 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/qbk_buf.h"
+#include "common/qbk_err.h"
+#include "storage/qbk_store.h"
+
+int
+qbk_store_key_valid(const char *key)
+{
+	size_t len = 0;
+	int start = 1;		/* at the start of a component */
+	const char *p;
+
+	for (p = key; *p != '\0'; p++, len++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '/') {
+			if (start)
+				return 0;	/* leading '/' or "a//b" */
+			start = 1;
+			continue;
+		}
+		if (start && c == '.')
+			return 0;		/* ".", "..", ".hidden" */
+		start = 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == '-'))
+			return 0;
+	}
+	return len > 0 && len <= QBK_STORE_KEY_MAX && !start;
+}
+
+static int
+check_key(const char *key, struct qbk_err *err)
+{
+	if (!qbk_store_key_valid(key))
+		return qbk_err_set(err, QBK_E_INTERNAL,
+		    "invalid repository key '%.80s'", key);
+	return 0;
+}
+
+/* A prefix is a key prefix: empty, or a valid key optionally ending in '/'. */
+static int
+check_prefix(const char *prefix, struct qbk_err *err)
+{
+	struct qbk_buf b = QBK_BUF_INIT;
+	int ok;
+
+	if (*prefix == '\0')
+		return 0;
+	qbk_buf_addstr(&b, prefix);
+	if (b.len > 0 && b.buf[b.len - 1] == '/')
+		qbk_buf_setlen(&b, b.len - 1);
+	ok = qbk_store_key_valid(b.buf);
+	qbk_buf_release(&b);
+	if (!ok)
+		return qbk_err_set(err, QBK_E_INTERNAL,
+		    "invalid repository key prefix '%.80s'", prefix);
+	return 0;
+}
+
+int
+qbk_store_open(const char *location, const struct qbk_store_opts *opts,
+    struct qbk_store **out, struct qbk_err *err)
+{
+	const char *sep;
+
+	*out = NULL;
+	if (location == NULL || *location == '\0')
+		return qbk_err_set(err, QBK_E_CONFIG,
+		    "no repository location given");
+	if (strncmp(location, "s3://", 5) == 0)
+		return qbk_store_s3_open(location, opts, out, err);
+	/* "scheme://..." names a backend; "/a/b://c" is just a path. */
+	sep = strstr(location, "://");
+	if (sep != NULL && sep > location &&
+	    memchr(location, '/', (size_t)(sep - location)) == NULL) {
+		return qbk_err_set(err, QBK_E_CONFIG,
+			    "unsupported repository location '%s': "
+			    "expected a path or s3://bucket/prefix", location);
+	}
+	return qbk_store_local_open(location, opts, out, err);
+}
+
+int
+qbk_store_close(struct qbk_store *s, struct qbk_err *err)
+{
+	if (s == NULL)
+		return 0;
+	return s->ops->close(s, err);
+}
+
+int
+qbk_store_put(struct qbk_store *s, const char *key, const void *data,
+    size_t len, unsigned flags, struct qbk_err *err)
+{
+	if (check_key(key, err))
+		return -1;
+	return s->ops->put(s, key, data, len, flags, err);
+}
+
+int
+qbk_store_get(struct qbk_store *s, const char *key, size_t max,
+    struct qbk_buf *out, struct qbk_err *err)
+{
+	if (check_key(key, err)) {
+		qbk_buf_release(out);
+		return -1;
+	}
+	return s->ops->get(s, key, max, out, err);
+}
+
+int
+qbk_store_get_stream(struct qbk_store *s, const char *key,
+    qbk_store_read_fn *fn, void *cookie, struct qbk_err *err)
+{
+	if (check_key(key, err))
+		return -1;
+	return s->ops->get_stream(s, key, fn, cookie, err);
+}
+
+int
+qbk_store_stat(struct qbk_store *s, const char *key,
+    struct qbk_store_stat *st, struct qbk_err *err)
+{
+	if (check_key(key, err))
+		return -1;
+	return s->ops->stat(s, key, st, err);
+}
+
+int
+qbk_store_exists(struct qbk_store *s, const char *key, struct qbk_err *err)
+{
+	struct qbk_store_stat st;
+	struct qbk_err e = QBK_ERR_INIT;
+
+	if (qbk_store_stat(s, key, &st, &e) == 0)
+		return 1;
+	if (e.code == QBK_E_NOTFOUND)
+		return 0;
+	if (err != NULL)
+		*err = e;
+	return -1;
+}
+
+int
+qbk_store_list(struct qbk_store *s, const char *prefix, unsigned flags,
+    qbk_store_list_fn *fn, void *cookie, struct qbk_err *err)
+{
+	if (check_prefix(prefix, err))
+		return -1;
+	return s->ops->list(s, prefix, flags, fn, cookie, err);
+}
+
+int
+qbk_store_delete(struct qbk_store *s, const char *key, unsigned flags,
+    struct qbk_err *err)
+{
+	if (check_key(key, err))
+		return -1;
+	return s->ops->del(s, key, flags, err);
+}
+
+int
+qbk_store_flush(struct qbk_store *s, struct qbk_err *err)
+{
+	return s->ops->flush(s, err);
+}
+
+int
+qbk_store_remove_stale(struct qbk_store *s, time_t max_age, size_t *removed,
+    struct qbk_err *err)
+{
+	return s->ops->remove_stale(s, max_age, removed, err);
+}
+
+int
+qbk_store_host_lock(struct qbk_store *s, int exclusive, void **token,
+    struct qbk_err *err)
+{
+	*token = NULL;
+	if (s->ops->host_lock == NULL)
+		return 0;
+	return s->ops->host_lock(s, exclusive, token, err);
+}
+
+void
+qbk_store_host_unlock(struct qbk_store *s, void *token)
+{
+	if (token != NULL && s->ops->host_unlock != NULL)
+		s->ops->host_unlock(s, token);
+}
+
+void
+qbk_store_touch(struct qbk_store *s, const char *key)
+{
+	if (s->ops->touch != NULL && qbk_store_key_valid(key))
+		s->ops->touch(s, key);
+}
+
+const char *
+qbk_store_location(const struct qbk_store *s)
+{
+	return s->location;
+}
