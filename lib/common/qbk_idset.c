@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/qbk_buf.h"
+#include "common/qbk_hex.h"
 #include "common/qbk_idset.h"
 
 /*
@@ -152,43 +153,14 @@ qbk_idset_foreach(const struct qbk_idset *s,
 	return 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 qbk_id_from_hex(const char *hex, uint8_t *id)
 {
-	size_t i;
-
-	for (i = 0; i < QBK_ID_LEN; i++) {
-		int hi = hexval((unsigned char)hex[2 * i]);
-		int lo = hi < 0 ? -1 : hexval((unsigned char)hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -1;
-		id[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return hex[2 * QBK_ID_LEN] == '\0' ? 0 : -1;
+	return qbk_unhex(hex, id, QBK_ID_LEN);
 }
 
 void
 qbk_id_to_hex(const uint8_t *id, char *hex)
 {
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < QBK_ID_LEN; i++) {
-		hex[2 * i] = digits[id[i] >> 4];
-		hex[2 * i + 1] = digits[id[i] & 15];
-	}
-	hex[2 * QBK_ID_LEN] = '\0';
+	qbk_hex(id, QBK_ID_LEN, hex);
 }

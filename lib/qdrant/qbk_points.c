@@ -4,12 +4,12 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
 #include "common/qbk_hex.h"
 #include "common/qbk_log.h"
+#include "common/qbk_sha256.h"
 #include "net/qbk_http.h"
 #include "qdrant/qbk_qdrant.h"
 #include "repo/qbk_crypto.h"
@@ -93,7 +93,6 @@ qbk_points_hash(const json_t *record, char *hex)
 {
 	json_t *payload, *vector, *o;
 	unsigned char md[32];
-	unsigned int mdlen = 0;
 	char *text;
 
 	if (!json_is_object(record))
@@ -113,7 +112,7 @@ qbk_points_hash(const json_t *record, char *hex)
 	json_decref(o);
 	if (text == NULL)
 		return -1;
-	EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL);
+	qbk_sha256(text, strlen(text), md);
 	free(text);
 	qbk_hex(md, sizeof(md), hex);
 	return 0;
@@ -176,19 +175,14 @@ qbk_points_content_add(struct qbk_points_bucket *b, const char *id,
     const char *hash)
 {
 	unsigned char md[32];
-	unsigned int mdlen = 0, carry = 0;
-	EVP_MD_CTX *ctx;
+	unsigned int carry = 0;
+	struct qbk_sha256 *h = qbk_sha256_new();
 	int i;
 
-	/* EVP_Digest() cannot take two pieces; a context can. */
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		abort();
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, id, strlen(id) + 1) != 1 ||
-	    EVP_DigestUpdate(ctx, hash, strlen(hash)) != 1 ||
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
-		abort();
-	EVP_MD_CTX_free(ctx);
+	qbk_sha256_update(h, id, strlen(id) + 1);
+	qbk_sha256_update(h, hash, strlen(hash));
+	qbk_sha256_final(h, md);
+	qbk_sha256_free(h);
 	for (i = 31; i >= 0; i--) {
 		carry += (unsigned int)b->sum[i] + md[i];
 		b->sum[i] = (unsigned char)(carry & 0xff);

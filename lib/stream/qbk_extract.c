@@ -7,13 +7,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
 #include "common/qbk_hex.h"
 #include "common/qbk_idset.h"
 #include "common/qbk_log.h"
+#include "common/qbk_sha256.h"
 #include "repo/qbk_chunk.h"
 #include "repo/qbk_crypto.h"
 #include "repo/qbk_manifest.h"
@@ -69,7 +69,7 @@ struct qbk_extract {
 	struct slot *cur;	/* chunk being read, or NULL */
 	size_t cur_off;
 	uint64_t offset;
-	EVP_MD_CTX *sha;
+	struct qbk_sha256 *sha;
 	int finished;		/* the hash was checked and matched */
 	char sha_hex[2 * 32 + 1];
 	int failed;		/* sticky error in ferr */
@@ -230,9 +230,7 @@ start(struct qbk_extract *x, struct qbk_err *err)
 	x->sha_hex[0] = '\0';
 	x->failed = 0;
 	qbk_err_clear(&x->ferr);
-	if (EVP_DigestInit_ex(x->sha, EVP_sha256(), NULL) != 1)
-		return qbk_err_set(err, QBK_E_INTERNAL,
-		    "cannot initialise SHA-256");
+	qbk_sha256_reset(x->sha);
 	if (x->snap->n_chunks == 0)
 		return 0;
 	for (i = 0; i < x->nworkers; i++) {
@@ -313,10 +311,7 @@ qbk_extract_open(struct qbk_repo *repo,
 	pthread_cond_init(&x->ready_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&x->work_cv, NULL);
-	if ((x->sha = EVP_MD_CTX_new()) == NULL) {
-		qbk_err_set(err, QBK_E_NOMEM, "cannot allocate SHA-256");
-		goto err;
-	}
+	x->sha = qbk_sha256_new();
 	if (n > 0)
 		for (i = 0; i < x->nworkers; i++)
 			if (qbk_chunk_work_new(max, &x->workers[i].w,
@@ -346,7 +341,7 @@ qbk_extract_close(struct qbk_extract *x)
 	}
 	for (k = 0; k < x->window; k++)
 		qbk_buf_release(&x->slots[k].data);
-	EVP_MD_CTX_free(x->sha);
+	qbk_sha256_free(x->sha);
 	pthread_cond_destroy(&x->work_cv);
 	pthread_cond_destroy(&x->ready_cv);
 	pthread_mutex_destroy(&x->mu);
@@ -388,14 +383,9 @@ fail(struct qbk_extract *x, struct qbk_err *err)
 static int
 check_hash(struct qbk_extract *x)
 {
-	uint8_t md[32];
-	unsigned int mdlen = 0;
+	uint8_t md[QBK_SHA256_LEN];
 
-	if (EVP_DigestFinal_ex(x->sha, md, &mdlen) != 1 || mdlen != 32) {
-		qbk_err_set(&x->ferr, QBK_E_INTERNAL,
-		    "cannot compute SHA-256");
-		return -1;
-	}
+	qbk_sha256_final(x->sha, md);
 	qbk_hex(md, sizeof(md), x->sha_hex);
 	if (strcmp(x->sha_hex, x->snap->sha256) != 0) {
 		qbk_err_set(&x->ferr, QBK_E_INTEGRITY, "snapshot '%s' does "
@@ -490,11 +480,7 @@ take(struct qbk_extract *x)
 	pthread_mutex_unlock(&x->mu);
 	x->cur = s;
 	x->cur_off = 0;
-	if (EVP_DigestUpdate(x->sha, s->data.buf, s->data.len) != 1) {
-		qbk_err_set(&x->ferr, QBK_E_INTERNAL,
-		    "cannot compute SHA-256");
-		return -1;
-	}
+	qbk_sha256_update(x->sha, s->data.buf, s->data.len);
 	/* The last chunk: check the hash before handing out any of it. */
 	if (i + 1 == n && check_hash(x) != 0)
 		return -1;

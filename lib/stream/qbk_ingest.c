@@ -4,12 +4,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "common/qbk_buf.h"
-#include "common/qbk_hex.h"
 #include "common/qbk_err.h"
+#include "common/qbk_hex.h"
 #include "common/qbk_log.h"
+#include "common/qbk_sha256.h"
 #include "repo/qbk_chunk.h"
 #include "repo/qbk_repo.h"
 #include "stream/qbk_tar.h"
@@ -88,7 +88,7 @@ struct qbk_ingest {
 
 	/* Scanner state. */
 	struct qbk_chunk_cdc *cdc;
-	EVP_MD_CTX *sha;
+	struct qbk_sha256 *sha;
 	size_t held;		/* block lent to libarchive, or -1 */
 	int tar_failed;
 	struct qbk_err tar_err;
@@ -265,7 +265,7 @@ scan_next_block(struct qbk_ingest *in)
 
 	b = &in->blocks[i];
 	in->bytes += b->len;
-	EVP_DigestUpdate(in->sha, b->data, b->len);
+	qbk_sha256_update(in->sha, b->data, b->len);
 	qbk_chunk_cdc_feed(in->cdc, b->data, b->len);
 	if (drain_chunks(in) != 0)
 		return (size_t)-1;
@@ -447,7 +447,7 @@ destroy(struct qbk_ingest *in)
 	qbk_tar_entries_free(in->entries, in->nentries);
 	free(in->workers);
 	qbk_chunk_cdc_free(in->cdc);
-	EVP_MD_CTX_free(in->sha);
+	qbk_sha256_free(in->sha);
 	pthread_cond_destroy(&in->cond);
 	pthread_mutex_destroy(&in->lock);
 	free(in);
@@ -515,11 +515,7 @@ qbk_ingest_start(struct qbk_repo *repo, const struct qbk_ingest_opts *opts,
 	if (qbk_chunk_cdc_new(qbk_repo_chunk_params(repo), qbk_repo_gear(repo),
 	    &in->cdc, err) != 0)
 		goto err0;
-	if ((in->sha = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(in->sha, EVP_sha256(), NULL) != 1) {
-		qbk_err_set(err, QBK_E_INTERNAL, "cannot start SHA-256");
-		goto err0;
-	}
+	in->sha = qbk_sha256_new();
 
 	in->workers = qbk_xcalloc(in->opts.workers, sizeof(*in->workers));
 	for (i = 0; i < in->opts.workers; i++) {
@@ -566,7 +562,6 @@ int
 qbk_ingest_finish(struct qbk_ingest *in, struct qbk_ingest_result *res,
     struct qbk_err *err)
 {
-	unsigned int mdlen = 0;
 	size_t i;
 
 	memset(res, 0, sizeof(*res));
@@ -593,7 +588,7 @@ qbk_ingest_finish(struct qbk_ingest *in, struct qbk_ingest_result *res,
 	    in->opts.layout, err) != 0)
 		goto err;
 
-	EVP_DigestFinal_ex(in->sha, res->sha256, &mdlen);
+	qbk_sha256_final(in->sha, res->sha256);
 	qbk_hex(res->sha256, 32, res->sha256_hex);
 	res->bytes = in->bytes;
 	res->nchunks = in->nchunks;
