@@ -13,6 +13,7 @@
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
 #include "common/qbk_fs.h"
+#include "common/qbk_hex.h"
 #include "common/qbk_json.h"
 #include "common/qbk_log.h"
 #include "storage/qbk_store.h"
@@ -320,7 +321,7 @@ block_sum(const char *prev, const char *p, size_t n, char hex[SUM_HEX + 1])
 		    SUM_HEX);
 	crypto_generichash_update(&st, (const unsigned char *)p, n);
 	crypto_generichash_final(&st, h, sizeof(h));
-	sodium_bin2hex(hex, SUM_HEX + 1, h, sizeof(h));
+	qbk_hex(h, sizeof(h), hex);
 }
 
 /* Append the block of keys [p, p + n) and its sum line to ${out}. */
@@ -958,7 +959,7 @@ bump_generation(struct s3store *st, struct qbk_err *err)
 	if (st->gen_bumped)
 		return 0;
 	randombytes_buf(rnd, sizeof(rnd));
-	sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+	qbk_hex(rnd, sizeof(rnd), hex);
 	if (s3_flush(&st->base, err) != 0 ||
 	    qbk_s3_request(st->s3, "PUT", GEN_KEY, NULL, hex, 32, 0, NULL,
 	    NULL, NULL, err) != 0)

@@ -14,6 +14,7 @@
 #include "common/qbk_err.h"
 #include "common/qbk_hex.h"
 #include "common/qbk_log.h"
+#include "common/qbk_sha256.h"
 #include "net/qbk_http.h"
 #include "storage/s3/qbk_s3.h"
 
@@ -487,32 +488,8 @@ qbk_s3_parse_error(const char *xml, size_t len, struct qbk_buf *code,
 }
 
 /*
- * Transfers.
- */
-
-static int
-digest(const EVP_MD *md, const void *data, size_t len, unsigned char *out)
-{
-	unsigned int n;
-
-	return EVP_Digest(data, len, out, &n, md, NULL) == 1 ? 0 : -1;
-}
-
-/*
  * AWS Signature Version 4.
  */
-
-static void
-hmac256(const unsigned char *key, size_t keylen, const char *msg,
-    size_t len, unsigned char out[32])
-{
-	crypto_auth_hmacsha256_state st;
-
-	crypto_auth_hmacsha256_init(&st, key, keylen);
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, len);
-	crypto_auth_hmacsha256_final(&st, out);
-	sodium_memzero(&st, sizeof(st));
-}
 
 static int
 hdr_cmp(const void *a, const void *b)
@@ -595,19 +572,18 @@ qbk_s3_sign(const char *method, const char *path, const char *query,
 	if (payload == NULL)
 		goto err;
 	qbk_buf_addf(&creq, "\n%s\n%s", names.buf, payload);
-	if (digest(EVP_sha256(), creq.buf, creq.len, h) != 0)
-		goto err;
+	qbk_sha256(creq.buf, creq.len, h);
 	qbk_hex(h, 32, hex);
 	qbk_buf_addf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s",
 	    amzdate, date, region, hex);
 	qbk_buf_addf(&key, "AWS4%s", secret_key);
-	hmac256((const unsigned char *)key.buf, key.len, date, 8, k);
-	hmac256(k, 32, region, strlen(region), k);
-	hmac256(k, 32, "s3", 2, k);
-	hmac256(k, 32, "aws4_request", 12, k);
-	hmac256(k, 32, sts.buf, sts.len, h);
-	sodium_memzero(k, sizeof(k));
-	sodium_memzero(key.buf, key.len);
+	qbk_hmac_sha256(key.buf, key.len, date, 8, k);
+	qbk_hmac_sha256(k, 32, region, strlen(region), k);
+	qbk_hmac_sha256(k, 32, "s3", 2, k);
+	qbk_hmac_sha256(k, 32, "aws4_request", 12, k);
+	qbk_hmac_sha256(k, 32, sts.buf, sts.len, h);
+	explicit_bzero(k, sizeof(k));
+	explicit_bzero(key.buf, key.len);
 	qbk_hex(h, 32, hex);
 	qbk_buf_addf(out, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/s3/"
 	    "aws4_request, SignedHeaders=%s, Signature=%s", access_key, date,
@@ -624,6 +600,10 @@ err:
 	qbk_buf_release(&key);
 	return -1;
 }
+
+/*
+ * Transfers.
+ */
 
 static size_t
 read_cb(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -916,11 +896,9 @@ xfer_setup(struct xfer *x, const char *method, const char *url,
 		hv[n++].value = s3->token;
 	}
 	if (strcmp(method, "PUT") == 0) {
-		if (digest(EVP_sha256(), x->body, x->len, sum) != 0)
-			goto crypto;
+		qbk_sha256(x->body, x->len, sum);
 		qbk_hex(sum, 32, sha);
-		if (digest(EVP_md5(), x->body, x->len, sum) != 0)
-			goto crypto;
+		qbk_md5(x->body, x->len, sum);
 		qbk_hex(sum, 16, x->md5hex);
 		EVP_EncodeBlock((unsigned char *)md5b64, sum, 16);
 		hv[n].name = "x-amz-content-sha256";
@@ -963,7 +941,7 @@ xfer_setup(struct xfer *x, const char *method, const char *url,
 		    s3->secret_key, s3->region, amzdate, &h) != 0)
 			goto crypto;
 		add_hdr(x, h.buf);
-		sodium_memzero(h.buf, h.len);
+		explicit_bzero(h.buf, h.len);
 	}
 	/* Not signed, and not sent: libcurl's own Expect: 100-continue
 	 * (a round trip per PUT) and Accept. */
@@ -1833,11 +1811,11 @@ qbk_s3_free(struct qbk_s3 *s3)
 	free(s3->prefix);
 	free(s3->access_key);
 	if (s3->secret_key != NULL) {
-		sodium_memzero(s3->secret_key, strlen(s3->secret_key));
+		explicit_bzero(s3->secret_key, strlen(s3->secret_key));
 		free(s3->secret_key);
 	}
 	if (s3->token != NULL) {
-		sodium_memzero(s3->token, strlen(s3->token));
+		explicit_bzero(s3->token, strlen(s3->token));
 		free(s3->token);
 	}
 	free(s3->ca_file);
