@@ -19,7 +19,7 @@
 #include "storage/s3/qbk_s3.h"
 
 /*
- * Requests are signed here (qbk_s3_sign), not by libcurl's
+ * Requests are signed by qbk_s3_sign (qbk_s3_sign.c), not by libcurl's
  * CURLOPT_AWS_SIGV4: libcurl before 8.3.0 signs an "expect" header that it
  * then does not send when "Expect:" is given to remove it (curl issue
  * #11664), and its canonical query string and header handling has changed
@@ -883,6 +883,104 @@ struct bop {
 	int state;		/* 0 waiting, 1 running, 2 done */
 };
 
+/* Start the waiting requests of a batch that are due, up to "transfers"
+ * running; ${*next} gets the earliest not_before of those not yet due (or
+ * stays -1).  0, or -1 when one cannot be set up (${first} set). */
+static int
+batch_start(struct qbk_s3 *s3, CURLM *m, struct bop *b, size_t n,
+    size_t *running, int64_t *next, struct qbk_err *first)
+{
+	int64_t now = qbk_clock_ms();
+	size_t i;
+
+	for (i = 0; i < n && *running < s3->transfers; i++) {
+		struct bop *o = &b[i];
+
+		if (o->state != 0)
+			continue;
+		if (o->not_before > now) {
+			if (*next < 0 || o->not_before < *next)
+				*next = o->not_before;
+			continue;
+		}
+		if (o->x.easy == NULL)
+			o->x.easy = easy_get(s3);
+		if (xfer_setup(&o->x, o->op->method, o->url, o->op->flags,
+		    first) != 0)
+			return -1;
+		curl_easy_setopt(o->x.easy, CURLOPT_PRIVATE, o);
+		curl_multi_add_handle(m, o->x.easy);
+		o->state = 1;
+		(*running)++;
+	}
+	return 0;
+}
+
+/* Take the finished requests of a batch off ${m}: retry those worth it,
+ * count the others in ${*done}, the first failure other than a 404 into
+ * ${first}. */
+static void
+batch_reap(struct qbk_s3 *s3, CURLM *m, size_t *running, size_t *done,
+    struct qbk_err *first)
+{
+	CURLMsg *cm;
+	int msgs;
+
+	while ((cm = curl_multi_info_read(m, &msgs)) != NULL) {
+		struct bop *o = NULL;
+		struct qbk_err e = QBK_ERR_INIT;
+		int oc;
+
+		if (cm->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&o);
+		oc = xfer_outcome(&o->x, cm->data.result, o->op->method,
+		    o->op->key, &o->op->resp, &e);
+		curl_multi_remove_handle(m, o->x.easy);
+		(*running)--;
+		if (oc == 1 && o->attempt < s3->retries) {
+			o->attempt++;
+			qbk_detail("%s; retrying", e.msg);
+			o->not_before = qbk_clock_ms() +
+			    retry_delay_ms(&o->x, o->attempt);
+			o->state = 0;
+			continue;
+		}
+		o->state = 2;
+		(*done)++;
+		o->op->code = oc == 0 ? (int)QBK_E_OK : (int)e.code;
+		if (oc != 0 && e.code != QBK_E_NOTFOUND &&
+		    first->code == QBK_E_OK) {
+			*first = e;
+			if (oc == 1)
+				qbk_err_prefix(first, "giving up after %u "
+				    "attempts", o->attempt + 1);
+		}
+	}
+}
+
+/* Release what a batch holds: its handles back to the pool. */
+static void
+batch_free(struct qbk_s3 *s3, CURLM *m, struct bop *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (b[i].state == 1)
+			curl_multi_remove_handle(m, b[i].x.easy);
+		if (b[i].x.easy != NULL) {
+			xfer_reset(&b[i].x);
+			curl_easy_reset(b[i].x.easy);
+			easy_put(s3, b[i].x.easy);
+		}
+		qbk_buf_release(&b[i].x.errbody);
+		free(b[i].url);
+	}
+	free(b);
+	curl_multi_cleanup(m);
+}
+
 int
 qbk_s3_batch(struct qbk_s3 *s3, struct qbk_s3_op *ops, size_t n,
     struct qbk_err *err)
@@ -916,9 +1014,8 @@ qbk_s3_batch(struct qbk_s3 *s3, struct qbk_s3_op *ops, size_t n,
 		b[i].url = qbk_buf_detach(&url, NULL);
 	}
 	while (done < n) {
-		int64_t now = qbk_clock_ms(), next = -1;
-		int still, msgs, timeout;
-		CURLMsg *cm;
+		int64_t next = -1;
+		int still, timeout;
 
 		if (s3->cancel != NULL && *s3->cancel) {
 			qbk_err_set(&first, QBK_E_INTERRUPTED, "S3 requests "
@@ -926,61 +1023,12 @@ qbk_s3_batch(struct qbk_s3 *s3, struct qbk_s3_op *ops, size_t n,
 			rc = -1;
 			break;
 		}
-		for (i = 0; i < n && running < s3->transfers; i++) {
-			struct bop *o = &b[i];
-
-			if (o->state != 0)
-				continue;
-			if (o->not_before > now) {
-				if (next < 0 || o->not_before < next)
-					next = o->not_before;
-				continue;
-			}
-			if (o->x.easy == NULL)
-				o->x.easy = easy_get(s3);
-			if (xfer_setup(&o->x, o->op->method, o->url,
-			    o->op->flags, &first) != 0) {
-				rc = -1;
-				goto out;
-			}
-			curl_easy_setopt(o->x.easy, CURLOPT_PRIVATE, o);
-			curl_multi_add_handle(m, o->x.easy);
-			o->state = 1;
-			running++;
+		if (batch_start(s3, m, b, n, &running, &next, &first) != 0) {
+			rc = -1;
+			break;
 		}
 		curl_multi_perform(m, &still);
-		while ((cm = curl_multi_info_read(m, &msgs)) != NULL) {
-			struct bop *o = NULL;
-			struct qbk_err e = QBK_ERR_INIT;
-			int oc;
-
-			if (cm->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE,
-			    (char **)&o);
-			oc = xfer_outcome(&o->x, cm->data.result,
-			    o->op->method, o->op->key, &o->op->resp, &e);
-			curl_multi_remove_handle(m, o->x.easy);
-			running--;
-			if (oc == 1 && o->attempt < s3->retries) {
-				o->attempt++;
-				qbk_detail("%s; retrying", e.msg);
-				o->not_before = qbk_clock_ms() +
-				    retry_delay_ms(&o->x, o->attempt);
-				o->state = 0;
-				continue;
-			}
-			o->state = 2;
-			done++;
-			o->op->code = oc == 0 ? (int)QBK_E_OK : (int)e.code;
-			if (oc != 0 && e.code != QBK_E_NOTFOUND &&
-			    first.code == QBK_E_OK) {
-				first = e;
-				if (oc == 1)
-					qbk_err_prefix(&first, "giving up "
-					    "after %u attempts", o->attempt + 1);
-			}
-		}
+		batch_reap(s3, m, &running, &done, &first);
 		if (first.code != QBK_E_OK) {
 			rc = -1;
 			break;
@@ -997,19 +1045,7 @@ qbk_s3_batch(struct qbk_s3 *s3, struct qbk_s3_op *ops, size_t n,
 out:
 	if (rc != 0 && err != NULL && first.code != QBK_E_OK)
 		*err = first;
-	for (i = 0; i < n; i++) {
-		if (b[i].state == 1)
-			curl_multi_remove_handle(m, b[i].x.easy);
-		if (b[i].x.easy != NULL) {
-			xfer_reset(&b[i].x);
-			curl_easy_reset(b[i].x.easy);
-			easy_put(s3, b[i].x.easy);
-		}
-		qbk_buf_release(&b[i].x.errbody);
-		free(b[i].url);
-	}
-	free(b);
-	curl_multi_cleanup(m);
+	batch_free(s3, m, b, n);
 	qbk_buf_release(&url);
 	return rc;
 }
