@@ -154,12 +154,6 @@ struct qbk_store_s3 {
  * QBK_STORE_S3_CACHE_MAX_AGE and cache_sample QBK_STORE_S3_CACHE_SAMPLE. */
 void qbk_store_s3_init(struct qbk_store_s3 *);
 
-/** qbk_store_s3_open(location, opts, out, err): qbk_store_open() for
- * "s3://bucket/prefix".  The bucket must exist (QBK_E_NOTFOUND otherwise;
- * qbk never creates buckets).  0 or -1. */
-int qbk_store_s3_open(const char *, const struct qbk_store_opts *,
-    struct qbk_store **, struct qbk_err *);
-
 struct qbk_store_stat {
 	uint64_t size;		/* bytes */
 	int64_t mtime;		/* modified, seconds since the epoch */
@@ -176,55 +170,38 @@ typedef int qbk_store_list_fn(void *, const char *,
  * next piece of the object; 0 to go on, -1 with ${err} set to stop. */
 typedef int qbk_store_read_fn(void *, const void *, size_t, struct qbk_err *);
 
-/*
- * Backend interface.  A backend's handle starts with a struct qbk_store whose
- * ops point to its table; the qbk_store_* functions below check arguments
- * (keys) and dispatch.  The callers never call the ops directly.
- */
-struct qbk_store_ops {
-	const char *name;	/* "local", "s3" */
-	int (*put)(struct qbk_store *, const char *, const void *, size_t,
-	    unsigned, struct qbk_err *);
-	int (*get)(struct qbk_store *, const char *, size_t, struct qbk_buf *,
-	    struct qbk_err *);
-	int (*get_stream)(struct qbk_store *, const char *,
-	    qbk_store_read_fn *, void *, struct qbk_err *);
-	int (*stat)(struct qbk_store *, const char *, struct qbk_store_stat *,
-	    struct qbk_err *);
-	int (*list)(struct qbk_store *, const char *, unsigned,
-	    qbk_store_list_fn *, void *, struct qbk_err *);
-	int (*del)(struct qbk_store *, const char *, unsigned,
-	    struct qbk_err *);
-	int (*flush)(struct qbk_store *, struct qbk_err *);
-	int (*remove_stale)(struct qbk_store *, time_t, size_t *,
-	    struct qbk_err *);
-	/* Same-host mutual exclusion for qbk_lock (local: flock(2) on
-	 * locks/.lock); NULL when the backend has none (S3).  host_lock
-	 * returns 0 (held; *token set), 1 (held elsewhere) or -1. */
-	int (*host_lock)(struct qbk_store *, int, void **, struct qbk_err *);
-	void (*host_unlock)(struct qbk_store *, void *);
-	int (*close)(struct qbk_store *, struct qbk_err *);
-	/* NULL when the backend keeps every object anyway (local). */
-	void (*touch)(struct qbk_store *, const char *);
+/* A location, parsed by the driver that handles it. */
+struct qbk_store_loc {
+	const char *driver;	/* "local", "s3" */
+	int is_path;		/* a local path: the caller may resolve it */
+	char *text;		/* the location, normalized ('/' at the end
+				 * removed) */
+	char *bucket;		/* S3: the bucket; else NULL */
+	char *prefix;		/* S3: the key prefix without '/' at either
+				 * end ("" for none); else NULL */
 };
 
-struct qbk_store {
-	const struct qbk_store_ops *ops;
-	char *location;		/* as given to qbk_store_open() */
-};
+/** qbk_store_location_parse(location, out, err): check ${location} with the
+ * driver table's syntax: "s3://bucket/prefix" (a bucket name of 3 to 63
+ * lowercase letters, digits, dots and hyphens; no empty, "." or ".." part
+ * in the prefix) or a path; another "scheme://" fails.  On success the
+ * caller releases ${out} with qbk_store_loc_release().  0, or -1 with
+ * QBK_E_CONFIG (${out} empty). */
+int qbk_store_location_parse(const char *, struct qbk_store_loc *,
+    struct qbk_err *);
+
+/** qbk_store_loc_release(loc): free a parsed location's strings. */
+void qbk_store_loc_release(struct qbk_store_loc *);
 
 /** qbk_store_open(location, opts, out, err): open the repository storage at
- * ${location}: a path (local folder) or "s3://bucket/prefix" (S3, see
- * qbk_store_s3_open); any other "scheme://" fails with QBK_E_CONFIG.
+ * ${location} with the driver that handles it (qbk_store_location_parse):
+ * a path (local folder) or "s3://bucket/prefix" (S3: the bucket must exist,
+ * QBK_E_NOTFOUND otherwise; qbk never creates buckets); any other
+ * "scheme://" fails with QBK_E_CONFIG.
  * ${opts} may be NULL (defaults).  A missing local folder fails with
  * QBK_E_NOTFOUND unless ${opts}->create.  On success the caller owns
  * ${*out} and ends it with qbk_store_close(); on failure ${*out} is NULL. */
 int qbk_store_open(const char *, const struct qbk_store_opts *,
-    struct qbk_store **, struct qbk_err *);
-
-/** qbk_store_local_open(path, opts, out, err): qbk_store_open() for a local
- * folder, whatever ${path} looks like. */
-int qbk_store_local_open(const char *, const struct qbk_store_opts *,
     struct qbk_store **, struct qbk_err *);
 
 /** qbk_store_close(store, err): free ${store}.  Lazy operations not yet

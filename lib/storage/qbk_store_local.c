@@ -16,6 +16,7 @@
 #include "common/qbk_fs.h"
 #include "common/qbk_log.h"
 #include "storage/qbk_store.h"
+#include "storage/qbk_store_driver.h"
 
 /*
  * The local folder backend.  An object is the file <root>/<key>, mode 0600,
@@ -719,6 +720,21 @@ static const struct qbk_store_ops local_ops = {
 	local_close,
 	NULL,
 };
+
+int
+qbk_store_local_parse(const char *path, struct qbk_store_loc *loc,
+    struct qbk_err *err)
+{
+	struct qbk_buf b = QBK_BUF_INIT;
+	size_t n = strlen(path);
+
+	(void)err;
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	qbk_buf_add(&b, path, n);
+	loc->text = qbk_buf_detach(&b, NULL);
+	return 0;
+}
 
 int
 qbk_store_local_open(const char *path, const struct qbk_store_opts *opts,

@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include "common/qbk_json.h"
 #include "common/qbk_log.h"
 #include "storage/qbk_store.h"
+#include "storage/qbk_store_driver.h"
 #include "storage/s3/qbk_s3.h"
 
 /*
@@ -100,6 +102,67 @@ qbk_store_s3_init(struct qbk_store_s3 *c)
 	memset(c, 0, sizeof(*c));
 	c->cache_max_age = QBK_STORE_S3_CACHE_MAX_AGE;
 	c->cache_sample = QBK_STORE_S3_CACHE_SAMPLE;
+}
+
+/* A bucket name as S3 allows it (and as virtual-host addressing needs). */
+static int
+valid_bucket(const char *b, size_t n)
+{
+	size_t i;
+
+	if (n < 3 || n > 63 || !isalnum((unsigned char)b[0]) ||
+	    !isalnum((unsigned char)b[n - 1]))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(islower((unsigned char)b[i]) ||
+		    isdigit((unsigned char)b[i]) || b[i] == '.' ||
+		    b[i] == '-'))
+			return 0;
+	return 1;
+}
+
+int
+qbk_store_s3_parse(const char *location, struct qbk_store_loc *loc,
+    struct qbk_err *err)
+{
+	struct qbk_buf b = QBK_BUF_INIT;
+	const char *bucket = location + 5, *slash = strchr(bucket, '/');
+	const char *prefix, *end, *p;
+	size_t n;
+
+	n = slash != NULL ? (size_t)(slash - bucket) : strlen(bucket);
+	if (!valid_bucket(bucket, n))
+		return qbk_err_set(err, QBK_E_CONFIG,
+		    "'%.*s' is not an S3 bucket name (3 to 63 "
+		    "lowercase letters, digits, dots and hyphens)",
+		    (int)n, bucket);
+	prefix = slash != NULL ? slash + 1 : bucket + n;
+	end = prefix + strlen(prefix);
+	while (end > prefix && end[-1] == '/')
+		end--;
+	for (p = prefix; p < end;) {
+		const char *seg = p;
+
+		while (p < end && *p != '/')
+			p++;
+		if (p == seg || (p - seg == 1 && seg[0] == '.') ||
+		    (p - seg == 2 && seg[0] == '.' && seg[1] == '.'))
+			return qbk_err_set(err, QBK_E_CONFIG,
+			    "the S3 prefix '%.*s' has an empty, '.' or "
+			    "'..' part", (int)(end - prefix), prefix);
+		if (p < end)
+			p++;
+	}
+	qbk_buf_add(&b, bucket, n);
+	loc->bucket = qbk_buf_detach(&b, NULL);
+	qbk_buf_add(&b, prefix, (size_t)(end - prefix));
+	loc->prefix = qbk_buf_detach(&b, NULL);
+	if (end > prefix)
+		qbk_buf_addf(&b, "s3://%s/%s", loc->bucket, loc->prefix);
+	else
+		qbk_buf_addf(&b, "s3://%s", loc->bucket);
+	loc->text = qbk_buf_detach(&b, NULL);
+	return 0;
 }
 
 /* Objects that get the object-lock headers: chunks and manifests. */
