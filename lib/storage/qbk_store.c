@@ -185,6 +185,46 @@ qbk_store_get(struct qbk_store *s, const char *key, size_t max,
 }
 
 int
+qbk_store_past_end(const char *key, uint64_t offset, size_t len,
+    uint64_t size, struct qbk_err *err)
+{
+	if (size == UINT64_MAX)
+		return qbk_err_set(err, QBK_E_INTEGRITY, "object '%s': bytes "
+		    "%llu to %llu are past its end", key,
+		    (unsigned long long)offset,
+		    (unsigned long long)(offset + len));
+	return qbk_err_set(err, QBK_E_INTEGRITY, "object '%s' has %llu "
+	    "bytes: bytes %llu to %llu are past its end", key,
+	    (unsigned long long)size, (unsigned long long)offset,
+	    (unsigned long long)(offset + len));
+}
+
+int
+qbk_store_get_range(struct qbk_store *s, const char *key, uint64_t offset,
+    size_t len, struct qbk_buf *out, struct qbk_err *err)
+{
+	struct qbk_store_stat st;
+
+	qbk_buf_reset(out);
+	if (check_key(key, err) != 0)
+		goto fail;
+	if (len == 0) {
+		/* Nothing to read: the offset must still be in the object. */
+		if (qbk_store_stat(s, key, &st, err) != 0)
+			goto fail;
+		if (offset <= st.size)
+			return 0;
+		qbk_store_past_end(key, offset, len, st.size, err);
+		goto fail;
+	}
+	if (s->ops->get_range(s, key, offset, len, out, err) == 0)
+		return 0;
+fail:
+	qbk_buf_release(out);
+	return -1;
+}
+
+int
 qbk_store_get_stream(struct qbk_store *s, const char *key,
     qbk_store_read_fn *fn, void *cookie, struct qbk_err *err)
 {

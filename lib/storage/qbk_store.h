@@ -222,6 +222,15 @@ int qbk_store_put(struct qbk_store *, const char *, const void *, size_t,
 int qbk_store_get(struct qbk_store *, const char *, size_t, struct qbk_buf *,
     struct qbk_err *);
 
+/** qbk_store_get_range(store, key, offset, len, out, err): read the ${len}
+ * bytes of object ${key} that start at byte ${offset} into ${out}
+ * (replacing its contents).  The range must lie within the object: one that
+ * reaches past its end fails with QBK_E_INTEGRITY, naming the object's size
+ * when known; a missing object with QBK_E_NOTFOUND.  0 or -1 (${out}
+ * empty). */
+int qbk_store_get_range(struct qbk_store *, const char *, uint64_t, size_t,
+    struct qbk_buf *, struct qbk_err *);
+
 /** qbk_store_get_stream(store, key, fn, cookie, err): read the object ${key}
  * piece by piece through ${fn}.  0 or -1.  Unlike qbk_store_get(), an S3
  * download that fails after ${fn} has seen bytes is not retried (the

@@ -8,6 +8,7 @@
  * name; the drivers include this header and qbk_store.h, never each other.
  */
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "storage/qbk_store.h"
@@ -24,6 +25,9 @@ struct qbk_store_ops {
 	    unsigned, struct qbk_err *);
 	int (*get)(struct qbk_store *, const char *, size_t, struct qbk_buf *,
 	    struct qbk_err *);
+	/* A range within the object; never of length 0. */
+	int (*get_range)(struct qbk_store *, const char *, uint64_t, size_t,
+	    struct qbk_buf *, struct qbk_err *);
 	int (*get_stream)(struct qbk_store *, const char *,
 	    qbk_store_read_fn *, void *, struct qbk_err *);
 	int (*stat)(struct qbk_store *, const char *, struct qbk_store_stat *,
@@ -60,6 +64,12 @@ struct qbk_store_driver {
 	int (*open)(const char *, const struct qbk_store_opts *,
 	    struct qbk_store **, struct qbk_err *);
 };
+
+/** qbk_store_past_end(key, offset, len, size, err): the error of a range
+ * [offset, offset + len) that reaches past the end of object ${key} of
+ * ${size} bytes (UINT64_MAX: unknown): QBK_E_INTEGRITY.  Returns -1. */
+int qbk_store_past_end(const char *, uint64_t, size_t, uint64_t,
+    struct qbk_err *);
 
 /** qbk_store_local_parse(path, loc, err): the local driver's parse: the
  * path without the '/' at its end. */

@@ -399,6 +399,58 @@ local_get(struct qbk_store *s, const char *key, size_t max,
 }
 
 static int
+local_get_range(struct qbk_store *s, const char *key, uint64_t offset,
+    size_t len, struct qbk_buf *out, struct qbk_err *err)
+{
+	struct local *l = (struct local *)s;
+	char *path = key_path(l, key, NULL);
+	struct stat st;
+	size_t done = 0;
+	int fd, rc = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		if (errno == ENOENT)
+			not_found(l, key, err);
+		else
+			qbk_err_sys(err, QBK_E_IO, "cannot open '%s'", path);
+		goto out;
+	}
+	if (fstat(fd, &st) == -1) {
+		qbk_err_sys(err, QBK_E_IO, "cannot stat '%s'", path);
+		goto out;
+	}
+	if (offset > (uint64_t)st.st_size ||
+	    len > (uint64_t)st.st_size - offset) {
+		qbk_store_past_end(key, offset, len, (uint64_t)st.st_size, err);
+		goto out;
+	}
+	qbk_buf_grow(out, len);
+	while (done < len) {
+		ssize_t n = pread(fd, out->buf + done, len - done,
+		    (off_t)(offset + done));
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			qbk_err_sys(err, QBK_E_IO, "cannot read '%s'", path);
+			goto out;
+		}
+		if (n == 0) {	/* shrunk since fstat: not a stored object */
+			qbk_err_set(err, QBK_E_IO, "'%s' ended early", path);
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	qbk_buf_setlen(out, len);
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	free(path);
+	return rc;
+}
+
+static int
 local_get_stream(struct qbk_store *s, const char *key, qbk_store_read_fn *fn,
     void *cookie, struct qbk_err *err)
 {
@@ -709,6 +761,7 @@ static const struct qbk_store_ops local_ops = {
 	"local",
 	local_put,
 	local_get,
+	local_get_range,
 	local_get_stream,
 	local_stat,
 	local_list,

@@ -606,6 +606,25 @@ s3_get(struct qbk_store *s, const char *key, size_t max, struct qbk_buf *out,
 }
 
 static int
+s3_get_range(struct qbk_store *s, const char *key, uint64_t offset,
+    size_t len, struct qbk_buf *out, struct qbk_err *err)
+{
+	struct s3store *st = (struct s3store *)s;
+	struct qbk_s3_resp r;
+	struct getbuf g;
+	int rc;
+
+	g.out = out;
+	g.max = len;
+	g.key = key;
+	rc = qbk_s3_get_range(st->s3, key, offset, len, get_sink, &g, &r, err);
+	if (rc == 1)
+		qbk_store_past_end(key, offset, len, r.range_total >= 0 ?
+		    (uint64_t)r.range_total : UINT64_MAX, err);
+	return rc == 0 ? 0 : -1;
+}
+
+static int
 s3_get_stream(struct qbk_store *s, const char *key, qbk_store_read_fn *fn,
     void *cookie, struct qbk_err *err)
 {
@@ -1097,6 +1116,7 @@ static const struct qbk_store_ops s3_ops = {
 	"s3",
 	s3_put,
 	s3_get,
+	s3_get_range,
 	s3_get_stream,
 	s3_stat,
 	s3_list,

@@ -86,6 +86,10 @@ struct xfer {
 	int64_t retry_after_ms;	/* the answer's Retry-After, or 0 */
 	int sse_kms;		/* answered as SSE-KMS encrypted */
 	int sse_c;		/* answered as SSE-C encrypted */
+	uint64_t range_off;	/* GET: the Range asked, if range_len > 0 */
+	size_t range_len;
+	int64_t cr_first, cr_last, cr_total;	/* the answer's Content-Range
+						 * "bytes F-L/T", or -1 */
 	struct qbk_err sink_err;
 	struct qbk_buf errbody;
 	int64_t last_ms;	/* when bytes last moved (qbk_clock_ms) */
@@ -335,6 +339,29 @@ hdr_is(const char *p, size_t n, const char *name)
 	return n > k && strncasecmp(p, name, k) == 0;
 }
 
+/* "bytes F-L/T" (T may be '*') into x->cr_*; left at -1 if malformed. */
+static void
+parse_content_range(const char *v, size_t n, struct xfer *x)
+{
+	char buf[96];
+	unsigned long long f, l, t;
+
+	if (n >= sizeof(buf))
+		return;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	if (sscanf(buf, " bytes %llu-%llu/%llu", &f, &l, &t) == 3) {
+		x->cr_total = (int64_t)t;
+	} else if (sscanf(buf, " bytes */%llu", &t) == 1) {
+		x->cr_total = (int64_t)t;
+		return;
+	} else if (sscanf(buf, " bytes %llu-%llu/*", &f, &l) != 2) {
+		return;
+	}
+	x->cr_first = (int64_t)f;
+	x->cr_last = (int64_t)l;
+}
+
 static size_t
 header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -347,6 +374,9 @@ header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 		x->etag[0] = '\0';
 		x->retry_after_ms = 0;
 		x->sse_kms = x->sse_c = 0;
+		x->cr_first = x->cr_last = x->cr_total = -1;
+	} else if (hdr_is(ptr, n, "content-range:")) {
+		parse_content_range(ptr + 14, n - 14, x);
 	} else if (hdr_is(ptr, n, "etag:")) {
 		for (i = 5; i < n && j + 1 < sizeof(x->etag); i++) {
 			char c = ptr[i];
@@ -439,6 +469,7 @@ xfer_reset(struct xfer *x)
 	x->etag[0] = '\0';
 	x->retry_after_ms = 0;
 	x->sse_kms = x->sse_c = 0;
+	x->cr_first = x->cr_last = x->cr_total = -1;
 	x->errbuf[0] = '\0';
 	qbk_buf_reset(&x->errbody);
 }
@@ -509,7 +540,7 @@ xfer_setup(struct xfer *x, const char *method, const char *url,
 	struct qbk_buf h = QBK_BUF_INIT, parts = QBK_BUF_INIT;
 	const char *authority, *path, *query;
 	unsigned char sum[32];
-	char sha[65], md5b64[32], amzdate[20], until[40];
+	char sha[65], md5b64[32], amzdate[20], until[40], range[48];
 	size_t n = 0, i;
 	struct tm tm;
 	time_t now;
@@ -579,6 +610,14 @@ xfer_setup(struct xfer *x, const char *method, const char *url,
 		x->md5hex[0] = '\0';
 		hv[n].name = "x-amz-content-sha256";
 		hv[n++].value = EMPTY_SHA256;
+		if (x->range_len > 0) {
+			snprintf(range, sizeof(range), "bytes=%llu-%llu",
+			    (unsigned long long)x->range_off,
+			    (unsigned long long)(x->range_off + x->range_len -
+			    1));
+			hv[n].name = "range";
+			hv[n++].value = range;
+		}
 		if (strcmp(method, "HEAD") == 0)
 			curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 		else if (strcmp(method, "GET") != 0)
@@ -694,6 +733,9 @@ xfer_outcome(struct xfer *x, CURLcode cc, const char *method,
 		resp->length = cl > 0 ? (uint64_t)cl : 0;
 		resp->mtime = ft > 0 ? (int64_t)ft : 0;
 		memcpy(resp->etag, x->etag, sizeof(resp->etag));
+		resp->range_first = x->cr_first;
+		resp->range_last = x->cr_last;
+		resp->range_total = x->cr_total;
 	}
 	if (x->sink_failed) {
 		if (err != NULL)
@@ -803,11 +845,13 @@ retry_delay_ms(const struct xfer *x, unsigned attempt)
 	return d;
 }
 
-int
-qbk_s3_request(struct qbk_s3 *s3, const char *method, const char *key,
+/* qbk_s3_request(), for the bytes [range_off, range_off + range_len) of
+ * the object when range_len > 0 (a GET). */
+static int
+request(struct qbk_s3 *s3, const char *method, const char *key,
     const char *query, const void *body, size_t len, unsigned flags,
-    qbk_s3_sink_fn *sink, void *cookie, struct qbk_s3_resp *resp,
-    struct qbk_err *err)
+    uint64_t range_off, size_t range_len, qbk_s3_sink_fn *sink,
+    void *cookie, struct qbk_s3_resp *resp, struct qbk_err *err)
 {
 	struct qbk_buf url = QBK_BUF_INIT;
 	struct xfer x;
@@ -828,6 +872,8 @@ qbk_s3_request(struct qbk_s3 *s3, const char *method, const char *key,
 	x.len = len;
 	x.sink = sink;
 	x.cookie = cookie;
+	x.range_off = range_off;
+	x.range_len = range_len;
 	qbk_buf_init(&x.errbody);
 	x.restartable = (flags & QBK_S3_F_RESTART) && sink != NULL;
 	for (attempt = 0;; attempt++) {
@@ -867,6 +913,52 @@ qbk_s3_request(struct qbk_s3 *s3, const char *method, const char *key,
 	curl_easy_reset(x.easy);
 	easy_put(s3, x.easy);
 	qbk_buf_release(&url);
+	return rc;
+}
+
+int
+qbk_s3_request(struct qbk_s3 *s3, const char *method, const char *key,
+    const char *query, const void *body, size_t len, unsigned flags,
+    qbk_s3_sink_fn *sink, void *cookie, struct qbk_s3_resp *resp,
+    struct qbk_err *err)
+{
+	return request(s3, method, key, query, body, len, flags, 0, 0, sink,
+	    cookie, resp, err);
+}
+
+int
+qbk_s3_get_range(struct qbk_s3 *s3, const char *key, uint64_t offset,
+    size_t len, qbk_s3_sink_fn *sink, void *cookie, struct qbk_s3_resp *resp,
+    struct qbk_err *err)
+{
+	struct qbk_s3_resp r;
+	uint64_t last = offset + len - 1;
+	int rc = -1;
+
+	if (request(s3, "GET", key, NULL, NULL, 0, QBK_S3_F_RESTART, offset,
+	    len, sink, cookie, &r, err) != 0) {
+		if (r.status == 416)
+			rc = 1;		/* Range Not Satisfiable */
+	} else if ((r.status == 206 && r.range_first == (int64_t)offset &&
+	    r.range_last == (int64_t)last) ||
+	    (r.status == 200 && offset == 0 && r.length == len)) {
+		rc = 0;		/* the range, or the whole object that it is */
+	} else if ((r.status == 206 && r.range_first == (int64_t)offset &&
+	    r.range_last >= 0 && r.range_last < (int64_t)last) ||
+	    (r.status == 200 && offset == 0 && r.length < len)) {
+		rc = 1;		/* the object ends before the range */
+		if (r.status == 200)
+			r.range_total = (int64_t)r.length;
+	} else {
+		qbk_err_set(err, QBK_E_HTTP, "S3 GET %s: asked for bytes %llu "
+		    "to %llu, answered HTTP %ld with Content-Range "
+		    "%lld-%lld/%lld", key, (unsigned long long)offset,
+		    (unsigned long long)last, r.status,
+		    (long long)r.range_first, (long long)r.range_last,
+		    (long long)r.range_total);
+	}
+	if (resp != NULL)
+		*resp = r;
 	return rc;
 }
 
