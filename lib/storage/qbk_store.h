@@ -64,9 +64,14 @@ struct qbk_store;
  * lock's own thread writes while a backup's chunks are in flight. */
 #define QBK_STORE_F_ALONE	0x4
 /* put: if the object cannot be written for lack of space, it may use the
- * backend's space reserve (local folder: locks/.reserve), so that the
- * lock of the prune that frees space can be written on a full disk. */
+ * backend's space reserve (local folder: <reserve_dir>/.reserve), so that
+ * the lock of the prune that frees space can be written on a full disk. */
 #define QBK_STORE_F_RESERVE	0x8
+/* put: the object is retained: with object lock (S3 lock_days > 0) it
+ * cannot be deleted or overwritten before its retention ends; the other
+ * backends keep every object anyway.  The repository asks it for chunks
+ * and manifests. */
+#define QBK_STORE_F_RETAIN	0x10
 
 /* Flag of list: pass size and mtime to the callback (local: a stat each). */
 #define QBK_STORE_LIST_STAT	0x1
@@ -111,8 +116,12 @@ struct qbk_store_opts {
 					 * (S3 transfers); NULL: never */
 	const struct qbk_store_s3 *s3;	/* S3 settings; NULL: those of
 					 * qbk_store_s3_init() */
+	const char *reserve_dir;	/* local: the folder ("locks") of
+					 * the space reserve, <dir>/.reserve,
+					 * made again after each put of a key
+					 * under <dir>/; NULL: no reserve */
 };
-#define QBK_STORE_OPTS_INIT { 0, QBK_STORE_SYNC_FILE, NULL, NULL }
+#define QBK_STORE_OPTS_INIT { 0, QBK_STORE_SYNC_FILE, NULL, NULL, NULL }
 
 /*
  * S3 settings (qbk.conf(5) [repository] s3_*; qbk-repository(5) "S3"), as
@@ -134,7 +143,8 @@ struct qbk_store_s3 {
 	int insecure;		/* 1: no TLS verification */
 	unsigned transfers;	/* uploads in flight; 0: 8 */
 	unsigned retries;	/* 0: 5 */
-	unsigned lock_days;	/* > 0: object lock on chunks and manifests */
+	unsigned lock_days;	/* > 0: object lock on retained puts
+				 * (QBK_STORE_F_RETAIN) */
 	const char *lock_mode;	/* "GOVERNANCE" (default) or "COMPLIANCE" */
 	unsigned timeout_s;	/* abort a transfer idle this long; 0: 60 */
 	const char *cache_dir;	/* chunk-index cache root; NULL:

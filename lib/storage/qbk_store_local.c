@@ -23,10 +23,12 @@
  * written with qbk_fs_write_atomic(); its folders are created on demand with
  * mode 0700.  Files whose names start with '.' are the backend's own: atomic
  * writes' temporary files, locks/.lock, the flock(2) file of qbk_lock, and
- * locks/.reserve.
+ * the space reserve.
  *
- * The space reserve: locks/.reserve, RESERVE_SIZE bytes written for real,
- * made after a lock record is written whenever it is missing.  A put with
+ * The space reserve (when the caller names its folder, reserve_dir: the
+ * repository's "locks"): <reserve_dir>/.reserve, RESERVE_SIZE bytes written
+ * for real, made after a put under <reserve_dir>/ (a lock record) whenever
+ * it is missing.  A put with
  * QBK_STORE_F_RESERVE (an exclusive lock's record) that cannot be written
  * for lack of space (ENOSPC, EDQUOT) is written again after the reserve is
  * removed, so that qbk-prune can take its lock on a full file system and
@@ -47,7 +49,7 @@
  */
 
 /* The space reserve for lock records (above). */
-#define RESERVE_KEY	"locks/.reserve"
+#define RESERVE_NAME	".reserve"
 #define RESERVE_SIZE	(64 * 1024)
 
 /* BATCH mode: group-commit after this many queued objects. */
@@ -67,6 +69,7 @@ struct local {
 	struct qbk_store base;	/* first: a store points here */
 	char *root;		/* no trailing '/' (unless it is "/") */
 	enum qbk_store_sync sync;
+	char *reserve_dir;	/* "<reserve_dir>/", or NULL: no reserve */
 	pthread_mutex_t mu;	/* guards the fields below */
 	struct dirset dirty;	/* FILE: folders to fsync at flush */
 	int batch_dirty;	/* BATCH: a syncfs is due at flush */
@@ -259,7 +262,7 @@ put_batched(struct local *l, char *path, const char *name, const void *data,
 static int put_object(struct qbk_store *, const char *, const void *,
     size_t, unsigned, struct qbk_err *);
 
-/* <root>/locks/.reserve */
+/* <root>/<reserve_dir>/.reserve */
 static char *
 reserve_path(const struct local *l)
 {
@@ -268,7 +271,8 @@ reserve_path(const struct local *l)
 	qbk_buf_addstr(&b, l->root);
 	if (b.buf[b.len - 1] != '/')
 		qbk_buf_addch(&b, '/');
-	qbk_buf_addstr(&b, RESERVE_KEY);
+	qbk_buf_addstr(&b, l->reserve_dir);
+	qbk_buf_addstr(&b, RESERVE_NAME);
 	return qbk_buf_detach(&b, NULL);
 }
 
@@ -313,7 +317,8 @@ local_put(struct qbk_store *s, const char *key, const void *data, size_t len,
 	char *path;
 	int rc;
 
-	if (strncmp(key, "locks/", 6) != 0)
+	if (l->reserve_dir == NULL ||
+	    strncmp(key, l->reserve_dir, strlen(l->reserve_dir)) != 0)
 		return put_object(s, key, data, len, flags, err);
 	rc = put_object(s, key, data, len, flags, &e);
 	if (rc == -1 && e.code == QBK_E_NOSPACE &&
@@ -752,6 +757,7 @@ local_close(struct qbk_store *s, struct qbk_err *err)
 	free(l->dirty.slot);
 	pthread_mutex_destroy(&l->mu);
 	free(l->root);
+	free(l->reserve_dir);
 	free(l->base.location);
 	free(l);
 	return 0;
@@ -836,6 +842,12 @@ qbk_store_local_open(const char *path, const struct qbk_store_opts *opts,
 	while (len > 1 && l->root[len - 1] == '/')
 		l->root[--len] = '\0';
 	l->sync = opts->sync;
+	if (opts->reserve_dir != NULL) {
+		struct qbk_buf b = QBK_BUF_INIT;
+
+		qbk_buf_addf(&b, "%s/", opts->reserve_dir);
+		l->reserve_dir = qbk_buf_detach(&b, NULL);
+	}
 	if (l->sync == QBK_STORE_SYNC_BATCH)
 		l->batch = qbk_fs_batch_new();
 	qbk_err_clear(&l->batch_err);

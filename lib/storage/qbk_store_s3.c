@@ -165,14 +165,6 @@ qbk_store_s3_parse(const char *location, struct qbk_store_loc *loc,
 	return 0;
 }
 
-/* Objects that get the object-lock headers: chunks and manifests. */
-static int
-lockable(const char *key)
-{
-	return strncmp(key, "data/", 5) == 0 ||
-	    strncmp(key, "backups/", 8) == 0;
-}
-
 /*
  * The retention map (object lock): chunk key -> retained until, for the
  * chunks this process has written, extended or read from the cache.
@@ -527,7 +519,8 @@ s3_put(struct qbk_store *s, const char *key, const void *data, size_t len,
     unsigned flags, struct qbk_err *err)
 {
 	struct s3store *st = (struct s3store *)s;
-	unsigned rf = st->lock_days > 0 && lockable(key) ? QBK_S3_F_LOCK : 0;
+	unsigned rf = st->lock_days > 0 && (flags & QBK_STORE_F_RETAIN) ?
+	    QBK_S3_F_LOCK : 0;
 	struct qbk_err e = QBK_ERR_INIT;
 
 	if (rf != 0 && check_object_lock(st, err) != 0)
