@@ -455,6 +455,7 @@ qbk_repo_create(const struct qbk_repo_create_opts *o, char *id_out,
 		so = *o->store;
 	so.create = 1;
 	so.reserve_dir = "locks";
+	so.cache_prefix = "data/";
 	if (qbk_store_open(o->location, &so, &store, err) != 0)
 		return -1;
 	if ((ex = qbk_store_exists(store, "config", err)) != 0) {
@@ -1047,6 +1048,7 @@ qbk_repo_open_with(const char *location, const struct qbk_store_opts *sopts,
 		so = *sopts;
 	so.sync = QBK_STORE_SYNC_BATCH;
 	so.reserve_dir = "locks";
+	so.cache_prefix = "data/";
 	if (qbk_store_open(location, &so, &r->store, err) != 0) {
 		if (err->code == QBK_E_NOTFOUND) {
 			qbk_err_set(err, QBK_E_CONFIG,

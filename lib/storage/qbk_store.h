@@ -76,7 +76,7 @@ struct qbk_store;
 /* Flag of list: pass size and mtime to the callback (local: a stat each). */
 #define QBK_STORE_LIST_STAT	0x1
 /* Flag of list: the caller may be answered from a local cache (S3: the
- * chunk-index cache of "data/", qbk-repository(5)): keys added by other
+ * chunk-index cache of opts.cache_prefix, qbk-repository(5)): keys added by other
  * writers may be missing, and a key removed behind qbk's back may still be
  * listed (the cache checks a random sample of its keys, see
  * qbk_store_s3.cache_sample).  For a backup's chunk index only, never for
@@ -120,8 +120,13 @@ struct qbk_store_opts {
 					 * the space reserve, <dir>/.reserve,
 					 * made again after each put of a key
 					 * under <dir>/; NULL: no reserve */
+	const char *cache_prefix;	/* S3: the key prefix ("data/") that
+					 * the chunk-index cache lists
+					 * (QBK_STORE_LIST_CACHED) and whose
+					 * retention touch extends; NULL:
+					 * neither */
 };
-#define QBK_STORE_OPTS_INIT { 0, QBK_STORE_SYNC_FILE, NULL, NULL, NULL }
+#define QBK_STORE_OPTS_INIT { 0, QBK_STORE_SYNC_FILE, NULL, NULL, NULL, NULL }
 
 /*
  * S3 settings (qbk.conf(5) [repository] s3_*; qbk-repository(5) "S3"), as

@@ -32,7 +32,8 @@
  * S3 has no same-host lock (host_lock is NULL): qbk_lock relies on its lock
  * records alone, which expire by time (qbk-repository(5) "Locks").
  *
- * The chunk-index cache (qbk-repository(5) "S3"): a list of "data/" with
+ * The chunk-index cache (qbk-repository(5) "S3"): a list of the cache prefix
+ * (opts.cache_prefix, the repository's chunks) with
  * QBK_STORE_LIST_CACHED is answered from <root>/<repository-id>/chunks.
  * The store learns the repository id from the plaintext "config" object,
  * which it reads anyway for its ETag.  The file is trusted only when
@@ -79,6 +80,8 @@ struct s3store {
 	int lock_checked;	/* 1: the bucket has object lock enabled */
 	char *cache_root;	/* <root> of the cache, or NULL: no cache */
 	char *where;		/* "s3://bucket/prefix at <endpoint>" */
+	char *cache_prefix;	/* opts.cache_prefix, or NULL */
+	size_t cache_plen;
 	int64_t cache_max_age;
 	unsigned cache_sample;
 	pthread_mutex_t mu;	/* guards the fields below */
@@ -163,6 +166,14 @@ qbk_store_s3_parse(const char *location, struct qbk_store_loc *loc,
 		qbk_buf_addf(&b, "s3://%s", loc->bucket);
 	loc->text = qbk_buf_detach(&b, NULL);
 	return 0;
+}
+
+/* Whether ${key} is under the cache prefix. */
+static int
+cached_key(const struct s3store *st, const char *key)
+{
+	return st->cache_prefix != NULL &&
+	    strncmp(key, st->cache_prefix, st->cache_plen) == 0;
 }
 
 /*
@@ -264,7 +275,7 @@ store_touch(struct qbk_store *s, const char *key)
 	struct s3store *st = (struct s3store *)s;
 	struct rent *e;
 
-	if (st->lock_days == 0 || strncmp(key, "data/", 5) != 0)
+	if (st->lock_days == 0 || !cached_key(st, key))
 		return;
 	pthread_mutex_lock(&st->mu);
 	e = rmap_find(st, key, 1);
@@ -530,7 +541,7 @@ s3_put(struct qbk_store *s, const char *key, const void *data, size_t len,
 		if (qbk_s3_submit(st->s3, "PUT", key, data, len, rf, err) != 0)
 			return -1;
 		if ((st->cache_root != NULL || rf != 0) &&
-		    strncmp(key, "data/", 5) == 0) {
+		    cached_key(st, key)) {
 			pthread_mutex_lock(&st->mu);
 			qbk_buf_addstr(&st->pending, key);
 			if (rf != 0)	/* as qbk_s3 computes it, or later */
@@ -740,8 +751,8 @@ out:
 }
 
 /*
- * Check a cache file read into ${f}: every sum must hold.  Key lines are
- * "<key>" or "<key> <retained until>".  Returns -1 if the file is damaged
+ * Check a cache file read into ${f}: every sum must hold.  Key lines (under
+ * the cache prefix) are "<key>" or "<key> <retained until>".  Returns -1 if the file is damaged
  * (${why} "damaged"); else 0 with the time it was listed in ${listed}, its
  * header sum in ${sum}, the number of key lines in ${nkeys}, a uniform
  * random sample of up to ${k} keys in ${sample} (reservoir sampling), and
@@ -750,9 +761,9 @@ out:
  * until.
  */
 static int
-cache_check(struct qbk_buf *f, const struct qbk_buf *hdr, int64_t *listed,
-    char sum[SUM_HEX + 1], size_t *nkeys, const char **sample, size_t k,
-    const char **why)
+cache_check(const struct s3store *st, struct qbk_buf *f,
+    const struct qbk_buf *hdr, int64_t *listed, char sum[SUM_HEX + 1],
+    size_t *nkeys, const char **sample, size_t k, const char **why)
 {
 	char *p = f->buf, *end = f->buf + f->len, *nl, *blk, *endp, *sp;
 	char hex[SUM_HEX + 1];
@@ -800,7 +811,7 @@ cache_check(struct qbk_buf *f, const struct qbk_buf *hdr, int64_t *listed,
 				goto damaged;
 			*sp = '\0';
 		}
-		if (strncmp(p, "data/", 5) != 0 || !qbk_store_key_valid(p))
+		if (!cached_key(st, p) || !qbk_store_key_valid(p))
 			goto damaged;
 		if (n < k)
 			sample[n] = p;
@@ -897,12 +908,12 @@ load_untils(struct s3store *st, const struct qbk_buf *f)
 	for (p = f->buf; p < end; p += strlen(p) + 1) {
 		if (key != NULL && *p >= '0' && *p <= '9')
 			rmap_note(st, key, (int64_t)strtoll(p, NULL, 10));
-		key = strncmp(p, "data/", 5) == 0 ? p : NULL;
+		key = cached_key(st, p) ? p : NULL;
 	}
 	pthread_mutex_unlock(&st->mu);
 }
 
-/* List "data/" through the chunk-index cache. */
+/* List the cache prefix through the chunk-index cache. */
 static int
 cached_list(struct s3store *st, struct lister *l, struct qbk_err *err)
 {
@@ -930,8 +941,8 @@ cached_list(struct s3store *st, struct lister *l, struct qbk_err *err)
 		sample = qbk_xcalloc(k, sizeof(*sample));
 	if (qbk_fs_read_file(path.buf, CACHE_MAX, &file, &e) != 0) {
 		why = e.code == QBK_E_NOTFOUND ? NULL : "unreadable";
-	} else if (cache_check(&file, &hdr, &listed, sum, &nkeys, sample, k,
-	    &why) == 0) {
+	} else if (cache_check(st, &file, &hdr, &listed, sum, &nkeys, sample,
+	    k, &why) == 0) {
 		/* Even out of date, what it knows of locks still holds. */
 		if (st->lock_days > 0)
 			load_untils(st, &file);
@@ -957,7 +968,7 @@ cached_list(struct s3store *st, struct lister *l, struct qbk_err *err)
 		    "checked)", path.buf, nkeys, nkeys < k ? nkeys : k);
 		for (p = file.buf; p < file.buf + file.len;
 		    p += strlen(p) + 1) {
-			if (strncmp(p, "data/", 5) != 0)
+			if (!cached_key(st, p))
 				continue;
 			rc = l->fn(l->cookie, p, NULL, err);
 			if (rc != 0) {
@@ -979,7 +990,8 @@ cached_list(struct s3store *st, struct lister *l, struct qbk_err *err)
 	c.st = st;
 	c.l = l;
 	c.keys = &keys;
-	if ((rc = qbk_s3_list(st->s3, "data/", collect_one, &c, err)) != 0)
+	if ((rc = qbk_s3_list(st->s3, st->cache_prefix, collect_one, &c,
+	    err)) != 0)
 		goto out;
 	qbk_buf_addf(&hdr, "listed %lld\n", (long long)now);
 	block_sum(NULL, hdr.buf, hdr.len, sum);
@@ -1018,7 +1030,7 @@ s3_list(struct qbk_store *s, const char *prefix, unsigned flags,
 	l.fn = fn;
 	l.cookie = cookie;
 	if ((flags & QBK_STORE_LIST_CACHED) && !(flags & QBK_STORE_LIST_STAT) &&
-	    st->cache_root != NULL && strcmp(prefix, "data/") == 0)
+	    st->cache_root != NULL && strcmp(prefix, st->cache_prefix) == 0)
 		return cached_list(st, &l, err);
 	return qbk_s3_list(st->s3, prefix, list_one, &l, err);
 }
@@ -1053,7 +1065,7 @@ s3_del(struct qbk_store *s, const char *key, unsigned flags,
 	struct s3store *st = (struct s3store *)s;
 	struct qbk_err e = QBK_ERR_INIT;
 
-	if (strncmp(key, "data/", 5) == 0 && bump_generation(st, err) != 0)
+	if (cached_key(st, key) && bump_generation(st, err) != 0)
 		return -1;
 	if (flags & QBK_STORE_F_LAZY)
 		return qbk_s3_submit(st->s3, "DELETE", key, NULL, 0, 0, err);
@@ -1100,6 +1112,7 @@ s3_close(struct qbk_store *s, struct qbk_err *err)
 	free(st->cache_root);
 	free(st->cache_dir);
 	free(st->where);
+	free(st->cache_prefix);
 	free(st->base.location);
 	free(st);
 	return 0;
@@ -1216,7 +1229,11 @@ qbk_store_s3_open(const char *location, const struct qbk_store_opts *opts,
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_mutex_init(&st->lock_mu, NULL);
 	qbk_buf_init(&st->pending);
-	st->cache_root = cache_root(c->cache_dir);
+	if (opts != NULL && opts->cache_prefix != NULL) {
+		st->cache_prefix = qbk_xstrdup(opts->cache_prefix);
+		st->cache_plen = strlen(st->cache_prefix);
+		st->cache_root = cache_root(c->cache_dir);
+	}
 	st->cache_max_age = c->cache_max_age;
 	st->cache_sample = c->cache_sample;
 	qbk_buf_addf(&where, "%s at %s", location, so.endpoint != NULL ?
