@@ -927,22 +927,6 @@ fail:
 	return -1;
 }
 
-static int
-valid_bucket(const char *b, size_t n)
-{
-	size_t i;
-
-	if (n < 3 || n > 63 || !isalnum((unsigned char)b[0]) ||
-	    !isalnum((unsigned char)b[n - 1]))
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!(islower((unsigned char)b[i]) ||
-		    isdigit((unsigned char)b[i]) || b[i] == '.' ||
-		    b[i] == '-'))
-			return 0;
-	return 1;
-}
-
 struct location {
 	char *text;
 	int is_s3;
@@ -953,8 +937,7 @@ static int
 parse_location(const char *s, const char *base, struct location *loc,
     struct qbk_err *err)
 {
-	const char *p;
-	size_t n;
+	struct qbk_store_loc sl;
 
 	memset(loc, 0, sizeof(*loc));
 	if (*s == '\0')
@@ -963,66 +946,17 @@ parse_location(const char *s, const char *base, struct location *loc,
 	if (has_ctrl(s))
 		return qbk_err_set(err, QBK_E_CONFIG,
 		    "a location cannot hold control characters");
-	if (strncmp(s, "s3://", 5) == 0) {
-		const char *bucket = s + 5, *slash = strchr(bucket, '/');
-		const char *prefix, *end;
-
-		n = slash != NULL ? (size_t)(slash - bucket) : strlen(bucket);
-		if (!valid_bucket(bucket, n))
-			return qbk_err_set(err, QBK_E_CONFIG,
-			    "'%.*s' is not an S3 bucket name (3 to 63 "
-			    "lowercase letters, digits, dots and hyphens)",
-			    (int)n, bucket);
-		prefix = slash != NULL ? slash + 1 : bucket + n;
-		end = prefix + strlen(prefix);
-		while (end > prefix && end[-1] == '/')
-			end--;
-		for (p = prefix; p < end;) {
-			const char *seg = p;
-
-			while (p < end && *p != '/')
-				p++;
-			if (p == seg || (p - seg == 1 && seg[0] == '.') ||
-			    (p - seg == 2 && seg[0] == '.' && seg[1] == '.'))
-				return qbk_err_set(err, QBK_E_CONFIG,
-				    "the S3 prefix '%.*s' has an empty, '.' or "
-				    "'..' part", (int)(end - prefix), prefix);
-			if (p < end)
-				p++;
-		}
-		loc->is_s3 = 1;
-		loc->bucket = xstrndup(bucket, n);
-		loc->prefix = xstrndup(prefix, (size_t)(end - prefix));
-		if (end > prefix) {
-			struct qbk_buf b = QBK_BUF_INIT;
-
-			qbk_buf_addf(&b, "s3://%s/%s", loc->bucket,
-			    loc->prefix);
-			loc->text = qbk_buf_detach(&b, NULL);
-		} else {
-			struct qbk_buf b = QBK_BUF_INIT;
-
-			qbk_buf_addf(&b, "s3://%s", loc->bucket);
-			loc->text = qbk_buf_detach(&b, NULL);
-		}
+	if (qbk_store_location_parse(s, &sl, err) != 0)
+		return -1;
+	loc->is_s3 = !sl.is_path;
+	loc->bucket = sl.bucket;
+	loc->prefix = sl.prefix;
+	if (!sl.is_path) {
+		loc->text = sl.text;
 		return 0;
 	}
-	for (p = s; isalnum((unsigned char)*p) || *p == '+' || *p == '.' ||
-	    *p == '-'; p++)
-		;
-	if (p > s && strncmp(p, "://", 3) == 0)
-		return qbk_err_set(err, QBK_E_CONFIG,
-		    "unsupported location type '%.*s://': expected a path or "
-		    "s3://bucket/prefix", (int)(p - s), s);
-	n = strlen(s);
-	while (n > 1 && s[n - 1] == '/')
-		n--;
-	{
-		char *tmp = xstrndup(s, n);
-
-		loc->text = resolve_path(tmp, base);
-		free(tmp);
-	}
+	loc->text = resolve_path(sl.text, base);
+	free(sl.text);
 	return 0;
 }
 

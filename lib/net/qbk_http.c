@@ -850,19 +850,13 @@ full_url(struct qbk_http *h, const char *path, struct qbk_buf *out)
 		goto fail; \
 } while (0)
 
+/* The options of every request: protocols, timeouts, TLS, callbacks. */
 static int
-setup(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
-    struct attempt *a, struct qbk_err *err)
+setup_conn(struct qbk_http *h, const struct qbk_http_req *req,
+    struct xfer *x)
 {
-	const struct qbk_http_upload *up = x->up;
-	const char *method = req->method != NULL ? req->method : "GET";
-	struct qbk_buf line = QBK_BUF_INIT;
-	const char *const *hp;
 	long timeout;
-	int fail = 0;
 
-	full_url(h, req->path != NULL ? req->path : "/", &a->url);
-	SET(CURLOPT_URL, a->url.buf);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_USERAGENT, USER_AGENT);
@@ -912,16 +906,22 @@ setup(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
 		SET(CURLOPT_DEBUGFUNCTION, debug_cb);
 		SET(CURLOPT_VERBOSE, 1L);
 	}
+	return 0;
 
-	if (h->api_key != NULL) {
-		qbk_buf_addf(&line, "api-key: %s", h->api_key);
-		fail |= add_header(a, line.buf);
-		/* The key must not linger in freed memory. */
-		memset(line.buf, 0, line.len);
-		qbk_buf_reset(&line);
-	}
-	for (hp = req->headers; hp != NULL && *hp != NULL; hp++)
-		fail |= add_header(a, *hp);
+fail:
+	return -1;
+}
+
+/* The method and what is sent: a multipart or plain upload, a small
+ * body, or none. */
+static int
+setup_body(struct qbk_http *h, const struct qbk_http_req *req,
+    struct xfer *x, struct attempt *a)
+{
+	const struct qbk_http_upload *up = x->up;
+	const char *method = req->method != NULL ? req->method : "GET";
+	struct qbk_buf line = QBK_BUF_INIT;
+	int fail = 0;
 
 	if (x->mode == MODE_UPLOAD && up->field != NULL) {
 		curl_mimepart *part;
@@ -982,6 +982,39 @@ setup(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
 		if (strcmp(method, "POST") != 0)
 			SET(CURLOPT_CUSTOMREQUEST, method);
 	}
+	qbk_buf_release(&line);
+	return fail ? -1 : 0;
+
+fail:
+	qbk_buf_release(&line);
+	return -1;
+}
+
+static int
+setup(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
+    struct attempt *a, struct qbk_err *err)
+{
+	struct qbk_buf line = QBK_BUF_INIT;
+	const char *const *hp;
+	int fail = 0;
+
+	full_url(h, req->path != NULL ? req->path : "/", &a->url);
+	SET(CURLOPT_URL, a->url.buf);
+	if (setup_conn(h, req, x) != 0)
+		goto fail;
+
+	if (h->api_key != NULL) {
+		qbk_buf_addf(&line, "api-key: %s", h->api_key);
+		fail |= add_header(a, line.buf);
+		/* The key must not linger in freed memory. */
+		memset(line.buf, 0, line.len);
+		qbk_buf_reset(&line);
+	}
+	for (hp = req->headers; hp != NULL && *hp != NULL; hp++)
+		fail |= add_header(a, *hp);
+
+	if (setup_body(h, req, x, a) != 0)
+		goto fail;
 	if (x->mode == MODE_DOWNLOAD && x->resuming) {
 		qbk_buf_reset(&line);
 		qbk_buf_addf(&line, "Range: bytes=%llu-",
@@ -1138,6 +1171,114 @@ fill_resp(struct xfer *x)
 	}
 }
 
+/* Reset the state of one attempt. */
+static void
+attempt_start(struct xfer *x)
+{
+	x->status = 0;
+	x->clen = -1;
+	x->attempt_delivered = 0;
+	x->up_read = 0;
+	x->up_eof = 0;
+	x->stalled = STALL_NONE;
+	x->t_upwin = 0;
+	x->headers_done = 0;
+	x->too_large = 0;
+	x->answer_len = 0;
+	x->first_ms = 0;
+	x->t_start = qbk_clock_ms();
+}
+
+/*
+ * What an attempt of perform() came to: 0 (an answer for the caller:
+ * ${x->resp} filled), 1 (failed: ${*retry} says whether another attempt
+ * may help, ${reason} why, ${*ra} the server's Retry-After in ms or -1) or
+ * -1 (failed for good, ${err} set).
+ */
+static int
+attempt_outcome(struct qbk_http *h, const struct qbk_http_req *req,
+    struct xfer *x, CURLcode rc, const char *disp, struct qbk_buf *reason,
+    int64_t *ra, int *retry, struct qbk_err *err)
+{
+	struct qbk_http_resp *resp = x->resp;
+	const char *method = req->method != NULL ? req->method : "GET";
+	long status = x->status;
+
+	if (x->cb_failed || x->fatal)
+		return -1;
+	if (x->too_large) {
+		/* Not retried: another attempt would read as much. */
+		too_large(h, x, method, disp, err);
+		return -1;
+	}
+	if (x->cancelled || (h->cancel != NULL && *h->cancel != 0 &&
+	    rc == CURLE_ABORTED_BY_CALLBACK)) {
+		qbk_err_set(err, QBK_E_INTERRUPTED,
+		    "interrupted during %s '%s'", method, disp);
+		return -1;
+	}
+	qbk_buf_reset(reason);
+	*ra = -1;
+	if (x->stalled == STALL_HEADERS)
+		snprintf(h->errbuf, sizeof(h->errbuf), "no answer "
+		    "within %ld s", (long)(x->first_ms / 1000));
+	else if (x->stalled == STALL_BODY)
+		snprintf(h->errbuf, sizeof(h->errbuf), "the answer "
+		    "came slower than %ld bytes/s for %ld s",
+		    h->low_speed_limit, h->low_speed_time);
+	else if (x->stalled == STALL_UPLOAD)
+		snprintf(h->errbuf, sizeof(h->errbuf), "the upload "
+		    "went slower than %ld bytes/s for %ld s",
+		    h->low_speed_limit, h->low_speed_time);
+	if (rc != CURLE_OK) {
+		enum qbk_http_class cls = x->stalled ?
+		    QBK_HTTP_TRANSIENT : qbk_http_class_of((int)rc);
+
+		*retry = qbk_http_should_retry(cls, 0);
+		if (x->mode == MODE_DOWNLOAD && x->delivered > 0 &&
+		    *retry && !x->can_resume) {
+			qbk_err_set(err, QBK_E_NET, "download of '%s' "
+			    "broke after %llu bytes and the server "
+			    "cannot resume it: %s", disp,
+			    (unsigned long long)x->delivered,
+			    h->errbuf[0] != '\0' ? h->errbuf :
+			    curl_easy_strerror(rc));
+			qbk_err_hint(err, "run the command again");
+			return -1;
+		}
+		qbk_buf_addstr(reason, h->errbuf[0] != '\0' ?
+		    h->errbuf : curl_easy_strerror(rc));
+	} else if (x->mode == MODE_DOWNLOAD && is_2xx(status) &&
+	    x->total >= 0 && x->delivered != (uint64_t)x->total) {
+		/* curl checks Content-Length; this is a last guard. */
+		qbk_err_set(err, QBK_E_NET, "download of '%s' ended "
+		    "after %llu of %lld bytes", disp,
+		    (unsigned long long)x->delivered,
+		    (long long)x->total);
+		return -1;
+	} else if (is_2xx(status) ||
+	    (req->flags & QBK_HTTP_F_ANYSTATUS)) {
+		fill_resp(x);
+		return 0;
+	} else {
+		*retry = qbk_http_should_retry(QBK_HTTP_OK, status);
+		if (status == 500 &&
+		    (req->flags & QBK_HTTP_F_NORETRY_500))
+			*retry = 0;
+		qbk_buf_addf(reason, "HTTP %ld", status);
+		if (resp->body.len > 0) {
+			qbk_buf_addstr(reason, ": ");
+			error_text(h, &resp->body, reason, 200);
+		}
+		if (status == 429 || status == 503)
+			*ra = qbk_http_retry_after_ms(x->retry_after[0]
+			    != '\0' ? x->retry_after : NULL,
+			    h->retry_after_max_ms,
+			    (int64_t)time(NULL));
+	}
+	return 1;
+}
+
 static int
 perform(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
     struct qbk_err *err)
@@ -1151,7 +1292,7 @@ perform(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
 	char *disp = NULL;
 	long status;
 	CURLcode rc;
-	int retry, http_err = 0;
+	int oc, retry, http_err = 0;
 
 	x->h = h;
 	x->resp = resp;
@@ -1159,19 +1300,7 @@ perform(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
 	x->total = -1;
 	x->head = strcmp(method, "HEAD") == 0;
 	for (;;) {
-		/* State of one attempt. */
-		x->status = 0;
-		x->clen = -1;
-		x->attempt_delivered = 0;
-		x->up_read = 0;
-		x->up_eof = 0;
-		x->stalled = STALL_NONE;
-		x->t_upwin = 0;
-		x->headers_done = 0;
-		x->too_large = 0;
-		x->answer_len = 0;
-		x->first_ms = 0;
-		x->t_start = qbk_clock_ms();
+		attempt_start(x);
 		qbk_buf_reset(&resp->body);
 		if (setup(h, req, x, &a, err) != 0)
 			goto fail;
@@ -1186,79 +1315,12 @@ perform(struct qbk_http *h, const struct qbk_http_req *req, struct xfer *x,
 		resp->attempts++;
 		status = x->status;
 
-		if (x->cb_failed || x->fatal)
+		oc = attempt_outcome(h, req, x, rc, disp, &reason, &ra, &retry,
+		    err);
+		if (oc < 0)
 			goto fail;
-		if (x->too_large) {
-			/* Not retried: another attempt would read as much. */
-			too_large(h, x, method, disp, err);
-			goto fail;
-		}
-		if (x->cancelled || (h->cancel != NULL && *h->cancel != 0 &&
-		    rc == CURLE_ABORTED_BY_CALLBACK)) {
-			qbk_err_set(err, QBK_E_INTERRUPTED,
-			    "interrupted during %s '%s'", method, disp);
-			goto fail;
-		}
-		qbk_buf_reset(&reason);
-		ra = -1;
-		if (x->stalled == STALL_HEADERS)
-			snprintf(h->errbuf, sizeof(h->errbuf), "no answer "
-			    "within %ld s", (long)(x->first_ms / 1000));
-		else if (x->stalled == STALL_BODY)
-			snprintf(h->errbuf, sizeof(h->errbuf), "the answer "
-			    "came slower than %ld bytes/s for %ld s",
-			    h->low_speed_limit, h->low_speed_time);
-		else if (x->stalled == STALL_UPLOAD)
-			snprintf(h->errbuf, sizeof(h->errbuf), "the upload "
-			    "went slower than %ld bytes/s for %ld s",
-			    h->low_speed_limit, h->low_speed_time);
-		if (rc != CURLE_OK) {
-			enum qbk_http_class cls = x->stalled ?
-			    QBK_HTTP_TRANSIENT : qbk_http_class_of((int)rc);
-
-			retry = qbk_http_should_retry(cls, 0);
-			if (x->mode == MODE_DOWNLOAD && x->delivered > 0 &&
-			    retry && !x->can_resume) {
-				qbk_err_set(err, QBK_E_NET, "download of '%s' "
-				    "broke after %llu bytes and the server "
-				    "cannot resume it: %s", disp,
-				    (unsigned long long)x->delivered,
-				    h->errbuf[0] != '\0' ? h->errbuf :
-				    curl_easy_strerror(rc));
-				qbk_err_hint(err, "run the command again");
-				goto fail;
-			}
-			qbk_buf_addstr(&reason, h->errbuf[0] != '\0' ?
-			    h->errbuf : curl_easy_strerror(rc));
-		} else if (x->mode == MODE_DOWNLOAD && is_2xx(status) &&
-		    x->total >= 0 && x->delivered != (uint64_t)x->total) {
-			/* curl checks Content-Length; this is a last guard. */
-			qbk_err_set(err, QBK_E_NET, "download of '%s' ended "
-			    "after %llu of %lld bytes", disp,
-			    (unsigned long long)x->delivered,
-			    (long long)x->total);
-			goto fail;
-		} else if (is_2xx(status) ||
-		    (req->flags & QBK_HTTP_F_ANYSTATUS)) {
-			fill_resp(x);
+		if (oc == 0)
 			break;
-		} else {
-			retry = qbk_http_should_retry(QBK_HTTP_OK, status);
-			if (status == 500 &&
-			    (req->flags & QBK_HTTP_F_NORETRY_500))
-				retry = 0;
-			qbk_buf_addf(&reason, "HTTP %ld", status);
-			if (resp->body.len > 0) {
-				qbk_buf_addstr(&reason, ": ");
-				error_text(h, &resp->body, &reason, 200);
-			}
-			if (status == 429 || status == 503)
-				ra = qbk_http_retry_after_ms(x->retry_after[0]
-				    != '\0' ? x->retry_after : NULL,
-				    h->retry_after_max_ms,
-				    (int64_t)time(NULL));
-		}
-
 		if (retry && (req->flags & QBK_HTTP_F_ONCE) &&
 		    answer_lost(rc, x->stalled, status)) {
 			retry = 0;

@@ -454,6 +454,8 @@ qbk_repo_create(const struct qbk_repo_create_opts *o, char *id_out,
 	if (o->store != NULL)
 		so = *o->store;
 	so.create = 1;
+	so.reserve_dir = "locks";
+	so.cache_prefix = "data/";
 	if (qbk_store_open(o->location, &so, &store, err) != 0)
 		return -1;
 	if ((ex = qbk_store_exists(store, "config", err)) != 0) {
@@ -1045,6 +1047,8 @@ qbk_repo_open_with(const char *location, const struct qbk_store_opts *sopts,
 	if (sopts != NULL)
 		so = *sopts;
 	so.sync = QBK_STORE_SYNC_BATCH;
+	so.reserve_dir = "locks";
+	so.cache_prefix = "data/";
 	if (qbk_store_open(location, &so, &r->store, err) != 0) {
 		if (err->code == QBK_E_NOTFOUND) {
 			qbk_err_set(err, QBK_E_CONFIG,
@@ -1329,7 +1333,8 @@ qbk_repo_chunk_put(struct qbk_repo *r, const uint8_t *id, const void *obj,
 
 	qbk_repo_chunk_key(id, key);
 	if (qbk_store_put(r->store, key, obj, len, QBK_STORE_F_LAZY |
-	    (replace ? 0 : QBK_STORE_F_IFABSENT), err) < 0) {
+	    QBK_STORE_F_RETAIN | (replace ? 0 : QBK_STORE_F_IFABSENT),
+	    err) < 0) {
 		qbk_err_prefix(err, "cannot store chunk");
 		return -1;
 	}
@@ -1522,6 +1527,8 @@ write_sealed(struct qbk_repo *r, const char *dir, const char *id,
     const struct qbk_buf *json, struct qbk_err *err)
 {
 	struct qbk_buf obj = QBK_BUF_INIT;
+	/* Manifests are retained (object lock), drill records not. */
+	unsigned keep = strcmp(dir, "backups") == 0 ? QBK_STORE_F_RETAIN : 0;
 	char key[128], copy[128];
 	int rc = -1;
 
@@ -1534,8 +1541,8 @@ write_sealed(struct qbk_repo *r, const char *dir, const char *id,
 	 * backup; prune removes the orphan twin.  Both hold the same bytes
 	 * (sealed once, so no nonce is used twice). */
 	if (qbk_store_flush(r->store, err) != 0 ||
-	    qbk_store_put(r->store, copy, obj.buf, obj.len, 0, err) != 0 ||
-	    qbk_store_put(r->store, key, obj.buf, obj.len, 0, err) != 0)
+	    qbk_store_put(r->store, copy, obj.buf, obj.len, keep, err) != 0 ||
+	    qbk_store_put(r->store, key, obj.buf, obj.len, keep, err) != 0)
 		goto out;
 	rc = 0;
 out:

@@ -1,9 +1,23 @@
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
 #include "storage/qbk_store.h"
+#include "storage/qbk_store_driver.h"
+
+/*
+ * The drivers, by location: the first whose scheme starts the location;
+ * the last one (no scheme) takes paths.  A new backend is one more entry
+ * (lib/README).
+ */
+static const struct qbk_store_driver drivers[] = {
+	{ "s3", "s3://", qbk_store_s3_parse, qbk_store_s3_open },
+	{ "local", NULL, qbk_store_local_parse, qbk_store_local_open },
+};
+#define NDRIVERS	(sizeof(drivers) / sizeof(drivers[0]))
 
 int
 qbk_store_key_valid(const char *key)
@@ -61,27 +75,85 @@ check_prefix(const char *prefix, struct qbk_err *err)
 	return 0;
 }
 
+/* The length of the "scheme://" that starts ${location}, or 0 (a path:
+ * "/a/b://c" is one). */
+static size_t
+scheme_len(const char *location)
+{
+	const char *p;
+
+	for (p = location; isalnum((unsigned char)*p) || *p == '+' ||
+	    *p == '.' || *p == '-'; p++)
+		;
+	if (p > location && strncmp(p, "://", 3) == 0)
+		return (size_t)(p - location) + 3;
+	return 0;
+}
+
+/* The driver of ${location}, or NULL with ${*n} the length of its unknown
+ * "scheme://". */
+static const struct qbk_store_driver *
+find_driver(const char *location, size_t *n)
+{
+	size_t i;
+
+	*n = scheme_len(location);
+	for (i = 0; i < NDRIVERS; i++) {
+		const char *sc = drivers[i].scheme;
+
+		if (sc == NULL ? *n == 0 : strncmp(location, sc,
+		    strlen(sc)) == 0)
+			return &drivers[i];
+	}
+	return NULL;
+}
+
+int
+qbk_store_location_parse(const char *location, struct qbk_store_loc *out,
+    struct qbk_err *err)
+{
+	const struct qbk_store_driver *d;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if ((d = find_driver(location, &n)) == NULL)
+		return qbk_err_set(err, QBK_E_CONFIG,
+		    "unsupported location type '%.*s': expected a path or "
+		    "s3://bucket/prefix", (int)n, location);
+	out->driver = d->name;
+	out->is_path = d->scheme == NULL;
+	if (d->parse(location, out, err) != 0) {
+		qbk_store_loc_release(out);
+		return -1;
+	}
+	return 0;
+}
+
+void
+qbk_store_loc_release(struct qbk_store_loc *loc)
+{
+	free(loc->text);
+	free(loc->bucket);
+	free(loc->prefix);
+	memset(loc, 0, sizeof(*loc));
+}
+
 int
 qbk_store_open(const char *location, const struct qbk_store_opts *opts,
     struct qbk_store **out, struct qbk_err *err)
 {
-	const char *sep;
+	const struct qbk_store_driver *d;
+	size_t n;
 
 	*out = NULL;
 	if (location == NULL || *location == '\0')
 		return qbk_err_set(err, QBK_E_CONFIG,
 		    "no repository location given");
-	if (strncmp(location, "s3://", 5) == 0)
-		return qbk_store_s3_open(location, opts, out, err);
-	/* "scheme://..." names a backend; "/a/b://c" is just a path. */
-	sep = strstr(location, "://");
-	if (sep != NULL && sep > location &&
-	    memchr(location, '/', (size_t)(sep - location)) == NULL) {
+	if ((d = find_driver(location, &n)) == NULL)
 		return qbk_err_set(err, QBK_E_CONFIG,
-			    "unsupported repository location '%s': "
-			    "expected a path or s3://bucket/prefix", location);
-	}
-	return qbk_store_local_open(location, opts, out, err);
+		    "unsupported repository location '%s': "
+		    "expected a path or s3://bucket/prefix", location);
+	return d->open(location, opts, out, err);
 }
 
 int
@@ -110,6 +182,46 @@ qbk_store_get(struct qbk_store *s, const char *key, size_t max,
 		return -1;
 	}
 	return s->ops->get(s, key, max, out, err);
+}
+
+int
+qbk_store_past_end(const char *key, uint64_t offset, size_t len,
+    uint64_t size, struct qbk_err *err)
+{
+	if (size == UINT64_MAX)
+		return qbk_err_set(err, QBK_E_INTEGRITY, "object '%s': bytes "
+		    "%llu to %llu are past its end", key,
+		    (unsigned long long)offset,
+		    (unsigned long long)(offset + len));
+	return qbk_err_set(err, QBK_E_INTEGRITY, "object '%s' has %llu "
+	    "bytes: bytes %llu to %llu are past its end", key,
+	    (unsigned long long)size, (unsigned long long)offset,
+	    (unsigned long long)(offset + len));
+}
+
+int
+qbk_store_get_range(struct qbk_store *s, const char *key, uint64_t offset,
+    size_t len, struct qbk_buf *out, struct qbk_err *err)
+{
+	struct qbk_store_stat st;
+
+	qbk_buf_reset(out);
+	if (check_key(key, err) != 0)
+		goto fail;
+	if (len == 0) {
+		/* Nothing to read: the offset must still be in the object. */
+		if (qbk_store_stat(s, key, &st, err) != 0)
+			goto fail;
+		if (offset <= st.size)
+			return 0;
+		qbk_store_past_end(key, offset, len, st.size, err);
+		goto fail;
+	}
+	if (s->ops->get_range(s, key, offset, len, out, err) == 0)
+		return 0;
+fail:
+	qbk_buf_release(out);
+	return -1;
 }
 
 int

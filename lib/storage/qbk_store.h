@@ -64,14 +64,19 @@ struct qbk_store;
  * lock's own thread writes while a backup's chunks are in flight. */
 #define QBK_STORE_F_ALONE	0x4
 /* put: if the object cannot be written for lack of space, it may use the
- * backend's space reserve (local folder: locks/.reserve), so that the
- * lock of the prune that frees space can be written on a full disk. */
+ * backend's space reserve (local folder: <reserve_dir>/.reserve), so that
+ * the lock of the prune that frees space can be written on a full disk. */
 #define QBK_STORE_F_RESERVE	0x8
+/* put: the object is retained: with object lock (S3 lock_days > 0) it
+ * cannot be deleted or overwritten before its retention ends; the other
+ * backends keep every object anyway.  The repository asks it for chunks
+ * and manifests. */
+#define QBK_STORE_F_RETAIN	0x10
 
 /* Flag of list: pass size and mtime to the callback (local: a stat each). */
 #define QBK_STORE_LIST_STAT	0x1
 /* Flag of list: the caller may be answered from a local cache (S3: the
- * chunk-index cache of "data/", qbk-repository(5)): keys added by other
+ * chunk-index cache of opts.cache_prefix, qbk-repository(5)): keys added by other
  * writers may be missing, and a key removed behind qbk's back may still be
  * listed (the cache checks a random sample of its keys, see
  * qbk_store_s3.cache_sample).  For a backup's chunk index only, never for
@@ -111,8 +116,17 @@ struct qbk_store_opts {
 					 * (S3 transfers); NULL: never */
 	const struct qbk_store_s3 *s3;	/* S3 settings; NULL: those of
 					 * qbk_store_s3_init() */
+	const char *reserve_dir;	/* local: the folder ("locks") of
+					 * the space reserve, <dir>/.reserve,
+					 * made again after each put of a key
+					 * under <dir>/; NULL: no reserve */
+	const char *cache_prefix;	/* S3: the key prefix ("data/") that
+					 * the chunk-index cache lists
+					 * (QBK_STORE_LIST_CACHED) and whose
+					 * retention touch extends; NULL:
+					 * neither */
 };
-#define QBK_STORE_OPTS_INIT { 0, QBK_STORE_SYNC_FILE, NULL, NULL }
+#define QBK_STORE_OPTS_INIT { 0, QBK_STORE_SYNC_FILE, NULL, NULL, NULL, NULL }
 
 /*
  * S3 settings (qbk.conf(5) [repository] s3_*; qbk-repository(5) "S3"), as
@@ -134,7 +148,8 @@ struct qbk_store_s3 {
 	int insecure;		/* 1: no TLS verification */
 	unsigned transfers;	/* uploads in flight; 0: 8 */
 	unsigned retries;	/* 0: 5 */
-	unsigned lock_days;	/* > 0: object lock on chunks and manifests */
+	unsigned lock_days;	/* > 0: object lock on retained puts
+				 * (QBK_STORE_F_RETAIN) */
 	const char *lock_mode;	/* "GOVERNANCE" (default) or "COMPLIANCE" */
 	unsigned timeout_s;	/* abort a transfer idle this long; 0: 60 */
 	const char *cache_dir;	/* chunk-index cache root; NULL:
@@ -154,12 +169,6 @@ struct qbk_store_s3 {
  * QBK_STORE_S3_CACHE_MAX_AGE and cache_sample QBK_STORE_S3_CACHE_SAMPLE. */
 void qbk_store_s3_init(struct qbk_store_s3 *);
 
-/** qbk_store_s3_open(location, opts, out, err): qbk_store_open() for
- * "s3://bucket/prefix".  The bucket must exist (QBK_E_NOTFOUND otherwise;
- * qbk never creates buckets).  0 or -1. */
-int qbk_store_s3_open(const char *, const struct qbk_store_opts *,
-    struct qbk_store **, struct qbk_err *);
-
 struct qbk_store_stat {
 	uint64_t size;		/* bytes */
 	int64_t mtime;		/* modified, seconds since the epoch */
@@ -176,55 +185,38 @@ typedef int qbk_store_list_fn(void *, const char *,
  * next piece of the object; 0 to go on, -1 with ${err} set to stop. */
 typedef int qbk_store_read_fn(void *, const void *, size_t, struct qbk_err *);
 
-/*
- * Backend interface.  A backend's handle starts with a struct qbk_store whose
- * ops point to its table; the qbk_store_* functions below check arguments
- * (keys) and dispatch.  The callers never call the ops directly.
- */
-struct qbk_store_ops {
-	const char *name;	/* "local", "s3" */
-	int (*put)(struct qbk_store *, const char *, const void *, size_t,
-	    unsigned, struct qbk_err *);
-	int (*get)(struct qbk_store *, const char *, size_t, struct qbk_buf *,
-	    struct qbk_err *);
-	int (*get_stream)(struct qbk_store *, const char *,
-	    qbk_store_read_fn *, void *, struct qbk_err *);
-	int (*stat)(struct qbk_store *, const char *, struct qbk_store_stat *,
-	    struct qbk_err *);
-	int (*list)(struct qbk_store *, const char *, unsigned,
-	    qbk_store_list_fn *, void *, struct qbk_err *);
-	int (*del)(struct qbk_store *, const char *, unsigned,
-	    struct qbk_err *);
-	int (*flush)(struct qbk_store *, struct qbk_err *);
-	int (*remove_stale)(struct qbk_store *, time_t, size_t *,
-	    struct qbk_err *);
-	/* Same-host mutual exclusion for qbk_lock (local: flock(2) on
-	 * locks/.lock); NULL when the backend has none (S3).  host_lock
-	 * returns 0 (held; *token set), 1 (held elsewhere) or -1. */
-	int (*host_lock)(struct qbk_store *, int, void **, struct qbk_err *);
-	void (*host_unlock)(struct qbk_store *, void *);
-	int (*close)(struct qbk_store *, struct qbk_err *);
-	/* NULL when the backend keeps every object anyway (local). */
-	void (*touch)(struct qbk_store *, const char *);
+/* A location, parsed by the driver that handles it. */
+struct qbk_store_loc {
+	const char *driver;	/* "local", "s3" */
+	int is_path;		/* a local path: the caller may resolve it */
+	char *text;		/* the location, normalized ('/' at the end
+				 * removed) */
+	char *bucket;		/* S3: the bucket; else NULL */
+	char *prefix;		/* S3: the key prefix without '/' at either
+				 * end ("" for none); else NULL */
 };
 
-struct qbk_store {
-	const struct qbk_store_ops *ops;
-	char *location;		/* as given to qbk_store_open() */
-};
+/** qbk_store_location_parse(location, out, err): check ${location} with the
+ * driver table's syntax: "s3://bucket/prefix" (a bucket name of 3 to 63
+ * lowercase letters, digits, dots and hyphens; no empty, "." or ".." part
+ * in the prefix) or a path; another "scheme://" fails.  On success the
+ * caller releases ${out} with qbk_store_loc_release().  0, or -1 with
+ * QBK_E_CONFIG (${out} empty). */
+int qbk_store_location_parse(const char *, struct qbk_store_loc *,
+    struct qbk_err *);
+
+/** qbk_store_loc_release(loc): free a parsed location's strings. */
+void qbk_store_loc_release(struct qbk_store_loc *);
 
 /** qbk_store_open(location, opts, out, err): open the repository storage at
- * ${location}: a path (local folder) or "s3://bucket/prefix" (S3, see
- * qbk_store_s3_open); any other "scheme://" fails with QBK_E_CONFIG.
+ * ${location} with the driver that handles it (qbk_store_location_parse):
+ * a path (local folder) or "s3://bucket/prefix" (S3: the bucket must exist,
+ * QBK_E_NOTFOUND otherwise; qbk never creates buckets); any other
+ * "scheme://" fails with QBK_E_CONFIG.
  * ${opts} may be NULL (defaults).  A missing local folder fails with
  * QBK_E_NOTFOUND unless ${opts}->create.  On success the caller owns
  * ${*out} and ends it with qbk_store_close(); on failure ${*out} is NULL. */
 int qbk_store_open(const char *, const struct qbk_store_opts *,
-    struct qbk_store **, struct qbk_err *);
-
-/** qbk_store_local_open(path, opts, out, err): qbk_store_open() for a local
- * folder, whatever ${path} looks like. */
-int qbk_store_local_open(const char *, const struct qbk_store_opts *,
     struct qbk_store **, struct qbk_err *);
 
 /** qbk_store_close(store, err): free ${store}.  Lazy operations not yet
@@ -244,6 +236,15 @@ int qbk_store_put(struct qbk_store *, const char *, const void *, size_t,
  * fails with QBK_E_INTEGRITY without being read.  0 or -1 (${out} empty). */
 int qbk_store_get(struct qbk_store *, const char *, size_t, struct qbk_buf *,
     struct qbk_err *);
+
+/** qbk_store_get_range(store, key, offset, len, out, err): read the ${len}
+ * bytes of object ${key} that start at byte ${offset} into ${out}
+ * (replacing its contents).  The range must lie within the object: one that
+ * reaches past its end fails with QBK_E_INTEGRITY, naming the object's size
+ * when known; a missing object with QBK_E_NOTFOUND.  0 or -1 (${out}
+ * empty). */
+int qbk_store_get_range(struct qbk_store *, const char *, uint64_t, size_t,
+    struct qbk_buf *, struct qbk_err *);
 
 /** qbk_store_get_stream(store, key, fn, cookie, err): read the object ${key}
  * piece by piece through ${fn}.  0 or -1.  Unlike qbk_store_get(), an S3

@@ -16,16 +16,19 @@
 #include "common/qbk_fs.h"
 #include "common/qbk_log.h"
 #include "storage/qbk_store.h"
+#include "storage/qbk_store_driver.h"
 
 /*
  * The local folder backend.  An object is the file <root>/<key>, mode 0600,
  * written with qbk_fs_write_atomic(); its folders are created on demand with
  * mode 0700.  Files whose names start with '.' are the backend's own: atomic
  * writes' temporary files, locks/.lock, the flock(2) file of qbk_lock, and
- * locks/.reserve.
+ * the space reserve.
  *
- * The space reserve: locks/.reserve, RESERVE_SIZE bytes written for real,
- * made after a lock record is written whenever it is missing.  A put with
+ * The space reserve (when the caller names its folder, reserve_dir: the
+ * repository's "locks"): <reserve_dir>/.reserve, RESERVE_SIZE bytes written
+ * for real, made after a put under <reserve_dir>/ (a lock record) whenever
+ * it is missing.  A put with
  * QBK_STORE_F_RESERVE (an exclusive lock's record) that cannot be written
  * for lack of space (ENOSPC, EDQUOT) is written again after the reserve is
  * removed, so that qbk-prune can take its lock on a full file system and
@@ -46,7 +49,7 @@
  */
 
 /* The space reserve for lock records (above). */
-#define RESERVE_KEY	"locks/.reserve"
+#define RESERVE_NAME	".reserve"
 #define RESERVE_SIZE	(64 * 1024)
 
 /* BATCH mode: group-commit after this many queued objects. */
@@ -66,6 +69,7 @@ struct local {
 	struct qbk_store base;	/* first: a store points here */
 	char *root;		/* no trailing '/' (unless it is "/") */
 	enum qbk_store_sync sync;
+	char *reserve_dir;	/* "<reserve_dir>/", or NULL: no reserve */
 	pthread_mutex_t mu;	/* guards the fields below */
 	struct dirset dirty;	/* FILE: folders to fsync at flush */
 	int batch_dirty;	/* BATCH: a syncfs is due at flush */
@@ -258,7 +262,7 @@ put_batched(struct local *l, char *path, const char *name, const void *data,
 static int put_object(struct qbk_store *, const char *, const void *,
     size_t, unsigned, struct qbk_err *);
 
-/* <root>/locks/.reserve */
+/* <root>/<reserve_dir>/.reserve */
 static char *
 reserve_path(const struct local *l)
 {
@@ -267,7 +271,8 @@ reserve_path(const struct local *l)
 	qbk_buf_addstr(&b, l->root);
 	if (b.buf[b.len - 1] != '/')
 		qbk_buf_addch(&b, '/');
-	qbk_buf_addstr(&b, RESERVE_KEY);
+	qbk_buf_addstr(&b, l->reserve_dir);
+	qbk_buf_addstr(&b, RESERVE_NAME);
 	return qbk_buf_detach(&b, NULL);
 }
 
@@ -312,7 +317,8 @@ local_put(struct qbk_store *s, const char *key, const void *data, size_t len,
 	char *path;
 	int rc;
 
-	if (strncmp(key, "locks/", 6) != 0)
+	if (l->reserve_dir == NULL ||
+	    strncmp(key, l->reserve_dir, strlen(l->reserve_dir)) != 0)
 		return put_object(s, key, data, len, flags, err);
 	rc = put_object(s, key, data, len, flags, &e);
 	if (rc == -1 && e.code == QBK_E_NOSPACE &&
@@ -393,6 +399,58 @@ local_get(struct qbk_store *s, const char *key, size_t max,
 	rc = qbk_fs_read_file(path, max, out, err);
 	if (rc != 0 && err != NULL && err->code == QBK_E_NOTFOUND)
 		not_found(l, key, err);
+	free(path);
+	return rc;
+}
+
+static int
+local_get_range(struct qbk_store *s, const char *key, uint64_t offset,
+    size_t len, struct qbk_buf *out, struct qbk_err *err)
+{
+	struct local *l = (struct local *)s;
+	char *path = key_path(l, key, NULL);
+	struct stat st;
+	size_t done = 0;
+	int fd, rc = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		if (errno == ENOENT)
+			not_found(l, key, err);
+		else
+			qbk_err_sys(err, QBK_E_IO, "cannot open '%s'", path);
+		goto out;
+	}
+	if (fstat(fd, &st) == -1) {
+		qbk_err_sys(err, QBK_E_IO, "cannot stat '%s'", path);
+		goto out;
+	}
+	if (offset > (uint64_t)st.st_size ||
+	    len > (uint64_t)st.st_size - offset) {
+		qbk_store_past_end(key, offset, len, (uint64_t)st.st_size, err);
+		goto out;
+	}
+	qbk_buf_grow(out, len);
+	while (done < len) {
+		ssize_t n = pread(fd, out->buf + done, len - done,
+		    (off_t)(offset + done));
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			qbk_err_sys(err, QBK_E_IO, "cannot read '%s'", path);
+			goto out;
+		}
+		if (n == 0) {	/* shrunk since fstat: not a stored object */
+			qbk_err_set(err, QBK_E_IO, "'%s' ended early", path);
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	qbk_buf_setlen(out, len);
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
 	free(path);
 	return rc;
 }
@@ -699,6 +757,7 @@ local_close(struct qbk_store *s, struct qbk_err *err)
 	free(l->dirty.slot);
 	pthread_mutex_destroy(&l->mu);
 	free(l->root);
+	free(l->reserve_dir);
 	free(l->base.location);
 	free(l);
 	return 0;
@@ -708,6 +767,7 @@ static const struct qbk_store_ops local_ops = {
 	"local",
 	local_put,
 	local_get,
+	local_get_range,
 	local_get_stream,
 	local_stat,
 	local_list,
@@ -719,6 +779,21 @@ static const struct qbk_store_ops local_ops = {
 	local_close,
 	NULL,
 };
+
+int
+qbk_store_local_parse(const char *path, struct qbk_store_loc *loc,
+    struct qbk_err *err)
+{
+	struct qbk_buf b = QBK_BUF_INIT;
+	size_t n = strlen(path);
+
+	(void)err;
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	qbk_buf_add(&b, path, n);
+	loc->text = qbk_buf_detach(&b, NULL);
+	return 0;
+}
 
 int
 qbk_store_local_open(const char *path, const struct qbk_store_opts *opts,
@@ -767,6 +842,12 @@ qbk_store_local_open(const char *path, const struct qbk_store_opts *opts,
 	while (len > 1 && l->root[len - 1] == '/')
 		l->root[--len] = '\0';
 	l->sync = opts->sync;
+	if (opts->reserve_dir != NULL) {
+		struct qbk_buf b = QBK_BUF_INIT;
+
+		qbk_buf_addf(&b, "%s/", opts->reserve_dir);
+		l->reserve_dir = qbk_buf_detach(&b, NULL);
+	}
 	if (l->sync == QBK_STORE_SYNC_BATCH)
 		l->batch = qbk_fs_batch_new();
 	qbk_err_clear(&l->batch_err);

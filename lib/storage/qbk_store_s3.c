@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -13,9 +14,11 @@
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
 #include "common/qbk_fs.h"
+#include "common/qbk_hex.h"
 #include "common/qbk_json.h"
 #include "common/qbk_log.h"
 #include "storage/qbk_store.h"
+#include "storage/qbk_store_driver.h"
 #include "storage/s3/qbk_s3.h"
 
 /*
@@ -29,7 +32,8 @@
  * S3 has no same-host lock (host_lock is NULL): qbk_lock relies on its lock
  * records alone, which expire by time (qbk-repository(5) "Locks").
  *
- * The chunk-index cache (qbk-repository(5) "S3"): a list of "data/" with
+ * The chunk-index cache (qbk-repository(5) "S3"): a list of the cache prefix
+ * (opts.cache_prefix, the repository's chunks) with
  * QBK_STORE_LIST_CACHED is answered from <root>/<repository-id>/chunks.
  * The store learns the repository id from the plaintext "config" object,
  * which it reads anyway for its ETag.  The file is trusted only when
@@ -76,6 +80,8 @@ struct s3store {
 	int lock_checked;	/* 1: the bucket has object lock enabled */
 	char *cache_root;	/* <root> of the cache, or NULL: no cache */
 	char *where;		/* "s3://bucket/prefix at <endpoint>" */
+	char *cache_prefix;	/* opts.cache_prefix, or NULL */
+	size_t cache_plen;
 	int64_t cache_max_age;
 	unsigned cache_sample;
 	pthread_mutex_t mu;	/* guards the fields below */
@@ -101,12 +107,73 @@ qbk_store_s3_init(struct qbk_store_s3 *c)
 	c->cache_sample = QBK_STORE_S3_CACHE_SAMPLE;
 }
 
-/* Objects that get the object-lock headers: chunks and manifests. */
+/* A bucket name as S3 allows it (and as virtual-host addressing needs). */
 static int
-lockable(const char *key)
+valid_bucket(const char *b, size_t n)
 {
-	return strncmp(key, "data/", 5) == 0 ||
-	    strncmp(key, "backups/", 8) == 0;
+	size_t i;
+
+	if (n < 3 || n > 63 || !isalnum((unsigned char)b[0]) ||
+	    !isalnum((unsigned char)b[n - 1]))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(islower((unsigned char)b[i]) ||
+		    isdigit((unsigned char)b[i]) || b[i] == '.' ||
+		    b[i] == '-'))
+			return 0;
+	return 1;
+}
+
+int
+qbk_store_s3_parse(const char *location, struct qbk_store_loc *loc,
+    struct qbk_err *err)
+{
+	struct qbk_buf b = QBK_BUF_INIT;
+	const char *bucket = location + 5, *slash = strchr(bucket, '/');
+	const char *prefix, *end, *p;
+	size_t n;
+
+	n = slash != NULL ? (size_t)(slash - bucket) : strlen(bucket);
+	if (!valid_bucket(bucket, n))
+		return qbk_err_set(err, QBK_E_CONFIG,
+		    "'%.*s' is not an S3 bucket name (3 to 63 "
+		    "lowercase letters, digits, dots and hyphens)",
+		    (int)n, bucket);
+	prefix = slash != NULL ? slash + 1 : bucket + n;
+	end = prefix + strlen(prefix);
+	while (end > prefix && end[-1] == '/')
+		end--;
+	for (p = prefix; p < end;) {
+		const char *seg = p;
+
+		while (p < end && *p != '/')
+			p++;
+		if (p == seg || (p - seg == 1 && seg[0] == '.') ||
+		    (p - seg == 2 && seg[0] == '.' && seg[1] == '.'))
+			return qbk_err_set(err, QBK_E_CONFIG,
+			    "the S3 prefix '%.*s' has an empty, '.' or "
+			    "'..' part", (int)(end - prefix), prefix);
+		if (p < end)
+			p++;
+	}
+	qbk_buf_add(&b, bucket, n);
+	loc->bucket = qbk_buf_detach(&b, NULL);
+	qbk_buf_add(&b, prefix, (size_t)(end - prefix));
+	loc->prefix = qbk_buf_detach(&b, NULL);
+	if (end > prefix)
+		qbk_buf_addf(&b, "s3://%s/%s", loc->bucket, loc->prefix);
+	else
+		qbk_buf_addf(&b, "s3://%s", loc->bucket);
+	loc->text = qbk_buf_detach(&b, NULL);
+	return 0;
+}
+
+/* Whether ${key} is under the cache prefix. */
+static int
+cached_key(const struct s3store *st, const char *key)
+{
+	return st->cache_prefix != NULL &&
+	    strncmp(key, st->cache_prefix, st->cache_plen) == 0;
 }
 
 /*
@@ -208,7 +275,7 @@ store_touch(struct qbk_store *s, const char *key)
 	struct s3store *st = (struct s3store *)s;
 	struct rent *e;
 
-	if (st->lock_days == 0 || strncmp(key, "data/", 5) != 0)
+	if (st->lock_days == 0 || !cached_key(st, key))
 		return;
 	pthread_mutex_lock(&st->mu);
 	e = rmap_find(st, key, 1);
@@ -320,7 +387,7 @@ block_sum(const char *prev, const char *p, size_t n, char hex[SUM_HEX + 1])
 		    SUM_HEX);
 	crypto_generichash_update(&st, (const unsigned char *)p, n);
 	crypto_generichash_final(&st, h, sizeof(h));
-	sodium_bin2hex(hex, SUM_HEX + 1, h, sizeof(h));
+	qbk_hex(h, sizeof(h), hex);
 }
 
 /* Append the block of keys [p, p + n) and its sum line to ${out}. */
@@ -463,7 +530,8 @@ s3_put(struct qbk_store *s, const char *key, const void *data, size_t len,
     unsigned flags, struct qbk_err *err)
 {
 	struct s3store *st = (struct s3store *)s;
-	unsigned rf = st->lock_days > 0 && lockable(key) ? QBK_S3_F_LOCK : 0;
+	unsigned rf = st->lock_days > 0 && (flags & QBK_STORE_F_RETAIN) ?
+	    QBK_S3_F_LOCK : 0;
 	struct qbk_err e = QBK_ERR_INIT;
 
 	if (rf != 0 && check_object_lock(st, err) != 0)
@@ -473,7 +541,7 @@ s3_put(struct qbk_store *s, const char *key, const void *data, size_t len,
 		if (qbk_s3_submit(st->s3, "PUT", key, data, len, rf, err) != 0)
 			return -1;
 		if ((st->cache_root != NULL || rf != 0) &&
-		    strncmp(key, "data/", 5) == 0) {
+		    cached_key(st, key)) {
 			pthread_mutex_lock(&st->mu);
 			qbk_buf_addstr(&st->pending, key);
 			if (rf != 0)	/* as qbk_s3 computes it, or later */
@@ -539,6 +607,25 @@ s3_get(struct qbk_store *s, const char *key, size_t max, struct qbk_buf *out,
 	if (rc != 0)
 		qbk_buf_release(out);
 	return rc;
+}
+
+static int
+s3_get_range(struct qbk_store *s, const char *key, uint64_t offset,
+    size_t len, struct qbk_buf *out, struct qbk_err *err)
+{
+	struct s3store *st = (struct s3store *)s;
+	struct qbk_s3_resp r;
+	struct getbuf g;
+	int rc;
+
+	g.out = out;
+	g.max = len;
+	g.key = key;
+	rc = qbk_s3_get_range(st->s3, key, offset, len, get_sink, &g, &r, err);
+	if (rc == 1)
+		qbk_store_past_end(key, offset, len, r.range_total >= 0 ?
+		    (uint64_t)r.range_total : UINT64_MAX, err);
+	return rc == 0 ? 0 : -1;
 }
 
 static int
@@ -664,8 +751,8 @@ out:
 }
 
 /*
- * Check a cache file read into ${f}: every sum must hold.  Key lines are
- * "<key>" or "<key> <retained until>".  Returns -1 if the file is damaged
+ * Check a cache file read into ${f}: every sum must hold.  Key lines (under
+ * the cache prefix) are "<key>" or "<key> <retained until>".  Returns -1 if the file is damaged
  * (${why} "damaged"); else 0 with the time it was listed in ${listed}, its
  * header sum in ${sum}, the number of key lines in ${nkeys}, a uniform
  * random sample of up to ${k} keys in ${sample} (reservoir sampling), and
@@ -674,9 +761,9 @@ out:
  * until.
  */
 static int
-cache_check(struct qbk_buf *f, const struct qbk_buf *hdr, int64_t *listed,
-    char sum[SUM_HEX + 1], size_t *nkeys, const char **sample, size_t k,
-    const char **why)
+cache_check(const struct s3store *st, struct qbk_buf *f,
+    const struct qbk_buf *hdr, int64_t *listed, char sum[SUM_HEX + 1],
+    size_t *nkeys, const char **sample, size_t k, const char **why)
 {
 	char *p = f->buf, *end = f->buf + f->len, *nl, *blk, *endp, *sp;
 	char hex[SUM_HEX + 1];
@@ -724,7 +811,7 @@ cache_check(struct qbk_buf *f, const struct qbk_buf *hdr, int64_t *listed,
 				goto damaged;
 			*sp = '\0';
 		}
-		if (strncmp(p, "data/", 5) != 0 || !qbk_store_key_valid(p))
+		if (!cached_key(st, p) || !qbk_store_key_valid(p))
 			goto damaged;
 		if (n < k)
 			sample[n] = p;
@@ -821,12 +908,12 @@ load_untils(struct s3store *st, const struct qbk_buf *f)
 	for (p = f->buf; p < end; p += strlen(p) + 1) {
 		if (key != NULL && *p >= '0' && *p <= '9')
 			rmap_note(st, key, (int64_t)strtoll(p, NULL, 10));
-		key = strncmp(p, "data/", 5) == 0 ? p : NULL;
+		key = cached_key(st, p) ? p : NULL;
 	}
 	pthread_mutex_unlock(&st->mu);
 }
 
-/* List "data/" through the chunk-index cache. */
+/* List the cache prefix through the chunk-index cache. */
 static int
 cached_list(struct s3store *st, struct lister *l, struct qbk_err *err)
 {
@@ -854,8 +941,8 @@ cached_list(struct s3store *st, struct lister *l, struct qbk_err *err)
 		sample = qbk_xcalloc(k, sizeof(*sample));
 	if (qbk_fs_read_file(path.buf, CACHE_MAX, &file, &e) != 0) {
 		why = e.code == QBK_E_NOTFOUND ? NULL : "unreadable";
-	} else if (cache_check(&file, &hdr, &listed, sum, &nkeys, sample, k,
-	    &why) == 0) {
+	} else if (cache_check(st, &file, &hdr, &listed, sum, &nkeys, sample,
+	    k, &why) == 0) {
 		/* Even out of date, what it knows of locks still holds. */
 		if (st->lock_days > 0)
 			load_untils(st, &file);
@@ -881,7 +968,7 @@ cached_list(struct s3store *st, struct lister *l, struct qbk_err *err)
 		    "checked)", path.buf, nkeys, nkeys < k ? nkeys : k);
 		for (p = file.buf; p < file.buf + file.len;
 		    p += strlen(p) + 1) {
-			if (strncmp(p, "data/", 5) != 0)
+			if (!cached_key(st, p))
 				continue;
 			rc = l->fn(l->cookie, p, NULL, err);
 			if (rc != 0) {
@@ -903,7 +990,8 @@ cached_list(struct s3store *st, struct lister *l, struct qbk_err *err)
 	c.st = st;
 	c.l = l;
 	c.keys = &keys;
-	if ((rc = qbk_s3_list(st->s3, "data/", collect_one, &c, err)) != 0)
+	if ((rc = qbk_s3_list(st->s3, st->cache_prefix, collect_one, &c,
+	    err)) != 0)
 		goto out;
 	qbk_buf_addf(&hdr, "listed %lld\n", (long long)now);
 	block_sum(NULL, hdr.buf, hdr.len, sum);
@@ -942,7 +1030,7 @@ s3_list(struct qbk_store *s, const char *prefix, unsigned flags,
 	l.fn = fn;
 	l.cookie = cookie;
 	if ((flags & QBK_STORE_LIST_CACHED) && !(flags & QBK_STORE_LIST_STAT) &&
-	    st->cache_root != NULL && strcmp(prefix, "data/") == 0)
+	    st->cache_root != NULL && strcmp(prefix, st->cache_prefix) == 0)
 		return cached_list(st, &l, err);
 	return qbk_s3_list(st->s3, prefix, list_one, &l, err);
 }
@@ -958,7 +1046,7 @@ bump_generation(struct s3store *st, struct qbk_err *err)
 	if (st->gen_bumped)
 		return 0;
 	randombytes_buf(rnd, sizeof(rnd));
-	sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+	qbk_hex(rnd, sizeof(rnd), hex);
 	if (s3_flush(&st->base, err) != 0 ||
 	    qbk_s3_request(st->s3, "PUT", GEN_KEY, NULL, hex, 32, 0, NULL,
 	    NULL, NULL, err) != 0)
@@ -977,7 +1065,7 @@ s3_del(struct qbk_store *s, const char *key, unsigned flags,
 	struct s3store *st = (struct s3store *)s;
 	struct qbk_err e = QBK_ERR_INIT;
 
-	if (strncmp(key, "data/", 5) == 0 && bump_generation(st, err) != 0)
+	if (cached_key(st, key) && bump_generation(st, err) != 0)
 		return -1;
 	if (flags & QBK_STORE_F_LAZY)
 		return qbk_s3_submit(st->s3, "DELETE", key, NULL, 0, 0, err);
@@ -1024,6 +1112,7 @@ s3_close(struct qbk_store *s, struct qbk_err *err)
 	free(st->cache_root);
 	free(st->cache_dir);
 	free(st->where);
+	free(st->cache_prefix);
 	free(st->base.location);
 	free(st);
 	return 0;
@@ -1033,6 +1122,7 @@ static const struct qbk_store_ops s3_ops = {
 	"s3",
 	s3_put,
 	s3_get,
+	s3_get_range,
 	s3_get_stream,
 	s3_stat,
 	s3_list,
@@ -1139,7 +1229,11 @@ qbk_store_s3_open(const char *location, const struct qbk_store_opts *opts,
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_mutex_init(&st->lock_mu, NULL);
 	qbk_buf_init(&st->pending);
-	st->cache_root = cache_root(c->cache_dir);
+	if (opts != NULL && opts->cache_prefix != NULL) {
+		st->cache_prefix = qbk_xstrdup(opts->cache_prefix);
+		st->cache_plen = strlen(st->cache_prefix);
+		st->cache_root = cache_root(c->cache_dir);
+	}
 	st->cache_max_age = c->cache_max_age;
 	st->cache_sample = c->cache_sample;
 	qbk_buf_addf(&where, "%s at %s", location, so.endpoint != NULL ?

@@ -14,11 +14,12 @@
 #include "common/qbk_err.h"
 #include "common/qbk_hex.h"
 #include "common/qbk_log.h"
+#include "common/qbk_sha256.h"
 #include "net/qbk_http.h"
 #include "storage/s3/qbk_s3.h"
 
 /*
- * Requests are signed here (qbk_s3_sign), not by libcurl's
+ * Requests are signed by qbk_s3_sign (qbk_s3_sign.c), not by libcurl's
  * CURLOPT_AWS_SIGV4: libcurl before 8.3.0 signs an "expect" header that it
  * then does not send when "Expect:" is given to remove it (curl issue
  * #11664), and its canonical query string and header handling has changed
@@ -85,6 +86,10 @@ struct xfer {
 	int64_t retry_after_ms;	/* the answer's Retry-After, or 0 */
 	int sse_kms;		/* answered as SSE-KMS encrypted */
 	int sse_c;		/* answered as SSE-C encrypted */
+	uint64_t range_off;	/* GET: the Range asked, if range_len > 0 */
+	size_t range_len;
+	int64_t cr_first, cr_last, cr_total;	/* the answer's Content-Range
+						 * "bytes F-L/T", or -1 */
 	struct qbk_err sink_err;
 	struct qbk_buf errbody;
 	int64_t last_ms;	/* when bytes last moved (qbk_clock_ms) */
@@ -256,374 +261,8 @@ qbk_s3_parse_time(const char *s, int64_t *out)
 }
 
 /*
- * A minimal XML tag extractor, enough for S3's responses: find the element
- * <name> (or <name attr...>) in [p, end) and return its content span.  No
- * nesting of the same name is needed (S3 never nests them), and text never
- * contains '<' (XML escapes it).
- */
-static int
-xml_find(const char *p, const char *end, const char *name,
-    const char **cs, const char **ce, const char **after)
-{
-	size_t n = strlen(name);
-
-	while (p < end) {
-		const char *lt = memchr(p, '<', (size_t)(end - p));
-		const char *gt, *q;
-
-		if (lt == NULL)
-			return 0;
-		p = lt + 1;
-		if ((size_t)(end - p) < n + 1 || memcmp(p, name, n) != 0 ||
-		    (p[n] != '>' && p[n] != ' ' && p[n] != '/'))
-			continue;
-		gt = memchr(p, '>', (size_t)(end - p));
-		if (gt == NULL)
-			return 0;
-		if (gt[-1] == '/') {		/* <name/>: empty */
-			*cs = *ce = gt + 1;
-			*after = gt + 1;
-			return 1;
-		}
-		/* Closing tag "</name>". */
-		for (q = gt + 1; q < end; q++) {
-			q = memchr(q, '<', (size_t)(end - q));
-			if (q == NULL)
-				return 0;
-			if ((size_t)(end - q) >= n + 3 && q[1] == '/' &&
-			    memcmp(q + 2, name, n) == 0 && q[n + 2] == '>') {
-				*cs = gt + 1;
-				*ce = q;
-				*after = q + n + 3;
-				return 1;
-			}
-		}
-		return 0;
-	}
-	return 0;
-}
-
-/* Append the text [s, e) with entities decoded; -1 if malformed. */
-static int
-xml_text(const char *s, const char *e, struct qbk_buf *out)
-{
-	while (s < e) {
-		const char *semi;
-		unsigned long cp;
-		size_t n;
-
-		if (*s != '&') {
-			qbk_buf_addch(out, *s++);
-			continue;
-		}
-		semi = memchr(s, ';', (size_t)(e - s));
-		if (semi == NULL || semi - s > 12)
-			return -1;
-		n = (size_t)(semi - s - 1);
-		if (n == 3 && memcmp(s + 1, "amp", 3) == 0)
-			qbk_buf_addch(out, '&');
-		else if (n == 2 && memcmp(s + 1, "lt", 2) == 0)
-			qbk_buf_addch(out, '<');
-		else if (n == 2 && memcmp(s + 1, "gt", 2) == 0)
-			qbk_buf_addch(out, '>');
-		else if (n == 4 && memcmp(s + 1, "quot", 4) == 0)
-			qbk_buf_addch(out, '"');
-		else if (n == 4 && memcmp(s + 1, "apos", 4) == 0)
-			qbk_buf_addch(out, '\'');
-		else if (n >= 2 && s[1] == '#') {
-			char num[16], *endp;
-
-			memcpy(num, s + 2, n - 1);
-			num[n - 1] = '\0';
-			errno = 0;
-			if (num[0] == 'x' || num[0] == 'X')
-				cp = strtoul(num + 1, &endp, 16);
-			else
-				cp = strtoul(num, &endp, 10);
-			if (errno != 0 || *endp != '\0' || endp == num ||
-			    cp == 0 || cp > 0x10ffff)
-				return -1;
-			if (cp < 0x80) {
-				qbk_buf_addch(out, (int)cp);
-			} else if (cp < 0x800) {
-				qbk_buf_addch(out, (int)(0xc0 | (cp >> 6)));
-				qbk_buf_addch(out, (int)(0x80 | (cp & 0x3f)));
-			} else if (cp < 0x10000) {
-				qbk_buf_addch(out, (int)(0xe0 | (cp >> 12)));
-				qbk_buf_addch(out,
-				    (int)(0x80 | ((cp >> 6) & 0x3f)));
-				qbk_buf_addch(out, (int)(0x80 | (cp & 0x3f)));
-			} else {
-				qbk_buf_addch(out, (int)(0xf0 | (cp >> 18)));
-				qbk_buf_addch(out,
-				    (int)(0x80 | ((cp >> 12) & 0x3f)));
-				qbk_buf_addch(out,
-				    (int)(0x80 | ((cp >> 6) & 0x3f)));
-				qbk_buf_addch(out, (int)(0x80 | (cp & 0x3f)));
-			}
-		} else
-			return -1;
-		s = semi + 1;
-	}
-	return 0;
-}
-
-static void
-page_add(struct qbk_s3_page *pg, char *key, uint64_t size, int64_t mtime,
-    size_t *cap)
-{
-	if (pg->n == *cap) {
-		*cap = *cap != 0 ? 2 * *cap : 64;
-		pg->entries = qbk_xrealloc(pg->entries,
-		    *cap * sizeof(pg->entries[0]));
-	}
-	pg->entries[pg->n].key = key;
-	pg->entries[pg->n].size = size;
-	pg->entries[pg->n].mtime = mtime;
-	pg->n++;
-}
-
-int
-qbk_s3_parse_list(const char *xml, size_t len, struct qbk_s3_page *pg,
-    struct qbk_err *err)
-{
-	const char *end = xml + len, *p, *cs, *ce, *after;
-	const char *rs, *re;
-	struct qbk_buf t = QBK_BUF_INIT;
-	size_t cap = 0;
-
-	memset(pg, 0, sizeof(*pg));
-	if (!xml_find(xml, end, "ListBucketResult", &rs, &re, &after)) {
-		qbk_err_set(err, QBK_E_HTTP, "S3 list: the response is not a "
-		    "ListBucketResult");
-		return -1;
-	}
-	for (p = rs; xml_find(p, re, "Contents", &cs, &ce, &after);
-	    p = after) {
-		const char *ks, *ke, *a2;
-		char *endp;
-		uint64_t size = 0;
-		int64_t mtime = 0;
-
-		if (!xml_find(cs, ce, "Key", &ks, &ke, &a2))
-			goto bad;
-		qbk_buf_reset(&t);
-		if (xml_text(ks, ke, &t) != 0 || t.len == 0 ||
-		    strlen(t.buf) != t.len)
-			goto bad;
-		if (xml_find(cs, ce, "Size", &ks, &ke, &a2)) {
-			char num[32];
-			size_t n = (size_t)(ke - ks);
-
-			if (n == 0 || n >= sizeof(num))
-				goto bad;
-			memcpy(num, ks, n);
-			num[n] = '\0';
-			errno = 0;
-			size = strtoull(num, &endp, 10);
-			if (errno != 0 || *endp != '\0' || num[0] == '-')
-				goto bad;
-		}
-		if (xml_find(cs, ce, "LastModified", &ks, &ke, &a2)) {
-			char tb[64];
-			size_t n = (size_t)(ke - ks);
-
-			if (n < sizeof(tb)) {
-				memcpy(tb, ks, n);
-				tb[n] = '\0';
-				if (qbk_s3_parse_time(tb, &mtime) != 0)
-					mtime = 0;
-			}
-		}
-		page_add(pg, qbk_buf_detach(&t, NULL), size, mtime, &cap);
-	}
-	if (xml_find(rs, re, "IsTruncated", &cs, &ce, &after))
-		pg->truncated = (size_t)(ce - cs) == 4 &&
-		    memcmp(cs, "true", 4) == 0;
-	if (xml_find(rs, re, "NextContinuationToken", &cs, &ce, &after) &&
-	    ce > cs) {
-		qbk_buf_reset(&t);
-		if (xml_text(cs, ce, &t) != 0 || strlen(t.buf) != t.len)
-			goto bad;
-		pg->next_token = qbk_buf_detach(&t, NULL);
-	}
-	if (pg->truncated && pg->next_token == NULL) {
-		qbk_err_set(err, QBK_E_HTTP, "S3 list: truncated page "
-		    "without a continuation token");
-		goto err0;
-	}
-	qbk_buf_release(&t);
-	return 0;
-bad:
-	qbk_err_set(err, QBK_E_HTTP, "S3 list: malformed response");
-err0:
-	qbk_buf_release(&t);
-	qbk_s3_page_release(pg);
-	return -1;
-}
-
-void
-qbk_s3_page_release(struct qbk_s3_page *pg)
-{
-	size_t i;
-
-	for (i = 0; i < pg->n; i++)
-		free(pg->entries[i].key);
-	free(pg->entries);
-	free(pg->next_token);
-	memset(pg, 0, sizeof(*pg));
-}
-
-void
-qbk_s3_parse_error(const char *xml, size_t len, struct qbk_buf *code,
-    struct qbk_buf *msg)
-{
-	const char *end = xml + len, *cs, *ce, *after;
-
-	if (xml_find(xml, end, "Code", &cs, &ce, &after))
-		(void)xml_text(cs, ce, code);
-	if (xml_find(xml, end, "Message", &cs, &ce, &after))
-		(void)xml_text(cs, ce, msg);
-}
-
-/*
  * Transfers.
  */
-
-static int
-digest(const EVP_MD *md, const void *data, size_t len, unsigned char *out)
-{
-	unsigned int n;
-
-	return EVP_Digest(data, len, out, &n, md, NULL) == 1 ? 0 : -1;
-}
-
-/*
- * AWS Signature Version 4.
- */
-
-static void
-hmac256(const unsigned char *key, size_t keylen, const char *msg,
-    size_t len, unsigned char out[32])
-{
-	crypto_auth_hmacsha256_state st;
-
-	crypto_auth_hmacsha256_init(&st, key, keylen);
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, len);
-	crypto_auth_hmacsha256_final(&st, out);
-	sodium_memzero(&st, sizeof(st));
-}
-
-static int
-hdr_cmp(const void *a, const void *b)
-{
-	const struct qbk_s3_hdr *x = a, *y = b;
-
-	return strcmp(x->name, y->name);
-}
-
-static int
-str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The canonical query string: the parameters of ${q} (already URI-encoded),
- * each with its '=', sorted. */
-static void
-canonical_query(const char *q, struct qbk_buf *out)
-{
-	struct qbk_buf tmp = QBK_BUF_INIT;
-	char **v = NULL, *p, *amp;
-	size_t n = 0, cap = 0, i;
-
-	if (q == NULL || *q == '\0')
-		return;
-	qbk_buf_addstr(&tmp, q);
-	for (p = tmp.buf; p != NULL; p = amp) {
-		if ((amp = strchr(p, '&')) != NULL)
-			*amp++ = '\0';
-		if (*p == '\0')
-			continue;
-		if (n == cap) {
-			cap = cap != 0 ? 2 * cap : 8;
-			v = qbk_xrealloc(v, cap * sizeof(*v));
-		}
-		v[n++] = p;
-	}
-	qsort(v, n, sizeof(*v), str_cmp);
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			qbk_buf_addch(out, '&');
-		qbk_buf_addstr(out, v[i]);
-		if (strchr(v[i], '=') == NULL)
-			qbk_buf_addch(out, '=');
-	}
-	free(v);
-	qbk_buf_release(&tmp);
-}
-
-int
-qbk_s3_sign(const char *method, const char *path, const char *query,
-    struct qbk_s3_hdr *hdrs, size_t n, const char *access_key,
-    const char *secret_key, const char *region, const char *amzdate,
-    struct qbk_buf *out)
-{
-	struct qbk_buf creq = QBK_BUF_INIT, names = QBK_BUF_INIT,
-	    sts = QBK_BUF_INIT, key = QBK_BUF_INIT;
-	const char *payload = NULL;
-	unsigned char h[32], k[32];
-	char hex[65], date[9];
-	size_t i;
-
-	if (strlen(amzdate) != 16 || amzdate[8] != 'T')
-		return -1;
-	memcpy(date, amzdate, 8);
-	date[8] = '\0';
-	qsort(hdrs, n, sizeof(*hdrs), hdr_cmp);
-	qbk_buf_addf(&creq, "%s\n%s\n", method, path);
-	canonical_query(query, &creq);
-	qbk_buf_addch(&creq, '\n');
-	for (i = 0; i < n; i++) {
-		if (i > 0 && strcmp(hdrs[i - 1].name, hdrs[i].name) == 0)
-			goto err;	/* one value per name */
-		qbk_buf_addf(&creq, "%s:%s\n", hdrs[i].name, hdrs[i].value);
-		qbk_buf_addf(&names, "%s%s", i > 0 ? ";" : "", hdrs[i].name);
-		if (strcmp(hdrs[i].name, "x-amz-content-sha256") == 0)
-			payload = hdrs[i].value;
-	}
-	if (payload == NULL)
-		goto err;
-	qbk_buf_addf(&creq, "\n%s\n%s", names.buf, payload);
-	if (digest(EVP_sha256(), creq.buf, creq.len, h) != 0)
-		goto err;
-	qbk_hex(h, 32, hex);
-	qbk_buf_addf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s",
-	    amzdate, date, region, hex);
-	qbk_buf_addf(&key, "AWS4%s", secret_key);
-	hmac256((const unsigned char *)key.buf, key.len, date, 8, k);
-	hmac256(k, 32, region, strlen(region), k);
-	hmac256(k, 32, "s3", 2, k);
-	hmac256(k, 32, "aws4_request", 12, k);
-	hmac256(k, 32, sts.buf, sts.len, h);
-	sodium_memzero(k, sizeof(k));
-	sodium_memzero(key.buf, key.len);
-	qbk_hex(h, 32, hex);
-	qbk_buf_addf(out, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/s3/"
-	    "aws4_request, SignedHeaders=%s, Signature=%s", access_key, date,
-	    region, names.buf, hex);
-	qbk_buf_release(&creq);
-	qbk_buf_release(&names);
-	qbk_buf_release(&sts);
-	qbk_buf_release(&key);
-	return 0;
-err:
-	qbk_buf_release(&creq);
-	qbk_buf_release(&names);
-	qbk_buf_release(&sts);
-	qbk_buf_release(&key);
-	return -1;
-}
 
 static size_t
 read_cb(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -700,6 +339,29 @@ hdr_is(const char *p, size_t n, const char *name)
 	return n > k && strncasecmp(p, name, k) == 0;
 }
 
+/* "bytes F-L/T" (T may be '*') into x->cr_*; left at -1 if malformed. */
+static void
+parse_content_range(const char *v, size_t n, struct xfer *x)
+{
+	char buf[96];
+	unsigned long long f, l, t;
+
+	if (n >= sizeof(buf))
+		return;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	if (sscanf(buf, " bytes %llu-%llu/%llu", &f, &l, &t) == 3) {
+		x->cr_total = (int64_t)t;
+	} else if (sscanf(buf, " bytes */%llu", &t) == 1) {
+		x->cr_total = (int64_t)t;
+		return;
+	} else if (sscanf(buf, " bytes %llu-%llu/*", &f, &l) != 2) {
+		return;
+	}
+	x->cr_first = (int64_t)f;
+	x->cr_last = (int64_t)l;
+}
+
 static size_t
 header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -712,6 +374,9 @@ header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 		x->etag[0] = '\0';
 		x->retry_after_ms = 0;
 		x->sse_kms = x->sse_c = 0;
+		x->cr_first = x->cr_last = x->cr_total = -1;
+	} else if (hdr_is(ptr, n, "content-range:")) {
+		parse_content_range(ptr + 14, n - 14, x);
 	} else if (hdr_is(ptr, n, "etag:")) {
 		for (i = 5; i < n && j + 1 < sizeof(x->etag); i++) {
 			char c = ptr[i];
@@ -804,6 +469,7 @@ xfer_reset(struct xfer *x)
 	x->etag[0] = '\0';
 	x->retry_after_ms = 0;
 	x->sse_kms = x->sse_c = 0;
+	x->cr_first = x->cr_last = x->cr_total = -1;
 	x->errbuf[0] = '\0';
 	qbk_buf_reset(&x->errbody);
 }
@@ -874,7 +540,7 @@ xfer_setup(struct xfer *x, const char *method, const char *url,
 	struct qbk_buf h = QBK_BUF_INIT, parts = QBK_BUF_INIT;
 	const char *authority, *path, *query;
 	unsigned char sum[32];
-	char sha[65], md5b64[32], amzdate[20], until[40];
+	char sha[65], md5b64[32], amzdate[20], until[40], range[48];
 	size_t n = 0, i;
 	struct tm tm;
 	time_t now;
@@ -916,11 +582,9 @@ xfer_setup(struct xfer *x, const char *method, const char *url,
 		hv[n++].value = s3->token;
 	}
 	if (strcmp(method, "PUT") == 0) {
-		if (digest(EVP_sha256(), x->body, x->len, sum) != 0)
-			goto crypto;
+		qbk_sha256(x->body, x->len, sum);
 		qbk_hex(sum, 32, sha);
-		if (digest(EVP_md5(), x->body, x->len, sum) != 0)
-			goto crypto;
+		qbk_md5(x->body, x->len, sum);
 		qbk_hex(sum, 16, x->md5hex);
 		EVP_EncodeBlock((unsigned char *)md5b64, sum, 16);
 		hv[n].name = "x-amz-content-sha256";
@@ -946,6 +610,14 @@ xfer_setup(struct xfer *x, const char *method, const char *url,
 		x->md5hex[0] = '\0';
 		hv[n].name = "x-amz-content-sha256";
 		hv[n++].value = EMPTY_SHA256;
+		if (x->range_len > 0) {
+			snprintf(range, sizeof(range), "bytes=%llu-%llu",
+			    (unsigned long long)x->range_off,
+			    (unsigned long long)(x->range_off + x->range_len -
+			    1));
+			hv[n].name = "range";
+			hv[n++].value = range;
+		}
 		if (strcmp(method, "HEAD") == 0)
 			curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 		else if (strcmp(method, "GET") != 0)
@@ -963,7 +635,7 @@ xfer_setup(struct xfer *x, const char *method, const char *url,
 		    s3->secret_key, s3->region, amzdate, &h) != 0)
 			goto crypto;
 		add_hdr(x, h.buf);
-		sodium_memzero(h.buf, h.len);
+		explicit_bzero(h.buf, h.len);
 	}
 	/* Not signed, and not sent: libcurl's own Expect: 100-continue
 	 * (a round trip per PUT) and Accept. */
@@ -1061,6 +733,9 @@ xfer_outcome(struct xfer *x, CURLcode cc, const char *method,
 		resp->length = cl > 0 ? (uint64_t)cl : 0;
 		resp->mtime = ft > 0 ? (int64_t)ft : 0;
 		memcpy(resp->etag, x->etag, sizeof(resp->etag));
+		resp->range_first = x->cr_first;
+		resp->range_last = x->cr_last;
+		resp->range_total = x->cr_total;
 	}
 	if (x->sink_failed) {
 		if (err != NULL)
@@ -1170,11 +845,13 @@ retry_delay_ms(const struct xfer *x, unsigned attempt)
 	return d;
 }
 
-int
-qbk_s3_request(struct qbk_s3 *s3, const char *method, const char *key,
+/* qbk_s3_request(), for the bytes [range_off, range_off + range_len) of
+ * the object when range_len > 0 (a GET). */
+static int
+request(struct qbk_s3 *s3, const char *method, const char *key,
     const char *query, const void *body, size_t len, unsigned flags,
-    qbk_s3_sink_fn *sink, void *cookie, struct qbk_s3_resp *resp,
-    struct qbk_err *err)
+    uint64_t range_off, size_t range_len, qbk_s3_sink_fn *sink,
+    void *cookie, struct qbk_s3_resp *resp, struct qbk_err *err)
 {
 	struct qbk_buf url = QBK_BUF_INIT;
 	struct xfer x;
@@ -1195,6 +872,8 @@ qbk_s3_request(struct qbk_s3 *s3, const char *method, const char *key,
 	x.len = len;
 	x.sink = sink;
 	x.cookie = cookie;
+	x.range_off = range_off;
+	x.range_len = range_len;
 	qbk_buf_init(&x.errbody);
 	x.restartable = (flags & QBK_S3_F_RESTART) && sink != NULL;
 	for (attempt = 0;; attempt++) {
@@ -1237,6 +916,52 @@ qbk_s3_request(struct qbk_s3 *s3, const char *method, const char *key,
 	return rc;
 }
 
+int
+qbk_s3_request(struct qbk_s3 *s3, const char *method, const char *key,
+    const char *query, const void *body, size_t len, unsigned flags,
+    qbk_s3_sink_fn *sink, void *cookie, struct qbk_s3_resp *resp,
+    struct qbk_err *err)
+{
+	return request(s3, method, key, query, body, len, flags, 0, 0, sink,
+	    cookie, resp, err);
+}
+
+int
+qbk_s3_get_range(struct qbk_s3 *s3, const char *key, uint64_t offset,
+    size_t len, qbk_s3_sink_fn *sink, void *cookie, struct qbk_s3_resp *resp,
+    struct qbk_err *err)
+{
+	struct qbk_s3_resp r;
+	uint64_t last = offset + len - 1;
+	int rc = -1;
+
+	if (request(s3, "GET", key, NULL, NULL, 0, QBK_S3_F_RESTART, offset,
+	    len, sink, cookie, &r, err) != 0) {
+		if (r.status == 416)
+			rc = 1;		/* Range Not Satisfiable */
+	} else if ((r.status == 206 && r.range_first == (int64_t)offset &&
+	    r.range_last == (int64_t)last) ||
+	    (r.status == 200 && offset == 0 && r.length == len)) {
+		rc = 0;		/* the range, or the whole object that it is */
+	} else if ((r.status == 206 && r.range_first == (int64_t)offset &&
+	    r.range_last >= 0 && r.range_last < (int64_t)last) ||
+	    (r.status == 200 && offset == 0 && r.length < len)) {
+		rc = 1;		/* the object ends before the range */
+		if (r.status == 200)
+			r.range_total = (int64_t)r.length;
+	} else {
+		qbk_err_set(err, QBK_E_HTTP, "S3 GET %s: asked for bytes %llu "
+		    "to %llu, answered HTTP %ld with Content-Range "
+		    "%lld-%lld/%lld", key, (unsigned long long)offset,
+		    (unsigned long long)last, r.status,
+		    (long long)r.range_first, (long long)r.range_last,
+		    (long long)r.range_total);
+	}
+	if (resp != NULL)
+		*resp = r;
+	return rc;
+}
+
 /*
  * Batches: many small requests in parallel on the calling thread.
  */
@@ -1249,6 +974,104 @@ struct bop {
 	int64_t not_before;	/* qbk_clock_ms() */
 	int state;		/* 0 waiting, 1 running, 2 done */
 };
+
+/* Start the waiting requests of a batch that are due, up to "transfers"
+ * running; ${*next} gets the earliest not_before of those not yet due (or
+ * stays -1).  0, or -1 when one cannot be set up (${first} set). */
+static int
+batch_start(struct qbk_s3 *s3, CURLM *m, struct bop *b, size_t n,
+    size_t *running, int64_t *next, struct qbk_err *first)
+{
+	int64_t now = qbk_clock_ms();
+	size_t i;
+
+	for (i = 0; i < n && *running < s3->transfers; i++) {
+		struct bop *o = &b[i];
+
+		if (o->state != 0)
+			continue;
+		if (o->not_before > now) {
+			if (*next < 0 || o->not_before < *next)
+				*next = o->not_before;
+			continue;
+		}
+		if (o->x.easy == NULL)
+			o->x.easy = easy_get(s3);
+		if (xfer_setup(&o->x, o->op->method, o->url, o->op->flags,
+		    first) != 0)
+			return -1;
+		curl_easy_setopt(o->x.easy, CURLOPT_PRIVATE, o);
+		curl_multi_add_handle(m, o->x.easy);
+		o->state = 1;
+		(*running)++;
+	}
+	return 0;
+}
+
+/* Take the finished requests of a batch off ${m}: retry those worth it,
+ * count the others in ${*done}, the first failure other than a 404 into
+ * ${first}. */
+static void
+batch_reap(struct qbk_s3 *s3, CURLM *m, size_t *running, size_t *done,
+    struct qbk_err *first)
+{
+	CURLMsg *cm;
+	int msgs;
+
+	while ((cm = curl_multi_info_read(m, &msgs)) != NULL) {
+		struct bop *o = NULL;
+		struct qbk_err e = QBK_ERR_INIT;
+		int oc;
+
+		if (cm->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&o);
+		oc = xfer_outcome(&o->x, cm->data.result, o->op->method,
+		    o->op->key, &o->op->resp, &e);
+		curl_multi_remove_handle(m, o->x.easy);
+		(*running)--;
+		if (oc == 1 && o->attempt < s3->retries) {
+			o->attempt++;
+			qbk_detail("%s; retrying", e.msg);
+			o->not_before = qbk_clock_ms() +
+			    retry_delay_ms(&o->x, o->attempt);
+			o->state = 0;
+			continue;
+		}
+		o->state = 2;
+		(*done)++;
+		o->op->code = oc == 0 ? (int)QBK_E_OK : (int)e.code;
+		if (oc != 0 && e.code != QBK_E_NOTFOUND &&
+		    first->code == QBK_E_OK) {
+			*first = e;
+			if (oc == 1)
+				qbk_err_prefix(first, "giving up after %u "
+				    "attempts", o->attempt + 1);
+		}
+	}
+}
+
+/* Release what a batch holds: its handles back to the pool. */
+static void
+batch_free(struct qbk_s3 *s3, CURLM *m, struct bop *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (b[i].state == 1)
+			curl_multi_remove_handle(m, b[i].x.easy);
+		if (b[i].x.easy != NULL) {
+			xfer_reset(&b[i].x);
+			curl_easy_reset(b[i].x.easy);
+			easy_put(s3, b[i].x.easy);
+		}
+		qbk_buf_release(&b[i].x.errbody);
+		free(b[i].url);
+	}
+	free(b);
+	curl_multi_cleanup(m);
+}
 
 int
 qbk_s3_batch(struct qbk_s3 *s3, struct qbk_s3_op *ops, size_t n,
@@ -1283,9 +1106,8 @@ qbk_s3_batch(struct qbk_s3 *s3, struct qbk_s3_op *ops, size_t n,
 		b[i].url = qbk_buf_detach(&url, NULL);
 	}
 	while (done < n) {
-		int64_t now = qbk_clock_ms(), next = -1;
-		int still, msgs, timeout;
-		CURLMsg *cm;
+		int64_t next = -1;
+		int still, timeout;
 
 		if (s3->cancel != NULL && *s3->cancel) {
 			qbk_err_set(&first, QBK_E_INTERRUPTED, "S3 requests "
@@ -1293,61 +1115,12 @@ qbk_s3_batch(struct qbk_s3 *s3, struct qbk_s3_op *ops, size_t n,
 			rc = -1;
 			break;
 		}
-		for (i = 0; i < n && running < s3->transfers; i++) {
-			struct bop *o = &b[i];
-
-			if (o->state != 0)
-				continue;
-			if (o->not_before > now) {
-				if (next < 0 || o->not_before < next)
-					next = o->not_before;
-				continue;
-			}
-			if (o->x.easy == NULL)
-				o->x.easy = easy_get(s3);
-			if (xfer_setup(&o->x, o->op->method, o->url,
-			    o->op->flags, &first) != 0) {
-				rc = -1;
-				goto out;
-			}
-			curl_easy_setopt(o->x.easy, CURLOPT_PRIVATE, o);
-			curl_multi_add_handle(m, o->x.easy);
-			o->state = 1;
-			running++;
+		if (batch_start(s3, m, b, n, &running, &next, &first) != 0) {
+			rc = -1;
+			break;
 		}
 		curl_multi_perform(m, &still);
-		while ((cm = curl_multi_info_read(m, &msgs)) != NULL) {
-			struct bop *o = NULL;
-			struct qbk_err e = QBK_ERR_INIT;
-			int oc;
-
-			if (cm->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE,
-			    (char **)&o);
-			oc = xfer_outcome(&o->x, cm->data.result,
-			    o->op->method, o->op->key, &o->op->resp, &e);
-			curl_multi_remove_handle(m, o->x.easy);
-			running--;
-			if (oc == 1 && o->attempt < s3->retries) {
-				o->attempt++;
-				qbk_detail("%s; retrying", e.msg);
-				o->not_before = qbk_clock_ms() +
-				    retry_delay_ms(&o->x, o->attempt);
-				o->state = 0;
-				continue;
-			}
-			o->state = 2;
-			done++;
-			o->op->code = oc == 0 ? (int)QBK_E_OK : (int)e.code;
-			if (oc != 0 && e.code != QBK_E_NOTFOUND &&
-			    first.code == QBK_E_OK) {
-				first = e;
-				if (oc == 1)
-					qbk_err_prefix(&first, "giving up "
-					    "after %u attempts", o->attempt + 1);
-			}
-		}
+		batch_reap(s3, m, &running, &done, &first);
 		if (first.code != QBK_E_OK) {
 			rc = -1;
 			break;
@@ -1364,19 +1137,7 @@ qbk_s3_batch(struct qbk_s3 *s3, struct qbk_s3_op *ops, size_t n,
 out:
 	if (rc != 0 && err != NULL && first.code != QBK_E_OK)
 		*err = first;
-	for (i = 0; i < n; i++) {
-		if (b[i].state == 1)
-			curl_multi_remove_handle(m, b[i].x.easy);
-		if (b[i].x.easy != NULL) {
-			xfer_reset(&b[i].x);
-			curl_easy_reset(b[i].x.easy);
-			easy_put(s3, b[i].x.easy);
-		}
-		qbk_buf_release(&b[i].x.errbody);
-		free(b[i].url);
-	}
-	free(b);
-	curl_multi_cleanup(m);
+	batch_free(s3, m, b, n);
 	qbk_buf_release(&url);
 	return rc;
 }
@@ -1833,11 +1594,11 @@ qbk_s3_free(struct qbk_s3 *s3)
 	free(s3->prefix);
 	free(s3->access_key);
 	if (s3->secret_key != NULL) {
-		sodium_memzero(s3->secret_key, strlen(s3->secret_key));
+		explicit_bzero(s3->secret_key, strlen(s3->secret_key));
 		free(s3->secret_key);
 	}
 	if (s3->token != NULL) {
-		sodium_memzero(s3->token, strlen(s3->token));
+		explicit_bzero(s3->token, strlen(s3->token));
 		free(s3->token);
 	}
 	free(s3->ca_file);

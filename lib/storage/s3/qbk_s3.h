@@ -91,6 +91,9 @@ struct qbk_s3_resp {
 	uint64_t length;	/* Content-Length (HEAD), or 0 */
 	int64_t mtime;		/* Last-Modified, epoch seconds, or 0 */
 	char etag[80];		/* ETag without quotes, or "" */
+	int64_t range_first;	/* Content-Range "bytes F-L/T": F, L and T, */
+	int64_t range_last;	/* each -1 when not answered (T also when */
+	int64_t range_total;	/* it is '*') */
 };
 
 /** qbk_s3_request(s3, method, key, query, body, len, flags, sink, cookie,
@@ -105,6 +108,17 @@ struct qbk_s3_resp {
 int qbk_s3_request(struct qbk_s3 *, const char *, const char *, const char *,
     const void *, size_t, unsigned, qbk_s3_sink_fn *, void *,
     struct qbk_s3_resp *, struct qbk_err *);
+
+/** qbk_s3_get_range(s3, key, offset, len, sink, cookie, resp, err): GET
+ * the ${len} (> 0) bytes of ${key} from byte ${offset} with a Range header,
+ * retried as qbk_s3_request() with QBK_S3_F_RESTART.  The answer must be a
+ * 206 whose Content-Range is exactly that range, or a 200 with the whole
+ * object when it is that range (offset 0, ${len} bytes).  Returns 0, 1 when
+ * the object ends before the range (416, or a shorter range or object;
+ * ${resp}->range_total is then its size, or -1 if not told), or -1 (an
+ * unexpected answer is QBK_E_HTTP). */
+int qbk_s3_get_range(struct qbk_s3 *, const char *, uint64_t, size_t,
+    qbk_s3_sink_fn *, void *, struct qbk_s3_resp *, struct qbk_err *);
 
 /** qbk_s3_submit(s3, method, key, body, len, flags, err): queue a PUT
  * (the body is copied) or DELETE of ${key} for the I/O thread; blocks while
