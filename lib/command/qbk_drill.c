@@ -804,8 +804,7 @@ remove_leftovers(struct qbk_repo *repo, struct qbk_qdrant *q,
 		goto out;
 	}
 	ls.own = o->lock != NULL ? qbk_lock_id(o->lock) : NULL;
-	if (repo != NULL && qbk_lock_list(qbk_repo_store(repo), scan_lock,
-	    &ls, err) < 0)
+	if (repo != NULL && qbk_repo_locks(repo, scan_lock, &ls, err) < 0)
 		goto out;
 	for (i = 0; names[i] != NULL; i++) {
 		if (!qbk_drill_scratch_parse(names[i], id) ||

@@ -17,10 +17,10 @@
 #include "qdrant/qbk_qdrant.h"
 #include "repo/qbk_chunk.h"
 #include "repo/qbk_crypto.h"
+#include "repo/qbk_layout.h"
 #include "repo/qbk_lock.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
-#include "storage/qbk_store.h"
 #include "stream/qbk_extract.h"
 #include "stream/qbk_ingest.h"
 #include "stream/qbk_tar.h"
@@ -127,18 +127,12 @@ obj_find(const struct objmap *m, const uint8_t *id)
 }
 
 static int
-list_obj(void *cookie, const char *key, const struct qbk_store_stat *st,
-    struct qbk_err *err)
+list_obj(void *cookie, const uint8_t *id,
+    const struct qbk_repo_chunk_stat *st, struct qbk_err *err)
 {
 	struct objmap *m = cookie;
-	uint8_t id[QBK_ID_LEN];
 
 	(void)err;
-	/* "data/ab/<64 hex>"; anything else is not a chunk. */
-	if (strlen(key) != 8 + 2 * QBK_ID_LEN || strncmp(key, "data/", 5) != 0
-	    || key[7] != '/' || qbk_id_from_hex(key + 8, id) != 0 ||
-	    memcmp(key + 5, key + 8, 2) != 0)
-		return 0;
 	if (m->n == m->alloc) {
 		m->alloc = m->alloc ? m->alloc * 2 : 1024;
 		m->v = qbk_xrealloc(m->v, m->alloc * sizeof(*m->v));
@@ -192,19 +186,21 @@ check_slots(struct verify *v, struct qbk_err *err)
 	return 0;
 }
 
-/* One sealed object of a manifest: present (unless ${optional}) and it
- * opens.  Returns 0, or -1 on a storage failure. */
+/* One sealed object of a manifest (${cls}: the manifest or its copy):
+ * present (unless ${optional}) and it opens.  Returns 0, or -1 on a
+ * storage failure. */
 static int
-check_sealed(struct verify *v, const char *id, const char *key,
+check_sealed(struct verify *v, const char *id, enum qbk_layout_class cls,
     int optional, struct qbk_err *err)
 {
 	struct qbk_buf obj = QBK_BUF_INIT, json = QBK_BUF_INIT;
 	struct qbk_err e = QBK_ERR_INIT;
-	char name[128];
+	char name[QBK_LAYOUT_KEY_MAX], key[QBK_LAYOUT_KEY_MAX];
 	int rc = 0;
 
-	snprintf(name, sizeof(name), "backups/%s", id);
-	if (qbk_store_get(qbk_repo_store(v->repo), key, SEALED_MAX, &obj,
+	qbk_layout_key(QBK_LAYOUT_MANIFEST, id, name);
+	qbk_layout_key(cls, id, key);
+	if (qbk_repo_sealed_get(v->repo, cls, id, SEALED_MAX, &obj,
 	    &e) != 0) {
 		if (e.code == QBK_E_NOTFOUND) {
 			if (!optional)
@@ -233,7 +229,6 @@ load_manifests(struct verify *v, int check, struct qbk_err *err)
 {
 	char **ids = NULL;
 	size_t i, n = 0;
-	char key[128];
 	int rc = -1;
 
 	if (v->opts->backup_id != NULL) {
@@ -257,12 +252,10 @@ load_manifests(struct verify *v, int check, struct qbk_err *err)
 		if (keep_going(v, err) != 0)
 			goto out;
 		if (check) {
-			snprintf(key, sizeof(key), "backups/%s", ids[i]);
-			if (check_sealed(v, ids[i], key,
-			    v->opts->backup_id != NULL, err) != 0)
-				goto out;
-			snprintf(key, sizeof(key), "backups/%s.copy", ids[i]);
-			if (check_sealed(v, ids[i], key, 1, err) != 0)
+			if (check_sealed(v, ids[i], QBK_LAYOUT_MANIFEST,
+			    v->opts->backup_id != NULL, err) != 0 ||
+			    check_sealed(v, ids[i], QBK_LAYOUT_MANIFEST_COPY,
+			    1, err) != 0)
 				goto out;
 		}
 		if (qbk_repo_manifest_read(v->repo, ids[i], &m, &e) != 0) {
@@ -330,8 +323,7 @@ check_refs(struct verify *v, struct qbk_err *err)
 	size_t i;
 	int rc;
 
-	rc = qbk_store_list(qbk_repo_store(v->repo), "data/",
-	    QBK_STORE_LIST_STAT, list_obj, &v->objs, err);
+	rc = qbk_repo_chunk_list(v->repo, list_obj, &v->objs, err);
 	if (rc < 0)
 		return -1;
 	if (v->objs.n > 0)	/* qsort(NULL, 0) is undefined */

@@ -9,8 +9,10 @@
 #include "common/qbk_err.h"
 #include "common/qbk_json.h"
 #include "common/qbk_log.h"
+#include "repo/qbk_layout.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
+#include "repo/qbk_repo_internal.h"
 #include "storage/qbk_store.h"
 #include "repo/qbk_failure.h"
 
@@ -44,7 +46,8 @@ qbk_failure_record(struct qbk_repo *r, const struct qbk_failure *f,
 		    "failure record");
 	qbk_json_dump(o, &text, 0);
 	json_decref(o);
-	qbk_buf_addf(&key, "%s%s", QBK_FAILURE_PREFIX, id);
+	qbk_buf_addf(&key, "%s%s", qbk_layout_prefix(QBK_LAYOUT_FAILURE),
+	    id);
 	if (qbk_repo_seal(r, key.buf, text.buf, text.len, &obj, err) != 0 ||
 	    qbk_store_put(qbk_repo_store(r), key.buf, obj.buf, obj.len, 0,
 	    err) != 0)
@@ -76,7 +79,8 @@ read_one(struct qbk_repo *r, const char *id, struct qbk_failure *f,
 	size_t i;
 	int rc = -1;
 
-	qbk_buf_addf(&key, "%s%s", QBK_FAILURE_PREFIX, id);
+	qbk_buf_addf(&key, "%s%s", qbk_layout_prefix(QBK_LAYOUT_FAILURE),
+	    id);
 	if (qbk_store_get(qbk_repo_store(r), key.buf, QBK_FAILURE_MAX, &obj,
 	    err) != 0 ||
 	    qbk_repo_unseal(r, key.buf, obj.buf, obj.len, &text, err) != 0 ||
@@ -134,8 +138,8 @@ qbk_failure_list(struct qbk_repo *r, struct qbk_failure **out, size_t *n,
 
 	*out = NULL;
 	*n = 0;
-	if (qbk_repo_ids_under(r, QBK_FAILURE_PREFIX, &ids, &nids,
-	    err) != 0)
+	if (qbk_repo_ids_under(r, qbk_layout_prefix(QBK_LAYOUT_FAILURE), &ids,
+	    &nids, err) != 0)
 		return -1;
 	v = qbk_xcalloc(nids + 1, sizeof(*v));
 	for (i = 0; i < nids; i++) {
@@ -190,14 +194,15 @@ qbk_failure_prune(struct qbk_repo *r, int64_t before, size_t *removed,
 	int64_t t;
 	int rc = -1;
 
-	if (qbk_repo_ids_under(r, QBK_FAILURE_PREFIX, &ids, &nids,
-	    err) != 0)
+	if (qbk_repo_ids_under(r, qbk_layout_prefix(QBK_LAYOUT_FAILURE), &ids,
+	    &nids, err) != 0)
 		return -1;
 	for (i = 0; i < nids; i++) {
 		if (qbk_manifest_id_time(ids[i], &t) != 0 || t >= before)
 			continue;
 		qbk_buf_reset(&key);
-		qbk_buf_addf(&key, "%s%s", QBK_FAILURE_PREFIX, ids[i]);
+		qbk_buf_addf(&key, "%s%s", qbk_layout_prefix(QBK_LAYOUT_FAILURE),
+		    ids[i]);
 		if (qbk_store_delete(qbk_repo_store(r), key.buf, 0, err) != 0)
 			goto out;
 		if (removed != NULL)

@@ -11,64 +11,12 @@
 #include "common/qbk_err.h"
 #include "common/qbk_json.h"
 #include "common/qbk_log.h"
+#include "repo/qbk_layout.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
+#include "repo/qbk_repo_internal.h"
 #include "storage/qbk_store.h"
 #include "repo/qbk_hold.h"
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int
-collect_key(void *cookie, const char *key, const struct qbk_store_stat *st,
-    struct qbk_err *err)
-{
-	struct qbk_buf *list = cookie;
-	char *dup = qbk_xstrdup(key);
-
-	(void)st;
-	(void)err;
-	qbk_buf_add(list, &dup, sizeof(dup));
-	return 0;
-}
-
-/* Keys under ${prefix}, sorted, in ${*keys} (free each and the array). */
-static int
-list_keys(struct qbk_store *s, const char *prefix, char ***keys, size_t *n,
-    struct qbk_err *err)
-{
-	struct qbk_buf list = QBK_BUF_INIT;
-	size_t i;
-
-	*keys = NULL;
-	*n = 0;
-	if (qbk_store_list(s, prefix, 0, collect_key, &list, err) < 0) {
-		for (i = 0; i < list.len / sizeof(char *); i++)
-			free(((char **)(void *)list.buf)[i]);
-		qbk_buf_release(&list);
-		return -1;
-	}
-	*n = list.len / sizeof(char *);
-	*keys = qbk_xcalloc(*n ? *n : 1, sizeof(char *));
-	if (*n > 0)
-		memcpy(*keys, list.buf, list.len);
-	qbk_buf_release(&list);
-	qsort(*keys, *n, sizeof(char *), cmp_str);
-	return 0;
-}
-
-static void
-free_keys(char **keys, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(keys[i]);
-	free(keys);
-}
 
 static void
 who_am_i(char *out, size_t size)
@@ -87,12 +35,13 @@ who_am_i(char *out, size_t size)
 }
 
 int
-qbk_prune_hold_set(struct qbk_repo *r, const char *id, const char *reason,
+qbk_hold_set(struct qbk_repo *r, const char *id, const char *reason,
     struct qbk_err *err)
 {
 	struct qbk_manifest *m = NULL;
 	struct qbk_buf text = QBK_BUF_INIT, obj = QBK_BUF_INIT;
-	char key[128], who[512], when[QBK_MANIFEST_TIME_LEN + 1];
+	char key[QBK_LAYOUT_KEY_MAX], who[512];
+	char when[QBK_MANIFEST_TIME_LEN + 1];
 	json_t *o;
 	int rc = -1;
 
@@ -108,7 +57,7 @@ qbk_prune_hold_set(struct qbk_repo *r, const char *id, const char *reason,
 		    "record of '%s'", id);
 	qbk_json_dump(o, &text, 0);
 	json_decref(o);
-	snprintf(key, sizeof(key), "holds/%s", id);
+	qbk_layout_key(QBK_LAYOUT_HOLD, id, key);
 	if (qbk_repo_seal(r, key, text.buf, text.len, &obj, err) != 0 ||
 	    qbk_store_put(qbk_repo_store(r), key, obj.buf, obj.len, 0,
 	    err) != 0)
@@ -121,16 +70,16 @@ out:
 }
 
 int
-qbk_prune_hold_release(struct qbk_repo *r, const char *id,
+qbk_hold_release(struct qbk_repo *r, const char *id,
     struct qbk_err *err)
 {
-	char key[128];
+	char key[QBK_LAYOUT_KEY_MAX];
 	int e;
 
 	if (!qbk_manifest_id_valid(id))
 		return qbk_err_set(err, QBK_E_USAGE, "'%s' is not a backup id",
 		    id);
-	snprintf(key, sizeof(key), "holds/%s", id);
+	qbk_layout_key(QBK_LAYOUT_HOLD, id, key);
 	if ((e = qbk_store_exists(qbk_repo_store(r), key, err)) < 0)
 		return -1;
 	if (e == 0)
@@ -140,7 +89,7 @@ qbk_prune_hold_release(struct qbk_repo *r, const char *id,
 }
 
 static int
-hold_read(struct qbk_repo *r, const char *key, struct qbk_prune_hold *h,
+hold_read(struct qbk_repo *r, const char *key, struct qbk_hold *h,
     struct qbk_err *err)
 {
 	struct qbk_buf obj = QBK_BUF_INIT, text = QBK_BUF_INIT;
@@ -148,7 +97,7 @@ hold_read(struct qbk_repo *r, const char *key, struct qbk_prune_hold *h,
 	const char *id, *who, *when, *reason;
 	int rc = -1;
 
-	if (qbk_store_get(qbk_repo_store(r), key, QBK_PRUNE_HOLD_MAX, &obj,
+	if (qbk_store_get(qbk_repo_store(r), key, QBK_HOLD_MAX, &obj,
 	    err) != 0 ||
 	    qbk_repo_unseal(r, key, obj.buf, obj.len, &text, err) != 0)
 		goto out;
@@ -176,27 +125,26 @@ out:
 }
 
 int
-qbk_prune_holds(struct qbk_repo *r, struct qbk_prune_hold **out, size_t *n,
+qbk_hold_list(struct qbk_repo *r, struct qbk_hold **out, size_t *n,
     struct qbk_err *err)
 {
-	char **keys;
-	size_t nkeys, i;
-	struct qbk_prune_hold *h;
+	char **ids, key[QBK_LAYOUT_KEY_MAX];
+	size_t nids, i;
+	struct qbk_hold *h;
 
 	*out = NULL;
 	*n = 0;
-	if (list_keys(qbk_repo_store(r), "holds/", &keys, &nkeys, err) != 0)
+	if (qbk_repo_ids_under(r, qbk_layout_prefix(QBK_LAYOUT_HOLD), &ids,
+	    &nids, err) != 0)
 		return -1;
-	h = qbk_xcalloc(nkeys ? nkeys : 1, sizeof(*h));
-	for (i = 0; i < nkeys; i++) {
-		struct qbk_prune_hold *x = &h[*n];
+	h = qbk_xcalloc(nids ? nids : 1, sizeof(*h));
+	for (i = 0; i < nids; i++) {
+		struct qbk_hold *x = &h[*n];
 		struct qbk_err e2 = QBK_ERR_INIT;
-		const char *id = keys[i] + strlen("holds/");
 
-		if (!qbk_manifest_id_valid(id))
-			continue;
-		snprintf(x->backup_id, sizeof(x->backup_id), "%s", id);
-		if (hold_read(r, keys[i], x, &e2) != 0) {
+		snprintf(x->backup_id, sizeof(x->backup_id), "%s", ids[i]);
+		qbk_layout_key(QBK_LAYOUT_HOLD, ids[i], key);
+		if (hold_read(r, key, x, &e2) != 0) {
 			/* Unreadable, but its name still holds the backup:
 			 * removing data on a damaged hold is the wrong way
 			 * to fail. */
@@ -207,13 +155,13 @@ qbk_prune_holds(struct qbk_repo *r, struct qbk_prune_hold **out, size_t *n,
 		}
 		(*n)++;
 	}
-	free_keys(keys, nkeys);
+	qbk_repo_free_ids(ids, nids);
 	*out = h;
 	return 0;
 }
 
 void
-qbk_prune_holds_free(struct qbk_prune_hold *h, size_t n)
+qbk_hold_list_free(struct qbk_hold *h, size_t n)
 {
 	size_t i;
 
