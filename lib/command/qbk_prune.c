@@ -14,6 +14,7 @@
 #include "common/qbk_log.h"
 #include "repo/qbk_failure.h"
 #include "repo/qbk_hold.h"
+#include "repo/qbk_job.h"
 #include "repo/qbk_lock.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
@@ -109,16 +110,6 @@ add_chunks(struct qbk_idset *set, const struct qbk_manifest *m)
 	return 0;
 }
 
-static int
-check_cancel(const struct qbk_prune_opts *o, struct qbk_err *err)
-{
-	if (o->cancel != NULL && *o->cancel)
-		return qbk_err_set(err, QBK_E_INTERRUPTED, "interrupted");
-	if (o->lock != NULL && qbk_lock_refresh(o->lock, 0, err) != 0)
-		return -1;
-	return 0;
-}
-
 struct unref {
 	const struct qbk_idset *keep;
 	int64_t young_after;	/* objects modified after this are kept */
@@ -167,7 +158,7 @@ decide(struct qbk_repo *r, const struct qbk_prune_opts *o, char **ids,
 		struct qbk_prune_backup *b = &res->backups[i];
 		struct qbk_manifest *m;
 
-		if (check_cancel(o, err) != 0)
+		if (qbk_job_check(o->cancel, o->lock, err) != 0)
 			goto out;
 		if (qbk_repo_manifest_read(r, ids[i], &m, err) != 0) {
 			qbk_err_prefix(err, "cannot prune");
@@ -226,7 +217,7 @@ remove_chunks(struct qbk_repo *r, const struct qbk_prune_opts *o,
 
 		if (res->backups[i].keep == 0)
 			continue;
-		if (check_cancel(o, err) != 0 ||
+		if (qbk_job_check(o->cancel, o->lock, err) != 0 ||
 		    qbk_repo_manifest_read(r, res->backups[i].id, &m, err) != 0)
 			goto out;
 		add_chunks(keep, m);
@@ -237,7 +228,7 @@ remove_chunks(struct qbk_repo *r, const struct qbk_prune_opts *o,
 	if (qbk_repo_chunk_list(r, unref_chunk, &u, err) < 0)
 		goto out;
 	for (i = 0; i < u.n && !o->dry_run; i++) {
-		if ((i % 1024) == 0 && check_cancel(o, err) != 0)
+		if ((i % 1024) == 0 && qbk_job_check(o->cancel, o->lock, err) != 0)
 			goto out;
 		if (qbk_repo_chunk_delete(r, (const uint8_t *)u.ids.buf +
 		    i * QBK_ID_LEN, err) != 0)
@@ -301,7 +292,7 @@ qbk_prune_run(struct qbk_repo *r, const struct qbk_prune_opts *o,
 	for (i = 0; i < res->n_backups && !o->dry_run; i++) {
 		if (res->backups[i].keep != 0)
 			continue;
-		if (check_cancel(o, err) != 0 ||
+		if (qbk_job_check(o->cancel, o->lock, err) != 0 ||
 		    qbk_repo_manifest_delete(r, res->backups[i].id, err) != 0)
 			goto out;
 		qbk_info("removed backup %s", res->backups[i].id);

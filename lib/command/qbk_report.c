@@ -14,6 +14,7 @@
 #include "common/qbk_log.h"
 #include "config/qbk_config.h"
 #include "repo/qbk_failure.h"
+#include "repo/qbk_job.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
 #include "command/qbk_report.h"
@@ -604,14 +605,6 @@ is_held(const struct qbk_hold *holds, size_t n, const char *id)
 	return 0;
 }
 
-static int
-cancelled(const struct qbk_report_opts *o, struct qbk_err *err)
-{
-	if (o->cancel != NULL && *o->cancel)
-		return qbk_err_set(err, QBK_E_INTERRUPTED, "interrupted");
-	return 0;
-}
-
 int
 qbk_report_load(struct qbk_repo *repo, const struct qbk_report_opts *opts,
     struct qbk_report **out, struct qbk_err *err)
@@ -642,7 +635,7 @@ qbk_report_load(struct qbk_repo *repo, const struct qbk_report_opts *opts,
 		struct qbk_manifest *m = NULL;
 		int held = is_held(holds, nholds, ids[i]);
 
-		if (cancelled(opts, err) != 0)
+		if (qbk_job_check(opts->cancel, NULL, err) != 0)
 			goto err;
 		qbk_err_clear(&e2);
 		if (qbk_repo_manifest_read(repo, ids[i], &m, &e2) != 0) {
@@ -693,7 +686,7 @@ qbk_report_load(struct qbk_repo *repo, const struct qbk_report_opts *opts,
 	for (i = 0; i < ndids; i++) {
 		struct qbk_manifest_drill *d = NULL;
 
-		if (cancelled(opts, err) != 0)
+		if (qbk_job_check(opts->cancel, NULL, err) != 0)
 			goto err;
 		qbk_err_clear(&e2);
 		if (qbk_repo_drill_read(repo, dids[i], &d, &e2) != 0) {

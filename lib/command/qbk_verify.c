@@ -17,6 +17,7 @@
 #include "qdrant/qbk_qdrant.h"
 #include "repo/qbk_chunk.h"
 #include "repo/qbk_crypto.h"
+#include "repo/qbk_job.h"
 #include "repo/qbk_layout.h"
 #include "repo/qbk_lock.h"
 #include "repo/qbk_manifest.h"
@@ -63,24 +64,6 @@ struct verify {
 	struct qbk_cluster *cl;		/* --live on a cluster without a
 					 * peer list: discovered */
 };
-
-static int
-cancelled(const struct verify *v)
-{
-	return v->opts->cancel != NULL && *v->opts->cancel != 0;
-}
-
-/* Keep the shared lock alive (main thread only) and notice signals. */
-static int
-keep_going(const struct verify *v, struct qbk_err *err)
-{
-	if (cancelled(v))
-		return qbk_err_set(err, QBK_E_INTERRUPTED, "interrupted");
-	if (v->opts->lock != NULL && qbk_lock_refresh(v->opts->lock, 0,
-	    err) != 0)
-		return -1;
-	return 0;
-}
 
 static void problem(struct verify *, const char *, const char *,
     const uint8_t *, const char *, ...) __attribute__((format(printf, 5, 6)));
@@ -249,7 +232,7 @@ load_manifests(struct verify *v, int check, struct qbk_err *err)
 			break;
 		v->res->checked.backups++;
 
-		if (keep_going(v, err) != 0)
+		if (qbk_job_check(v->opts->cancel, v->opts->lock, err) != 0)
 			goto out;
 		if (check) {
 			if (check_sealed(v, ids[i], QBK_LAYOUT_MANIFEST,
@@ -331,7 +314,7 @@ check_refs(struct verify *v, struct qbk_err *err)
 	for (i = 0; i < v->nm; i++) {
 		struct refs r = { v, v->m[i], qbk_idset_new(0), NULL };
 
-		if (keep_going(v, err) != 0) {
+		if (qbk_job_check(v->opts->cancel, v->opts->lock, err) != 0) {
 			qbk_idset_free(r.seen);
 			return -1;
 		}
@@ -415,7 +398,8 @@ reader_main(void *cookie)
 	}
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
-		if (p->failed || p->next == p->n || cancelled(v)) {
+		if (p->failed || p->next == p->n ||
+		    qbk_job_stopped(v->opts->cancel)) {
 			pthread_mutex_unlock(&p->lock);
 			break;
 		}
@@ -516,7 +500,7 @@ read_chunks(struct verify *v, struct qbk_err *err)
 		if (p.failed || v->opts->lock == NULL)
 			continue;
 		pthread_mutex_unlock(&p.lock);
-		if (qbk_lock_refresh(v->opts->lock, 0, &e) != 0) {
+		if (qbk_job_check(NULL, v->opts->lock, &e) != 0) {
 			pthread_mutex_lock(&p.lock);
 			if (!p.failed) {
 				p.failed = 1;
@@ -533,7 +517,7 @@ read_chunks(struct verify *v, struct qbk_err *err)
 		*err = p.err;
 		goto out;
 	}
-	if (cancelled(v)) {
+	if (qbk_job_stopped(v->opts->cancel)) {
 		qbk_err_set(err, QBK_E_INTERRUPTED, "interrupted");
 		goto out;
 	}
@@ -565,7 +549,8 @@ extract_next(void *cookie, const void **data, size_t *len,
 {
 	struct xsrc *xs = cookie;
 
-	if (keep_going(xs->v, err) != 0)
+	if (qbk_job_check(xs->v->opts->cancel, xs->v->opts->lock,
+	    err) != 0)
 		return -1;
 	return qbk_extract_next(xs->x, data, len, err);
 }
@@ -966,7 +951,7 @@ check_live(struct verify *v, struct qbk_err *err)
 		rc = -1;
 	}
 	for (i = 0; names[i] != NULL; i++) {
-		if (cancelled(v)) {
+		if (qbk_job_stopped(v->opts->cancel)) {
 			qbk_err_set(err, QBK_E_INTERRUPTED, "interrupted");
 			goto out;
 		}
