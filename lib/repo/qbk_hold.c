@@ -134,8 +134,7 @@ qbk_hold_list(struct qbk_repo *r, struct qbk_hold **out, size_t *n,
 
 	*out = NULL;
 	*n = 0;
-	if (qbk_repo_ids_under(r, qbk_layout_prefix(QBK_LAYOUT_HOLD), &ids,
-	    &nids, err) != 0)
+	if (qbk_repo_ids_under(r, QBK_LAYOUT_HOLD, &ids, &nids, err) != 0)
 		return -1;
 	h = qbk_xcalloc(nids ? nids : 1, sizeof(*h));
 	for (i = 0; i < nids; i++) {

@@ -1654,9 +1654,10 @@ qbk_repo_manifest_delete(struct qbk_repo *r, const char *id,
 }
 
 int
-qbk_repo_ids_under(struct qbk_repo *r, const char *prefix, char ***out,
-    size_t *n, struct qbk_err *err)
+qbk_repo_ids_under(struct qbk_repo *r, enum qbk_layout_class cls,
+    char ***out, size_t *n, struct qbk_err *err)
 {
+	const char *prefix = qbk_layout_prefix(cls);
 	struct slot_list l;
 	size_t i, plen = strlen(prefix);
 
@@ -1676,8 +1677,7 @@ int
 qbk_repo_backup_ids(struct qbk_repo *r, char ***out, size_t *n,
     struct qbk_err *err)
 {
-	return qbk_repo_ids_under(r, qbk_layout_prefix(QBK_LAYOUT_MANIFEST),
-	    out, n, err);
+	return qbk_repo_ids_under(r, QBK_LAYOUT_MANIFEST, out, n, err);
 }
 
 int
@@ -1718,8 +1718,7 @@ int
 qbk_repo_drill_ids(struct qbk_repo *r, char ***out, size_t *n,
     struct qbk_err *err)
 {
-	return qbk_repo_ids_under(r, qbk_layout_prefix(QBK_LAYOUT_DRILL),
-	    out, n, err);
+	return qbk_repo_ids_under(r, QBK_LAYOUT_DRILL, out, n, err);
 }
 
 void

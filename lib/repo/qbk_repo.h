@@ -262,12 +262,12 @@ int qbk_repo_manifest_orphans(struct qbk_repo *, int, size_t *,
 int qbk_repo_sealed_get(struct qbk_repo *, enum qbk_layout_class,
     const char *, size_t, struct qbk_buf *, struct qbk_err *);
 
-/** qbk_repo_ids_under(r, prefix, out, n, err): the ids of the objects
- * "<prefix><id>" (well-formed ids only: no ".copy" twins, no temporary
- * files), sorted (oldest first), in ${*out} (free with
- * qbk_repo_free_ids()).  0 or -1. */
-int qbk_repo_ids_under(struct qbk_repo *, const char *, char ***, size_t *,
-    struct qbk_err *);
+/** qbk_repo_ids_under(r, class, out, n, err): the ids of the objects of
+ * ${class} (well-formed ids only: no ".copy" twins, no temporary files),
+ * sorted (oldest first), in ${*out} (free with qbk_repo_free_ids()).
+ * 0 or -1. */
+int qbk_repo_ids_under(struct qbk_repo *, enum qbk_layout_class, char ***,
+    size_t *, struct qbk_err *);
 
 /** qbk_repo_backup_ids(r, out, n, err): the ids of every backup, sorted
  * (oldest first), in ${*out} (free each and the array).  0 or -1. */
