@@ -222,8 +222,8 @@ main(int argc, char *argv[])
 			policy_from_config(&ctx->cfg.retention, &o.run.policy);
 		o.run.grace_s = ctx->cfg.repo.lock_stale / 1000;
 		if (holds && qbk_ctx_repo(ctx, 1, &repo, &err) == 0)
-			rc = o.hold != NULL ? qbk_prune_hold_set(repo, o.hold,
-			    o.reason, &err) : qbk_prune_hold_release(repo,
+			rc = o.hold != NULL ? qbk_hold_set(repo, o.hold,
+			    o.reason, &err) : qbk_hold_release(repo,
 			    o.release, &err);
 		else if (!holds && qbk_ctx_repo(ctx, o.run.dry_run ? 1 : 2,
 		    &repo, &err) == 0) {

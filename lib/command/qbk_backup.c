@@ -20,6 +20,7 @@
 #include "qdrant/qbk_points.h"
 #include "qdrant/qbk_qdrant.h"
 #include "repo/qbk_crypto.h"
+#include "repo/qbk_job.h"
 #include "repo/qbk_lock.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
@@ -78,8 +79,7 @@ on_data(void *cookie, const void *data, size_t len, struct qbk_err *err)
 			pthread_mutex_lock(s->mu);
 		/* Stop if the lock was lost (its own thread keeps it
 		 * fresh). */
-		if (s->opts->lock != NULL &&
-		    qbk_lock_refresh(s->opts->lock, 0, err) != 0)
+		if (qbk_job_check(NULL, s->opts->lock, err) != 0)
 			rc = -1;
 		else
 			progress(s->opts, QBK_BACKUP_EV_BYTES, s->collection,

@@ -200,7 +200,7 @@ qbk_ctx_repo(struct qbk_ctx *ctx, int lock, struct qbk_repo **out,
 			lo.wait_s = (unsigned)(ctx->cfg.repo.lock_timeout /
 			    1000);
 		lo.read_only_ok = lock == QBK_CTX_LOCK_READ;
-		if (qbk_lock_acquire(qbk_repo_store(ctx->repo),
+		if (qbk_repo_lock(ctx->repo,
 		    lock == QBK_CTX_LOCK_EXCLUSIVE ? QBK_LOCK_EXCLUSIVE :
 		    QBK_LOCK_SHARED, &lo,
 		    &ctx->lock, err) != 0)

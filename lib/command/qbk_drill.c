@@ -22,6 +22,7 @@
 #include "qdrant/qbk_points.h"
 #include "qdrant/qbk_qdrant.h"
 #include "repo/qbk_crypto.h"
+#include "repo/qbk_job.h"
 #include "repo/qbk_lock.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
@@ -180,22 +181,6 @@ problem(struct qbk_drill_result *res, const char *fmt, ...)
 	if (res->rec->n_problems < QBK_MANIFEST_MAX_LIST)
 		qbk_manifest_drill_add_problem(res->rec, b.buf);
 	qbk_buf_release(&b);
-}
-
-static int
-cancelled(const struct qbk_drill_opts *o, struct qbk_err *err)
-{
-	if (o->cancel != NULL && *o->cancel != 0)
-		return qbk_err_set(err, QBK_E_INTERRUPTED, "interrupted");
-	return 0;
-}
-
-/* Refresh our repository lock (when due) during long validations, so
- * that nobody takes it for stale; losing it stops the drill. */
-static int
-keep_lock(const struct qbk_drill_opts *o, struct qbk_err *err)
-{
-	return o->lock != NULL ? qbk_lock_refresh(o->lock, 0, err) : 0;
 }
 
 /* ---- validation ----------------------------------------------------- */
@@ -504,7 +489,7 @@ check_samples(struct qbk_qdrant *q, const struct qbk_manifest_collection *mc,
 		size_t end = start + RETRIEVE_BATCH < ns ?
 		    start + RETRIEVE_BATCH : ns;
 
-		if (cancelled(o, err) != 0 || keep_lock(o, err) != 0)
+		if (qbk_job_check(o->cancel, o->lock, err) != 0)
 			goto out;
 		ids = json_array();
 		for (i = start; i < end; i++)
@@ -644,7 +629,7 @@ validate_set(struct qbk_qdrant *q, const struct qbk_cluster *cl,
 		const struct qbk_manifest_collection *mc =
 		    qbk_manifest_find_collection(ds->m, res->collections[i]);
 
-		if (cancelled(o, err) != 0 || keep_lock(o, err) != 0)
+		if (qbk_job_check(o->cancel, o->lock, err) != 0)
 			goto out;
 		qbk_buf_reset(&target);
 		qbk_buf_addf(&target, "%s%s", prefix, mc->name);
@@ -734,7 +719,7 @@ wait_green(struct qbk_qdrant *q, const struct dset *sets, size_t nsets,
 			    1000.0 : 0.0);
 			return 0;
 		}
-		if (cancelled(o, err) != 0 || keep_lock(o, err) != 0)
+		if (qbk_job_check(o->cancel, o->lock, err) != 0)
 			return -1;
 		nanosleep(&ts, NULL);
 	}
@@ -804,8 +789,7 @@ remove_leftovers(struct qbk_repo *repo, struct qbk_qdrant *q,
 		goto out;
 	}
 	ls.own = o->lock != NULL ? qbk_lock_id(o->lock) : NULL;
-	if (repo != NULL && qbk_lock_list(qbk_repo_store(repo), scan_lock,
-	    &ls, err) < 0)
+	if (repo != NULL && qbk_repo_locks(repo, scan_lock, &ls, err) < 0)
 		goto out;
 	for (i = 0; names[i] != NULL; i++) {
 		if (!qbk_drill_scratch_parse(names[i], id) ||

@@ -1,10 +1,8 @@
-#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -15,226 +13,18 @@
 #include "common/qbk_json.h"
 #include "common/qbk_log.h"
 #include "repo/qbk_failure.h"
+#include "repo/qbk_hold.h"
+#include "repo/qbk_job.h"
 #include "repo/qbk_lock.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
 #include "repo/qbk_retention.h"
-#include "storage/qbk_store.h"
 #include "command/qbk_prune.h"
-
-/*
- * Holds.
- */
 
 static int
 cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int
-collect_key(void *cookie, const char *key, const struct qbk_store_stat *st,
-    struct qbk_err *err)
-{
-	struct qbk_buf *list = cookie;
-	char *dup = qbk_xstrdup(key);
-
-	(void)st;
-	(void)err;
-	qbk_buf_add(list, &dup, sizeof(dup));
-	return 0;
-}
-
-/* Keys under ${prefix}, sorted, in ${*keys} (free each and the array). */
-static int
-list_keys(struct qbk_store *s, const char *prefix, char ***keys, size_t *n,
-    struct qbk_err *err)
-{
-	struct qbk_buf list = QBK_BUF_INIT;
-	size_t i;
-
-	*keys = NULL;
-	*n = 0;
-	if (qbk_store_list(s, prefix, 0, collect_key, &list, err) < 0) {
-		for (i = 0; i < list.len / sizeof(char *); i++)
-			free(((char **)(void *)list.buf)[i]);
-		qbk_buf_release(&list);
-		return -1;
-	}
-	*n = list.len / sizeof(char *);
-	*keys = qbk_xcalloc(*n ? *n : 1, sizeof(char *));
-	if (*n > 0)
-		memcpy(*keys, list.buf, list.len);
-	qbk_buf_release(&list);
-	qsort(*keys, *n, sizeof(char *), cmp_str);
-	return 0;
-}
-
-static void
-free_keys(char **keys, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(keys[i]);
-	free(keys);
-}
-
-static void
-who_am_i(char *out, size_t size)
-{
-	char host[256] = "";
-	const char *user = getenv("USER");
-	struct passwd *pw;
-
-	if (user == NULL || user[0] == '\0') {
-		pw = getpwuid(geteuid());
-		user = pw != NULL ? pw->pw_name : "?";
-	}
-	if (gethostname(host, sizeof(host) - 1) != 0)
-		snprintf(host, sizeof(host), "?");
-	snprintf(out, size, "%s@%s", user, host);
-}
-
-int
-qbk_prune_hold_set(struct qbk_repo *r, const char *id, const char *reason,
-    struct qbk_err *err)
-{
-	struct qbk_manifest *m = NULL;
-	struct qbk_buf text = QBK_BUF_INIT, obj = QBK_BUF_INIT;
-	char key[128], who[512], when[QBK_MANIFEST_TIME_LEN + 1];
-	json_t *o;
-	int rc = -1;
-
-	if (qbk_repo_manifest_read(r, id, &m, err) != 0)
-		return -1;
-	qbk_manifest_free(m);
-	who_am_i(who, sizeof(who));
-	qbk_manifest_time_format(qbk_now(), when);
-	o = json_pack("{s:s, s:s, s:s, s:s}", "backup_id", id, "who", who,
-	    "when", when, "reason", reason != NULL ? reason : "");
-	if (o == NULL)
-		return qbk_err_set(err, QBK_E_INTERNAL, "cannot build hold "
-		    "record of '%s'", id);
-	qbk_json_dump(o, &text, 0);
-	json_decref(o);
-	snprintf(key, sizeof(key), "holds/%s", id);
-	if (qbk_repo_seal(r, key, text.buf, text.len, &obj, err) != 0 ||
-	    qbk_store_put(qbk_repo_store(r), key, obj.buf, obj.len, 0,
-	    err) != 0)
-		goto out;
-	rc = 0;
-out:
-	qbk_buf_release(&text);
-	qbk_buf_release(&obj);
-	return rc;
-}
-
-int
-qbk_prune_hold_release(struct qbk_repo *r, const char *id,
-    struct qbk_err *err)
-{
-	char key[128];
-	int e;
-
-	if (!qbk_manifest_id_valid(id))
-		return qbk_err_set(err, QBK_E_USAGE, "'%s' is not a backup id",
-		    id);
-	snprintf(key, sizeof(key), "holds/%s", id);
-	if ((e = qbk_store_exists(qbk_repo_store(r), key, err)) < 0)
-		return -1;
-	if (e == 0)
-		return qbk_err_set(err, QBK_E_NOTFOUND, "backup '%s' is not "
-		    "held", id);
-	return qbk_store_delete(qbk_repo_store(r), key, 0, err);
-}
-
-static int
-hold_read(struct qbk_repo *r, const char *key, struct qbk_prune_hold *h,
-    struct qbk_err *err)
-{
-	struct qbk_buf obj = QBK_BUF_INIT, text = QBK_BUF_INIT;
-	json_t *o = NULL;
-	const char *id, *who, *when, *reason;
-	int rc = -1;
-
-	if (qbk_store_get(qbk_repo_store(r), key, QBK_PRUNE_HOLD_MAX, &obj,
-	    err) != 0 ||
-	    qbk_repo_unseal(r, key, obj.buf, obj.len, &text, err) != 0)
-		goto out;
-	if ((o = qbk_json_parse(text.buf, text.len, key, err)) == NULL)
-		goto out;
-	id = qbk_json_str(o, "backup_id");
-	who = qbk_json_str(o, "who");
-	when = qbk_json_str(o, "when");
-	reason = qbk_json_str(o, "reason");
-	if (id == NULL || who == NULL || when == NULL || reason == NULL ||
-	    strcmp(id, h->backup_id) != 0) {
-		qbk_err_set(err, QBK_E_INTEGRITY, "hold '%s' is malformed",
-		    key);
-		goto out;
-	}
-	h->who = qbk_xstrdup(who);
-	h->when = qbk_xstrdup(when);
-	h->reason = qbk_xstrdup(reason);
-	rc = 0;
-out:
-	qbk_json_decref(o);
-	qbk_buf_release(&obj);
-	qbk_buf_release(&text);
-	return rc;
-}
-
-int
-qbk_prune_holds(struct qbk_repo *r, struct qbk_prune_hold **out, size_t *n,
-    struct qbk_err *err)
-{
-	char **keys;
-	size_t nkeys, i;
-	struct qbk_prune_hold *h;
-
-	*out = NULL;
-	*n = 0;
-	if (list_keys(qbk_repo_store(r), "holds/", &keys, &nkeys, err) != 0)
-		return -1;
-	h = qbk_xcalloc(nkeys ? nkeys : 1, sizeof(*h));
-	for (i = 0; i < nkeys; i++) {
-		struct qbk_prune_hold *x = &h[*n];
-		struct qbk_err e2 = QBK_ERR_INIT;
-		const char *id = keys[i] + strlen("holds/");
-
-		if (!qbk_manifest_id_valid(id))
-			continue;
-		snprintf(x->backup_id, sizeof(x->backup_id), "%s", id);
-		if (hold_read(r, keys[i], x, &e2) != 0) {
-			/* Unreadable, but its name still holds the backup:
-			 * removing data on a damaged hold is the wrong way
-			 * to fail. */
-			qbk_warn("%s", e2.msg);
-			x->who = qbk_xstrdup("?");
-			x->when = qbk_xstrdup("?");
-			x->reason = qbk_xstrdup("");
-		}
-		(*n)++;
-	}
-	free_keys(keys, nkeys);
-	*out = h;
-	return 0;
-}
-
-void
-qbk_prune_holds_free(struct qbk_prune_hold *h, size_t n)
-{
-	size_t i;
-
-	if (h == NULL)
-		return;
-	for (i = 0; i < n; i++) {
-		free(h[i].who);
-		free(h[i].when);
-		free(h[i].reason);
-	}
-	free(h);
 }
 
 /*
@@ -320,83 +110,55 @@ add_chunks(struct qbk_idset *set, const struct qbk_manifest *m)
 	return 0;
 }
 
-static int
-check_cancel(const struct qbk_prune_opts *o, struct qbk_err *err)
-{
-	if (o->cancel != NULL && *o->cancel)
-		return qbk_err_set(err, QBK_E_INTERRUPTED, "interrupted");
-	if (o->lock != NULL && qbk_lock_refresh(o->lock, 0, err) != 0)
-		return -1;
-	return 0;
-}
-
 struct unref {
 	const struct qbk_idset *keep;
 	int64_t young_after;	/* objects modified after this are kept */
-	struct qbk_buf keys;	/* char * each */
+	struct qbk_buf ids;	/* uint8_t[QBK_ID_LEN] each */
 	uint64_t bytes;
 	uint64_t n;
 	uint64_t young;
 };
 
-/* data/<2 hex>/<64 hex> not in the kept set: remember it. */
+/* A chunk not in the kept set: remember it. */
 static int
-unref_chunk(void *cookie, const char *key, const struct qbk_store_stat *st,
-    struct qbk_err *err)
+unref_chunk(void *cookie, const uint8_t *id,
+    const struct qbk_repo_chunk_stat *st, struct qbk_err *err)
 {
 	struct unref *u = cookie;
-	uint8_t id[QBK_ID_LEN];
-	const char *slash = strrchr(key, '/');
-	char *dup;
 
 	(void)err;
-	if (slash == NULL || strlen(slash + 1) != 2 * QBK_ID_LEN ||
-	    qbk_id_from_hex(slash + 1, id) != 0 ||
-	    strncmp(key + strlen("data/"), slash + 1, 2) != 0)
-		return 0;	/* not a chunk object: not ours to judge */
 	if (qbk_idset_has(u->keep, id))
 		return 0;
 	if (st == NULL || st->mtime > u->young_after) {
 		u->young++;	/* a running backup may name it yet */
 		return 0;
 	}
-	dup = qbk_xstrdup(key);
-	qbk_buf_add(&u->keys, &dup, sizeof(dup));
-	u->bytes += st != NULL ? st->size : 0;
+	qbk_buf_add(&u->ids, id, QBK_ID_LEN);
+	u->bytes += st->size;
 	u->n++;
 	return 0;
 }
 
-int
-qbk_prune_run(struct qbk_repo *r, const struct qbk_prune_opts *o,
-    struct qbk_prune_result **out, struct qbk_err *err)
+/* 1. Every manifest and every hold: what the policy keeps of the backups
+ * ${ids}, in ${res}; refused past --max-delete. */
+static int
+decide(struct qbk_repo *r, const struct qbk_prune_opts *o, char **ids,
+    size_t nids, struct qbk_prune_result *res, struct qbk_err *err)
 {
-	struct qbk_store *s = qbk_repo_store(r);
-	struct qbk_prune_result *res;
-	struct qbk_retention_item *items = NULL;
-	struct qbk_prune_hold *holds = NULL;
-	struct qbk_idset *keep = NULL;
-	struct unref u = { NULL, 0, QBK_BUF_INIT, 0, 0, 0 };
-	char **ids = NULL, **keys = NULL;
-	size_t nids = 0, nholds = 0, nkeys = 0, i, j;
-	int64_t oldest;
+	struct qbk_retention_item *items;
+	struct qbk_hold *holds = NULL;
+	size_t nholds = 0, i, j;
 	int rc = -1;
 
-	*out = res = qbk_xcalloc(1, sizeof(*res));
-	res->dry_run = o->dry_run;
-	res->policy = o->policy;
-
-	/* 1. Every manifest and every hold. */
-	if (qbk_repo_backup_ids(r, &ids, &nids, err) != 0 ||
-	    qbk_prune_holds(r, &holds, &nholds, err) != 0)
-		goto out;
+	if (qbk_hold_list(r, &holds, &nholds, err) != 0)
+		return -1;
 	res->backups = qbk_xcalloc(nids ? nids : 1, sizeof(*res->backups));
 	items = qbk_xcalloc(nids ? nids : 1, sizeof(*items));
 	for (i = 0; i < nids; i++) {
 		struct qbk_prune_backup *b = &res->backups[i];
 		struct qbk_manifest *m;
 
-		if (check_cancel(o, err) != 0)
+		if (qbk_job_check(o->cancel, o->lock, err) != 0)
 			goto out;
 		if (qbk_repo_manifest_read(r, ids[i], &m, err) != 0) {
 			qbk_err_prefix(err, "cannot prune");
@@ -433,51 +195,29 @@ qbk_prune_run(struct qbk_repo *r, const struct qbk_prune_opts *o,
 		    "or a higher --max-delete");
 		goto out;
 	}
+	rc = 0;
+out:
+	qbk_hold_list_free(holds, nholds);
+	free(items);
+	return rc;
+}
 
-	/* 2. Manifests first: once gone, the backup is gone, and every
-	 * chunk it shared with a kept backup is still there. */
-	for (i = 0; i < nids && !o->dry_run; i++) {
-		if (res->backups[i].keep != 0)
-			continue;
-		if (check_cancel(o, err) != 0 ||
-		    qbk_repo_manifest_delete(r, res->backups[i].id, err) != 0)
-			goto out;
-		qbk_info("removed backup %s", res->backups[i].id);
-	}
+/* 4. Chunks that no kept backup references. */
+static int
+remove_chunks(struct qbk_repo *r, const struct qbk_prune_opts *o,
+    struct qbk_prune_result *res, struct qbk_err *err)
+{
+	struct unref u = { NULL, 0, QBK_BUF_INIT, 0, 0, 0 };
+	struct qbk_idset *keep = qbk_idset_new(1024);
+	size_t i;
+	int rc = -1;
 
-	/* 3. Orphan twins of interrupted commits. */
-	if (list_keys(s, "backups/", &keys, &nkeys, err) != 0)
-		goto out;
-	for (i = 0; i < nkeys; i++) {
-		size_t len = strlen(keys[i]);
-		char main_key[128];
-		int e;
-
-		if (len < 5 || strcmp(keys[i] + len - 5, ".copy") != 0 ||
-		    len - 5 >= sizeof(main_key))
-			continue;
-		memcpy(main_key, keys[i], len - 5);
-		main_key[len - 5] = '\0';
-		if ((e = qbk_store_exists(s, main_key, err)) < 0)
-			goto out;
-		if (e == 0) {
-			/* A kept backup's main manifest exists; in a dry run
-			 * the removed ones' twins do not count here. */
-			res->copies_removed++;
-			if (!o->dry_run &&
-			    qbk_store_delete(s, keys[i], 0, err) != 0)
-				goto out;
-		}
-	}
-
-	/* 4. Chunks that no kept backup references. */
-	keep = qbk_idset_new(1024);
-	for (i = 0; i < nids; i++) {
+	for (i = 0; i < res->n_backups; i++) {
 		struct qbk_manifest *m;
 
 		if (res->backups[i].keep == 0)
 			continue;
-		if (check_cancel(o, err) != 0 ||
+		if (qbk_job_check(o->cancel, o->lock, err) != 0 ||
 		    qbk_repo_manifest_read(r, res->backups[i].id, &m, err) != 0)
 			goto out;
 		add_chunks(keep, m);
@@ -485,17 +225,16 @@ qbk_prune_run(struct qbk_repo *r, const struct qbk_prune_opts *o,
 	}
 	u.keep = keep;
 	u.young_after = (int64_t)time(NULL) - o->grace_s;
-	if (qbk_store_list(s, "data/", QBK_STORE_LIST_STAT, unref_chunk, &u,
-	    err) < 0)
+	if (qbk_repo_chunk_list(r, unref_chunk, &u, err) < 0)
 		goto out;
-	for (i = 0; i < u.keys.len / sizeof(char *) && !o->dry_run; i++) {
-		if ((i % 1024) == 0 && check_cancel(o, err) != 0)
+	for (i = 0; i < u.n && !o->dry_run; i++) {
+		if ((i % 1024) == 0 && qbk_job_check(o->cancel, o->lock, err) != 0)
 			goto out;
-		if (qbk_store_delete(s, ((char **)(void *)u.keys.buf)[i],
-		    QBK_STORE_F_LAZY, err) != 0)
+		if (qbk_repo_chunk_delete(r, (const uint8_t *)u.ids.buf +
+		    i * QBK_ID_LEN, err) != 0)
 			goto out;
 	}
-	if (!o->dry_run && qbk_store_flush(s, err) != 0)
+	if (!o->dry_run && qbk_repo_flush(r, err) != 0)
 		goto out;
 	res->chunks_removed = u.n;
 	res->bytes_freed = u.bytes;
@@ -505,34 +244,80 @@ qbk_prune_run(struct qbk_repo *r, const struct qbk_prune_opts *o,
 		    "([repository] lock_stale): a backup may still name %s",
 		    (unsigned long long)u.young, u.young == 1 ? "" : "s",
 		    (long long)o->grace_s, u.young == 1 ? "it" : "them");
+	rc = 0;
+out:
+	qbk_buf_release(&u.ids);
+	qbk_idset_free(keep);
+	return rc;
+}
 
-	/* 5. Leftovers of interrupted writers. */
-	if (!o->dry_run && qbk_store_remove_stale(s, QBK_PRUNE_STALE_AGE,
-	    &res->stale_removed, err) != 0)
-		goto out;
+/* 6. Failed runs older than every backup kept: history nobody reports on
+ * any more (with no backup kept, those older than QBK_PRUNE_FAILURE_AGE). */
+static int
+remove_failures(struct qbk_repo *r, const struct qbk_prune_opts *o,
+    struct qbk_prune_result *res, struct qbk_err *err)
+{
+	int64_t oldest = qbk_now() - QBK_PRUNE_FAILURE_AGE;
+	size_t i;
 
-	/* 6. Failed runs older than every backup kept: history nobody
-	 * reports on any more (with no backup kept, those older than
-	 * QBK_PRUNE_FAILURE_AGE). */
-	oldest = qbk_now() - QBK_PRUNE_FAILURE_AGE;
-	for (i = 0; i < nids; i++)
+	for (i = 0; i < res->n_backups; i++)
 		if (res->backups[i].keep != 0 && res->backups[i].time > 0) {
 			oldest = res->backups[i].time;
 			break;
 		}
-	if (!o->dry_run && qbk_failure_prune(r, oldest,
-	    &res->failures_removed, err) != 0)
+	if (o->dry_run)
+		return 0;
+	return qbk_failure_prune(r, oldest, &res->failures_removed, err);
+}
+
+int
+qbk_prune_run(struct qbk_repo *r, const struct qbk_prune_opts *o,
+    struct qbk_prune_result **out, struct qbk_err *err)
+{
+	struct qbk_prune_result *res;
+	char **ids = NULL;
+	size_t nids = 0, i;
+	int rc = -1;
+
+	*out = res = qbk_xcalloc(1, sizeof(*res));
+	res->dry_run = o->dry_run;
+	res->policy = o->policy;
+
+	if (qbk_repo_backup_ids(r, &ids, &nids, err) != 0 ||
+	    decide(r, o, ids, nids, res, err) != 0)
+		goto out;
+
+	/* 2. Manifests first: once gone, the backup is gone, and every
+	 * chunk it shared with a kept backup is still there. */
+	for (i = 0; i < res->n_backups && !o->dry_run; i++) {
+		if (res->backups[i].keep != 0)
+			continue;
+		if (qbk_job_check(o->cancel, o->lock, err) != 0 ||
+		    qbk_repo_manifest_delete(r, res->backups[i].id, err) != 0)
+			goto out;
+		qbk_info("removed backup %s", res->backups[i].id);
+	}
+
+	/* 3. Orphan twins of interrupted commits (a kept backup's main
+	 * manifest exists; in a dry run the removed ones' twins do not
+	 * count here). */
+	if (qbk_repo_manifest_orphans(r, !o->dry_run, &res->copies_removed,
+	    err) != 0)
+		goto out;
+
+	if (remove_chunks(r, o, res, err) != 0)
+		goto out;
+
+	/* 5. Leftovers of interrupted writers. */
+	if (!o->dry_run && qbk_repo_remove_stale(r, QBK_PRUNE_STALE_AGE,
+	    &res->stale_removed, err) != 0)
+		goto out;
+
+	if (remove_failures(r, o, res, err) != 0)
 		goto out;
 	rc = 0;
 out:
-	for (i = 0; i < u.keys.len / sizeof(char *); i++)
-		free(((char **)(void *)u.keys.buf)[i]);
-	qbk_buf_release(&u.keys);
-	qbk_idset_free(keep);
-	free_keys(keys, nkeys);
-	qbk_prune_holds_free(holds, nholds);
 	qbk_repo_free_ids(ids, nids);
-	free(items);
 	return rc;
 }
 

@@ -22,14 +22,13 @@
  *   5. remove stale temporary files older than QBK_PRUNE_STALE_AGE.
  * A dry run does 1, computes 2-4 without deleting anything, and reports.
  *
- * Legal holds: "holds/<backup-id>", sealed like a manifest (the key is the
- * associated data), JSON {"backup_id","who","when","reason"}.  A held
- * backup is never removed.
+ * A held backup (qbk_hold.h) is never removed.
  */
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "repo/qbk_hold.h"
 #include "repo/qbk_retention.h"
 
 struct qbk_buf;
@@ -38,7 +37,6 @@ struct qbk_lock;
 struct qbk_repo;
 
 #define QBK_PRUNE_STALE_AGE	3600	/* seconds */
-#define QBK_PRUNE_HOLD_MAX	65536	/* bytes of a hold object */
 
 struct qbk_prune_opts {
 	struct qbk_retention_policy policy;
@@ -102,36 +100,5 @@ void qbk_prune_result_free(struct qbk_prune_result *);
  * ${res} may be NULL. */
 void qbk_prune_report_json(const struct qbk_prune_result *, int,
     const struct qbk_err *, struct qbk_buf *);
-
-/*
- * Legal holds.
- */
-struct qbk_prune_hold {
-	char backup_id[32];
-	char *who;		/* user@host */
-	char *when;		/* "YYYY-MM-DDTHH:MM:SSZ" */
-	char *reason;		/* may be "" */
-};
-
-/** qbk_prune_hold_set(repo, id, reason, err): put backup ${id} (which must
- * exist: QBK_E_NOTFOUND) under legal hold, recording the user, host, time
- * and ${reason} (may be NULL).  An existing hold is replaced.  0 or -1. */
-int qbk_prune_hold_set(struct qbk_repo *, const char *, const char *,
-    struct qbk_err *);
-
-/** qbk_prune_hold_release(repo, id, err): remove the hold of ${id};
- * QBK_E_NOTFOUND if it has none.  0 or -1. */
-int qbk_prune_hold_release(struct qbk_repo *, const char *,
-    struct qbk_err *);
-
-/** qbk_prune_holds(repo, out, n, err): every hold, sorted by backup id, in
- * ${*out} (${*n}; free with qbk_prune_holds_free()).  A hold object that
- * cannot be read is listed with who "?" and a warning (it still holds).
- * 0 or -1. */
-int qbk_prune_holds(struct qbk_repo *, struct qbk_prune_hold **, size_t *,
-    struct qbk_err *);
-
-/** qbk_prune_holds_free(holds, n): free a hold list; NULL is fine. */
-void qbk_prune_holds_free(struct qbk_prune_hold *, size_t);
 
 #endif /* !QBK_PRUNE_H */

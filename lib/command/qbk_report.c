@@ -14,9 +14,9 @@
 #include "common/qbk_log.h"
 #include "config/qbk_config.h"
 #include "repo/qbk_failure.h"
+#include "repo/qbk_job.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
-#include "storage/qbk_store.h"
 #include "command/qbk_report.h"
 
 #define WEEK	(7.0 * 86400.0)
@@ -541,16 +541,12 @@ struct listing {
 };
 
 static int
-on_chunk(void *cookie, const char *key, const struct qbk_store_stat *st,
-    struct qbk_err *err)
+on_chunk(void *cookie, const uint8_t *id,
+    const struct qbk_repo_chunk_stat *st, struct qbk_err *err)
 {
 	struct listing *l = cookie;
-	const char *slash = strrchr(key, '/');
-	uint8_t id[QBK_ID_LEN];
 
 	(void)err;
-	if (slash == NULL || qbk_id_from_hex(slash + 1, id) != 0)
-		return 0;
 	if (qbk_idset_add(l->chunks, id)) {
 		l->count++;
 		if (st != NULL)
@@ -574,7 +570,6 @@ check_chunk(void *cookie, const struct qbk_manifest_collection *c,
     const struct qbk_manifest_snapshot *s, const struct qbk_manifest_chunk *ch)
 {
 	struct chunk_check *cc = cookie;
-	char key[QBK_REPO_CHUNK_KEY_LEN];
 	int rc;
 
 	(void)c;
@@ -583,8 +578,7 @@ check_chunk(void *cookie, const struct qbk_manifest_collection *c,
 		return 0;
 	if (!qbk_idset_has(cc->missing, ch->id)) {
 		/* Written after the listing by a backup that runs now? */
-		qbk_repo_chunk_key(ch->id, key);
-		rc = qbk_store_exists(qbk_repo_store(cc->repo), key, cc->err);
+		rc = qbk_repo_chunk_exists(cc->repo, ch->id, cc->err);
 		if (rc < 0) {
 			cc->failed = 1;
 			return 1;
@@ -601,7 +595,7 @@ check_chunk(void *cookie, const struct qbk_manifest_collection *c,
 }
 
 static int
-is_held(const struct qbk_prune_hold *holds, size_t n, const char *id)
+is_held(const struct qbk_hold *holds, size_t n, const char *id)
 {
 	size_t i;
 
@@ -611,21 +605,13 @@ is_held(const struct qbk_prune_hold *holds, size_t n, const char *id)
 	return 0;
 }
 
-static int
-cancelled(const struct qbk_report_opts *o, struct qbk_err *err)
-{
-	if (o->cancel != NULL && *o->cancel)
-		return qbk_err_set(err, QBK_E_INTERRUPTED, "interrupted");
-	return 0;
-}
-
 int
 qbk_report_load(struct qbk_repo *repo, const struct qbk_report_opts *opts,
     struct qbk_report **out, struct qbk_err *err)
 {
 	struct qbk_report *r = qbk_report_new(opts);
 	struct listing l = { NULL, 0, 0 };
-	struct qbk_prune_hold *holds = NULL;
+	struct qbk_hold *holds = NULL;
 	struct qbk_idset *missing = NULL;
 	struct qbk_err e2 = QBK_ERR_INIT;
 	struct qbk_failure *fails = NULL;
@@ -636,12 +622,12 @@ qbk_report_load(struct qbk_repo *repo, const struct qbk_report_opts *opts,
 	l.chunks = qbk_idset_new(1024);
 	missing = qbk_idset_new(16);
 	/* Chunks first: a prune removes manifests before their chunks. */
-	if (opts->check_chunks && qbk_store_list(qbk_repo_store(repo), "data/",
-	    QBK_STORE_LIST_STAT, on_chunk, &l, err) < 0)
+	if (opts->check_chunks && qbk_repo_chunk_list(repo, on_chunk, &l,
+	    err) < 0)
 		goto err;
 	r->stored_bytes = l.bytes;
 	r->stored_chunks = l.count;
-	if (qbk_prune_holds(repo, &holds, &nholds, err) != 0)
+	if (qbk_hold_list(repo, &holds, &nholds, err) != 0)
 		goto err;
 	if (qbk_repo_backup_ids(repo, &ids, &nids, err) != 0)
 		goto err;
@@ -649,7 +635,7 @@ qbk_report_load(struct qbk_repo *repo, const struct qbk_report_opts *opts,
 		struct qbk_manifest *m = NULL;
 		int held = is_held(holds, nholds, ids[i]);
 
-		if (cancelled(opts, err) != 0)
+		if (qbk_job_check(opts->cancel, NULL, err) != 0)
 			goto err;
 		qbk_err_clear(&e2);
 		if (qbk_repo_manifest_read(repo, ids[i], &m, &e2) != 0) {
@@ -700,7 +686,7 @@ qbk_report_load(struct qbk_repo *repo, const struct qbk_report_opts *opts,
 	for (i = 0; i < ndids; i++) {
 		struct qbk_manifest_drill *d = NULL;
 
-		if (cancelled(opts, err) != 0)
+		if (qbk_job_check(opts->cancel, NULL, err) != 0)
 			goto err;
 		qbk_err_clear(&e2);
 		if (qbk_repo_drill_read(repo, dids[i], &d, &e2) != 0) {
@@ -715,7 +701,7 @@ qbk_report_load(struct qbk_repo *repo, const struct qbk_report_opts *opts,
 	qbk_report_compute(r);
 	qbk_repo_free_ids(ids, nids);
 	qbk_repo_free_ids(dids, ndids);
-	qbk_prune_holds_free(holds, nholds);
+	qbk_hold_list_free(holds, nholds);
 	qbk_idset_free(l.chunks);
 	qbk_idset_free(missing);
 	*out = r;
@@ -723,7 +709,7 @@ qbk_report_load(struct qbk_repo *repo, const struct qbk_report_opts *opts,
 err:
 	qbk_repo_free_ids(ids, nids);
 	qbk_repo_free_ids(dids, ndids);
-	qbk_prune_holds_free(holds, nholds);
+	qbk_hold_list_free(holds, nholds);
 	qbk_idset_free(l.chunks);
 	qbk_idset_free(missing);
 	qbk_report_free(r);

@@ -27,6 +27,7 @@
 #include "qdrant/qbk_cluster.h"
 #include "qdrant/qbk_qdrant.h"
 #include "repo/qbk_crypto.h"
+#include "repo/qbk_job.h"
 #include "repo/qbk_lock.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
@@ -1137,7 +1138,7 @@ source_tick(struct source *s, struct qbk_err *err)
 	if (s->o->lock != NULL) {
 		if (s->mu != NULL)
 			pthread_mutex_lock(s->mu);
-		rc = qbk_lock_refresh(s->o->lock, 0, err);
+		rc = qbk_job_check(NULL, s->o->lock, err);
 		if (s->mu != NULL)
 			pthread_mutex_unlock(s->mu);
 		if (rc != 0)

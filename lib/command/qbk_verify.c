@@ -17,10 +17,11 @@
 #include "qdrant/qbk_qdrant.h"
 #include "repo/qbk_chunk.h"
 #include "repo/qbk_crypto.h"
+#include "repo/qbk_job.h"
+#include "repo/qbk_layout.h"
 #include "repo/qbk_lock.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
-#include "storage/qbk_store.h"
 #include "stream/qbk_extract.h"
 #include "stream/qbk_ingest.h"
 #include "stream/qbk_tar.h"
@@ -63,24 +64,6 @@ struct verify {
 	struct qbk_cluster *cl;		/* --live on a cluster without a
 					 * peer list: discovered */
 };
-
-static int
-cancelled(const struct verify *v)
-{
-	return v->opts->cancel != NULL && *v->opts->cancel != 0;
-}
-
-/* Keep the shared lock alive (main thread only) and notice signals. */
-static int
-keep_going(const struct verify *v, struct qbk_err *err)
-{
-	if (cancelled(v))
-		return qbk_err_set(err, QBK_E_INTERRUPTED, "interrupted");
-	if (v->opts->lock != NULL && qbk_lock_refresh(v->opts->lock, 0,
-	    err) != 0)
-		return -1;
-	return 0;
-}
 
 static void problem(struct verify *, const char *, const char *,
     const uint8_t *, const char *, ...) __attribute__((format(printf, 5, 6)));
@@ -127,18 +110,12 @@ obj_find(const struct objmap *m, const uint8_t *id)
 }
 
 static int
-list_obj(void *cookie, const char *key, const struct qbk_store_stat *st,
-    struct qbk_err *err)
+list_obj(void *cookie, const uint8_t *id,
+    const struct qbk_repo_chunk_stat *st, struct qbk_err *err)
 {
 	struct objmap *m = cookie;
-	uint8_t id[QBK_ID_LEN];
 
 	(void)err;
-	/* "data/ab/<64 hex>"; anything else is not a chunk. */
-	if (strlen(key) != 8 + 2 * QBK_ID_LEN || strncmp(key, "data/", 5) != 0
-	    || key[7] != '/' || qbk_id_from_hex(key + 8, id) != 0 ||
-	    memcmp(key + 5, key + 8, 2) != 0)
-		return 0;
 	if (m->n == m->alloc) {
 		m->alloc = m->alloc ? m->alloc * 2 : 1024;
 		m->v = qbk_xrealloc(m->v, m->alloc * sizeof(*m->v));
@@ -192,19 +169,21 @@ check_slots(struct verify *v, struct qbk_err *err)
 	return 0;
 }
 
-/* One sealed object of a manifest: present (unless ${optional}) and it
- * opens.  Returns 0, or -1 on a storage failure. */
+/* One sealed object of a manifest (${cls}: the manifest or its copy):
+ * present (unless ${optional}) and it opens.  Returns 0, or -1 on a
+ * storage failure. */
 static int
-check_sealed(struct verify *v, const char *id, const char *key,
+check_sealed(struct verify *v, const char *id, enum qbk_layout_class cls,
     int optional, struct qbk_err *err)
 {
 	struct qbk_buf obj = QBK_BUF_INIT, json = QBK_BUF_INIT;
 	struct qbk_err e = QBK_ERR_INIT;
-	char name[128];
+	char name[QBK_LAYOUT_KEY_MAX], key[QBK_LAYOUT_KEY_MAX];
 	int rc = 0;
 
-	snprintf(name, sizeof(name), "backups/%s", id);
-	if (qbk_store_get(qbk_repo_store(v->repo), key, SEALED_MAX, &obj,
+	qbk_layout_key(QBK_LAYOUT_MANIFEST, id, name);
+	qbk_layout_key(cls, id, key);
+	if (qbk_repo_sealed_get(v->repo, cls, id, SEALED_MAX, &obj,
 	    &e) != 0) {
 		if (e.code == QBK_E_NOTFOUND) {
 			if (!optional)
@@ -233,7 +212,6 @@ load_manifests(struct verify *v, int check, struct qbk_err *err)
 {
 	char **ids = NULL;
 	size_t i, n = 0;
-	char key[128];
 	int rc = -1;
 
 	if (v->opts->backup_id != NULL) {
@@ -254,15 +232,13 @@ load_manifests(struct verify *v, int check, struct qbk_err *err)
 			break;
 		v->res->checked.backups++;
 
-		if (keep_going(v, err) != 0)
+		if (qbk_job_check(v->opts->cancel, v->opts->lock, err) != 0)
 			goto out;
 		if (check) {
-			snprintf(key, sizeof(key), "backups/%s", ids[i]);
-			if (check_sealed(v, ids[i], key,
-			    v->opts->backup_id != NULL, err) != 0)
-				goto out;
-			snprintf(key, sizeof(key), "backups/%s.copy", ids[i]);
-			if (check_sealed(v, ids[i], key, 1, err) != 0)
+			if (check_sealed(v, ids[i], QBK_LAYOUT_MANIFEST,
+			    v->opts->backup_id != NULL, err) != 0 ||
+			    check_sealed(v, ids[i], QBK_LAYOUT_MANIFEST_COPY,
+			    1, err) != 0)
 				goto out;
 		}
 		if (qbk_repo_manifest_read(v->repo, ids[i], &m, &e) != 0) {
@@ -330,8 +306,7 @@ check_refs(struct verify *v, struct qbk_err *err)
 	size_t i;
 	int rc;
 
-	rc = qbk_store_list(qbk_repo_store(v->repo), "data/",
-	    QBK_STORE_LIST_STAT, list_obj, &v->objs, err);
+	rc = qbk_repo_chunk_list(v->repo, list_obj, &v->objs, err);
 	if (rc < 0)
 		return -1;
 	if (v->objs.n > 0)	/* qsort(NULL, 0) is undefined */
@@ -339,7 +314,7 @@ check_refs(struct verify *v, struct qbk_err *err)
 	for (i = 0; i < v->nm; i++) {
 		struct refs r = { v, v->m[i], qbk_idset_new(0), NULL };
 
-		if (keep_going(v, err) != 0) {
+		if (qbk_job_check(v->opts->cancel, v->opts->lock, err) != 0) {
 			qbk_idset_free(r.seen);
 			return -1;
 		}
@@ -423,7 +398,8 @@ reader_main(void *cookie)
 	}
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
-		if (p->failed || p->next == p->n || cancelled(v)) {
+		if (p->failed || p->next == p->n ||
+		    qbk_job_stopped(v->opts->cancel)) {
 			pthread_mutex_unlock(&p->lock);
 			break;
 		}
@@ -524,7 +500,7 @@ read_chunks(struct verify *v, struct qbk_err *err)
 		if (p.failed || v->opts->lock == NULL)
 			continue;
 		pthread_mutex_unlock(&p.lock);
-		if (qbk_lock_refresh(v->opts->lock, 0, &e) != 0) {
+		if (qbk_job_check(NULL, v->opts->lock, &e) != 0) {
 			pthread_mutex_lock(&p.lock);
 			if (!p.failed) {
 				p.failed = 1;
@@ -541,7 +517,7 @@ read_chunks(struct verify *v, struct qbk_err *err)
 		*err = p.err;
 		goto out;
 	}
-	if (cancelled(v)) {
+	if (qbk_job_stopped(v->opts->cancel)) {
 		qbk_err_set(err, QBK_E_INTERRUPTED, "interrupted");
 		goto out;
 	}
@@ -573,7 +549,8 @@ extract_next(void *cookie, const void **data, size_t *len,
 {
 	struct xsrc *xs = cookie;
 
-	if (keep_going(xs->v, err) != 0)
+	if (qbk_job_check(xs->v->opts->cancel, xs->v->opts->lock,
+	    err) != 0)
 		return -1;
 	return qbk_extract_next(xs->x, data, len, err);
 }
@@ -974,7 +951,7 @@ check_live(struct verify *v, struct qbk_err *err)
 		rc = -1;
 	}
 	for (i = 0; names[i] != NULL; i++) {
-		if (cancelled(v)) {
+		if (qbk_job_stopped(v->opts->cancel)) {
 			qbk_err_set(err, QBK_E_INTERRUPTED, "interrupted");
 			goto out;
 		}

@@ -9,8 +9,10 @@
 #include "common/qbk_err.h"
 #include "common/qbk_json.h"
 #include "common/qbk_log.h"
+#include "repo/qbk_layout.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
+#include "repo/qbk_repo_internal.h"
 #include "storage/qbk_store.h"
 #include "repo/qbk_failure.h"
 
@@ -18,8 +20,8 @@ int
 qbk_failure_record(struct qbk_repo *r, const struct qbk_failure *f,
     struct qbk_err *err)
 {
-	struct qbk_buf text = QBK_BUF_INIT, obj = QBK_BUF_INIT,
-	    key = QBK_BUF_INIT;
+	struct qbk_buf text = QBK_BUF_INIT, obj = QBK_BUF_INIT;
+	char key[QBK_LAYOUT_KEY_MAX];
 	char id[QBK_MANIFEST_ID_LEN + 1], when[QBK_MANIFEST_TIME_LEN + 1];
 	json_t *o, *cs;
 	size_t i;
@@ -44,16 +46,15 @@ qbk_failure_record(struct qbk_repo *r, const struct qbk_failure *f,
 		    "failure record");
 	qbk_json_dump(o, &text, 0);
 	json_decref(o);
-	qbk_buf_addf(&key, "%s%s", QBK_FAILURE_PREFIX, id);
-	if (qbk_repo_seal(r, key.buf, text.buf, text.len, &obj, err) != 0 ||
-	    qbk_store_put(qbk_repo_store(r), key.buf, obj.buf, obj.len, 0,
+	qbk_layout_key(QBK_LAYOUT_FAILURE, id, key);
+	if (qbk_repo_seal(r, key, text.buf, text.len, &obj, err) != 0 ||
+	    qbk_store_put(qbk_repo_store(r), key, obj.buf, obj.len, 0,
 	    err) != 0)
 		goto out;
 	rc = 0;
 out:
 	qbk_buf_release(&text);
 	qbk_buf_release(&obj);
-	qbk_buf_release(&key);
 	return rc;
 }
 
@@ -70,24 +71,24 @@ static int
 read_one(struct qbk_repo *r, const char *id, struct qbk_failure *f,
     struct qbk_err *err)
 {
-	struct qbk_buf key = QBK_BUF_INIT, obj = QBK_BUF_INIT,
-	    text = QBK_BUF_INIT;
+	struct qbk_buf obj = QBK_BUF_INIT, text = QBK_BUF_INIT;
+	char key[QBK_LAYOUT_KEY_MAX];
 	json_t *o = NULL, *cs, *v;
 	size_t i;
 	int rc = -1;
 
-	qbk_buf_addf(&key, "%s%s", QBK_FAILURE_PREFIX, id);
-	if (qbk_store_get(qbk_repo_store(r), key.buf, QBK_FAILURE_MAX, &obj,
+	qbk_layout_key(QBK_LAYOUT_FAILURE, id, key);
+	if (qbk_store_get(qbk_repo_store(r), key, QBK_FAILURE_MAX, &obj,
 	    err) != 0 ||
-	    qbk_repo_unseal(r, key.buf, obj.buf, obj.len, &text, err) != 0 ||
-	    (o = qbk_json_parse(text.buf, text.len, key.buf, err)) == NULL)
+	    qbk_repo_unseal(r, key, obj.buf, obj.len, &text, err) != 0 ||
+	    (o = qbk_json_parse(text.buf, text.len, key, err)) == NULL)
 		goto out;
 	cs = json_object_get(o, "collections");
 	if (qbk_json_str(o, "id") == NULL ||
 	    strcmp(qbk_json_str(o, "id"), id) != 0 || !json_is_array(cs) ||
 	    qbk_manifest_id_time(id, &f->time) != 0) {
 		qbk_err_set(err, QBK_E_INTEGRITY, "failure record '%s' is "
-		    "malformed", key.buf);
+		    "malformed", key);
 		goto out;
 	}
 	snprintf(f->id, sizeof(f->id), "%s", id);
@@ -105,7 +106,6 @@ read_one(struct qbk_repo *r, const char *id, struct qbk_failure *f,
 	rc = 0;
 out:
 	json_decref(o);
-	qbk_buf_release(&key);
 	qbk_buf_release(&obj);
 	qbk_buf_release(&text);
 	return rc;
@@ -134,8 +134,7 @@ qbk_failure_list(struct qbk_repo *r, struct qbk_failure **out, size_t *n,
 
 	*out = NULL;
 	*n = 0;
-	if (qbk_repo_ids_under(r, QBK_FAILURE_PREFIX, &ids, &nids,
-	    err) != 0)
+	if (qbk_repo_ids_under(r, QBK_LAYOUT_FAILURE, &ids, &nids, err) != 0)
 		return -1;
 	v = qbk_xcalloc(nids + 1, sizeof(*v));
 	for (i = 0; i < nids; i++) {
@@ -184,28 +183,24 @@ int
 qbk_failure_prune(struct qbk_repo *r, int64_t before, size_t *removed,
     struct qbk_err *err)
 {
-	struct qbk_buf key = QBK_BUF_INIT;
-	char **ids = NULL;
+	char **ids = NULL, key[QBK_LAYOUT_KEY_MAX];
 	size_t nids = 0, i;
 	int64_t t;
 	int rc = -1;
 
-	if (qbk_repo_ids_under(r, QBK_FAILURE_PREFIX, &ids, &nids,
-	    err) != 0)
+	if (qbk_repo_ids_under(r, QBK_LAYOUT_FAILURE, &ids, &nids, err) != 0)
 		return -1;
 	for (i = 0; i < nids; i++) {
 		if (qbk_manifest_id_time(ids[i], &t) != 0 || t >= before)
 			continue;
-		qbk_buf_reset(&key);
-		qbk_buf_addf(&key, "%s%s", QBK_FAILURE_PREFIX, ids[i]);
-		if (qbk_store_delete(qbk_repo_store(r), key.buf, 0, err) != 0)
+		qbk_layout_key(QBK_LAYOUT_FAILURE, ids[i], key);
+		if (qbk_store_delete(qbk_repo_store(r), key, 0, err) != 0)
 			goto out;
 		if (removed != NULL)
 			(*removed)++;
 	}
 	rc = 0;
 out:
-	qbk_buf_release(&key);
 	qbk_repo_free_ids(ids, nids);
 	return rc;
 }

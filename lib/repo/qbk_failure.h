@@ -22,7 +22,6 @@
 struct qbk_err;
 struct qbk_repo;
 
-#define QBK_FAILURE_PREFIX	"failures/"
 #define QBK_FAILURE_MAX		65536	/* bytes of one sealed record */
 
 struct qbk_failure {

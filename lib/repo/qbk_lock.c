@@ -19,6 +19,7 @@
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
 #include "common/qbk_log.h"
+#include "repo/qbk_layout.h"
 #include "repo/qbk_manifest.h"
 #include "storage/qbk_store.h"
 #include "repo/qbk_lock.h"
@@ -29,7 +30,7 @@
 struct qbk_lock {
 	struct qbk_store *store;
 	struct qbk_lock_info me;	/* me.refreshed under mu */
-	char key[6 + QBK_LOCK_ID_LEN + 1];	/* "locks/<id>" */
+	char key[QBK_LAYOUT_KEY_MAX];		/* QBK_LAYOUT_LOCK */
 	unsigned stale_s, refresh_s;
 	void *token;		/* host lock, NULL if none */
 	int host_held;		/* the backend's host lock is ours */
@@ -328,7 +329,8 @@ scan_locks(struct qbk_lock *l, struct scan *sc, struct qbk_err *err)
 	int rc = -1;
 
 	memset(sc, 0, sizeof(*sc));
-	if (qbk_store_list(l->store, "locks/", 0, collect_key, &keys, err))
+	if (qbk_store_list(l->store, qbk_layout_prefix(QBK_LAYOUT_LOCK), 0,
+	    collect_key, &keys, err))
 		goto out;
 	for (key = keys.buf; key < keys.buf + keys.len;
 	    key += strlen(key) + 1) {
@@ -749,7 +751,7 @@ qbk_lock_acquire(struct qbk_store *store, enum qbk_lock_kind kind,
 		l->refresh_s = qbk_lock_refresh_interval(l->stale_s);
 	r = random64();
 	snprintf(l->me.id, sizeof(l->me.id), "%016llx", (unsigned long long)r);
-	snprintf(l->key, sizeof(l->key), "locks/%s", l->me.id);
+	qbk_layout_key(QBK_LAYOUT_LOCK, l->me.id, l->key);
 	l->me.kind = kind;
 	snprintf(l->me.program, sizeof(l->me.program), "%s",
 	    opts->program != NULL && *opts->program != '\0' ? opts->program :
@@ -897,7 +899,8 @@ qbk_lock_list(struct qbk_store *store,
 	const char *key;
 	int rc = 0;
 
-	if (qbk_store_list(store, "locks/", 0, collect_key, &keys, err)) {
+	if (qbk_store_list(store, qbk_layout_prefix(QBK_LAYOUT_LOCK), 0,
+	    collect_key, &keys, err)) {
 		rc = -1;
 		goto out;
 	}

@@ -17,7 +17,10 @@
 #include "common/qbk_log.h"
 #include "repo/qbk_chunk.h"
 #include "repo/qbk_crypto.h"
+#include "repo/qbk_layout.h"
+#include "repo/qbk_lock.h"
 #include "repo/qbk_manifest.h"
+#include "repo/qbk_repo_internal.h"
 #include "storage/qbk_store.h"
 #include "repo/qbk_repo.h"
 
@@ -297,7 +300,7 @@ write_slot(struct qbk_store *store, const char *repo_id,
 	struct qbk_crypto_keyfile *kf = NULL;
 	struct qbk_crypto_slot slot;
 	struct qbk_buf text = QBK_BUF_INIT;
-	char slot_id[QBK_REPO_SLOT_ID_LEN + 1], key[64];
+	char slot_id[QBK_REPO_SLOT_ID_LEN + 1], key[QBK_LAYOUT_KEY_MAX];
 	const char *kind;
 	int rc = -1;
 
@@ -333,7 +336,7 @@ write_slot(struct qbk_store *store, const char *repo_id,
 		qbk_err_set(err, QBK_E_INTERNAL, "cannot build key slot");
 		goto out;
 	}
-	snprintf(key, sizeof(key), "keys/%s", slot_id);
+	qbk_layout_key(QBK_LAYOUT_KEY_SLOT, slot_id, key);
 	if (qbk_store_put(store, key, text.buf, text.len, 0, err) != 0)
 		goto out;
 	if (id_out != NULL)
@@ -423,7 +426,8 @@ qbk_repo_create(const struct qbk_repo_create_opts *o, char *id_out,
 	struct qbk_chunk_params p = QBK_CHUNK_PARAMS_DEFAULT;
 	uint8_t raw[QBK_REPO_ID_HEX / 2];
 	char id[QBK_REPO_ID_HEX + 1], comp[16], created[32], mac[MAC_HEX + 1];
-	char slot_id[QBK_REPO_SLOT_ID_LEN + 1] = "", key[64];
+	char slot_id[QBK_REPO_SLOT_ID_LEN + 1] = "";
+	char key[QBK_LAYOUT_KEY_MAX];
 	json_t *cfg = NULL;
 	char *text = NULL;
 	int ex, rc = -1;
@@ -455,10 +459,12 @@ qbk_repo_create(const struct qbk_repo_create_opts *o, char *id_out,
 		so = *o->store;
 	so.create = 1;
 	so.reserve_dir = "locks";
-	so.cache_prefix = "data/";
+	so.cache_prefix = qbk_layout_prefix(QBK_LAYOUT_CHUNK);
+	so.cache_guard = qbk_layout_prefix(QBK_LAYOUT_CONFIG);
 	if (qbk_store_open(o->location, &so, &store, err) != 0)
 		return -1;
-	if ((ex = qbk_store_exists(store, "config", err)) != 0) {
+	if ((ex = qbk_store_exists(store, qbk_layout_prefix(QBK_LAYOUT_CONFIG),
+	    err)) != 0) {
 		if (ex > 0) {
 			qbk_err_set(err, QBK_E_USAGE, "a repository exists "
 			    "already at '%s'", o->location);
@@ -496,8 +502,8 @@ qbk_repo_create(const struct qbk_repo_create_opts *o, char *id_out,
 	}
 	/* The config is written last: until it exists, the folder is not a
 	 * repository, and a failed qbk-init can simply be run again. */
-	if ((ex = qbk_store_put(store, "config", text, strlen(text),
-	    QBK_STORE_F_IFABSENT, err)) != 0) {
+	if ((ex = qbk_store_put(store, qbk_layout_prefix(QBK_LAYOUT_CONFIG),
+	    text, strlen(text), QBK_STORE_F_IFABSENT, err)) != 0) {
 		if (ex > 0) {
 			qbk_err_set(err, QBK_E_USAGE, "a repository was created "
 			    "at '%s' meanwhile, by another qbk-init",
@@ -516,7 +522,7 @@ out:
 	if (rc != 0 && slot_id[0] != '\0') {
 		struct qbk_err e2 = QBK_ERR_INIT;
 
-		snprintf(key, sizeof(key), "keys/%s", slot_id);
+		qbk_layout_key(QBK_LAYOUT_KEY_SLOT, slot_id, key);
 		if (qbk_store_delete(store, key, 0, &e2) != 0)
 			qbk_warn("%s", e2.msg);
 	}
@@ -602,7 +608,8 @@ unlock_keys(struct qbk_repo *r, const struct qbk_repo_secret *sec,
 	if (sec != NULL && sec->key_file != NULL &&
 	    qbk_crypto_keyfile_load(sec->key_file, &kf, err) != 0)
 		return -1;
-	if (list_sorted(r->store, "keys/", &l, err) != 0)
+	if (list_sorted(r->store, qbk_layout_prefix(QBK_LAYOUT_KEY_SLOT), &l,
+	    err) != 0)
 		goto out;
 	for (i = 0; i < l.n && r->keys == NULL; i++) {
 		struct slot_file sf;
@@ -720,7 +727,8 @@ any_slot_v2(struct qbk_repo *r, struct qbk_err *err)
 	size_t i;
 	int found = 0;
 
-	if (list_sorted(r->store, "keys/", &l, err) != 0)
+	if (list_sorted(r->store, qbk_layout_prefix(QBK_LAYOUT_KEY_SLOT), &l,
+	    err) != 0)
 		return -1;
 	for (i = 0; i < l.n && !found; i++) {
 		struct slot_file sf;
@@ -750,7 +758,7 @@ legacy_check(struct qbk_repo *r, struct qbk_err *err)
 	struct qbk_manifest *m = NULL;
 	struct qbk_buf obj = QBK_BUF_INIT;
 	struct qbk_err e2 = QBK_ERR_INIT;
-	char **ids = NULL, key[128];
+	char **ids = NULL, key[QBK_LAYOUT_KEY_MAX];
 	size_t n = 0, i, j, k;
 	const uint8_t *hdr;
 	uint32_t big = 0;
@@ -762,7 +770,7 @@ legacy_check(struct qbk_repo *r, struct qbk_err *err)
 		rc = 0;
 		goto out;
 	}
-	snprintf(key, sizeof(key), "backups/%s", ids[n - 1]);
+	qbk_layout_key(QBK_LAYOUT_MANIFEST, ids[n - 1], key);
 	if (qbk_store_get(r->store, key, SEALED_MAX, &obj, &e2) == 0 &&
 	    obj.len >= SEALED_HEADER &&
 	    memcmp(obj.buf, SEALED_MAGIC, 4) == 0) {
@@ -846,7 +854,8 @@ config_upgrade(struct qbk_repo *r, const struct qbk_buf *text,
 		goto out;
 	}
 	/* Every process that upgrades writes these same bytes. */
-	if (qbk_store_put(r->store, "config", up.buf, up.len, 0, &e2) != 0) {
+	if (qbk_store_put(r->store, qbk_layout_prefix(QBK_LAYOUT_CONFIG),
+	    up.buf, up.len, 0, &e2) != 0) {
 		qbk_warn("repository config '%s/config' is not authenticated "
 		    "(an older qbk wrote it) and cannot be upgraded now: %s; "
 		    "the next run that can write the repository will do it",
@@ -875,7 +884,7 @@ slot_upgrade(struct qbk_repo *r, const struct slot_file *sf,
 	struct qbk_crypto_slot slot;
 	struct qbk_buf text = QBK_BUF_INIT;
 	struct qbk_err e2 = QBK_ERR_INIT;
-	char key[64];
+	char key[QBK_LAYOUT_KEY_MAX];
 	int rc = -1;
 
 	if (strcmp(sf->info.kind, "plain") == 0)
@@ -896,7 +905,7 @@ slot_upgrade(struct qbk_repo *r, const struct slot_file *sf,
 	qbk_crypto_keyfile_free(kf);
 	if (rc != 0)
 		goto out;
-	snprintf(key, sizeof(key), "keys/%s", sf->info.id);
+	qbk_layout_key(QBK_LAYOUT_KEY_SLOT, sf->info.id, key);
 	if (slot_to_json(&slot, sf->info.id, sf->info.kind, NULL, &sf->info,
 	    &text) != 0)
 		rc = qbk_err_set(&e2, QBK_E_INTERNAL, "cannot build key slot");
@@ -983,11 +992,14 @@ own_object(void *cookie, const char *key, const struct qbk_store_stat *st,
     struct qbk_err *err)
 {
 	const char *name = key_basename(key);
+	enum qbk_layout_class cls;
+	char id[QBK_LAYOUT_KEY_MAX];
 
 	(void)cookie;
 	(void)st;
 	(void)err;
-	if (strncmp(key, "keys/", 5) == 0)
+	if (qbk_layout_parse(key, &cls, id) == 0 &&
+	    cls == QBK_LAYOUT_KEY_SLOT)
 		return strlen(name) == QBK_REPO_SLOT_ID_LEN &&
 		    strspn(name, "0123456789abcdef") == QBK_REPO_SLOT_ID_LEN;
 	return qbk_manifest_id_valid(name) != 0;
@@ -1014,10 +1026,12 @@ looks_like_qbk(struct qbk_store *store, const struct qbk_buf *config)
 	json_decref(root);
 	if (rc)
 		return 1;
-	if ((rc = qbk_store_list(store, "keys/", 0, own_object, NULL,
+	if ((rc = qbk_store_list(store, qbk_layout_prefix(QBK_LAYOUT_KEY_SLOT), 0,
+	    own_object, NULL,
 	    &lerr)) != 0)
 		return rc > 0 ? 1 : -1;
-	rc = qbk_store_list(store, "backups/", 0, own_object, NULL, &lerr);
+	rc = qbk_store_list(store, qbk_layout_prefix(QBK_LAYOUT_MANIFEST), 0,
+	    own_object, NULL, &lerr);
 	return rc > 0 ? 1 : rc;
 }
 
@@ -1048,7 +1062,8 @@ qbk_repo_open_with(const char *location, const struct qbk_store_opts *sopts,
 		so = *sopts;
 	so.sync = QBK_STORE_SYNC_BATCH;
 	so.reserve_dir = "locks";
-	so.cache_prefix = "data/";
+	so.cache_prefix = qbk_layout_prefix(QBK_LAYOUT_CHUNK);
+	so.cache_guard = qbk_layout_prefix(QBK_LAYOUT_CONFIG);
 	if (qbk_store_open(location, &so, &r->store, err) != 0) {
 		if (err->code == QBK_E_NOTFOUND) {
 			qbk_err_set(err, QBK_E_CONFIG,
@@ -1058,7 +1073,8 @@ qbk_repo_open_with(const char *location, const struct qbk_store_opts *sopts,
 		}
 		goto err;
 	}
-	if (qbk_store_get(r->store, "config", CONFIG_MAX, &text, err) != 0) {
+	if (qbk_store_get(r->store, qbk_layout_prefix(QBK_LAYOUT_CONFIG),
+	    CONFIG_MAX, &text, err) != 0) {
 		if (err->code == QBK_E_NOTFOUND) {
 			qbk_err_set(err, QBK_E_CONFIG,
 			    "no repository at '%s'", location);
@@ -1161,7 +1177,8 @@ qbk_repo_slots(struct qbk_repo *r, struct qbk_repo_slot_info **out,
 
 	*out = NULL;
 	*n = 0;
-	if (list_sorted(r->store, "keys/", &l, err) != 0)
+	if (list_sorted(r->store, qbk_layout_prefix(QBK_LAYOUT_KEY_SLOT), &l,
+	    err) != 0)
 		return -1;
 	*out = qbk_xcalloc(l.n ? l.n : 1, sizeof(**out));
 	for (i = 0; i < l.n; i++) {
@@ -1216,7 +1233,7 @@ qbk_repo_slot_remove(struct qbk_repo *r, const char *id, struct qbk_err *err)
 {
 	struct qbk_repo_slot_info *v;
 	size_t n, i, found = (size_t)-1, usable = 0;
-	char key[64];
+	char key[QBK_LAYOUT_KEY_MAX];
 	int rc, opened;
 
 	if (qbk_repo_slots(r, &v, &n, err) != 0)
@@ -1252,7 +1269,7 @@ qbk_repo_slot_remove(struct qbk_repo *r, const char *id, struct qbk_err *err)
 		    "also shows that the other key works");
 		return -1;
 	}
-	snprintf(key, sizeof(key), "keys/%s", id);
+	qbk_layout_key(QBK_LAYOUT_KEY_SLOT, id, key);
 	rc = qbk_store_delete(r->store, key, 0, err);
 	return rc;
 }
@@ -1265,7 +1282,7 @@ qbk_repo_chunk_key(const uint8_t *id, char *key)
 	char hex[2 * QBK_ID_LEN + 1];
 
 	qbk_id_to_hex(id, hex);
-	snprintf(key, QBK_REPO_CHUNK_KEY_LEN, "data/%.2s/%s", hex, hex);
+	qbk_layout_key(QBK_LAYOUT_CHUNK, hex, key);
 }
 
 static int
@@ -1288,7 +1305,8 @@ qbk_repo_load_index(struct qbk_repo *r, struct qbk_err *err)
 {
 	qbk_idset_free(r->index);
 	r->index = qbk_idset_new(65536);
-	if (qbk_store_list(r->store, "data/", QBK_STORE_LIST_CACHED,
+	if (qbk_store_list(r->store, qbk_layout_prefix(QBK_LAYOUT_CHUNK),
+	    QBK_STORE_LIST_CACHED,
 	    index_add, r, err) < 0) {
 		qbk_err_prefix(err, "cannot list the chunks of the repository");
 		return -1;
@@ -1523,17 +1541,18 @@ out:
 }
 
 static int
-write_sealed(struct qbk_repo *r, const char *dir, const char *id,
+write_sealed(struct qbk_repo *r, enum qbk_layout_class cls, const char *id,
     const struct qbk_buf *json, struct qbk_err *err)
 {
 	struct qbk_buf obj = QBK_BUF_INIT;
 	/* Manifests are retained (object lock), drill records not. */
-	unsigned keep = strcmp(dir, "backups") == 0 ? QBK_STORE_F_RETAIN : 0;
-	char key[128], copy[128];
+	unsigned keep = cls == QBK_LAYOUT_MANIFEST ? QBK_STORE_F_RETAIN : 0;
+	char key[QBK_LAYOUT_KEY_MAX], copy[QBK_LAYOUT_KEY_MAX];
 	int rc = -1;
 
-	snprintf(key, sizeof(key), "%s/%s", dir, id);
-	snprintf(copy, sizeof(copy), "%s/%s.copy", dir, id);
+	qbk_layout_key(cls, id, key);
+	qbk_layout_key(cls == QBK_LAYOUT_DRILL ? QBK_LAYOUT_DRILL_COPY :
+	    QBK_LAYOUT_MANIFEST_COPY, id, copy);
 	if (qbk_repo_seal(r, key, json->buf, json->len, &obj, err) != 0)
 		goto out;
 	/* Chunks first (flush), then the twin, then the manifest itself: the
@@ -1551,16 +1570,17 @@ out:
 }
 
 static int
-read_sealed(struct qbk_repo *r, const char *dir, const char *id,
+read_sealed(struct qbk_repo *r, enum qbk_layout_class cls, const char *id,
     struct qbk_buf *json, struct qbk_err *err)
 {
 	struct qbk_buf obj = QBK_BUF_INIT;
 	struct qbk_err e2 = QBK_ERR_INIT;
-	char key[128], copy[128];
+	char key[QBK_LAYOUT_KEY_MAX], copy[QBK_LAYOUT_KEY_MAX];
 	int rc = -1;
 
-	snprintf(key, sizeof(key), "%s/%s", dir, id);
-	snprintf(copy, sizeof(copy), "%s/%s.copy", dir, id);
+	qbk_layout_key(cls, id, key);
+	qbk_layout_key(cls == QBK_LAYOUT_DRILL ? QBK_LAYOUT_DRILL_COPY :
+	    QBK_LAYOUT_MANIFEST_COPY, id, copy);
 	if (qbk_store_get(r->store, key, SEALED_MAX, &obj, err) != 0)
 		goto out;
 	if (qbk_repo_unseal(r, key, obj.buf, obj.len, json, err) == 0) {
@@ -1588,7 +1608,7 @@ qbk_repo_manifest_write(struct qbk_repo *r, const struct qbk_manifest *m,
 		qbk_buf_release(&json);
 		return -1;
 	}
-	rc = write_sealed(r, "backups", m->backup_id, &json, err);
+	rc = write_sealed(r, QBK_LAYOUT_MANIFEST, m->backup_id, &json, err);
 	qbk_buf_release(&json);
 	return rc;
 }
@@ -1604,7 +1624,7 @@ qbk_repo_manifest_read(struct qbk_repo *r, const char *id,
 	if (!qbk_manifest_id_valid(id))
 		return qbk_err_set(err, QBK_E_USAGE, "'%s' is not a backup id",
 		    id);
-	if (read_sealed(r, "backups", id, &json, err) != 0) {
+	if (read_sealed(r, QBK_LAYOUT_MANIFEST, id, &json, err) != 0) {
 		if (err->code == QBK_E_NOTFOUND)
 			qbk_err_set(err, QBK_E_NOTFOUND, "no backup '%s' in "
 			    "the repository", id);
@@ -1631,22 +1651,23 @@ int
 qbk_repo_manifest_delete(struct qbk_repo *r, const char *id,
     struct qbk_err *err)
 {
-	char key[128];
+	char key[QBK_LAYOUT_KEY_MAX];
 
 	if (!qbk_manifest_id_valid(id))
 		return qbk_err_set(err, QBK_E_USAGE, "'%s' is not a backup id",
 		    id);
-	snprintf(key, sizeof(key), "backups/%s", id);
+	qbk_layout_key(QBK_LAYOUT_MANIFEST, id, key);
 	if (qbk_store_delete(r->store, key, 0, err) != 0)
 		return -1;
-	snprintf(key, sizeof(key), "backups/%s.copy", id);
+	qbk_layout_key(QBK_LAYOUT_MANIFEST_COPY, id, key);
 	return qbk_store_delete(r->store, key, 0, err);
 }
 
 int
-qbk_repo_ids_under(struct qbk_repo *r, const char *prefix, char ***out,
-    size_t *n, struct qbk_err *err)
+qbk_repo_ids_under(struct qbk_repo *r, enum qbk_layout_class cls,
+    char ***out, size_t *n, struct qbk_err *err)
 {
+	const char *prefix = qbk_layout_prefix(cls);
 	struct slot_list l;
 	size_t i, plen = strlen(prefix);
 
@@ -1666,7 +1687,7 @@ int
 qbk_repo_backup_ids(struct qbk_repo *r, char ***out, size_t *n,
     struct qbk_err *err)
 {
-	return qbk_repo_ids_under(r, "backups/", out, n, err);
+	return qbk_repo_ids_under(r, QBK_LAYOUT_MANIFEST, out, n, err);
 }
 
 int
@@ -1680,7 +1701,7 @@ qbk_repo_drill_write(struct qbk_repo *r, const struct qbk_manifest_drill *d,
 		qbk_buf_release(&json);
 		return -1;
 	}
-	rc = write_sealed(r, "drills", d->drill_id, &json, err);
+	rc = write_sealed(r, QBK_LAYOUT_DRILL, d->drill_id, &json, err);
 	qbk_buf_release(&json);
 	return rc;
 }
@@ -1696,7 +1717,7 @@ qbk_repo_drill_read(struct qbk_repo *r, const char *id,
 	if (!qbk_manifest_id_valid(id))
 		return qbk_err_set(err, QBK_E_USAGE, "'%s' is not a drill id",
 		    id);
-	if (read_sealed(r, "drills", id, &json, err) == 0 &&
+	if (read_sealed(r, QBK_LAYOUT_DRILL, id, &json, err) == 0 &&
 	    qbk_manifest_drill_from_json(json.buf, json.len, out, err) == 0)
 		rc = 0;
 	qbk_buf_release(&json);
@@ -1707,7 +1728,7 @@ int
 qbk_repo_drill_ids(struct qbk_repo *r, char ***out, size_t *n,
     struct qbk_err *err)
 {
-	return qbk_repo_ids_under(r, "drills/", out, n, err);
+	return qbk_repo_ids_under(r, QBK_LAYOUT_DRILL, out, n, err);
 }
 
 void
@@ -1718,4 +1739,130 @@ qbk_repo_free_ids(char **ids, size_t n)
 	for (i = 0; i < n; i++)
 		free(ids[i]);
 	free(ids);
+}
+
+/* Chunk listing, existence and removal, orphan twins, stale leftovers. */
+
+struct chunk_lister {
+	int (*fn)(void *, const uint8_t *, const struct qbk_repo_chunk_stat *,
+	    struct qbk_err *);
+	void *cookie;
+};
+
+static int
+list_chunk(void *cookie, const char *key, const struct qbk_store_stat *st,
+    struct qbk_err *err)
+{
+	struct chunk_lister *cl = cookie;
+	struct qbk_repo_chunk_stat cs;
+	uint8_t id[QBK_ID_LEN];
+
+	if (qbk_layout_chunk_id(key, id) != 0)
+		return 0;	/* not a chunk object: not ours to judge */
+	if (st != NULL) {
+		cs.size = st->size;
+		cs.mtime = st->mtime;
+	}
+	return cl->fn(cl->cookie, id, st != NULL ? &cs : NULL, err);
+}
+
+int
+qbk_repo_chunk_list(struct qbk_repo *r,
+    int (*fn)(void *, const uint8_t *, const struct qbk_repo_chunk_stat *,
+    struct qbk_err *), void *cookie, struct qbk_err *err)
+{
+	struct chunk_lister cl = { fn, cookie };
+
+	return qbk_store_list(r->store, qbk_layout_prefix(QBK_LAYOUT_CHUNK),
+	    QBK_STORE_LIST_STAT, list_chunk, &cl, err);
+}
+
+int
+qbk_repo_chunk_exists(struct qbk_repo *r, const uint8_t *id,
+    struct qbk_err *err)
+{
+	char key[QBK_REPO_CHUNK_KEY_LEN];
+
+	qbk_repo_chunk_key(id, key);
+	return qbk_store_exists(r->store, key, err);
+}
+
+int
+qbk_repo_chunk_delete(struct qbk_repo *r, const uint8_t *id,
+    struct qbk_err *err)
+{
+	char key[QBK_REPO_CHUNK_KEY_LEN];
+
+	qbk_repo_chunk_key(id, key);
+	return qbk_store_delete(r->store, key, QBK_STORE_F_LAZY, err);
+}
+
+int
+qbk_repo_manifest_orphans(struct qbk_repo *r, int remove, size_t *n,
+    struct qbk_err *err)
+{
+	struct slot_list l;
+	enum qbk_layout_class cls;
+	char id[QBK_LAYOUT_KEY_MAX], key[QBK_LAYOUT_KEY_MAX];
+	size_t i;
+	int e, rc = -1;
+
+	*n = 0;
+	if (list_sorted(r->store, qbk_layout_prefix(QBK_LAYOUT_MANIFEST), &l,
+	    err) != 0)
+		return -1;
+	for (i = 0; i < l.n; i++) {
+		if (qbk_layout_parse(l.keys[i], &cls, id) != 0 ||
+		    cls != QBK_LAYOUT_MANIFEST_COPY ||
+		    qbk_layout_key(QBK_LAYOUT_MANIFEST, id, key) != 0)
+			continue;
+		if ((e = qbk_store_exists(r->store, key, err)) < 0)
+			goto out;
+		if (e == 0) {
+			(*n)++;
+			if (remove && qbk_store_delete(r->store, l.keys[i], 0,
+			    err) != 0)
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	qbk_repo_free_ids(l.keys, l.n);
+	return rc;
+}
+
+int
+qbk_repo_remove_stale(struct qbk_repo *r, int64_t max_age, size_t *removed,
+    struct qbk_err *err)
+{
+	return qbk_store_remove_stale(r->store, (time_t)max_age, removed, err);
+}
+
+int
+qbk_repo_sealed_get(struct qbk_repo *r, enum qbk_layout_class cls,
+    const char *id, size_t max, struct qbk_buf *obj, struct qbk_err *err)
+{
+	char key[QBK_LAYOUT_KEY_MAX];
+
+	if (qbk_layout_key(cls, id, key) != 0)
+		return qbk_err_set(err, QBK_E_USAGE, "'%s' is not an object "
+		    "id", id);
+	return qbk_store_get(r->store, key, max, obj, err);
+}
+
+/* Locks. */
+
+int
+qbk_repo_lock(struct qbk_repo *r, enum qbk_lock_kind kind,
+    const struct qbk_lock_opts *o, struct qbk_lock **out, struct qbk_err *err)
+{
+	return qbk_lock_acquire(r->store, kind, o, out, err);
+}
+
+int
+qbk_repo_locks(struct qbk_repo *r,
+    int (*fn)(void *, const struct qbk_lock_info *), void *cookie,
+    struct qbk_err *err)
+{
+	return qbk_lock_list(r->store, fn, cookie, err);
 }

@@ -4,15 +4,18 @@
 /*
  * qbk_repo: a repository (qbk-repository(5)): its plaintext config, key
  * slots, chunk objects, encrypted manifests and drill records, on a
- * struct qbk_store.
+ * struct qbk_store.  It is the only door to the stored objects: nothing
+ * above lib/repo/ calls the store or spells a key (scripts/check-repo-door).
+ * The keys are made in qbk_layout.h:
  *
  *   config              JSON: format, id, chunker, compression, encryption,
  *                       mac (BLAKE2b-256 under the master key's config key)
- *   keys/<slot-id>      JSON key slot: the master key, wrapped
- *   data/<2 hex>/<id>   chunk object (qbk_chunk.h)
- *   backups/<id>        manifest, sealed (a ".copy" twin is written first)
- *   drills/<id>         drill record, sealed
- *   locks/<id>          lock records (qbk_lock.h)
+ *   key slot            JSON: the master key, wrapped
+ *   chunk               chunk object (qbk_chunk.h)
+ *   manifest            sealed (a copy, its twin, is written first)
+ *   drill record        sealed, with a copy too
+ *   lock                lock records (qbk_lock.h)
+ *   hold, failure       sealed records (qbk_hold.h, qbk_failure.h)
  *
  * Thread safety: after qbk_repo_open(), qbk_repo_chunk_claim(),
  * qbk_repo_chunk_put(), qbk_repo_chunk_check() and qbk_repo_chunk_get() may
@@ -22,6 +25,8 @@
 #include <stdint.h>
 
 #include "repo/qbk_crypto.h"
+#include "repo/qbk_layout.h"
+#include "repo/qbk_lock.h"
 
 struct qbk_buf;
 struct qbk_err;
@@ -95,11 +100,11 @@ int qbk_repo_open_with(const char *, const struct qbk_store_opts *,
 /** qbk_repo_close(r): free ${r}; NULL is fine. */
 void qbk_repo_close(struct qbk_repo *);
 
-/** Accessors: the repository id (hex), its store, the chunk codec that
- * backups use (compression level set by qbk_repo_set_compression()), the
- * chunker parameters and its gear table (256 entries). */
+/** Accessors: the repository id (hex), the chunk codec that backups use
+ * (compression level set by qbk_repo_set_compression()), the chunker
+ * parameters and its gear table (256 entries).  (Its store is for
+ * lib/repo/ only: qbk_repo_internal.h.) */
 const char *qbk_repo_id(const struct qbk_repo *);
-struct qbk_store *qbk_repo_store(struct qbk_repo *);
 const struct qbk_chunk_codec *qbk_repo_codec(const struct qbk_repo *);
 const struct qbk_chunk_params *qbk_repo_chunk_params(const struct qbk_repo *);
 const uint64_t *qbk_repo_gear(const struct qbk_repo *);
@@ -178,14 +183,48 @@ int qbk_repo_chunk_get(struct qbk_repo *, struct qbk_chunk_work *,
 int qbk_repo_chunk_check(struct qbk_repo *, struct qbk_chunk_work *,
     const uint8_t *, struct qbk_err *);
 
-#define QBK_REPO_CHUNK_KEY_LEN	80
+#define QBK_REPO_CHUNK_KEY_LEN	QBK_LAYOUT_KEY_MAX
 
 /** qbk_repo_chunk_key(id, key): "data/<2 hex>/<64 hex>" into
  * ${key}[QBK_REPO_CHUNK_KEY_LEN]. */
 void qbk_repo_chunk_key(const uint8_t *, char *);
 
-/** qbk_repo_flush(r, err): make every chunk written so far durable. */
+/** qbk_repo_flush(r, err): make every chunk written so far (and every
+ * lazy delete) durable. */
 int qbk_repo_flush(struct qbk_repo *, struct qbk_err *);
+
+/* A chunk object as listed: its id, and the size and modification time of
+ * the stored object. */
+struct qbk_repo_chunk_stat {
+	uint64_t size;		/* bytes stored */
+	int64_t mtime;		/* seconds since the epoch */
+};
+
+/** qbk_repo_chunk_list(r, fn, cookie, err): call ${fn}(cookie, id, st,
+ * err) for every chunk object of ${r} (a key of another shape under the
+ * chunk folder is skipped); ${st} is NULL when the store cannot say.
+ * ${fn} returns 0 to go on, a positive value to stop (returned), or -1
+ * with ${err} set to fail (returned).  Never answered from a cache. */
+int qbk_repo_chunk_list(struct qbk_repo *,
+    int (*)(void *, const uint8_t *, const struct qbk_repo_chunk_stat *,
+    struct qbk_err *), void *, struct qbk_err *);
+
+/** qbk_repo_chunk_exists(r, id, err): 1 if the chunk ${id} is stored, 0 if
+ * not, -1 on a storage failure. */
+int qbk_repo_chunk_exists(struct qbk_repo *, const uint8_t *,
+    struct qbk_err *);
+
+/** qbk_repo_chunk_delete(r, id, err): remove the chunk ${id} lazily
+ * (durable after qbk_repo_flush()); a missing chunk is fine.  0 or -1. */
+int qbk_repo_chunk_delete(struct qbk_repo *, const uint8_t *,
+    struct qbk_err *);
+
+/** qbk_repo_remove_stale(r, max_age, removed, err): remove the leftovers of
+ * interrupted writers older than ${max_age} seconds, adding their number
+ * to ${*removed} (may be NULL); for a caller that holds the exclusive
+ * lock.  0 or -1. */
+int qbk_repo_remove_stale(struct qbk_repo *, int64_t, size_t *,
+    struct qbk_err *);
 
 /*
  * Manifests and drill records.
@@ -208,12 +247,27 @@ int qbk_repo_manifest_read(struct qbk_repo *, const char *,
 int qbk_repo_manifest_delete(struct qbk_repo *, const char *,
     struct qbk_err *);
 
-/** qbk_repo_ids_under(r, prefix, out, n, err): the ids of the objects
- * "<prefix><id>" (well-formed ids only: no ".copy" twins, no temporary
- * files), sorted (oldest first), in ${*out} (free with
- * qbk_repo_free_ids()).  0 or -1. */
-int qbk_repo_ids_under(struct qbk_repo *, const char *, char ***, size_t *,
+/** qbk_repo_manifest_orphans(r, remove, n, err): count in ${*n} the
+ * ".copy" twins whose manifest does not exist (left by a commit that was
+ * interrupted between the two writes), and with ${remove} delete them.
+ * 0 or -1. */
+int qbk_repo_manifest_orphans(struct qbk_repo *, int, size_t *,
     struct qbk_err *);
+
+/** qbk_repo_sealed_get(r, class, id, max, obj, err): the stored bytes of
+ * the sealed object ${id} of ${class} (a manifest or drill record, or its
+ * copy), at most ${max}, in ${obj}, unopened (open it with
+ * qbk_repo_unseal() and the name of the object that is not a copy).
+ * 0, or -1 (QBK_E_NOTFOUND, QBK_E_INTEGRITY when larger, QBK_E_IO). */
+int qbk_repo_sealed_get(struct qbk_repo *, enum qbk_layout_class,
+    const char *, size_t, struct qbk_buf *, struct qbk_err *);
+
+/** qbk_repo_ids_under(r, class, out, n, err): the ids of the objects of
+ * ${class} (well-formed ids only: no ".copy" twins, no temporary files),
+ * sorted (oldest first), in ${*out} (free with qbk_repo_free_ids()).
+ * 0 or -1. */
+int qbk_repo_ids_under(struct qbk_repo *, enum qbk_layout_class, char ***,
+    size_t *, struct qbk_err *);
 
 /** qbk_repo_backup_ids(r, out, n, err): the ids of every backup, sorted
  * (oldest first), in ${*out} (free each and the array).  0 or -1. */
@@ -240,5 +294,19 @@ int qbk_repo_unseal(struct qbk_repo *, const char *, const void *, size_t,
 
 /** qbk_repo_free_ids(ids, n): free an id list. */
 void qbk_repo_free_ids(char **, size_t);
+
+/*
+ * Locks (qbk_lock.h) on the repository's store.
+ */
+
+/** qbk_repo_lock(r, kind, opts, out, err): qbk_lock_acquire() on the store
+ * of ${r}. */
+int qbk_repo_lock(struct qbk_repo *, enum qbk_lock_kind,
+    const struct qbk_lock_opts *, struct qbk_lock **, struct qbk_err *);
+
+/** qbk_repo_locks(r, fn, cookie, err): qbk_lock_list() on the store of
+ * ${r}. */
+int qbk_repo_locks(struct qbk_repo *,
+    int (*)(void *, const struct qbk_lock_info *), void *, struct qbk_err *);
 
 #endif /* !QBK_REPO_H */

@@ -120,13 +120,17 @@ struct qbk_store_opts {
 					 * the space reserve, <dir>/.reserve,
 					 * made again after each put of a key
 					 * under <dir>/; NULL: no reserve */
-	const char *cache_prefix;	/* S3: the key prefix ("data/") that
+	const char *cache_prefix;	/* S3: the key prefix (the chunks) that
 					 * the chunk-index cache lists
 					 * (QBK_STORE_LIST_CACHED) and whose
 					 * retention touch extends; NULL:
 					 * neither */
+	const char *cache_guard;	/* S3: the key of the object whose
+					 * ETag and JSON "id" name what the
+					 * cache belongs to; with
+					 * cache_prefix */
 };
-#define QBK_STORE_OPTS_INIT { 0, QBK_STORE_SYNC_FILE, NULL, NULL, NULL, NULL }
+#define QBK_STORE_OPTS_INIT { 0, QBK_STORE_SYNC_FILE, NULL, NULL, NULL, NULL, NULL }
 
 /*
  * S3 settings (qbk.conf(5) [repository] s3_*; qbk-repository(5) "S3"), as

@@ -81,6 +81,7 @@ struct s3store {
 	char *cache_root;	/* <root> of the cache, or NULL: no cache */
 	char *where;		/* "s3://bucket/prefix at <endpoint>" */
 	char *cache_prefix;	/* opts.cache_prefix, or NULL */
+	char *cache_guard;	/* opts.cache_guard, or NULL */
 	size_t cache_plen;
 	int64_t cache_max_age;
 	unsigned cache_sample;
@@ -707,7 +708,10 @@ cache_header(struct s3store *st, struct qbk_buf *hdr, char *id, size_t idsz,
 	size_t i;
 	int rc = -1;
 
-	if (qbk_s3_request(st->s3, "GET", "config", NULL, NULL, 0,
+	if (st->cache_guard == NULL)
+		return qbk_err_set(err, QBK_E_INTERNAL, "the chunk-index "
+		    "cache has no guard object");
+	if (qbk_s3_request(st->s3, "GET", st->cache_guard, NULL, NULL, 0,
 	    QBK_S3_F_RESTART, small_sink, &cfg, &r, err) != 0)
 		goto out;
 	if ((j = qbk_json_parse(cfg.buf, cfg.len, "the repository config",
@@ -1113,6 +1117,7 @@ s3_close(struct qbk_store *s, struct qbk_err *err)
 	free(st->cache_dir);
 	free(st->where);
 	free(st->cache_prefix);
+	free(st->cache_guard);
 	free(st->base.location);
 	free(st);
 	return 0;
@@ -1232,7 +1237,10 @@ qbk_store_s3_open(const char *location, const struct qbk_store_opts *opts,
 	if (opts != NULL && opts->cache_prefix != NULL) {
 		st->cache_prefix = qbk_xstrdup(opts->cache_prefix);
 		st->cache_plen = strlen(st->cache_prefix);
-		st->cache_root = cache_root(c->cache_dir);
+		if (opts->cache_guard != NULL) {
+			st->cache_guard = qbk_xstrdup(opts->cache_guard);
+			st->cache_root = cache_root(c->cache_dir);
+		}
 	}
 	st->cache_max_age = c->cache_max_age;
 	st->cache_sample = c->cache_sample;

@@ -16,6 +16,7 @@
 #include "common/qbk_sha256.h"
 #include "repo/qbk_chunk.h"
 #include "repo/qbk_crypto.h"
+#include "repo/qbk_job.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
 #include "stream/qbk_extract.h"
@@ -139,12 +140,6 @@ fetch(struct worker *wk, size_t i, struct slot *s)
 	return 0;
 }
 
-static int
-cancelled(const struct qbk_extract *x)
-{
-	return x->cancel != NULL && *x->cancel != 0;
-}
-
 static void *
 worker_main(void *arg)
 {
@@ -160,7 +155,7 @@ worker_main(void *arg)
 
 		if (x->stop)
 			break;
-		if (cancelled(x)) {
+		if (qbk_job_stopped(x->cancel)) {
 			/* The consumer notices the flag on its own. */
 			x->stop = 1;
 			pthread_cond_broadcast(&x->ready_cv);
@@ -425,7 +420,7 @@ take(struct qbk_extract *x)
 	struct timespec ts;
 
 	release_cur(x);
-	if (cancelled(x)) {
+	if (qbk_job_stopped(x->cancel)) {
 		qbk_err_set(&x->ferr, QBK_E_INTERRUPTED, "interrupted");
 		return -1;
 	}
@@ -459,7 +454,7 @@ take(struct qbk_extract *x)
 			pthread_mutex_unlock(&x->mu);
 			return -1;
 		}
-		if (cancelled(x)) {
+		if (qbk_job_stopped(x->cancel)) {
 			pthread_mutex_unlock(&x->mu);
 			qbk_err_set(&x->ferr, QBK_E_INTERRUPTED,
 			    "interrupted");

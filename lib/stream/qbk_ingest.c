@@ -11,6 +11,7 @@
 #include "common/qbk_log.h"
 #include "common/qbk_sha256.h"
 #include "repo/qbk_chunk.h"
+#include "repo/qbk_job.h"
 #include "repo/qbk_repo.h"
 #include "stream/qbk_tar.h"
 #include "stream/qbk_ingest.h"
@@ -117,7 +118,7 @@ cancelled(struct qbk_ingest *in)
 {
 	struct qbk_err err = QBK_ERR_INIT;
 
-	if (in->opts.cancel == NULL || *in->opts.cancel == 0)
+	if (!qbk_job_stopped(in->opts.cancel))
 		return 0;
 	qbk_err_set(&err, QBK_E_INTERRUPTED, "interrupted");
 	fail(in, &err);
@@ -168,7 +169,7 @@ qbk_ingest_write(struct qbk_ingest *in, const void *data, size_t len,
 			pthread_mutex_unlock(&in->lock);
 		}
 	}
-	if (in->opts.cancel != NULL && *in->opts.cancel != 0) {
+	if (qbk_job_stopped(in->opts.cancel)) {
 		cancelled(in);
 		if (err != NULL)
 			*err = in->err;

@@ -19,6 +19,7 @@
 #include "repo/qbk_crypto.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
+#include "repo/qbk_repo_internal.h"
 #include "storage/qbk_store.h"
 #include "testutil.h"
 
@@ -133,16 +134,16 @@ holds_roundtrip(void **state)
 {
 	struct fx *f = *state;
 	struct qbk_err err = QBK_ERR_INIT;
-	struct qbk_prune_hold *h = NULL;
+	struct qbk_hold *h = NULL;
 	size_t n = 9;
 
-	assert_int_equal(qbk_prune_holds(f->r, &h, &n, &err), 0);
+	assert_int_equal(qbk_hold_list(f->r, &h, &n, &err), 0);
 	assert_int_equal(n, 0);
-	qbk_prune_holds_free(h, n);
-	assert_int_equal(qbk_prune_hold_set(f->r, f->ids[2], "case 4711",
+	qbk_hold_list_free(h, n);
+	assert_int_equal(qbk_hold_set(f->r, f->ids[2], "case 4711",
 	    &err), 0);
-	assert_int_equal(qbk_prune_hold_set(f->r, f->ids[0], NULL, &err), 0);
-	assert_int_equal(qbk_prune_holds(f->r, &h, &n, &err), 0);
+	assert_int_equal(qbk_hold_set(f->r, f->ids[0], NULL, &err), 0);
+	assert_int_equal(qbk_hold_list(f->r, &h, &n, &err), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(h[0].backup_id, f->ids[0]);
 	assert_string_equal(h[0].reason, "");
@@ -150,19 +151,19 @@ holds_roundtrip(void **state)
 	assert_string_equal(h[1].reason, "case 4711");
 	assert_non_null(strchr(h[1].who, '@'));
 	assert_int_equal(strlen(h[1].when), QBK_MANIFEST_TIME_LEN);
-	qbk_prune_holds_free(h, n);
+	qbk_hold_list_free(h, n);
 
-	assert_int_equal(qbk_prune_hold_release(f->r, f->ids[2], &err), 0);
-	assert_int_equal(qbk_prune_hold_release(f->r, f->ids[2], &err), -1);
+	assert_int_equal(qbk_hold_release(f->r, f->ids[2], &err), 0);
+	assert_int_equal(qbk_hold_release(f->r, f->ids[2], &err), -1);
 	assert_int_equal(err.code, QBK_E_NOTFOUND);
-	assert_int_equal(qbk_prune_hold_set(f->r, "20200101T000000Z-abcd",
+	assert_int_equal(qbk_hold_set(f->r, "20200101T000000Z-abcd",
 	    NULL, &err), -1);
 	assert_int_equal(err.code, QBK_E_NOTFOUND);
-	assert_int_equal(qbk_prune_hold_release(f->r, "../x", &err), -1);
+	assert_int_equal(qbk_hold_release(f->r, "../x", &err), -1);
 	assert_int_equal(err.code, QBK_E_USAGE);
-	assert_int_equal(qbk_prune_holds(f->r, &h, &n, &err), 0);
+	assert_int_equal(qbk_hold_list(f->r, &h, &n, &err), 0);
 	assert_int_equal(n, 1);
-	qbk_prune_holds_free(h, n);
+	qbk_hold_list_free(h, n);
 }
 
 static void
@@ -222,7 +223,7 @@ prune_removes(void **state)
 
 	/* Held backup 0 and the newest survive; --force beats max_delete;
 	 * an orphan twin goes. */
-	assert_int_equal(qbk_prune_hold_set(f->r, f->ids[0], "audit", &err),
+	assert_int_equal(qbk_hold_set(f->r, f->ids[0], "audit", &err),
 	    0);
 	assert_int_equal(qbk_store_put(qbk_repo_store(f->r),
 	    "backups/20200101T000000Z-abcd.copy", "x", 1, 0, &err), 0);

@@ -26,6 +26,7 @@
 #include "repo/qbk_crypto.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
+#include "repo/qbk_repo_internal.h"
 #include "storage/qbk_store.h"
 #include "testutil.h"
 

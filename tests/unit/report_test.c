@@ -344,7 +344,7 @@ from_repository(void **state)
 	for (i = 0; i < 2; i++)
 		if (qbk_repo_manifest_write(repo, m[i], &err) != 0)
 			fail_msg("manifest: %s", err.msg);
-	assert_int_equal(qbk_prune_hold_set(repo, m[0]->backup_id, "audit",
+	assert_int_equal(qbk_hold_set(repo, m[0]->backup_id, "audit",
 	    &err), 0);
 	d = drill(T0 + 2 * H, 1, 42000);
 	d->rto_target_ms = 600000;
