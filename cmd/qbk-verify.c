@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "command/qbk_ctx.h"
 #include "command/qbk_verify.h"
+#include "command/qbk_verify_metrics.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
@@ -102,34 +103,15 @@ print_text(const struct qbk_verify_result *res)
 	    res->n_problems == 1 ? "" : "s");
 }
 
-/* The qbk_verify_* metrics of the run, written also when it failed: a
- * failure that stopped the checks counts as one problem. */
+/* The qbk_verify_* metrics of the run, written also when it failed. */
 static void
 write_metrics(const char *path, const struct qbk_verify_result *res, int rc,
     int64_t duration_ms)
 {
 	struct qbk_buf t = QBK_BUF_INIT;
 	struct qbk_err err = QBK_ERR_INIT;
-	size_t problems = res->n_problems + (rc != 0 ? 1 : 0);
 
-	qbk_buf_addf(&t, "# HELP qbk_verify_last_run_timestamp_seconds "
-	    "End of the last qbk-verify run.\n"
-	    "# TYPE qbk_verify_last_run_timestamp_seconds gauge\n"
-	    "qbk_verify_last_run_timestamp_seconds %lld\n",
-	    (long long)qbk_now());
-	qbk_buf_addf(&t, "# HELP qbk_verify_last_run_success "
-	    "1 if the last qbk-verify run found no problem.\n"
-	    "# TYPE qbk_verify_last_run_success gauge\n"
-	    "qbk_verify_last_run_success %d\n", problems == 0 ? 1 : 0);
-	qbk_buf_addf(&t, "# HELP qbk_verify_problems "
-	    "Problems found by the last qbk-verify run.\n"
-	    "# TYPE qbk_verify_problems gauge\n"
-	    "qbk_verify_problems %zu\n", problems);
-	qbk_buf_addf(&t, "# HELP qbk_verify_duration_seconds "
-	    "Duration of the last qbk-verify run.\n"
-	    "# TYPE qbk_verify_duration_seconds gauge\n"
-	    "qbk_verify_duration_seconds %.3f\n",
-	    (double)duration_ms / 1000.0);
+	qbk_verify_metrics(res, rc != 0, duration_ms, qbk_now(), &t);
 	if (cli_write_file(path, t.buf, t.len, &err) != 0)
 		fprintf(stderr, "%s: cannot write metrics file: %s\n",
 		    cli_progname(), err.msg);
