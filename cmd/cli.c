@@ -170,11 +170,11 @@ cli_usage_error(const char *fmt, ...)
 }
 
 int
-cli_add_arg(const char **v, size_t *n, const char *name, const char *arg)
+cli_list_add(struct cli_list *list, const char *name, const char *arg)
 {
-	if (*n == CLI_MAX_ARGS)
+	if (list->n == CLI_MAX_ARGS)
 		return cli_usage_error("too many '--%s'", name);
-	v[(*n)++] = arg;
+	list->v[list->n++] = arg;
 	return 0;
 }
 

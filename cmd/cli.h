@@ -113,10 +113,16 @@ int cli_parse(int argc, char *argv[], const struct cli_prog *,
 /* Room for the values of a repeated option (--collection, --tag). */
 #define CLI_MAX_ARGS	256
 
-/** cli_add_arg(v, n, name, arg): append ${arg} to the ${n} values in ${v}
- * (room for CLI_MAX_ARGS) of the repeated option --${name}.  0, or -1
- * after the usage error "too many '--NAME'". */
-int cli_add_arg(const char **, size_t *, const char *, const char *);
+/* The values of a repeated option, in the order given. */
+struct cli_list {
+	const char *v[CLI_MAX_ARGS];
+	size_t n;
+};
+
+/** cli_list_add(list, name, arg): append ${arg}, a value of the repeated
+ * option --${name}, to ${list}.  0, or -1 after the usage error "too many
+ * '--NAME'". */
+int cli_list_add(struct cli_list *, const char *, const char *);
 
 /** cli_threads(num, name, out): ${num}, the value of --${name} (threads,
  * nodes at once), into ${out} if it is 1 to 64.  0, or -1 after a usage

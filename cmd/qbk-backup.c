@@ -58,10 +58,8 @@ static const struct cli_opt options[] = {
 };
 
 struct opts {
-	const char *collections[CLI_MAX_ARGS];
-	size_t ncollections;
-	const char *tags[CLI_MAX_ARGS];
-	size_t ntags;
+	struct cli_list collections;
+	struct cli_list tags;
 	int full_storage;
 	int allow_partial;
 	unsigned parallel;
@@ -79,8 +77,7 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 
 	switch (id) {
 	case OPT_COLLECTION:
-		return cli_add_arg(o->collections, &o->ncollections,
-		    "collection", arg);
+		return cli_list_add(&o->collections, "collection", arg);
 	case OPT_CONTENT_HASH:
 		o->content_hash = 1;
 		break;
@@ -102,7 +99,7 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		if (strchr(arg, '=') == NULL || arg[0] == '=')
 			return cli_usage_error("bad value '%s' for '--tag': "
 			    "expected KEY=VALUE", arg);
-		return cli_add_arg(o->tags, &o->ntags, "tag", arg);
+		return cli_list_add(&o->tags, "tag", arg);
 	case OPT_TYPE:
 		o->type = num == 0;	/* full */
 		break;
@@ -182,8 +179,8 @@ record_failure(struct qbk_repo *repo, const struct opts *o,
 	f.time = qbk_now();
 	f.host = host;
 	f.program = (char *)(uintptr_t)"qbk-backup";
-	f.collections = (char **)(uintptr_t)o->collections;
-	f.n_collections = o->ncollections;
+	f.collections = (char **)(uintptr_t)o->collections.v;
+	f.n_collections = o->collections.n;
 	f.full_storage = o->full_storage;
 	f.exit_code = qbk_err_exit_code(failure);
 	f.error = (char *)(uintptr_t)failure->msg;
@@ -198,7 +195,7 @@ check(void *cookie, const struct cli_common *common)
 	const struct opts *o = cookie;
 
 	(void)common;
-	if (o->full_storage && o->ncollections > 0)
+	if (o->full_storage && o->collections.n > 0)
 		return cli_usage_error("'--full-storage' and '--collection' "
 		    "exclude each other");
 	return 0;
@@ -227,11 +224,11 @@ main(int argc, char *argv[])
 	    CLI_RUN)
 		return rc;
 	memset(&bo, 0, sizeof(bo));
-	bo.collections = o.collections;
-	bo.ncollections = o.ncollections;
+	bo.collections = o.collections.v;
+	bo.ncollections = o.collections.n;
 	bo.full_storage = o.full_storage;
-	bo.tags = o.tags;
-	bo.ntags = o.ntags;
+	bo.tags = o.tags.v;
+	bo.ntags = o.tags.n;
 	bo.mode = (enum qbk_backup_mode)o.method;
 	bo.workers = o.workers;
 	bo.content_hash = o.content_hash;

@@ -52,8 +52,7 @@ static const struct cli_opt options[] = {
 };
 
 struct opts {
-	const char *collections[CLI_MAX_ARGS];
-	size_t ncollections;
+	struct cli_list collections;
 	const char *at, *metrics_file;
 	struct qbk_drill_opts d;
 	int level_set, list;
@@ -74,8 +73,7 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		o->d.backup_id = arg;
 		break;
 	case OPT_COLLECTION:
-		return cli_add_arg(o->collections, &o->ncollections,
-		    "collection", arg);
+		return cli_list_add(&o->collections, "collection", arg);
 	case OPT_LIST:
 		o->list = 1;
 		break;
@@ -107,7 +105,7 @@ check(void *cookie, const struct cli_common *common)
 	if (o->d.backup_id != NULL && o->at != NULL)
 		return cli_usage_error("'--backup' and '--at' exclude each "
 		    "other");
-	if (o->d.scenario == QBK_DRILL_ALL_COLLECTIONS && o->ncollections > 0)
+	if (o->d.scenario == QBK_DRILL_ALL_COLLECTIONS && o->collections.n > 0)
 		return cli_usage_error("'--scenario all-collections' takes no "
 		    "'--collection'");
 	if (o->d.scenario == QBK_DRILL_PITR &&
@@ -242,8 +240,8 @@ main(int argc, char *argv[])
 	if ((rc = cli_start(argc, argv, &prog, &common, &ctx, &err)) !=
 	    CLI_RUN)
 		return rc;
-	o.d.collections = o.collections;
-	o.d.ncollections = o.ncollections;
+	o.d.collections = o.collections.v;
+	o.d.ncollections = o.collections.n;
 	o.d.cancel = &cli_interrupted;
 	if (o.list)
 		return list(ctx, common.json, &res, &err);

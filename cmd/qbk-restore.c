@@ -54,7 +54,8 @@ static const struct cli_opt options[] = {
 	    "do not restore the aliases the backup recorded", 0 },
 	{ "parallel", 0, CLI_ARG_UINT, OPT_PARALLEL, "N",
 	    "cluster: upload to N nodes at once (default min(nodes, 4))", 0 },
-	{ "priority", 0, CLI_ARG_CHOICE, OPT_PRIORITY, "no_sync|snapshot|replica",
+	{ "priority", 0, CLI_ARG_CHOICE, OPT_PRIORITY,
+	    "no_sync|snapshot|replica",
 	    "Qdrant's recovery priority (default snapshot)", 0 },
 	{ "shard", 0, CLI_ARG_UINT, OPT_SHARD, "N",
 	    "restore only shard N into the existing collection", 0 },
@@ -66,8 +67,7 @@ static const struct cli_opt options[] = {
 };
 
 struct opts {
-	const char *collections[CLI_MAX_ARGS];
-	size_t ncollections;
+	struct cli_list collections;
 	const char *as, *at, *backup, *to_file;
 	int force, list, no_aliases, priority;	/* priority -1: config */
 	int allow_inactive;
@@ -95,8 +95,7 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		o->backup = arg;
 		break;
 	case OPT_COLLECTION:
-		return cli_add_arg(o->collections, &o->ncollections,
-		    "collection", arg);
+		return cli_list_add(&o->collections, "collection", arg);
 	case OPT_FORCE:
 		o->force = 1;
 		break;
@@ -140,7 +139,7 @@ check(void *cookie, const struct cli_common *common)
 		    "or '--force'");
 	if (o->to_file != NULL && o->as != NULL)
 		return cli_usage_error("'--to-file' takes no '--as'");
-	if (o->one_shard && (o->ncollections != 1 || o->to_file != NULL ||
+	if (o->one_shard && (o->collections.n != 1 || o->to_file != NULL ||
 	    o->list))
 		return cli_usage_error("'--shard' needs one '--collection' "
 		    "and no '--to-file' or '--list'");
@@ -226,8 +225,8 @@ run(struct qbk_ctx *ctx, const struct opts *o, struct qbk_restore_opts *ro,
 	 * works from a read-only repository too. */
 	if (qbk_ctx_repo(ctx, o->force && o->to_file == NULL ?
 	    QBK_CTX_LOCK_SHARED : QBK_CTX_LOCK_READ, &repo, err) != 0 ||
-	    qbk_restore_choose(repo, o->backup, at, o->collections,
-	    o->ncollections, QBK_RESTORE_CHOOSE_NEWEST, id, err) != 0 ||
+	    qbk_restore_choose(repo, o->backup, at, o->collections.v,
+	    o->collections.n, QBK_RESTORE_CHOOSE_NEWEST, id, err) != 0 ||
 	    qbk_repo_manifest_read(repo, id, &m, err) != 0)
 		return -1;
 	memcpy(rep->backup_id, id, sizeof(id));
@@ -272,8 +271,8 @@ main(int argc, char *argv[])
 	    CLI_RUN)
 		return rc;
 	memset(&ro, 0, sizeof(ro));
-	ro.collections = o.collections;
-	ro.ncollections = o.ncollections;
+	ro.collections = o.collections.v;
+	ro.ncollections = o.collections.n;
 	ro.as = o.as;
 	ro.force = o.force;
 	ro.allow_inactive = o.allow_inactive;
