@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "command/qbk_ctx.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
@@ -20,7 +21,8 @@ volatile sig_atomic_t cli_interrupted;
 volatile sig_atomic_t cli_signal;
 
 static const char *progname = "qbk";
-static const char *config_path;	/* -c FILE, for notifications */
+static struct qbk_ctx *run_ctx;	/* of cli_open(), until cli_exit() */
+static char open_error[512];	/* why it did not open */
 static const char *repo_path;	/* --repo LOCATION, for their scope */
 static int notified;		/* an alert was sent (or tried) this run */
 static char alert_detail[512];	/* what the exit status alert says */
@@ -111,6 +113,43 @@ cli_init(const char *argv0)
 	return 0;
 }
 
+int
+cli_open(const struct cli_prog *prog, const struct cli_common *common,
+    struct qbk_ctx **ctx, struct qbk_err *err)
+{
+	struct qbk_ctx_opts co = { common->config, common->url, common->repo,
+	    prog->name, &cli_interrupted };
+
+	*ctx = NULL;
+	if (qbk_ctx_open(&run_ctx, &co, err) != 0) {
+		snprintf(open_error, sizeof(open_error), "%s", err->msg);
+		return -1;
+	}
+	*ctx = run_ctx;
+	return 0;
+}
+
+int
+cli_start(int argc, char *argv[], const struct cli_prog *prog,
+    struct cli_common *common, struct qbk_ctx **ctx, struct qbk_err *err)
+{
+	int rc, rest;
+
+	*ctx = NULL;
+	if (cli_init(argv[0]) != 0)
+		return QBK_EXIT_RUNTIME;
+	if ((rc = cli_parse(argc, argv, prog, common, &rest)) != 0)
+		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
+	if (rest < argc) {
+		cli_usage_error("unexpected argument '%s'", argv[rest]);
+		return QBK_EXIT_USAGE;
+	}
+	if (prog->check != NULL && prog->check(prog->ctx, common) != 0)
+		return QBK_EXIT_USAGE;
+	cli_open(prog, common, ctx, err);
+	return CLI_RUN;
+}
+
 const char *
 cli_progname(void)
 {
@@ -128,6 +167,24 @@ cli_usage_error(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nhint: run '%s --help' for the options\n", progname);
 	return -1;
+}
+
+int
+cli_list_add(struct cli_list *list, const char *name, const char *arg)
+{
+	if (list->n == CLI_MAX_ARGS)
+		return cli_usage_error("too many '--%s'", name);
+	list->v[list->n++] = arg;
+	return 0;
+}
+
+int
+cli_threads(uint64_t num, const char *name, unsigned *out)
+{
+	if (num < 1 || num > 64)
+		return cli_usage_error("'--%s' must be 1 to 64", name);
+	*out = (unsigned)num;
+	return 0;
 }
 
 void
@@ -165,22 +222,22 @@ notify_wanted(int code)
 	    code == QBK_EXIT_OBJECTIVE);
 }
 
-/* The configuration as the program read it, and the event's common part:
+/* The configuration the program loaded, and the event's common part:
  * program, host, environment, and the scope (the repository: --repo,
- * else [repository] location).  0, or -1 when nothing is to be sent. */
-static int
-notify_setup(struct qbk_config *cfg, struct qbk_notify_event *ev,
-    char *host, size_t hostlen)
+ * else [repository] location).  NULL when nothing is to be sent. */
+static const struct qbk_config *
+notify_setup(struct qbk_notify_event *ev, char *host, size_t hostlen)
 {
-	struct qbk_err err = QBK_ERR_INIT;
+	const struct qbk_config *cfg;
 
-	qbk_config_init(cfg);
-	if (qbk_config_load(cfg, config_path, &err) != 0) {
-		qbk_log(QBK_LOG_DEBUG, "no notification: %s", err.msg);
-		return -1;
+	qbk_ctx_close(run_ctx);
+	if (run_ctx == NULL) {
+		qbk_log(QBK_LOG_DEBUG, "no notification: %s", open_error);
+		return NULL;
 	}
+	cfg = qbk_ctx_config(run_ctx);
 	if (!qbk_notify_configured(cfg))
-		return -1;
+		return NULL;
 	if (gethostname(host, hostlen) != 0)
 		snprintf(host, hostlen, "unknown");
 	host[hostlen - 1] = '\0';
@@ -190,28 +247,27 @@ notify_setup(struct qbk_config *cfg, struct qbk_notify_event *ev,
 	ev->host = host;
 	ev->environment = cfg->environment.name;
 	ev->scope = repo_path != NULL ? repo_path : cfg->repo.location;
-	return 0;
+	return cfg;
 }
 
 int
 cli_notify(const char *kind, const char *collection, const char *summary,
     int code)
 {
+	const struct qbk_config *cfg;
 	struct qbk_notify_event ev;
-	struct qbk_config cfg;
 	char host[256];
 	int sent = 0;
 
 	notified = 1;
-	if (notify_setup(&cfg, &ev, host, sizeof(host)) == 0) {
+	if ((cfg = notify_setup(&ev, host, sizeof(host))) != NULL) {
 		ev.kind = kind;
 		ev.collection = collection;
 		ev.summary = summary;
 		ev.severity = severity_of(code);
 		ev.exit_code = code;
-		sent = qbk_notify_send(&cfg, &ev, &cli_signal);
+		sent = qbk_notify_send(cfg, &ev, &cli_signal);
 	}
-	qbk_config_release(&cfg);
 	return sent;
 }
 
@@ -228,19 +284,26 @@ cli_alert_detail(const char *fmt, ...)
 int
 cli_succeed(void)
 {
+	const struct qbk_config *cfg;
 	struct qbk_notify_event ev;
-	struct qbk_config cfg;
 	char host[256], msg[128];
 
 	if (cli_signal == 0 &&
-	    notify_setup(&cfg, &ev, host, sizeof(host)) == 0) {
+	    (cfg = notify_setup(&ev, host, sizeof(host))) != NULL) {
 		snprintf(msg, sizeof(msg), "%s succeeded", progname);
 		ev.summary = msg;
 		ev.exit_code = QBK_EXIT_OK;
-		qbk_notify_resolve(&cfg, &ev, &cli_signal);
+		qbk_notify_resolve(cfg, &ev, &cli_signal);
 	}
-	qbk_config_release(&cfg);
 	return cli_exit(QBK_EXIT_OK);
+}
+
+void
+cli_print(struct qbk_buf *out)
+{
+	if (out->buf != NULL)
+		fputs(out->buf, stdout);
+	qbk_buf_release(out);
 }
 
 int
@@ -262,12 +325,24 @@ cli_write_file(const char *path, const void *data, size_t len,
 	return rc;
 }
 
+void
+cli_write_metrics(const char *path, struct qbk_buf *text)
+{
+	struct qbk_err err = QBK_ERR_INIT;
+
+	if (cli_write_file(path, text->buf, text->len, &err) != 0)
+		qbk_log(QBK_LOG_ERROR, "cannot write metrics file: %s",
+		    err.msg);
+	qbk_buf_release(text);
+}
+
 int
 cli_exit(int code)
 {
 	int sig = cli_signal;
 
 	fflush(stdout);
+	qbk_ctx_close(run_ctx);
 	if (notify_wanted(code)) {
 		static const char *const kinds[] = { "ok", "runtime", "usage",
 		    "data", "locked", "objective" };
@@ -281,6 +356,8 @@ cli_exit(int code)
 		cli_notify(kinds[code], NULL, alert_detail[0] != '\0' ?
 		    alert_detail : msg, code);
 	}
+	qbk_ctx_free(run_ctx);
+	run_ctx = NULL;
 	if (sig != 0) {
 		signal(sig, SIG_DFL);
 		raise(sig);
@@ -293,6 +370,7 @@ cli_fail(const struct qbk_err *err)
 {
 	int code = qbk_err_exit_code(err);
 
+	qbk_ctx_close(run_ctx);
 	cli_report(err);
 	if (err->code == QBK_E_INTERRUPTED)
 		notified = 1;	/* an operator stopped it: no alert */
@@ -386,6 +464,36 @@ bad:
 	    "whole number", arg, o->name);
 }
 
+/* ${arg} as the index of one of the words "a|b|c" of ${o}'s argname. */
+static int
+parse_choice(const struct cli_opt *o, const char *arg, uint64_t *out)
+{
+	struct qbk_buf words = QBK_BUF_INIT;
+	const char *p = o->argname, *bar;
+	size_t len, n, count = 1;
+	int rc = -1;
+
+	for (bar = p; (bar = strchr(bar, '|')) != NULL; bar++)
+		count++;
+	for (n = 0; n < count; n++) {
+		bar = strchr(p, '|');
+		len = bar != NULL ? (size_t)(bar - p) : strlen(p);
+		if (strlen(arg) == len && strncmp(arg, p, len) == 0) {
+			*out = n;
+			rc = 0;
+			break;
+		}
+		qbk_buf_addf(&words, "%s%.*s", n == 0 ? "" : n + 1 == count ?
+		    " or " : ", ", (int)len, p);
+		p = bar + 1;
+	}
+	if (rc != 0)
+		cli_usage_error("bad value '%s' for '--%s': expected %s", arg,
+		    o->name, words.buf);
+	qbk_buf_release(&words);
+	return rc;
+}
+
 int
 cli_parse(int argc, char *argv[], const struct cli_prog *prog,
     struct cli_common *common, int *rest)
@@ -473,6 +581,9 @@ cli_parse(int argc, char *argv[], const struct cli_prog *prog,
 		seen[i] = 1;
 		if (o->type == CLI_ARG_UINT && parse_uint(o, optarg, &num) != 0)
 			goto out;
+		if (o->type == CLI_ARG_CHOICE &&
+		    parse_choice(o, optarg, &num) != 0)
+			goto out;
 		if (o->type == CLI_ARG_DURATION) {
 			struct qbk_err err = QBK_ERR_INIT;
 			int64_t ms;
@@ -487,7 +598,6 @@ cli_parse(int argc, char *argv[], const struct cli_prog *prog,
 		switch (o->id) {
 		case OPT_C_CONFIG:
 			common->config = optarg;
-			config_path = optarg;
 			break;
 		case OPT_C_HELP:
 			print_help(prog, &m);

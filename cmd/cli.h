@@ -12,11 +12,16 @@
 
 #include "common/qbk_err.h"
 
+struct qbk_buf;
+struct qbk_ctx;
+
 enum cli_argtype {
 	CLI_ARG_NONE = 0,	/* a flag */
 	CLI_ARG_STR,		/* any string */
 	CLI_ARG_UINT,		/* unsigned decimal integer */
-	CLI_ARG_DURATION	/* 30s, 15m, 1h30m, 2d: milliseconds in num */
+	CLI_ARG_DURATION,	/* 30s, 15m, 1h30m, 2d: milliseconds in num */
+	CLI_ARG_CHOICE		/* one of the words of argname "a|b|c": its
+				 * index in num */
 };
 
 #define CLI_REPEAT	0x1	/* may be given more than once */
@@ -48,6 +53,7 @@ struct cli_common {
 #define CLI_WITH_REPO	0x2
 
 struct cli_prog {
+	const char *name;	/* "qbk-backup": lock records, user agent */
 	const char *synopsis;	/* after the program name: "[options] ..." */
 	const char *summary;	/* one sentence for --help */
 	const struct cli_opt *opts;	/* sorted by name, ends with CLI_OPT_END */
@@ -56,6 +62,9 @@ struct cli_prog {
 	 * the problem with cli_usage_error(). */
 	int (*handle)(void *ctx, int id, const char *arg, uint64_t num);
 	void *ctx;
+	/* Called by cli_start() once the options are parsed, or NULL: check
+	 * how they go together; return 0, or -1 after cli_usage_error(). */
+	int (*check)(void *ctx, const struct cli_common *common);
 };
 
 /* Set to 1 by SIGINT, SIGTERM and SIGHUP, and by a repository lock that is
@@ -69,6 +78,27 @@ extern volatile sig_atomic_t cli_signal;
  * install the stderr log sink.  Returns 0, or -1 after a message. */
 int cli_init(const char *argv0);
 
+/* What cli_start() returns when the program is to run. */
+#define CLI_RUN	(-1)
+
+/** cli_start(argc, argv, prog, common, ctx, err): the prologue of every
+ * program: cli_init(), cli_parse() of ${prog} and ${common}, no operand
+ * allowed, ${prog}'s check, then cli_open().  Returns CLI_RUN to run,
+ * with ${ctx} the context, or NULL and ${err} set when it did not open
+ * (the program reports that as the failure of its run); otherwise the
+ * exit status for main() to return: 0 after --help or --version, 2 after
+ * a usage error, 1 when the library did not start. */
+int cli_start(int, char *[], const struct cli_prog *, struct cli_common *,
+    struct qbk_ctx **, struct qbk_err *);
+
+/** cli_open(prog, common, ctx, err): open the context (qbk_ctx_open()) of
+ * ${prog} with the configuration of -c, --url and --repo and the cancel
+ * flag cli_interrupted.  The context is the program's until cli_exit(),
+ * which frees it: its configuration is the one the alerts use.  0, or -1
+ * with ${ctx} NULL and ${err} set. */
+int cli_open(const struct cli_prog *, const struct cli_common *,
+    struct qbk_ctx **, struct qbk_err *);
+
 /** cli_progname(): "qbk-backup" etc. */
 const char *cli_progname(void);
 
@@ -80,6 +110,25 @@ const char *cli_progname(void);
 int cli_parse(int argc, char *argv[], const struct cli_prog *,
     struct cli_common *, int *);
 
+/* Room for the values of a repeated option (--collection, --tag). */
+#define CLI_MAX_ARGS	256
+
+/* The values of a repeated option, in the order given. */
+struct cli_list {
+	const char *v[CLI_MAX_ARGS];
+	size_t n;
+};
+
+/** cli_list_add(list, name, arg): append ${arg}, a value of the repeated
+ * option --${name}, to ${list}.  0, or -1 after the usage error "too many
+ * '--NAME'". */
+int cli_list_add(struct cli_list *, const char *, const char *);
+
+/** cli_threads(num, name, out): ${num}, the value of --${name} (threads,
+ * nodes at once), into ${out} if it is 1 to 64.  0, or -1 after a usage
+ * error. */
+int cli_threads(uint64_t, const char *, unsigned *);
+
 /** cli_usage_error(fmt, ...): print "<prog>: <message>" and a hint to
  * run --help; returns -1. */
 int cli_usage_error(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -87,8 +136,9 @@ int cli_usage_error(const char *, ...) __attribute__((format(printf, 1, 2)));
 /** cli_report(err): print "<prog>: <err->msg>" (and "hint: ..."). */
 void cli_report(const struct qbk_err *);
 
-/** cli_exit(code): clean up; if a signal stopped us, re-raise it so the
- * caller sees 128+N; otherwise return ${code} for main() to return. */
+/** cli_exit(code): clean up (close and free the context of cli_open());
+ * if a signal stopped us, re-raise it so the caller sees 128+N; otherwise
+ * return ${code} for main() to return. */
 int cli_exit(int);
 
 /** cli_fail(err): cli_report(err) then cli_exit(exit code of err). */
@@ -102,10 +152,11 @@ int cli_fail(const struct qbk_err *);
  * "locked", "objective" by exit status) and the repository (--repo, else
  * [repository] location).  A command line that does not parse (status 2
  * before anything ran) and runs stopped by a signal send nothing.  The
- * configuration is read again from the file that -c or $QBK_CONFIG names,
- * so that a program need not have opened it; a configuration that does
- * not load sends nothing.  Sending never changes the exit status.
- * cli_succeed() resolves the program's open alerts for the repository.
+ * configuration is the one cli_open() loaded; a program whose
+ * configuration did not load sends nothing.  Before sending, the
+ * context's lock is released and its repository closed.  Sending never
+ * changes the exit status.  cli_succeed() resolves the program's open
+ * alerts for the repository.
  */
 
 /** cli_notify(kind, collection, summary, exit_code): send one alert now
@@ -123,6 +174,15 @@ void cli_alert_detail(const char *, ...) __attribute__((format(printf, 1,
 /** cli_succeed(): the run succeeded: resolve this program's open alerts
  * for this repository (qbk_notify_resolve()), then cli_exit(0). */
 int cli_succeed(void);
+
+/** cli_print(out): the program's result: put ${out} on stdout, then
+ * release it. */
+void cli_print(struct qbk_buf *);
+
+/** cli_write_metrics(path, text): replace the metrics file ${path} with
+ * ${text} (cli_write_file()), logging an error if it cannot, then release
+ * ${text}. */
+void cli_write_metrics(const char *, struct qbk_buf *);
 
 /** cli_write_file(path, data, len, err): replace the file ${path}
  * atomically (temporary file in the same folder, fsync, rename) with

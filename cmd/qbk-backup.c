@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "command/qbk_backup.h"
 #include "command/qbk_ctx.h"
+#include "command/qbk_options.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
@@ -40,7 +41,7 @@ static const struct cli_opt options[] = {
 	    0 },
 	{ "full-storage", 0, CLI_ARG_NONE, OPT_FULL_STORAGE, NULL,
 	    "back up Qdrant's full storage snapshot and every alias", 0 },
-	{ "method", 0, CLI_ARG_STR, OPT_METHOD, "auto|stream|snapshot",
+	{ "method", 0, CLI_ARG_CHOICE, OPT_METHOD, "auto|stream|snapshot",
 	    "shard streams or collection snapshots (default auto)", 0 },
 	{ "metrics-file", 0, CLI_ARG_STR, OPT_METRICS_FILE, "PATH",
 	    "write Prometheus metrics of the run to PATH", 0 },
@@ -49,7 +50,7 @@ static const struct cli_opt options[] = {
 	    0 },
 	{ "tag", 0, CLI_ARG_STR, OPT_TAG, "KEY=VALUE",
 	    "record a tag in the backup (repeatable)", CLI_REPEAT },
-	{ "type", 0, CLI_ARG_STR, OPT_TYPE, "full|incremental",
+	{ "type", 0, CLI_ARG_CHOICE, OPT_TYPE, "full|incremental",
 	    "full re-checks every reused chunk (default incremental)", 0 },
 	{ "workers", 0, CLI_ARG_UINT, OPT_WORKERS, "N",
 	    "chunk worker threads (default: one per CPU)", 0 },
@@ -57,10 +58,8 @@ static const struct cli_opt options[] = {
 };
 
 struct opts {
-	const char *collections[256];
-	size_t ncollections;
-	const char *tags[256];
-	size_t ntags;
+	struct cli_list collections;
+	struct cli_list tags;
 	int full_storage;
 	int allow_partial;
 	unsigned parallel;
@@ -78,10 +77,7 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 
 	switch (id) {
 	case OPT_COLLECTION:
-		if (o->ncollections == 256)
-			return cli_usage_error("too many '--collection'");
-		o->collections[o->ncollections++] = arg;
-		break;
+		return cli_list_add(&o->collections, "collection", arg);
 	case OPT_CONTENT_HASH:
 		o->content_hash = 1;
 		break;
@@ -92,46 +88,23 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		o->full_storage = 1;
 		break;
 	case OPT_PARALLEL:
-		if (num < 1 || num > 64)
-			return cli_usage_error("'--parallel' must be 1 to 64");
-		o->parallel = (unsigned)num;
-		break;
-	case OPT_METHOD:
-		if (strcmp(arg, "auto") == 0)
-			o->method = QBK_BACKUP_MODE_AUTO;
-		else if (strcmp(arg, "stream") == 0)
-			o->method = QBK_BACKUP_MODE_STREAM;
-		else if (strcmp(arg, "snapshot") == 0)
-			o->method = QBK_BACKUP_MODE_SNAPSHOT;
-		else
-			return cli_usage_error("bad value '%s' for '--method': "
-			    "expected auto, stream or snapshot", arg);
+		return cli_threads(num, "parallel", &o->parallel);
+	case OPT_METHOD:	/* enum qbk_backup_mode, in its order */
+		o->method = (int)num;
 		break;
 	case OPT_METRICS_FILE:
 		o->metrics_file = arg;
 		break;
 	case OPT_TAG:
-		if (o->ntags == 256)
-			return cli_usage_error("too many '--tag'");
 		if (strchr(arg, '=') == NULL || arg[0] == '=')
 			return cli_usage_error("bad value '%s' for '--tag': "
 			    "expected KEY=VALUE", arg);
-		o->tags[o->ntags++] = arg;
-		break;
+		return cli_list_add(&o->tags, "tag", arg);
 	case OPT_TYPE:
-		if (strcmp(arg, "full") == 0)
-			o->type = 1;
-		else if (strcmp(arg, "incremental") == 0)
-			o->type = 0;
-		else
-			return cli_usage_error("bad value '%s' for '--type': "
-			    "expected full or incremental", arg);
+		o->type = num == 0;	/* full */
 		break;
 	case OPT_WORKERS:
-		if (num < 1 || num > 64)
-			return cli_usage_error("'--workers' must be 1 to 64");
-		o->workers = (unsigned)num;
-		break;
+		return cli_threads(num, "workers", &o->workers);
 	}
 	return 0;
 }
@@ -181,10 +154,7 @@ write_metrics(const char *path, const struct qbk_manifest *m, int ok,
 	qbk_backup_metrics(m, ok, msg, qbk_now(), prev.len > 0 ? prev.buf :
 	    NULL, &text);
 	qbk_buf_release(&prev);
-	if (cli_write_file(path, text.buf, text.len, &err) != 0)
-		qbk_log(QBK_LOG_ERROR, "cannot write metrics file: %s",
-		    err.msg);
-	qbk_buf_release(&text);
+	cli_write_metrics(path, &text);
 }
 
 /* Record a failed run in the repository (failures/), for qbk-report's
@@ -209,8 +179,8 @@ record_failure(struct qbk_repo *repo, const struct opts *o,
 	f.time = qbk_now();
 	f.host = host;
 	f.program = (char *)(uintptr_t)"qbk-backup";
-	f.collections = (char **)(uintptr_t)o->collections;
-	f.n_collections = o->ncollections;
+	f.collections = (char **)(uintptr_t)o->collections.v;
+	f.n_collections = o->collections.n;
 	f.full_storage = o->full_storage;
 	f.exit_code = qbk_err_exit_code(failure);
 	f.error = (char *)(uintptr_t)failure->msg;
@@ -219,80 +189,61 @@ record_failure(struct qbk_repo *repo, const struct opts *o,
 		    "repository: %s", err.msg);
 }
 
+static int
+check(void *cookie, const struct cli_common *common)
+{
+	const struct opts *o = cookie;
+
+	(void)common;
+	if (o->full_storage && o->collections.n > 0)
+		return cli_usage_error("'--full-storage' and '--collection' "
+		    "exclude each other");
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct opts o = { .type = -1 };
 	struct cli_common common = CLI_COMMON_INIT;
-	struct cli_prog prog = {
-		"[options]",
+	struct cli_prog prog = { "qbk-backup", "[options]",
 		"Back up Qdrant collections (or the full storage) into the "
 		"repository.",
-		options, CLI_WITH_URL | CLI_WITH_REPO, handle, &o
+		options, CLI_WITH_URL | CLI_WITH_REPO, handle, &o, check
 	};
 	struct qbk_err err = QBK_ERR_INIT;
-	struct qbk_ctx_opts co = { NULL, NULL, NULL, "qbk-backup",
-	    &cli_interrupted };
 	struct qbk_backup_opts bo;
-	struct qbk_ctx *ctx = NULL;
+	struct qbk_ctx *ctx;
 	struct qbk_qdrant *q;
 	struct qbk_repo *repo = NULL;
 	struct qbk_manifest *m = NULL;
 	struct qbk_buf out = QBK_BUF_INIT;
-	int tty, rest, rc;
+	int tty = isatty(2), rc;
 
-	if (cli_init(argv[0]) != 0)
-		return QBK_EXIT_RUNTIME;
-	if ((rc = cli_parse(argc, argv, &prog, &common, &rest)) != 0)
-		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
-	if (rest < argc) {
-		cli_usage_error("unexpected argument '%s'", argv[rest]);
-		return QBK_EXIT_USAGE;
-	}
-	if (o.full_storage && o.ncollections > 0) {
-		cli_usage_error("'--full-storage' and '--collection' exclude "
-		    "each other");
-		return QBK_EXIT_USAGE;
-	}
-	co.config = common.config;
-	co.url = common.url;
-	co.repo = common.repo;
-	tty = isatty(2);
-
+	if ((rc = cli_start(argc, argv, &prog, &common, &ctx, &err)) !=
+	    CLI_RUN)
+		return rc;
 	memset(&bo, 0, sizeof(bo));
-	bo.collections = o.collections;
-	bo.ncollections = o.ncollections;
+	bo.collections = o.collections.v;
+	bo.ncollections = o.collections.n;
 	bo.full_storage = o.full_storage;
-	bo.tags = o.tags;
-	bo.ntags = o.ntags;
+	bo.tags = o.tags.v;
+	bo.ntags = o.tags.n;
 	bo.mode = (enum qbk_backup_mode)o.method;
 	bo.workers = o.workers;
-	bo.zstd_level = -1;
+	bo.content_hash = o.content_hash;
+	bo.allow_partial = o.allow_partial;
+	bo.node_parallelism = o.parallel;
 	bo.cancel = &cli_interrupted;
 	bo.progress = common.json ? NULL : on_progress;
 	bo.progress_cookie = &tty;
 
 	rc = -1;
-	if (qbk_ctx_open(&ctx, &co, &err) == 0) {
-		bo.sample_points = (unsigned)ctx->cfg.backup.sample_points;
-		bo.content_hash = o.content_hash ||
-		    ctx->cfg.backup.content_hash;
-		bo.allow_partial = o.allow_partial;
-		bo.node_parallelism = o.parallel > 0 ? o.parallel :
-		    (unsigned)ctx->cfg.backup.node_parallelism;
-		bo.nodes = (const char *const *)ctx->cfg.qdrant.nodes;
-		bo.nnodes = ctx->cfg.qdrant.nnodes;
-		if (bo.workers == 0 && ctx->cfg.backup.workers > 0)
-			bo.workers = (unsigned)ctx->cfg.backup.workers;
-		bo.full = o.type >= 0 ? o.type :
-		    ctx->cfg.backup.type == QBK_CONFIG_BACKUP_FULL;
-		if (qbk_config_is_set(&ctx->cfg, "repository", "compression"))
-			bo.zstd_level = ctx->cfg.repo.compression ==
-			    QBK_CONFIG_COMPRESSION_NONE ? 0 :
-			    ctx->cfg.repo.compression_level;
+	if (ctx != NULL) {
+		qbk_backup_opts_from(qbk_ctx_config(ctx), o.type, &bo);
 		if (qbk_ctx_qdrant(ctx, NULL, &q, &err) == 0 &&
 		    qbk_ctx_repo(ctx, 1, &repo, &err) == 0) {
-			bo.lock = ctx->lock;
+			bo.lock = qbk_ctx_lock(ctx);
 			rc = qbk_backup_run(repo, q, &bo, &m, &err);
 			if (rc != 0)
 				qbk_ctx_lost_lock(ctx, &err);
@@ -304,7 +255,7 @@ main(int argc, char *argv[])
 		write_metrics(o.metrics_file, m, rc == 0, err.msg);
 	if (common.json) {
 		qbk_backup_report_json(m, rc == 0, &err, &out);
-		fputs(out.buf, stdout);
+		cli_print(&out);
 	} else if (rc == 0 && !common.quiet) {
 		char a[32], b[32];
 
@@ -314,10 +265,6 @@ main(int argc, char *argv[])
 		    m->backup_id, m->n_collections,
 		    m->n_collections == 1 ? "" : "s", a, b);
 	}
-	qbk_buf_release(&out);
 	qbk_manifest_free(m);
-	qbk_ctx_free(ctx);
-	if (rc != 0)
-		return cli_fail(&err);
-	return cli_succeed();
+	return rc != 0 ? cli_fail(&err) : cli_succeed();
 }

@@ -5,13 +5,12 @@
 
 #include "cli.h"
 #include "command/qbk_ctx.h"
+#include "command/qbk_options.h"
 #include "command/qbk_drill.h"
 #include "command/qbk_restore.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
-#include "common/qbk_fs.h"
-#include "common/qbk_log.h"
 #include "qdrant/qbk_qdrant.h"
 #include "repo/qbk_manifest.h"
 
@@ -39,12 +38,12 @@ static const struct cli_opt options[] = {
 	    "list the drills recorded in the repository and exit", 0 },
 	{ "metrics-file", 0, CLI_ARG_STR, OPT_METRICS_FILE, "PATH",
 	    "write Prometheus metrics of the run to PATH", 0 },
-	{ "scenario", 0, CLI_ARG_STR, OPT_SCENARIO,
+	{ "scenario", 0, CLI_ARG_CHOICE, OPT_SCENARIO,
 	    "latest|pitr|all-collections", "what to restore (default latest)",
 	    0 },
 	{ "validate-only", 0, CLI_ARG_NONE, OPT_VALIDATE_ONLY, NULL,
 	    "validate the live collections; restore nothing", 0 },
-	{ "validation", 0, CLI_ARG_STR, OPT_VALIDATION,
+	{ "validation", 0, CLI_ARG_CHOICE, OPT_VALIDATION,
 	    "basic|comprehensive|exhaustive",
 	    "validation level (default: [drill] validation)", 0 },
 	{ "workers", 0, CLI_ARG_UINT, OPT_WORKERS, "N",
@@ -53,8 +52,7 @@ static const struct cli_opt options[] = {
 };
 
 struct opts {
-	const char *collections[256];
-	size_t ncollections;
+	struct cli_list collections;
 	const char *at, *metrics_file;
 	struct qbk_drill_opts d;
 	int level_set, list;
@@ -75,48 +73,39 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		o->d.backup_id = arg;
 		break;
 	case OPT_COLLECTION:
-		if (o->ncollections == 256)
-			return cli_usage_error("too many '--collection'");
-		o->collections[o->ncollections++] = arg;
-		break;
+		return cli_list_add(&o->collections, "collection", arg);
 	case OPT_LIST:
 		o->list = 1;
 		break;
 	case OPT_METRICS_FILE:
 		o->metrics_file = arg;
 		break;
-	case OPT_SCENARIO:
-		if (qbk_drill_parse_scenario(arg, &o->d.scenario) != 0)
-			return cli_usage_error("bad value '%s' for "
-			    "'--scenario': expected latest, pitr or "
-			    "all-collections", arg);
+	case OPT_SCENARIO:	/* enum qbk_drill_scenario, in its order */
+		o->d.scenario = (enum qbk_drill_scenario)num;
 		break;
 	case OPT_VALIDATE_ONLY:
 		o->d.validate_only = 1;
 		break;
-	case OPT_VALIDATION:
-		if (qbk_drill_parse_level(arg, &o->d.level) != 0)
-			return cli_usage_error("bad value '%s' for "
-			    "'--validation': expected basic, comprehensive or "
-			    "exhaustive", arg);
+	case OPT_VALIDATION:	/* enum qbk_drill_level, in its order */
+		o->d.level = (enum qbk_drill_level)num;
 		o->level_set = 1;
 		break;
 	case OPT_WORKERS:
-		if (num < 1 || num > 64)
-			return cli_usage_error("'--workers' must be 1 to 64");
-		o->d.workers = (unsigned)num;
-		break;
+		return cli_threads(num, "workers", &o->d.workers);
 	}
 	return 0;
 }
 
 static int
-check_opts(const struct opts *o)
+check(void *cookie, const struct cli_common *common)
 {
+	const struct opts *o = cookie;
+
+	(void)common;
 	if (o->d.backup_id != NULL && o->at != NULL)
 		return cli_usage_error("'--backup' and '--at' exclude each "
 		    "other");
-	if (o->d.scenario == QBK_DRILL_ALL_COLLECTIONS && o->ncollections > 0)
+	if (o->d.scenario == QBK_DRILL_ALL_COLLECTIONS && o->collections.n > 0)
 		return cli_usage_error("'--scenario all-collections' takes no "
 		    "'--collection'");
 	if (o->d.scenario == QBK_DRILL_PITR &&
@@ -124,19 +113,6 @@ check_opts(const struct opts *o)
 		return cli_usage_error("'--scenario pitr' chooses the backup: "
 		    "not with '--backup' or '--at'");
 	return 0;
-}
-
-static void
-write_metrics(const char *path, const struct qbk_drill_result *res, int ok)
-{
-	struct qbk_buf text = QBK_BUF_INIT;
-	struct qbk_err err = QBK_ERR_INIT;
-
-	qbk_drill_metrics(res, ok, qbk_now(), &text);
-	if (cli_write_file(path, text.buf, text.len, &err) != 0)
-		qbk_log(QBK_LOG_ERROR, "cannot write metrics file: %s",
-		    err.msg);
-	qbk_buf_release(&text);
 }
 
 static void
@@ -199,11 +175,7 @@ static int
 run(struct qbk_ctx *ctx, struct opts *o, struct qbk_drill_result *res,
     struct qbk_err *err)
 {
-	static const enum qbk_qdrant_priority prio[] = {
-		QBK_QDRANT_PRIORITY_SNAPSHOT,
-		QBK_QDRANT_PRIORITY_REPLICA,
-		QBK_QDRANT_PRIORITY_NO_SYNC
-	};
+	const struct qbk_config *cfg = qbk_ctx_config(ctx);
 	struct qbk_qdrant *q = NULL, *cq = NULL;
 	struct qbk_repo *repo;
 	int rc = -1;
@@ -211,36 +183,15 @@ run(struct qbk_ctx *ctx, struct opts *o, struct qbk_drill_result *res,
 	if (o->at != NULL &&
 	    qbk_restore_parse_time(o->at, qbk_now(), &o->d.at, err) != 0)
 		return -1;
-	if (!o->level_set)
-		o->d.level = (enum qbk_drill_level)ctx->cfg.drill.validation;
-	o->d.sample_points = ctx->cfg.drill.sample_points;
-	o->d.green_timeout_ms = ctx->cfg.drill.green_wait > 0 ?
-	    ctx->cfg.drill.green_wait : -1;
-	o->d.rto_target_ms = ctx->cfg.objectives.rto;
-	o->d.keep_within_ms = ctx->cfg.retention.keep_within;
-	o->d.priority = prio[ctx->cfg.qdrant.priority];
-	if (o->d.workers == 0 && ctx->cfg.backup.workers > 0)
-		o->d.workers = (unsigned)ctx->cfg.backup.workers;
-	/* The nodes of the deployment the drill restores into. */
-	if (ctx->cfg.drill.url != NULL && !o->d.validate_only) {
-		o->d.nodes = (const char *const *)ctx->cfg.drill.nodes;
-		o->d.nnodes = ctx->cfg.drill.nnodes;
-	} else {
-		o->d.nodes = (const char *const *)ctx->cfg.qdrant.nodes;
-		o->d.nnodes = ctx->cfg.qdrant.nnodes;
-	}
-	o->d.node_parallelism = (unsigned)ctx->cfg.backup.node_parallelism;
-	o->d.replica_timeout_ms = ctx->cfg.qdrant.replica_timeout > 0 ?
-	    ctx->cfg.qdrant.replica_timeout : -1;
+	qbk_drill_opts_from(cfg, o->level_set, &o->d);
 	if (qbk_ctx_repo(ctx, 1, &repo, err) != 0)
 		return -1;
-	o->d.lock = ctx->lock;
+	o->d.lock = qbk_ctx_lock(ctx);
 	/* Removing scratch collections must still work after ^C: a second
 	 * client that ignores the cancel flag. */
-	if (qbk_drill_target(&ctx->cfg, o->d.validate_only, &cli_interrupted,
-	    &q, err) == 0 &&
-	    qbk_drill_target(&ctx->cfg, o->d.validate_only, NULL, &cq,
-	    err) == 0) {
+	if (qbk_drill_target(cfg, o->d.validate_only, &cli_interrupted, &q,
+	    err) == 0 &&
+	    qbk_drill_target(cfg, o->d.validate_only, NULL, &cq, err) == 0) {
 		o->d.cleanup = cq;
 		rc = qbk_drill_run(repo, q, &o->d, res, err);
 	}
@@ -249,75 +200,64 @@ run(struct qbk_ctx *ctx, struct opts *o, struct qbk_drill_result *res,
 	return rc;
 }
 
+/* --list: the drills recorded in the repository. */
+static int
+list(struct qbk_ctx *ctx, int json, struct qbk_drill_result *res,
+    struct qbk_err *err)
+{
+	struct qbk_buf out = QBK_BUF_INIT;
+	struct qbk_repo *repo;
+
+	if (ctx != NULL && qbk_ctx_repo(ctx, 0, &repo, err) == 0 &&
+	    qbk_drill_list(repo, json, &out, err) == 0)
+		cli_print(&out);
+	else if (json) {
+		qbk_buf_reset(&out);
+		qbk_drill_report_json(res, err, &out);
+		cli_print(&out);
+	}
+	qbk_buf_release(&out);
+	return err->code == QBK_E_OK ? cli_exit(QBK_EXIT_OK) : cli_fail(err);
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct opts o = { .d = QBK_DRILL_OPTS_INIT };
 	struct cli_common common = CLI_COMMON_INIT;
-	struct cli_prog prog = {
-		"[options]",
+	struct cli_prog prog = { "qbk-drill", "[options]",
 		"Restore a backup into scratch collections, validate it, "
 		"measure the recovery time, record the drill and clean up.",
-		options, CLI_WITH_URL | CLI_WITH_REPO, handle, &o
+		options, CLI_WITH_URL | CLI_WITH_REPO, handle, &o, check
 	};
 	struct qbk_err err = QBK_ERR_INIT;
-	struct qbk_ctx_opts co = { NULL, NULL, NULL, "qbk-drill",
-	    &cli_interrupted };
 	struct qbk_drill_result res;
-	struct qbk_ctx *ctx = NULL;
+	struct qbk_ctx *ctx;
 	struct qbk_buf out = QBK_BUF_INIT;
-	int rest, rc, code;
+	int rc, code;
 
 	qbk_drill_result_init(&res);
-	if (cli_init(argv[0]) != 0)
-		return QBK_EXIT_RUNTIME;
-	if ((rc = cli_parse(argc, argv, &prog, &common, &rest)) != 0)
-		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
-	if (rest < argc) {
-		cli_usage_error("unexpected argument '%s'", argv[rest]);
-		return QBK_EXIT_USAGE;
-	}
-	if (check_opts(&o) != 0)
-		return QBK_EXIT_USAGE;
-	co.config = common.config;
-	co.url = common.url;
-	co.repo = common.repo;
-	o.d.collections = o.collections;
-	o.d.ncollections = o.ncollections;
+	if ((rc = cli_start(argc, argv, &prog, &common, &ctx, &err)) !=
+	    CLI_RUN)
+		return rc;
+	o.d.collections = o.collections.v;
+	o.d.ncollections = o.collections.n;
 	o.d.cancel = &cli_interrupted;
-
+	if (o.list)
+		return list(ctx, common.json, &res, &err);
 	rc = -1;
-	if (o.list) {
-		struct qbk_repo *repo;
-
-		if (qbk_ctx_open(&ctx, &co, &err) == 0 &&
-		    qbk_ctx_repo(ctx, 0, &repo, &err) == 0 &&
-		    qbk_drill_list(repo, common.json, &out, &err) == 0)
-			fputs(out.buf, stdout);
-		else if (common.json) {
-			qbk_buf_reset(&out);
-			qbk_drill_report_json(&res, &err, &out);
-			fputs(out.buf, stdout);
-		}
-		qbk_buf_release(&out);
-		qbk_ctx_free(ctx);
-		return err.code == QBK_E_OK ? cli_exit(QBK_EXIT_OK) :
-		    cli_fail(&err);
-	}
-	if (qbk_ctx_open(&ctx, &co, &err) == 0) {
-		rc = run(ctx, &o, &res, &err);
-		if (rc != 0)
-			qbk_ctx_lost_lock(ctx, &err);
-	}
+	if (ctx != NULL && (rc = run(ctx, &o, &res, &err)) != 0)
+		qbk_ctx_lost_lock(ctx, &err);
 	if (common.json) {
 		qbk_drill_report_json(&res, rc == 0 ? NULL : &err, &out);
-		fputs(out.buf, stdout);
+		cli_print(&out);
 	} else if (rc == 0)
 		print_text(&res, common.quiet);
-	if (o.metrics_file != NULL)
-		write_metrics(o.metrics_file, &res, rc == 0 && res.rec->pass);
-	qbk_buf_release(&out);
-	qbk_ctx_free(ctx);
+	if (o.metrics_file != NULL) {
+		qbk_drill_metrics(&res, rc == 0 && res.rec->pass, qbk_now(),
+		    &out);
+		cli_write_metrics(o.metrics_file, &out);
+	}
 	if (rc != 0) {
 		qbk_drill_result_release(&res);
 		return cli_fail(&err);

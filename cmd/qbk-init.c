@@ -1,5 +1,4 @@
 /* qbk-init: create a repository and its first key. */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +6,8 @@
 
 #include "cli.h"
 #include "command/qbk_ctx.h"
+#include "command/qbk_key.h"
+#include "command/qbk_options.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
 #include "common/qbk_json.h"
@@ -77,39 +78,6 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 	return 0;
 }
 
-/* Settings of the config (with the options applied) into ${c}. */
-static int
-settings(struct qbk_ctx *ctx, const struct opts *o,
-    struct qbk_repo_create_opts *c, struct qbk_err *err)
-{
-	struct qbk_config *cfg = &ctx->cfg;
-
-	if ((o->compression != NULL && qbk_config_set(cfg, "repository",
-	    "compression", o->compression, err) != 0) ||
-	    (o->encryption != NULL && qbk_config_set(cfg, "repository",
-	    "encryption", o->encryption, err) != 0))
-		return -1;
-	if ((c->location = qbk_ctx_repo_location(ctx, err)) == NULL)
-		return -1;
-	switch (cfg->repo.encryption) {
-	case QBK_CONFIG_ENCRYPTION_NONE:
-		c->aead = QBK_CRYPTO_AEAD_NONE;
-		break;
-	case QBK_CONFIG_ENCRYPTION_AES256_GCM:
-		c->aead = QBK_CRYPTO_AEAD_AESGCM;
-		break;
-	default:
-		c->aead = QBK_CRYPTO_AEAD_XCHACHA;
-		break;
-	}
-	c->zstd_level = cfg->repo.compression == QBK_CONFIG_COMPRESSION_NONE ?
-	    0 : cfg->repo.compression_level;
-	c->opslimit = o->opslimit;
-	c->memlimit = o->memlimit;
-	c->comment = o->comment;
-	return 0;
-}
-
 /* The first key: a new key file, the configured passphrase or key file, or
  * none at all for encryption = none. */
 static int
@@ -117,34 +85,48 @@ first_key(struct qbk_ctx *ctx, const struct opts *o,
     struct qbk_repo_create_opts *c, struct qbk_config_secret *sec,
     struct qbk_err *err)
 {
-	struct qbk_crypto_keyfile *kf = NULL;
-	int rc;
-
 	if (c->aead == QBK_CRYPTO_AEAD_NONE) {
 		if (o->gen_key_file != NULL)
 			return qbk_err_set(err, QBK_E_USAGE, "'--generate-key-"
 			    "file' needs encryption: this repository has none");
 		return 0;
 	}
-	if (o->gen_key_file == NULL) {
-		if (qbk_config_repo_key(&ctx->cfg, sec, err) != 0)
-			return -1;
-		if (sec->raw_key)
-			c->key_file = ctx->cfg.repo.key_file;
-		else
-			c->passphrase = sec->data;
-		return 0;
-	}
-	if (access(o->gen_key_file, F_OK) == 0 || errno != ENOENT)
-		return qbk_err_set(err, QBK_E_USAGE, "refusing to overwrite "
-		    "'%s': '--generate-key-file' writes a new file",
-		    o->gen_key_file);
-	if (qbk_crypto_keyfile_generate(&kf, err) != 0)
-		return -1;
-	rc = qbk_crypto_keyfile_write(kf, o->gen_key_file, err);
-	qbk_crypto_keyfile_free(kf);
+	if (o->gen_key_file == NULL)
+		return qbk_init_key_from(qbk_ctx_config(ctx), c, sec, err);
 	c->key_file = o->gen_key_file;
-	return rc;
+	return qbk_key_generate(o->gen_key_file, err);
+}
+
+/* --json, or the line of text, of the repository made. */
+static void
+print_created(const struct qbk_repo_create_opts *c, const char *id,
+    int json)
+{
+	struct qbk_chunk_params p = QBK_CHUNK_PARAMS_DEFAULT;
+	struct qbk_buf out = QBK_BUF_INIT;
+	char comp[16];
+
+	snprintf(comp, sizeof(comp), c->zstd_level == 0 ? "none" : "zstd:%d",
+	    c->zstd_level);
+	if (!json) {
+		printf("created repository %s at %s (%s, %s)\n", id,
+		    c->location, qbk_crypto_aead_name(c->aead), comp);
+		return;
+	}
+	qbk_buf_addstr(&out, "{\"repository_id\":");
+	qbk_json_quote(&out, id);
+	qbk_buf_addstr(&out, ",\"location\":");
+	qbk_json_quote(&out, c->location);
+	qbk_buf_addf(&out, ",\"encryption\":\"%s\",\"compression\":"
+	    "\"%s\",\"chunker\":{\"algorithm\":\"fastcdc\",\"min\":%u,"
+	    "\"avg\":%u,\"max\":%u}", qbk_crypto_aead_name(c->aead), comp,
+	    (unsigned)p.min, (unsigned)p.avg, (unsigned)p.max);
+	if (c->key_file != NULL) {
+		qbk_buf_addstr(&out, ",\"key_file\":");
+		qbk_json_quote(&out, c->key_file);
+	}
+	qbk_buf_addstr(&out, "}\n");
+	cli_print(&out);
 }
 
 int
@@ -152,39 +134,30 @@ main(int argc, char *argv[])
 {
 	struct opts o;
 	struct cli_common common = CLI_COMMON_INIT;
-	struct cli_prog prog = {
-		"[options]",
+	struct cli_prog prog = { "qbk-init", "[options]",
 		"Create a repository and its first key.",
-		options, CLI_WITH_REPO, handle, &o
+		options, CLI_WITH_REPO, handle, &o, NULL
 	};
-	struct qbk_ctx_opts co = { NULL, NULL, NULL, "qbk-init",
-	    &cli_interrupted };
-	struct qbk_chunk_params p = QBK_CHUNK_PARAMS_DEFAULT;
 	struct qbk_config_secret sec = QBK_CONFIG_SECRET_INIT;
 	struct qbk_repo_create_opts c;
 	struct qbk_ctx_store cs;
 	struct qbk_err err = QBK_ERR_INIT;
-	struct qbk_ctx *ctx = NULL;
-	struct qbk_buf out = QBK_BUF_INIT;
-	char id[QBK_REPO_ID_HEX + 1], comp[16];
-	int rest, rc, made_key = 0;
+	struct qbk_ctx *ctx;
+	char id[QBK_REPO_ID_HEX + 1];
+	int rc, made_key = 0;
 
 	memset(&o, 0, sizeof(o));
 	memset(&c, 0, sizeof(c));
-	if (cli_init(argv[0]) != 0)
-		return QBK_EXIT_RUNTIME;
-	if ((rc = cli_parse(argc, argv, &prog, &common, &rest)) != 0)
-		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
-	if (rest < argc) {
-		cli_usage_error("unexpected argument '%s'", argv[rest]);
-		return QBK_EXIT_USAGE;
-	}
-	co.config = common.config;
-	co.repo = common.repo;
-	rc = -1;
 	memset(&cs, 0, sizeof(cs));
-	if (qbk_ctx_open(&ctx, &co, &err) == 0 &&
-	    settings(ctx, &o, &c, &err) == 0 &&
+	if ((rc = cli_start(argc, argv, &prog, &common, &ctx, &err)) !=
+	    CLI_RUN)
+		return rc;
+	c.opslimit = o.opslimit;
+	c.memlimit = o.memlimit;
+	c.comment = o.comment;
+	rc = -1;
+	if (ctx != NULL && qbk_init_opts_from(ctx, o.compression,
+	    o.encryption, &c, &err) == 0 &&
 	    qbk_ctx_store_init(ctx, &cs, &err) == 0 &&
 	    first_key(ctx, &o, &c, &sec, &err) == 0) {
 		c.store = &cs.opts;
@@ -200,36 +173,12 @@ main(int argc, char *argv[])
 		unlink(o.gen_key_file);	/* it belongs to no repository */
 	qbk_ctx_store_release(&cs);
 	qbk_config_secret_release(&sec);
-	if (rc != 0) {
-		qbk_ctx_free(ctx);
+	if (rc != 0)
 		return cli_fail(&err);
-	}
-	snprintf(comp, sizeof(comp), c.zstd_level == 0 ? "none" : "zstd:%d",
-	    c.zstd_level);
-	if (common.json) {
-		qbk_buf_addstr(&out, "{\"repository_id\":");
-		qbk_json_quote(&out, id);
-		qbk_buf_addstr(&out, ",\"location\":");
-		qbk_json_quote(&out, c.location);
-		qbk_buf_addf(&out, ",\"encryption\":\"%s\",\"compression\":"
-		    "\"%s\",\"chunker\":{\"algorithm\":\"fastcdc\",\"min\":%u,"
-		    "\"avg\":%u,\"max\":%u}", qbk_crypto_aead_name(c.aead), comp,
-		    (unsigned)p.min, (unsigned)p.avg, (unsigned)p.max);
-		if (c.key_file != NULL) {
-			qbk_buf_addstr(&out, ",\"key_file\":");
-			qbk_json_quote(&out, c.key_file);
-		}
-		qbk_buf_addstr(&out, "}\n");
-		fputs(out.buf, stdout);
-	} else {
-		printf("created repository %s at %s (%s, %s)\n", id, c.location,
-		    qbk_crypto_aead_name(c.aead), comp);
-	}
+	print_created(&c, id, common.json);
 	if (!common.quiet && c.aead != QBK_CRYPTO_AEAD_NONE)
 		fprintf(stderr, "%s: keep the %s safe: without it no backup in "
 		    "this repository can be read\n", cli_progname(),
 		    c.key_file != NULL ? "key file" : "passphrase");
-	qbk_buf_release(&out);
-	qbk_ctx_free(ctx);
 	return cli_exit(QBK_EXIT_OK);
 }

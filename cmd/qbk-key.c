@@ -1,19 +1,15 @@
 /* qbk-key: list, add and remove the key slots of a repository. */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "command/qbk_ctx.h"
+#include "command/qbk_key.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
-#include "common/qbk_json.h"
 #include "common/qbk_log.h"
-#include "config/qbk_config.h"
-#include "repo/qbk_crypto.h"
 #include "repo/qbk_repo.h"
 
 enum {
@@ -42,11 +38,7 @@ static const struct cli_opt options[] = {
 };
 
 struct opts {
-	const char *comment;
-	const char *gen_key_file;
-	const char *key_file;
-	const char *pass_file;
-	unsigned long long memlimit, opslimit;
+	struct qbk_key_add add;
 	int nadd;		/* add-only options given */
 	unsigned seen;		/* options given, across both parses */
 };
@@ -70,118 +62,24 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 	o->nadd++;
 	switch (id) {
 	case OPT_COMMENT:
-		o->comment = arg;
+		o->add.comment = arg;
 		break;
 	case OPT_GENERATE_KEY_FILE:
-		o->gen_key_file = arg;
+		o->add.gen_key_file = arg;
 		break;
 	case OPT_KDF_MEMLIMIT:
-		o->memlimit = num;
+		o->add.memlimit = num;
 		break;
 	case OPT_KDF_OPSLIMIT:
-		o->opslimit = num;
+		o->add.opslimit = num;
 		break;
 	case OPT_KEY_FILE:
-		o->key_file = arg;
+		o->add.key_file = arg;
 		break;
 	case OPT_NEW_PASSPHRASE_FILE:
-		o->pass_file = arg;
+		o->add.pass_file = arg;
 		break;
 	}
-	return 0;
-}
-
-static int
-list(struct qbk_repo *r, int json, struct qbk_err *err)
-{
-	struct qbk_repo_slot_info *v;
-	struct qbk_buf out = QBK_BUF_INIT;
-	size_t n, i;
-
-	if (qbk_repo_slots(r, &v, &n, err) != 0)
-		return -1;
-	if (json)
-		qbk_buf_addstr(&out, "{\"slots\":[");
-	else
-		qbk_buf_addf(&out, "  %-16s  %-10s  %-20s  %-16s  %s\n", "ID",
-		    "KIND", "CREATED", "HOST", "COMMENT");
-	for (i = 0; i < n; i++) {
-		if (!json) {
-			qbk_buf_addf(&out, "%c %-16s  %-10s  %-20s  %-16s  %s\n",
-			    v[i].opened ? '*' : ' ', v[i].id, v[i].kind,
-			    v[i].created, v[i].host, v[i].comment);
-			continue;
-		}
-		qbk_buf_addstr(&out, i > 0 ? ",{\"id\":" : "{\"id\":");
-		qbk_json_quote(&out, v[i].id);
-		qbk_buf_addstr(&out, ",\"kind\":");
-		qbk_json_quote(&out, v[i].kind);
-		qbk_buf_addstr(&out, ",\"created\":");
-		qbk_json_quote(&out, v[i].created);
-		qbk_buf_addstr(&out, ",\"host\":");
-		qbk_json_quote(&out, v[i].host);
-		qbk_buf_addstr(&out, ",\"comment\":");
-		qbk_json_quote(&out, v[i].comment);
-		qbk_buf_addf(&out, ",\"opened\":%s}",
-		    v[i].opened ? "true" : "false");
-	}
-	if (json)
-		qbk_buf_addstr(&out, "]}\n");
-	fputs(out.buf, stdout);
-	qbk_buf_release(&out);
-	free(v);
-	return 0;
-}
-
-static int
-add(struct qbk_repo *r, const struct opts *o, int json, struct qbk_err *err)
-{
-	struct qbk_config_secret sec = QBK_CONFIG_SECRET_INIT;
-	struct qbk_crypto_keyfile *kf = NULL;
-	const char *env = getenv("QBK_NEW_PASSPHRASE"), *key_file = o->key_file;
-	char id[QBK_REPO_SLOT_ID_LEN + 1];
-	int rc;
-
-	if (env != NULL && *env == '\0')
-		env = NULL;
-	if ((env != NULL) + (o->pass_file != NULL) + (o->key_file != NULL) +
-	    (o->gen_key_file != NULL) != 1)
-		return qbk_err_set(err, QBK_E_USAGE, "give exactly one new "
-		    "key: $QBK_NEW_PASSPHRASE, '--new-passphrase-file', "
-		    "'--key-file' or '--generate-key-file'");
-	if (o->key_file != NULL && access(o->key_file, R_OK) != 0)
-		return qbk_err_sys(err, QBK_E_USAGE, "cannot read key file "
-		    "'%s'", o->key_file);
-	if (o->pass_file != NULL &&
-	    qbk_config_read_secret(o->pass_file, &sec, err) != 0)
-		return -1;
-	if (o->gen_key_file != NULL) {
-		if (access(o->gen_key_file, F_OK) == 0 || errno != ENOENT)
-			return qbk_err_set(err, QBK_E_USAGE, "refusing to "
-			    "overwrite '%s': '--generate-key-file' writes a new "
-			    "file", o->gen_key_file);
-		if (qbk_crypto_keyfile_generate(&kf, err) != 0)
-			return -1;
-		rc = qbk_crypto_keyfile_write(kf, o->gen_key_file, err);
-		qbk_crypto_keyfile_free(kf);
-		if (rc != 0)
-			return -1;
-		key_file = o->gen_key_file;
-	}
-	rc = qbk_repo_slot_add(r, env != NULL ? env : sec.data, key_file,
-	    o->opslimit, o->memlimit, o->comment, id, err);
-	qbk_config_secret_release(&sec);
-	if (rc != 0) {
-		if (o->gen_key_file != NULL)
-			unlink(o->gen_key_file);
-		return -1;
-	}
-	if (json)
-		printf("{\"slot_id\":\"%s\",\"kind\":\"%s\"}\n", id,
-		    key_file != NULL ? "keyfile" : "passphrase");
-	else
-		printf("added key slot %s (%s)\n", id,
-		    key_file != NULL ? "keyfile" : "passphrase");
 	return 0;
 }
 
@@ -216,16 +114,14 @@ main(int argc, char *argv[])
 {
 	struct opts o;
 	struct cli_common common = CLI_COMMON_INIT, c2 = CLI_COMMON_INIT;
-	struct cli_prog prog = {
-		"[options] list | add | remove ID",
+	struct cli_prog prog = { "qbk-key", "[options] list | add | remove ID",
 		"List, add and remove the keys of a repository.",
-		options, CLI_WITH_REPO, handle, &o
+		options, CLI_WITH_REPO, handle, &o, NULL
 	};
-	struct qbk_ctx_opts co = { NULL, NULL, NULL, "qbk-key",
-	    &cli_interrupted };
 	struct qbk_err err = QBK_ERR_INIT;
-	struct qbk_ctx *ctx = NULL;
+	struct qbk_ctx *ctx;
 	struct qbk_repo *r;
+	struct qbk_buf out = QBK_BUF_INIT;
 	const char *cmd, *slot = NULL;
 	int rest, rest2, rc;
 
@@ -271,21 +167,19 @@ main(int argc, char *argv[])
 		    "'--key-file' and '--new-passphrase-file' are for 'add'");
 		return QBK_EXIT_USAGE;
 	}
-	co.config = common.config;
-	co.repo = common.repo;
 	rc = -1;
-	if (qbk_ctx_open(&ctx, &co, &err) == 0 &&
+	o.add.passphrase = getenv("QBK_NEW_PASSPHRASE");
+	if (cli_open(&prog, &common, &ctx, &err) == 0 &&
 	    qbk_ctx_repo(ctx, 0, &r, &err) == 0) {
 		if (strcmp(cmd, "list") == 0)
-			rc = list(r, common.json, &err);
+			rc = qbk_key_list(r, common.json, &out, &err);
 		else if (strcmp(cmd, "add") == 0)
-			rc = add(r, &o, common.json, &err);
+			rc = qbk_key_add(r, &o.add, common.json, &out, &err);
 		else if ((rc = qbk_repo_slot_remove(r, slot, &err)) == 0)
-			printf(common.json ? "{\"removed\":\"%s\"}\n" :
+			qbk_buf_addf(&out, common.json ?
+			    "{\"removed\":\"%s\"}\n" :
 			    "removed key slot %s\n", slot);
 	}
-	qbk_ctx_free(ctx);
-	if (rc != 0)
-		return cli_fail(&err);
-	return cli_exit(QBK_EXIT_OK);
+	cli_print(&out);
+	return rc != 0 ? cli_fail(&err) : cli_exit(QBK_EXIT_OK);
 }

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "command/qbk_ctx.h"
+#include "command/qbk_options.h"
 #include "command/qbk_prune.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
@@ -131,17 +132,31 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 	return 0;
 }
 
-static void
-policy_from_config(const struct qbk_config_retention *c,
-    struct qbk_retention_policy *p)
+static int
+check(void *cookie, const struct cli_common *common)
 {
-	p->keep_last = c->keep_last;
-	p->keep_hourly = c->keep_hourly;
-	p->keep_daily = c->keep_daily;
-	p->keep_weekly = c->keep_weekly;
-	p->keep_monthly = c->keep_monthly;
-	p->keep_yearly = c->keep_yearly;
-	p->keep_within_s = c->keep_within < 0 ? -1 : c->keep_within / 1000;
+	const struct opts *o = cookie;
+	int holds = (o->hold != NULL) + (o->release != NULL);
+
+	(void)common;
+	if (holds > 1 || (holds && (o->have_keep || o->run.dry_run)) ||
+	    (o->reason != NULL && o->hold == NULL))
+		return cli_usage_error("'--hold' or '--release' go alone "
+		    "('--reason' only with '--hold')");
+	return 0;
+}
+
+/* --json of --hold and --release. */
+static void
+print_hold_json(const struct opts *o, int rc)
+{
+	struct qbk_buf out = QBK_BUF_INIT;
+
+	qbk_buf_addf(&out, "{\"ok\": %s, \"backup_id\": ",
+	    rc == 0 ? "true" : "false");
+	qbk_json_quote(&out, o->hold != NULL ? o->hold : o->release);
+	qbk_buf_addstr(&out, "}\n");
+	cli_print(&out);
 }
 
 static void
@@ -182,52 +197,34 @@ main(int argc, char *argv[])
 	struct opts o = { .run = { .policy = QBK_RETENTION_POLICY_INIT,
 	    .max_delete = -1 } };
 	struct cli_common common = CLI_COMMON_INIT;
-	struct cli_prog prog = {
-		"[options]",
+	struct cli_prog prog = { "qbk-prune", "[options]",
 		"Remove backups that the retention policy no longer keeps, "
 		"and the data only they used.",
-		options, CLI_WITH_REPO, handle, &o
+		options, CLI_WITH_REPO, handle, &o, check
 	};
 	struct qbk_err err = QBK_ERR_INIT;
-	struct qbk_ctx_opts co = { NULL, NULL, NULL, "qbk-prune",
-	    &cli_interrupted };
-	struct qbk_ctx *ctx = NULL;
+	struct qbk_ctx *ctx;
 	struct qbk_repo *repo;
 	struct qbk_prune_result *res = NULL;
 	struct qbk_buf out = QBK_BUF_INIT;
-	int rest, rc, holds;
+	int rc, holds;
 
-	if (cli_init(argv[0]) != 0)
-		return QBK_EXIT_RUNTIME;
-	if ((rc = cli_parse(argc, argv, &prog, &common, &rest)) != 0)
-		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
-	if (rest < argc) {
-		cli_usage_error("unexpected argument '%s'", argv[rest]);
-		return QBK_EXIT_USAGE;
-	}
-	holds = (o.hold != NULL) + (o.release != NULL);
-	if (holds > 1 || (holds && (o.have_keep || o.run.dry_run)) ||
-	    (o.reason != NULL && o.hold == NULL)) {
-		cli_usage_error("'--hold' or '--release' go alone ('--reason' "
-		    "only with '--hold')");
-		return QBK_EXIT_USAGE;
-	}
-	co.config = common.config;
-	co.repo = common.repo;
+	if ((rc = cli_start(argc, argv, &prog, &common, &ctx, &err)) !=
+	    CLI_RUN)
+		return rc;
+	holds = o.hold != NULL || o.release != NULL;
 	o.run.cancel = &cli_interrupted;
 
 	rc = -1;
-	if (qbk_ctx_open(&ctx, &co, &err) == 0) {
-		if (!o.have_keep)
-			policy_from_config(&ctx->cfg.retention, &o.run.policy);
-		o.run.grace_s = ctx->cfg.repo.lock_stale / 1000;
+	if (ctx != NULL) {
+		qbk_prune_opts_from(qbk_ctx_config(ctx), o.have_keep, &o.run);
 		if (holds && qbk_ctx_repo(ctx, 1, &repo, &err) == 0)
 			rc = o.hold != NULL ? qbk_hold_set(repo, o.hold,
 			    o.reason, &err) : qbk_hold_release(repo,
 			    o.release, &err);
 		else if (!holds && qbk_ctx_repo(ctx, o.run.dry_run ? 1 : 2,
 		    &repo, &err) == 0) {
-			o.run.lock = ctx->lock;
+			o.run.lock = qbk_ctx_lock(ctx);
 			rc = qbk_prune_run(repo, &o.run, &res, &err);
 			if (rc != 0)
 				qbk_ctx_lost_lock(ctx, &err);
@@ -235,19 +232,11 @@ main(int argc, char *argv[])
 	}
 	if (common.json && !holds) {
 		qbk_prune_report_json(res, rc == 0, &err, &out);
-		fputs(out.buf, stdout);
-	} else if (common.json) {
-		qbk_buf_addf(&out, "{\"ok\": %s, \"backup_id\": ",
-		    rc == 0 ? "true" : "false");
-		qbk_json_quote(&out, o.hold != NULL ? o.hold : o.release);
-		qbk_buf_addstr(&out, "}\n");
-		fputs(out.buf, stdout);
-	} else if (rc == 0 && !holds && (!common.quiet || o.run.dry_run))
+		cli_print(&out);
+	} else if (common.json)
+		print_hold_json(&o, rc);
+	else if (rc == 0 && !holds && (!common.quiet || o.run.dry_run))
 		print_text(res);
-	qbk_buf_release(&out);
 	qbk_prune_result_free(res);
-	qbk_ctx_free(ctx);
-	if (rc != 0)
-		return cli_fail(&err);
-	return cli_succeed();
+	return rc != 0 ? cli_fail(&err) : cli_succeed();
 }

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "command/qbk_ctx.h"
+#include "command/qbk_options.h"
 #include "command/qbk_report.h"
 #include "command/qbk_restore.h"
 #include "common/qbk.h"
@@ -23,7 +24,7 @@ enum {
 static const struct cli_opt options[] = {
 	{ "check", 0, CLI_ARG_NONE, OPT_CHECK, NULL,
 	    "exit 5 if an objective is missed (one line each on stderr)", 0 },
-	{ "format", 0, CLI_ARG_STR, OPT_FORMAT, "text|json|prometheus",
+	{ "format", 0, CLI_ARG_CHOICE, OPT_FORMAT, "text|json|prometheus",
 	    "output format (default text)", 0 },
 	{ "list", 0, CLI_ARG_NONE, OPT_LIST, NULL,
 	    "list backups and drills instead of the compliance report", 0 },
@@ -42,6 +43,7 @@ struct opts {
 	int check, list;
 	enum format format;
 	const char *output, *since, *until;
+	struct qbk_report_opts ro;	/* the window */
 };
 
 static int
@@ -55,15 +57,7 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		o->check = 1;
 		break;
 	case OPT_FORMAT:
-		if (strcmp(arg, "text") == 0)
-			o->format = FMT_TEXT;
-		else if (strcmp(arg, "json") == 0)
-			o->format = FMT_JSON;
-		else if (strcmp(arg, "prometheus") == 0)
-			o->format = FMT_PROMETHEUS;
-		else
-			return cli_usage_error("bad value '%s' for '--format': "
-			    "expected text, json or prometheus", arg);
+		o->format = (enum format)(FMT_TEXT + num);
 		break;
 	case OPT_LIST:
 		o->list = 1;
@@ -83,9 +77,10 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 
 /* Resolve the options that depend on each other; -1 after a message. */
 static int
-settle(struct opts *o, const struct cli_common *common,
-    struct qbk_report_opts *ro)
+settle(void *cookie, const struct cli_common *common)
 {
+	struct opts *o = cookie;
+	struct qbk_report_opts *ro = &o->ro;
 	struct qbk_err err = QBK_ERR_INIT;
 	int64_t now = qbk_now();
 
@@ -127,60 +122,56 @@ emit(const struct opts *o, const struct qbk_buf *out, struct qbk_err *err)
 	return 0;
 }
 
+/* --check: one line and one alert per missed objective. */
+static int
+check_objectives(const struct qbk_report *r)
+{
+	size_t i;
+
+	if (r->objectives_met)
+		return QBK_EXIT_OK;
+	for (i = 0; i < r->n_misses; i++)
+		fprintf(stderr, "%s: objective missed: %s\n", cli_progname(),
+		    r->misses[i].text);
+	for (i = 0; i < r->n_misses; i++)
+		cli_notify(r->misses[i].kind, r->misses[i].collection,
+		    r->misses[i].text, QBK_EXIT_OBJECTIVE);
+	return QBK_EXIT_OBJECTIVE;
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct opts o;
 	struct cli_common common = CLI_COMMON_INIT;
-	struct cli_prog prog = {
-		"[options]",
+	struct cli_prog prog = { "qbk-report", "[options]",
 		"List backups and drills, and report on the recovery point "
 		"and recovery time objectives.",
-		options, CLI_WITH_REPO, handle, &o
+		options, CLI_WITH_REPO, handle, &o, settle
 	};
 	struct qbk_err err = QBK_ERR_INIT;
-	struct qbk_ctx_opts co = { NULL, NULL, NULL, "qbk-report",
-	    &cli_interrupted };
-	struct qbk_report_opts ro;
 	struct qbk_report *r = NULL;
-	struct qbk_ctx *ctx = NULL;
+	struct qbk_ctx *ctx;
 	struct qbk_repo *repo;
 	struct qbk_buf out = QBK_BUF_INIT;
-	size_t i;
-	int rest, rc;
+	int rc;
 
 	memset(&o, 0, sizeof(o));
-	memset(&ro, 0, sizeof(ro));
-	if (cli_init(argv[0]) != 0)
-		return QBK_EXIT_RUNTIME;
-	if ((rc = cli_parse(argc, argv, &prog, &common, &rest)) != 0)
-		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
-	if (rest < argc) {
-		cli_usage_error("unexpected argument '%s'", argv[rest]);
-		return QBK_EXIT_USAGE;
-	}
-	if (settle(&o, &common, &ro) != 0)
-		return QBK_EXIT_USAGE;
-	co.config = common.config;
-	co.repo = common.repo;
-	ro.check_chunks = !o.list;
-	ro.cancel = &cli_interrupted;
+	if ((rc = cli_start(argc, argv, &prog, &common, &ctx, &err)) !=
+	    CLI_RUN)
+		return rc;
+	o.ro.check_chunks = !o.list;
+	o.ro.cancel = &cli_interrupted;
 
 	rc = -1;
-	if (qbk_ctx_open(&ctx, &co, &err) == 0 &&
-	    qbk_ctx_repo(ctx, 0, &repo, &err) == 0) {
-		const struct qbk_config_objectives *ob = &ctx->cfg.objectives;
-
-		ro.rpo_target = ob->rpo >= 0 ? ob->rpo / 1000 : -1;
-		ro.rto_target = ob->rto >= 0 ? ob->rto / 1000 : -1;
-		rc = qbk_report_load(repo, &ro, &r, &err);
+	if (ctx != NULL && qbk_ctx_repo(ctx, 0, &repo, &err) == 0) {
+		qbk_report_opts_from(qbk_ctx_config(ctx), &o.ro);
+		rc = qbk_report_load(repo, &o.ro, &r, &err);
 	}
-	qbk_ctx_free(ctx);
 	if (rc != 0) {
 		if (o.format == FMT_JSON && o.output == NULL) {
 			qbk_report_error_json(&err, &out);
-			fputs(out.buf, stdout);
-			qbk_buf_release(&out);
+			cli_print(&out);
 		}
 		return cli_fail(&err);
 	}
@@ -201,17 +192,7 @@ main(int argc, char *argv[])
 		return cli_fail(&err);
 	}
 	qbk_buf_release(&out);
-
-	rc = QBK_EXIT_OK;
-	if (o.check && !r->objectives_met) {
-		for (i = 0; i < r->n_misses; i++)
-			fprintf(stderr, "%s: objective missed: %s\n",
-			    cli_progname(), r->misses[i].text);
-		for (i = 0; i < r->n_misses; i++)
-			cli_notify(r->misses[i].kind, r->misses[i].collection,
-			    r->misses[i].text, QBK_EXIT_OBJECTIVE);
-		rc = QBK_EXIT_OBJECTIVE;
-	}
+	rc = o.check ? check_objectives(r) : QBK_EXIT_OK;
 	qbk_report_free(r);
 	/* Only a check that passed resolves the alerts of missed ones. */
 	return o.check && rc == QBK_EXIT_OK ? cli_succeed() : cli_exit(rc);

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "command/qbk_ctx.h"
+#include "command/qbk_options.h"
 #include "command/qbk_restore.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
@@ -53,7 +54,8 @@ static const struct cli_opt options[] = {
 	    "do not restore the aliases the backup recorded", 0 },
 	{ "parallel", 0, CLI_ARG_UINT, OPT_PARALLEL, "N",
 	    "cluster: upload to N nodes at once (default min(nodes, 4))", 0 },
-	{ "priority", 0, CLI_ARG_STR, OPT_PRIORITY, "no_sync|snapshot|replica",
+	{ "priority", 0, CLI_ARG_CHOICE, OPT_PRIORITY,
+	    "no_sync|snapshot|replica",
 	    "Qdrant's recovery priority (default snapshot)", 0 },
 	{ "shard", 0, CLI_ARG_UINT, OPT_SHARD, "N",
 	    "restore only shard N into the existing collection", 0 },
@@ -65,8 +67,7 @@ static const struct cli_opt options[] = {
 };
 
 struct opts {
-	const char *collections[256];
-	size_t ncollections;
+	struct cli_list collections;
 	const char *as, *at, *backup, *to_file;
 	int force, list, no_aliases, priority;	/* priority -1: config */
 	int allow_inactive;
@@ -94,10 +95,7 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		o->backup = arg;
 		break;
 	case OPT_COLLECTION:
-		if (o->ncollections == 256)
-			return cli_usage_error("too many '--collection'");
-		o->collections[o->ncollections++] = arg;
-		break;
+		return cli_list_add(&o->collections, "collection", arg);
 	case OPT_FORCE:
 		o->force = 1;
 		break;
@@ -107,23 +105,11 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 	case OPT_NO_ALIASES:
 		o->no_aliases = 1;
 		break;
-	case OPT_PRIORITY:
-		if (strcmp(arg, "no_sync") == 0)
-			o->priority = QBK_QDRANT_PRIORITY_NO_SYNC;
-		else if (strcmp(arg, "snapshot") == 0)
-			o->priority = QBK_QDRANT_PRIORITY_SNAPSHOT;
-		else if (strcmp(arg, "replica") == 0)
-			o->priority = QBK_QDRANT_PRIORITY_REPLICA;
-		else
-			return cli_usage_error("bad value '%s' for "
-			    "'--priority': expected no_sync, snapshot or "
-			    "replica", arg);
+	case OPT_PRIORITY:	/* enum qbk_qdrant_priority, after DEFAULT */
+		o->priority = QBK_QDRANT_PRIORITY_NO_SYNC + (int)num;
 		break;
 	case OPT_PARALLEL:
-		if (num < 1 || num > 64)
-			return cli_usage_error("'--parallel' must be 1 to 64");
-		o->parallel = (unsigned)num;
-		break;
+		return cli_threads(num, "parallel", &o->parallel);
 	case OPT_SHARD:
 		if (num > UINT32_MAX)
 			return cli_usage_error("bad value for '--shard'");
@@ -134,17 +120,17 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		o->to_file = arg;
 		break;
 	case OPT_WORKERS:
-		if (num < 1 || num > 64)
-			return cli_usage_error("'--workers' must be 1 to 64");
-		o->workers = (unsigned)num;
-		break;
+		return cli_threads(num, "workers", &o->workers);
 	}
 	return 0;
 }
 
 static int
-check_opts(const struct opts *o, int json)
+check(void *cookie, const struct cli_common *common)
 {
+	const struct opts *o = cookie;
+	int json = common->json;
+
 	if (o->backup != NULL && o->at != NULL)
 		return cli_usage_error("'--backup' and '--at' exclude each "
 		    "other");
@@ -153,7 +139,7 @@ check_opts(const struct opts *o, int json)
 		    "or '--force'");
 	if (o->to_file != NULL && o->as != NULL)
 		return cli_usage_error("'--to-file' takes no '--as'");
-	if (o->one_shard && (o->ncollections != 1 || o->to_file != NULL ||
+	if (o->one_shard && (o->collections.n != 1 || o->to_file != NULL ||
 	    o->list))
 		return cli_usage_error("'--shard' needs one '--collection' "
 		    "and no '--to-file' or '--list'");
@@ -227,7 +213,6 @@ run(struct qbk_ctx *ctx, const struct opts *o, struct qbk_restore_opts *ro,
 	struct qbk_repo *repo;
 	struct qbk_qdrant *q, *cq = NULL;
 	struct qbk_manifest *m = NULL;
-	volatile sig_atomic_t *cancel;
 	char id[QBK_MANIFEST_ID_LEN + 1];
 	int64_t at = -1;
 	int rc = -1;
@@ -240,12 +225,12 @@ run(struct qbk_ctx *ctx, const struct opts *o, struct qbk_restore_opts *ro,
 	 * works from a read-only repository too. */
 	if (qbk_ctx_repo(ctx, o->force && o->to_file == NULL ?
 	    QBK_CTX_LOCK_SHARED : QBK_CTX_LOCK_READ, &repo, err) != 0 ||
-	    qbk_restore_choose(repo, o->backup, at, o->collections,
-	    o->ncollections, QBK_RESTORE_CHOOSE_NEWEST, id, err) != 0 ||
+	    qbk_restore_choose(repo, o->backup, at, o->collections.v,
+	    o->collections.n, QBK_RESTORE_CHOOSE_NEWEST, id, err) != 0 ||
 	    qbk_repo_manifest_read(repo, id, &m, err) != 0)
 		return -1;
 	memcpy(rep->backup_id, id, sizeof(id));
-	ro->lock = ctx->lock;
+	ro->lock = qbk_ctx_lock(ctx);
 	if (o->list) {
 		qbk_restore_list(m, json, out);
 		rc = 0;
@@ -253,17 +238,12 @@ run(struct qbk_ctx *ctx, const struct opts *o, struct qbk_restore_opts *ro,
 		rc = qbk_restore_file(repo, m, ro, o->to_file,
 		    strcmp(o->to_file, "-") == 0 ? to_stdout : NULL, NULL, rep,
 		    err);
-	} else if (qbk_ctx_qdrant(ctx, NULL, &q, err) == 0) {
+	} else if (qbk_ctx_qdrant(ctx, NULL, &q, err) == 0 &&
+	    qbk_ctx_qdrant_cleanup(ctx, &cq, err) == 0) {
 		/* Undoing a half-done restore must still work after ^C:
 		 * a second client that ignores the cancel flag. */
-		cancel = ctx->opts.cancel;
-		ctx->opts.cancel = NULL;
-		if (qbk_ctx_qdrant(ctx, ctx->cfg.qdrant.url, &cq, err) == 0) {
-			ctx->opts.cancel = cancel;
-			ro->cleanup = cq;
-			rc = qbk_restore_run(repo, q, m, ro, rep, err);
-		}
-		ctx->opts.cancel = cancel;
+		ro->cleanup = cq;
+		rc = qbk_restore_run(repo, q, m, ro, rep, err);
 	}
 	qbk_qdrant_free(cq);
 	qbk_manifest_free(m);
@@ -275,43 +255,30 @@ main(int argc, char *argv[])
 {
 	struct opts o = { .priority = -1 };
 	struct cli_common common = CLI_COMMON_INIT;
-	struct cli_prog prog = {
-		"[options]",
+	struct cli_prog prog = { "qbk-restore", "[options]",
 		"Restore a backup into Qdrant (every collection, or those "
 		"chosen), or write its snapshot file.",
-		options, CLI_WITH_URL | CLI_WITH_REPO, handle, &o
+		options, CLI_WITH_URL | CLI_WITH_REPO, handle, &o, check
 	};
 	struct qbk_err err = QBK_ERR_INIT;
-	struct qbk_ctx_opts co = { NULL, NULL, NULL, "qbk-restore",
-	    &cli_interrupted };
 	struct qbk_restore_opts ro;
 	struct qbk_restore_report rep;
-	struct qbk_ctx *ctx = NULL;
+	struct qbk_ctx *ctx;
 	struct qbk_buf out = QBK_BUF_INIT;
-	int tty = isatty(2), rest, rc;
+	int tty = isatty(2), rc;
 
-	if (cli_init(argv[0]) != 0)
-		return QBK_EXIT_RUNTIME;
-	if ((rc = cli_parse(argc, argv, &prog, &common, &rest)) != 0)
-		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
-	if (rest < argc) {
-		cli_usage_error("unexpected argument '%s'", argv[rest]);
-		return QBK_EXIT_USAGE;
-	}
-	if (check_opts(&o, common.json) != 0)
-		return QBK_EXIT_USAGE;
-	co.config = common.config;
-	co.url = common.url;
-	co.repo = common.repo;
-
+	if ((rc = cli_start(argc, argv, &prog, &common, &ctx, &err)) !=
+	    CLI_RUN)
+		return rc;
 	memset(&ro, 0, sizeof(ro));
-	ro.collections = o.collections;
-	ro.ncollections = o.ncollections;
+	ro.collections = o.collections.v;
+	ro.ncollections = o.collections.n;
 	ro.as = o.as;
 	ro.force = o.force;
 	ro.allow_inactive = o.allow_inactive;
 	ro.no_aliases = o.no_aliases;
 	ro.workers = o.workers;
+	ro.node_parallelism = o.parallel;
 	ro.one_shard = o.one_shard;
 	ro.shard = o.shard;
 	ro.cancel = &cli_interrupted;
@@ -320,41 +287,21 @@ main(int argc, char *argv[])
 	qbk_restore_report_init(&rep);
 
 	rc = -1;
-	if (qbk_ctx_open(&ctx, &co, &err) == 0) {
-		static const enum qbk_qdrant_priority prio[] = {
-			QBK_QDRANT_PRIORITY_SNAPSHOT,
-			QBK_QDRANT_PRIORITY_REPLICA,
-			QBK_QDRANT_PRIORITY_NO_SYNC
-		};
-
-		ro.priority = o.priority >= 0 ?
-		    (enum qbk_qdrant_priority)o.priority :
-		    prio[ctx->cfg.qdrant.priority];
-		if (ro.workers == 0 && ctx->cfg.backup.workers > 0)
-			ro.workers = (unsigned)ctx->cfg.backup.workers;
-		ro.sample_points = (unsigned)ctx->cfg.backup.sample_points;
-		ro.nodes = (const char *const *)ctx->cfg.qdrant.nodes;
-		ro.nnodes = ctx->cfg.qdrant.nnodes;
-		ro.node_parallelism = o.parallel > 0 ? o.parallel :
-		    (unsigned)ctx->cfg.backup.node_parallelism;
-		ro.replica_timeout_ms = ctx->cfg.qdrant.replica_timeout > 0 ?
-		    ctx->cfg.qdrant.replica_timeout : -1;
+	if (ctx != NULL) {
+		qbk_restore_opts_from(qbk_ctx_config(ctx), o.priority, &ro);
 		rc = run(ctx, &o, &ro, common.json, &rep, &out, &err);
 		if (rc != 0)
 			qbk_ctx_lost_lock(ctx, &err);
 	}
 	if (o.list && rc == 0)
-		fputs(out.buf, stdout);
+		cli_print(&out);
 	else if (common.json) {
 		qbk_restore_report_json(&rep, rc == 0, &err, &out);
-		fputs(out.buf, stdout);
+		cli_print(&out);
 	} else if (rc == 0 && (o.to_file == NULL ||
 	    strcmp(o.to_file, "-") != 0))
 		print_summary(&rep);
 	qbk_buf_release(&out);
 	qbk_restore_report_release(&rep);
-	qbk_ctx_free(ctx);
-	if (rc != 0)
-		return cli_fail(&err);
-	return cli_succeed();
+	return rc != 0 ? cli_fail(&err) : cli_succeed();
 }

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "command/qbk_ctx.h"
 #include "command/qbk_verify.h"
+#include "command/qbk_verify_metrics.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
@@ -70,10 +71,7 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		o->v.read_data = 1;
 		break;
 	case OPT_WORKERS:
-		if (num < 1 || num > 64)
-			return cli_usage_error("'--workers' must be 1 to 64");
-		o->v.workers = (unsigned)num;
-		break;
+		return cli_threads(num, "workers", &o->v.workers);
 	}
 	return 0;
 }
@@ -102,34 +100,15 @@ print_text(const struct qbk_verify_result *res)
 	    res->n_problems == 1 ? "" : "s");
 }
 
-/* The qbk_verify_* metrics of the run, written also when it failed: a
- * failure that stopped the checks counts as one problem. */
+/* The qbk_verify_* metrics of the run, written also when it failed. */
 static void
 write_metrics(const char *path, const struct qbk_verify_result *res, int rc,
     int64_t duration_ms)
 {
 	struct qbk_buf t = QBK_BUF_INIT;
 	struct qbk_err err = QBK_ERR_INIT;
-	size_t problems = res->n_problems + (rc != 0 ? 1 : 0);
 
-	qbk_buf_addf(&t, "# HELP qbk_verify_last_run_timestamp_seconds "
-	    "End of the last qbk-verify run.\n"
-	    "# TYPE qbk_verify_last_run_timestamp_seconds gauge\n"
-	    "qbk_verify_last_run_timestamp_seconds %lld\n",
-	    (long long)qbk_now());
-	qbk_buf_addf(&t, "# HELP qbk_verify_last_run_success "
-	    "1 if the last qbk-verify run found no problem.\n"
-	    "# TYPE qbk_verify_last_run_success gauge\n"
-	    "qbk_verify_last_run_success %d\n", problems == 0 ? 1 : 0);
-	qbk_buf_addf(&t, "# HELP qbk_verify_problems "
-	    "Problems found by the last qbk-verify run.\n"
-	    "# TYPE qbk_verify_problems gauge\n"
-	    "qbk_verify_problems %zu\n", problems);
-	qbk_buf_addf(&t, "# HELP qbk_verify_duration_seconds "
-	    "Duration of the last qbk-verify run.\n"
-	    "# TYPE qbk_verify_duration_seconds gauge\n"
-	    "qbk_verify_duration_seconds %.3f\n",
-	    (double)duration_ms / 1000.0);
+	qbk_verify_metrics(res, rc != 0, duration_ms, qbk_now(), &t);
 	if (cli_write_file(path, t.buf, t.len, &err) != 0)
 		fprintf(stderr, "%s: cannot write metrics file: %s\n",
 		    cli_progname(), err.msg);
@@ -138,69 +117,42 @@ write_metrics(const char *path, const struct qbk_verify_result *res, int rc,
 
 #define MAX_PEERS 64
 
-/* A client for every node of [qdrant] nodes, to compare replicas. */
-static int
-open_peers(struct qbk_ctx *ctx, struct qbk_qdrant **peers, size_t *n,
-    struct qbk_err *err)
-{
-	size_t i;
-
-	*n = 0;
-	for (i = 0; i < ctx->cfg.qdrant.nnodes && i < MAX_PEERS; i++) {
-		if (qbk_ctx_qdrant(ctx, ctx->cfg.qdrant.nodes[i], &peers[i],
-		    err) != 0)
-			return -1;
-		(*n)++;
-	}
-	return 0;
-}
-
 int
 main(int argc, char *argv[])
 {
 	struct opts o = { QBK_VERIFY_OPTS_INIT, 0, NULL };
 	struct cli_common common = CLI_COMMON_INIT;
-	struct cli_prog prog = {
-		"[options]",
+	struct cli_prog prog = { "qbk-verify", "[options]",
 		"Check that the repository's backups are whole and readable, "
 		"and that the deployment matches the newest one.",
-		options, CLI_WITH_URL | CLI_WITH_REPO, handle, &o
+		options, CLI_WITH_URL | CLI_WITH_REPO, handle, &o, NULL
 	};
 	struct qbk_err err = QBK_ERR_INIT;
-	struct qbk_ctx_opts co = { NULL, NULL, NULL, "qbk-verify",
-	    &cli_interrupted };
 	struct qbk_verify_result res;
-	struct qbk_ctx *ctx = NULL;
+	struct qbk_ctx *ctx;
 	struct qbk_repo *repo;
 	struct qbk_buf out = QBK_BUF_INIT;
 	struct qbk_qdrant *peers[MAX_PEERS];
 	size_t i;
 	int64_t t0 = qbk_clock_ms();
-	int rest, rc;
+	int rc;
 
 	memset(&res, 0, sizeof(res));
-	if (cli_init(argv[0]) != 0)
-		return QBK_EXIT_RUNTIME;
-	if ((rc = cli_parse(argc, argv, &prog, &common, &rest)) != 0)
-		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
-	if (rest < argc) {
-		cli_usage_error("unexpected argument '%s'", argv[rest]);
-		return QBK_EXIT_USAGE;
-	}
-	co.config = common.config;
-	co.url = common.url;
-	co.repo = common.repo;
+	if ((rc = cli_start(argc, argv, &prog, &common, &ctx, &err)) !=
+	    CLI_RUN)
+		return rc;
 	/* --live alone checks the deployment, not the repository. */
 	o.v.repo = !o.live || o.v.read_data;
 	o.v.cancel = &cli_interrupted;
 
 	rc = -1;
-	if (qbk_ctx_open(&ctx, &co, &err) == 0 &&
+	if (ctx != NULL &&
 	    (!o.live || qbk_ctx_qdrant(ctx, NULL, &o.v.live, &err) == 0) &&
-	    (!o.live || open_peers(ctx, peers, &o.v.npeers, &err) == 0) &&
+	    (!o.live || qbk_ctx_peers(ctx, peers, MAX_PEERS, &o.v.npeers,
+	    &err) == 0) &&
 	    qbk_ctx_repo(ctx, QBK_CTX_LOCK_READ, &repo, &err) == 0) {
 		o.v.peers = peers;
-		o.v.lock = ctx->lock;
+		o.v.lock = qbk_ctx_lock(ctx);
 		rc = qbk_verify_run(repo, &o.v, &res, &err);
 		if (rc != 0)
 			qbk_ctx_lost_lock(ctx, &err);
@@ -211,19 +163,16 @@ main(int argc, char *argv[])
 		write_metrics(o.metrics_file, &res, rc, qbk_clock_ms() - t0);
 	if (common.json) {
 		qbk_verify_report_json(&res, rc == 0 ? NULL : &err, &out);
-		fputs(out.buf, stdout);
+		cli_print(&out);
 	} else if (rc == 0 && (!common.quiet || res.n_problems > 0)) {
 		print_text(&res);
 	}
-	qbk_buf_release(&out);
-	qbk_ctx_free(ctx);
 	if (rc != 0) {
 		qbk_verify_result_release(&res);
 		return cli_fail(&err);
 	}
 	rc = res.n_problems > 0 ? QBK_EXIT_DATA : QBK_EXIT_OK;
 	if (rc == QBK_EXIT_DATA) {
-		qbk_buf_reset(&out);
 		qbk_verify_problem_text(&res.problems[0], &out);
 		cli_alert_detail("%zu problem%s found: %s%s", res.n_problems,
 		    res.n_problems == 1 ? "" : "s", out.buf,

@@ -9,6 +9,14 @@
 #include "repo/qbk_repo.h"
 #include "command/qbk_ctx.h"
 
+struct qbk_ctx {
+	struct qbk_config cfg;
+	struct qbk_ctx_opts opts;
+	struct qbk_qdrant *qdrant;
+	struct qbk_repo *repo;
+	struct qbk_lock *lock;
+};
+
 int
 qbk_ctx_open(struct qbk_ctx **out, const struct qbk_ctx_opts *opts,
     struct qbk_err *err)
@@ -34,16 +42,39 @@ err:
 }
 
 void
-qbk_ctx_free(struct qbk_ctx *ctx)
+qbk_ctx_close(struct qbk_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
 	if (ctx->lock != NULL)
 		qbk_lock_release(ctx->lock, NULL);
+	ctx->lock = NULL;
 	qbk_repo_close(ctx->repo);
+	ctx->repo = NULL;
 	qbk_qdrant_free(ctx->qdrant);
+	ctx->qdrant = NULL;
+}
+
+void
+qbk_ctx_free(struct qbk_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	qbk_ctx_close(ctx);
 	qbk_config_release(&ctx->cfg);
 	free(ctx);
+}
+
+struct qbk_config *
+qbk_ctx_config(struct qbk_ctx *ctx)
+{
+	return &ctx->cfg;
+}
+
+struct qbk_lock *
+qbk_ctx_lock(struct qbk_ctx *ctx)
+{
+	return ctx->lock;
 }
 
 int
@@ -92,6 +123,35 @@ qbk_ctx_qdrant(struct qbk_ctx *ctx, const char *url, struct qbk_qdrant **out,
 	if (rc == 0 && url == NULL)
 		ctx->qdrant = *out;
 	return rc;
+}
+
+int
+qbk_ctx_qdrant_cleanup(struct qbk_ctx *ctx, struct qbk_qdrant **out,
+    struct qbk_err *err)
+{
+	volatile sig_atomic_t *cancel = ctx->opts.cancel;
+	int rc;
+
+	ctx->opts.cancel = NULL;
+	rc = qbk_ctx_qdrant(ctx, ctx->cfg.qdrant.url, out, err);
+	ctx->opts.cancel = cancel;
+	return rc;
+}
+
+int
+qbk_ctx_peers(struct qbk_ctx *ctx, struct qbk_qdrant **peers, size_t max,
+    size_t *n, struct qbk_err *err)
+{
+	size_t i;
+
+	*n = 0;
+	for (i = 0; i < ctx->cfg.qdrant.nnodes && i < max; i++) {
+		if (qbk_ctx_qdrant(ctx, ctx->cfg.qdrant.nodes[i], &peers[i],
+		    err) != 0)
+			return -1;
+		(*n)++;
+	}
+	return 0;
 }
 
 int

@@ -8,6 +8,7 @@
  * never reads an API key.
  */
 #include <signal.h>
+#include <stddef.h>
 
 #include "config/qbk_config.h"
 #include "storage/qbk_store.h"
@@ -26,13 +27,9 @@ struct qbk_ctx_opts {
 	volatile sig_atomic_t *cancel;	/* set by signals; may be NULL */
 };
 
-struct qbk_ctx {
-	struct qbk_config cfg;
-	struct qbk_ctx_opts opts;
-	struct qbk_qdrant *qdrant;
-	struct qbk_repo *repo;
-	struct qbk_lock *lock;
-};
+/* The context: its configuration, clients, repository and lock, opaque;
+ * read through the functions below. */
+struct qbk_ctx;
 
 /** qbk_ctx_open(out, opts, err): load the configuration (QBK_E_CONFIG on a
  * bad file) and apply ${opts}' overrides.  Caller frees with
@@ -43,6 +40,19 @@ int qbk_ctx_open(struct qbk_ctx **, const struct qbk_ctx_opts *,
 /** qbk_ctx_free(ctx): release the lock, close the repository and the
  * Qdrant client, free ${ctx}; NULL is fine. */
 void qbk_ctx_free(struct qbk_ctx *);
+
+/** qbk_ctx_close(ctx): release the lock, close the repository and the
+ * Qdrant client of ${ctx}; its configuration stays, for qbk_ctx_config(),
+ * until qbk_ctx_free().  NULL is fine. */
+void qbk_ctx_close(struct qbk_ctx *);
+
+/** qbk_ctx_config(ctx): the configuration of ${ctx}, with --url and --repo
+ * applied; it lives as long as ${ctx}. */
+struct qbk_config *qbk_ctx_config(struct qbk_ctx *);
+
+/** qbk_ctx_lock(ctx): the repository lock that qbk_ctx_repo() took, or NULL
+ * (none asked, or a read-only repository). */
+struct qbk_lock *qbk_ctx_lock(struct qbk_ctx *);
 
 /** qbk_qdrant_open(cfg, url, api_key, cancel, out, err): a Qdrant client
  * for ${url} with ${api_key} (NULL: none) and the TLS, timeout and retry
@@ -56,6 +66,19 @@ int qbk_qdrant_open(const struct qbk_config *, const char *, const char *,
  * config; the default one is kept in ${ctx}, others are the caller's to
  * free with qbk_qdrant_free(). */
 int qbk_ctx_qdrant(struct qbk_ctx *, const char *, struct qbk_qdrant **,
+    struct qbk_err *);
+
+/** qbk_ctx_qdrant_cleanup(ctx, out, err): a second client for the
+ * configured Qdrant that ignores the cancel flag, to undo a half-done
+ * change after ^C; the caller frees it with qbk_qdrant_free().  0 or -1. */
+int qbk_ctx_qdrant_cleanup(struct qbk_ctx *, struct qbk_qdrant **,
+    struct qbk_err *);
+
+/** qbk_ctx_peers(ctx, peers, max, n, err): a client in ${peers} for each
+ * node of [qdrant] nodes (at most ${max}), to compare replicas; ${n} is
+ * how many were opened, also on failure.  The caller frees each with
+ * qbk_qdrant_free().  0 or -1. */
+int qbk_ctx_peers(struct qbk_ctx *, struct qbk_qdrant **, size_t, size_t *,
     struct qbk_err *);
 
 /* Locks of qbk_ctx_repo(). */

@@ -1011,6 +1011,81 @@ parse_enum(const char *s, const char *const *names, int *out,
 	return -1;
 }
 
+/* The node list ${s} into the list field of ${k}. */
+static int
+set_nodes(struct qbk_config *cfg, const struct key *k, const char *s,
+    struct qbk_err *err)
+{
+	struct nodes_slot ns = nodes_at(cfg, k);
+	char **nodes;
+	size_t n;
+
+	if (parse_nodes(s, &nodes, &n, err) != 0)
+		return -1;
+	free_nodes(*ns.v, *ns.n);
+	*ns.v = nodes;
+	*ns.n = n;
+	return 0;
+}
+
+/* The duration ${s}, within the bounds of ${k}, into its field. */
+static int
+set_duration(struct qbk_config *cfg, const struct key *k, const char *s,
+    struct qbk_err *err)
+{
+	int64_t ms;
+
+	if (qbk_config_parse_duration(s, &ms, err) != 0)
+		return -1;
+	if (ms < k->min || ms > k->max) {
+		char a[48], b[48];
+
+		return qbk_err_set(err, QBK_E_CONFIG,
+		    "expected a duration from %s to %s",
+		    qbk_config_format_duration(k->min, a, sizeof(a)),
+		    qbk_config_format_duration(k->max, b, sizeof(b)));
+	}
+	memcpy(field(cfg, k), &ms, sizeof(ms));
+	return 0;
+}
+
+/* The repository location ${s} (relative to ${base}) and its S3 parts. */
+static int
+set_location(struct qbk_config *cfg, const char *s, const char *base,
+    struct qbk_err *err)
+{
+	struct location loc;
+
+	if (parse_location(s, base, &loc, err) != 0)
+		return -1;
+	free(cfg->repo.location);
+	free(cfg->repo.s3_bucket);
+	free(cfg->repo.s3_prefix);
+	cfg->repo.location = loc.text;
+	cfg->repo.is_s3 = loc.is_s3;
+	cfg->repo.s3_bucket = loc.bucket;
+	cfg->repo.s3_prefix = loc.prefix;
+	return 0;
+}
+
+/* The time windows ${s}, parsed, and ${s} itself as the key's text: on
+ * success ${cfg} owns ${s}. */
+static int
+set_windows(struct qbk_config *cfg, const struct key *k, char *s,
+    struct qbk_err *err)
+{
+	struct qbk_config_window *w;
+	size_t n;
+
+	if (qbk_config_parse_windows(s, &w, &n, err) != 0)
+		return -1;
+	free(cfg->notify.windows);
+	cfg->notify.windows = w;
+	cfg->notify.nwindows = n;
+	put_str(cfg, k, s);
+	return 0;
+}
+
 /*
  * Parse ${value} for ${k} and store it in ${cfg}; ${cfg} is untouched on
  * failure.  Messages: "bad value 'v' for 'key': <why>".
@@ -1020,7 +1095,6 @@ set_value(struct qbk_config *cfg, const struct key *k, const char *value,
     const char *base, struct qbk_err *err)
 {
 	unsigned long long u;
-	int64_t ms;
 	size_t n;
 	char *s;
 	int v = 0, lvl = 0;
@@ -1057,30 +1131,13 @@ set_value(struct qbk_config *cfg, const struct key *k, const char *value,
 		put_str(cfg, k, url);
 		break;
 	}
-	case T_NODES: {
-		struct nodes_slot ns = nodes_at(cfg, k);
-		char **nodes;
-
-		if (parse_nodes(s, &nodes, &n, err) != 0)
+	case T_NODES:
+		if (set_nodes(cfg, k, s, err) != 0)
 			goto bad;
-		free_nodes(*ns.v, *ns.n);
-		*ns.v = nodes;
-		*ns.n = n;
 		break;
-	}
 	case T_DUR:
-		if (qbk_config_parse_duration(s, &ms, err) != 0)
+		if (set_duration(cfg, k, s, err) != 0)
 			goto bad;
-		if (ms < k->min || ms > k->max) {
-			char a[48], b[48];
-
-			qbk_err_set(err, QBK_E_CONFIG,
-			    "expected a duration from %s to %s",
-			    qbk_config_format_duration(k->min, a, sizeof(a)),
-			    qbk_config_format_duration(k->max, b, sizeof(b)));
-			goto bad;
-		}
-		memcpy(field(cfg, k), &ms, sizeof(ms));
 		break;
 	case T_UINT:
 		if (qbk_config_parse_uint(s, (unsigned long long)k->min,
@@ -1105,31 +1162,14 @@ set_value(struct qbk_config *cfg, const struct key *k, const char *value,
 		cfg->repo.compression = (enum qbk_config_compression)v;
 		cfg->repo.compression_level = lvl;
 		break;
-	case T_LOCATION: {
-		struct location loc;
-
-		if (parse_location(s, base, &loc, err) != 0)
+	case T_LOCATION:
+		if (set_location(cfg, s, base, err) != 0)
 			goto bad;
-		free(cfg->repo.location);
-		free(cfg->repo.s3_bucket);
-		free(cfg->repo.s3_prefix);
-		cfg->repo.location = loc.text;
-		cfg->repo.is_s3 = loc.is_s3;
-		cfg->repo.s3_bucket = loc.bucket;
-		cfg->repo.s3_prefix = loc.prefix;
 		break;
-	}
-	case T_WINDOWS: {
-		struct qbk_config_window *w;
-
-		if (qbk_config_parse_windows(s, &w, &n, err) != 0)
+	case T_WINDOWS:
+		if (set_windows(cfg, k, s, err) != 0)
 			goto bad;
-		free(cfg->notify.windows);
-		cfg->notify.windows = w;
-		cfg->notify.nwindows = n;
-		put_str(cfg, k, s);
-		return 0;
-	}
+		return 0;	/* ${s} is the stored text now */
 	}
 	free(s);
 	return 0;
