@@ -13,6 +13,7 @@
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
 #include "common/qbk_json.h"
+#include "common/qbk_metrics.h"
 #include "repo/qbk_manifest.h"
 #include "command/qbk_backup.h"
 
@@ -59,15 +60,10 @@ qbk_backup_metrics(const struct qbk_manifest *m, int ok, const char *errtext,
 	size_t i, f;
 
 	(void)errtext;
-	qbk_buf_addstr(out, "# HELP qbk_backup_last_run_timestamp_seconds "
-	    "End of the last qbk-backup run.\n"
-	    "# TYPE qbk_backup_last_run_timestamp_seconds gauge\n");
-	qbk_buf_addf(out, "qbk_backup_last_run_timestamp_seconds %lld\n",
-	    (long long)now);
-	qbk_buf_addstr(out, "# HELP qbk_backup_last_run_success "
-	    "1 if the last qbk-backup run succeeded.\n"
-	    "# TYPE qbk_backup_last_run_success gauge\n");
-	qbk_buf_addf(out, "qbk_backup_last_run_success %d\n", ok ? 1 : 0);
+	qbk_metrics_one(out, "qbk_backup_last_run_timestamp_seconds",
+	    "End of the last qbk-backup run.", "%lld", (long long)now);
+	qbk_metrics_one(out, "qbk_backup_last_run_success",
+	    "1 if the last qbk-backup run succeeded.", "%d", ok ? 1 : 0);
 	/*
 	 * The last success survives failed runs (and a full backup that ends
 	 * after a newer hourly one): without it, the alert "no backup within
@@ -76,23 +72,17 @@ qbk_backup_metrics(const struct qbk_manifest *m, int ok, const char *errtext,
 	last = prev_success(prev);
 	if (m != NULL && m->start > last)
 		last = m->start;
-	if (last > 0) {
-		qbk_buf_addstr(out, "# HELP qbk_backup_last_success_timestamp_"
-		    "seconds Start of the last successful backup.\n"
-		    "# TYPE qbk_backup_last_success_timestamp_seconds gauge\n");
-		qbk_buf_addf(out, "qbk_backup_last_success_timestamp_seconds "
-		    "%lld\n", (long long)last);
-	}
+	if (last > 0)
+		qbk_metrics_one(out, "qbk_backup_last_success_timestamp_"
+		    "seconds", "Start of the last successful backup.", "%lld",
+		    (long long)last);
 	if (m == NULL)
 		return;
-	qbk_buf_addstr(out, "# HELP qbk_backup_duration_seconds "
-	    "Duration of the last successful backup.\n"
-	    "# TYPE qbk_backup_duration_seconds gauge\n");
-	qbk_buf_addf(out, "qbk_backup_duration_seconds %lld\n",
+	qbk_metrics_one(out, "qbk_backup_duration_seconds",
+	    "Duration of the last successful backup.", "%lld",
 	    (long long)(m->end - m->start));
 	for (f = 0; f < 3; f++) {
-		qbk_buf_addf(out, "# HELP %s %s\n# TYPE %s gauge\n",
-		    family[f], help[f], family[f]);
+		qbk_metrics_gauge(out, family[f], help[f]);
 		for (i = 0; i < m->n_collections; i++) {
 			const struct qbk_manifest_collection *c =
 			    m->collections[i];
@@ -104,28 +94,24 @@ qbk_backup_metrics(const struct qbk_manifest *m, int ok, const char *errtext,
 				    c->snapshots[k]->bytes_new;
 			if (f == 2)
 				v = c->points_count;
-			qbk_buf_addf(out, "%s{collection=\"%s\"} %llu\n",
-			    family[f], c->name, (unsigned long long)v);
+			qbk_metrics_sample(out, family[f], "collection",
+			    c->name, "%llu", (unsigned long long)v);
 		}
 	}
-	qbk_buf_addstr(out, "# HELP qbk_backup_total_new_bytes Bytes of new "
-	    "chunks stored by the last backup.\n"
-	    "# TYPE qbk_backup_total_new_bytes gauge\n");
-	qbk_buf_addf(out, "qbk_backup_total_new_bytes %llu\n",
+	qbk_metrics_one(out, "qbk_backup_total_new_bytes", "Bytes of new "
+	    "chunks stored by the last backup.", "%llu",
 	    (unsigned long long)m->totals.bytes_new);
 	/* A partial backup (--allow-partial) succeeds: these say what it
 	 * lacks, for an alert on > 0. */
-	qbk_buf_addstr(out, "# HELP qbk_backup_missing_shards Shards the last "
+	qbk_metrics_gauge(out, "qbk_backup_missing_shards", "Shards the last "
 	    "backup does not hold (no active replica could be read), per "
-	    "collection.\n# TYPE qbk_backup_missing_shards gauge\n");
+	    "collection.");
 	for (i = 0; i < m->n_collections; i++)
-		qbk_buf_addf(out, "qbk_backup_missing_shards{collection="
-		    "\"%s\"} %zu\n", m->collections[i]->name,
+		qbk_metrics_sample(out, "qbk_backup_missing_shards",
+		    "collection", m->collections[i]->name, "%zu",
 		    qbk_manifest_missing_count(m, m->collections[i]->name));
-	qbk_buf_addstr(out, "# HELP qbk_backup_unreachable_peers Peers of the "
-	    "cluster the last backup could not reach.\n"
-	    "# TYPE qbk_backup_unreachable_peers gauge\n");
-	qbk_buf_addf(out, "qbk_backup_unreachable_peers %zu\n",
+	qbk_metrics_one(out, "qbk_backup_unreachable_peers", "Peers of the "
+	    "cluster the last backup could not reach.", "%zu",
 	    m->n_unreachable);
 }
 
