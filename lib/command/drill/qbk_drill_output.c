@@ -11,6 +11,7 @@
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
 #include "common/qbk_json.h"
+#include "common/qbk_metrics.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
 #include "command/qbk_drill.h"
@@ -191,50 +192,33 @@ qbk_drill_metrics(const struct qbk_drill_result *res, int ok, int64_t now,
 	const struct qbk_manifest_drill *d = res->rec;
 	size_t i;
 
-	qbk_buf_addstr(out, "# HELP qbk_drill_last_run_timestamp_seconds "
-	    "End of the last qbk-drill run.\n"
-	    "# TYPE qbk_drill_last_run_timestamp_seconds gauge\n");
-	qbk_buf_addf(out, "qbk_drill_last_run_timestamp_seconds %lld\n",
-	    (long long)now);
-	qbk_buf_addstr(out, "# HELP qbk_drill_last_run_success "
-	    "1 if the last drill's validation passed.\n"
-	    "# TYPE qbk_drill_last_run_success gauge\n");
-	qbk_buf_addf(out, "qbk_drill_last_run_success %d\n", ok ? 1 : 0);
+	qbk_metrics_one(out, "qbk_drill_last_run_timestamp_seconds",
+	    "End of the last qbk-drill run.", "%lld", (long long)now);
+	qbk_metrics_one(out, "qbk_drill_last_run_success",
+	    "1 if the last drill's validation passed.", "%d", ok ? 1 : 0);
 	if (d == NULL || d->n_phases == 0)
 		return;
-	if (!res->validate_only) {
-		qbk_buf_addstr(out, "# HELP qbk_drill_rto_seconds Measured "
+	if (!res->validate_only)
+		qbk_metrics_one(out, "qbk_drill_rto_seconds", "Measured "
 		    "recovery time of the last drill (restore and "
-		    "validation).\n"
-		    "# TYPE qbk_drill_rto_seconds gauge\n");
-		qbk_buf_addf(out, "qbk_drill_rto_seconds %.3f\n",
-		    (double)d->rto_ms / 1000.0);
-	}
-	if (!res->validate_only && d->green_ms >= 0) {
-		qbk_buf_addstr(out, "# HELP qbk_drill_green_seconds Time from "
+		    "validation).", "%.3f", (double)d->rto_ms / 1000.0);
+	if (!res->validate_only && d->green_ms >= 0)
+		qbk_metrics_one(out, "qbk_drill_green_seconds", "Time from "
 		    "the start of the restore until every restored "
-		    "collection was green (optimizations done).\n"
-		    "# TYPE qbk_drill_green_seconds gauge\n");
-		qbk_buf_addf(out, "qbk_drill_green_seconds %.3f\n",
+		    "collection was green (optimizations done).", "%.3f",
 		    (double)d->green_ms / 1000.0);
-	}
 	if (!res->validate_only && d->rto_target_ms > 0) {
-		qbk_buf_addstr(out, "# HELP qbk_drill_rto_target_seconds "
-		    "Recovery time objective ([objectives] rto).\n"
-		    "# TYPE qbk_drill_rto_target_seconds gauge\n");
-		qbk_buf_addf(out, "qbk_drill_rto_target_seconds %.3f\n",
+		qbk_metrics_one(out, "qbk_drill_rto_target_seconds",
+		    "Recovery time objective ([objectives] rto).", "%.3f",
 		    (double)d->rto_target_ms / 1000.0);
-		qbk_buf_addstr(out, "# HELP qbk_drill_rto_met 1 if the last "
-		    "drill's recovery time met the objective.\n"
-		    "# TYPE qbk_drill_rto_met gauge\n");
-		qbk_buf_addf(out, "qbk_drill_rto_met %d\n",
+		qbk_metrics_one(out, "qbk_drill_rto_met", "1 if the last "
+		    "drill's recovery time met the objective.", "%d",
 		    d->rto_ms <= d->rto_target_ms ? 1 : 0);
 	}
-	qbk_buf_addstr(out, "# HELP qbk_drill_phase_seconds Duration of each "
-	    "phase of the last drill.\n"
-	    "# TYPE qbk_drill_phase_seconds gauge\n");
+	qbk_metrics_gauge(out, "qbk_drill_phase_seconds", "Duration of each "
+	    "phase of the last drill.");
 	for (i = 0; i < d->n_phases; i++)
-		qbk_buf_addf(out, "qbk_drill_phase_seconds{phase=\"%s\"} "
-		    "%.3f\n", d->phases[i].name,
+		qbk_metrics_sample(out, "qbk_drill_phase_seconds", "phase",
+		    d->phases[i].name, "%.3f",
 		    (double)d->phases[i].ms / 1000.0);
 }
