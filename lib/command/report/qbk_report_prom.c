@@ -3,176 +3,132 @@
  */
 
 #include <inttypes.h>
-#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "common/qbk_buf.h"
-#include "common/qbk_err.h"
+#include "common/qbk_metrics.h"
 #include "command/qbk_report.h"
 
-void
-qbk_report_prom_label(struct qbk_buf *out, const char *v)
+/* The gauges per collection, each family with a line per collection. */
+static void
+collections_prometheus(const struct qbk_report *r, struct qbk_buf *out)
 {
-	for (; *v != '\0'; v++) {
-		if (*v == '\\')
-			qbk_buf_addstr(out, "\\\\");
-		else if (*v == '"')
-			qbk_buf_addstr(out, "\\\"");
-		else if (*v == '\n')
-			qbk_buf_addstr(out, "\\n");
+	const struct qbk_report_collection *c = r->collections;
+	size_t i, n = r->n_collections;
+
+	qbk_metrics_gauge(out, "qbk_collection_last_backup_timestamp_seconds",
+	    "Start of the newest usable backup of the collection.");
+	for (i = 0; i < n; i++)
+		if (c[i].last >= 0)
+			qbk_metrics_sample(out, "qbk_collection_last_backup_"
+			    "timestamp_seconds", "collection", c[i].name,
+			    "%" PRId64, c[i].last);
+	qbk_metrics_gauge(out, "qbk_collection_rpo_seconds", "Report time "
+	    "minus the newest usable backup of the collection.");
+	for (i = 0; i < n; i++) {
+		if (c[i].rpo < 0)
+			qbk_metrics_sample(out, "qbk_collection_rpo_seconds",
+			    "collection", c[i].name, "+Inf");
 		else
-			qbk_buf_addch(out, *v);
+			qbk_metrics_sample(out, "qbk_collection_rpo_seconds",
+			    "collection", c[i].name, "%" PRId64, c[i].rpo);
 	}
+	if (r->opts.rpo_target >= 0) {
+		qbk_metrics_gauge(out, "qbk_collection_rpo_met", "1 if the "
+		    "collection meets the recovery point objective.");
+		for (i = 0; i < n; i++)
+			qbk_metrics_sample(out, "qbk_collection_rpo_met",
+			    "collection", c[i].name, "%d",
+			    c[i].rpo_met > 0 ? 1 : 0);
+	}
+	qbk_metrics_gauge(out, "qbk_collection_max_gap_seconds", "Longest time "
+	    "between consecutive usable backups in the window.");
+	for (i = 0; i < n; i++)
+		qbk_metrics_sample(out, "qbk_collection_max_gap_seconds",
+		    "collection", c[i].name, "%" PRId64, c[i].max_gap);
+	qbk_metrics_gauge(out, "qbk_collection_backups", "Usable backups of "
+	    "the collection in the window.");
+	for (i = 0; i < n; i++)
+		qbk_metrics_sample(out, "qbk_collection_backups", "collection",
+		    c[i].name, "%zu", c[i].backups);
+	qbk_metrics_gauge(out, "qbk_collection_partial_backups", "Backups of "
+	    "the collection in the window that lack some of its shards.");
+	for (i = 0; i < n; i++)
+		qbk_metrics_sample(out, "qbk_collection_partial_backups",
+		    "collection", c[i].name, "%zu", c[i].partial);
+	qbk_metrics_gauge(out, "qbk_collection_failed_backups", "Failed "
+	    "backup runs of the collection in the window.");
+	for (i = 0; i < n; i++)
+		qbk_metrics_sample(out, "qbk_collection_failed_backups",
+		    "collection", c[i].name, "%zu", c[i].failed);
+	qbk_metrics_gauge(out, "qbk_collection_size_bytes", "Snapshot bytes "
+	    "of the newest usable backup of the collection.");
+	for (i = 0; i < n; i++)
+		qbk_metrics_sample(out, "qbk_collection_size_bytes",
+		    "collection", c[i].name, "%" PRIu64, c[i].size);
 }
 
+/* The gauges of the newest drill. */
 static void
-family(struct qbk_buf *out, const char *name, const char *help)
+drill_prometheus(const struct qbk_report *r, struct qbk_buf *out)
 {
-	qbk_buf_addf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help,
-	    name);
-}
+	const struct qbk_report_drill *d = &r->drills[r->last_drill];
 
-static void
-gauge_i(struct qbk_buf *out, const char *name, const char *help, int64_t v)
-{
-	family(out, name, help);
-	qbk_buf_addf(out, "%s %" PRId64 "\n", name, v);
-}
-
-static void
-gauge_d(struct qbk_buf *out, const char *name, const char *help, double v)
-{
-	family(out, name, help);
-	qbk_buf_addf(out, "%s %.6g\n", name, v);
-}
-
-static void
-coll_line(struct qbk_buf *out, const char *name, const char *coll,
-    const char *value)
-{
-	qbk_buf_addf(out, "%s{collection=\"", name);
-	qbk_report_prom_label(out, coll);
-	qbk_buf_addf(out, "\"} %s\n", value);
+	qbk_metrics_one(out, "qbk_drill_last_timestamp_seconds",
+	    "Start of the newest drill.", "%" PRId64, d->start);
+	qbk_metrics_one(out, "qbk_drill_last_success", "1 if the newest drill "
+	    "passed.", "%d", d->pass ? 1 : 0);
+	qbk_metrics_one(out, "qbk_drill_last_rto_seconds", "Restore time "
+	    "measured by the newest drill.", "%.6g",
+	    (double)d->rto_ms / 1000.0);
+	if (d->green_ms >= 0)
+		qbk_metrics_one(out, "qbk_drill_last_green_seconds", "Time "
+		    "until green measured by the newest drill.", "%.6g",
+		    (double)d->green_ms / 1000.0);
+	if (r->rto_met >= 0)
+		qbk_metrics_one(out, "qbk_drill_last_rto_met", "1 if the "
+		    "newest drill met the recovery time objective.", "%d",
+		    r->rto_met);
 }
 
 void
 qbk_report_prometheus(const struct qbk_report *r, struct qbk_buf *out)
 {
-	char v[64];
-	size_t i;
-
-	gauge_i(out, "qbk_report_timestamp_seconds",
-	    "Time the report describes (its end).", r->opts.now);
+	qbk_metrics_one(out, "qbk_report_timestamp_seconds",
+	    "Time the report describes (its end).", "%" PRId64, r->opts.now);
 	if (r->opts.rpo_target >= 0)
-		gauge_i(out, "qbk_objective_rpo_seconds",
-		    "Recovery point objective.", r->opts.rpo_target);
+		qbk_metrics_one(out, "qbk_objective_rpo_seconds",
+		    "Recovery point objective.", "%" PRId64,
+		    r->opts.rpo_target);
 	if (r->opts.rto_target >= 0)
-		gauge_i(out, "qbk_objective_rto_seconds",
-		    "Recovery time objective.", r->opts.rto_target);
-	if (r->n_collections > 0) {
-		family(out, "qbk_collection_last_backup_timestamp_seconds",
-		    "Start of the newest usable backup of the collection.");
-		for (i = 0; i < r->n_collections; i++) {
-			if (r->collections[i].last < 0)
-				continue;
-			snprintf(v, sizeof(v), "%" PRId64,
-			    r->collections[i].last);
-			coll_line(out, "qbk_collection_last_backup_timestamp_"
-			    "seconds", r->collections[i].name, v);
-		}
-		family(out, "qbk_collection_rpo_seconds", "Report time minus "
-		    "the newest usable backup of the collection.");
-		for (i = 0; i < r->n_collections; i++) {
-			if (r->collections[i].rpo < 0)
-				snprintf(v, sizeof(v), "+Inf");
-			else
-				snprintf(v, sizeof(v), "%" PRId64,
-				    r->collections[i].rpo);
-			coll_line(out, "qbk_collection_rpo_seconds",
-			    r->collections[i].name, v);
-		}
-		if (r->opts.rpo_target >= 0) {
-			family(out, "qbk_collection_rpo_met", "1 if the "
-			    "collection meets the recovery point objective.");
-			for (i = 0; i < r->n_collections; i++)
-				coll_line(out, "qbk_collection_rpo_met",
-				    r->collections[i].name,
-				    r->collections[i].rpo_met > 0 ? "1" : "0");
-		}
-		family(out, "qbk_collection_max_gap_seconds", "Longest time "
-		    "between consecutive usable backups in the window.");
-		for (i = 0; i < r->n_collections; i++) {
-			snprintf(v, sizeof(v), "%" PRId64,
-			    r->collections[i].max_gap);
-			coll_line(out, "qbk_collection_max_gap_seconds",
-			    r->collections[i].name, v);
-		}
-		family(out, "qbk_collection_backups", "Usable backups of the "
-		    "collection in the window.");
-		for (i = 0; i < r->n_collections; i++) {
-			snprintf(v, sizeof(v), "%zu",
-			    r->collections[i].backups);
-			coll_line(out, "qbk_collection_backups",
-			    r->collections[i].name, v);
-		}
-		family(out, "qbk_collection_partial_backups", "Backups of the "
-		    "collection in the window that lack some of its shards.");
-		for (i = 0; i < r->n_collections; i++) {
-			snprintf(v, sizeof(v), "%zu",
-			    r->collections[i].partial);
-			coll_line(out, "qbk_collection_partial_backups",
-			    r->collections[i].name, v);
-		}
-		family(out, "qbk_collection_failed_backups", "Failed backup "
-		    "runs of the collection in the window.");
-		for (i = 0; i < r->n_collections; i++) {
-			snprintf(v, sizeof(v), "%zu",
-			    r->collections[i].failed);
-			coll_line(out, "qbk_collection_failed_backups",
-			    r->collections[i].name, v);
-		}
-		family(out, "qbk_collection_size_bytes", "Snapshot bytes of "
-		    "the newest usable backup of the collection.");
-		for (i = 0; i < r->n_collections; i++) {
-			snprintf(v, sizeof(v), "%" PRIu64,
-			    r->collections[i].size);
-			coll_line(out, "qbk_collection_size_bytes",
-			    r->collections[i].name, v);
-		}
-	}
-	gauge_i(out, "qbk_repository_backups", "Backups in the repository.",
-	    (int64_t)r->n_backups);
-	gauge_i(out, "qbk_failed_backups", "Failed backup runs in the "
-	    "window.", (int64_t)r->failures_in_window);
-	gauge_i(out, "qbk_repository_stored_bytes", "Bytes of the chunk "
-	    "objects in the repository.", (int64_t)r->stored_bytes);
-	gauge_i(out, "qbk_repository_logical_bytes", "Snapshot bytes of "
-	    "every backup in the repository.", (int64_t)r->logical_bytes);
-	gauge_d(out, "qbk_repository_dedup_ratio", "Logical bytes divided by "
-	    "stored bytes.", r->dedup_ratio);
-	gauge_d(out, "qbk_repository_growth_bytes_per_week", "New chunk bytes "
-	    "per week over the window.", r->growth_per_week);
-	if (r->last_drill >= 0) {
-		const struct qbk_report_drill *d = &r->drills[r->last_drill];
-
-		gauge_i(out, "qbk_drill_last_timestamp_seconds",
-		    "Start of the newest drill.", d->start);
-		gauge_i(out, "qbk_drill_last_success", "1 if the newest drill "
-		    "passed.", d->pass ? 1 : 0);
-		gauge_d(out, "qbk_drill_last_rto_seconds", "Restore time "
-		    "measured by the newest drill.", (double)d->rto_ms /
-		    1000.0);
-		if (d->green_ms >= 0)
-			gauge_d(out, "qbk_drill_last_green_seconds", "Time "
-			    "until green measured by the newest drill.",
-			    (double)d->green_ms / 1000.0);
-		if (r->rto_met >= 0)
-			gauge_i(out, "qbk_drill_last_rto_met", "1 if the newest "
-			    "drill met the recovery time objective.",
-			    r->rto_met);
-	}
-	family(out, "qbk_drills", "Drills in the window by result.");
-	qbk_buf_addf(out, "qbk_drills{result=\"pass\"} %zu\n", r->drills_pass);
-	qbk_buf_addf(out, "qbk_drills{result=\"fail\"} %zu\n", r->drills_fail);
-	gauge_i(out, "qbk_objectives_met", "1 if every objective is met.",
-	    r->objectives_met ? 1 : 0);
+		qbk_metrics_one(out, "qbk_objective_rto_seconds",
+		    "Recovery time objective.", "%" PRId64,
+		    r->opts.rto_target);
+	if (r->n_collections > 0)
+		collections_prometheus(r, out);
+	qbk_metrics_one(out, "qbk_repository_backups",
+	    "Backups in the repository.", "%" PRId64, (int64_t)r->n_backups);
+	qbk_metrics_one(out, "qbk_failed_backups", "Failed backup runs in the "
+	    "window.", "%" PRId64, (int64_t)r->failures_in_window);
+	qbk_metrics_one(out, "qbk_repository_stored_bytes", "Bytes of the "
+	    "chunk objects in the repository.", "%" PRId64,
+	    (int64_t)r->stored_bytes);
+	qbk_metrics_one(out, "qbk_repository_logical_bytes", "Snapshot bytes "
+	    "of every backup in the repository.", "%" PRId64,
+	    (int64_t)r->logical_bytes);
+	qbk_metrics_one(out, "qbk_repository_dedup_ratio", "Logical bytes "
+	    "divided by stored bytes.", "%.6g", r->dedup_ratio);
+	qbk_metrics_one(out, "qbk_repository_growth_bytes_per_week", "New "
+	    "chunk bytes per week over the window.", "%.6g",
+	    r->growth_per_week);
+	if (r->last_drill >= 0)
+		drill_prometheus(r, out);
+	qbk_metrics_gauge(out, "qbk_drills", "Drills in the window by result.");
+	qbk_metrics_sample(out, "qbk_drills", "result", "pass", "%zu",
+	    r->drills_pass);
+	qbk_metrics_sample(out, "qbk_drills", "result", "fail", "%zu",
+	    r->drills_fail);
+	qbk_metrics_one(out, "qbk_objectives_met", "1 if every objective is "
+	    "met.", "%d", r->objectives_met ? 1 : 0);
 }
