@@ -346,25 +346,13 @@ compute_collection(struct qbk_report *r, struct qbk_report_collection *c)
 		    ((double)(last_t - first_t) / WEEK);
 }
 
-void
-qbk_report_compute(struct qbk_report *r)
+/* The failed runs up to now, and those in the window. */
+static void
+compute_failures(struct qbk_report *r)
 {
 	int64_t now = r->opts.now, since = r->opts.since;
-	int64_t first_t = -1, last_t = -1;
-	uint64_t grown = 0;
-	char **names = NULL;
-	size_t i, k, nnames = 0;
-	char a[48], b[48], t[QBK_MANIFEST_TIME_LEN + 1];
+	size_t i;
 
-	free_derived(r);
-	if (r->n_backups > 1)
-		qsort(r->backups, r->n_backups, sizeof(*r->backups),
-		    cmp_backup);
-	if (r->n_drills > 1)
-		qsort(r->drills, r->n_drills, sizeof(*r->drills), cmp_drill);
-	if (r->n_failures > 1)
-		qsort(r->failures, r->n_failures, sizeof(*r->failures),
-		    cmp_failure);
 	r->failures_in_window = 0;
 	r->last_failure = -1;
 	for (i = 0; i < r->n_failures; i++) {
@@ -374,8 +362,18 @@ qbk_report_compute(struct qbk_report *r)
 		if (r->failures[i].time >= since)
 			r->failures_in_window++;
 	}
+}
 
-	/* Repository figures over every backup, window counts, growth. */
+/* Repository figures over every backup, window counts, growth; the names
+ * of the collections of the backups up to now go to ${*names}. */
+static void
+compute_repository(struct qbk_report *r, char ***names, size_t *nnames)
+{
+	int64_t now = r->opts.now, since = r->opts.since;
+	int64_t first_t = -1, last_t = -1;
+	uint64_t grown = 0;
+	size_t i, k;
+
 	r->logical_bytes = 0;
 	r->backups_in_window = 0;
 	for (i = 0; i < r->n_backups; i++) {
@@ -385,9 +383,9 @@ qbk_report_compute(struct qbk_report *r)
 		if (x->start > now)
 			continue;
 		for (k = 0; k < x->n_parts; k++) {
-			names = qbk_xrealloc(names,
-			    (nnames + 1) * sizeof(*names));
-			names[nnames++] = x->parts[k].name;
+			*names = qbk_xrealloc(*names,
+			    (*nnames + 1) * sizeof(**names));
+			(*names)[(*nnames)++] = x->parts[k].name;
 		}
 		if (x->start < since)
 			continue;
@@ -404,10 +402,17 @@ qbk_report_compute(struct qbk_report *r)
 	    (double)r->logical_bytes / (double)r->stored_bytes : 0.0;
 	r->growth_per_week = last_t > first_t ? (double)grown /
 	    ((double)(last_t - first_t) / WEEK) : 0.0;
+}
 
-	/* Collections: every name any backup up to now holds, and every one
-	 * that a failed run up to now was asked to back up (one that never
-	 * had a backup must not go unnoticed). */
+/* Collections: every name any backup up to now holds (${names}, freed
+ * here), and every one that a failed run up to now was asked to back up
+ * (one that never had a backup must not go unnoticed). */
+static void
+compute_collections(struct qbk_report *r, char **names, size_t nnames)
+{
+	int64_t now = r->opts.now;
+	size_t i, k;
+
 	for (i = 0; i < r->n_failures; i++) {
 		const struct qbk_failure *f = &r->failures[i];
 
@@ -440,8 +445,15 @@ qbk_report_compute(struct qbk_report *r)
 		compute_collection(r, c);
 	}
 	free(names);
+}
 
-	/* Drills. */
+/* Drills in the window, the newest, and its recovery time. */
+static void
+compute_drills(struct qbk_report *r)
+{
+	int64_t now = r->opts.now, since = r->opts.since;
+	size_t i;
+
 	r->drills_pass = r->drills_fail = 0;
 	r->last_drill = -1;
 	r->rto_met = -1;
@@ -467,8 +479,15 @@ qbk_report_compute(struct qbk_report *r)
 		if (target >= 0)
 			r->rto_met = d->rto_ms <= (uint64_t)target * 1000;
 	}
+}
 
-	/* Misses. */
+/* What misses the objectives. */
+static void
+compute_misses(struct qbk_report *r)
+{
+	char a[48], b[48], t[QBK_MANIFEST_TIME_LEN + 1];
+	size_t i;
+
 	if (r->opts.rpo_target >= 0) {
 		if (r->n_collections == 0)
 			add_miss(r, "rpo", NULL, "no backup in the repository "
@@ -514,5 +533,27 @@ qbk_report_compute(struct qbk_report *r)
 			    sizeof(a)), dur(target, b, sizeof(b)));
 		}
 	}
+}
+
+void
+qbk_report_compute(struct qbk_report *r)
+{
+	char **names = NULL;
+	size_t nnames = 0;
+
+	free_derived(r);
+	if (r->n_backups > 1)
+		qsort(r->backups, r->n_backups, sizeof(*r->backups),
+		    cmp_backup);
+	if (r->n_drills > 1)
+		qsort(r->drills, r->n_drills, sizeof(*r->drills), cmp_drill);
+	if (r->n_failures > 1)
+		qsort(r->failures, r->n_failures, sizeof(*r->failures),
+		    cmp_failure);
+	compute_failures(r);
+	compute_repository(r, &names, &nnames);
+	compute_collections(r, names, nnames);
+	compute_drills(r);
+	compute_misses(r);
 	r->objectives_met = r->n_misses == 0;
 }
