@@ -585,6 +585,113 @@ add_tags(struct qbk_manifest *m, const struct qbk_backup_opts *o,
 	return 0;
 }
 
+/* Describe the backup in ${m}: its type, kind and selection, where it
+ * comes from (${q}, Qdrant ${version}), its tags and the aliases. */
+static int
+describe(struct qbk_manifest *m, struct qbk_qdrant *q,
+    const struct qbk_backup_opts *o, const char *version,
+    const struct qbk_qdrant_alias *aliases, size_t naliases,
+    struct qbk_err *err)
+{
+	char host[256];
+	size_t i;
+
+	m->type = o->full ? QBK_MANIFEST_TYPE_FULL :
+	    QBK_MANIFEST_TYPE_INCREMENTAL;
+	m->kind = o->full_storage ? QBK_MANIFEST_KIND_FULL_STORAGE :
+	    QBK_MANIFEST_KIND_COLLECTIONS;
+	m->selection = o->full_storage || o->ncollections == 0 ?
+	    QBK_MANIFEST_SELECTION_ALL : QBK_MANIFEST_SELECTION_NAMED;
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	qbk_manifest_strset(&m->host, host);
+	qbk_manifest_strset(&m->tool_version, "qbk " QBK_VERSION);
+	qbk_manifest_add_qdrant_version(m, version);
+	qbk_manifest_add_source(m, qbk_qdrant_url(q));
+	if (add_tags(m, o, err) != 0)
+		return -1;
+	for (i = 0; i < naliases; i++)
+		qbk_manifest_add_alias(m, aliases[i].alias,
+		    aliases[i].collection);
+	return 0;
+}
+
+/* Back up the full storage of a single node into ${m}. */
+static int
+backup_full_storage(struct qbk_repo *repo, struct qbk_qdrant *q,
+    const struct qbk_backup_opts *o, struct qbk_manifest *m,
+    struct qbk_err *err)
+{
+	struct qbk_manifest_snapshot *ms = qbk_manifest_add_snapshot(m, NULL,
+	    QBK_MANIFEST_SNAP_FULL);
+
+	qbk_manifest_strset(&ms->node_url, qbk_qdrant_url(q));
+	qbk_backup_report_progress(o, QBK_BACKUP_EV_START, "(full storage)",
+	    0, -1, 0, 0);
+	if (stored_snapshot(repo, q, o, NULL, ms, err) != 0)
+		return -1;
+	qbk_manifest_compute_totals(m);
+	qbk_backup_report_progress(o, QBK_BACKUP_EV_DONE, "(full storage)",
+	    ms->bytes, -1, ms->bytes_new, ms->duration_ms);
+	return 0;
+}
+
+/* Back up the chosen collections ${names} of a single node into ${m}. */
+static int
+backup_node(struct qbk_repo *repo, struct qbk_qdrant *q,
+    const struct qbk_backup_opts *o, struct qbk_manifest *m, char **names,
+    const struct qbk_qdrant_alias *aliases, size_t naliases,
+    struct qbk_err *err)
+{
+	enum qbk_backup_mode mode = o->mode;
+	size_t i;
+
+	for (i = 0; names[i] != NULL; i++) {
+		enum qbk_backup_mode cmode = mode;
+
+		if (o->ncollections > 0 && !qbk_backup_wanted(o, names[i]))
+			continue;
+		if (o->cancel != NULL && *o->cancel != 0)
+			return qbk_err_set(err, QBK_E_INTERRUPTED,
+			    "interrupted");
+		if (custom_sharded(q, o, names[i], &cmode, err) != 0 ||
+		    backup_collection(repo, q, o, m, names[i], aliases,
+		    naliases, cmode != mode ? &cmode : &mode, err) != 0) {
+			qbk_err_prefix(err, "cannot back up collection '%s'",
+			    names[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Close the backup ${m} and write its manifest, the commit point. */
+static int
+commit(struct qbk_repo *repo, const struct qbk_backup_opts *o,
+    struct qbk_manifest *m, struct qbk_err *err)
+{
+	m->end = qbk_now();
+	if (m->end < m->start)
+		m->end = m->start;
+	qbk_manifest_compute_totals(m);
+	/* Every chunk is stored; prove that the lock is still ours, so that
+	 * no prune can have taken the chunks meanwhile, then commit. */
+	if (qbk_repo_flush(repo, err) != 0) {
+		qbk_err_prefix(err, "cannot store the chunks");
+		return -1;
+	}
+	if (o->lock != NULL && qbk_lock_refresh(o->lock, 1, err) != 0) {
+		qbk_err_prefix(err, "not writing the manifest");
+		return -1;
+	}
+	if (qbk_repo_manifest_write(repo, m, err) != 0) {
+		qbk_err_prefix(err, "cannot write the manifest");
+		return -1;
+	}
+	return 0;
+}
+
 int
 qbk_backup_run(struct qbk_repo *repo, struct qbk_qdrant *q,
     const struct qbk_backup_opts *o, struct qbk_manifest **out,
@@ -594,8 +701,7 @@ qbk_backup_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 	struct qbk_qdrant_cluster *cl = NULL;
 	struct qbk_qdrant_alias *aliases = NULL;
 	struct qbk_manifest *m = NULL;
-	enum qbk_backup_mode mode = o->mode;
-	char **names = NULL, host[256];
+	char **names = NULL;
 	size_t naliases = 0, i;
 	int64_t t = o->now != 0 ? o->now : qbk_now();
 
@@ -629,83 +735,22 @@ qbk_backup_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 	m = qbk_manifest_new();
 	if (make_backup_id(repo, &t, m->backup_id, err) != 0)
 		goto err;
-	m->type = o->full ? QBK_MANIFEST_TYPE_FULL :
-	    QBK_MANIFEST_TYPE_INCREMENTAL;
-	m->kind = o->full_storage ? QBK_MANIFEST_KIND_FULL_STORAGE :
-	    QBK_MANIFEST_KIND_COLLECTIONS;
-	m->selection = o->full_storage || o->ncollections == 0 ?
-	    QBK_MANIFEST_SELECTION_ALL : QBK_MANIFEST_SELECTION_NAMED;
 	m->start = t;
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "unknown");
-	host[sizeof(host) - 1] = '\0';
-	qbk_manifest_strset(&m->host, host);
-	qbk_manifest_strset(&m->tool_version, "qbk " QBK_VERSION);
-	qbk_manifest_add_qdrant_version(m, ver.version);
-	qbk_manifest_add_source(m, qbk_qdrant_url(q));
-	if (add_tags(m, o, err) != 0)
+	if (describe(m, q, o, ver.version, aliases, naliases, err) != 0)
 		goto err;
-	for (i = 0; i < naliases; i++)
-		qbk_manifest_add_alias(m, aliases[i].alias,
-		    aliases[i].collection);
 
 	if (o->full_storage) {
-		struct qbk_manifest_snapshot *ms = qbk_manifest_add_snapshot(m,
-		    NULL, QBK_MANIFEST_SNAP_FULL);
-
-		qbk_manifest_strset(&ms->node_url, qbk_qdrant_url(q));
-		qbk_backup_report_progress(o, QBK_BACKUP_EV_START,
-		    "(full storage)", 0, -1, 0, 0);
-		if (stored_snapshot(repo, q, o, NULL, ms, err) != 0)
+		if (backup_full_storage(repo, q, o, m, err) != 0)
 			goto err;
-		qbk_manifest_compute_totals(m);
-		qbk_backup_report_progress(o, QBK_BACKUP_EV_DONE,
-		    "(full storage)", ms->bytes, -1, ms->bytes_new,
-		    ms->duration_ms);
 	} else if (cl->enabled) {
 		if (qbk_backup_cluster(repo, q, o, m, names, aliases, naliases,
 		    err) != 0)
 			goto err;
-	} else {
-		for (i = 0; names[i] != NULL; i++) {
-			enum qbk_backup_mode cmode = mode;
-
-			if (o->ncollections > 0 && !qbk_backup_wanted(o,
-			    names[i]))
-				continue;
-			if (o->cancel != NULL && *o->cancel != 0) {
-				qbk_err_set(err, QBK_E_INTERRUPTED,
-				    "interrupted");
-				goto err;
-			}
-			if (custom_sharded(q, o, names[i], &cmode, err) != 0 ||
-			    backup_collection(repo, q, o, m, names[i],
-			    aliases, naliases, cmode != mode ? &cmode : &mode,
-			    err) != 0) {
-				qbk_err_prefix(err, "cannot back up "
-				    "collection '%s'", names[i]);
-				goto err;
-			}
-		}
-	}
-	m->end = qbk_now();
-	if (m->end < m->start)
-		m->end = m->start;
-	qbk_manifest_compute_totals(m);
-	/* Every chunk is stored; prove that the lock is still ours, so that
-	 * no prune can have taken the chunks meanwhile, then commit. */
-	if (qbk_repo_flush(repo, err) != 0) {
-		qbk_err_prefix(err, "cannot store the chunks");
+	} else if (backup_node(repo, q, o, m, names, aliases, naliases,
+	    err) != 0)
 		goto err;
-	}
-	if (o->lock != NULL && qbk_lock_refresh(o->lock, 1, err) != 0) {
-		qbk_err_prefix(err, "not writing the manifest");
+	if (commit(repo, o, m, err) != 0)
 		goto err;
-	}
-	if (qbk_repo_manifest_write(repo, m, err) != 0) {
-		qbk_err_prefix(err, "cannot write the manifest");
-		goto err;
-	}
 	qbk_qdrant_strv_free(names);
 	qbk_qdrant_aliases_free(aliases, naliases);
 	qbk_qdrant_cluster_free(cl);
