@@ -453,6 +453,67 @@ restore(struct qbk_repo *repo, struct qbk_qdrant *q,
 	return rc;
 }
 
+/* Start the drill record of ${res}: level, scenario, host, times. */
+static struct qbk_manifest_drill *
+begin_record(const struct qbk_drill_opts *o, struct qbk_drill_result *res,
+    int64_t now)
+{
+	struct qbk_manifest_drill *d;
+
+	res->validate_only = o->validate_only;
+	res->rec = d = qbk_manifest_drill_new();
+	qbk_manifest_strset(&d->level, qbk_drill_level_name(o->level));
+	qbk_manifest_strset(&d->scenario,
+	    qbk_drill_scenario_name(o->scenario));
+	set_host(d);
+	d->start = d->end = now;
+	if (o->rto_target_ms > 0)
+		d->rto_target_ms = (uint64_t)o->rto_target_ms;
+	return d;
+}
+
+/* Close the drill record of ${res} with the verdict of the run (${rc},
+ * ${failed} if the drill target failed) and write it to the repository.
+ * Returns ${rc}, or -1 if the record cannot be written after a success. */
+static int
+finish(struct qbk_repo *repo, const struct qbk_drill_opts *o,
+    struct qbk_drill_result *res, int rc, int failed, struct qbk_err *err)
+{
+	struct qbk_manifest_drill *d = res->rec;
+	struct qbk_err cerr = QBK_ERR_INIT;
+
+	d->pass = rc == 0 && d->n_problems == 0;
+	d->end = qbk_now();
+	if (d->end < d->start)
+		d->end = d->start;
+	if (res->ran && !o->validate_only && d->rto_target_ms > 0)
+		res->rto_met = d->rto_ms <= d->rto_target_ms;
+	/* Record drills that got to a verdict or failed on their way; not
+	 * one that was interrupted or never chose its backup. */
+	if (!o->validate_only && o->record && d->drill_id[0] != '\0' &&
+	    (rc == 0 || (failed && err->code != QBK_E_INTERRUPTED)) &&
+	    (o->cancel == NULL || *o->cancel == 0)) {
+		int added = failed && d->n_problems < QBK_MANIFEST_MAX_LIST;
+
+		if (added)
+			qbk_manifest_drill_add_problem(d, err->msg);
+		if (qbk_repo_drill_write(repo, d, rc == 0 ? err : &cerr) != 0) {
+			if (rc == 0)
+				rc = -1;
+			else
+				qbk_warn("cannot record drill: %s", cerr.msg);
+		} else
+			res->recorded = 1;
+		if (added) {
+			/* The error stays in ${err}; keep it out of the
+			 * in-memory problem list (the JSON adds it). */
+			free(d->problems[--d->n_problems]);
+			d->problems[d->n_problems] = NULL;
+		}
+	}
+	return rc;
+}
+
 int
 qbk_drill_run(struct qbk_repo *repo, struct qbk_qdrant *q,
     const struct qbk_drill_opts *o, struct qbk_drill_result *res,
@@ -467,16 +528,7 @@ qbk_drill_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 	int64_t t0, trestore = 0, now = qbk_now();
 	int rc = -1, failed = 0, scratch = 0;
 
-	res->validate_only = o->validate_only;
-	res->rec = d = qbk_manifest_drill_new();
-	qbk_manifest_strset(&d->level, qbk_drill_level_name(o->level));
-	qbk_manifest_strset(&d->scenario,
-	    qbk_drill_scenario_name(o->scenario));
-	set_host(d);
-	d->start = d->end = now;
-	if (o->rto_target_ms > 0)
-		d->rto_target_ms = (uint64_t)o->rto_target_ms;
-
+	d = begin_record(o, res, now);
 	t0 = qbk_clock_ms();
 	if (choose(repo, o, res, &sets, &nsets, err) != 0)
 		goto out;
@@ -563,35 +615,7 @@ clean:
 out:
 	if (scratch && qbk_drill_remove_scratch(cq, prefix.buf, &cerr) != 0)
 		qbk_warn("%s", cerr.msg);
-	d->pass = rc == 0 && d->n_problems == 0;
-	d->end = qbk_now();
-	if (d->end < d->start)
-		d->end = d->start;
-	if (res->ran && !o->validate_only && d->rto_target_ms > 0)
-		res->rto_met = d->rto_ms <= d->rto_target_ms;
-	/* Record drills that got to a verdict or failed on their way; not
-	 * one that was interrupted or never chose its backup. */
-	if (!o->validate_only && o->record && d->drill_id[0] != '\0' &&
-	    (rc == 0 || (failed && err->code != QBK_E_INTERRUPTED)) &&
-	    (o->cancel == NULL || *o->cancel == 0)) {
-		int added = failed && d->n_problems < QBK_MANIFEST_MAX_LIST;
-
-		if (added)
-			qbk_manifest_drill_add_problem(d, err->msg);
-		if (qbk_repo_drill_write(repo, d, rc == 0 ? err : &cerr) != 0) {
-			if (rc == 0)
-				rc = -1;
-			else
-				qbk_warn("cannot record drill: %s", cerr.msg);
-		} else
-			res->recorded = 1;
-		if (added) {
-			/* The error stays in ${err}; keep it out of the
-			 * in-memory problem list (the JSON adds it). */
-			free(d->problems[--d->n_problems]);
-			d->problems[d->n_problems] = NULL;
-		}
-	}
+	rc = finish(repo, o, res, rc, failed, err);
 	for (i = 0; i < nsets; i++)
 		qbk_manifest_free(sets[i].m);
 	free(sets);
