@@ -209,36 +209,17 @@ replicas_text(const struct qbk_cluster *cl, const struct qbk_cluster_shard *sh,
 	}
 }
 
-/* Plan collection ${name}: record it and its layout in ${m}, and add a job
- * per shard that has an Active replica; shards without one go to
- * ${missing} (text for the error) or, with allow_partial, to the
- * manifest's missing list. */
-static int
-cluster_collection(struct cbackup *b, struct qbk_manifest *m,
-    const char *name, const struct qbk_qdrant_alias *aliases,
-    size_t naliases, const uint64_t *order, size_t norder,
-    struct qbk_buf *missing, struct qbk_err *err)
+/* Record in ${mc} the layout ${l} of the collection that ${info}
+ * describes, on the peers of ${cl}. */
+static struct qbk_manifest_cluster *
+record_layout(struct qbk_manifest_collection *mc,
+    const struct qbk_qdrant_collection *info,
+    const struct qbk_cluster_layout *l, const struct qbk_cluster *cl)
 {
-	const struct qbk_cluster *cl = b->cl;
-	struct qbk_qdrant_collection *info = NULL;
-	struct qbk_cluster_layout *l = NULL;
-	struct qbk_manifest_collection *mc;
 	struct qbk_manifest_cluster *mcl;
-	uint64_t *usable = NULL, *pick = NULL;
-	size_t nusable = 0, i, k;
 	const char *method;
-	size_t ci;
-	int rc = -1;
+	size_t i;
 
-	if (qbk_qdrant_collection_info(b->q, name, &info, err) != 0 ||
-	    qbk_cluster_layout(cl, b->q, name, &l, err) != 0)
-		goto out;
-	ci = m->n_collections;
-	mc = qbk_backup_add_collection(m, name, info, aliases, naliases);
-	b->fps = qbk_xrealloc(b->fps, (ci + 1) * sizeof(*b->fps));
-	b->fp_begun = qbk_xrealloc(b->fp_begun, ci + 1);
-	qbk_points_fp_init(&b->fps[ci]);
-	b->fp_begun[ci] = 0;
 	mcl = qbk_manifest_collection_set_cluster(mc);
 	/* Shard snapshots carry no payload index definitions: record them
 	 * beside the layout, for the restore to re-create. */
@@ -255,11 +236,22 @@ cluster_collection(struct cbackup *b, struct qbk_manifest *m,
 	    "auto");
 	for (i = 0; i < cl->npeers; i++)
 		qbk_manifest_cluster_add_peer(mcl, cl->peers[i].id);
+	return mcl;
+}
 
-	/* Replicas on peers qbk cannot reach are passed over.  One that
-	 * the cluster still calls Active is warned about (a wrong address
-	 * must not pass unnoticed), and a shard whose only Active replicas
-	 * are there fails the backup below with the peer named. */
+/*
+ * The peers that qbk can reach (${*n} of them): replicas on the others are
+ * passed over.  One that the cluster still calls Active is warned about (a
+ * wrong address must not pass unnoticed), and a shard whose only Active
+ * replicas are there fails the backup with the peer named.
+ */
+static uint64_t *
+usable_peers(const struct qbk_cluster *cl, const struct qbk_cluster_layout *l,
+    const char *name, size_t *n)
+{
+	uint64_t *usable;
+	size_t i, k, nusable = 0;
+
 	usable = qbk_xcalloc(cl->npeers + 1, sizeof(*usable));
 	for (i = 0; i < cl->npeers; i++)
 		if (cl->peers[i].reachable)
@@ -279,13 +271,88 @@ cluster_collection(struct cbackup *b, struct qbk_manifest *m,
 				    l->shards[i].id, name,
 				    (unsigned long long)r->peer_id, pe->url);
 		}
+	*n = nusable;
+	return usable;
+}
+
+/* A job for shard ${sh} of ${mc}, from peer ${peer}; the other readable
+ * replicas on reachable peers are its alternatives. */
+static void
+add_job(struct cbackup *b, struct qbk_manifest *m,
+    struct qbk_manifest_collection *mc, const struct qbk_cluster_shard *sh,
+    struct qbk_manifest_shard *msh, uint64_t peer)
+{
+	const struct qbk_cluster *cl = b->cl;
+	struct cjob *j;
+	size_t k;
+
+	b->jobs = qbk_xrealloc(b->jobs, (b->njobs + 1) * sizeof(*b->jobs));
+	j = &b->jobs[b->njobs++];
+	memset(j, 0, sizeof(*j));
+	j->collection = mc->name;
+	j->mc = mc;
+	j->shard = sh->id;
+	j->peer = peer;
+	j->ms = qbk_manifest_add_snapshot(m, mc, QBK_MANIFEST_SNAP_SHARD);
+	j->ms->shard_id = sh->id;
+	j->ms->peer_id = peer;
+	qbk_manifest_strset(&j->ms->node_url, qbk_cluster_peer(cl, peer)->url);
+	j->points = -1;
+	for (k = 0; k < sh->nreplicas; k++) {
+		const struct qbk_cluster_replica *r = &sh->replicas[k];
+		const struct qbk_cluster_peer *pe =
+		    qbk_cluster_peer(cl, r->peer_id);
+
+		if (r->peer_id == peer)
+			j->points = r->points_count;
+		else if (pe != NULL && pe->reachable &&
+		    qbk_cluster_replica_readable(r) && j->nalt < CJOB_ALT) {
+			j->alt_points[j->nalt] = r->points_count;
+			j->alt[j->nalt++] = r->peer_id;
+		}
+	}
+	msh->peer_id = peer;
+	msh->points_count = j->points > 0 ? (uint64_t)j->points : 0;
+}
+
+/* Plan collection ${name}: record it and its layout in ${m}, and add a job
+ * per shard that has an Active replica; shards without one go to
+ * ${missing} (text for the error) or, with allow_partial, to the
+ * manifest's missing list. */
+static int
+cluster_collection(struct cbackup *b, struct qbk_manifest *m,
+    const char *name, const struct qbk_qdrant_alias *aliases,
+    size_t naliases, const uint64_t *order, size_t norder,
+    struct qbk_buf *missing, struct qbk_err *err)
+{
+	const struct qbk_cluster *cl = b->cl;
+	struct qbk_qdrant_collection *info = NULL;
+	struct qbk_cluster_layout *l = NULL;
+	struct qbk_manifest_collection *mc;
+	struct qbk_manifest_cluster *mcl;
+	uint64_t *usable = NULL, *pick = NULL;
+	size_t nusable = 0, i, k;
+	size_t ci;
+	int rc = -1;
+
+	if (qbk_qdrant_collection_info(b->q, name, &info, err) != 0 ||
+	    qbk_cluster_layout(cl, b->q, name, &l, err) != 0)
+		goto out;
+	ci = m->n_collections;
+	mc = qbk_backup_add_collection(m, name, info, aliases, naliases);
+	b->fps = qbk_xrealloc(b->fps, (ci + 1) * sizeof(*b->fps));
+	b->fp_begun = qbk_xrealloc(b->fp_begun, ci + 1);
+	qbk_points_fp_init(&b->fps[ci]);
+	b->fp_begun[ci] = 0;
+	mcl = record_layout(mc, info, l, cl);
+
+	usable = usable_peers(cl, l, name, &nusable);
 	pick = qbk_xcalloc(l->nshards + 1, sizeof(*pick));
 	qbk_cluster_pick(l, 0, usable, nusable, order, norder, pick);
 	for (i = 0; i < l->nshards; i++) {
 		const struct qbk_cluster_shard *sh = &l->shards[i];
 		struct qbk_manifest_shard *msh =
 		    qbk_manifest_cluster_add_shard(mcl, sh->id);
-		struct cjob *j;
 
 		if (sh->shard_key != NULL)
 			qbk_manifest_strset(&msh->shard_key, sh->shard_key);
@@ -312,37 +379,7 @@ cluster_collection(struct cbackup *b, struct qbk_manifest *m,
 			qbk_buf_release(&why);
 			continue;
 		}
-		b->jobs = qbk_xrealloc(b->jobs, (b->njobs + 1) *
-		    sizeof(*b->jobs));
-		j = &b->jobs[b->njobs++];
-		memset(j, 0, sizeof(*j));
-		j->collection = mc->name;
-		j->mc = mc;
-		j->shard = sh->id;
-		j->peer = pick[i];
-		j->ms = qbk_manifest_add_snapshot(m, mc,
-		    QBK_MANIFEST_SNAP_SHARD);
-		j->ms->shard_id = sh->id;
-		j->ms->peer_id = pick[i];
-		qbk_manifest_strset(&j->ms->node_url,
-		    qbk_cluster_peer(cl, pick[i])->url);
-		j->points = -1;
-		for (k = 0; k < sh->nreplicas; k++) {
-			const struct qbk_cluster_replica *r = &sh->replicas[k];
-			const struct qbk_cluster_peer *pe =
-			    qbk_cluster_peer(cl, r->peer_id);
-
-			if (r->peer_id == pick[i])
-				j->points = r->points_count;
-			else if (pe != NULL && pe->reachable &&
-			    qbk_cluster_replica_readable(r) &&
-			    j->nalt < CJOB_ALT) {
-				j->alt_points[j->nalt] = r->points_count;
-				j->alt[j->nalt++] = r->peer_id;
-			}
-		}
-		msh->peer_id = pick[i];
-		msh->points_count = j->points > 0 ? (uint64_t)j->points : 0;
+		add_job(b, m, mc, sh, msh, pick[i]);
 	}
 
 	/* Reading points needs every shard: with one missing, no sample
