@@ -231,8 +231,4 @@ void qbk_report_json(const struct qbk_report *, struct qbk_buf *);
  * text exposition format, the metric names of qbk-report(1). */
 void qbk_report_prometheus(const struct qbk_report *, struct qbk_buf *);
 
-/** qbk_report_prom_label(out, value): append ${value} escaped for a
- * Prometheus label value (backslash, double quote, newline). */
-void qbk_report_prom_label(struct qbk_buf *, const char *);
-
 #endif /* !QBK_REPORT_H */

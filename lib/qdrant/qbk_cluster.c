@@ -126,28 +126,21 @@ probe(struct qbk_qdrant *q, const struct qbk_cluster *c, uint64_t want,
 	return 0;
 }
 
-int
-qbk_cluster_discover(struct qbk_qdrant *q, const char *const *nodes,
-    size_t nnodes, struct qbk_cluster **out, struct qbk_err *err)
+/* Our view of the cluster ${cl} that ${q} is a node of: its peers, the
+ * one ${q} answers as reachable at its URL. */
+static struct qbk_cluster *
+peers_of(struct qbk_qdrant *q, const struct qbk_qdrant_cluster *cl)
 {
-	struct qbk_qdrant_cluster *cl = NULL;
-	struct qbk_buf silent = QBK_BUF_INIT, who = QBK_BUF_INIT;
-	struct qbk_cluster *c;
-	size_t i, k, nsilent = 0;
+	struct qbk_cluster *c = qbk_xcalloc(1, sizeof(*c));
+	size_t i;
 
-	*out = NULL;
-	if (qbk_qdrant_cluster(q, &cl, err) != 0)
-		return -1;
-	c = qbk_xcalloc(1, sizeof(*c));
 	if (!cl->enabled) {
 		c->npeers = 1;
 		c->peers = qbk_xcalloc(1, sizeof(*c->peers));
 		c->peers[0].uri = qbk_xstrdup("");
 		c->peers[0].url = qbk_xstrdup(qbk_qdrant_url(q));
 		c->peers[0].reachable = 1;
-		qbk_qdrant_cluster_free(cl);
-		*out = c;
-		return 0;
+		return c;
 	}
 	c->enabled = 1;
 	c->self = cl->peer_id;
@@ -161,15 +154,20 @@ qbk_cluster_discover(struct qbk_qdrant *q, const char *const *nodes,
 			c->peers[i].reachable = 1;
 		}
 	}
-	qbk_qdrant_cluster_free(cl);
-	if (qbk_cluster_peer(c, c->self) == NULL) {
-		qbk_cluster_free(c);
-		return qbk_err_set(err, QBK_E_QDRANT, "'%s' does not list "
-		    "itself among the peers of its cluster",
-		    qbk_qdrant_url(q));
-	}
+	return c;
+}
 
-	/* Configured nodes name themselves. */
+/* Configured nodes name themselves.  Those that do not answer are listed
+ * in ${silent}, ${*nsilent} of them. */
+static int
+name_nodes(struct qbk_qdrant *q, struct qbk_cluster *c,
+    const char *const *nodes, size_t nnodes, struct qbk_buf *silent,
+    size_t *nsilent, struct qbk_err *err)
+{
+	struct qbk_buf who = QBK_BUF_INIT;
+	size_t k;
+	int rc = -1;
+
 	for (k = 0; k < nnodes; k++) {
 		struct qbk_cluster_peer *pe;
 		struct qbk_err e = QBK_ERR_INIT;
@@ -181,8 +179,8 @@ qbk_cluster_discover(struct qbk_qdrant *q, const char *const *nodes,
 			 * replica. */
 			qbk_warn("configured node '%s' does not answer: %s",
 			    nodes[k], e.msg);
-			qbk_buf_addf(&silent, "%s'%s'", nsilent++ > 0 ? ", " :
-			    "", nodes[k]);
+			qbk_buf_addf(silent, "%s'%s'", (*nsilent)++ > 0 ?
+			    ", " : "", nodes[k]);
 			continue;
 		}
 		if (who.len > 0) {
@@ -192,15 +190,29 @@ qbk_cluster_discover(struct qbk_qdrant *q, const char *const *nodes,
 			qbk_err_hint(err, "[qdrant] nodes must list the REST "
 			    "URLs of the nodes of one cluster, the one "
 			    "[qdrant] url (or --url) is a node of");
-			goto fail;
+			goto out;
 		}
 		pe = qbk_cluster_peer(c, id);
 		if (pe->url == NULL)
 			pe->url = qbk_xstrdup(nodes[k]);
 		pe->reachable = 1;
 	}
+	rc = 0;
+out:
+	qbk_buf_release(&who);
+	return rc;
+}
 
-	/* The rest by the port rule, probed. */
+/* The peers without a URL yet by the port rule, probed; ${silent} lists
+ * the ${nsilent} configured nodes that did not answer. */
+static int
+probe_peers(struct qbk_qdrant *q, struct qbk_cluster *c,
+    const struct qbk_buf *silent, size_t nsilent, struct qbk_err *err)
+{
+	struct qbk_buf who = QBK_BUF_INIT;
+	size_t i;
+	int rc = -1;
+
 	for (i = 0; i < c->npeers; i++) {
 		struct qbk_cluster_peer *pe = &c->peers[i];
 		struct qbk_err e = QBK_ERR_INIT;
@@ -229,28 +241,58 @@ qbk_cluster_discover(struct qbk_qdrant *q, const char *const *nodes,
 			    pe->id, pe->uri, url, who.buf);
 			qbk_err_hint(err, "list the REST URL of every node of "
 			    "the cluster in [qdrant] nodes");
-			goto fail;
+			goto out;
 		} else
 			qbk_buf_addstr(&b, e.msg);
 		/* Its configured URL may be one of those that did not
 		 * answer: say so, the derived one may mean nothing. */
 		if (nsilent > 0)
 			qbk_buf_addf(&b, " (configured node%s not answering: "
-			    "%s)", nsilent == 1 ? "" : "s", silent.buf);
+			    "%s)", nsilent == 1 ? "" : "s", silent->buf);
 		pe->url = qbk_xstrdup(url);
 		pe->error = qbk_buf_detach(&b, NULL);
 		qbk_detail("peer %llu (%s) is not reachable at '%s': %s",
 		    (unsigned long long)pe->id, pe->uri, url, pe->error);
 	}
-	qbk_buf_release(&silent);
+	rc = 0;
+out:
 	qbk_buf_release(&who);
+	return rc;
+}
+
+int
+qbk_cluster_discover(struct qbk_qdrant *q, const char *const *nodes,
+    size_t nnodes, struct qbk_cluster **out, struct qbk_err *err)
+{
+	struct qbk_qdrant_cluster *cl = NULL;
+	struct qbk_buf silent = QBK_BUF_INIT;
+	struct qbk_cluster *c;
+	size_t nsilent = 0;
+
+	*out = NULL;
+	if (qbk_qdrant_cluster(q, &cl, err) != 0)
+		return -1;
+	c = peers_of(q, cl);
+	qbk_qdrant_cluster_free(cl);
+	if (!c->enabled) {
+		*out = c;
+		return 0;
+	}
+	if (qbk_cluster_peer(c, c->self) == NULL) {
+		qbk_cluster_free(c);
+		return qbk_err_set(err, QBK_E_QDRANT, "'%s' does not list "
+		    "itself among the peers of its cluster",
+		    qbk_qdrant_url(q));
+	}
+	if (name_nodes(q, c, nodes, nnodes, &silent, &nsilent, err) != 0 ||
+	    probe_peers(q, c, &silent, nsilent, err) != 0) {
+		qbk_buf_release(&silent);
+		qbk_cluster_free(c);
+		return -1;
+	}
+	qbk_buf_release(&silent);
 	*out = c;
 	return 0;
-fail:
-	qbk_buf_release(&silent);
-	qbk_buf_release(&who);
-	qbk_cluster_free(c);
-	return -1;
 }
 
 int

@@ -222,6 +222,19 @@ static int call(struct qbk_qdrant *, const char *, const char *,
     const json_t *, unsigned, json_t **, struct qbk_err *, const char *,
     ...) __attribute__((format(printf, 8, 9)));
 
+/* The result of Qdrant's answer ${resp} in ${*res} (NULL if it has none);
+ * a failure is said after the context ${ctx}. */
+static int
+answer(const struct qbk_http_resp *resp, const char *ctx, json_t **res,
+    struct qbk_err *err)
+{
+	if (qbk_qdrant_result(resp->body.buf, resp->body.len, "the response",
+	    res, err) == 0)
+		return 0;
+	qbk_err_prefix(err, "%s", ctx);
+	return -1;
+}
+
 static int
 call(struct qbk_qdrant *q, const char *method, const char *path,
     const json_t *body, unsigned flags, json_t **result, struct qbk_err *err,
@@ -256,11 +269,8 @@ call(struct qbk_qdrant *q, const char *method, const char *path,
 		failed(&resp, err, ctx.buf);
 		goto done;
 	}
-	if (qbk_qdrant_result(resp.body.buf, resp.body.len,
-	    "the response", &res, err) != 0) {
-		qbk_err_prefix(err, "%s", ctx.buf);
+	if (answer(&resp, ctx.buf, &res, err) != 0)
 		goto done;
-	}
 	if (result != NULL) {
 		*result = res;	/* handed over */
 		res = NULL;
@@ -566,11 +576,8 @@ qbk_qdrant_collection_exists(struct qbk_qdrant *q, const char *name,
 		failed(&resp, err, ctx.buf);
 		goto done;
 	}
-	if (qbk_qdrant_result(resp.body.buf, resp.body.len, "the response",
-	    &res, err) != 0) {
-		qbk_err_prefix(err, "%s", ctx.buf);
+	if (answer(&resp, ctx.buf, &res, err) != 0)
 		goto done;
-	}
 	if (qbk_json_bool(res, "exists", &b) != 0) {
 		bad_result(err, ctx.buf);
 		goto done;
@@ -1379,11 +1386,8 @@ search(struct qbk_qdrant *q, const char *coll, const char *using,
 		qbk_buf_addstr(&path, "/points/search");
 		qbk_http_resp_release(&resp);
 	}
-	if (qbk_qdrant_result(resp.body.buf, resp.body.len, "the response",
-	    &res, err) != 0) {
-		qbk_err_prefix(err, "%s", ctx.buf);
+	if (answer(&resp, ctx.buf, &res, err) != 0)
 		goto done;
-	}
 	list = legacy ? res : json_object_get(res, "points");
 	if (!json_is_array(list)) {
 		bad_result(err, ctx.buf);
@@ -1498,14 +1502,10 @@ post_snapshot(struct qbk_qdrant *q, const char *path, const char *what,
 		failed(&resp, err, ctx.buf);
 		goto done;
 	}
-	if (qbk_qdrant_result(resp.body.buf, resp.body.len, "the response",
-	    &res, err) != 0) {
-		qbk_err_prefix(err, "%s", ctx.buf);
+	if (answer(&resp, ctx.buf, &res, err) != 0)
 		goto done;
-	}
 	if (parse_snapshot(res, out) != 0) {
-		qbk_err_set(err, QBK_E_QDRANT, "%s: unexpected response from "
-		    "Qdrant", ctx.buf);
+		bad_result(err, ctx.buf);
 		goto done;
 	}
 	rc = 0;
@@ -1980,11 +1980,8 @@ qbk_qdrant_snapshot_upload(struct qbk_qdrant *q, const char *coll,
 			rc = lost_upload(q, coll, shard, up, err);
 		goto done;
 	}
-	if (qbk_qdrant_result(resp.body.buf, resp.body.len, "the response",
-	    &res, err) != 0) {
-		qbk_err_prefix(err, "%s", ctx.buf);
+	if (answer(&resp, ctx.buf, &res, err) != 0)
 		goto done;
-	}
 	rc = 0;
 done:
 	json_decref(res);

@@ -1,4 +1,4 @@
-/* Unit tests of lib/command/qbk_drill.c (the parts that need no repository) and of
+/* Unit tests of lib/command/drill/qbk_drill.c (the parts that need no repository) and of
  * the content hash of lib/qdrant/qbk_points.c. */
 #include <setjmp.h>
 #include <stdarg.h>
