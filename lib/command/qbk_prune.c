@@ -14,6 +14,7 @@
 #include "common/qbk_idset.h"
 #include "common/qbk_json.h"
 #include "common/qbk_log.h"
+#include "common/qbk_time.h"
 #include "repo/qbk_failure.h"
 #include "repo/qbk_lock.h"
 #include "repo/qbk_manifest.h"
@@ -102,7 +103,7 @@ qbk_prune_hold_set(struct qbk_repo *r, const char *id, const char *reason,
 {
 	struct qbk_manifest *m = NULL;
 	struct qbk_buf text = QBK_BUF_INIT, obj = QBK_BUF_INIT;
-	char key[128], who[512], when[QBK_MANIFEST_TIME_LEN + 1];
+	char key[128], who[512], when[QBK_TIME_LEN + 1];
 	json_t *o;
 	int rc = -1;
 
@@ -110,7 +111,7 @@ qbk_prune_hold_set(struct qbk_repo *r, const char *id, const char *reason,
 		return -1;
 	qbk_manifest_free(m);
 	who_am_i(who, sizeof(who));
-	qbk_manifest_time_format(qbk_now(), when);
+	qbk_time_format(qbk_now(), when);
 	o = json_pack("{s:s, s:s, s:s, s:s}", "backup_id", id, "who", who,
 	    "when", when, "reason", reason != NULL ? reason : "");
 	if (o == NULL)
@@ -542,7 +543,7 @@ qbk_prune_report_json(const struct qbk_prune_result *res, int ok,
 {
 	json_t *o = json_object(), *list = json_array(), *probs = json_array();
 	struct qbk_buf pol = QBK_BUF_INIT;
-	char when[QBK_MANIFEST_TIME_LEN + 1];
+	char when[QBK_TIME_LEN + 1];
 	size_t i, kept = 0;
 	unsigned rule;
 
@@ -563,7 +564,7 @@ qbk_prune_report_json(const struct qbk_prune_result *res, int ok,
 				json_array_append_new(reasons, json_string(
 				    qbk_retention_rule_name(
 				    (enum qbk_retention_rule)rule)));
-		if (qbk_manifest_time_format(b->time, when) != 0)
+		if (qbk_time_format(b->time, when) != 0)
 			when[0] = '\0';
 		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:b, "
 		    "s:o}", "backup_id", b->id, "time", when, "group",

@@ -12,6 +12,7 @@
 #include "common/qbk_idset.h"
 #include "common/qbk_json.h"
 #include "common/qbk_log.h"
+#include "common/qbk_time.h"
 #include "config/qbk_config.h"
 #include "repo/qbk_failure.h"
 #include "repo/qbk_manifest.h"
@@ -368,7 +369,7 @@ qbk_report_compute(struct qbk_report *r)
 	uint64_t grown = 0;
 	char **names = NULL;
 	size_t i, k, nnames = 0;
-	char a[48], b[48], t[QBK_MANIFEST_TIME_LEN + 1];
+	char a[48], b[48], t[QBK_TIME_LEN + 1];
 
 	free_derived(r);
 	if (r->n_backups > 1)
@@ -501,7 +502,7 @@ qbk_report_compute(struct qbk_report *r)
 				    sizeof(a)));
 				continue;
 			}
-			qbk_manifest_time_format(c->last, t);
+			qbk_time_format(c->last, t);
 			add_miss(r, "rpo", c->name, "collection '%s': rpo %s "
 			    "exceeds the target %s (newest usable backup %s "
 			    "at %s)", c->name, dur(c->rpo, a, sizeof(a)),
@@ -737,17 +738,17 @@ err:
 static const char *
 iso(int64_t t, char *buf)
 {
-	if (qbk_manifest_time_format(t, buf) != 0)
-		snprintf(buf, QBK_MANIFEST_TIME_LEN + 1, "-");
+	if (qbk_time_format(t, buf) != 0)
+		snprintf(buf, QBK_TIME_LEN + 1, "-");
 	return buf;
 }
 
 static json_t *
 jiso(int64_t t)
 {
-	char buf[QBK_MANIFEST_TIME_LEN + 1];
+	char buf[QBK_TIME_LEN + 1];
 
-	if (qbk_manifest_time_format(t, buf) != 0)
+	if (qbk_time_format(t, buf) != 0)
 		return json_null();
 	return json_string(buf);
 }
@@ -776,7 +777,7 @@ void
 qbk_report_list_text(const struct qbk_report *r, struct qbk_buf *out)
 {
 	struct qbk_buf cols = QBK_BUF_INIT, tags = QBK_BUF_INIT;
-	char t[QBK_MANIFEST_TIME_LEN + 1], a[32], b[32];
+	char t[QBK_TIME_LEN + 1], a[32], b[32];
 	size_t i, k;
 
 	qbk_buf_addf(out, "%-21s  %-20s  %-11s  %9s  %9s  %-4s  %-20s  %s\n",
@@ -1090,7 +1091,7 @@ met_text(int met)
 void
 qbk_report_text(const struct qbk_report *r, struct qbk_buf *out)
 {
-	char t1[QBK_MANIFEST_TIME_LEN + 1], t2[QBK_MANIFEST_TIME_LEN + 1];
+	char t1[QBK_TIME_LEN + 1], t2[QBK_TIME_LEN + 1];
 	char a[48], b[48], c[48];
 	size_t i;
 

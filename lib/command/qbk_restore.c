@@ -23,6 +23,7 @@
 #include "common/qbk_hex.h"
 #include "common/qbk_json.h"
 #include "common/qbk_log.h"
+#include "common/qbk_time.h"
 #include "config/qbk_config.h"
 #include "qdrant/qbk_cluster.h"
 #include "qdrant/qbk_qdrant.h"
@@ -41,99 +42,6 @@
 
 /* ---- choosing a backup ----------------------------------------------- */
 
-static int64_t
-days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int
-days_in_month(int y, int m)
-{
-	static const int dm[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
-		31 };
-
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return 29;
-	return dm[m - 1];
-}
-
-/* Parse exactly ${n} digits at ${*p}; advance. */
-static int
-digits(const char **p, int n, int *out)
-{
-	int v = 0, i;
-
-	for (i = 0; i < n; i++) {
-		if ((*p)[i] < '0' || (*p)[i] > '9')
-			return -1;
-		v = v * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	*out = v;
-	return 0;
-}
-
-static int
-parse_iso(const char *s, int64_t *out)
-{
-	const char *p = s;
-	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
-
-	if (digits(&p, 4, &y) != 0 || *p++ != '-' || digits(&p, 2, &mo) != 0 ||
-	    *p++ != '-' || digits(&p, 2, &d) != 0)
-		return -1;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 ||
-	    d > days_in_month(y, mo))
-		return -1;
-	if (*p == 'T' || *p == 't' || *p == ' ') {
-		p++;
-		if (digits(&p, 2, &h) != 0 || *p++ != ':' ||
-		    digits(&p, 2, &mi) != 0)
-			return -1;
-		if (*p == ':') {
-			p++;
-			if (digits(&p, 2, &sec) != 0)
-				return -1;
-			if (*p == '.' || *p == ',') {
-				/* Fractions are dropped: ids have seconds. */
-				p++;
-				if (*p < '0' || *p > '9')
-					return -1;
-				while (*p >= '0' && *p <= '9')
-					p++;
-			}
-		}
-		if (h > 23 || mi > 59 || sec > 59)
-			return -1;
-		if (*p == 'Z' || *p == 'z')
-			p++;
-		else if (*p == '+' || *p == '-') {
-			sign = *p++ == '-' ? -1 : 1;
-			if (digits(&p, 2, &oh) != 0)
-				return -1;
-			if (*p == ':')
-				p++;
-			if (*p != '\0' && digits(&p, 2, &om) != 0)
-				return -1;
-			if (oh > 23 || om > 59)
-				return -1;
-		}
-	}
-	if (*p != '\0')
-		return -1;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
-	    sign * (oh * 3600 + om * 60);
-	return 0;
-}
-
 int
 qbk_restore_parse_time(const char *s, int64_t now, int64_t *out,
     struct qbk_err *err)
@@ -146,7 +54,7 @@ qbk_restore_parse_time(const char *s, int64_t now, int64_t *out,
 		return 0;
 	}
 	if (strlen(s) >= 10 && s[4] == '-') {
-		if (parse_iso(s, out) == 0)
+		if (qbk_time_parse_iso(s, out) == 0)
 			return 0;
 	} else if (qbk_config_parse_duration(s, &ms, &e2) == 0) {
 		*out = now - ms / 1000;
@@ -207,7 +115,7 @@ int
 qbk_restore_select(struct qbk_repo *repo, const char *id, int64_t at,
     char *out, struct qbk_err *err)
 {
-	char **ids = NULL, when[QBK_MANIFEST_TIME_LEN + 1];
+	char **ids = NULL, when[QBK_TIME_LEN + 1];
 	size_t n = 0, i;
 	int64_t t;
 	int rc = -1;
@@ -256,11 +164,11 @@ qbk_restore_select(struct qbk_repo *repo, const char *id, int64_t at,
 			goto out;
 		}
 		if (i == 0) {
-			qbk_manifest_time_format(at, when);
+			qbk_time_format(at, when);
 			qbk_err_set(err, QBK_E_USAGE, "no backup was taken at "
 			    "or before %s", when[0] != '\0' ? when : "then");
 			if (qbk_manifest_id_time(ids[0], &t) == 0 &&
-			    qbk_manifest_time_format(t, when) == 0)
+			    qbk_time_format(t, when) == 0)
 				qbk_err_hint(err, "the oldest backup, %s, was "
 				    "taken at %s", ids[0], when);
 			goto out;
@@ -446,10 +354,10 @@ snapkind_name(enum qbk_manifest_snapkind k)
 static json_t *
 snap_json(const struct qbk_manifest_snapshot *s)
 {
-	char peer[32], start[QBK_MANIFEST_TIME_LEN + 1];
+	char peer[32], start[QBK_TIME_LEN + 1];
 
 	snprintf(peer, sizeof(peer), "%llu", (unsigned long long)s->peer_id);
-	qbk_manifest_time_format(s->start, start);
+	qbk_time_format(s->start, start);
 	return json_pack("{s:s, s:I, s:s?, s:I, s:s, s:s, s:s?, s:s, s:I, "
 	    "s:I}", "kind", snapkind_name(s->kind), "shard_id",
 	    (json_int_t)s->shard_id, "name", s->name, "size",
@@ -613,12 +521,12 @@ list_json(const struct qbk_manifest *m, struct qbk_buf *out)
 	json_t *doc = json_object(), *colls = json_array(), *tags =
 	    json_object(), *aliases = json_object(), *vers = json_array(),
 	    *fulls = json_array(), *missing = json_array();
-	char start[QBK_MANIFEST_TIME_LEN + 1], end[QBK_MANIFEST_TIME_LEN + 1];
+	char start[QBK_TIME_LEN + 1], end[QBK_TIME_LEN + 1];
 	struct list_ctx l = { out, colls, m };
 	size_t i, k;
 
-	qbk_manifest_time_format(m->start, start);
-	qbk_manifest_time_format(m->end, end);
+	qbk_time_format(m->start, start);
+	qbk_time_format(m->end, end);
 	json_object_set_new(doc, "ok", json_true());
 	json_object_set_new(doc, "problems", json_array());
 	json_object_set_new(doc, "backup_id", json_string(m->backup_id));
@@ -715,7 +623,7 @@ list_snap_text(const struct qbk_manifest_snapshot *s, struct qbk_buf *out)
 void
 qbk_restore_list(const struct qbk_manifest *m, int json, struct qbk_buf *out)
 {
-	char start[QBK_MANIFEST_TIME_LEN + 1], h[32];
+	char start[QBK_TIME_LEN + 1], h[32];
 	struct list_ctx l = { out, NULL, m };
 	size_t i, k;
 
@@ -723,7 +631,7 @@ qbk_restore_list(const struct qbk_manifest *m, int json, struct qbk_buf *out)
 		list_json(m, out);
 		return;
 	}
-	qbk_manifest_time_format(m->start, start);
+	qbk_time_format(m->start, start);
 	qbk_buf_size_text(m->totals.size, h, sizeof(h));
 	qbk_buf_addf(out, "backup %s: %s, %s, taken %s on %s by %s\n",
 	    m->backup_id, m->type == QBK_MANIFEST_TYPE_FULL ? "full" :
@@ -2798,7 +2706,7 @@ qbk_restore_choose(struct qbk_repo *repo, const char *id, int64_t at,
 {
 	struct qbk_manifest *m = NULL;
 	struct qbk_buf all = QBK_BUF_INIT, newer = QBK_BUF_INIT;
-	char **ids = NULL, when[QBK_MANIFEST_TIME_LEN + 1] = "";
+	char **ids = NULL, when[QBK_TIME_LEN + 1] = "";
 	const char **newest = NULL;	/* per name, borrowed from ids */
 	const char *chosen;
 	size_t n = 0, i, j, held, nnewer = 0;
@@ -2811,7 +2719,7 @@ qbk_restore_choose(struct qbk_repo *repo, const char *id, int64_t at,
 	if (backup_ids(repo, &ids, &n, err) != 0)
 		return -1;
 	if (at >= 0)
-		qbk_manifest_time_format(at, when);
+		qbk_time_format(at, when);
 	newest = qbk_xcalloc(nnames, sizeof(*newest));
 	for (i = n; i > 0; i--) {
 		if (at >= 0 && (qbk_manifest_id_time(ids[i - 1], &t) != 0 ||

@@ -13,10 +13,8 @@
 #include "common/qbk_err.h"
 #include "common/qbk_hex.h"
 #include "common/qbk_idset.h"
+#include "common/qbk_time.h"
 #include "repo/qbk_manifest.h"
-
-/* 9999-12-31T23:59:59Z */
-#define TIME_MAX	INT64_C(253402300799)
 
 
 static const char *const type_names[] = { "full", "incremental", NULL };
@@ -59,126 +57,17 @@ alloc_for(size_t n, size_t size)
 	return n == 0 ? NULL : qbk_xcalloc(cap_for(n), size);
 }
 
-/* ---- times and ids ---- */
-
-static int64_t
-days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-struct civil {
-	int64_t y, m, d, hh, mm, ss;
-};
-
-static int
-civil_from_time(int64_t t, struct civil *c)
-{
-	int64_t z, era, doe, yoe, doy, mp;
-
-	if (t < 0 || t > TIME_MAX)
-		return -1;
-	c->ss = t % 60;
-	c->mm = t / 60 % 60;
-	c->hh = t / 3600 % 24;
-	z = t / 86400 + 719468;
-	era = z / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	c->d = doy - (153 * mp + 2) / 5 + 1;
-	c->m = mp < 10 ? mp + 3 : mp - 9;
-	c->y = yoe + era * 400 + (c->m <= 2);
-	return 0;
-}
-
-static int
-days_in_month(int64_t y, int64_t m)
-{
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-		30, 31 };
-
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return 29;
-	return days[m - 1];
-}
-
-/* Parse ${n} decimal digits at ${s}; -1 if one is not a digit. */
-static int64_t
-digits(const char *s, int n)
-{
-	int64_t v = 0;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-static int
-civil_to_time(const struct civil *c, int64_t *t)
-{
-	if (c->y < 1970 || c->y > 9999 || c->m < 1 || c->m > 12 ||
-	    c->d < 1 || c->d > days_in_month(c->y, c->m) || c->hh < 0 ||
-	    c->hh > 23 || c->mm < 0 || c->mm > 59 || c->ss < 0 || c->ss > 59)
-		return -1;
-	*t = days_from_civil(c->y, c->m, c->d) * 86400 + c->hh * 3600 +
-	    c->mm * 60 + c->ss;
-	return 0;
-}
-
-int
-qbk_manifest_time_format(int64_t t, char *out)
-{
-	struct civil c;
-
-	out[0] = '\0';
-	if (civil_from_time(t, &c))
-		return -1;
-	snprintf(out, QBK_MANIFEST_TIME_LEN + 1,
-	    "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)c.y, (int)c.m, (int)c.d,
-	    (int)c.hh, (int)c.mm, (int)c.ss);
-	return 0;
-}
-
-int
-qbk_manifest_time_parse(const char *s, int64_t *t)
-{
-	struct civil c;
-
-	if (strlen(s) != QBK_MANIFEST_TIME_LEN || s[4] != '-' ||
-	    s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
-	    s[19] != 'Z')
-		return -1;
-	c.y = digits(s, 4);
-	c.m = digits(s + 5, 2);
-	c.d = digits(s + 8, 2);
-	c.hh = digits(s + 11, 2);
-	c.mm = digits(s + 14, 2);
-	c.ss = digits(s + 17, 2);
-	return civil_to_time(&c, t);
-}
+/* ---- ids ---- */
 
 int
 qbk_manifest_make_id(int64_t t, char *out)
 {
 	struct timespec ts;
-	struct civil c;
+	struct qbk_time_civil c;
 	uint16_t r;
 
 	out[0] = '\0';
-	if (civil_from_time(t, &c))
+	if (qbk_time_to_civil(t, &c))
 		return -1;
 	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -193,20 +82,20 @@ qbk_manifest_make_id(int64_t t, char *out)
 int
 qbk_manifest_id_time(const char *id, int64_t *t)
 {
-	struct civil c;
+	struct qbk_time_civil c;
 
 	if (strlen(id) != QBK_MANIFEST_ID_LEN || id[8] != 'T' ||
 	    id[15] != 'Z' || id[16] != '-')
 		return -1;
 	if (!qbk_hex_is_lower(id + 17, 4))
 		return -1;
-	c.y = digits(id, 4);
-	c.m = digits(id + 4, 2);
-	c.d = digits(id + 6, 2);
-	c.hh = digits(id + 9, 2);
-	c.mm = digits(id + 11, 2);
-	c.ss = digits(id + 13, 2);
-	return civil_to_time(&c, t);
+	c.y = qbk_time_digits(id, 4);
+	c.m = qbk_time_digits(id + 4, 2);
+	c.d = qbk_time_digits(id + 6, 2);
+	c.hh = qbk_time_digits(id + 9, 2);
+	c.mm = qbk_time_digits(id + 11, 2);
+	c.ss = qbk_time_digits(id + 13, 2);
+	return qbk_time_from_civil(&c, t);
 }
 
 int
@@ -853,7 +742,7 @@ check_rules(struct pctx *c, const char *key, json_t *v, enum srule rule,
 			    QBK_MANIFEST_HEX_LEN);
 		break;
 	case S_TIME:
-		if (qbk_manifest_time_parse(s, &t))
+		if (qbk_time_parse(s, &t))
 			return bad(c, key, "expected a UTC time "
 			    "YYYY-MM-DDTHH:MM:SSZ");
 		break;
@@ -929,9 +818,9 @@ get_time(struct pctx *c, json_t *obj, const char *key, int64_t *t)
 
 	if ((v = get(c, obj, key)) == NULL ||
 	    (s = check_str(c, key, v, S_TIME, 0,
-	    QBK_MANIFEST_TIME_LEN)) == NULL)
+	    QBK_TIME_LEN)) == NULL)
 		return -1;
-	return qbk_manifest_time_parse(s, t);
+	return qbk_time_parse(s, t);
 }
 
 static int
@@ -1836,9 +1725,9 @@ jfixed(const char *s, size_t size)
 static json_t *
 jtime(int64_t t)
 {
-	char buf[QBK_MANIFEST_TIME_LEN + 1];
+	char buf[QBK_TIME_LEN + 1];
 
-	qbk_manifest_time_format(t, buf);	/* "" if out of range */
+	qbk_time_format(t, buf);	/* "" if out of range */
 	return json_string(buf);
 }
 
