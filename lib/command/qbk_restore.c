@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "command/qbk_backup.h"
 #include "command/qbk_verify.h"
@@ -23,6 +22,7 @@
 #include "common/qbk_hex.h"
 #include "common/qbk_json.h"
 #include "common/qbk_log.h"
+#include "common/qbk_sha256.h"
 #include "common/qbk_time.h"
 #include "config/qbk_config.h"
 #include "qdrant/qbk_cluster.h"
@@ -993,46 +993,41 @@ struct source {
 	const char *collection, *target;
 	uint64_t base, total;	/* progress: earlier bytes, all bytes */
 	uint64_t sent, reported;
-	EVP_MD_CTX *sha;	/* member mode: SHA-256 of what was sent */
+	struct qbk_sha256 *sha;	/* member mode: SHA-256 of what was sent */
 	pthread_mutex_t *mu;	/* several uploads at once, or NULL */
 	int lost_answer;	/* the upload's answer was lost; its outcome
 				 * was read from the replica states */
 };
 
 /* Start hashing what ${s} sends (members: the manifest has no hash). */
-static int
-source_hash_start(struct source *s, struct qbk_err *err)
+static void
+source_hash_start(struct source *s)
 {
-	if (s->sha == NULL && (s->sha = EVP_MD_CTX_new()) == NULL)
-		return qbk_err_set(err, QBK_E_NOMEM, "cannot allocate SHA-256");
-	if (EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL) != 1)
-		return qbk_err_set(err, QBK_E_INTERNAL,
-		    "cannot initialise SHA-256");
-	return 0;
+	if (s->sha == NULL)
+		s->sha = qbk_sha256_new();
+	else
+		qbk_sha256_reset(s->sha);
 }
 
-static int
-source_hash(struct source *s, const void *data, size_t len,
-    struct qbk_err *err)
+static void
+source_hash(struct source *s, const void *data, size_t len)
 {
-	if (s->sha != NULL && EVP_DigestUpdate(s->sha, data, len) != 1)
-		return qbk_err_set(err, QBK_E_INTERNAL,
-		    "cannot compute SHA-256");
-	return 0;
+	if (s->sha != NULL)
+		qbk_sha256_update(s->sha, data, len);
 }
 
 /* The hex SHA-256 of what ${s} sent into ${hex}[65], and free it. */
 static void
 source_hash_end(struct source *s, char *hex)
 {
-	uint8_t md[32];
-	unsigned int n = 0;
+	uint8_t md[QBK_SHA256_LEN];
 
 	hex[0] = '\0';
-	if (s->sha != NULL && EVP_DigestFinal_ex(s->sha, md, &n) == 1 &&
-	    n == 32)
-		qbk_hex(md, 32, hex);
-	EVP_MD_CTX_free(s->sha);
+	if (s->sha != NULL) {
+		qbk_sha256_final(s->sha, md);
+		qbk_hex(md, sizeof(md), hex);
+	}
+	qbk_sha256_free(s->sha);
 	s->sha = NULL;
 }
 
@@ -1090,8 +1085,7 @@ source_read(void *cookie, void *buf, size_t len, struct qbk_err *err)
 		s->left -= (uint64_t)n;
 		s->tar->left -= (uint64_t)n;
 	}
-	if (source_hash(s, buf, (size_t)n, err) != 0)
-		return -1;
+	source_hash(s, buf, (size_t)n);
 	s->sent += (uint64_t)n;
 	if (source_tick(s, err) != 0)
 		return -1;
@@ -1103,9 +1097,10 @@ source_rewind(void *cookie, struct qbk_err *err)
 {
 	struct source *s = cookie;
 
-	if (qbk_extract_rewind(s->x, err) != 0 ||
-	    (s->sha != NULL && source_hash_start(s, err) != 0))
+	if (qbk_extract_rewind(s->x, err) != 0)
 		return -1;
+	if (s->sha != NULL)
+		source_hash_start(s);
 	s->sent = s->reported = 0;
 	if (s->tar != NULL) {
 		/* Read up to the member again: the workers decode ahead, so
@@ -2312,8 +2307,8 @@ restore_full(struct run *r, const struct qbk_manifest_snapshot *s,
 		src.collection = plans[i].name;
 		src.target = plans[i].target;
 		src.total = mb.size;
-		if (source_hash_start(&src, err) != 0 ||
-		    upload(r, r->q, plans[i].target, QBK_QDRANT_NO_SHARD, &src,
+		source_hash_start(&src);
+		if (upload(r, r->q, plans[i].target, QBK_QDRANT_NO_SHARD, &src,
 		    NULL, mb.size, err) != 0) {
 			source_hash_end(&src, sha);
 			drop_item(r->rep);
@@ -3183,8 +3178,7 @@ file_write(void *cookie, const void *data, size_t len, struct qbk_err *err)
 			return -1;
 	} else if (qbk_fs_atomic_write(f->a, data, len, err) != 0)
 		return -1;
-	if (source_hash(&f->src, data, len, err) != 0)
-		return -1;
+	source_hash(&f->src, data, len);
 	f->src.sent += len;
 	return source_tick(&f->src, err);
 }
@@ -3474,8 +3468,9 @@ qbk_restore_file(struct qbk_repo *repo, const struct qbk_manifest *m,
 			goto out;
 		progress(o, QBK_RESTORE_EV_START, f.src.collection, full.buf,
 		    0, picks[i].size, 0);
-		if ((picks[i].member && source_hash_start(&f.src, err) != 0) ||
-		    write_pick(repo, m, o, &picks[i], &f, err) != 0) {
+		if (picks[i].member)
+			source_hash_start(&f.src);
+		if (write_pick(repo, m, o, &picks[i], &f, err) != 0) {
 			source_hash_end(&f.src, sha);
 			qbk_fs_atomic_abort(f.a);
 			if (f.fd >= 0)
