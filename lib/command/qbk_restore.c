@@ -233,7 +233,8 @@ qbk_restore_report_release(struct qbk_restore_report *r)
 }
 
 static struct qbk_restore_item *
-add_item(struct qbk_restore_report *r, const char *name, const char *target)
+qbk_restore_add_item(
+    struct qbk_restore_report *r, const char *name, const char *target)
 {
 	struct qbk_restore_item *it;
 
@@ -247,7 +248,7 @@ add_item(struct qbk_restore_report *r, const char *name, const char *target)
 
 /* Forget the last item (its collection failed). */
 static void
-drop_item(struct qbk_restore_report *r)
+qbk_restore_drop_item(struct qbk_restore_report *r)
 {
 	if (r->nitems == 0)
 		return;
@@ -255,7 +256,7 @@ drop_item(struct qbk_restore_report *r)
 }
 
 static void
-item_add_snap(struct qbk_restore_item *it, const char *name,
+qbk_restore_item_add_snap(struct qbk_restore_item *it, const char *name,
     int64_t shard_id, uint64_t bytes, const char *sha)
 {
 	struct qbk_restore_snap *s;
@@ -271,12 +272,12 @@ item_add_snap(struct qbk_restore_item *it, const char *name,
 		memcpy(it->sha256, s->sha256, sizeof(it->sha256));
 }
 
-static void warning(struct qbk_restore_report *, const char *, ...)
+static void qbk_restore_warning(struct qbk_restore_report *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Log a warning and keep it for the report. */
 static void
-warning(struct qbk_restore_report *r, const char *fmt, ...)
+qbk_restore_warning(struct qbk_restore_report *r, const char *fmt, ...)
 {
 	struct qbk_buf b = QBK_BUF_INIT;
 	va_list ap;
@@ -417,7 +418,7 @@ cluster_json(const struct qbk_manifest_cluster *cl)
  * .snapshot" of a full storage snapshot (NOTES 4.5), or NULL.  Caller
  * frees. */
 static char *
-member_collection(const char *path)
+qbk_restore_member_collection(const char *path)
 {
 	static const char pat[] = "-dddd-dd-dd-dd-dd-dd.snapshot";
 	size_t len = strlen(path), plen = sizeof(pat) - 1, i, end;
@@ -442,7 +443,7 @@ member_collection(const char *path)
 /* The collection snapshots inside the full storage snapshot ${s}, from
  * the entries the backup recorded. */
 static void
-full_members(const struct qbk_manifest_snapshot *s,
+qbk_restore_full_members(const struct qbk_manifest_snapshot *s,
     void (*fn)(void *, const char *, const char *, uint64_t), void *cookie)
 {
 	size_t i;
@@ -455,7 +456,7 @@ full_members(const struct qbk_manifest_snapshot *s,
 		if (strncmp(p, "./", 2) == 0)
 			p += 2;
 		if (e->type != QBK_MANIFEST_ENTRY_FILE ||
-		    (c = member_collection(p)) == NULL)
+		    (c = qbk_restore_member_collection(p)) == NULL)
 			continue;
 		fn(cookie, c, p, e->size);
 		free(c);
@@ -588,7 +589,7 @@ list_json(const struct qbk_manifest *m, struct qbk_buf *out)
 	json_object_set_new(doc, "unreachable_peers", missing);
 	for (i = 0; i < m->n_snapshots; i++) {
 		json_array_append_new(fulls, snap_json(m->snapshots[i]));
-		full_members(m->snapshots[i], list_member, &l);
+		qbk_restore_full_members(m->snapshots[i], list_member, &l);
 	}
 	json_object_set_new(doc, "collections", colls);
 	json_object_set_new(doc, "snapshots", fulls);
@@ -683,7 +684,7 @@ qbk_restore_list(const struct qbk_manifest *m, int json, struct qbk_buf *out)
 	}
 	for (i = 0; i < m->n_snapshots; i++) {
 		list_snap_text(m->snapshots[i], out);
-		full_members(m->snapshots[i], list_member, &l);
+		qbk_restore_full_members(m->snapshots[i], list_member, &l);
 	}
 	for (i = 0; i < m->n_missing; i++)
 		qbk_buf_addf(out, "  missing: shard %lld of %s%s%s\n",
@@ -746,7 +747,7 @@ read_full(struct qbk_extract *x, void *buf, size_t n, struct qbk_err *err)
 }
 
 static int
-skip_bytes(struct tar *t, uint64_t n, struct qbk_err *err)
+qbk_restore_skip_bytes(struct tar *t, uint64_t n, struct qbk_err *err)
 {
 	while (n > 0) {
 		size_t k = n > sizeof(t->scratch) ? sizeof(t->scratch) :
@@ -872,7 +873,7 @@ tar_small(struct tar *t, uint64_t size, struct qbk_err *err)
 	if (r == 0)
 		qbk_err_set(err, QBK_E_INTEGRITY, "the archive ends inside a "
 		    "header");
-	if (r != 1 || skip_bytes(t, pad, err) != 0) {
+	if (r != 1 || qbk_restore_skip_bytes(t, pad, err) != 0) {
 		free(s);
 		return NULL;
 	}
@@ -883,14 +884,14 @@ tar_small(struct tar *t, uint64_t size, struct qbk_err *err)
 /* Go to the next member: 1 (described in ${mb}; its data follows), 0 at the
  * end of the archive, -1. */
 static int
-tar_next(struct tar *t, struct tar_member *mb, struct qbk_err *err)
+qbk_restore_tar_next(struct tar *t, struct tar_member *mb, struct qbk_err *err)
 {
 	unsigned char h[TAR_BLOCK];
 	uint64_t size;
 	int r;
 
 	for (;;) {
-		if (skip_bytes(t, t->left + t->pad, err) != 0)
+		if (qbk_restore_skip_bytes(t, t->left + t->pad, err) != 0)
 			return -1;
 		t->left = t->pad = 0;
 		if ((r = read_full(t->x, h, sizeof(h), err)) < 0)
@@ -958,7 +959,7 @@ tar_next(struct tar *t, struct tar_member *mb, struct qbk_err *err)
 }
 
 static void
-tar_release(struct tar *t)
+qbk_restore_tar_release(struct tar *t)
 {
 	free(t->longname);
 	t->longname = NULL;
@@ -1001,7 +1002,7 @@ struct source {
 
 /* Start hashing what ${s} sends (members: the manifest has no hash). */
 static void
-source_hash_start(struct source *s)
+qbk_restore_source_hash_start(struct source *s)
 {
 	if (s->sha == NULL)
 		s->sha = qbk_sha256_new();
@@ -1010,7 +1011,7 @@ source_hash_start(struct source *s)
 }
 
 static void
-source_hash(struct source *s, const void *data, size_t len)
+qbk_restore_source_hash(struct source *s, const void *data, size_t len)
 {
 	if (s->sha != NULL)
 		qbk_sha256_update(s->sha, data, len);
@@ -1018,7 +1019,7 @@ source_hash(struct source *s, const void *data, size_t len)
 
 /* The hex SHA-256 of what ${s} sent into ${hex}[65], and free it. */
 static void
-source_hash_end(struct source *s, char *hex)
+qbk_restore_source_hash_end(struct source *s, char *hex)
 {
 	uint8_t md[QBK_SHA256_LEN];
 
@@ -1032,7 +1033,7 @@ source_hash_end(struct source *s, char *hex)
 }
 
 static int
-source_tick(struct source *s, struct qbk_err *err)
+qbk_restore_source_tick(struct source *s, struct qbk_err *err)
 {
 	struct qbk_restore_progress p;
 	int rc = 0;
@@ -1085,9 +1086,9 @@ source_read(void *cookie, void *buf, size_t len, struct qbk_err *err)
 		s->left -= (uint64_t)n;
 		s->tar->left -= (uint64_t)n;
 	}
-	source_hash(s, buf, (size_t)n);
+	qbk_restore_source_hash(s, buf, (size_t)n);
 	s->sent += (uint64_t)n;
-	if (source_tick(s, err) != 0)
+	if (qbk_restore_source_tick(s, err) != 0)
 		return -1;
 	return n;
 }
@@ -1100,7 +1101,7 @@ source_rewind(void *cookie, struct qbk_err *err)
 	if (qbk_extract_rewind(s->x, err) != 0)
 		return -1;
 	if (s->sha != NULL)
-		source_hash_start(s);
+		qbk_restore_source_hash_start(s);
 	s->sent = s->reported = 0;
 	if (s->tar != NULL) {
 		/* Read up to the member again: the workers decode ahead, so
@@ -1109,7 +1110,7 @@ source_rewind(void *cookie, struct qbk_err *err)
 
 		memset(&skip, 0, sizeof(skip));
 		skip.x = s->x;
-		if (skip_bytes(&skip, s->start, err) != 0)
+		if (qbk_restore_skip_bytes(&skip, s->start, err) != 0)
 			return -1;
 		s->left = s->size;
 		s->tar->left = s->size;
@@ -1118,9 +1119,9 @@ source_rewind(void *cookie, struct qbk_err *err)
 }
 
 static void
-progress(const struct qbk_restore_opts *o, enum qbk_restore_event ev,
-    const char *coll, const char *target, uint64_t bytes, uint64_t total,
-    uint64_t ms)
+qbk_restore_progress(const struct qbk_restore_opts *o,
+    enum qbk_restore_event ev, const char *coll, const char *target,
+    uint64_t bytes, uint64_t total, uint64_t ms)
 {
 	struct qbk_restore_progress p;
 
@@ -1136,7 +1137,7 @@ progress(const struct qbk_restore_opts *o, enum qbk_restore_event ev,
 }
 
 static void
-extract_opts(const struct run *r, const char *coll,
+qbk_restore_extract_opts(const struct run *r, const char *coll,
     struct qbk_extract_opts *eo)
 {
 	struct qbk_extract_opts init = QBK_EXTRACT_OPTS_INIT;
@@ -1172,9 +1173,10 @@ remove_upload(struct run *r, struct qbk_qdrant *cq, const char *target,
 		pthread_mutex_lock(&r->mu);
 	if (qbk_qdrant_snapshot_list(cq, target, shard, &v, &n, &e) != 0) {
 		if (!quiet && e.code != QBK_E_NOTFOUND)
-			warning(r->rep, "cannot list the snapshots of '%s' to "
-			    "remove the uploaded file '%s': %s", target, fname,
-			    e.msg);
+			qbk_restore_warning(r->rep,
+			    "cannot list the snapshots of '%s' to "
+			    "remove the uploaded file '%s': %s",
+			    target, fname, e.msg);
 		goto out;
 	}
 	for (i = 0; i < n; i++)
@@ -1185,15 +1187,18 @@ remove_upload(struct run *r, struct qbk_qdrant *cq, const char *target,
 	 * in the bucket only: the file stays where no API call reaches it.
 	 * (An uploaded shard snapshot is a temporary file.) */
 	if (i == n && shard < 0 && !quiet)
-		warning(r->rep, "the node keeps the uploaded snapshot file '%s' "
+		qbk_restore_warning(r->rep,
+		    "the node keeps the uploaded snapshot file '%s' "
 		    "in its local snapshots folder '%s/': its snapshot "
 		    "listing does not show it (snapshots_storage s3?), so it "
 		    "cannot be deleted through the API; delete it on the node",
 		    fname, target);
 	if (i < n && qbk_qdrant_snapshot_delete(cq, target, shard, fname,
 	    &e) != 0 && !quiet && e.code != QBK_E_NOTFOUND)
-		warning(r->rep, "cannot remove the uploaded snapshot file '%s' "
-		    "from '%s': %s", fname, target, e.msg);
+		qbk_restore_warning(r->rep,
+		    "cannot remove the uploaded snapshot file '%s' "
+		    "from '%s': %s",
+		    fname, target, e.msg);
 	qbk_qdrant_snapshots_free(v, n);
 out:
 	if (r->threaded)
@@ -1244,35 +1249,41 @@ upload(struct run *r, struct qbk_qdrant *q, const char *target, long shard,
  * optimizations pending, until something wakes them.  The data is whole
  * and readable either way: a failure here is a warning. */
 static void
-wake_optimizers(struct run *r, const char *target)
+qbk_restore_wake_optimizers(struct run *r, const char *target)
 {
 	struct qbk_err err = QBK_ERR_INIT;
 
 	if (qbk_qdrant_wake_optimizers(r->q, target, &err) != 0)
-		warning(r->rep, "%s; '%s' stays grey until it is next written "
-		    "to", err.msg, target);
+		qbk_restore_warning(r->rep,
+		    "%s; '%s' stays grey until it is next written "
+		    "to",
+		    err.msg, target);
 }
 
 /* After a failed recovery: delete ${target} if the restore created it. */
 static void
-undo_create(struct run *r, const char *target)
+qbk_restore_undo_create(struct run *r, const char *target)
 {
 	struct qbk_err e = QBK_ERR_INIT;
 	int exists = 0, deleted = 0;
 
 	if (qbk_qdrant_collection_exists(r->cq, target, &exists, &e) != 0) {
-		warning(r->rep, "cannot check whether the partly restored "
-		    "collection '%s' exists: %s", target, e.msg);
+		qbk_restore_warning(r->rep,
+		    "cannot check whether the partly restored "
+		    "collection '%s' exists: %s",
+		    target, e.msg);
 		return;
 	}
 	if (!exists)
 		return;
 	if (qbk_qdrant_collection_delete(r->cq, target, &deleted, &e) != 0)
-		warning(r->rep, "cannot delete the partly restored collection "
-		    "'%s': %s; delete it by hand", target, e.msg);
+		qbk_restore_warning(r->rep,
+		    "cannot delete the partly restored collection "
+		    "'%s': %s; delete it by hand",
+		    target, e.msg);
 	else
-		warning(r->rep, "deleted the partly restored collection '%s'",
-		    target);
+		qbk_restore_warning(r->rep,
+		    "deleted the partly restored collection '%s'", target);
 }
 
 /* ---- restoring collections ------------------------------------------- */
@@ -1315,7 +1326,7 @@ sharding_method(const json_t *config)
 
 /* Was the collection of ${p} sharded by shard keys? */
 static int
-is_custom(const struct plan *p)
+qbk_restore_is_custom(const struct plan *p)
 {
 	const struct qbk_manifest_cluster *cl = p->mc->cluster;
 
@@ -1340,7 +1351,7 @@ key_shards(const struct qbk_cluster_keyed *v, size_t n, const char *key)
  * the manifest): the cluster layout, or the shard snapshots of a single
  * node's backup.  Caller frees the array. */
 static struct qbk_cluster_keyed *
-backup_shards(const struct plan *p, size_t *n)
+qbk_restore_backup_shards(const struct plan *p, size_t *n)
 {
 	const struct qbk_manifest_cluster *cl = p->mc->cluster;
 	struct qbk_cluster_keyed *v;
@@ -1365,7 +1376,7 @@ backup_shards(const struct plan *p, size_t *n)
 
 /* The shards of a layout with their keys (borrowed from ${l}). */
 static struct qbk_cluster_keyed *
-layout_shards(const struct qbk_cluster_layout *l)
+qbk_restore_layout_shards(const struct qbk_cluster_layout *l)
 {
 	struct qbk_cluster_keyed *v = qbk_xcalloc(l->nshards + 1,
 	    sizeof(*v));
@@ -1383,7 +1394,7 @@ layout_shards(const struct qbk_cluster_layout *l)
  * custom sharding the same number of shards under every shard key both
  * have)? */
 static int
-compatible(struct run *r, struct plan *p, struct qbk_err *err)
+qbk_restore_compatible(struct run *r, struct plan *p, struct qbk_err *err)
 {
 	struct qbk_qdrant_collection *info = NULL;
 	struct qbk_cluster_layout *l = NULL;
@@ -1397,17 +1408,17 @@ compatible(struct run *r, struct plan *p, struct qbk_err *err)
 		return -1;
 	ok = info->vectors != NULL && p->mc->vectors != NULL &&
 	    json_equal(info->vectors, p->mc->vectors) &&
-	    (int)info->shard_number == json_uint(p->mc->config,
-	    "params.shard_number", 1) &&
-	    strcmp(sharding_method(info->config), is_custom(p) ? "custom" :
-	    "auto") == 0;
+	    (int)info->shard_number ==
+		json_uint(p->mc->config, "params.shard_number", 1) &&
+	    strcmp(sharding_method(info->config),
+		qbk_restore_is_custom(p) ? "custom" : "auto") == 0;
 	qbk_qdrant_collection_free(info);
-	if (!ok || !is_custom(p))
+	if (!ok || !qbk_restore_is_custom(p))
 		return ok;
 	if (qbk_cluster_layout(r->cl, r->q, p->target, &l, err) != 0)
 		return -1;
-	from = backup_shards(p, &nfrom);
-	to = layout_shards(l);
+	from = qbk_restore_backup_shards(p, &nfrom);
+	to = qbk_restore_layout_shards(l);
 	for (i = 0; ok && i < nfrom; i++)
 		if (from[i].key != NULL &&
 		    key_shards(to, l->nshards, from[i].key) > 0 &&
@@ -1434,12 +1445,13 @@ discard(void *cookie, const void *data, size_t len, struct qbk_err *err)
  * read the whole backup of it first (a damaged chunk must not cost the
  * existing collection), keep its aliases, delete it. */
 static int
-replace_incompatible(struct run *r, struct plan *p, struct qbk_err *err)
+qbk_restore_replace_incompatible(
+    struct run *r, struct plan *p, struct qbk_err *err)
 {
 	struct qbk_extract_opts eo;
 	size_t k;
 
-	extract_opts(r, p->name, &eo);
+	qbk_restore_extract_opts(r, p->name, &eo);
 	for (k = 0; k < p->mc->n_snapshots; k++)
 		if (qbk_extract_run(r->repo, p->mc->snapshots[k], discard, NULL,
 		    &eo, err) != 0) {
@@ -1447,9 +1459,11 @@ replace_incompatible(struct run *r, struct plan *p, struct qbk_err *err)
 			    "was", p->target);
 			return -1;
 		}
-	warning(r->rep, "the backup of '%s' has other vectors or another shard "
+	qbk_restore_warning(r->rep,
+	    "the backup of '%s' has other vectors or another shard "
 	    "count than the existing collection '%s': deleting it and "
-	    "creating it anew (safety backup %s)", p->name, p->target,
+	    "creating it anew (safety backup %s)",
+	    p->name, p->target,
 	    r->rep->safety_backup_id[0] != '\0' ? r->rep->safety_backup_id :
 	    "none");
 	if (qbk_qdrant_aliases(r->q, p->target, &p->old_aliases,
@@ -1488,16 +1502,16 @@ check_lost_recovery(struct qbk_qdrant *q, struct plan *p, struct qbk_err *err)
  * target (a shard snapshot; custom sharding may give it another id than
  * it had), or as a collection snapshot (${shard} -1). */
 static int
-restore_snapshot(struct run *r, struct qbk_qdrant *q, struct plan *p,
-    const struct qbk_manifest_snapshot *s, long shard, uint64_t base,
-    struct qbk_restore_item *it, struct qbk_err *err)
+qbk_restore_restore_snapshot(struct run *r, struct qbk_qdrant *q,
+    struct plan *p, const struct qbk_manifest_snapshot *s, long shard,
+    uint64_t base, struct qbk_restore_item *it, struct qbk_err *err)
 {
 	struct qbk_extract_opts eo;
 	struct source src;
 	int rc;
 
 	memset(&src, 0, sizeof(src));
-	extract_opts(r, p->name, &eo);
+	qbk_restore_extract_opts(r, p->name, &eo);
 	if (qbk_extract_open(r->repo, s, &eo, &src.x, err) != 0)
 		return -1;
 	src.o = r->o;
@@ -1513,7 +1527,8 @@ restore_snapshot(struct run *r, struct qbk_qdrant *q, struct plan *p,
 	if (rc == 0) {
 		if (r->threaded)
 			pthread_mutex_lock(&r->mu);
-		item_add_snap(it, s->name, s->shard_id, s->size, s->sha256);
+		qbk_restore_item_add_snap(
+		    it, s->name, s->shard_id, s->size, s->sha256);
 		if (r->threaded)
 			pthread_mutex_unlock(&r->mu);
 	}
@@ -1552,8 +1567,8 @@ shard_job(void *cookie, size_t i, struct qbk_err *err)
 	qbk_detail("shard %lld of '%s' to shard %u on %s",
 	    (long long)j->s->shard_id, rs->p->target, j->shard,
 	    pq != NULL ? qbk_qdrant_url(pq) : r->url);
-	rc = restore_snapshot(r, pq != NULL ? pq : r->q, rs->p, j->s,
-	    (long)j->shard, j->base, rs->it, err);
+	rc = qbk_restore_restore_snapshot(r, pq != NULL ? pq : r->q, rs->p,
+	    j->s, (long)j->shard, j->base, rs->it, err);
 	if (rc != 0) {
 		if ((int64_t)j->shard != j->s->shard_id)
 			qbk_err_prefix(err, "shard %lld (now %u) to '%s'",
@@ -1608,7 +1623,7 @@ inactive(struct run *r, const char *fmt, ...)
 	qbk_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
 	if (r->o->allow_inactive)
-		warning(r->rep, "%s", b.buf);
+		qbk_restore_warning(r->rep, "%s", b.buf);
 	else
 		qbk_buf_addf(&r->inactive, "%s%s", r->inactive.len > 0 ?
 		    "; " : "", b.buf);
@@ -1717,11 +1732,12 @@ check_priority(struct run *r, struct plan *p, const struct rshards *rs,
 			    "with 'replica' anyway");
 			rc = -1;
 		} else
-			warning(r->rep, "priority 'replica': Qdrant re-syncs "
+			qbk_restore_warning(r->rep,
+			    "priority 'replica': Qdrant re-syncs "
 			    "the restored replicas of '%s' from the other "
 			    "Active replicas (%s): those shards keep the "
-			    "cluster's data, not the backup's", p->target,
-			    b.buf);
+			    "cluster's data, not the backup's",
+			    p->target, b.buf);
 	} else {
 		if (r->o->one_shard && !r->o->force) {
 			qbk_err_set(err, QBK_E_USAGE, "priority 'no_sync' "
@@ -1733,10 +1749,12 @@ check_priority(struct run *r, struct plan *p, const struct rshards *rs,
 			    "with 'no_sync' anyway");
 			rc = -1;
 		} else
-			warning(r->rep, "priority 'no_sync': the other Active "
+			qbk_restore_warning(r->rep,
+			    "priority 'no_sync': the other Active "
 			    "replicas of '%s' (%s) keep their data and may "
 			    "diverge from the restored ones (qbk-verify --live "
-			    "compares them)", p->target, b.buf);
+			    "compares them)",
+			    p->target, b.buf);
 	}
 out:
 	qbk_buf_release(&b);
@@ -1762,7 +1780,8 @@ sharded_body(struct run *r, struct plan *p, struct qbk_err *err)
 	rf = json_integer_value(json_object_get(params,
 	    "replication_factor"));
 	if (r->cl->enabled && rf > (json_int_t)r->cl->npeers) {
-		warning(r->rep, "collection '%s' had replication factor %lld; "
+		qbk_restore_warning(r->rep,
+		    "collection '%s' had replication factor %lld; "
 		    "the target has %zu peers: creating '%s' with %zu",
 		    p->name, (long long)rf, r->cl->npeers, p->target,
 		    r->cl->npeers);
@@ -1775,7 +1794,7 @@ sharded_body(struct run *r, struct plan *p, struct qbk_err *err)
 /* Re-create the payload indexes the backup recorded (a cluster backup
  * beside its layout, a single node's with the collection). */
 static int
-create_indexes(struct run *r, struct plan *p, struct qbk_err *err)
+qbk_restore_create_indexes(struct run *r, struct plan *p, struct qbk_err *err)
 {
 	const json_t *ps = p->mc->cluster != NULL ?
 	    p->mc->cluster->payload_schema : p->mc->payload_schema;
@@ -1838,10 +1857,12 @@ create_shard_keys(struct run *r, struct plan *p, struct qbk_err *err)
 					rf = mcl->shards[k].n_replicas;
 			}
 		if (rf > npeers) {
-			warning(r->rep, "shard key %s of '%s' had %zu replicas "
+			qbk_restore_warning(r->rep,
+			    "shard key %s of '%s' had %zu replicas "
 			    "of each shard; the target has %zu peer%s: "
-			    "creating it with %zu", key, p->name, rf, npeers,
-			    npeers == 1 ? "" : "s", npeers);
+			    "creating it with %zu",
+			    key, p->name, rf, npeers, npeers == 1 ? "" : "s",
+			    npeers);
 			rf = npeers;
 		}
 		memset(&sk, 0, sizeof(sk));
@@ -1866,7 +1887,8 @@ out:
  * state Qdrant left it in (a replica whose load failed is Dead and empty,
  * others may be stuck in ManualRecovery) and how to get its data back. */
 static void
-describe_failed(struct run *r, const struct plan *p, struct qbk_err *err)
+qbk_restore_describe_failed(
+    struct run *r, const struct plan *p, struct qbk_err *err)
 {
 	struct qbk_qdrant_coll_cluster *cl = NULL;
 	struct qbk_err e = QBK_ERR_INIT;
@@ -1888,8 +1910,10 @@ describe_failed(struct run *r, const struct plan *p, struct qbk_err *err)
 			qbk_buf_addstr(&b, "every replica of it on this node is "
 			    "Active");
 	}
-	warning(r->rep, "collection '%s' on '%s' after the failed recovery: "
-	    "%s", p->target, r->url, b.buf);
+	qbk_restore_warning(r->rep,
+	    "collection '%s' on '%s' after the failed recovery: "
+	    "%s",
+	    p->target, r->url, b.buf);
 	if (r->rep->safety_backup_id[0] != '\0')
 		qbk_err_hint(err, "its data from before the restore is in "
 		    "safety backup %s: qbk-restore --backup %s --collection "
@@ -1910,8 +1934,8 @@ map_jobs(struct plan *p, struct rshards *rs,
 	size_t nfrom, i, k;
 	int rc = 0;
 
-	from = backup_shards(p, &nfrom);
-	to = layout_shards(l);
+	from = qbk_restore_backup_shards(p, &nfrom);
+	to = qbk_restore_layout_shards(l);
 	map = qbk_xcalloc(nfrom + 1, sizeof(*map));
 	qbk_cluster_map_shards(from, nfrom, to, l->nshards, map);
 	for (k = 0; k < rs->njobs && rc == 0; k++) {
@@ -1949,7 +1973,8 @@ map_jobs(struct plan *p, struct rshards *rs,
  * cluster's data may win.  The count is qbk_qdrant_count()'s.
  */
 static int
-check_count(struct run *r, struct plan *p, int existed, struct qbk_err *err)
+qbk_restore_check_count(
+    struct run *r, struct plan *p, int existed, struct qbk_err *err)
 {
 	const struct qbk_manifest_collection *mc = p->mc;
 	enum qbk_qdrant_priority prio = r->prio_set ? r->prio :
@@ -1991,11 +2016,11 @@ check_count(struct run *r, struct plan *p, int existed, struct qbk_err *err)
 	return -1;
 }
 
-static int safety_backup(struct run *, struct plan *, size_t,
+static int qbk_restore_safety_backup(struct run *, struct plan *, size_t,
     struct qbk_err *);
 
 static int
-restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
+qbk_restore_restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 {
 	const struct qbk_manifest_collection *mc = p->mc;
 	struct rshards rs;
@@ -2004,7 +2029,7 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 	uint64_t base = 0;
 	size_t nusable = 0, norder = 0, i, k;
 	int64_t t0 = qbk_clock_ms();
-	int existed, c, custom = is_custom(p), rc = -1;
+	int existed, c, custom = qbk_restore_is_custom(p), rc = -1;
 	unsigned par;
 	json_t *body;
 
@@ -2012,12 +2037,12 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 	rs.r = r;
 	rs.p = p;
 	if (p->exists && !r->o->one_shard) {
-		if ((c = compatible(r, p, err)) < 0)
+		if ((c = qbk_restore_compatible(r, p, err)) < 0)
 			return -1;
-		if (c == 0 && replace_incompatible(r, p, err) != 0)
+		if (c == 0 && qbk_restore_replace_incompatible(r, p, err) != 0)
 			return -1;
 	} else if (p->exists) {
-		if ((c = compatible(r, p, err)) < 0)
+		if ((c = qbk_restore_compatible(r, p, err)) < 0)
 			return -1;
 		if (c == 0)
 			return qbk_err_set(err, QBK_E_USAGE, "collection '%s' "
@@ -2052,18 +2077,20 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 			    p->name);
 		goto out;
 	}
-	progress(r->o, QBK_RESTORE_EV_START, p->name, p->target, 0, p->total,
-	    0);
+	qbk_restore_progress(
+	    r->o, QBK_RESTORE_EV_START, p->name, p->target, 0, p->total, 0);
 	if (!existed && r->cl->enabled &&
 	    r->o->priority != QBK_QDRANT_PRIORITY_DEFAULT &&
 	    r->o->priority != QBK_QDRANT_PRIORITY_SNAPSHOT) {
 		/* The other replicas of a new collection are Active and
 		 * empty: with "replica" they would win, with "no_sync" they
 		 * would stay empty. */
-		warning(r->rep, "priority '%s' does not fit a new collection, "
+		qbk_restore_warning(r->rep,
+		    "priority '%s' does not fit a new collection, "
 		    "whose other replicas are empty: restoring '%s' with "
-		    "priority 'snapshot'", r->o->priority ==
-		    QBK_QDRANT_PRIORITY_REPLICA ? "replica" : "no_sync",
+		    "priority 'snapshot'",
+		    r->o->priority == QBK_QDRANT_PRIORITY_REPLICA ? "replica" :
+		    "no_sync",
 		    p->target);
 		r->prio_set = 1;
 		r->prio = QBK_QDRANT_PRIORITY_SNAPSHOT;
@@ -2078,7 +2105,7 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 			    p->target);
 			goto out;
 		}
-		if (create_indexes(r, p, err) != 0)
+		if (qbk_restore_create_indexes(r, p, err) != 0)
 			goto fail;
 	}
 	if (custom && create_shard_keys(r, p, err) != 0)
@@ -2122,9 +2149,9 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 	}
 	/* --shard recovers over a live shard: save the collection first
 	 * (after the checks above, which refuse without changing anything). */
-	if (r->o->one_shard && safety_backup(r, p, 1, err) != 0)
+	if (r->o->one_shard && qbk_restore_safety_backup(r, p, 1, err) != 0)
 		goto out;
-	rs.it = add_item(r->rep, p->name, p->target);
+	rs.it = qbk_restore_add_item(r->rep, p->name, p->target);
 	rs.it->replaced = p->replaced;
 	node_of = qbk_xcalloc(rs.njobs + 1, sizeof(*node_of));
 	for (k = 0; k < rs.njobs; k++)
@@ -2136,25 +2163,26 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 	    r->o->cancel, err);
 	r->threaded = 0;
 	if (c != 0) {
-		drop_item(r->rep);
+		qbk_restore_drop_item(r->rep);
 		goto fail;
 	}
 	if (r->cl->enabled)
 		wait_replicas(r, p->target);
 	/* An existing collection keeps its own payload indexes. */
-	if (existed && create_indexes(r, p, err) != 0) {
-		drop_item(r->rep);
+	if (existed && qbk_restore_create_indexes(r, p, err) != 0) {
+		qbk_restore_drop_item(r->rep);
 		goto fail;
 	}
-	wake_optimizers(r, p->target);
-	if (!r->o->one_shard && check_count(r, p, existed, err) != 0) {
-		drop_item(r->rep);
+	qbk_restore_wake_optimizers(r, p->target);
+	if (!r->o->one_shard &&
+	    qbk_restore_check_count(r, p, existed, err) != 0) {
+		qbk_restore_drop_item(r->rep);
 		goto fail;
 	}
 	rs.it->duration_ms = (uint64_t)(qbk_clock_ms() - t0);
 	p->done = 1;
-	progress(r->o, QBK_RESTORE_EV_DONE, p->name, p->target, rs.it->bytes,
-	    p->total, rs.it->duration_ms);
+	qbk_restore_progress(r->o, QBK_RESTORE_EV_DONE, p->name, p->target,
+	    rs.it->bytes, p->total, rs.it->duration_ms);
 	qbk_info("restored %s of collection '%s'%s%s: %llu bytes in %.1f s",
 	    r->o->one_shard ? "one shard" : "every shard", p->name,
 	    strcmp(p->name, p->target) != 0 ? " as " : "",
@@ -2165,12 +2193,12 @@ restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 	goto out;
 fail:
 	if (!existed)
-		undo_create(r, p->target);
+		qbk_restore_undo_create(r, p->target);
 	qbk_err_prefix(err, "cannot restore collection '%s' of backup '%s'%s%s",
 	    p->name, r->m->backup_id, strcmp(p->name, p->target) != 0 ?
 	    " as " : "", strcmp(p->name, p->target) != 0 ? p->target : "");
 	if (existed)
-		describe_failed(r, p, err);
+		qbk_restore_describe_failed(r, p, err);
 out:
 	qbk_cluster_layout_free(l);
 	free(pick);
@@ -2193,31 +2221,31 @@ restore_collection(struct run *r, struct plan *p, struct qbk_err *err)
 	size_t k;
 
 	if (r->o->one_shard || p->shards || (r->cl != NULL && r->cl->enabled))
-		return restore_sharded(r, p, err);
+		return qbk_restore_restore_sharded(r, p, err);
 	if (p->exists) {
-		if ((c = compatible(r, p, err)) < 0)
+		if ((c = qbk_restore_compatible(r, p, err)) < 0)
 			return -1;
-		if (c == 0 && replace_incompatible(r, p, err) != 0)
+		if (c == 0 && qbk_restore_replace_incompatible(r, p, err) != 0)
 			return -1;
 	}
 	existed = p->exists;
-	progress(r->o, QBK_RESTORE_EV_START, p->name, p->target, 0, p->total,
-	    0);
-	it = add_item(r->rep, p->name, p->target);
+	qbk_restore_progress(
+	    r->o, QBK_RESTORE_EV_START, p->name, p->target, 0, p->total, 0);
+	it = qbk_restore_add_item(r->rep, p->name, p->target);
 	it->replaced = p->replaced;
 	for (k = 0; k < mc->n_snapshots; k++) {
 		if (interrupted(r->o, err) != 0 ||
-		    restore_snapshot(r, r->q, p, mc->snapshots[k],
+		    qbk_restore_restore_snapshot(r, r->q, p, mc->snapshots[k],
 		    QBK_QDRANT_NO_SHARD, base, it, err) != 0) {
-			drop_item(r->rep);
+			qbk_restore_drop_item(r->rep);
 			if (!existed)
-				undo_create(r, p->target);
+				qbk_restore_undo_create(r, p->target);
 			qbk_err_prefix(err, "cannot restore collection '%s' "
 			    "of backup '%s'%s%s", p->name, r->m->backup_id,
 			    strcmp(p->name, p->target) != 0 ? " as " : "",
 			    strcmp(p->name, p->target) != 0 ? p->target : "");
 			if (existed)
-				describe_failed(r, p, err);
+				qbk_restore_describe_failed(r, p, err);
 			return -1;
 		}
 		base += mc->snapshots[k]->size;
@@ -2225,18 +2253,18 @@ restore_collection(struct run *r, struct plan *p, struct qbk_err *err)
 	/* Qdrant registers the snapshot's payload indexes only when the
 	 * recovery creates the collection, and before 1.14.1 not even then:
 	 * re-create them (creating an index that exists changes nothing). */
-	if (create_indexes(r, p, err) != 0) {
-		drop_item(r->rep);
+	if (qbk_restore_create_indexes(r, p, err) != 0) {
+		qbk_restore_drop_item(r->rep);
 		if (!existed)
-			undo_create(r, p->target);
+			qbk_restore_undo_create(r, p->target);
 		qbk_err_prefix(err, "the payload indexes of collection '%s' "
 		    "were not restored", p->target);
 		return -1;
 	}
-	if (check_count(r, p, existed, err) != 0) {
-		drop_item(r->rep);
+	if (qbk_restore_check_count(r, p, existed, err) != 0) {
+		qbk_restore_drop_item(r->rep);
 		if (!existed)
-			undo_create(r, p->target);
+			qbk_restore_undo_create(r, p->target);
 		qbk_err_prefix(err, "cannot restore collection '%s' of backup "
 		    "'%s'%s%s", p->name, r->m->backup_id,
 		    strcmp(p->name, p->target) != 0 ? " as " : "",
@@ -2245,8 +2273,8 @@ restore_collection(struct run *r, struct plan *p, struct qbk_err *err)
 	}
 	it->duration_ms = (uint64_t)(qbk_clock_ms() - t0);
 	p->done = 1;
-	progress(r->o, QBK_RESTORE_EV_DONE, p->name, p->target, it->bytes,
-	    p->total, it->duration_ms);
+	qbk_restore_progress(r->o, QBK_RESTORE_EV_DONE, p->name, p->target,
+	    it->bytes, p->total, it->duration_ms);
 	qbk_info("restored collection '%s'%s%s: %llu bytes in %.1f s",
 	    p->name, strcmp(p->name, p->target) != 0 ? " as " : "",
 	    strcmp(p->name, p->target) != 0 ? p->target : "",
@@ -2270,19 +2298,19 @@ restore_full(struct run *r, const struct qbk_manifest_snapshot *s,
 
 	memset(&t, 0, sizeof(t));
 	t.paxsize = -1;
-	extract_opts(r, NULL, &eo);
+	qbk_restore_extract_opts(r, NULL, &eo);
 	for (i = 0; i < np; i++)
 		if (plans[i].mc == NULL && !plans[i].done)
 			left++;
 	if (qbk_extract_open(r->repo, s, &eo, &t.x, err) != 0)
 		return -1;
-	while (left > 0 && (n = tar_next(&t, &mb, err)) > 0) {
+	while (left > 0 && (n = qbk_restore_tar_next(&t, &mb, err)) > 0) {
 		struct qbk_restore_item *it;
 		char *coll;
 		int64_t t0;
 
-		if (mb.type != '0' || (coll = member_collection(mb.path)) ==
-		    NULL)
+		if (mb.type != '0' ||
+		    (coll = qbk_restore_member_collection(mb.path)) == NULL)
 			continue;
 		for (i = 0; i < np; i++)
 			if (plans[i].mc == NULL && !plans[i].done &&
@@ -2294,9 +2322,10 @@ restore_full(struct run *r, const struct qbk_manifest_snapshot *s,
 		if (interrupted(r->o, err) != 0)
 			goto out;
 		t0 = qbk_clock_ms();
-		it = add_item(r->rep, plans[i].name, plans[i].target);
+		it = qbk_restore_add_item(
+		    r->rep, plans[i].name, plans[i].target);
 		it->replaced = plans[i].replaced;
-		progress(r->o, QBK_RESTORE_EV_START, plans[i].name,
+		qbk_restore_progress(r->o, QBK_RESTORE_EV_START, plans[i].name,
 		    plans[i].target, 0, mb.size, 0);
 		memset(&src, 0, sizeof(src));
 		src.o = r->o;
@@ -2307,23 +2336,23 @@ restore_full(struct run *r, const struct qbk_manifest_snapshot *s,
 		src.collection = plans[i].name;
 		src.target = plans[i].target;
 		src.total = mb.size;
-		source_hash_start(&src);
+		qbk_restore_source_hash_start(&src);
 		if (upload(r, r->q, plans[i].target, QBK_QDRANT_NO_SHARD, &src,
 		    NULL, mb.size, err) != 0) {
-			source_hash_end(&src, sha);
-			drop_item(r->rep);
+			qbk_restore_source_hash_end(&src, sha);
+			qbk_restore_drop_item(r->rep);
 			if (!plans[i].exists)
-				undo_create(r, plans[i].target);
+				qbk_restore_undo_create(r, plans[i].target);
 			qbk_err_prefix(err, "cannot restore collection '%s' "
 			    "of backup '%s'", plans[i].name, r->m->backup_id);
 			goto out;
 		}
-		source_hash_end(&src, sha);
-		item_add_snap(it, mb.path, -1, mb.size, sha);
+		qbk_restore_source_hash_end(&src, sha);
+		qbk_restore_item_add_snap(it, mb.path, -1, mb.size, sha);
 		it->duration_ms = (uint64_t)(qbk_clock_ms() - t0);
 		plans[i].done = 1;
 		left--;
-		progress(r->o, QBK_RESTORE_EV_DONE, plans[i].name,
+		qbk_restore_progress(r->o, QBK_RESTORE_EV_DONE, plans[i].name,
 		    plans[i].target, mb.size, mb.size, it->duration_ms);
 	}
 	if (left > 0) {
@@ -2339,7 +2368,7 @@ restore_full(struct run *r, const struct qbk_manifest_snapshot *s,
 	}
 	rc = 0;
 out:
-	tar_release(&t);
+	qbk_restore_tar_release(&t);
 	qbk_extract_close(t.x);
 	return rc;
 }
@@ -2395,7 +2424,8 @@ restore_aliases(struct run *r, struct plan *plans, size_t np,
 		if (k < ncur && strcmp(cur[k].collection, want[i].target) == 0)
 			continue;
 		if (k < ncur && !r->o->force) {
-			warning(r->rep, "alias '%s' points at '%s': not "
+			qbk_restore_warning(r->rep,
+			    "alias '%s' points at '%s': not "
 			    "re-pointed at '%s' without --force",
 			    want[i].alias, cur[k].collection, want[i].target);
 			continue;
@@ -2483,10 +2513,11 @@ damaged_by_restore(struct run *r, const char **names, size_t n)
 		qbk_qdrant_coll_cluster_free(cl);
 	}
 	if (damaged)
-		warning(r->rep, "backup %s is a safety backup and '%s' has a "
+		qbk_restore_warning(r->rep,
+		    "backup %s is a safety backup and '%s' has a "
 		    "replica that is not Active (a failed recovery): restoring "
-		    "it without another safety backup", r->m->backup_id,
-		    names[i - 1]);
+		    "it without another safety backup",
+		    r->m->backup_id, names[i - 1]);
 	return damaged;
 }
 
@@ -2524,7 +2555,7 @@ shard_live(struct run *r, const char *coll, uint32_t shard)
  * whatever other shards have no Active replica recorded as missing).
  */
 static int
-safety_backup(struct run *r, struct plan *plans, size_t np,
+qbk_restore_safety_backup(struct run *r, struct plan *plans, size_t np,
     struct qbk_err *err)
 {
 	struct qbk_backup_opts bo;
@@ -2544,7 +2575,8 @@ safety_backup(struct run *r, struct plan *plans, size_t np,
 		return 0;
 	}
 	if (r->o->one_shard && !shard_live(r, names[0], r->o->shard)) {
-		warning(r->rep, "shard %u of '%s' has no Active replica: it "
+		qbk_restore_warning(r->rep,
+		    "shard %u of '%s' has no Active replica: it "
 		    "holds no live data to save, so no safety backup is taken",
 		    r->o->shard, names[0]);
 		free(names);
@@ -2597,7 +2629,8 @@ struct member_find {
 };
 
 static void
-find_member(void *cookie, const char *coll, const char *path, uint64_t size)
+qbk_restore_find_member(
+    void *cookie, const char *coll, const char *path, uint64_t size)
 {
 	struct member_find *f = cookie;
 
@@ -2615,7 +2648,7 @@ struct member_names {
 };
 
 static void
-collect_member(void *cookie, const char *coll, const char *path,
+qbk_restore_collect_member(void *cookie, const char *coll, const char *path,
     uint64_t size)
 {
 	struct member_names *mn = cookie;
@@ -2632,7 +2665,7 @@ collect_member(void *cookie, const char *coll, const char *path,
 }
 
 static void
-member_names_release(struct member_names *mn)
+qbk_restore_member_names_release(struct member_names *mn)
 {
 	size_t i;
 
@@ -2644,7 +2677,7 @@ member_names_release(struct member_names *mn)
 
 /* The names the backup holds, for messages. */
 static void
-held_names(const struct qbk_manifest *m, struct qbk_buf *out)
+qbk_restore_held_names(const struct qbk_manifest *m, struct qbk_buf *out)
 {
 	struct member_names mn;
 	size_t i;
@@ -2655,11 +2688,12 @@ held_names(const struct qbk_manifest *m, struct qbk_buf *out)
 	memset(&mn, 0, sizeof(mn));
 	qbk_buf_init(&mn.list);
 	for (i = 0; i < m->n_snapshots; i++)
-		full_members(m->snapshots[i], collect_member, &mn);
+		qbk_restore_full_members(
+		    m->snapshots[i], qbk_restore_collect_member, &mn);
 	if (mn.list.len > 0)
 		qbk_buf_addf(out, "%s%s", out->len > 0 ? ", " : "",
 		    mn.list.buf);
-	member_names_release(&mn);
+	qbk_restore_member_names_release(&mn);
 	if (out->len == 0)
 		qbk_buf_addstr(out, "none");
 }
@@ -2679,7 +2713,8 @@ holds(const struct qbk_manifest *m, const char *name, int flags)
 	    m->kind != QBK_MANIFEST_KIND_FULL_STORAGE)
 		return 0;
 	for (k = 0; k < m->n_snapshots && f.found == 0; k++)
-		full_members(m->snapshots[k], find_member, &f);
+		qbk_restore_full_members(
+		    m->snapshots[k], qbk_restore_find_member, &f);
 	return f.found > 0;
 }
 
@@ -2789,9 +2824,9 @@ out:
 
 /* Resolve the chosen collections into plans (without asking Qdrant). */
 static int
-make_plans(const struct qbk_manifest *m, const struct qbk_restore_opts *o,
-    struct plan **out, size_t *np, struct member_names *mn,
-    struct qbk_err *err)
+qbk_restore_make_plans(const struct qbk_manifest *m,
+    const struct qbk_restore_opts *o, struct plan **out, size_t *np,
+    struct member_names *mn, struct qbk_err *err)
 {
 	struct plan *plans = NULL;
 	struct qbk_buf held = QBK_BUF_INIT;
@@ -2804,7 +2839,8 @@ make_plans(const struct qbk_manifest *m, const struct qbk_restore_opts *o,
 	qbk_buf_init(&mn->list);
 	if (full)
 		for (i = 0; i < m->n_snapshots; i++)
-			full_members(m->snapshots[i], collect_member, mn);
+			qbk_restore_full_members(
+			    m->snapshots[i], qbk_restore_collect_member, mn);
 	if (o->ncollections > 0) {
 		for (i = 0; i < o->ncollections; i++) {
 			int found = qbk_manifest_find_collection(m,
@@ -2814,7 +2850,7 @@ make_plans(const struct qbk_manifest *m, const struct qbk_restore_opts *o,
 				found = strcmp(mn->v[k],
 				    o->collections[i]) == 0;
 			if (!found) {
-				held_names(m, &held);
+				qbk_restore_held_names(m, &held);
 				qbk_err_set(err, QBK_E_USAGE, "backup '%s' "
 				    "holds no collection '%s'", m->backup_id,
 				    o->collections[i]);
@@ -2879,7 +2915,8 @@ make_plans(const struct qbk_manifest *m, const struct qbk_restore_opts *o,
 			struct member_find f = { p->name, 0, 0, NULL };
 
 			for (k = 0; k < m->n_snapshots; k++)
-				full_members(m->snapshots[k], find_member, &f);
+				qbk_restore_full_members(m->snapshots[k],
+				    qbk_restore_find_member, &f);
 			p->total = f.size;
 			continue;
 		}
@@ -2918,7 +2955,7 @@ err:
 }
 
 static void
-plans_free(struct plan *plans, size_t n)
+qbk_restore_plans_free(struct plan *plans, size_t n)
 {
 	size_t i;
 
@@ -2952,7 +2989,7 @@ refuse_version_skew(struct run *r, const char *target, struct qbk_err *err)
 
 /* Ask the node about the targets: distributed? version? which exist? */
 static int
-check_target(struct run *r, struct plan *plans, size_t np,
+qbk_restore_check_target(struct run *r, struct plan *plans, size_t np,
     struct qbk_err *err)
 {
 	struct qbk_qdrant_version ver;
@@ -2965,7 +3002,7 @@ check_target(struct run *r, struct plan *plans, size_t np,
 	    err) != 0)
 		return -1;
 	for (i = 0; !r->cl->enabled && i < np; i++)
-		if (plans[i].mc != NULL && is_custom(&plans[i])) {
+		if (plans[i].mc != NULL && qbk_restore_is_custom(&plans[i])) {
 			/* Qdrant refuses shard keys on a standalone node, and
 			 * recovers a collection snapshot of such a collection
 			 * without its shards, answering success. */
@@ -3057,8 +3094,8 @@ qbk_restore_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 	r.url = qbk_qdrant_url(q);
 	qbk_buf_init(&r.inactive);
 	pthread_mutex_init(&r.mu, NULL);
-	if (make_plans(m, o, &plans, &np, &mn, err) != 0 ||
-	    check_target(&r, plans, np, err) != 0 ||
+	if (qbk_restore_make_plans(m, o, &plans, &np, &mn, err) != 0 ||
+	    qbk_restore_check_target(&r, plans, np, err) != 0 ||
 	    interrupted(o, err) != 0)
 		goto out;
 	for (i = 0; i < np; i++)
@@ -3066,13 +3103,15 @@ qbk_restore_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 			if (strcmp(m->missing[k].collection, plans[i].name) ==
 			    0 && (!o->one_shard ||
 			    m->missing[k].shard_id == (int64_t)o->shard))
-				warning(rep, "backup '%s' has no data of shard "
+				qbk_restore_warning(rep,
+				    "backup '%s' has no data of shard "
 				    "%lld of collection '%s' (%s): it stays "
-				    "empty", m->backup_id,
+				    "empty",
+				    m->backup_id,
 				    (long long)m->missing[k].shard_id,
 				    plans[i].name, m->missing[k].reason);
 	if (o->force && !o->one_shard &&
-	    safety_backup(&r, plans, np, err) != 0)
+	    qbk_restore_safety_backup(&r, plans, np, err) != 0)
 		goto out;
 	for (i = 0; i < np; i++) {
 		if (plans[i].mc == NULL)
@@ -3114,8 +3153,8 @@ out:
 	    err->hint[0] == '\0')
 		qbk_err_hint(err, "the collections as they were before are in "
 		    "safety backup %s", rep->safety_backup_id);
-	plans_free(plans, np);
-	member_names_release(&mn);
+	qbk_restore_plans_free(plans, np);
+	qbk_restore_member_names_release(&mn);
 	return rc;
 }
 
@@ -3178,9 +3217,9 @@ file_write(void *cookie, const void *data, size_t len, struct qbk_err *err)
 			return -1;
 	} else if (qbk_fs_atomic_write(f->a, data, len, err) != 0)
 		return -1;
-	source_hash(&f->src, data, len);
+	qbk_restore_source_hash(&f->src, data, len);
 	f->src.sent += len;
-	return source_tick(&f->src, err);
+	return qbk_restore_source_tick(&f->src, err);
 }
 
 /* One thing to write: a snapshot, or a member of a full snapshot. */
@@ -3238,11 +3277,12 @@ write_pick(struct qbk_repo *repo, const struct qbk_manifest *m,
 	eo.collection = NULL;
 	if (qbk_extract_open(repo, pk->s, &eo, &t.x, err) != 0)
 		return -1;
-	while ((n = tar_next(&t, &mb, err)) > 0) {
+	while ((n = qbk_restore_tar_next(&t, &mb, err)) > 0) {
 		char *c;
 		int hit;
 
-		if (mb.type != '0' || (c = member_collection(mb.path)) == NULL)
+		if (mb.type != '0' ||
+		    (c = qbk_restore_member_collection(mb.path)) == NULL)
 			continue;
 		hit = strcmp(c, pk->coll) == 0;
 		free(c);
@@ -3275,7 +3315,7 @@ write_pick(struct qbk_repo *repo, const struct qbk_manifest *m,
 		    "of backup '%s' holds no snapshot of collection '%s'",
 		    m->backup_id, pk->coll);
 out:
-	tar_release(&t);
+	qbk_restore_tar_release(&t);
 	qbk_extract_close(t.x);
 	return rc;
 }
@@ -3305,7 +3345,7 @@ pick_all(const struct qbk_manifest *m, const struct qbk_restore_opts *o,
 		*np = n;
 		return 0;
 	}
-	if (make_plans(m, o, &plans, &nplans, mn, err) != 0)
+	if (qbk_restore_make_plans(m, o, &plans, &nplans, mn, err) != 0)
 		return -1;
 	for (i = 0; i < nplans; i++) {
 		const struct qbk_manifest_collection *mc = plans[i].mc;
@@ -3315,7 +3355,8 @@ pick_all(const struct qbk_manifest *m, const struct qbk_restore_opts *o,
 				struct member_find f = { plans[i].name, 0, 0,
 				    NULL };
 
-				full_members(m->snapshots[k], find_member, &f);
+				qbk_restore_full_members(m->snapshots[k],
+				    qbk_restore_find_member, &f);
 				if (f.found == 0)
 					continue;
 				v = qbk_xrealloc(v, (n + 1) * sizeof(*v));
@@ -3338,7 +3379,7 @@ pick_all(const struct qbk_manifest *m, const struct qbk_restore_opts *o,
 			v[n++].size = mc->snapshots[k]->size;
 		}
 	}
-	plans_free(plans, nplans);
+	qbk_restore_plans_free(plans, nplans);
 	*out = v;
 	*np = n;
 	return 0;
@@ -3423,7 +3464,7 @@ qbk_restore_file(struct qbk_repo *repo, const struct qbk_manifest *m,
 		return qbk_err_set(err, QBK_E_USAGE, "'--as' names a "
 		    "collection in Qdrant, not a file");
 	if (pick_all(m, o, &picks, &n, &mn, err) != 0) {
-		member_names_release(&mn);
+		qbk_restore_member_names_release(&mn);
 		return -1;
 	}
 	if (n == 0) {
@@ -3466,18 +3507,18 @@ qbk_restore_file(struct qbk_repo *repo, const struct qbk_manifest *m,
 		if (write == NULL && f.fd < 0 && qbk_fs_atomic_open(dir.buf,
 		    name.buf, 0, &f.a, err) != 0)
 			goto out;
-		progress(o, QBK_RESTORE_EV_START, f.src.collection, full.buf,
-		    0, picks[i].size, 0);
+		qbk_restore_progress(o, QBK_RESTORE_EV_START, f.src.collection,
+		    full.buf, 0, picks[i].size, 0);
 		if (picks[i].member)
-			source_hash_start(&f.src);
+			qbk_restore_source_hash_start(&f.src);
 		if (write_pick(repo, m, o, &picks[i], &f, err) != 0) {
-			source_hash_end(&f.src, sha);
+			qbk_restore_source_hash_end(&f.src, sha);
 			qbk_fs_atomic_abort(f.a);
 			if (f.fd >= 0)
 				close(f.fd);
 			goto out;
 		}
-		source_hash_end(&f.src, sha);
+		qbk_restore_source_hash_end(&f.src, sha);
 		if (f.a != NULL && qbk_fs_atomic_commit(f.a, err) < 0)
 			goto out;
 		if (f.fd >= 0 && close(f.fd) != 0) {
@@ -3485,19 +3526,19 @@ qbk_restore_file(struct qbk_repo *repo, const struct qbk_manifest *m,
 			    full.buf);
 			goto out;
 		}
-		it = add_item(rep, picks[i].coll != NULL ? picks[i].coll : "",
-		    full.buf);
-		item_add_snap(it, picks[i].name, picks[i].member ? -1 :
-		    picks[i].s->shard_id, f.src.sent, picks[i].member ? sha :
-		    picks[i].s->sha256);
+		it = qbk_restore_add_item(
+		    rep, picks[i].coll != NULL ? picks[i].coll : "", full.buf);
+		qbk_restore_item_add_snap(it, picks[i].name,
+		    picks[i].member ? -1 : picks[i].s->shard_id, f.src.sent,
+		    picks[i].member ? sha : picks[i].s->sha256);
 		it->duration_ms = (uint64_t)(qbk_clock_ms() - t0);
-		progress(o, QBK_RESTORE_EV_DONE, f.src.collection, full.buf,
-		    f.src.sent, picks[i].size, it->duration_ms);
+		qbk_restore_progress(o, QBK_RESTORE_EV_DONE, f.src.collection,
+		    full.buf, f.src.sent, picks[i].size, it->duration_ms);
 	}
 	rc = 0;
 out:
 	free(picks);
-	member_names_release(&mn);
+	qbk_restore_member_names_release(&mn);
 	qbk_buf_release(&dir);
 	qbk_buf_release(&name);
 	qbk_buf_release(&full);
