@@ -184,6 +184,104 @@ qbk_restore_replace_incompatible(
 	return 0;
 }
 
+static struct plan *
+add_plan(struct plan *plans, size_t *n, const char *name,
+    const struct qbk_manifest_collection *mc)
+{
+	plans = qbk_xrealloc(plans, (*n + 1) * sizeof(*plans));
+	memset(&plans[*n], 0, sizeof(*plans));
+	plans[*n].name = name;
+	plans[(*n)++].mc = mc;
+	return plans;
+}
+
+/* A plan for each collection chosen, with --collection or all of them, in
+ * ${*plans} (${*n}; the caller frees them, also on failure). */
+static int
+choose_plans(const struct qbk_manifest *m, const struct qbk_restore_opts *o,
+    const struct member_names *mn, struct plan **plans, size_t *n,
+    struct qbk_err *err)
+{
+	struct qbk_buf held = QBK_BUF_INIT;
+	size_t i, k;
+
+	if (o->ncollections == 0) {
+		for (i = 0; i < m->n_collections; i++)
+			*plans = add_plan(*plans, n, m->collections[i]->name,
+			    m->collections[i]);
+		for (i = 0; i < mn->n; i++)
+			*plans = add_plan(*plans, n, mn->v[i], NULL);
+		return 0;
+	}
+	for (i = 0; i < o->ncollections; i++) {
+		int found = qbk_manifest_find_collection(m,
+		    o->collections[i]) != NULL;
+
+		for (k = 0; !found && k < mn->n; k++)
+			found = strcmp(mn->v[k], o->collections[i]) == 0;
+		if (!found) {
+			qbk_restore_held_names(m, &held);
+			qbk_err_set(err, QBK_E_USAGE, "backup '%s' holds no "
+			    "collection '%s'", m->backup_id,
+			    o->collections[i]);
+			qbk_err_hint(err, "it holds: %.200s", held.buf);
+			qbk_buf_release(&held);
+			return -1;
+		}
+		for (k = 0; k < i; k++)
+			if (strcmp(o->collections[k], o->collections[i]) == 0)
+				break;
+		if (k < i)
+			continue;
+		*plans = add_plan(*plans, n, o->collections[i],
+		    qbk_manifest_find_collection(m, o->collections[i]));
+	}
+	return 0;
+}
+
+/* The target name of ${p}, and what the backup holds for it. */
+static int
+fill_plan(const struct qbk_manifest *m, const struct qbk_restore_opts *o,
+    struct plan *p, struct qbk_err *err)
+{
+	size_t k;
+
+	if (o->as != NULL)
+		p->target = o->as;
+	else if (o->prefix != NULL) {
+		struct qbk_buf t = QBK_BUF_INIT;
+
+		qbk_buf_addf(&t, "%s%s", o->prefix, p->name);
+		p->target = p->target_buf = qbk_buf_detach(&t, NULL);
+	} else
+		p->target = p->name;
+	if (p->mc == NULL) {
+		struct member_find f = { p->name, 0, 0, NULL };
+
+		for (k = 0; k < m->n_snapshots; k++)
+			qbk_restore_full_members(m->snapshots[k],
+			    qbk_restore_find_member, &f);
+		p->total = f.size;
+		return 0;
+	}
+	if (p->mc->n_snapshots == 0)
+		return qbk_err_set(err, QBK_E_INTEGRITY, "backup '%s' holds "
+		    "no snapshot of collection '%s'", m->backup_id, p->name);
+	p->shards = p->mc->snapshots[0]->kind == QBK_MANIFEST_SNAP_SHARD;
+	for (k = 0; k < p->mc->n_snapshots; k++) {
+		const struct qbk_manifest_snapshot *s = p->mc->snapshots[k];
+
+		p->total += s->size;
+		if ((s->kind == QBK_MANIFEST_SNAP_SHARD) != p->shards ||
+		    (!p->shards && k > 0))
+			return qbk_err_set(err, QBK_E_USAGE, "backup '%s' "
+			    "holds %zu snapshots of collection '%s' taken on "
+			    "several nodes: restoring those is not supported",
+			    m->backup_id, p->mc->n_snapshots, p->name);
+	}
+	return 0;
+}
+
 /* Resolve the chosen collections into plans (without asking Qdrant). */
 int
 qbk_restore_make_plans(const struct qbk_manifest *m,
@@ -191,60 +289,18 @@ qbk_restore_make_plans(const struct qbk_manifest *m,
     struct member_names *mn, struct qbk_err *err)
 {
 	struct plan *plans = NULL;
-	struct qbk_buf held = QBK_BUF_INIT;
-	size_t n = 0, i, k;
-	int full = m->kind == QBK_MANIFEST_KIND_FULL_STORAGE;
+	size_t n = 0, i;
 
 	*out = NULL;
 	*np = 0;
 	memset(mn, 0, sizeof(*mn));
 	qbk_buf_init(&mn->list);
-	if (full)
+	if (m->kind == QBK_MANIFEST_KIND_FULL_STORAGE)
 		for (i = 0; i < m->n_snapshots; i++)
 			qbk_restore_full_members(
 			    m->snapshots[i], qbk_restore_collect_member, mn);
-	if (o->ncollections > 0) {
-		for (i = 0; i < o->ncollections; i++) {
-			int found = qbk_manifest_find_collection(m,
-			    o->collections[i]) != NULL;
-
-			for (k = 0; !found && k < mn->n; k++)
-				found = strcmp(mn->v[k],
-				    o->collections[i]) == 0;
-			if (!found) {
-				qbk_restore_held_names(m, &held);
-				qbk_err_set(err, QBK_E_USAGE, "backup '%s' "
-				    "holds no collection '%s'", m->backup_id,
-				    o->collections[i]);
-				qbk_err_hint(err, "it holds: %.200s", held.buf);
-				qbk_buf_release(&held);
-				goto err;
-			}
-			for (k = 0; k < i; k++)
-				if (strcmp(o->collections[k],
-				    o->collections[i]) == 0)
-					break;
-			if (k < i)
-				continue;
-			plans = qbk_xrealloc(plans, (n + 1) * sizeof(*plans));
-			memset(&plans[n], 0, sizeof(*plans));
-			plans[n].name = o->collections[i];
-			plans[n++].mc = qbk_manifest_find_collection(m,
-			    o->collections[i]);
-		}
-	} else {
-		for (i = 0; i < m->n_collections; i++) {
-			plans = qbk_xrealloc(plans, (n + 1) * sizeof(*plans));
-			memset(&plans[n], 0, sizeof(*plans));
-			plans[n].name = m->collections[i]->name;
-			plans[n++].mc = m->collections[i];
-		}
-		for (i = 0; i < mn->n; i++) {
-			plans = qbk_xrealloc(plans, (n + 1) * sizeof(*plans));
-			memset(&plans[n], 0, sizeof(*plans));
-			plans[n++].name = mn->v[i];
-		}
-	}
+	if (choose_plans(m, o, mn, &plans, &n, err) != 0)
+		goto err;
 	if (n == 0) {
 		qbk_err_set(err, QBK_E_USAGE, "backup '%s' holds no "
 		    "collection to restore", m->backup_id);
@@ -261,51 +317,9 @@ qbk_restore_make_plans(const struct qbk_manifest *m,
 		qbk_err_hint(err, "choose it with --collection NAME");
 		goto err;
 	}
-	for (i = 0; i < n; i++) {
-		struct plan *p = &plans[i];
-
-		if (o->as != NULL)
-			p->target = o->as;
-		else if (o->prefix != NULL) {
-			struct qbk_buf t = QBK_BUF_INIT;
-
-			qbk_buf_addf(&t, "%s%s", o->prefix, p->name);
-			p->target = p->target_buf = qbk_buf_detach(&t, NULL);
-		} else
-			p->target = p->name;
-		if (p->mc == NULL) {
-			struct member_find f = { p->name, 0, 0, NULL };
-
-			for (k = 0; k < m->n_snapshots; k++)
-				qbk_restore_full_members(m->snapshots[k],
-				    qbk_restore_find_member, &f);
-			p->total = f.size;
-			continue;
-		}
-		if (p->mc->n_snapshots == 0) {
-			qbk_err_set(err, QBK_E_INTEGRITY, "backup '%s' holds "
-			    "no snapshot of collection '%s'", m->backup_id,
-			    p->name);
+	for (i = 0; i < n; i++)
+		if (fill_plan(m, o, &plans[i], err) != 0)
 			goto err;
-		}
-		p->shards = p->mc->snapshots[0]->kind ==
-		    QBK_MANIFEST_SNAP_SHARD;
-		for (k = 0; k < p->mc->n_snapshots; k++) {
-			const struct qbk_manifest_snapshot *s =
-			    p->mc->snapshots[k];
-
-			p->total += s->size;
-			if ((s->kind == QBK_MANIFEST_SNAP_SHARD) != p->shards ||
-			    (!p->shards && k > 0)) {
-				qbk_err_set(err, QBK_E_USAGE, "backup '%s' "
-				    "holds %zu snapshots of collection '%s' "
-				    "taken on several nodes: restoring those "
-				    "is not supported", m->backup_id,
-				    p->mc->n_snapshots, p->name);
-				goto err;
-			}
-		}
-	}
 	*out = plans;
 	*np = n;
 	return 0;

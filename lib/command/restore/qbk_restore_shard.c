@@ -493,38 +493,34 @@ qbk_restore_check_count(
 	return -1;
 }
 
-int
-qbk_restore_restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
+/* Check that the existing target of ${p} can take the backup's shards:
+ * replace it when it cannot, or refuse for --shard. */
+static int
+check_existing(struct run *r, struct plan *p, struct qbk_err *err)
+{
+	int c;
+
+	if ((c = qbk_restore_compatible(r, p, err)) < 0)
+		return -1;
+	if (c != 0)
+		return 0;
+	if (!r->o->one_shard)
+		return qbk_restore_replace_incompatible(r, p, err);
+	return qbk_err_set(err, QBK_E_USAGE, "collection '%s' has other "
+	    "vectors, another shard count or another sharding than the "
+	    "backup of '%s': cannot restore one shard into it", p->target,
+	    p->name);
+}
+
+/* One job per shard snapshot of ${p} to restore (--shard: the one). */
+static int
+add_jobs(struct run *r, struct plan *p, struct rshards *rs,
+    struct qbk_err *err)
 {
 	const struct qbk_manifest_collection *mc = p->mc;
-	struct rshards rs;
-	struct qbk_cluster_layout *l = NULL;
-	uint64_t *pick = NULL, *usable = NULL, *order = NULL, *node_of = NULL;
 	uint64_t base = 0;
-	size_t nusable = 0, norder = 0, i, k;
-	int64_t t0 = qbk_clock_ms();
-	int existed, c, custom = qbk_restore_is_custom(p), rc = -1;
-	unsigned par;
-	json_t *body;
+	size_t k;
 
-	memset(&rs, 0, sizeof(rs));
-	rs.r = r;
-	rs.p = p;
-	if (p->exists && !r->o->one_shard) {
-		if ((c = qbk_restore_compatible(r, p, err)) < 0)
-			return -1;
-		if (c == 0 && qbk_restore_replace_incompatible(r, p, err) != 0)
-			return -1;
-	} else if (p->exists) {
-		if ((c = qbk_restore_compatible(r, p, err)) < 0)
-			return -1;
-		if (c == 0)
-			return qbk_err_set(err, QBK_E_USAGE, "collection '%s' "
-			    "has other vectors, another shard count or "
-			    "another sharding than the backup of '%s': cannot "
-			    "restore one shard into it", p->target, p->name);
-	}
-	existed = p->exists;
 	for (k = 0; k < mc->n_snapshots; k++) {
 		const struct qbk_manifest_snapshot *s = mc->snapshots[k];
 
@@ -532,55 +528,149 @@ qbk_restore_restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 			base += s->size;
 			continue;
 		}
-		rs.jobs = qbk_xrealloc(rs.jobs, (rs.njobs + 1) *
-		    sizeof(*rs.jobs));
-		rs.jobs[rs.njobs].s = s;
-		rs.jobs[rs.njobs].shard = (uint32_t)s->shard_id;
-		rs.jobs[rs.njobs].peer = 0;
-		rs.jobs[rs.njobs++].base = base;
+		rs->jobs = qbk_xrealloc(rs->jobs, (rs->njobs + 1) *
+		    sizeof(*rs->jobs));
+		rs->jobs[rs->njobs].s = s;
+		rs->jobs[rs->njobs].shard = (uint32_t)s->shard_id;
+		rs->jobs[rs->njobs].peer = 0;
+		rs->jobs[rs->njobs++].base = base;
 		base += s->size;
 	}
-	if (rs.njobs == 0) {
-		if (r->o->one_shard)
-			qbk_err_set(err, QBK_E_USAGE, "backup '%s' holds no "
-			    "snapshot of shard %u of collection '%s'",
-			    r->m->backup_id, r->o->shard, p->name);
-		else
-			qbk_err_set(err, QBK_E_INTEGRITY, "backup '%s' holds "
-			    "no snapshot of collection '%s'", r->m->backup_id,
-			    p->name);
-		goto out;
+	if (rs->njobs > 0)
+		return 0;
+	if (r->o->one_shard)
+		return qbk_err_set(err, QBK_E_USAGE, "backup '%s' holds no "
+		    "snapshot of shard %u of collection '%s'",
+		    r->m->backup_id, r->o->shard, p->name);
+	return qbk_err_set(err, QBK_E_INTEGRITY, "backup '%s' holds no "
+	    "snapshot of collection '%s'", r->m->backup_id, p->name);
+}
+
+/* The other replicas of a new collection are Active and empty: with
+ * "replica" they would win, with "no_sync" they would stay empty. */
+static void
+fit_priority(struct run *r, struct plan *p)
+{
+	if (!r->cl->enabled ||
+	    r->o->priority == QBK_QDRANT_PRIORITY_DEFAULT ||
+	    r->o->priority == QBK_QDRANT_PRIORITY_SNAPSHOT)
+		return;
+	qbk_restore_warning(r->rep,
+	    "priority '%s' does not fit a new collection, "
+	    "whose other replicas are empty: restoring '%s' with "
+	    "priority 'snapshot'",
+	    r->o->priority == QBK_QDRANT_PRIORITY_REPLICA ? "replica" :
+	    "no_sync",
+	    p->target);
+	r->prio_set = 1;
+	r->prio = QBK_QDRANT_PRIORITY_SNAPSHOT;
+}
+
+/* Create the target of ${p} with the backup's shards: 0, -1 when it was
+ * not created, -2 when it was (and must be undone). */
+static int
+create_target(struct run *r, struct plan *p, struct qbk_err *err)
+{
+	json_t *body;
+	int c;
+
+	fit_priority(r, p);
+	if ((body = sharded_body(r, p, err)) == NULL)
+		return -1;
+	c = qbk_qdrant_collection_create(r->q, p->target, body, err);
+	qbk_json_decref(body);
+	if (c != 0) {
+		qbk_err_prefix(err, "cannot create collection '%s'", p->target);
+		return -1;
 	}
+	if (qbk_restore_create_indexes(r, p, err) != 0)
+		return -2;
+	return 0;
+}
+
+/* On which node each job runs: one holding a replica of its shard in
+ * ${l}, reachable, spread, in the order of the configured nodes. */
+static int
+place_jobs(struct run *r, struct plan *p, struct rshards *rs,
+    const struct qbk_cluster_layout *l, struct qbk_err *err)
+{
+	uint64_t *pick, *usable, *order;
+	size_t nusable = 0, norder = 0, i, k;
+	int rc = 0;
+
+	usable = qbk_xcalloc(r->cl->npeers + 1, sizeof(*usable));
+	for (i = 0; i < r->cl->npeers; i++)
+		if (r->cl->peers[i].reachable)
+			usable[nusable++] = r->cl->peers[i].id;
+	order = qbk_xcalloc(r->o->nnodes + 1, sizeof(*order));
+	for (k = 0; k < r->o->nnodes; k++)
+		for (i = 0; i < r->cl->npeers; i++)
+			if (strcmp(r->cl->peers[i].url, r->o->nodes[k]) == 0)
+				order[norder++] = r->cl->peers[i].id;
+	pick = qbk_xcalloc(l->nshards + 1, sizeof(*pick));
+	qbk_cluster_pick(l, 1, usable, nusable, order, norder, pick);
+	for (k = 0; k < rs->njobs; k++) {
+		for (i = 0; i < l->nshards; i++)
+			if (l->shards[i].id == rs->jobs[k].shard)
+				break;
+		if (i == l->nshards || pick[i] == 0) {
+			rc = qbk_err_set(err, QBK_E_QDRANT, "no reachable "
+			    "node holds a replica of shard %u of '%s'",
+			    rs->jobs[k].shard, p->target);
+			break;
+		}
+		rs->jobs[k].peer = pick[i];
+	}
+	free(pick);
+	free(order);
+	free(usable);
+	return rc;
+}
+
+/* Run the jobs of ${rs}, on several nodes at once. */
+static int
+run_jobs(struct run *r, struct rshards *rs, struct qbk_err *err)
+{
+	uint64_t *node_of;
+	unsigned par;
+	size_t k;
+	int c;
+
+	node_of = qbk_xcalloc(rs->njobs + 1, sizeof(*node_of));
+	for (k = 0; k < rs->njobs; k++)
+		node_of[k] = rs->jobs[k].peer;
+	par = r->o->node_parallelism > 0 ? r->o->node_parallelism :
+	    (unsigned)(r->cl->npeers < 4 ? r->cl->npeers : 4);
+	r->threaded = 1;
+	c = qbk_cluster_run(rs->njobs, node_of, par, shard_job, rs,
+	    r->o->cancel, err);
+	r->threaded = 0;
+	free(node_of);
+	return c;
+}
+
+int
+qbk_restore_restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
+{
+	struct rshards rs;
+	struct qbk_cluster_layout *l = NULL;
+	int64_t t0 = qbk_clock_ms();
+	int existed, c, custom = qbk_restore_is_custom(p), rc = -1;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.r = r;
+	rs.p = p;
+	if (p->exists && check_existing(r, p, err) != 0)
+		return -1;
+	existed = p->exists;
+	if (add_jobs(r, p, &rs, err) != 0)
+		goto out;
 	qbk_restore_progress(
 	    r->o, QBK_RESTORE_EV_START, p->name, p->target, 0, p->total, 0);
-	if (!existed && r->cl->enabled &&
-	    r->o->priority != QBK_QDRANT_PRIORITY_DEFAULT &&
-	    r->o->priority != QBK_QDRANT_PRIORITY_SNAPSHOT) {
-		/* The other replicas of a new collection are Active and
-		 * empty: with "replica" they would win, with "no_sync" they
-		 * would stay empty. */
-		qbk_restore_warning(r->rep,
-		    "priority '%s' does not fit a new collection, "
-		    "whose other replicas are empty: restoring '%s' with "
-		    "priority 'snapshot'",
-		    r->o->priority == QBK_QDRANT_PRIORITY_REPLICA ? "replica" :
-		    "no_sync",
-		    p->target);
-		r->prio_set = 1;
-		r->prio = QBK_QDRANT_PRIORITY_SNAPSHOT;
-	}
-	if (!existed) {
-		if ((body = sharded_body(r, p, err)) == NULL)
-			goto out;
-		c = qbk_qdrant_collection_create(r->q, p->target, body, err);
-		qbk_json_decref(body);
-		if (c != 0) {
-			qbk_err_prefix(err, "cannot create collection '%s'",
-			    p->target);
-			goto out;
-		}
-		if (qbk_restore_create_indexes(r, p, err) != 0)
+	if (!existed && (c = create_target(r, p, err)) != 0) {
+		if (c == -2)
 			goto fail;
+		goto out;
 	}
 	if (custom && create_shard_keys(r, p, err) != 0)
 		goto fail;
@@ -594,30 +684,8 @@ qbk_restore_restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 			goto fail;
 	}
 	if (r->cl->enabled) {
-		usable = qbk_xcalloc(r->cl->npeers + 1, sizeof(*usable));
-		for (i = 0; i < r->cl->npeers; i++)
-			if (r->cl->peers[i].reachable)
-				usable[nusable++] = r->cl->peers[i].id;
-		order = qbk_xcalloc(r->o->nnodes + 1, sizeof(*order));
-		for (k = 0; k < r->o->nnodes; k++)
-			for (i = 0; i < r->cl->npeers; i++)
-				if (strcmp(r->cl->peers[i].url,
-				    r->o->nodes[k]) == 0)
-					order[norder++] = r->cl->peers[i].id;
-		pick = qbk_xcalloc(l->nshards + 1, sizeof(*pick));
-		qbk_cluster_pick(l, 1, usable, nusable, order, norder, pick);
-		for (k = 0; k < rs.njobs; k++) {
-			for (i = 0; i < l->nshards; i++)
-				if (l->shards[i].id == rs.jobs[k].shard)
-					break;
-			if (i == l->nshards || pick[i] == 0) {
-				qbk_err_set(err, QBK_E_QDRANT, "no reachable "
-				    "node holds a replica of shard %u of "
-				    "'%s'", rs.jobs[k].shard, p->target);
-				goto fail;
-			}
-			rs.jobs[k].peer = pick[i];
-		}
+		if (place_jobs(r, p, &rs, l, err) != 0)
+			goto fail;
 		if (existed && check_priority(r, p, &rs, l, err) != 0)
 			goto fail;
 	}
@@ -627,16 +695,7 @@ qbk_restore_restore_sharded(struct run *r, struct plan *p, struct qbk_err *err)
 		goto out;
 	rs.it = qbk_restore_add_item(r->rep, p->name, p->target);
 	rs.it->replaced = p->replaced;
-	node_of = qbk_xcalloc(rs.njobs + 1, sizeof(*node_of));
-	for (k = 0; k < rs.njobs; k++)
-		node_of[k] = rs.jobs[k].peer;
-	par = r->o->node_parallelism > 0 ? r->o->node_parallelism :
-	    (unsigned)(r->cl->npeers < 4 ? r->cl->npeers : 4);
-	r->threaded = 1;
-	c = qbk_cluster_run(rs.njobs, node_of, par, shard_job, &rs,
-	    r->o->cancel, err);
-	r->threaded = 0;
-	if (c != 0) {
+	if (run_jobs(r, &rs, err) != 0) {
 		qbk_restore_drop_item(r->rep);
 		goto fail;
 	}
@@ -675,10 +734,6 @@ fail:
 		qbk_restore_describe_failed(r, p, err);
 out:
 	qbk_cluster_layout_free(l);
-	free(pick);
-	free(usable);
-	free(order);
-	free(node_of);
 	free(rs.jobs);
 	r->prio_set = 0;
 	return rc;
