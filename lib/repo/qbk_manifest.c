@@ -1373,44 +1373,13 @@ parse_format(struct pctx *c, json_t *o, int *format)
 	return 0;
 }
 
+/* "tags": key to value. */
 static int
-parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
+parse_tags(struct pctx *c, json_t *o, struct qbk_manifest *m)
 {
 	json_t *a, *v;
 	const char *k;
-	size_t i, old;
-	const char **names;
-	int x;
-
-	if (parse_format(c, o, &m->format) ||
-	    check_keys(c, o, manifest_keys) ||
-	    get_fixed(c, o, "backup_id", S_ID, m->backup_id,
-	    sizeof(m->backup_id)) ||
-	    get_enum(c, o, "type", type_names, &x))
-		return -1;
-	m->type = (enum qbk_manifest_type)x;
-	if (get_enum(c, o, "kind", kind_names, &x))
-		return -1;
-	m->kind = (enum qbk_manifest_kind)x;
-	if (json_object_get(o, "selection") != NULL) {
-		if (get_enum(c, o, "selection", selection_names, &x))
-			return -1;
-		m->selection = (enum qbk_manifest_selection)(x + 1);
-	}
-	if (get_time(c, o, "start", &m->start) ||
-	    get_time(c, o, "end", &m->end))
-		return -1;
-	if (m->end < m->start)
-		return bad(c, "end", "earlier than start");
-	if (get_str(c, o, "host", S_NAME, 1, QBK_MANIFEST_MAX_NAME,
-	    &m->host) ||
-	    get_str(c, o, "tool_version", S_NAME, 1, QBK_MANIFEST_MAX_NAME,
-	    &m->tool_version) ||
-	    parse_strv(c, o, "qdrant_versions", S_NAME, QBK_MANIFEST_MAX_NAME,
-	    &m->qdrant_versions, &m->n_qdrant_versions) ||
-	    parse_strv(c, o, "sources", S_NAME, QBK_MANIFEST_MAX_STR,
-	    &m->sources, &m->n_sources))
-		return -1;
+	size_t old;
 
 	if ((a = get_object(c, o, "tags", QBK_MANIFEST_MAX_LIST)) == NULL)
 		return -1;
@@ -1434,6 +1403,16 @@ parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
 		m->n_tags++;
 	}
 	pop(c, old);
+	return 0;
+}
+
+/* "aliases": alias to collection. */
+static int
+parse_aliases(struct pctx *c, json_t *o, struct qbk_manifest *m)
+{
+	json_t *a, *v;
+	const char *k;
+	size_t old;
 
 	if ((a = get_object(c, o, "aliases", QBK_MANIFEST_MAX_LIST)) == NULL)
 		return -1;
@@ -1455,6 +1434,16 @@ parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
 		m->n_aliases++;
 	}
 	pop(c, old);
+	return 0;
+}
+
+/* "collections", each name once. */
+static int
+parse_collections(struct pctx *c, json_t *o, struct qbk_manifest *m)
+{
+	json_t *a, *v;
+	size_t i, old;
+	const char **names;
 
 	if ((a = get_array(c, o, "collections",
 	    QBK_MANIFEST_MAX_COLLECTIONS)) == NULL)
@@ -1488,8 +1477,15 @@ parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
 		}
 		free(names);
 	}
-	if (parse_snapshots(c, o, &m->snapshots, &m->n_snapshots, 1))
-		return -1;
+	return 0;
+}
+
+/* "missing_shards". */
+static int
+parse_missing(struct pctx *c, json_t *o, struct qbk_manifest *m)
+{
+	json_t *a, *v;
+	size_t i, old;
 
 	if ((a = get_array(c, o, "missing_shards", QBK_MANIFEST_MAX_LIST)) ==
 	    NULL)
@@ -1513,36 +1509,54 @@ parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
 		pop(c, o2);
 	}
 	pop(c, old);
+	return 0;
+}
 
-	/* Optional: written only when a peer could not be reached. */
-	if (json_object_get(o, "unreachable_peers") != NULL) {
-		if ((a = get_array(c, o, "unreachable_peers",
-		    QBK_MANIFEST_MAX_LIST)) == NULL)
+/* "unreachable_peers": optional, written only when a peer could not be
+ * reached. */
+static int
+parse_unreachable(struct pctx *c, json_t *o, struct qbk_manifest *m)
+{
+	json_t *a, *v;
+	size_t i, old;
+
+	if (json_object_get(o, "unreachable_peers") == NULL)
+		return 0;
+	if ((a = get_array(c, o, "unreachable_peers",
+	    QBK_MANIFEST_MAX_LIST)) == NULL)
+		return -1;
+	if (json_array_size(a) == 0)
+		return bad(c, "unreachable_peers", "left out when "
+		    "empty");
+	m->unreachable = alloc_for(json_array_size(a),
+	    sizeof(*m->unreachable));
+	old = push_key(c, "unreachable_peers");
+	json_array_foreach(a, i, v) {
+		struct qbk_manifest_unreachable *u =
+		    &m->unreachable[i];
+		size_t o2 = push_index(c, i);
+
+		if (check_element(c, v, unreachable_keys) ||
+		    get_u64str(c, v, "peer_id", &u->peer_id) ||
+		    get_str(c, v, "url", S_ANY, 0, QBK_MANIFEST_MAX_STR,
+		    &u->url))
 			return -1;
-		if (json_array_size(a) == 0)
-			return bad(c, "unreachable_peers", "left out when "
-			    "empty");
-		m->unreachable = alloc_for(json_array_size(a),
-		    sizeof(*m->unreachable));
-		old = push_key(c, "unreachable_peers");
-		json_array_foreach(a, i, v) {
-			struct qbk_manifest_unreachable *u =
-			    &m->unreachable[i];
-			size_t o2 = push_index(c, i);
-
-			if (check_element(c, v, unreachable_keys) ||
-			    get_u64str(c, v, "peer_id", &u->peer_id) ||
-			    get_str(c, v, "url", S_ANY, 0, QBK_MANIFEST_MAX_STR,
-			    &u->url))
-				return -1;
-			m->n_unreachable++;
-			if (get_str(c, v, "reason", S_ANY, 0,
-			    QBK_MANIFEST_MAX_STR, &u->reason))
-				return -1;
-			pop(c, o2);
-		}
-		pop(c, old);
+		m->n_unreachable++;
+		if (get_str(c, v, "reason", S_ANY, 0,
+		    QBK_MANIFEST_MAX_STR, &u->reason))
+			return -1;
+		pop(c, o2);
 	}
+	pop(c, old);
+	return 0;
+}
+
+/* "totals", checked against the snapshots. */
+static int
+parse_totals(struct pctx *c, json_t *o, struct qbk_manifest *m)
+{
+	json_t *a;
+	size_t old;
 
 	if ((a = get_object(c, o, "totals", 16)) == NULL)
 		return -1;
@@ -1557,6 +1571,48 @@ parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
 		return -1;
 	pop(c, old);
 	return check_totals(c, m);
+}
+
+static int
+parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
+{
+	int x;
+
+	if (parse_format(c, o, &m->format) ||
+	    check_keys(c, o, manifest_keys) ||
+	    get_fixed(c, o, "backup_id", S_ID, m->backup_id,
+	    sizeof(m->backup_id)) ||
+	    get_enum(c, o, "type", type_names, &x))
+		return -1;
+	m->type = (enum qbk_manifest_type)x;
+	if (get_enum(c, o, "kind", kind_names, &x))
+		return -1;
+	m->kind = (enum qbk_manifest_kind)x;
+	if (json_object_get(o, "selection") != NULL) {
+		if (get_enum(c, o, "selection", selection_names, &x))
+			return -1;
+		m->selection = (enum qbk_manifest_selection)(x + 1);
+	}
+	if (get_time(c, o, "start", &m->start) ||
+	    get_time(c, o, "end", &m->end))
+		return -1;
+	if (m->end < m->start)
+		return bad(c, "end", "earlier than start");
+	if (get_str(c, o, "host", S_NAME, 1, QBK_MANIFEST_MAX_NAME,
+	    &m->host) ||
+	    get_str(c, o, "tool_version", S_NAME, 1, QBK_MANIFEST_MAX_NAME,
+	    &m->tool_version) ||
+	    parse_strv(c, o, "qdrant_versions", S_NAME, QBK_MANIFEST_MAX_NAME,
+	    &m->qdrant_versions, &m->n_qdrant_versions) ||
+	    parse_strv(c, o, "sources", S_NAME, QBK_MANIFEST_MAX_STR,
+	    &m->sources, &m->n_sources))
+		return -1;
+	if (parse_tags(c, o, m) || parse_aliases(c, o, m) ||
+	    parse_collections(c, o, m) ||
+	    parse_snapshots(c, o, &m->snapshots, &m->n_snapshots, 1) ||
+	    parse_missing(c, o, m) || parse_unreachable(c, o, m))
+		return -1;
+	return parse_totals(c, o, m);
 }
 
 static const char *const drill_keys[] = { "format", "drill_id",
@@ -1881,10 +1937,71 @@ build_cluster(int *fail, const struct qbk_manifest_cluster *cl)
 }
 
 static json_t *
+build_content(int *fail, const struct qbk_manifest_collection *c)
+{
+	json_t *ca = json_array();
+	size_t j;
+
+	for (j = 0; j < QBK_MANIFEST_BUCKETS; j++) {
+		const struct qbk_manifest_bucket *b =
+		    &c->content[j];
+		json_t *bo;
+
+		if (!b->known) {
+			append(fail, ca, json_null());
+			continue;
+		}
+		bo = json_object();
+		set(fail, bo, "points", juint(b->points));
+		set(fail, bo, "hash", jfixed(b->hash,
+		    sizeof(b->hash)));
+		append(fail, ca, bo);
+	}
+	return ca;
+}
+
+static json_t *
+build_collection(int *fail, const struct qbk_manifest_collection *c)
+{
+	json_t *co = json_object(), *sa = json_array();
+	size_t j;
+
+	set(fail, co, "name", jstr(c->name));
+	set(fail, co, "aliases", jstrv(fail, c->aliases,
+	    c->n_aliases));
+	set(fail, co, "points_count", juint(c->points_count));
+	if (c->has_count_after)
+		set(fail, co, "points_count_after",
+		    juint(c->points_count_after));
+	set(fail, co, "vectors", verbatim(c->vectors));
+	set(fail, co, "config", verbatim(c->config));
+	for (j = 0; j < c->n_samples; j++) {
+		json_t *so = json_object();
+
+		set(fail, so, "id", jstr(c->samples[j].id));
+		set(fail, so, "hash", jfixed(c->samples[j].hash,
+		    sizeof(c->samples[j].hash)));
+		append(fail, sa, so);
+	}
+	set(fail, co, "sample", sa);
+	if (c->has_content)
+		set(fail, co, "content", build_content(fail, c));
+	if (c->cluster != NULL)
+		set(fail, co, "cluster", build_cluster(fail,
+		    c->cluster));
+	if (c->payload_schema != NULL)
+		set(fail, co, "payload_schema",
+		    verbatim(c->payload_schema));
+	set(fail, co, "snapshots", build_snapshots(fail,
+	    c->snapshots, c->n_snapshots));
+	return co;
+}
+
+static json_t *
 build_manifest(int *fail, const struct qbk_manifest *m)
 {
 	json_t *o = json_object(), *a, *x;
-	size_t i, j;
+	size_t i;
 
 	set(fail, o, "format", json_integer(m->format));
 	set(fail, o, "backup_id", jfixed(m->backup_id, sizeof(m->backup_id)));
@@ -1921,58 +2038,8 @@ build_manifest(int *fail, const struct qbk_manifest *m)
 	}
 	set(fail, o, "aliases", x);
 	a = json_array();
-	for (i = 0; i < m->n_collections; i++) {
-		const struct qbk_manifest_collection *c = m->collections[i];
-		json_t *co = json_object(), *sa = json_array();
-
-		set(fail, co, "name", jstr(c->name));
-		set(fail, co, "aliases", jstrv(fail, c->aliases,
-		    c->n_aliases));
-		set(fail, co, "points_count", juint(c->points_count));
-		if (c->has_count_after)
-			set(fail, co, "points_count_after",
-			    juint(c->points_count_after));
-		set(fail, co, "vectors", verbatim(c->vectors));
-		set(fail, co, "config", verbatim(c->config));
-		for (j = 0; j < c->n_samples; j++) {
-			json_t *so = json_object();
-
-			set(fail, so, "id", jstr(c->samples[j].id));
-			set(fail, so, "hash", jfixed(c->samples[j].hash,
-			    sizeof(c->samples[j].hash)));
-			append(fail, sa, so);
-		}
-		set(fail, co, "sample", sa);
-		if (c->has_content) {
-			json_t *ca = json_array();
-
-			for (j = 0; j < QBK_MANIFEST_BUCKETS; j++) {
-				const struct qbk_manifest_bucket *b =
-				    &c->content[j];
-				json_t *bo;
-
-				if (!b->known) {
-					append(fail, ca, json_null());
-					continue;
-				}
-				bo = json_object();
-				set(fail, bo, "points", juint(b->points));
-				set(fail, bo, "hash", jfixed(b->hash,
-				    sizeof(b->hash)));
-				append(fail, ca, bo);
-			}
-			set(fail, co, "content", ca);
-		}
-		if (c->cluster != NULL)
-			set(fail, co, "cluster", build_cluster(fail,
-			    c->cluster));
-		if (c->payload_schema != NULL)
-			set(fail, co, "payload_schema",
-			    verbatim(c->payload_schema));
-		set(fail, co, "snapshots", build_snapshots(fail,
-		    c->snapshots, c->n_snapshots));
-		append(fail, a, co);
-	}
+	for (i = 0; i < m->n_collections; i++)
+		append(fail, a, build_collection(fail, m->collections[i]));
 	set(fail, o, "collections", a);
 	set(fail, o, "snapshots", build_snapshots(fail, m->snapshots,
 	    m->n_snapshots));
