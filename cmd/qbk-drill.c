@@ -5,8 +5,8 @@
 
 #include "cli.h"
 #include "command/qbk_ctx.h"
-#include "command/qbk_options.h"
 #include "command/qbk_drill.h"
+#include "command/qbk_options.h"
 #include "command/qbk_restore.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"

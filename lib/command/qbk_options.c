@@ -1,18 +1,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/qbk_err.h"
-#include "config/qbk_config.h"
-#include "qdrant/qbk_qdrant.h"
-#include "repo/qbk_crypto.h"
-#include "repo/qbk_repo.h"
-#include "repo/qbk_retention.h"
 #include "command/qbk_backup.h"
 #include "command/qbk_ctx.h"
 #include "command/qbk_drill.h"
 #include "command/qbk_prune.h"
 #include "command/qbk_report.h"
 #include "command/qbk_restore.h"
+#include "common/qbk_err.h"
+#include "config/qbk_config.h"
+#include "qdrant/qbk_qdrant.h"
+#include "repo/qbk_crypto.h"
+#include "repo/qbk_repo.h"
+#include "repo/qbk_retention.h"
 #include "command/qbk_options.h"
 
 /* [qdrant] priority, in the order of qbk.conf(5)'s names. */

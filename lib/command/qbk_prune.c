@@ -12,6 +12,7 @@
 #include "common/qbk_idset.h"
 #include "common/qbk_json.h"
 #include "common/qbk_log.h"
+#include "common/qbk_time.h"
 #include "repo/qbk_failure.h"
 #include "repo/qbk_hold.h"
 #include "repo/qbk_job.h"
@@ -327,7 +328,7 @@ qbk_prune_report_json(const struct qbk_prune_result *res, int ok,
 {
 	json_t *o = json_object(), *list = json_array(), *probs = json_array();
 	struct qbk_buf pol = QBK_BUF_INIT;
-	char when[QBK_MANIFEST_TIME_LEN + 1];
+	char when[QBK_TIME_LEN + 1];
 	size_t i, kept = 0;
 	unsigned rule;
 
@@ -348,7 +349,7 @@ qbk_prune_report_json(const struct qbk_prune_result *res, int ok,
 				json_array_append_new(reasons, json_string(
 				    qbk_retention_rule_name(
 				    (enum qbk_retention_rule)rule)));
-		if (qbk_manifest_time_format(b->time, when) != 0)
+		if (qbk_time_format(b->time, when) != 0)
 			when[0] = '\0';
 		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:b, "
 		    "s:o}", "backup_id", b->id, "time", when, "group",

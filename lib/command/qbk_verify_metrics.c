@@ -1,8 +1,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/qbk_buf.h"
 #include "command/qbk_verify.h"
+#include "common/qbk_buf.h"
 #include "command/qbk_verify_metrics.h"
 
 void

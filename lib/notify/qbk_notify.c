@@ -15,6 +15,7 @@
 #include "common/qbk_fs.h"
 #include "common/qbk_json.h"
 #include "common/qbk_log.h"
+#include "common/qbk_time.h"
 #include "config/qbk_config.h"
 #include "net/qbk_http.h"
 #include "repo/qbk_manifest.h"
@@ -56,9 +57,9 @@ jstr(const char *s)
 static json_t *
 jtime(int64_t t)
 {
-	char buf[QBK_MANIFEST_TIME_LEN + 1];
+	char buf[QBK_TIME_LEN + 1];
 
-	if (qbk_manifest_time_format(t, buf) != 0)
+	if (qbk_time_format(t, buf) != 0)
 		return json_null();
 	return json_string(buf);
 }

@@ -9,6 +9,7 @@
 #include "common/qbk_err.h"
 #include "common/qbk_json.h"
 #include "common/qbk_log.h"
+#include "common/qbk_time.h"
 #include "repo/qbk_layout.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
@@ -22,13 +23,13 @@ qbk_failure_record(struct qbk_repo *r, const struct qbk_failure *f,
 {
 	struct qbk_buf text = QBK_BUF_INIT, obj = QBK_BUF_INIT;
 	char key[QBK_LAYOUT_KEY_MAX];
-	char id[QBK_MANIFEST_ID_LEN + 1], when[QBK_MANIFEST_TIME_LEN + 1];
+	char id[QBK_MANIFEST_ID_LEN + 1], when[QBK_TIME_LEN + 1];
 	json_t *o, *cs;
 	size_t i;
 	int rc = -1;
 
 	if (qbk_manifest_make_id(f->time, id) != 0 ||
-	    qbk_manifest_time_format(f->time, when) != 0)
+	    qbk_time_format(f->time, when) != 0)
 		return qbk_err_set(err, QBK_E_INTERNAL, "cannot make a "
 		    "failure record id");
 	cs = json_array();

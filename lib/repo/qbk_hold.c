@@ -11,6 +11,7 @@
 #include "common/qbk_err.h"
 #include "common/qbk_json.h"
 #include "common/qbk_log.h"
+#include "common/qbk_time.h"
 #include "repo/qbk_layout.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
@@ -41,7 +42,7 @@ qbk_hold_set(struct qbk_repo *r, const char *id, const char *reason,
 	struct qbk_manifest *m = NULL;
 	struct qbk_buf text = QBK_BUF_INIT, obj = QBK_BUF_INIT;
 	char key[QBK_LAYOUT_KEY_MAX], who[512];
-	char when[QBK_MANIFEST_TIME_LEN + 1];
+	char when[QBK_TIME_LEN + 1];
 	json_t *o;
 	int rc = -1;
 
@@ -49,7 +50,7 @@ qbk_hold_set(struct qbk_repo *r, const char *id, const char *reason,
 		return -1;
 	qbk_manifest_free(m);
 	who_am_i(who, sizeof(who));
-	qbk_manifest_time_format(qbk_now(), when);
+	qbk_time_format(qbk_now(), when);
 	o = json_pack("{s:s, s:s, s:s, s:s}", "backup_id", id, "who", who,
 	    "when", when, "reason", reason != NULL ? reason : "");
 	if (o == NULL)

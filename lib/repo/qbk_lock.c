@@ -19,6 +19,7 @@
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
 #include "common/qbk_log.h"
+#include "common/qbk_time.h"
 #include "repo/qbk_layout.h"
 #include "repo/qbk_manifest.h"
 #include "storage/qbk_store.h"
@@ -74,9 +75,9 @@ random64(void)
 void
 qbk_lock_describe(const struct qbk_lock_info *i, struct qbk_buf *out)
 {
-	char since[QBK_MANIFEST_TIME_LEN + 1];
+	char since[QBK_TIME_LEN + 1];
 
-	if (qbk_manifest_time_format(i->time, since))
+	if (qbk_time_format(i->time, since))
 		snprintf(since, sizeof(since), "?");
 	qbk_buf_addf(out, "%s (pid %lld on host %s, since %s)", i->program,
 	    (long long)i->pid, i->host, since);
@@ -86,12 +87,12 @@ static int
 record_json(const struct qbk_lock_info *i, struct qbk_buf *out,
     struct qbk_err *err)
 {
-	char t[QBK_MANIFEST_TIME_LEN + 1], r[QBK_MANIFEST_TIME_LEN + 1];
+	char t[QBK_TIME_LEN + 1], r[QBK_TIME_LEN + 1];
 	json_t *j;
 	char *s;
 
-	qbk_manifest_time_format(i->time, t);
-	qbk_manifest_time_format(i->refreshed, r);
+	qbk_time_format(i->time, t);
+	qbk_time_format(i->refreshed, r);
 	j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}",
 	    "format", 1, "id", i->id,
 	    "kind", i->kind == QBK_LOCK_EXCLUSIVE ? "exclusive" : "shared",
@@ -187,11 +188,11 @@ qbk_lock_parse(const void *text, size_t len, struct qbk_lock_info *i,
 	i->pid = (int64_t)json_integer_value(v);
 	bad = "time";
 	if (get_text(j, "time", t, sizeof(t)) ||
-	    qbk_manifest_time_parse(t, &i->time))
+	    qbk_time_parse(t, &i->time))
 		goto err0;
 	bad = "refreshed";
 	if (get_text(j, "refreshed", t, sizeof(t)) ||
-	    qbk_manifest_time_parse(t, &i->refreshed))
+	    qbk_time_parse(t, &i->refreshed))
 		goto err0;
 	/* Added later, so optional: a record without them proves no
 	 * machine, boot or PID namespace, and expires by time alone. */

@@ -13,10 +13,8 @@
 #include "common/qbk_err.h"
 #include "common/qbk_hex.h"
 #include "common/qbk_idset.h"
+#include "common/qbk_time.h"
 #include "repo/qbk_manifest.h"
-
-/* 9999-12-31T23:59:59Z */
-#define TIME_MAX	INT64_C(253402300799)
 
 
 static const char *const type_names[] = { "full", "incremental", NULL };
@@ -59,126 +57,17 @@ alloc_for(size_t n, size_t size)
 	return n == 0 ? NULL : qbk_xcalloc(cap_for(n), size);
 }
 
-/* ---- times and ids ---- */
-
-static int64_t
-days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-struct civil {
-	int64_t y, m, d, hh, mm, ss;
-};
-
-static int
-civil_from_time(int64_t t, struct civil *c)
-{
-	int64_t z, era, doe, yoe, doy, mp;
-
-	if (t < 0 || t > TIME_MAX)
-		return -1;
-	c->ss = t % 60;
-	c->mm = t / 60 % 60;
-	c->hh = t / 3600 % 24;
-	z = t / 86400 + 719468;
-	era = z / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	c->d = doy - (153 * mp + 2) / 5 + 1;
-	c->m = mp < 10 ? mp + 3 : mp - 9;
-	c->y = yoe + era * 400 + (c->m <= 2);
-	return 0;
-}
-
-static int
-days_in_month(int64_t y, int64_t m)
-{
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-		30, 31 };
-
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return 29;
-	return days[m - 1];
-}
-
-/* Parse ${n} decimal digits at ${s}; -1 if one is not a digit. */
-static int64_t
-digits(const char *s, int n)
-{
-	int64_t v = 0;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-static int
-civil_to_time(const struct civil *c, int64_t *t)
-{
-	if (c->y < 1970 || c->y > 9999 || c->m < 1 || c->m > 12 ||
-	    c->d < 1 || c->d > days_in_month(c->y, c->m) || c->hh < 0 ||
-	    c->hh > 23 || c->mm < 0 || c->mm > 59 || c->ss < 0 || c->ss > 59)
-		return -1;
-	*t = days_from_civil(c->y, c->m, c->d) * 86400 + c->hh * 3600 +
-	    c->mm * 60 + c->ss;
-	return 0;
-}
-
-int
-qbk_manifest_time_format(int64_t t, char *out)
-{
-	struct civil c;
-
-	out[0] = '\0';
-	if (civil_from_time(t, &c))
-		return -1;
-	snprintf(out, QBK_MANIFEST_TIME_LEN + 1,
-	    "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)c.y, (int)c.m, (int)c.d,
-	    (int)c.hh, (int)c.mm, (int)c.ss);
-	return 0;
-}
-
-int
-qbk_manifest_time_parse(const char *s, int64_t *t)
-{
-	struct civil c;
-
-	if (strlen(s) != QBK_MANIFEST_TIME_LEN || s[4] != '-' ||
-	    s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
-	    s[19] != 'Z')
-		return -1;
-	c.y = digits(s, 4);
-	c.m = digits(s + 5, 2);
-	c.d = digits(s + 8, 2);
-	c.hh = digits(s + 11, 2);
-	c.mm = digits(s + 14, 2);
-	c.ss = digits(s + 17, 2);
-	return civil_to_time(&c, t);
-}
+/* ---- ids ---- */
 
 int
 qbk_manifest_make_id(int64_t t, char *out)
 {
 	struct timespec ts;
-	struct civil c;
+	struct qbk_time_civil c;
 	uint16_t r;
 
 	out[0] = '\0';
-	if (civil_from_time(t, &c))
+	if (qbk_time_to_civil(t, &c))
 		return -1;
 	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -193,20 +82,20 @@ qbk_manifest_make_id(int64_t t, char *out)
 int
 qbk_manifest_id_time(const char *id, int64_t *t)
 {
-	struct civil c;
+	struct qbk_time_civil c;
 
 	if (strlen(id) != QBK_MANIFEST_ID_LEN || id[8] != 'T' ||
 	    id[15] != 'Z' || id[16] != '-')
 		return -1;
 	if (!qbk_hex_is_lower(id + 17, 4))
 		return -1;
-	c.y = digits(id, 4);
-	c.m = digits(id + 4, 2);
-	c.d = digits(id + 6, 2);
-	c.hh = digits(id + 9, 2);
-	c.mm = digits(id + 11, 2);
-	c.ss = digits(id + 13, 2);
-	return civil_to_time(&c, t);
+	c.y = qbk_time_digits(id, 4);
+	c.m = qbk_time_digits(id + 4, 2);
+	c.d = qbk_time_digits(id + 6, 2);
+	c.hh = qbk_time_digits(id + 9, 2);
+	c.mm = qbk_time_digits(id + 11, 2);
+	c.ss = qbk_time_digits(id + 13, 2);
+	return qbk_time_from_civil(&c, t);
 }
 
 int
@@ -853,7 +742,7 @@ check_rules(struct pctx *c, const char *key, json_t *v, enum srule rule,
 			    QBK_MANIFEST_HEX_LEN);
 		break;
 	case S_TIME:
-		if (qbk_manifest_time_parse(s, &t))
+		if (qbk_time_parse(s, &t))
 			return bad(c, key, "expected a UTC time "
 			    "YYYY-MM-DDTHH:MM:SSZ");
 		break;
@@ -929,9 +818,9 @@ get_time(struct pctx *c, json_t *obj, const char *key, int64_t *t)
 
 	if ((v = get(c, obj, key)) == NULL ||
 	    (s = check_str(c, key, v, S_TIME, 0,
-	    QBK_MANIFEST_TIME_LEN)) == NULL)
+	    QBK_TIME_LEN)) == NULL)
 		return -1;
-	return qbk_manifest_time_parse(s, t);
+	return qbk_time_parse(s, t);
 }
 
 static int
@@ -1484,44 +1373,13 @@ parse_format(struct pctx *c, json_t *o, int *format)
 	return 0;
 }
 
+/* "tags": key to value. */
 static int
-parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
+parse_tags(struct pctx *c, json_t *o, struct qbk_manifest *m)
 {
 	json_t *a, *v;
 	const char *k;
-	size_t i, old;
-	const char **names;
-	int x;
-
-	if (parse_format(c, o, &m->format) ||
-	    check_keys(c, o, manifest_keys) ||
-	    get_fixed(c, o, "backup_id", S_ID, m->backup_id,
-	    sizeof(m->backup_id)) ||
-	    get_enum(c, o, "type", type_names, &x))
-		return -1;
-	m->type = (enum qbk_manifest_type)x;
-	if (get_enum(c, o, "kind", kind_names, &x))
-		return -1;
-	m->kind = (enum qbk_manifest_kind)x;
-	if (json_object_get(o, "selection") != NULL) {
-		if (get_enum(c, o, "selection", selection_names, &x))
-			return -1;
-		m->selection = (enum qbk_manifest_selection)(x + 1);
-	}
-	if (get_time(c, o, "start", &m->start) ||
-	    get_time(c, o, "end", &m->end))
-		return -1;
-	if (m->end < m->start)
-		return bad(c, "end", "earlier than start");
-	if (get_str(c, o, "host", S_NAME, 1, QBK_MANIFEST_MAX_NAME,
-	    &m->host) ||
-	    get_str(c, o, "tool_version", S_NAME, 1, QBK_MANIFEST_MAX_NAME,
-	    &m->tool_version) ||
-	    parse_strv(c, o, "qdrant_versions", S_NAME, QBK_MANIFEST_MAX_NAME,
-	    &m->qdrant_versions, &m->n_qdrant_versions) ||
-	    parse_strv(c, o, "sources", S_NAME, QBK_MANIFEST_MAX_STR,
-	    &m->sources, &m->n_sources))
-		return -1;
+	size_t old;
 
 	if ((a = get_object(c, o, "tags", QBK_MANIFEST_MAX_LIST)) == NULL)
 		return -1;
@@ -1545,6 +1403,16 @@ parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
 		m->n_tags++;
 	}
 	pop(c, old);
+	return 0;
+}
+
+/* "aliases": alias to collection. */
+static int
+parse_aliases(struct pctx *c, json_t *o, struct qbk_manifest *m)
+{
+	json_t *a, *v;
+	const char *k;
+	size_t old;
 
 	if ((a = get_object(c, o, "aliases", QBK_MANIFEST_MAX_LIST)) == NULL)
 		return -1;
@@ -1566,6 +1434,16 @@ parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
 		m->n_aliases++;
 	}
 	pop(c, old);
+	return 0;
+}
+
+/* "collections", each name once. */
+static int
+parse_collections(struct pctx *c, json_t *o, struct qbk_manifest *m)
+{
+	json_t *a, *v;
+	size_t i, old;
+	const char **names;
 
 	if ((a = get_array(c, o, "collections",
 	    QBK_MANIFEST_MAX_COLLECTIONS)) == NULL)
@@ -1599,8 +1477,15 @@ parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
 		}
 		free(names);
 	}
-	if (parse_snapshots(c, o, &m->snapshots, &m->n_snapshots, 1))
-		return -1;
+	return 0;
+}
+
+/* "missing_shards". */
+static int
+parse_missing(struct pctx *c, json_t *o, struct qbk_manifest *m)
+{
+	json_t *a, *v;
+	size_t i, old;
 
 	if ((a = get_array(c, o, "missing_shards", QBK_MANIFEST_MAX_LIST)) ==
 	    NULL)
@@ -1624,36 +1509,54 @@ parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
 		pop(c, o2);
 	}
 	pop(c, old);
+	return 0;
+}
 
-	/* Optional: written only when a peer could not be reached. */
-	if (json_object_get(o, "unreachable_peers") != NULL) {
-		if ((a = get_array(c, o, "unreachable_peers",
-		    QBK_MANIFEST_MAX_LIST)) == NULL)
+/* "unreachable_peers": optional, written only when a peer could not be
+ * reached. */
+static int
+parse_unreachable(struct pctx *c, json_t *o, struct qbk_manifest *m)
+{
+	json_t *a, *v;
+	size_t i, old;
+
+	if (json_object_get(o, "unreachable_peers") == NULL)
+		return 0;
+	if ((a = get_array(c, o, "unreachable_peers",
+	    QBK_MANIFEST_MAX_LIST)) == NULL)
+		return -1;
+	if (json_array_size(a) == 0)
+		return bad(c, "unreachable_peers", "left out when "
+		    "empty");
+	m->unreachable = alloc_for(json_array_size(a),
+	    sizeof(*m->unreachable));
+	old = push_key(c, "unreachable_peers");
+	json_array_foreach(a, i, v) {
+		struct qbk_manifest_unreachable *u =
+		    &m->unreachable[i];
+		size_t o2 = push_index(c, i);
+
+		if (check_element(c, v, unreachable_keys) ||
+		    get_u64str(c, v, "peer_id", &u->peer_id) ||
+		    get_str(c, v, "url", S_ANY, 0, QBK_MANIFEST_MAX_STR,
+		    &u->url))
 			return -1;
-		if (json_array_size(a) == 0)
-			return bad(c, "unreachable_peers", "left out when "
-			    "empty");
-		m->unreachable = alloc_for(json_array_size(a),
-		    sizeof(*m->unreachable));
-		old = push_key(c, "unreachable_peers");
-		json_array_foreach(a, i, v) {
-			struct qbk_manifest_unreachable *u =
-			    &m->unreachable[i];
-			size_t o2 = push_index(c, i);
-
-			if (check_element(c, v, unreachable_keys) ||
-			    get_u64str(c, v, "peer_id", &u->peer_id) ||
-			    get_str(c, v, "url", S_ANY, 0, QBK_MANIFEST_MAX_STR,
-			    &u->url))
-				return -1;
-			m->n_unreachable++;
-			if (get_str(c, v, "reason", S_ANY, 0,
-			    QBK_MANIFEST_MAX_STR, &u->reason))
-				return -1;
-			pop(c, o2);
-		}
-		pop(c, old);
+		m->n_unreachable++;
+		if (get_str(c, v, "reason", S_ANY, 0,
+		    QBK_MANIFEST_MAX_STR, &u->reason))
+			return -1;
+		pop(c, o2);
 	}
+	pop(c, old);
+	return 0;
+}
+
+/* "totals", checked against the snapshots. */
+static int
+parse_totals(struct pctx *c, json_t *o, struct qbk_manifest *m)
+{
+	json_t *a;
+	size_t old;
 
 	if ((a = get_object(c, o, "totals", 16)) == NULL)
 		return -1;
@@ -1668,6 +1571,48 @@ parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
 		return -1;
 	pop(c, old);
 	return check_totals(c, m);
+}
+
+static int
+parse_manifest(struct pctx *c, json_t *o, struct qbk_manifest *m)
+{
+	int x;
+
+	if (parse_format(c, o, &m->format) ||
+	    check_keys(c, o, manifest_keys) ||
+	    get_fixed(c, o, "backup_id", S_ID, m->backup_id,
+	    sizeof(m->backup_id)) ||
+	    get_enum(c, o, "type", type_names, &x))
+		return -1;
+	m->type = (enum qbk_manifest_type)x;
+	if (get_enum(c, o, "kind", kind_names, &x))
+		return -1;
+	m->kind = (enum qbk_manifest_kind)x;
+	if (json_object_get(o, "selection") != NULL) {
+		if (get_enum(c, o, "selection", selection_names, &x))
+			return -1;
+		m->selection = (enum qbk_manifest_selection)(x + 1);
+	}
+	if (get_time(c, o, "start", &m->start) ||
+	    get_time(c, o, "end", &m->end))
+		return -1;
+	if (m->end < m->start)
+		return bad(c, "end", "earlier than start");
+	if (get_str(c, o, "host", S_NAME, 1, QBK_MANIFEST_MAX_NAME,
+	    &m->host) ||
+	    get_str(c, o, "tool_version", S_NAME, 1, QBK_MANIFEST_MAX_NAME,
+	    &m->tool_version) ||
+	    parse_strv(c, o, "qdrant_versions", S_NAME, QBK_MANIFEST_MAX_NAME,
+	    &m->qdrant_versions, &m->n_qdrant_versions) ||
+	    parse_strv(c, o, "sources", S_NAME, QBK_MANIFEST_MAX_STR,
+	    &m->sources, &m->n_sources))
+		return -1;
+	if (parse_tags(c, o, m) || parse_aliases(c, o, m) ||
+	    parse_collections(c, o, m) ||
+	    parse_snapshots(c, o, &m->snapshots, &m->n_snapshots, 1) ||
+	    parse_missing(c, o, m) || parse_unreachable(c, o, m))
+		return -1;
+	return parse_totals(c, o, m);
 }
 
 static const char *const drill_keys[] = { "format", "drill_id",
@@ -1836,9 +1781,9 @@ jfixed(const char *s, size_t size)
 static json_t *
 jtime(int64_t t)
 {
-	char buf[QBK_MANIFEST_TIME_LEN + 1];
+	char buf[QBK_TIME_LEN + 1];
 
-	qbk_manifest_time_format(t, buf);	/* "" if out of range */
+	qbk_time_format(t, buf);	/* "" if out of range */
 	return json_string(buf);
 }
 
@@ -1992,10 +1937,71 @@ build_cluster(int *fail, const struct qbk_manifest_cluster *cl)
 }
 
 static json_t *
+build_content(int *fail, const struct qbk_manifest_collection *c)
+{
+	json_t *ca = json_array();
+	size_t j;
+
+	for (j = 0; j < QBK_MANIFEST_BUCKETS; j++) {
+		const struct qbk_manifest_bucket *b =
+		    &c->content[j];
+		json_t *bo;
+
+		if (!b->known) {
+			append(fail, ca, json_null());
+			continue;
+		}
+		bo = json_object();
+		set(fail, bo, "points", juint(b->points));
+		set(fail, bo, "hash", jfixed(b->hash,
+		    sizeof(b->hash)));
+		append(fail, ca, bo);
+	}
+	return ca;
+}
+
+static json_t *
+build_collection(int *fail, const struct qbk_manifest_collection *c)
+{
+	json_t *co = json_object(), *sa = json_array();
+	size_t j;
+
+	set(fail, co, "name", jstr(c->name));
+	set(fail, co, "aliases", jstrv(fail, c->aliases,
+	    c->n_aliases));
+	set(fail, co, "points_count", juint(c->points_count));
+	if (c->has_count_after)
+		set(fail, co, "points_count_after",
+		    juint(c->points_count_after));
+	set(fail, co, "vectors", verbatim(c->vectors));
+	set(fail, co, "config", verbatim(c->config));
+	for (j = 0; j < c->n_samples; j++) {
+		json_t *so = json_object();
+
+		set(fail, so, "id", jstr(c->samples[j].id));
+		set(fail, so, "hash", jfixed(c->samples[j].hash,
+		    sizeof(c->samples[j].hash)));
+		append(fail, sa, so);
+	}
+	set(fail, co, "sample", sa);
+	if (c->has_content)
+		set(fail, co, "content", build_content(fail, c));
+	if (c->cluster != NULL)
+		set(fail, co, "cluster", build_cluster(fail,
+		    c->cluster));
+	if (c->payload_schema != NULL)
+		set(fail, co, "payload_schema",
+		    verbatim(c->payload_schema));
+	set(fail, co, "snapshots", build_snapshots(fail,
+	    c->snapshots, c->n_snapshots));
+	return co;
+}
+
+static json_t *
 build_manifest(int *fail, const struct qbk_manifest *m)
 {
 	json_t *o = json_object(), *a, *x;
-	size_t i, j;
+	size_t i;
 
 	set(fail, o, "format", json_integer(m->format));
 	set(fail, o, "backup_id", jfixed(m->backup_id, sizeof(m->backup_id)));
@@ -2032,58 +2038,8 @@ build_manifest(int *fail, const struct qbk_manifest *m)
 	}
 	set(fail, o, "aliases", x);
 	a = json_array();
-	for (i = 0; i < m->n_collections; i++) {
-		const struct qbk_manifest_collection *c = m->collections[i];
-		json_t *co = json_object(), *sa = json_array();
-
-		set(fail, co, "name", jstr(c->name));
-		set(fail, co, "aliases", jstrv(fail, c->aliases,
-		    c->n_aliases));
-		set(fail, co, "points_count", juint(c->points_count));
-		if (c->has_count_after)
-			set(fail, co, "points_count_after",
-			    juint(c->points_count_after));
-		set(fail, co, "vectors", verbatim(c->vectors));
-		set(fail, co, "config", verbatim(c->config));
-		for (j = 0; j < c->n_samples; j++) {
-			json_t *so = json_object();
-
-			set(fail, so, "id", jstr(c->samples[j].id));
-			set(fail, so, "hash", jfixed(c->samples[j].hash,
-			    sizeof(c->samples[j].hash)));
-			append(fail, sa, so);
-		}
-		set(fail, co, "sample", sa);
-		if (c->has_content) {
-			json_t *ca = json_array();
-
-			for (j = 0; j < QBK_MANIFEST_BUCKETS; j++) {
-				const struct qbk_manifest_bucket *b =
-				    &c->content[j];
-				json_t *bo;
-
-				if (!b->known) {
-					append(fail, ca, json_null());
-					continue;
-				}
-				bo = json_object();
-				set(fail, bo, "points", juint(b->points));
-				set(fail, bo, "hash", jfixed(b->hash,
-				    sizeof(b->hash)));
-				append(fail, ca, bo);
-			}
-			set(fail, co, "content", ca);
-		}
-		if (c->cluster != NULL)
-			set(fail, co, "cluster", build_cluster(fail,
-			    c->cluster));
-		if (c->payload_schema != NULL)
-			set(fail, co, "payload_schema",
-			    verbatim(c->payload_schema));
-		set(fail, co, "snapshots", build_snapshots(fail,
-		    c->snapshots, c->n_snapshots));
-		append(fail, a, co);
-	}
+	for (i = 0; i < m->n_collections; i++)
+		append(fail, a, build_collection(fail, m->collections[i]));
 	set(fail, o, "collections", a);
 	set(fail, o, "snapshots", build_snapshots(fail, m->snapshots,
 	    m->n_snapshots));

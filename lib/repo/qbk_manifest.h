@@ -84,7 +84,6 @@ struct qbk_err;
 #define QBK_MANIFEST_FORMAT	1
 
 #define QBK_MANIFEST_ID_LEN	21	/* "YYYYMMDDTHHMMSSZ-xxxx" */
-#define QBK_MANIFEST_TIME_LEN	20	/* "YYYY-MM-DDTHH:MM:SSZ" */
 #define QBK_MANIFEST_HEX_LEN	64	/* sha256 and point hashes */
 /* The pseudo-collection that names a full-storage backup in reports and
  * failure records. */
@@ -539,14 +538,5 @@ int qbk_manifest_id_valid(const char *);
 
 /** qbk_manifest_id_time(id, t): the time encoded in ${id}; 0 or -1. */
 int qbk_manifest_id_time(const char *, int64_t *);
-
-/** qbk_manifest_time_format(t, out): "YYYY-MM-DDTHH:MM:SSZ" for ${t} into
- * ${out}[QBK_MANIFEST_TIME_LEN + 1]; 0, or -1 (out set to "") if ${t} is
- * outside 1970..9999. */
-int qbk_manifest_time_format(int64_t, char *);
-
-/** qbk_manifest_time_parse(s, t): parse exactly "YYYY-MM-DDTHH:MM:SSZ"
- * (a real date, 1970..9999, no leap second); 0 or -1. */
-int qbk_manifest_time_parse(const char *, int64_t *);
 
 #endif /* !QBK_MANIFEST_H */

@@ -15,6 +15,7 @@
 #include "common/qbk_hex.h"
 #include "common/qbk_idset.h"
 #include "common/qbk_log.h"
+#include "common/qbk_time.h"
 #include "repo/qbk_chunk.h"
 #include "repo/qbk_crypto.h"
 #include "repo/qbk_layout.h"
@@ -182,7 +183,7 @@ slot_to_json(const struct qbk_crypto_slot *s, const char *slot_id,
 	json_t *o;
 	char *text;
 
-	qbk_manifest_time_format((int64_t)time(NULL), created);
+	qbk_time_format((int64_t)time(NULL), created);
 	if (keep != NULL) {
 		snprintf(created, sizeof(created), "%s", keep->created);
 		free(host);
@@ -483,7 +484,7 @@ qbk_repo_create(const struct qbk_repo_create_opts *o, char *id_out,
 	    err) != 0)
 		goto out;
 	format_compression(o->zstd_level, comp, sizeof(comp));
-	qbk_manifest_time_format((int64_t)time(NULL), created);
+	qbk_time_format((int64_t)time(NULL), created);
 	/* The MAC goes last, computed over the text with '0's in its place
 	 * (config_seal()). */
 	memset(mac, '0', MAC_HEX);

@@ -5,8 +5,8 @@
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
-#include "storage/qbk_store.h"
 #include "storage/qbk_store_driver.h"
+#include "storage/qbk_store.h"
 
 /*
  * The drivers, by location: the first whose scheme starts the location;

@@ -20,6 +20,7 @@
 
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
+#include "common/qbk_time.h"
 #include "repo/qbk_lock.h"
 #include "repo/qbk_manifest.h"
 #include "storage/qbk_store.h"
@@ -237,12 +238,12 @@ exclusive_blocks_everyone(void **state)
 	struct qbk_buf want = QBK_BUF_INIT;
 	struct qbk_lock *l;
 	struct child c;
-	char since[QBK_MANIFEST_TIME_LEN + 1];
+	char since[QBK_TIME_LEN + 1];
 	int64_t t = (int64_t)time(NULL);
 	char *r;
 
 	l = take(f, QBK_LOCK_EXCLUSIVE, "qbk-prune");
-	qbk_manifest_time_format(t, since);
+	qbk_time_format(t, since);
 	child_start(&c, f, QBK_LOCK_SHARED, "qbk-backup", 0);
 	r = child_report(&c);
 	qbk_buf_addf(&want, "locked|repository is locked exclusively by "
@@ -251,7 +252,7 @@ exclusive_blocks_everyone(void **state)
 	/* The second may have ticked between take() and time(). */
 	if (strcmp(r, want.buf) != 0) {
 		qbk_buf_reset(&want);
-		qbk_manifest_time_format(t - 1, since);
+		qbk_time_format(t - 1, since);
 		qbk_buf_addf(&want, "locked|repository is locked exclusively "
 		    "by qbk-prune (pid %ld on host %s, since %s)",
 		    (long)getpid(), f->host, since);
@@ -338,9 +339,9 @@ put_record_as(struct fixture *f, const char *id, const char *kind,
 {
 	struct qbk_err err = QBK_ERR_INIT;
 	struct qbk_buf b = QBK_BUF_INIT;
-	char t[QBK_MANIFEST_TIME_LEN + 1], key[64];
+	char t[QBK_TIME_LEN + 1], key[64];
 
-	qbk_manifest_time_format(refreshed, t);
+	qbk_time_format(refreshed, t);
 	qbk_buf_addf(&b, "{\"format\":1,\"id\":\"%s\",\"kind\":\"%s\","
 	    "\"program\":\"%s\",\"host\":\"%s\",\"pid\":%ld,\"time\":\"%s\","
 	    "\"refreshed\":\"%s\",\"future\":true", id, kind, program, host,

@@ -14,6 +14,7 @@
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
 #include "common/qbk_idset.h"
+#include "common/qbk_time.h"
 #include "repo/qbk_manifest.h"
 
 #define T0	INT64_C(1795299300)	/* 2026-11-21T22:15:00Z */
@@ -961,53 +962,53 @@ writer_refuses_bad_manifests(void **state)
 static void
 times_and_ids(void **state)
 {
-	char buf[QBK_MANIFEST_TIME_LEN + 1], id[QBK_MANIFEST_ID_LEN + 1];
+	char buf[QBK_TIME_LEN + 1], id[QBK_MANIFEST_ID_LEN + 1];
 	char id2[QBK_MANIFEST_ID_LEN + 1];
 	int64_t t;
 	int i, differ = 0;
 
 	(void)state;
-	assert_int_equal(qbk_manifest_time_format(T0, buf), 0);
+	assert_int_equal(qbk_time_format(T0, buf), 0);
 	assert_string_equal(buf, "2026-11-21T22:15:00Z");
-	assert_int_equal(qbk_manifest_time_parse(buf, &t), 0);
+	assert_int_equal(qbk_time_parse(buf, &t), 0);
 	assert_int_equal(t, T0);
-	assert_int_equal(qbk_manifest_time_parse("2024-02-29T12:00:00Z", &t),
+	assert_int_equal(qbk_time_parse("2024-02-29T12:00:00Z", &t),
 	    0);
 	assert_int_equal(t, 1709208000);
-	assert_int_equal(qbk_manifest_time_parse("2000-03-01T00:00:00Z", &t),
+	assert_int_equal(qbk_time_parse("2000-03-01T00:00:00Z", &t),
 	    0);
 	assert_int_equal(t, 951868800);
-	assert_int_equal(qbk_manifest_time_parse("1970-01-01T00:00:00Z", &t),
+	assert_int_equal(qbk_time_parse("1970-01-01T00:00:00Z", &t),
 	    0);
 	assert_int_equal(t, 0);
-	assert_int_equal(qbk_manifest_time_parse("9999-12-31T23:59:59Z", &t),
+	assert_int_equal(qbk_time_parse("9999-12-31T23:59:59Z", &t),
 	    0);
 	assert_int_equal(t, INT64_C(253402300799));
-	assert_int_equal(qbk_manifest_time_format(t, buf), 0);
+	assert_int_equal(qbk_time_format(t, buf), 0);
 	assert_string_equal(buf, "9999-12-31T23:59:59Z");
-	assert_int_equal(qbk_manifest_time_format(t + 1, buf), -1);
+	assert_int_equal(qbk_time_format(t + 1, buf), -1);
 	assert_string_equal(buf, "");
-	assert_int_equal(qbk_manifest_time_format(-1, buf), -1);
-	assert_int_equal(qbk_manifest_time_parse("2023-02-29T12:00:00Z", &t),
+	assert_int_equal(qbk_time_format(-1, buf), -1);
+	assert_int_equal(qbk_time_parse("2023-02-29T12:00:00Z", &t),
 	    -1);
-	assert_int_equal(qbk_manifest_time_parse("1900-02-28T12:00:00Z", &t),
+	assert_int_equal(qbk_time_parse("1900-02-28T12:00:00Z", &t),
 	    -1);
-	assert_int_equal(qbk_manifest_time_parse("2026-11-21T24:00:00Z", &t),
+	assert_int_equal(qbk_time_parse("2026-11-21T24:00:00Z", &t),
 	    -1);
-	assert_int_equal(qbk_manifest_time_parse("2026-11-21T22:15:00", &t),
+	assert_int_equal(qbk_time_parse("2026-11-21T22:15:00", &t),
 	    -1);
-	assert_int_equal(qbk_manifest_time_parse("2026-11-21T22:15:00+00:00",
+	assert_int_equal(qbk_time_parse("2026-11-21T22:15:00+00:00",
 	    &t), -1);
-	assert_int_equal(qbk_manifest_time_parse("+026-11-21T22:15:00Z", &t),
+	assert_int_equal(qbk_time_parse("+026-11-21T22:15:00Z", &t),
 	    -1);
-	assert_int_equal(qbk_manifest_time_parse("2026-1a-21T22:15:00Z", &t),
+	assert_int_equal(qbk_time_parse("2026-1a-21T22:15:00Z", &t),
 	    -1);
 	/* Every day of a leap year round trips. */
 	for (i = 0; i < 366; i++) {
 		int64_t day = INT64_C(1704067200) + (int64_t)i * 86400 + 3599;
 
-		assert_int_equal(qbk_manifest_time_format(day, buf), 0);
-		assert_int_equal(qbk_manifest_time_parse(buf, &t), 0);
+		assert_int_equal(qbk_time_format(day, buf), 0);
+		assert_int_equal(qbk_time_parse(buf, &t), 0);
 		assert_int_equal(t, day);
 	}
 

@@ -16,6 +16,7 @@
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
 #include "common/qbk_idset.h"
+#include "common/qbk_time.h"
 #include "repo/qbk_crypto.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
@@ -150,7 +151,7 @@ holds_roundtrip(void **state)
 	assert_string_equal(h[1].backup_id, f->ids[2]);
 	assert_string_equal(h[1].reason, "case 4711");
 	assert_non_null(strchr(h[1].who, '@'));
-	assert_int_equal(strlen(h[1].when), QBK_MANIFEST_TIME_LEN);
+	assert_int_equal(strlen(h[1].when), QBK_TIME_LEN);
 	qbk_hold_list_free(h, n);
 
 	assert_int_equal(qbk_hold_release(f->r, f->ids[2], &err), 0);

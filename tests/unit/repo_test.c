@@ -22,6 +22,7 @@
 #include "common/qbk_err.h"
 #include "common/qbk_fs.h"
 #include "common/qbk_idset.h"
+#include "common/qbk_time.h"
 #include "repo/qbk_chunk.h"
 #include "repo/qbk_crypto.h"
 #include "repo/qbk_manifest.h"
@@ -327,7 +328,7 @@ create_passphrase(void **state)
 	assert_int_equal(strlen(v[0].id), QBK_REPO_SLOT_ID_LEN);
 	assert_true(exists(f->repo, "keys") && v[0].id[0] != '\0');
 	assert_string_equal(v[0].comment, "first key");
-	assert_int_equal(qbk_manifest_time_parse(v[0].created, &t), 0);
+	assert_int_equal(qbk_time_parse(v[0].created, &t), 0);
 	assert_int_equal(gethostname(host, sizeof(host)), 0);
 	host[sizeof(v[0].host) - 1] = '\0';
 	assert_string_equal(v[0].host, host);

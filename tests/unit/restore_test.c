@@ -25,6 +25,7 @@
 #include "common/qbk_hex.h"
 #include "common/qbk_idset.h"
 #include "common/qbk_json.h"
+#include "common/qbk_time.h"
 #include "net/qbk_http.h"
 #include "qdrant/qbk_qdrant.h"
 #include "repo/qbk_chunk.h"
@@ -48,7 +49,7 @@ parse_time_forms(void **state)
 		"1969-12-31", "2026-11-21T22:15:00+24:00", "2h later" };
 
 	(void)state;
-	assert_int_equal(qbk_manifest_time_parse("2026-11-21T22:15:00Z", &ref),
+	assert_int_equal(qbk_time_parse("2026-11-21T22:15:00Z", &ref),
 	    0);
 	assert_int_equal(ref, T0);
 	assert_int_equal(qbk_restore_parse_time("2026-11-21T22:15:00Z", 0, &t,

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "command/backup/qbk_backup_internal.h"
+#include "command/qbk_backup.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
@@ -23,7 +24,6 @@
 #include "qdrant/qbk_points.h"
 #include "qdrant/qbk_qdrant.h"
 #include "repo/qbk_manifest.h"
-#include "command/qbk_backup.h"
 
 /* One shard to stream: from peer ${peer} into ${ms}. */
 #define CJOB_ALT	8

@@ -10,12 +10,12 @@
 
 #include <jansson.h>
 
+#include "command/qbk_backup.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
 #include "common/qbk_json.h"
 #include "common/qbk_metrics.h"
 #include "repo/qbk_manifest.h"
-#include "command/qbk_backup.h"
 
 /*
  * The value of qbk_backup_last_success_timestamp_seconds in the metrics

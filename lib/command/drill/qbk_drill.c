@@ -12,6 +12,7 @@
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
 #include "common/qbk_log.h"
+#include "common/qbk_time.h"
 #include "config/qbk_config.h"
 #include "qdrant/qbk_qdrant.h"
 #include "repo/qbk_crypto.h"
@@ -208,9 +209,9 @@ choose_backup(struct qbk_repo *repo, const struct qbk_drill_opts *o,
 		rc = select_holding(repo, o, NULL, -1, id, err);
 	}
 	if (rc == 0) {
-		char t[QBK_MANIFEST_TIME_LEN + 1];
+		char t[QBK_TIME_LEN + 1];
 
-		qbk_manifest_time_format(at, t);
+		qbk_time_format(at, t);
 		qbk_info("point in time %s: backup %s", t, id);
 	}
 	return rc;

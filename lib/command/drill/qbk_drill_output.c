@@ -7,14 +7,15 @@
 
 #include <jansson.h>
 
+#include "command/qbk_drill.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
 #include "common/qbk_json.h"
 #include "common/qbk_metrics.h"
+#include "common/qbk_time.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
-#include "command/qbk_drill.h"
 
 /* {"<collection>": "<backup id>"} of a drill record; {} for records
  * written before drills said so. */
@@ -33,12 +34,12 @@ drilled_json(const struct qbk_manifest_drill *d)
 static json_t *
 drill_json(const struct qbk_manifest_drill *d)
 {
-	char start[QBK_MANIFEST_TIME_LEN + 1], end[QBK_MANIFEST_TIME_LEN + 1];
+	char start[QBK_TIME_LEN + 1], end[QBK_TIME_LEN + 1];
 	json_t *o = json_object(), *a = json_array(), *ph = json_object();
 	size_t i;
 
-	qbk_manifest_time_format(d->start, start);
-	qbk_manifest_time_format(d->end, end);
+	qbk_time_format(d->start, start);
+	qbk_time_format(d->end, end);
 	json_object_set_new(o, "drill_id", json_string(d->drill_id));
 	json_object_set_new(o, "backup_id", json_string(d->backup_id));
 	json_object_set_new(o, "level", json_string(d->level));
@@ -162,9 +163,9 @@ qbk_drill_report_json(const struct qbk_drill_result *res,
 	json_object_set_new(doc, "green_ms", d != NULL && d->green_ms >= 0 ?
 	    json_integer((json_int_t)d->green_ms) : json_null());
 	if (res->pitr_time >= 0) {
-		char t[QBK_MANIFEST_TIME_LEN + 1];
+		char t[QBK_TIME_LEN + 1];
 
-		qbk_manifest_time_format(res->pitr_time, t);
+		qbk_time_format(res->pitr_time, t);
 		json_object_set_new(doc, "pitr_time", json_string(t));
 	}
 	json_object_set_new(doc, "leftovers_removed",

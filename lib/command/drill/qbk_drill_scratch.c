@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "command/drill/qbk_drill_internal.h"
+#include "command/qbk_drill.h"
 #include "common/qbk.h"
 #include "common/qbk_err.h"
 #include "common/qbk_log.h"
@@ -15,7 +16,6 @@
 #include "repo/qbk_lock.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
-#include "command/qbk_drill.h"
 
 struct lockscan {
 	const char *own;	/* our lock id, or NULL */

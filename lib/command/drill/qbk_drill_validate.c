@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "command/drill/qbk_drill_internal.h"
+#include "command/qbk_drill.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
@@ -24,7 +25,6 @@
 #include "repo/qbk_job.h"
 #include "repo/qbk_lock.h"
 #include "repo/qbk_manifest.h"
-#include "command/qbk_drill.h"
 
 /* At most this many problem lines per collection and check; the rest are
  * counted in one line. */

@@ -6,6 +6,7 @@
 #include "command/report/qbk_report_internal.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
+#include "common/qbk_time.h"
 #include "config/qbk_config.h"
 #include "repo/qbk_failure.h"
 #include "repo/qbk_manifest.h"
@@ -485,7 +486,7 @@ compute_drills(struct qbk_report *r)
 static void
 compute_misses(struct qbk_report *r)
 {
-	char a[48], b[48], t[QBK_MANIFEST_TIME_LEN + 1];
+	char a[48], b[48], t[QBK_TIME_LEN + 1];
 	size_t i;
 
 	if (r->opts.rpo_target >= 0) {
@@ -506,7 +507,7 @@ compute_misses(struct qbk_report *r)
 				    sizeof(a)));
 				continue;
 			}
-			qbk_manifest_time_format(c->last, t);
+			qbk_time_format(c->last, t);
 			add_miss(r, "rpo", c->name, "collection '%s': rpo %s "
 			    "exceeds the target %s (newest usable backup %s "
 			    "at %s)", c->name, dur(c->rpo, a, sizeof(a)),

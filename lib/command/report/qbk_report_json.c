@@ -7,19 +7,20 @@
 
 #include <jansson.h>
 
+#include "command/qbk_report.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
 #include "common/qbk_json.h"
+#include "common/qbk_time.h"
 #include "repo/qbk_failure.h"
 #include "repo/qbk_manifest.h"
-#include "command/qbk_report.h"
 
 static json_t *
 jiso(int64_t t)
 {
-	char buf[QBK_MANIFEST_TIME_LEN + 1];
+	char buf[QBK_TIME_LEN + 1];
 
-	if (qbk_manifest_time_format(t, buf) != 0)
+	if (qbk_time_format(t, buf) != 0)
 		return json_null();
 	return json_string(buf);
 }

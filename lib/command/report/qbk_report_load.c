@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "command/qbk_prune.h"
+#include "command/qbk_report.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
 #include "common/qbk_idset.h"
@@ -15,7 +16,6 @@
 #include "repo/qbk_job.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
-#include "command/qbk_report.h"
 
 struct listing {
 	struct qbk_idset *chunks;

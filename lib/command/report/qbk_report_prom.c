@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "command/qbk_report.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_metrics.h"
-#include "command/qbk_report.h"
 
 /* The gauges per collection, each family with a line per collection. */
 static void

@@ -5,19 +5,20 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "command/qbk_report.h"
 #include "command/report/qbk_report_internal.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
+#include "common/qbk_time.h"
 #include "config/qbk_config.h"
 #include "repo/qbk_failure.h"
 #include "repo/qbk_manifest.h"
-#include "command/qbk_report.h"
 
 static const char *
 iso(int64_t t, char *buf)
 {
-	if (qbk_manifest_time_format(t, buf) != 0)
-		snprintf(buf, QBK_MANIFEST_TIME_LEN + 1, "-");
+	if (qbk_time_format(t, buf) != 0)
+		snprintf(buf, QBK_TIME_LEN + 1, "-");
 	return buf;
 }
 
@@ -36,7 +37,7 @@ void
 qbk_report_list_text(const struct qbk_report *r, struct qbk_buf *out)
 {
 	struct qbk_buf cols = QBK_BUF_INIT, tags = QBK_BUF_INIT;
-	char t[QBK_MANIFEST_TIME_LEN + 1], a[32], b[32];
+	char t[QBK_TIME_LEN + 1], a[32], b[32];
 	size_t i, k;
 
 	qbk_buf_addf(out, "%-21s  %-20s  %-11s  %9s  %9s  %-4s  %-20s  %s\n",
@@ -118,7 +119,7 @@ met_text(int met)
 void
 qbk_report_text(const struct qbk_report *r, struct qbk_buf *out)
 {
-	char t1[QBK_MANIFEST_TIME_LEN + 1], t2[QBK_MANIFEST_TIME_LEN + 1];
+	char t1[QBK_TIME_LEN + 1], t2[QBK_TIME_LEN + 1];
 	char a[48], b[48], c[48];
 	size_t i;
 
