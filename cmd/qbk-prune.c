@@ -1,6 +1,5 @@
 /* qbk-prune: apply retention and legal holds, remove unreferenced chunks. */
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
@@ -8,9 +7,6 @@
 #include "command/qbk_options.h"
 #include "command/qbk_prune.h"
 #include "common/qbk_buf.h"
-#include "common/qbk_exit.h"
-#include "common/qbk_json.h"
-#include "repo/qbk_manifest.h"
 #include "repo/qbk_retention.h"
 
 enum {
@@ -146,51 +142,6 @@ check(void *cookie, const struct cli_common *common)
 	return 0;
 }
 
-/* --json of --hold and --release. */
-static void
-print_hold_json(const struct opts *o, int rc)
-{
-	struct qbk_buf out = QBK_BUF_INIT;
-
-	qbk_buf_addf(&out, "{\"ok\": %s, \"backup_id\": ",
-	    rc == 0 ? "true" : "false");
-	qbk_json_quote(&out, o->hold != NULL ? o->hold : o->release);
-	qbk_buf_addstr(&out, "}\n");
-	cli_print(&out);
-}
-
-static void
-print_text(const struct qbk_prune_result *res)
-{
-	struct qbk_buf b = QBK_BUF_INIT;
-	char size[32];
-	size_t i;
-
-	if (qbk_retention_policy_empty(&res->policy))
-		printf("no retention policy configured: keeping every "
-		    "backup\n");
-	for (i = 0; i < res->n_backups; i++) {
-		const struct qbk_prune_backup *k = &res->backups[i];
-
-		b.len = 0;
-		qbk_buf_addstr(&b, "");
-		qbk_retention_describe(k->keep, &b);
-		printf("%s %s  [%s]%s%s%s\n", k->keep ? "keep  " : "remove",
-		    k->id, k->group, k->keep ? "  (" : "", b.buf,
-		    k->keep ? ")" : "");
-	}
-	qbk_buf_release(&b);
-	qbk_buf_size_text(res->bytes_freed, size, sizeof(size));
-	printf("%s %zu of %zu backups, %llu chunks, %s%s\n",
-	    res->dry_run ? "would remove" : "removed", res->n_remove,
-	    res->n_backups, (unsigned long long)res->chunks_removed, size,
-	    res->dry_run ? "" : " freed");
-	if (res->chunks_young > 0)
-		printf("kept %llu unreferenced chunk%s younger than the lock "
-		    "stale limit\n", (unsigned long long)res->chunks_young,
-		    res->chunks_young == 1 ? "" : "s");
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -230,13 +181,14 @@ main(int argc, char *argv[])
 				qbk_ctx_lost_lock(ctx, &err);
 		}
 	}
-	if (common.json && !holds) {
+	if (common.json && !holds)
 		qbk_prune_report_json(res, rc == 0, &err, &out);
-		cli_print(&out);
-	} else if (common.json)
-		print_hold_json(&o, rc);
+	else if (common.json)
+		qbk_prune_hold_json(o.hold != NULL ? o.hold : o.release,
+		    rc == 0, &out);
 	else if (rc == 0 && !holds && (!common.quiet || o.run.dry_run))
-		print_text(res);
+		qbk_prune_report_text(res, &out);
+	cli_print(&out);
 	qbk_prune_result_free(res);
 	return rc != 0 ? cli_fail(&err) : cli_succeed();
 }

@@ -378,3 +378,45 @@ qbk_prune_report_json(const struct qbk_prune_result *res, int ok,
 	qbk_buf_addch(out, '\n');
 	json_decref(o);
 }
+
+void
+qbk_prune_report_text(const struct qbk_prune_result *res, struct qbk_buf *out)
+{
+	struct qbk_buf b = QBK_BUF_INIT;
+	char size[32];
+	size_t i;
+
+	if (qbk_retention_policy_empty(&res->policy))
+		qbk_buf_addstr(out, "no retention policy configured: keeping "
+		    "every backup\n");
+	for (i = 0; i < res->n_backups; i++) {
+		const struct qbk_prune_backup *k = &res->backups[i];
+
+		b.len = 0;
+		qbk_buf_addstr(&b, "");
+		qbk_retention_describe(k->keep, &b);
+		qbk_buf_addf(out, "%s %s  [%s]%s%s%s\n", k->keep ? "keep  " :
+		    "remove", k->id, k->group, k->keep ? "  (" : "", b.buf,
+		    k->keep ? ")" : "");
+	}
+	qbk_buf_release(&b);
+	qbk_buf_size_text(res->bytes_freed, size, sizeof(size));
+	qbk_buf_addf(out, "%s %zu of %zu backups, %llu chunks, %s%s\n",
+	    res->dry_run ? "would remove" : "removed", res->n_remove,
+	    res->n_backups, (unsigned long long)res->chunks_removed, size,
+	    res->dry_run ? "" : " freed");
+	if (res->chunks_young > 0)
+		qbk_buf_addf(out, "kept %llu unreferenced chunk%s younger than "
+		    "the lock stale limit\n",
+		    (unsigned long long)res->chunks_young,
+		    res->chunks_young == 1 ? "" : "s");
+}
+
+void
+qbk_prune_hold_json(const char *id, int ok, struct qbk_buf *out)
+{
+	qbk_buf_addf(out, "{\"ok\": %s, \"backup_id\": ", ok ? "true" :
+	    "false");
+	qbk_json_quote(out, id);
+	qbk_buf_addstr(out, "}\n");
+}

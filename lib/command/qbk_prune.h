@@ -101,4 +101,14 @@ void qbk_prune_result_free(struct qbk_prune_result *);
 void qbk_prune_report_json(const struct qbk_prune_result *, int,
     const struct qbk_err *, struct qbk_buf *);
 
+/** qbk_prune_report_text(res, out): append the text report of ${res} to
+ * ${out}: one line per backup, kept (with the rules that keep it) or
+ * removed, then the totals. */
+void qbk_prune_report_text(const struct qbk_prune_result *, struct qbk_buf *);
+
+/** qbk_prune_hold_json(id, ok, out): append the --json document
+ * {"ok", "backup_id"} of a --hold or --release of backup ${id} and a
+ * newline to ${out}. */
+void qbk_prune_hold_json(const char *, int, struct qbk_buf *);
+
 #endif /* !QBK_PRUNE_H */
