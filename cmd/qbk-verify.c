@@ -76,30 +76,6 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 	return 0;
 }
 
-static void
-print_text(const struct qbk_verify_result *res)
-{
-	const struct qbk_verify_checked *c = &res->checked;
-	struct qbk_buf line = QBK_BUF_INIT;
-	size_t i;
-
-	for (i = 0; i < res->n_problems; i++) {
-		qbk_buf_reset(&line);
-		qbk_verify_problem_text(&res->problems[i], &line);
-		printf("problem: %s\n", line.buf);
-	}
-	qbk_buf_release(&line);
-	printf("checked %llu backups, %llu chunks (%llu read), %llu snapshots",
-	    (unsigned long long)c->backups, (unsigned long long)c->chunks,
-	    (unsigned long long)c->chunks_read,
-	    (unsigned long long)c->snapshots);
-	if (c->collections > 0)
-		printf(", %llu live collections", (unsigned long long)
-		    c->collections);
-	printf(": %zu problem%s\n", res->n_problems,
-	    res->n_problems == 1 ? "" : "s");
-}
-
 /* The qbk_verify_* metrics of the run, written also when it failed. */
 static void
 write_metrics(const char *path, const struct qbk_verify_result *res, int rc,
@@ -161,12 +137,11 @@ main(int argc, char *argv[])
 		qbk_qdrant_free(peers[i]);
 	if (o.metrics_file != NULL)
 		write_metrics(o.metrics_file, &res, rc, qbk_clock_ms() - t0);
-	if (common.json) {
+	if (common.json)
 		qbk_verify_report_json(&res, rc == 0 ? NULL : &err, &out);
-		cli_print(&out);
-	} else if (rc == 0 && (!common.quiet || res.n_problems > 0)) {
-		print_text(&res);
-	}
+	else if (rc == 0 && (!common.quiet || res.n_problems > 0))
+		qbk_verify_report_text(&res, &out);
+	cli_print(&out);
 	if (rc != 0) {
 		qbk_verify_result_release(&res);
 		return cli_fail(&err);

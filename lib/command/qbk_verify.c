@@ -1064,6 +1064,29 @@ str_or_null(const char *s)
 }
 
 void
+qbk_verify_report_text(const struct qbk_verify_result *res,
+    struct qbk_buf *out)
+{
+	const struct qbk_verify_checked *c = &res->checked;
+	size_t i;
+
+	for (i = 0; i < res->n_problems; i++) {
+		qbk_buf_addstr(out, "problem: ");
+		qbk_verify_problem_text(&res->problems[i], out);
+		qbk_buf_addch(out, '\n');
+	}
+	qbk_buf_addf(out, "checked %llu backups, %llu chunks (%llu read), "
+	    "%llu snapshots", (unsigned long long)c->backups,
+	    (unsigned long long)c->chunks, (unsigned long long)c->chunks_read,
+	    (unsigned long long)c->snapshots);
+	if (c->collections > 0)
+		qbk_buf_addf(out, ", %llu live collections",
+		    (unsigned long long)c->collections);
+	qbk_buf_addf(out, ": %zu problem%s\n", res->n_problems,
+	    res->n_problems == 1 ? "" : "s");
+}
+
+void
 qbk_verify_report_json(const struct qbk_verify_result *res,
     const struct qbk_err *e, struct qbk_buf *out)
 {

@@ -106,6 +106,12 @@ void qbk_verify_result_release(struct qbk_verify_result *);
 void qbk_verify_problem_text(const struct qbk_verify_problem *,
     struct qbk_buf *);
 
+/** qbk_verify_report_text(res, out): append the text report to ${out}:
+ * "problem: ..." for each problem, then what was checked and how many
+ * problems were found. */
+void qbk_verify_report_text(const struct qbk_verify_result *,
+    struct qbk_buf *);
+
 /** qbk_verify_report_json(res, e, out): append the --json document
  * {"ok", "problems": [{"backup", "collection", "chunk", "problem"}],
  * "checked": {...}} to ${out}; ${e} (may be NULL) is a failure that stopped
