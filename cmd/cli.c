@@ -170,6 +170,31 @@ cli_usage_error(const char *fmt, ...)
 }
 
 int
+cli_common_merge(struct cli_common *a, const struct cli_common *b)
+{
+	const char *twice = a->config != NULL && b->config != NULL ? "config" :
+	    a->repo != NULL && b->repo != NULL ? "repo" :
+	    a->json && b->json ? "json" : a->quiet && b->quiet ? "quiet" : NULL;
+
+	if (twice != NULL) {
+		cli_usage_error("option '--%s' given more than once", twice);
+		return -1;
+	}
+	if ((a->quiet || b->quiet) && (a->verbose || b->verbose)) {
+		cli_usage_error("'--quiet' and '--verbose' exclude each other");
+		return -1;
+	}
+	if (b->config != NULL)
+		a->config = b->config;
+	if (b->repo != NULL)
+		a->repo = b->repo;
+	a->json |= b->json;
+	a->quiet |= b->quiet;
+	a->verbose += b->verbose;
+	return 0;
+}
+
+int
 cli_list_add(struct cli_list *list, const char *name, const char *arg)
 {
 	if (list->n == CLI_MAX_ARGS)

@@ -110,6 +110,11 @@ const char *cli_progname(void);
 int cli_parse(int argc, char *argv[], const struct cli_prog *,
     struct cli_common *, int *);
 
+/** cli_common_merge(a, b): merge ${b}, the common options of a second
+ * cli_parse() (options after a command word), into ${a}.  0, or -1 after
+ * a usage error: an option given in both, or '--quiet' with '--verbose'. */
+int cli_common_merge(struct cli_common *, const struct cli_common *);
+
 /* Room for the values of a repeated option (--collection, --tag). */
 #define CLI_MAX_ARGS	256
 

@@ -83,32 +83,6 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 	return 0;
 }
 
-/* Merge the common options of the second parse into ${a}. */
-static int
-merge_common(struct cli_common *a, const struct cli_common *b)
-{
-	const char *twice = a->config != NULL && b->config != NULL ? "config" :
-	    a->repo != NULL && b->repo != NULL ? "repo" :
-	    a->json && b->json ? "json" : a->quiet && b->quiet ? "quiet" : NULL;
-
-	if (twice != NULL) {
-		cli_usage_error("option '--%s' given more than once", twice);
-		return -1;
-	}
-	if ((a->quiet || b->quiet) && (a->verbose || b->verbose)) {
-		cli_usage_error("'--quiet' and '--verbose' exclude each other");
-		return -1;
-	}
-	if (b->config != NULL)
-		a->config = b->config;
-	if (b->repo != NULL)
-		a->repo = b->repo;
-	a->json |= b->json;
-	a->quiet |= b->quiet;
-	a->verbose += b->verbose;
-	return 0;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -139,7 +113,7 @@ main(int argc, char *argv[])
 	if ((rc = cli_parse(argc - rest, argv + rest, &prog, &c2,
 	    &rest2)) != 0)
 		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
-	if (merge_common(&common, &c2) != 0)
+	if (cli_common_merge(&common, &c2) != 0)
 		return QBK_EXIT_USAGE;
 	if (common.verbose > 0)
 		qbk_log_set_level(common.verbose == 1 ? QBK_LOG_INFO :
@@ -175,10 +149,8 @@ main(int argc, char *argv[])
 			rc = qbk_key_list(r, common.json, &out, &err);
 		else if (strcmp(cmd, "add") == 0)
 			rc = qbk_key_add(r, &o.add, common.json, &out, &err);
-		else if ((rc = qbk_repo_slot_remove(r, slot, &err)) == 0)
-			qbk_buf_addf(&out, common.json ?
-			    "{\"removed\":\"%s\"}\n" :
-			    "removed key slot %s\n", slot);
+		else
+			rc = qbk_key_remove(r, slot, common.json, &out, &err);
 	}
 	cli_print(&out);
 	return rc != 0 ? cli_fail(&err) : cli_exit(QBK_EXIT_OK);
