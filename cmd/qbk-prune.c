@@ -1,6 +1,5 @@
 /* qbk-prune: apply retention and legal holds, remove unreferenced chunks. */
 #include <stdint.h>
-#include <string.h>
 
 #include "cli.h"
 #include "command/qbk_ctx.h"
@@ -69,6 +68,7 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 {
 	struct opts *o = cookie;
 	struct qbk_retention_policy *p = &o->run.policy;
+	struct qbk_err err = QBK_ERR_INIT;
 	int n = num > 1000000 ? 1000000 : (int)num;
 
 	switch (id) {
@@ -79,15 +79,8 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		o->run.force = 1;
 		return 0;
 	case OPT_GROUP_BY:
-		if (strcmp(arg, "collections") == 0)
-			o->run.group_by_tags = 0;
-		else if (strcmp(arg, "collections,tags") == 0 ||
-		    strcmp(arg, "tags,collections") == 0)
-			o->run.group_by_tags = 1;
-		else
-			return cli_usage_error("bad value '%s' for "
-			    "'--group-by': expected collections or "
-			    "collections,tags", arg);
+		if (qbk_prune_parse_group_by(arg, &o->run, &err) != 0)
+			return cli_usage_error("%s", err.msg);
 		return 0;
 	case OPT_HOLD:
 		o->hold = arg;
@@ -155,7 +148,6 @@ main(int argc, char *argv[])
 	};
 	struct qbk_err err = QBK_ERR_INIT;
 	struct qbk_ctx *ctx;
-	struct qbk_repo *repo;
 	struct qbk_prune_result *res = NULL;
 	struct qbk_buf out = QBK_BUF_INIT;
 	int rc, holds;
@@ -167,20 +159,10 @@ main(int argc, char *argv[])
 	o.run.cancel = &cli_interrupted;
 
 	rc = -1;
-	if (ctx != NULL) {
-		qbk_prune_opts_from(qbk_ctx_config(ctx), o.have_keep, &o.run);
-		if (holds && qbk_ctx_repo(ctx, 1, &repo, &err) == 0)
-			rc = o.hold != NULL ? qbk_hold_set(repo, o.hold,
-			    o.reason, &err) : qbk_hold_release(repo,
-			    o.release, &err);
-		else if (!holds && qbk_ctx_repo(ctx, o.run.dry_run ? 1 : 2,
-		    &repo, &err) == 0) {
-			o.run.lock = qbk_ctx_lock(ctx);
-			rc = qbk_prune_run(repo, &o.run, &res, &err);
-			if (rc != 0)
-				qbk_ctx_lost_lock(ctx, &err);
-		}
-	}
+	if (ctx != NULL && holds)
+		rc = qbk_prune_hold_ctx(ctx, o.hold, o.release, o.reason, &err);
+	else if (ctx != NULL)
+		rc = qbk_prune_ctx_run(ctx, o.have_keep, &o.run, &res, &err);
 	if (common.json && !holds)
 		qbk_prune_report_json(res, rc == 0, &err, &out);
 	else if (common.json)

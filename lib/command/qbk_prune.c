@@ -19,6 +19,8 @@
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
 #include "repo/qbk_retention.h"
+#include "command/qbk_ctx.h"
+#include "command/qbk_options.h"
 #include "command/qbk_prune.h"
 
 static int
@@ -319,6 +321,54 @@ qbk_prune_run(struct qbk_repo *r, const struct qbk_prune_opts *o,
 out:
 	qbk_repo_free_ids(ids, nids);
 	return rc;
+}
+
+int
+qbk_prune_ctx_run(struct qbk_ctx *ctx, int have_keep,
+    struct qbk_prune_opts *o, struct qbk_prune_result **out,
+    struct qbk_err *err)
+{
+	struct qbk_repo *repo;
+
+	*out = NULL;
+	qbk_prune_opts_from(qbk_ctx_config(ctx), have_keep, o);
+	if (qbk_ctx_repo(ctx, o->dry_run ? QBK_CTX_LOCK_SHARED :
+	    QBK_CTX_LOCK_EXCLUSIVE, &repo, err) != 0)
+		return -1;
+	o->lock = qbk_ctx_lock(ctx);
+	if (qbk_prune_run(repo, o, out, err) != 0) {
+		qbk_ctx_lost_lock(ctx, err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+qbk_prune_hold_ctx(struct qbk_ctx *ctx, const char *hold, const char *release,
+    const char *reason, struct qbk_err *err)
+{
+	struct qbk_repo *repo;
+
+	if (qbk_ctx_repo(ctx, QBK_CTX_LOCK_SHARED, &repo, err) != 0)
+		return -1;
+	return hold != NULL ? qbk_hold_set(repo, hold, reason, err) :
+	    qbk_hold_release(repo, release, err);
+}
+
+int
+qbk_prune_parse_group_by(const char *text, struct qbk_prune_opts *o,
+    struct qbk_err *err)
+{
+	if (strcmp(text, "collections") == 0)
+		o->group_by_tags = 0;
+	else if (strcmp(text, "collections,tags") == 0 ||
+	    strcmp(text, "tags,collections") == 0)
+		o->group_by_tags = 1;
+	else
+		return qbk_err_set(err, QBK_E_USAGE, "bad value '%s' for "
+		    "'--group-by': expected collections or collections,tags",
+		    text);
+	return 0;
 }
 
 void
