@@ -4,13 +4,11 @@
 #include <string.h>
 
 #include "cli.h"
-#include "command/qbk_ctx.h"
 #include "command/qbk_verify.h"
 #include "command/qbk_verify_metrics.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
-#include "qdrant/qbk_qdrant.h"
 #include "repo/qbk_manifest.h"
 
 enum {
@@ -91,8 +89,6 @@ write_metrics(const char *path, const struct qbk_verify_result *res, int rc,
 	qbk_buf_release(&t);
 }
 
-#define MAX_PEERS 64
-
 int
 main(int argc, char *argv[])
 {
@@ -106,10 +102,7 @@ main(int argc, char *argv[])
 	struct qbk_err err = QBK_ERR_INIT;
 	struct qbk_verify_result res;
 	struct qbk_ctx *ctx;
-	struct qbk_repo *repo;
 	struct qbk_buf out = QBK_BUF_INIT;
-	struct qbk_qdrant *peers[MAX_PEERS];
-	size_t i;
 	int64_t t0 = qbk_clock_ms();
 	int rc;
 
@@ -121,20 +114,8 @@ main(int argc, char *argv[])
 	o.v.repo = !o.live || o.v.read_data;
 	o.v.cancel = &cli_interrupted;
 
-	rc = -1;
-	if (ctx != NULL &&
-	    (!o.live || qbk_ctx_qdrant(ctx, NULL, &o.v.live, &err) == 0) &&
-	    (!o.live || qbk_ctx_peers(ctx, peers, MAX_PEERS, &o.v.npeers,
-	    &err) == 0) &&
-	    qbk_ctx_repo(ctx, QBK_CTX_LOCK_READ, &repo, &err) == 0) {
-		o.v.peers = peers;
-		o.v.lock = qbk_ctx_lock(ctx);
-		rc = qbk_verify_run(repo, &o.v, &res, &err);
-		if (rc != 0)
-			qbk_ctx_lost_lock(ctx, &err);
-	}
-	for (i = 0; i < o.v.npeers; i++)
-		qbk_qdrant_free(peers[i]);
+	rc = ctx != NULL ? qbk_verify_ctx_run(ctx, o.live, &o.v, &res, &err) :
+	    -1;
 	if (o.metrics_file != NULL)
 		write_metrics(o.metrics_file, &res, rc, qbk_clock_ms() - t0);
 	if (common.json)
@@ -148,10 +129,8 @@ main(int argc, char *argv[])
 	}
 	rc = res.n_problems > 0 ? QBK_EXIT_DATA : QBK_EXIT_OK;
 	if (rc == QBK_EXIT_DATA) {
-		qbk_verify_problem_text(&res.problems[0], &out);
-		cli_alert_detail("%zu problem%s found: %s%s", res.n_problems,
-		    res.n_problems == 1 ? "" : "s", out.buf,
-		    res.n_problems > 1 ? " (and more)" : "");
+		qbk_verify_problems_summary(&res, &out);
+		cli_alert_detail("%s", out.buf);
 		qbk_buf_release(&out);
 	}
 	qbk_verify_result_release(&res);
