@@ -169,8 +169,26 @@ cli_usage_error(const char *fmt, ...)
 	return -1;
 }
 
-int
-cli_common_merge(struct cli_common *a, const struct cli_common *b)
+/* The log level of -q and -v. */
+static void
+set_log_level(const struct cli_common *common)
+{
+	if (common->quiet)
+		qbk_log_set_level(QBK_LOG_ERROR);
+	else if (common->verbose == 1)
+		qbk_log_set_level(QBK_LOG_INFO);
+	else if (common->verbose == 2)
+		qbk_log_set_level(QBK_LOG_DETAIL);
+	else if (common->verbose >= 3)
+		qbk_log_set_level(QBK_LOG_DEBUG);
+}
+
+/* Merge ${b}, the common options of a second cli_parse() (options after a
+ * command word), into ${a}, and set the log level of the merged -q/-v.
+ * 0, or -1 after a usage error: an option given in both, or '--quiet'
+ * with '--verbose'. */
+static int
+common_merge(struct cli_common *a, const struct cli_common *b)
 {
 	const char *twice = a->config != NULL && b->config != NULL ? "config" :
 	    a->repo != NULL && b->repo != NULL ? "repo" :
@@ -191,7 +209,32 @@ cli_common_merge(struct cli_common *a, const struct cli_common *b)
 	a->json |= b->json;
 	a->quiet |= b->quiet;
 	a->verbose += b->verbose;
+	set_log_level(a);
 	return 0;
+}
+
+int
+cli_start_command(int argc, char *argv[], const struct cli_prog *prog,
+    const char *commands, struct cli_common *common, int *cmd, int *rest)
+{
+	struct cli_common c2 = CLI_COMMON_INIT;
+	int rc, rest2;
+
+	if (cli_init(argv[0]) != 0)
+		return QBK_EXIT_RUNTIME;
+	if ((rc = cli_parse(argc, argv, prog, common, cmd)) != 0)
+		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
+	if (*cmd == argc) {
+		cli_usage_error("missing command: %s", commands);
+		return QBK_EXIT_USAGE;
+	}
+	if ((rc = cli_parse(argc - *cmd, argv + *cmd, prog, &c2,
+	    &rest2)) != 0)
+		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
+	if (common_merge(common, &c2) != 0)
+		return QBK_EXIT_USAGE;
+	*rest = *cmd + rest2;
+	return CLI_RUN;
 }
 
 int
@@ -598,20 +641,6 @@ parse_value(const struct cli_opt *o, const char *arg, uint64_t *num)
 	default:
 		return 0;
 	}
-}
-
-/* The log level of -q and -v. */
-static void
-set_log_level(const struct cli_common *common)
-{
-	if (common->quiet)
-		qbk_log_set_level(QBK_LOG_ERROR);
-	else if (common->verbose == 1)
-		qbk_log_set_level(QBK_LOG_INFO);
-	else if (common->verbose == 2)
-		qbk_log_set_level(QBK_LOG_DETAIL);
-	else if (common->verbose >= 3)
-		qbk_log_set_level(QBK_LOG_DEBUG);
 }
 
 int

@@ -9,7 +9,6 @@
 #include "command/qbk_key.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
-#include "common/qbk_log.h"
 #include "repo/qbk_repo.h"
 
 enum {
@@ -87,7 +86,7 @@ int
 main(int argc, char *argv[])
 {
 	struct opts o;
-	struct cli_common common = CLI_COMMON_INIT, c2 = CLI_COMMON_INIT;
+	struct cli_common common = CLI_COMMON_INIT;
 	struct cli_prog prog = { "qbk-key", "[options] list | add | remove ID",
 		"List, add and remove the keys of a repository.",
 		options, CLI_WITH_REPO, handle, &o, NULL
@@ -97,28 +96,13 @@ main(int argc, char *argv[])
 	struct qbk_repo *r;
 	struct qbk_buf out = QBK_BUF_INIT;
 	const char *cmd, *slot = NULL;
-	int rest, rest2, rc;
+	int word, rest, rc;
 
 	memset(&o, 0, sizeof(o));
-	if (cli_init(argv[0]) != 0)
-		return QBK_EXIT_RUNTIME;
-	if ((rc = cli_parse(argc, argv, &prog, &common, &rest)) != 0)
-		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
-	if (rest == argc) {
-		cli_usage_error("missing command: list, add or remove");
-		return QBK_EXIT_USAGE;
-	}
-	/* Options may follow the command word too: qbk-key add --comment x. */
-	cmd = argv[rest];
-	if ((rc = cli_parse(argc - rest, argv + rest, &prog, &c2,
-	    &rest2)) != 0)
-		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
-	if (cli_common_merge(&common, &c2) != 0)
-		return QBK_EXIT_USAGE;
-	if (common.verbose > 0)
-		qbk_log_set_level(common.verbose == 1 ? QBK_LOG_INFO :
-		    common.verbose == 2 ? QBK_LOG_DETAIL : QBK_LOG_DEBUG);
-	rest += rest2;
+	if ((rc = cli_start_command(argc, argv, &prog, "list, add or remove",
+	    &common, &word, &rest)) != CLI_RUN)
+		return rc;
+	cmd = argv[word];
 	if (strcmp(cmd, "remove") == 0 && rest < argc)
 		slot = argv[rest++];
 	if (strcmp(cmd, "list") != 0 && strcmp(cmd, "add") != 0 &&
