@@ -169,6 +169,74 @@ cli_usage_error(const char *fmt, ...)
 	return -1;
 }
 
+/* The log level of -q and -v. */
+static void
+set_log_level(const struct cli_common *common)
+{
+	if (common->quiet)
+		qbk_log_set_level(QBK_LOG_ERROR);
+	else if (common->verbose == 1)
+		qbk_log_set_level(QBK_LOG_INFO);
+	else if (common->verbose == 2)
+		qbk_log_set_level(QBK_LOG_DETAIL);
+	else if (common->verbose >= 3)
+		qbk_log_set_level(QBK_LOG_DEBUG);
+}
+
+/* Merge ${b}, the common options of a second cli_parse() (options after a
+ * command word), into ${a}, and set the log level of the merged -q/-v.
+ * 0, or -1 after a usage error: an option given in both, or '--quiet'
+ * with '--verbose'. */
+static int
+common_merge(struct cli_common *a, const struct cli_common *b)
+{
+	const char *twice = a->config != NULL && b->config != NULL ? "config" :
+	    a->repo != NULL && b->repo != NULL ? "repo" :
+	    a->json && b->json ? "json" : a->quiet && b->quiet ? "quiet" : NULL;
+
+	if (twice != NULL) {
+		cli_usage_error("option '--%s' given more than once", twice);
+		return -1;
+	}
+	if ((a->quiet || b->quiet) && (a->verbose || b->verbose)) {
+		cli_usage_error("'--quiet' and '--verbose' exclude each other");
+		return -1;
+	}
+	if (b->config != NULL)
+		a->config = b->config;
+	if (b->repo != NULL)
+		a->repo = b->repo;
+	a->json |= b->json;
+	a->quiet |= b->quiet;
+	a->verbose += b->verbose;
+	set_log_level(a);
+	return 0;
+}
+
+int
+cli_start_command(int argc, char *argv[], const struct cli_prog *prog,
+    const char *commands, struct cli_common *common, int *cmd, int *rest)
+{
+	struct cli_common c2 = CLI_COMMON_INIT;
+	int rc, rest2;
+
+	if (cli_init(argv[0]) != 0)
+		return QBK_EXIT_RUNTIME;
+	if ((rc = cli_parse(argc, argv, prog, common, cmd)) != 0)
+		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
+	if (*cmd == argc) {
+		cli_usage_error("missing command: %s", commands);
+		return QBK_EXIT_USAGE;
+	}
+	if ((rc = cli_parse(argc - *cmd, argv + *cmd, prog, &c2,
+	    &rest2)) != 0)
+		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
+	if (common_merge(common, &c2) != 0)
+		return QBK_EXIT_USAGE;
+	*rest = *cmd + rest2;
+	return CLI_RUN;
+}
+
 int
 cli_list_add(struct cli_list *list, const char *name, const char *arg)
 {
@@ -494,6 +562,87 @@ parse_choice(const struct cli_opt *o, const char *arg, uint64_t *out)
 	return rc;
 }
 
+/* The getopt_long() arrays of the options ${m}: ${longopts} (room for
+ * m->n + 1) and ${shortopts}. */
+static void
+getopt_arrays(const struct merged *m, struct option *longopts,
+    struct qbk_buf *shortopts)
+{
+	size_t i;
+
+	/* '+': stop at the first operand; ':': report a missing argument. */
+	qbk_buf_addstr(shortopts, "+:");
+	for (i = 0; i < m->n; i++) {
+		longopts[i].name = m->v[i]->name;
+		longopts[i].has_arg = m->v[i]->type == CLI_ARG_NONE ?
+		    no_argument : required_argument;
+		longopts[i].flag = NULL;
+		longopts[i].val = 1000 + (int)i;
+		if (m->v[i]->shortopt != 0) {
+			qbk_buf_addch(shortopts, m->v[i]->shortopt);
+			if (m->v[i]->type != CLI_ARG_NONE)
+				qbk_buf_addch(shortopts, ':');
+		}
+	}
+	memset(&longopts[m->n], 0, sizeof(longopts[0]));
+}
+
+/* The index in ${m} of the option getopt_long() returned as ${c}, given
+ * as ${text}; m->n after a usage error. */
+static size_t
+find_opt(const struct merged *m, int c, const char *text)
+{
+	size_t i;
+
+	if (c >= 1000) {
+		i = (size_t)(c - 1000);
+		/* glibc accepts unambiguous prefixes; refuse them so that a
+		 * new option never breaks a script. */
+		if (strncmp(text, "--", 2) == 0) {
+			size_t len = strcspn(text + 2, "=");
+
+			if (len != strlen(m->v[i]->name) ||
+			    strncmp(text + 2, m->v[i]->name, len) != 0) {
+				cli_usage_error("unknown option '%.*s' (did "
+				    "you mean '--%s'?)", (int)len + 2, text,
+				    m->v[i]->name);
+				return m->n;
+			}
+		}
+		return i;
+	}
+	for (i = 0; i < m->n; i++)
+		if (m->v[i]->shortopt == c)
+			break;
+	if (i == m->n)
+		cli_usage_error("unknown option '-%c'", c);
+	return i;
+}
+
+/* The value ${arg} of ${o} as a number into ${num}, for the types that
+ * have one.  0, or -1 after a usage error. */
+static int
+parse_value(const struct cli_opt *o, const char *arg, uint64_t *num)
+{
+	struct qbk_err err = QBK_ERR_INIT;
+	int64_t ms;
+
+	switch (o->type) {
+	case CLI_ARG_UINT:
+		return parse_uint(o, arg, num);
+	case CLI_ARG_CHOICE:
+		return parse_choice(o, arg, num);
+	case CLI_ARG_DURATION:
+		if (qbk_config_parse_duration(arg, &ms, &err) != 0)
+			return cli_usage_error("bad value '%s' for '--%s': %s",
+			    arg, o->name, err.msg);
+		*num = (uint64_t)ms;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 int
 cli_parse(int argc, char *argv[], const struct cli_prog *prog,
     struct cli_common *common, int *rest)
@@ -507,21 +656,7 @@ cli_parse(int argc, char *argv[], const struct cli_prog *prog,
 
 	merge(prog, &m);
 	memset(seen, 0, sizeof(seen));
-	/* '+': stop at the first operand; ':': report a missing argument. */
-	qbk_buf_addstr(&shortopts, "+:");
-	for (i = 0; i < m.n; i++) {
-		longopts[i].name = m.v[i]->name;
-		longopts[i].has_arg = m.v[i]->type == CLI_ARG_NONE ?
-		    no_argument : required_argument;
-		longopts[i].flag = NULL;
-		longopts[i].val = 1000 + (int)i;
-		if (m.v[i]->shortopt != 0) {
-			qbk_buf_addch(&shortopts, m.v[i]->shortopt);
-			if (m.v[i]->type != CLI_ARG_NONE)
-				qbk_buf_addch(&shortopts, ':');
-		}
-	}
-	memset(&longopts[m.n], 0, sizeof(longopts[0]));
+	getopt_arrays(&m, longopts, &shortopts);
 
 	opterr = 0;
 	optind = 1;
@@ -547,31 +682,8 @@ cli_parse(int argc, char *argv[], const struct cli_prog *prog,
 			cli_usage_error("option '%s' needs a value", text);
 			goto out;
 		}
-		if (c >= 1000) {
-			i = (size_t)(c - 1000);
-			/* glibc accepts unambiguous prefixes; refuse them
-			 * so that a new option never breaks a script. */
-			if (strncmp(text, "--", 2) == 0) {
-				size_t len = strcspn(text + 2, "=");
-
-				if (len != strlen(m.v[i]->name) ||
-				    strncmp(text + 2, m.v[i]->name,
-				    len) != 0) {
-					cli_usage_error("unknown option '%.*s' "
-					    "(did you mean '--%s'?)",
-					    (int)len + 2, text, m.v[i]->name);
-					goto out;
-				}
-			}
-		} else {
-			for (i = 0; i < m.n; i++)
-				if (m.v[i]->shortopt == c)
-					break;
-			if (i == m.n) {
-				cli_usage_error("unknown option '-%c'", c);
-				goto out;
-			}
-		}
+		if ((i = find_opt(&m, c, text)) == m.n)
+			goto out;
 		o = m.v[i];
 		if (seen[i] && !(o->flags & CLI_REPEAT)) {
 			cli_usage_error("option '--%s' given more than once",
@@ -579,22 +691,8 @@ cli_parse(int argc, char *argv[], const struct cli_prog *prog,
 			goto out;
 		}
 		seen[i] = 1;
-		if (o->type == CLI_ARG_UINT && parse_uint(o, optarg, &num) != 0)
+		if (parse_value(o, optarg, &num) != 0)
 			goto out;
-		if (o->type == CLI_ARG_CHOICE &&
-		    parse_choice(o, optarg, &num) != 0)
-			goto out;
-		if (o->type == CLI_ARG_DURATION) {
-			struct qbk_err err = QBK_ERR_INIT;
-			int64_t ms;
-
-			if (qbk_config_parse_duration(optarg, &ms, &err) != 0) {
-				cli_usage_error("bad value '%s' for '--%s': %s",
-				    optarg, o->name, err.msg);
-				goto out;
-			}
-			num = (uint64_t)ms;
-		}
 		switch (o->id) {
 		case OPT_C_CONFIG:
 			common->config = optarg;
@@ -635,14 +733,7 @@ cli_parse(int argc, char *argv[], const struct cli_prog *prog,
 		cli_usage_error("'--quiet' and '--verbose' exclude each other");
 		goto out;
 	}
-	if (common->quiet)
-		qbk_log_set_level(QBK_LOG_ERROR);
-	else if (common->verbose == 1)
-		qbk_log_set_level(QBK_LOG_INFO);
-	else if (common->verbose == 2)
-		qbk_log_set_level(QBK_LOG_DETAIL);
-	else if (common->verbose >= 3)
-		qbk_log_set_level(QBK_LOG_DEBUG);
+	set_log_level(common);
 	rc = 0;
 out:
 	qbk_buf_release(&shortopts);

@@ -91,6 +91,17 @@ int cli_init(const char *argv0);
 int cli_start(int, char *[], const struct cli_prog *, struct cli_common *,
     struct qbk_ctx **, struct qbk_err *);
 
+/** cli_start_command(argc, argv, prog, commands, common, cmd, rest): the
+ * prologue of a program whose options may come before and after a command
+ * word (qbk-key add --comment x): cli_init(), then cli_parse() of ${prog}
+ * and ${common} on both sides of the word, an option given on both sides
+ * refused.  Returns CLI_RUN to run, with ${cmd} the index of the command
+ * word and ${rest} that of its first operand; otherwise the exit status
+ * for main() to return, as cli_start(): also 2 after "missing command:
+ * ${commands}" when there is no word. */
+int cli_start_command(int, char *[], const struct cli_prog *, const char *,
+    struct cli_common *, int *, int *);
+
 /** cli_open(prog, common, ctx, err): open the context (qbk_ctx_open()) of
  * ${prog} with the configuration of -c, --url and --repo and the cancel
  * flag cli_interrupted.  The context is the program's until cli_exit(),

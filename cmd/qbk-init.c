@@ -10,9 +10,7 @@
 #include "command/qbk_options.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
-#include "common/qbk_json.h"
 #include "config/qbk_config.h"
-#include "repo/qbk_chunk.h"
 #include "repo/qbk_crypto.h"
 #include "repo/qbk_repo.h"
 
@@ -78,57 +76,6 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 	return 0;
 }
 
-/* The first key: a new key file, the configured passphrase or key file, or
- * none at all for encryption = none. */
-static int
-first_key(struct qbk_ctx *ctx, const struct opts *o,
-    struct qbk_repo_create_opts *c, struct qbk_config_secret *sec,
-    struct qbk_err *err)
-{
-	if (c->aead == QBK_CRYPTO_AEAD_NONE) {
-		if (o->gen_key_file != NULL)
-			return qbk_err_set(err, QBK_E_USAGE, "'--generate-key-"
-			    "file' needs encryption: this repository has none");
-		return 0;
-	}
-	if (o->gen_key_file == NULL)
-		return qbk_init_key_from(qbk_ctx_config(ctx), c, sec, err);
-	c->key_file = o->gen_key_file;
-	return qbk_key_generate(o->gen_key_file, err);
-}
-
-/* --json, or the line of text, of the repository made. */
-static void
-print_created(const struct qbk_repo_create_opts *c, const char *id,
-    int json)
-{
-	struct qbk_chunk_params p = QBK_CHUNK_PARAMS_DEFAULT;
-	struct qbk_buf out = QBK_BUF_INIT;
-	char comp[16];
-
-	snprintf(comp, sizeof(comp), c->zstd_level == 0 ? "none" : "zstd:%d",
-	    c->zstd_level);
-	if (!json) {
-		printf("created repository %s at %s (%s, %s)\n", id,
-		    c->location, qbk_crypto_aead_name(c->aead), comp);
-		return;
-	}
-	qbk_buf_addstr(&out, "{\"repository_id\":");
-	qbk_json_quote(&out, id);
-	qbk_buf_addstr(&out, ",\"location\":");
-	qbk_json_quote(&out, c->location);
-	qbk_buf_addf(&out, ",\"encryption\":\"%s\",\"compression\":"
-	    "\"%s\",\"chunker\":{\"algorithm\":\"fastcdc\",\"min\":%u,"
-	    "\"avg\":%u,\"max\":%u}", qbk_crypto_aead_name(c->aead), comp,
-	    (unsigned)p.min, (unsigned)p.avg, (unsigned)p.max);
-	if (c->key_file != NULL) {
-		qbk_buf_addstr(&out, ",\"key_file\":");
-		qbk_json_quote(&out, c->key_file);
-	}
-	qbk_buf_addstr(&out, "}\n");
-	cli_print(&out);
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -143,6 +90,7 @@ main(int argc, char *argv[])
 	struct qbk_ctx_store cs;
 	struct qbk_err err = QBK_ERR_INIT;
 	struct qbk_ctx *ctx;
+	struct qbk_buf out = QBK_BUF_INIT;
 	char id[QBK_REPO_ID_HEX + 1];
 	int rc, made_key = 0;
 
@@ -159,7 +107,8 @@ main(int argc, char *argv[])
 	if (ctx != NULL && qbk_init_opts_from(ctx, o.compression,
 	    o.encryption, &c, &err) == 0 &&
 	    qbk_ctx_store_init(ctx, &cs, &err) == 0 &&
-	    first_key(ctx, &o, &c, &sec, &err) == 0) {
+	    qbk_key_first(qbk_ctx_config(ctx), o.gen_key_file, &c, &sec,
+	    &err) == 0) {
 		c.store = &cs.opts;
 		made_key = o.gen_key_file != NULL;
 		if (c.aead == QBK_CRYPTO_AEAD_NONE)
@@ -175,7 +124,8 @@ main(int argc, char *argv[])
 	qbk_config_secret_release(&sec);
 	if (rc != 0)
 		return cli_fail(&err);
-	print_created(&c, id, common.json);
+	qbk_key_created_report(&c, id, common.json, &out);
+	cli_print(&out);
 	if (!common.quiet && c.aead != QBK_CRYPTO_AEAD_NONE)
 		fprintf(stderr, "%s: keep the %s safe: without it no backup in "
 		    "this repository can be read\n", cli_progname(),

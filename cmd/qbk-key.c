@@ -9,7 +9,6 @@
 #include "command/qbk_key.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
-#include "common/qbk_log.h"
 #include "repo/qbk_repo.h"
 
 enum {
@@ -83,37 +82,11 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 	return 0;
 }
 
-/* Merge the common options of the second parse into ${a}. */
-static int
-merge_common(struct cli_common *a, const struct cli_common *b)
-{
-	const char *twice = a->config != NULL && b->config != NULL ? "config" :
-	    a->repo != NULL && b->repo != NULL ? "repo" :
-	    a->json && b->json ? "json" : a->quiet && b->quiet ? "quiet" : NULL;
-
-	if (twice != NULL) {
-		cli_usage_error("option '--%s' given more than once", twice);
-		return -1;
-	}
-	if ((a->quiet || b->quiet) && (a->verbose || b->verbose)) {
-		cli_usage_error("'--quiet' and '--verbose' exclude each other");
-		return -1;
-	}
-	if (b->config != NULL)
-		a->config = b->config;
-	if (b->repo != NULL)
-		a->repo = b->repo;
-	a->json |= b->json;
-	a->quiet |= b->quiet;
-	a->verbose += b->verbose;
-	return 0;
-}
-
 int
 main(int argc, char *argv[])
 {
 	struct opts o;
-	struct cli_common common = CLI_COMMON_INIT, c2 = CLI_COMMON_INIT;
+	struct cli_common common = CLI_COMMON_INIT;
 	struct cli_prog prog = { "qbk-key", "[options] list | add | remove ID",
 		"List, add and remove the keys of a repository.",
 		options, CLI_WITH_REPO, handle, &o, NULL
@@ -123,28 +96,13 @@ main(int argc, char *argv[])
 	struct qbk_repo *r;
 	struct qbk_buf out = QBK_BUF_INIT;
 	const char *cmd, *slot = NULL;
-	int rest, rest2, rc;
+	int word, rest, rc;
 
 	memset(&o, 0, sizeof(o));
-	if (cli_init(argv[0]) != 0)
-		return QBK_EXIT_RUNTIME;
-	if ((rc = cli_parse(argc, argv, &prog, &common, &rest)) != 0)
-		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
-	if (rest == argc) {
-		cli_usage_error("missing command: list, add or remove");
-		return QBK_EXIT_USAGE;
-	}
-	/* Options may follow the command word too: qbk-key add --comment x. */
-	cmd = argv[rest];
-	if ((rc = cli_parse(argc - rest, argv + rest, &prog, &c2,
-	    &rest2)) != 0)
-		return rc > 0 ? QBK_EXIT_OK : QBK_EXIT_USAGE;
-	if (merge_common(&common, &c2) != 0)
-		return QBK_EXIT_USAGE;
-	if (common.verbose > 0)
-		qbk_log_set_level(common.verbose == 1 ? QBK_LOG_INFO :
-		    common.verbose == 2 ? QBK_LOG_DETAIL : QBK_LOG_DEBUG);
-	rest += rest2;
+	if ((rc = cli_start_command(argc, argv, &prog, "list, add or remove",
+	    &common, &word, &rest)) != CLI_RUN)
+		return rc;
+	cmd = argv[word];
 	if (strcmp(cmd, "remove") == 0 && rest < argc)
 		slot = argv[rest++];
 	if (strcmp(cmd, "list") != 0 && strcmp(cmd, "add") != 0 &&
@@ -175,10 +133,8 @@ main(int argc, char *argv[])
 			rc = qbk_key_list(r, common.json, &out, &err);
 		else if (strcmp(cmd, "add") == 0)
 			rc = qbk_key_add(r, &o.add, common.json, &out, &err);
-		else if ((rc = qbk_repo_slot_remove(r, slot, &err)) == 0)
-			qbk_buf_addf(&out, common.json ?
-			    "{\"removed\":\"%s\"}\n" :
-			    "removed key slot %s\n", slot);
+		else
+			rc = qbk_key_remove(r, slot, common.json, &out, &err);
 	}
 	cli_print(&out);
 	return rc != 0 ? cli_fail(&err) : cli_exit(QBK_EXIT_OK);

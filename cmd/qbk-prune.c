@@ -1,16 +1,11 @@
 /* qbk-prune: apply retention and legal holds, remove unreferenced chunks. */
 #include <stdint.h>
-#include <stdio.h>
-#include <string.h>
 
 #include "cli.h"
 #include "command/qbk_ctx.h"
 #include "command/qbk_options.h"
 #include "command/qbk_prune.h"
 #include "common/qbk_buf.h"
-#include "common/qbk_exit.h"
-#include "common/qbk_json.h"
-#include "repo/qbk_manifest.h"
 #include "repo/qbk_retention.h"
 
 enum {
@@ -73,6 +68,7 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 {
 	struct opts *o = cookie;
 	struct qbk_retention_policy *p = &o->run.policy;
+	struct qbk_err err = QBK_ERR_INIT;
 	int n = num > 1000000 ? 1000000 : (int)num;
 
 	switch (id) {
@@ -83,15 +79,8 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		o->run.force = 1;
 		return 0;
 	case OPT_GROUP_BY:
-		if (strcmp(arg, "collections") == 0)
-			o->run.group_by_tags = 0;
-		else if (strcmp(arg, "collections,tags") == 0 ||
-		    strcmp(arg, "tags,collections") == 0)
-			o->run.group_by_tags = 1;
-		else
-			return cli_usage_error("bad value '%s' for "
-			    "'--group-by': expected collections or "
-			    "collections,tags", arg);
+		if (qbk_prune_parse_group_by(arg, &o->run, &err) != 0)
+			return cli_usage_error("%s", err.msg);
 		return 0;
 	case OPT_HOLD:
 		o->hold = arg;
@@ -146,51 +135,6 @@ check(void *cookie, const struct cli_common *common)
 	return 0;
 }
 
-/* --json of --hold and --release. */
-static void
-print_hold_json(const struct opts *o, int rc)
-{
-	struct qbk_buf out = QBK_BUF_INIT;
-
-	qbk_buf_addf(&out, "{\"ok\": %s, \"backup_id\": ",
-	    rc == 0 ? "true" : "false");
-	qbk_json_quote(&out, o->hold != NULL ? o->hold : o->release);
-	qbk_buf_addstr(&out, "}\n");
-	cli_print(&out);
-}
-
-static void
-print_text(const struct qbk_prune_result *res)
-{
-	struct qbk_buf b = QBK_BUF_INIT;
-	char size[32];
-	size_t i;
-
-	if (qbk_retention_policy_empty(&res->policy))
-		printf("no retention policy configured: keeping every "
-		    "backup\n");
-	for (i = 0; i < res->n_backups; i++) {
-		const struct qbk_prune_backup *k = &res->backups[i];
-
-		b.len = 0;
-		qbk_buf_addstr(&b, "");
-		qbk_retention_describe(k->keep, &b);
-		printf("%s %s  [%s]%s%s%s\n", k->keep ? "keep  " : "remove",
-		    k->id, k->group, k->keep ? "  (" : "", b.buf,
-		    k->keep ? ")" : "");
-	}
-	qbk_buf_release(&b);
-	qbk_buf_size_text(res->bytes_freed, size, sizeof(size));
-	printf("%s %zu of %zu backups, %llu chunks, %s%s\n",
-	    res->dry_run ? "would remove" : "removed", res->n_remove,
-	    res->n_backups, (unsigned long long)res->chunks_removed, size,
-	    res->dry_run ? "" : " freed");
-	if (res->chunks_young > 0)
-		printf("kept %llu unreferenced chunk%s younger than the lock "
-		    "stale limit\n", (unsigned long long)res->chunks_young,
-		    res->chunks_young == 1 ? "" : "s");
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -204,7 +148,6 @@ main(int argc, char *argv[])
 	};
 	struct qbk_err err = QBK_ERR_INIT;
 	struct qbk_ctx *ctx;
-	struct qbk_repo *repo;
 	struct qbk_prune_result *res = NULL;
 	struct qbk_buf out = QBK_BUF_INIT;
 	int rc, holds;
@@ -216,27 +159,18 @@ main(int argc, char *argv[])
 	o.run.cancel = &cli_interrupted;
 
 	rc = -1;
-	if (ctx != NULL) {
-		qbk_prune_opts_from(qbk_ctx_config(ctx), o.have_keep, &o.run);
-		if (holds && qbk_ctx_repo(ctx, 1, &repo, &err) == 0)
-			rc = o.hold != NULL ? qbk_hold_set(repo, o.hold,
-			    o.reason, &err) : qbk_hold_release(repo,
-			    o.release, &err);
-		else if (!holds && qbk_ctx_repo(ctx, o.run.dry_run ? 1 : 2,
-		    &repo, &err) == 0) {
-			o.run.lock = qbk_ctx_lock(ctx);
-			rc = qbk_prune_run(repo, &o.run, &res, &err);
-			if (rc != 0)
-				qbk_ctx_lost_lock(ctx, &err);
-		}
-	}
-	if (common.json && !holds) {
+	if (ctx != NULL && holds)
+		rc = qbk_prune_hold_ctx(ctx, o.hold, o.release, o.reason, &err);
+	else if (ctx != NULL)
+		rc = qbk_prune_ctx_run(ctx, o.have_keep, &o.run, &res, &err);
+	if (common.json && !holds)
 		qbk_prune_report_json(res, rc == 0, &err, &out);
-		cli_print(&out);
-	} else if (common.json)
-		print_hold_json(&o, rc);
+	else if (common.json)
+		qbk_prune_hold_json(o.hold != NULL ? o.hold : o.release,
+		    rc == 0, &out);
 	else if (rc == 0 && !holds && (!common.quiet || o.run.dry_run))
-		print_text(res);
+		qbk_prune_report_text(res, &out);
+	cli_print(&out);
 	qbk_prune_result_free(res);
 	return rc != 0 ? cli_fail(&err) : cli_succeed();
 }

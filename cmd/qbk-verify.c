@@ -4,13 +4,11 @@
 #include <string.h>
 
 #include "cli.h"
-#include "command/qbk_ctx.h"
 #include "command/qbk_verify.h"
 #include "command/qbk_verify_metrics.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
-#include "qdrant/qbk_qdrant.h"
 #include "repo/qbk_manifest.h"
 
 enum {
@@ -76,30 +74,6 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 	return 0;
 }
 
-static void
-print_text(const struct qbk_verify_result *res)
-{
-	const struct qbk_verify_checked *c = &res->checked;
-	struct qbk_buf line = QBK_BUF_INIT;
-	size_t i;
-
-	for (i = 0; i < res->n_problems; i++) {
-		qbk_buf_reset(&line);
-		qbk_verify_problem_text(&res->problems[i], &line);
-		printf("problem: %s\n", line.buf);
-	}
-	qbk_buf_release(&line);
-	printf("checked %llu backups, %llu chunks (%llu read), %llu snapshots",
-	    (unsigned long long)c->backups, (unsigned long long)c->chunks,
-	    (unsigned long long)c->chunks_read,
-	    (unsigned long long)c->snapshots);
-	if (c->collections > 0)
-		printf(", %llu live collections", (unsigned long long)
-		    c->collections);
-	printf(": %zu problem%s\n", res->n_problems,
-	    res->n_problems == 1 ? "" : "s");
-}
-
 /* The qbk_verify_* metrics of the run, written also when it failed. */
 static void
 write_metrics(const char *path, const struct qbk_verify_result *res, int rc,
@@ -115,8 +89,6 @@ write_metrics(const char *path, const struct qbk_verify_result *res, int rc,
 	qbk_buf_release(&t);
 }
 
-#define MAX_PEERS 64
-
 int
 main(int argc, char *argv[])
 {
@@ -130,10 +102,7 @@ main(int argc, char *argv[])
 	struct qbk_err err = QBK_ERR_INIT;
 	struct qbk_verify_result res;
 	struct qbk_ctx *ctx;
-	struct qbk_repo *repo;
 	struct qbk_buf out = QBK_BUF_INIT;
-	struct qbk_qdrant *peers[MAX_PEERS];
-	size_t i;
 	int64_t t0 = qbk_clock_ms();
 	int rc;
 
@@ -145,38 +114,23 @@ main(int argc, char *argv[])
 	o.v.repo = !o.live || o.v.read_data;
 	o.v.cancel = &cli_interrupted;
 
-	rc = -1;
-	if (ctx != NULL &&
-	    (!o.live || qbk_ctx_qdrant(ctx, NULL, &o.v.live, &err) == 0) &&
-	    (!o.live || qbk_ctx_peers(ctx, peers, MAX_PEERS, &o.v.npeers,
-	    &err) == 0) &&
-	    qbk_ctx_repo(ctx, QBK_CTX_LOCK_READ, &repo, &err) == 0) {
-		o.v.peers = peers;
-		o.v.lock = qbk_ctx_lock(ctx);
-		rc = qbk_verify_run(repo, &o.v, &res, &err);
-		if (rc != 0)
-			qbk_ctx_lost_lock(ctx, &err);
-	}
-	for (i = 0; i < o.v.npeers; i++)
-		qbk_qdrant_free(peers[i]);
+	rc = ctx != NULL ? qbk_verify_ctx_run(ctx, o.live, &o.v, &res, &err) :
+	    -1;
 	if (o.metrics_file != NULL)
 		write_metrics(o.metrics_file, &res, rc, qbk_clock_ms() - t0);
-	if (common.json) {
+	if (common.json)
 		qbk_verify_report_json(&res, rc == 0 ? NULL : &err, &out);
-		cli_print(&out);
-	} else if (rc == 0 && (!common.quiet || res.n_problems > 0)) {
-		print_text(&res);
-	}
+	else if (rc == 0 && (!common.quiet || res.n_problems > 0))
+		qbk_verify_report_text(&res, &out);
+	cli_print(&out);
 	if (rc != 0) {
 		qbk_verify_result_release(&res);
 		return cli_fail(&err);
 	}
 	rc = res.n_problems > 0 ? QBK_EXIT_DATA : QBK_EXIT_OK;
 	if (rc == QBK_EXIT_DATA) {
-		qbk_verify_problem_text(&res.problems[0], &out);
-		cli_alert_detail("%zu problem%s found: %s%s", res.n_problems,
-		    res.n_problems == 1 ? "" : "s", out.buf,
-		    res.n_problems > 1 ? " (and more)" : "");
+		qbk_verify_problems_summary(&res, &out);
+		cli_alert_detail("%s", out.buf);
 		qbk_buf_release(&out);
 	}
 	qbk_verify_result_release(&res);

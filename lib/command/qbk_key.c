@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -6,8 +7,10 @@
 #include "common/qbk_err.h"
 #include "common/qbk_json.h"
 #include "config/qbk_config.h"
+#include "repo/qbk_chunk.h"
 #include "repo/qbk_crypto.h"
 #include "repo/qbk_repo.h"
+#include "command/qbk_options.h"
 #include "command/qbk_key.h"
 
 int
@@ -108,4 +111,61 @@ qbk_key_add(struct qbk_repo *r, const struct qbk_key_add *a, int json,
 		qbk_buf_addf(out, "added key slot %s (%s)\n", id,
 		    key_file != NULL ? "keyfile" : "passphrase");
 	return 0;
+}
+
+int
+qbk_key_remove(struct qbk_repo *r, const char *slot, int json,
+    struct qbk_buf *out, struct qbk_err *err)
+{
+	if (qbk_repo_slot_remove(r, slot, err) != 0)
+		return -1;
+	qbk_buf_addf(out, json ? "{\"removed\":\"%s\"}\n" :
+	    "removed key slot %s\n", slot);
+	return 0;
+}
+
+int
+qbk_key_first(const struct qbk_config *cfg, const char *gen_key_file,
+    struct qbk_repo_create_opts *c, struct qbk_config_secret *sec,
+    struct qbk_err *err)
+{
+	if (c->aead == QBK_CRYPTO_AEAD_NONE) {
+		if (gen_key_file != NULL)
+			return qbk_err_set(err, QBK_E_USAGE, "'--generate-key-"
+			    "file' needs encryption: this repository has none");
+		return 0;
+	}
+	if (gen_key_file == NULL)
+		return qbk_init_key_from(cfg, c, sec, err);
+	c->key_file = gen_key_file;
+	return qbk_key_generate(gen_key_file, err);
+}
+
+void
+qbk_key_created_report(const struct qbk_repo_create_opts *c, const char *id,
+    int json, struct qbk_buf *out)
+{
+	struct qbk_chunk_params p = QBK_CHUNK_PARAMS_DEFAULT;
+	char comp[16];
+
+	snprintf(comp, sizeof(comp), c->zstd_level == 0 ? "none" : "zstd:%d",
+	    c->zstd_level);
+	if (!json) {
+		qbk_buf_addf(out, "created repository %s at %s (%s, %s)\n", id,
+		    c->location, qbk_crypto_aead_name(c->aead), comp);
+		return;
+	}
+	qbk_buf_addstr(out, "{\"repository_id\":");
+	qbk_json_quote(out, id);
+	qbk_buf_addstr(out, ",\"location\":");
+	qbk_json_quote(out, c->location);
+	qbk_buf_addf(out, ",\"encryption\":\"%s\",\"compression\":"
+	    "\"%s\",\"chunker\":{\"algorithm\":\"fastcdc\",\"min\":%u,"
+	    "\"avg\":%u,\"max\":%u}", qbk_crypto_aead_name(c->aead), comp,
+	    (unsigned)p.min, (unsigned)p.avg, (unsigned)p.max);
+	if (c->key_file != NULL) {
+		qbk_buf_addstr(out, ",\"key_file\":");
+		qbk_json_quote(out, c->key_file);
+	}
+	qbk_buf_addstr(out, "}\n");
 }

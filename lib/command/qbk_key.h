@@ -2,13 +2,17 @@
 #define QBK_KEY_H
 
 /*
- * qbk_key: the jobs of qbk-key, and the new key file of qbk-init: list
+ * qbk_key: the jobs of qbk-key, and the first key of qbk-init: list
  * the key slots of a repository, add one (a passphrase, an existing key
- * file or a new one), write a new key file.
+ * file or a new one), remove one, write a new key file, choose the first
+ * key of a new repository and report the repository made.
  */
 struct qbk_buf;
+struct qbk_config;
+struct qbk_config_secret;
 struct qbk_err;
 struct qbk_repo;
+struct qbk_repo_create_opts;
 
 /* The new key of qbk_key_add(): exactly one of the first four. */
 struct qbk_key_add {
@@ -36,5 +40,27 @@ int qbk_key_add(struct qbk_repo *, const struct qbk_key_add *, int,
 /** qbk_key_generate(path, err): write a new key file (0600) at ${path},
  * which must not exist yet (QBK_E_USAGE).  0 or -1. */
 int qbk_key_generate(const char *, struct qbk_err *);
+
+/** qbk_key_remove(r, slot, json, out, err): remove the key slot ${slot}
+ * of ${r} (qbk_repo_slot_remove()) and append what was removed (text or
+ * JSON) to ${out}.  0 or -1. */
+int qbk_key_remove(struct qbk_repo *, const char *, int, struct qbk_buf *,
+    struct qbk_err *);
+
+/** qbk_key_first(cfg, gen_key_file, c, sec, err): the first key of the
+ * repository ${c} describes, into ${c}: none when it has no encryption
+ * (then ${gen_key_file} must be NULL: QBK_E_USAGE), a new key file written
+ * at ${gen_key_file} (qbk_key_generate()), else the key ${cfg} configures
+ * (qbk_init_key_from(): the caller releases ${sec}, also on failure).  0
+ * or -1. */
+int qbk_key_first(const struct qbk_config *, const char *,
+    struct qbk_repo_create_opts *, struct qbk_config_secret *,
+    struct qbk_err *);
+
+/** qbk_key_created_report(c, id, json, out): append the line of text, or
+ * the --json document, of the repository ${id} that qbk_repo_create()
+ * made from ${c} to ${out}. */
+void qbk_key_created_report(const struct qbk_repo_create_opts *,
+    const char *, int, struct qbk_buf *);
 
 #endif /* !QBK_KEY_H */

@@ -20,6 +20,8 @@
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
 #include "repo/qbk_retention.h"
+#include "command/qbk_ctx.h"
+#include "command/qbk_options.h"
 #include "command/qbk_prune.h"
 
 static int
@@ -322,6 +324,54 @@ out:
 	return rc;
 }
 
+int
+qbk_prune_ctx_run(struct qbk_ctx *ctx, int have_keep,
+    struct qbk_prune_opts *o, struct qbk_prune_result **out,
+    struct qbk_err *err)
+{
+	struct qbk_repo *repo;
+
+	*out = NULL;
+	qbk_prune_opts_from(qbk_ctx_config(ctx), have_keep, o);
+	if (qbk_ctx_repo(ctx, o->dry_run ? QBK_CTX_LOCK_SHARED :
+	    QBK_CTX_LOCK_EXCLUSIVE, &repo, err) != 0)
+		return -1;
+	o->lock = qbk_ctx_lock(ctx);
+	if (qbk_prune_run(repo, o, out, err) != 0) {
+		qbk_ctx_lost_lock(ctx, err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+qbk_prune_hold_ctx(struct qbk_ctx *ctx, const char *hold, const char *release,
+    const char *reason, struct qbk_err *err)
+{
+	struct qbk_repo *repo;
+
+	if (qbk_ctx_repo(ctx, QBK_CTX_LOCK_SHARED, &repo, err) != 0)
+		return -1;
+	return hold != NULL ? qbk_hold_set(repo, hold, reason, err) :
+	    qbk_hold_release(repo, release, err);
+}
+
+int
+qbk_prune_parse_group_by(const char *text, struct qbk_prune_opts *o,
+    struct qbk_err *err)
+{
+	if (strcmp(text, "collections") == 0)
+		o->group_by_tags = 0;
+	else if (strcmp(text, "collections,tags") == 0 ||
+	    strcmp(text, "tags,collections") == 0)
+		o->group_by_tags = 1;
+	else
+		return qbk_err_set(err, QBK_E_USAGE, "bad value '%s' for "
+		    "'--group-by': expected collections or collections,tags",
+		    text);
+	return 0;
+}
+
 void
 qbk_prune_report_json(const struct qbk_prune_result *res, int ok,
     const struct qbk_err *err, struct qbk_buf *out)
@@ -378,4 +428,46 @@ qbk_prune_report_json(const struct qbk_prune_result *res, int ok,
 	qbk_json_dump(o, out, 1);
 	qbk_buf_addch(out, '\n');
 	json_decref(o);
+}
+
+void
+qbk_prune_report_text(const struct qbk_prune_result *res, struct qbk_buf *out)
+{
+	struct qbk_buf b = QBK_BUF_INIT;
+	char size[32];
+	size_t i;
+
+	if (qbk_retention_policy_empty(&res->policy))
+		qbk_buf_addstr(out, "no retention policy configured: keeping "
+		    "every backup\n");
+	for (i = 0; i < res->n_backups; i++) {
+		const struct qbk_prune_backup *k = &res->backups[i];
+
+		b.len = 0;
+		qbk_buf_addstr(&b, "");
+		qbk_retention_describe(k->keep, &b);
+		qbk_buf_addf(out, "%s %s  [%s]%s%s%s\n", k->keep ? "keep  " :
+		    "remove", k->id, k->group, k->keep ? "  (" : "", b.buf,
+		    k->keep ? ")" : "");
+	}
+	qbk_buf_release(&b);
+	qbk_buf_size_text(res->bytes_freed, size, sizeof(size));
+	qbk_buf_addf(out, "%s %zu of %zu backups, %llu chunks, %s%s\n",
+	    res->dry_run ? "would remove" : "removed", res->n_remove,
+	    res->n_backups, (unsigned long long)res->chunks_removed, size,
+	    res->dry_run ? "" : " freed");
+	if (res->chunks_young > 0)
+		qbk_buf_addf(out, "kept %llu unreferenced chunk%s younger than "
+		    "the lock stale limit\n",
+		    (unsigned long long)res->chunks_young,
+		    res->chunks_young == 1 ? "" : "s");
+}
+
+void
+qbk_prune_hold_json(const char *id, int ok, struct qbk_buf *out)
+{
+	qbk_buf_addf(out, "{\"ok\": %s, \"backup_id\": ", ok ? "true" :
+	    "false");
+	qbk_json_quote(out, id);
+	qbk_buf_addstr(out, "}\n");
 }

@@ -32,6 +32,7 @@
 #include "repo/qbk_retention.h"
 
 struct qbk_buf;
+struct qbk_ctx;
 struct qbk_err;
 struct qbk_lock;
 struct qbk_repo;
@@ -92,6 +93,29 @@ int qbk_prune_run(struct qbk_repo *, const struct qbk_prune_opts *,
 /** qbk_prune_result_free(res): free ${res}; NULL is fine. */
 void qbk_prune_result_free(struct qbk_prune_result *);
 
+/** qbk_prune_ctx_run(ctx, have_keep, opts, out, err): the prune of
+ * qbk-prune on ${ctx}: fill ${opts} from its configuration
+ * (qbk_prune_opts_from() with ${have_keep}), open its repository with the
+ * shared lock for a dry run, else the exclusive one, and qbk_prune_run()
+ * into ${out} (NULL when the repository did not open).  A failure of a
+ * run whose lock was lost is reported as that (qbk_ctx_lost_lock()).  0
+ * or -1. */
+int qbk_prune_ctx_run(struct qbk_ctx *, int, struct qbk_prune_opts *,
+    struct qbk_prune_result **, struct qbk_err *);
+
+/** qbk_prune_hold_ctx(ctx, hold, release, reason, err): open the
+ * repository of ${ctx} with the shared lock and put backup ${hold} under
+ * legal hold for ${reason} (may be NULL), or, when ${hold} is NULL,
+ * release the hold of backup ${release} (qbk_hold.h).  0 or -1. */
+int qbk_prune_hold_ctx(struct qbk_ctx *, const char *, const char *,
+    const char *, struct qbk_err *);
+
+/** qbk_prune_parse_group_by(text, opts, err): the groups of --group-by,
+ * "collections" or "collections,tags" (in either order), into ${opts}.
+ * 0, or -1 (QBK_E_USAGE). */
+int qbk_prune_parse_group_by(const char *, struct qbk_prune_opts *,
+    struct qbk_err *);
+
 /** qbk_prune_report_json(res, ok, err, out): append the JSON report
  * {"ok","dry_run","policy","backups":[{"backup_id","time","group","keep",
  * "reasons"}],"kept","removed","chunks_removed","bytes_freed",
@@ -100,5 +124,15 @@ void qbk_prune_result_free(struct qbk_prune_result *);
  * ${res} may be NULL. */
 void qbk_prune_report_json(const struct qbk_prune_result *, int,
     const struct qbk_err *, struct qbk_buf *);
+
+/** qbk_prune_report_text(res, out): append the text report of ${res} to
+ * ${out}: one line per backup, kept (with the rules that keep it) or
+ * removed, then the totals. */
+void qbk_prune_report_text(const struct qbk_prune_result *, struct qbk_buf *);
+
+/** qbk_prune_hold_json(id, ok, out): append the --json document
+ * {"ok", "backup_id"} of a --hold or --release of backup ${id} and a
+ * newline to ${out}. */
+void qbk_prune_hold_json(const char *, int, struct qbk_buf *);
 
 #endif /* !QBK_PRUNE_H */

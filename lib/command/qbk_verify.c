@@ -25,6 +25,7 @@
 #include "stream/qbk_extract.h"
 #include "stream/qbk_ingest.h"
 #include "stream/qbk_tar.h"
+#include "command/qbk_ctx.h"
 #include "command/qbk_verify.h"
 
 /* Object bytes around the payload: header and tag (qbk_chunk.h). */
@@ -1061,6 +1062,69 @@ static json_t *
 str_or_null(const char *s)
 {
 	return s != NULL ? json_string(s) : json_null();
+}
+
+/* Most nodes of [qdrant] nodes that qbk_verify_ctx_run() compares. */
+#define MAX_PEERS 64
+
+int
+qbk_verify_ctx_run(struct qbk_ctx *ctx, int live, struct qbk_verify_opts *o,
+    struct qbk_verify_result *res, struct qbk_err *err)
+{
+	struct qbk_qdrant *peers[MAX_PEERS];
+	struct qbk_repo *repo;
+	size_t i;
+	int rc = -1;
+
+	if ((!live || qbk_ctx_qdrant(ctx, NULL, &o->live, err) == 0) &&
+	    (!live || qbk_ctx_peers(ctx, peers, MAX_PEERS, &o->npeers,
+	    err) == 0) &&
+	    qbk_ctx_repo(ctx, QBK_CTX_LOCK_READ, &repo, err) == 0) {
+		o->peers = peers;
+		o->lock = qbk_ctx_lock(ctx);
+		rc = qbk_verify_run(repo, o, res, err);
+		if (rc != 0)
+			qbk_ctx_lost_lock(ctx, err);
+	}
+	for (i = 0; i < o->npeers; i++)
+		qbk_qdrant_free(peers[i]);
+	o->peers = NULL;
+	o->npeers = 0;
+	return rc;
+}
+
+void
+qbk_verify_problems_summary(const struct qbk_verify_result *res,
+    struct qbk_buf *out)
+{
+	qbk_buf_addf(out, "%zu problem%s found: ", res->n_problems,
+	    res->n_problems == 1 ? "" : "s");
+	qbk_verify_problem_text(&res->problems[0], out);
+	if (res->n_problems > 1)
+		qbk_buf_addstr(out, " (and more)");
+}
+
+void
+qbk_verify_report_text(const struct qbk_verify_result *res,
+    struct qbk_buf *out)
+{
+	const struct qbk_verify_checked *c = &res->checked;
+	size_t i;
+
+	for (i = 0; i < res->n_problems; i++) {
+		qbk_buf_addstr(out, "problem: ");
+		qbk_verify_problem_text(&res->problems[i], out);
+		qbk_buf_addch(out, '\n');
+	}
+	qbk_buf_addf(out, "checked %llu backups, %llu chunks (%llu read), "
+	    "%llu snapshots", (unsigned long long)c->backups,
+	    (unsigned long long)c->chunks, (unsigned long long)c->chunks_read,
+	    (unsigned long long)c->snapshots);
+	if (c->collections > 0)
+		qbk_buf_addf(out, ", %llu live collections",
+		    (unsigned long long)c->collections);
+	qbk_buf_addf(out, ": %zu problem%s\n", res->n_problems,
+	    res->n_problems == 1 ? "" : "s");
 }
 
 void

@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 struct qbk_buf;
+struct qbk_ctx;
 struct qbk_err;
 struct qbk_lock;
 struct qbk_qdrant;
@@ -104,6 +105,27 @@ void qbk_verify_result_release(struct qbk_verify_result *);
 /** qbk_verify_problem_text(p, out): append "backup 'B', collection 'C',
  * chunk 'X': problem" (the parts that apply) to ${out}. */
 void qbk_verify_problem_text(const struct qbk_verify_problem *,
+    struct qbk_buf *);
+
+/** qbk_verify_ctx_run(ctx, live, opts, res, err): the checks of qbk-verify
+ * on ${ctx}: with ${live}, the configured Qdrant and a client for each of
+ * its nodes (at most 64, freed again before returning) into ${opts}; then
+ * the repository opened with QBK_CTX_LOCK_READ and qbk_verify_run() into
+ * ${res}.  A failure of a run whose lock was lost is reported as that
+ * (qbk_ctx_lost_lock()).  0 or -1, as qbk_verify_run(). */
+int qbk_verify_ctx_run(struct qbk_ctx *, int, struct qbk_verify_opts *,
+    struct qbk_verify_result *, struct qbk_err *);
+
+/** qbk_verify_problems_summary(res, out): append "N problems found: " and
+ * the first problem of ${res} (which has at least one), with " (and more)"
+ * when there are more, to ${out}: what the alert of the run says. */
+void qbk_verify_problems_summary(const struct qbk_verify_result *,
+    struct qbk_buf *);
+
+/** qbk_verify_report_text(res, out): append the text report to ${out}:
+ * "problem: ..." for each problem, then what was checked and how many
+ * problems were found. */
+void qbk_verify_report_text(const struct qbk_verify_result *,
     struct qbk_buf *);
 
 /** qbk_verify_report_json(res, e, out): append the --json document
