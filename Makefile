@@ -102,6 +102,7 @@ check-headers:
 
 lint: check-headers
 	@sh scripts/check-layers
+	@sh scripts/check-functions
 	@sh scripts/check-repo-door
 	@! grep -nE '\b(exit|printf|puts)\(|\b(stderr|stdout)\b' $(LIB_SRC) | \
 		grep -v 'qbk_log.c' || { echo "lint: lib/ must not print or exit"; exit 1; }
@@ -113,7 +114,7 @@ lint: check-headers
 		awk 'NF==3 && $$3 !~ /^qbk_/ {print}'); \
 		if [ -n "$$out" ]; then echo "lint: symbols without qbk_ prefix:"; \
 		echo "$$out"; exit 1; fi
-	shellcheck -s sh scripts/install-deps scripts/demo scripts/check-layers scripts/check-repo-door $(SCRIPTS) tests/run
+	shellcheck -s sh scripts/install-deps scripts/demo scripts/check-layers scripts/check-repo-door scripts/check-functions $(SCRIPTS) tests/run
 	@# CLI tests pass their checks as single-quoted strings to lib.sh.
 	shellcheck -s sh -e SC1091,SC2016,SC2034 tests/cli/*.sh
 	mandoc -Tlint -Wwarning $(MAN_PAGES)
