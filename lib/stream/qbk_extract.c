@@ -561,6 +561,13 @@ qbk_extract_rewind_cb(void *cookie, struct qbk_err *err)
 	return qbk_extract_rewind(cookie, err);
 }
 
+int
+qbk_extract_next_cb(void *cookie, const void **data, size_t *len,
+    struct qbk_err *err)
+{
+	return qbk_extract_next(cookie, data, len, err);
+}
+
 uint64_t
 qbk_extract_offset(const struct qbk_extract *x)
 {

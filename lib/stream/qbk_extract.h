@@ -101,6 +101,11 @@ int qbk_extract_rewind(struct qbk_extract *, struct qbk_err *);
 ssize_t qbk_extract_read_cb(void *, void *, size_t, struct qbk_err *);
 int qbk_extract_rewind_cb(void *, struct qbk_err *);
 
+/** qbk_extract_next_cb(cookie, data, len, err): qbk_extract_next() with the
+ * handle as a void pointer, to pass directly as a qbk_tar_next_fn (with
+ * qbk_extract_rewind_cb() as its qbk_tar_rewind_fn). */
+int qbk_extract_next_cb(void *, const void **, size_t *, struct qbk_err *);
+
 /** qbk_extract_offset(x): bytes handed to the consumer since the start (or
  * the last rewind). */
 uint64_t qbk_extract_offset(const struct qbk_extract *);

@@ -1,4 +1,5 @@
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,20 @@ source_read(struct archive *a, void *cookie, const void **buf)
 		return 0;
 	}
 	return (la_ssize_t)len;
+}
+
+/* The type of ${e} as qbk_ingest records it. */
+static char
+entry_type(struct archive_entry *e)
+{
+	switch (archive_entry_filetype(e)) {
+	case AE_IFREG:
+		return archive_entry_sparse_count(e) > 0 ? 's' : 'f';
+	case AE_IFDIR:
+		return 'd';
+	default:
+		return 'o';
+	}
 }
 
 /*
@@ -94,17 +109,7 @@ add_entry(struct source *s, struct archive_entry *e)
 	x = &s->entries[s->n++];
 	x->path = qbk_xstrdup(path);
 	x->size = size > 0 ? (uint64_t)size : 0;
-	switch (archive_entry_filetype(e)) {
-	case AE_IFREG:
-		x->type = archive_entry_sparse_count(e) > 0 ? 's' : 'f';
-		break;
-	case AE_IFDIR:
-		x->type = 'd';
-		break;
-	default:
-		x->type = 'o';
-		break;
-	}
+	x->type = entry_type(e);
 	return 0;
 }
 
@@ -212,4 +217,175 @@ qbk_tar_entries_free(struct qbk_ingest_entry *entries, size_t n)
 	for (i = 0; i < n; i++)
 		free(entries[i].path);
 	free(entries);
+}
+
+/* ---- pulling members one by one ------------------------------------ */
+
+struct qbk_tar {
+	struct source s;
+	qbk_tar_rewind_fn *rewind;
+	struct archive *a;
+	uint64_t count;		/* members read since the start */
+	char *path;		/* of the current member */
+};
+
+/* The error of a failed libarchive call on ${t}: the callback's, or
+ * QBK_E_INTEGRITY with ${what} and libarchive's reason. */
+static int
+tar_fail(struct qbk_tar *t, const char *what, struct qbk_err *err)
+{
+	const char *why = archive_error_string(t->a);
+
+	if (t->s.failed) {
+		*err = t->s.err;
+		return -1;
+	}
+	return qbk_err_set(err, QBK_E_INTEGRITY, "%s: %s", what,
+	    why != NULL ? why : "unexpected end");
+}
+
+/* Start libarchive on the stream of ${t}, from its first byte. */
+static int
+tar_start(struct qbk_tar *t, struct qbk_err *err)
+{
+	t->s.failed = t->s.eof = 0;
+	t->count = 0;
+	if ((t->a = archive_read_new()) == NULL)
+		return qbk_err_set(err, QBK_E_NOMEM, "cannot start libarchive");
+	archive_read_support_format_tar(t->a);
+	if (archive_read_open(t->a, &t->s, NULL, source_read, NULL) !=
+	    ARCHIVE_OK)
+		return tar_fail(t, "the snapshot is not a tar archive", err);
+	return 0;
+}
+
+/* Read the next header of ${t} into ${*e}: 1, 0 at the end, -1. */
+static int
+tar_header(struct qbk_tar *t, struct archive_entry **e, struct qbk_err *err)
+{
+	char what[96];
+	int r;
+
+	if (t->a == NULL)
+		return qbk_err_set(err, QBK_E_INTERNAL, "the tar stream "
+		    "could not be read again");
+	r = archive_read_next_header(t->a, e);
+	if (r == ARCHIVE_EOF)
+		return 0;
+	if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+		if (t->s.eof)
+			snprintf(what, sizeof(what), "the archive ends inside "
+			    "the header of member %llu",
+			    (unsigned long long)t->count + 1);
+		else
+			snprintf(what, sizeof(what), "the snapshot is not a "
+			    "tar archive (bad header after byte %llu)",
+			    (unsigned long long)archive_filter_bytes(t->a, 0));
+		return tar_fail(t, what, err);
+	}
+	t->count++;
+	return 1;
+}
+
+int
+qbk_tar_open(qbk_tar_next_fn *next, qbk_tar_rewind_fn *rewind, void *cookie,
+    struct qbk_tar **out, struct qbk_err *err)
+{
+	struct qbk_tar *t;
+
+	t = qbk_xcalloc(1, sizeof(*t));
+	t->s.next = next;
+	t->s.cookie = cookie;
+	qbk_err_clear(&t->s.err);
+	t->rewind = rewind;
+	if (tar_start(t, err) != 0) {
+		qbk_tar_close(t);
+		*out = NULL;
+		return -1;
+	}
+	*out = t;
+	return 0;
+}
+
+int
+qbk_tar_next(struct qbk_tar *t, struct qbk_tar_member *mb,
+    struct qbk_err *err)
+{
+	struct archive_entry *e;
+	const char *path;
+	int64_t size;
+	int r;
+
+	if ((r = tar_header(t, &e, err)) <= 0)
+		return r;
+	if ((path = archive_entry_pathname(e)) == NULL)
+		path = "";
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	free(t->path);
+	t->path = qbk_xstrdup(path);
+	size = archive_entry_size(e);
+	mb->path = t->path;
+	mb->type = archive_entry_hardlink(e) != NULL ? 'o' : entry_type(e);
+	mb->size = size > 0 ? (uint64_t)size : 0;
+	return 1;
+}
+
+int
+qbk_tar_data(struct qbk_tar *t, const void **data, size_t *len,
+    struct qbk_err *err)
+{
+	char what[96];
+	int64_t off;
+	int r;
+
+	*len = 0;
+	if (t->a == NULL)
+		return qbk_err_set(err, QBK_E_INTERNAL, "the tar stream "
+		    "could not be read again");
+	r = archive_read_data_block(t->a, data, len, &off);
+	if (r == ARCHIVE_EOF)
+		return 0;
+	if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+		snprintf(what, sizeof(what), "the archive %s '%.60s'",
+		    t->s.eof ? "ends inside" : "is damaged inside",
+		    t->path != NULL ? t->path : "");
+		return tar_fail(t, what, err);
+	}
+	return 1;
+}
+
+int
+qbk_tar_restart(struct qbk_tar *t, struct qbk_err *err)
+{
+	struct archive_entry *e;
+	uint64_t want = t->count, i;
+	int r;
+
+	if (t->rewind == NULL)
+		return qbk_err_set(err, QBK_E_INTERNAL, "this tar stream "
+		    "cannot be read again");
+	archive_read_free(t->a);
+	t->a = NULL;
+	if (t->rewind(t->s.cookie, err) != 0 || tar_start(t, err) != 0)
+		return -1;
+	for (i = 0; i < want; i++) {
+		if ((r = tar_header(t, &e, err)) < 0)
+			return -1;
+		if (r == 0)
+			return qbk_err_set(err, QBK_E_INTEGRITY, "the archive "
+			    "ends before member %llu when read again",
+			    (unsigned long long)want);
+	}
+	return 0;
+}
+
+void
+qbk_tar_close(struct qbk_tar *t)
+{
+	if (t == NULL)
+		return;
+	archive_read_free(t->a);
+	free(t->path);
+	free(t);
 }

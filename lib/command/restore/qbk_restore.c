@@ -16,6 +16,7 @@
 #include "repo/qbk_lock.h"
 #include "repo/qbk_repo.h"
 #include "stream/qbk_extract.h"
+#include "stream/qbk_tar.h"
 
 /* Progress is reported every this many bytes. */
 #define PROGRESS_STEP	((uint64_t)4 << 20)
@@ -84,28 +85,38 @@ qbk_restore_source_tick(struct source *s, struct qbk_err *err)
 	return 0;
 }
 
+/* Copy up to ${len} bytes of the member ${s} is at into ${buf}: their
+ * number, 0 after its last byte, -1. */
+static ssize_t
+member_read(struct source *s, void *buf, size_t len, struct qbk_err *err)
+{
+	int r;
+
+	if (s->piece_len == 0) {
+		r = qbk_tar_data(s->tar, &s->piece, &s->piece_len, err);
+		if (r <= 0)
+			return r;
+	}
+	if (len > s->piece_len)
+		len = s->piece_len;
+	memcpy(buf, s->piece, len);
+	s->piece = (const char *)s->piece + len;
+	s->piece_len -= len;
+	return (ssize_t)len;
+}
+
 static ssize_t
 source_read(void *cookie, void *buf, size_t len, struct qbk_err *err)
 {
 	struct source *s = cookie;
 	ssize_t n;
 
-	if (s->tar != NULL) {
-		if (s->left == 0)
-			return 0;
-		if (len > s->left)
-			len = (size_t)s->left;
-	}
-	n = qbk_extract_read(s->x, buf, len, err);
+	if (s->tar != NULL)
+		n = member_read(s, buf, len, err);
+	else
+		n = qbk_extract_read(s->x, buf, len, err);
 	if (n < 0)
 		return -1;
-	if (s->tar != NULL) {
-		if (n == 0)
-			return qbk_err_set(err, QBK_E_INTEGRITY, "the archive "
-			    "ends inside '%s'", s->collection);
-		s->left -= (uint64_t)n;
-		s->tar->left -= (uint64_t)n;
-	}
 	qbk_restore_source_hash(s, buf, (size_t)n);
 	s->sent += (uint64_t)n;
 	if (qbk_restore_source_tick(s, err) != 0)
@@ -118,23 +129,17 @@ source_rewind(void *cookie, struct qbk_err *err)
 {
 	struct source *s = cookie;
 
-	if (qbk_extract_rewind(s->x, err) != 0)
+	if (s->tar != NULL) {
+		/* Read up to the member again: the workers decode ahead, so
+		 * this costs about as much as reading the chunks. */
+		if (qbk_tar_restart(s->tar, err) != 0)
+			return -1;
+		s->piece_len = 0;
+	} else if (qbk_extract_rewind(s->x, err) != 0)
 		return -1;
 	if (s->sha != NULL)
 		qbk_restore_source_hash_start(s);
 	s->sent = s->reported = 0;
-	if (s->tar != NULL) {
-		/* Read up to the member again: the workers decode ahead, so
-		 * this costs about as much as reading the chunks. */
-		struct tar skip;
-
-		memset(&skip, 0, sizeof(skip));
-		skip.x = s->x;
-		if (qbk_restore_skip_bytes(&skip, s->start, err) != 0)
-			return -1;
-		s->left = s->size;
-		s->tar->left = s->size;
-	}
 	return 0;
 }
 
@@ -443,27 +448,31 @@ restore_full(struct run *r, const struct qbk_manifest_snapshot *s,
     struct plan *plans, size_t np, struct qbk_err *err)
 {
 	struct qbk_extract_opts eo;
-	struct tar t;
-	struct tar_member mb;
+	struct qbk_extract *x;
+	struct qbk_tar *t;
+	struct qbk_tar_member mb;
 	struct source src;
 	char sha[2 * 32 + 1];
 	size_t left = 0, i;
 	int rc = -1, n = 0;
 
-	memset(&t, 0, sizeof(t));
-	t.paxsize = -1;
 	qbk_restore_extract_opts(r, NULL, &eo);
 	for (i = 0; i < np; i++)
 		if (plans[i].mc == NULL && !plans[i].done)
 			left++;
-	if (qbk_extract_open(r->repo, s, &eo, &t.x, err) != 0)
+	if (qbk_extract_open(r->repo, s, &eo, &x, err) != 0)
 		return -1;
-	while (left > 0 && (n = qbk_restore_tar_next(&t, &mb, err)) > 0) {
+	if (qbk_tar_open(qbk_extract_next_cb, qbk_extract_rewind_cb, x, &t,
+	    err) != 0) {
+		qbk_extract_close(x);
+		return -1;
+	}
+	while (left > 0 && (n = qbk_tar_next(t, &mb, err)) > 0) {
 		struct qbk_restore_item *it;
 		char *coll;
 		int64_t t0;
 
-		if (mb.type != '0' ||
+		if (mb.type != 'f' ||
 		    (coll = qbk_restore_member_collection(mb.path)) == NULL)
 			continue;
 		for (i = 0; i < np; i++)
@@ -483,10 +492,8 @@ restore_full(struct run *r, const struct qbk_manifest_snapshot *s,
 		    plans[i].target, 0, mb.size, 0);
 		memset(&src, 0, sizeof(src));
 		src.o = r->o;
-		src.x = t.x;
-		src.tar = &t;
-		src.start = mb.offset;
-		src.size = src.left = mb.size;
+		src.x = x;
+		src.tar = t;
 		src.collection = plans[i].name;
 		src.target = plans[i].target;
 		src.total = mb.size;
@@ -522,8 +529,8 @@ restore_full(struct run *r, const struct qbk_manifest_snapshot *s,
 	}
 	rc = 0;
 out:
-	qbk_restore_tar_release(&t);
-	qbk_extract_close(t.x);
+	qbk_tar_close(t);
+	qbk_extract_close(x);
 	return rc;
 }
 

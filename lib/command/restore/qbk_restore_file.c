@@ -11,6 +11,7 @@
 #include "common/qbk.h"
 #include "common/qbk_fs.h"
 #include "stream/qbk_extract.h"
+#include "stream/qbk_tar.h"
 
 /* ---- writing snapshot files ------------------------------------------ */
 
@@ -114,8 +115,9 @@ write_pick(struct qbk_repo *repo, const struct qbk_manifest *m,
     struct file_out *f, struct qbk_err *err)
 {
 	struct qbk_extract_opts eo = QBK_EXTRACT_OPTS_INIT;
-	struct tar t;
-	struct tar_member mb;
+	struct qbk_extract *x;
+	struct qbk_tar *t;
+	struct qbk_tar_member mb;
 	const void *data;
 	size_t len;
 	int rc = -1, n;
@@ -126,42 +128,29 @@ write_pick(struct qbk_repo *repo, const struct qbk_manifest *m,
 	eo.cancel = o->cancel;
 	if (!pk->member)
 		return qbk_extract_run(repo, pk->s, file_write, f, &eo, err);
-	memset(&t, 0, sizeof(t));
-	t.paxsize = -1;
 	eo.collection = NULL;
-	if (qbk_extract_open(repo, pk->s, &eo, &t.x, err) != 0)
+	if (qbk_extract_open(repo, pk->s, &eo, &x, err) != 0)
 		return -1;
-	while ((n = qbk_restore_tar_next(&t, &mb, err)) > 0) {
+	if (qbk_tar_open(qbk_extract_next_cb, NULL, x, &t, err) != 0) {
+		qbk_extract_close(x);
+		return -1;
+	}
+	while ((n = qbk_tar_next(t, &mb, err)) > 0) {
 		char *c;
 		int hit;
 
-		if (mb.type != '0' ||
+		if (mb.type != 'f' ||
 		    (c = qbk_restore_member_collection(mb.path)) == NULL)
 			continue;
 		hit = strcmp(c, pk->coll) == 0;
 		free(c);
 		if (!hit)
 			continue;
-		while (t.left > 0) {
-			if (qbk_extract_next(t.x, &data, &len, err) < 0)
-				goto out;
-			if (len == 0)
-				break;
-			if (len > t.left) {
-				/* The chunk runs past the member: take the
-				 * member's part; the rest is not needed. */
-				len = (size_t)t.left;
-			}
+		while ((n = qbk_tar_data(t, &data, &len, err)) > 0)
 			if (file_write(f, data, len, err) != 0)
 				goto out;
-			t.left -= len;
-		}
-		if (t.left > 0) {
-			qbk_err_set(err, QBK_E_INTEGRITY, "the archive ends "
-			    "inside '%s'", mb.path);
-			goto out;
-		}
-		rc = 0;
+		if (n == 0)
+			rc = 0;
 		goto out;
 	}
 	if (n == 0)
@@ -169,8 +158,8 @@ write_pick(struct qbk_repo *repo, const struct qbk_manifest *m,
 		    "of backup '%s' holds no snapshot of collection '%s'",
 		    m->backup_id, pk->coll);
 out:
-	qbk_restore_tar_release(&t);
-	qbk_extract_close(t.x);
+	qbk_tar_close(t);
+	qbk_extract_close(x);
 	return rc;
 }
 

@@ -22,33 +22,7 @@ struct qbk_manifest;
 struct qbk_manifest_snapshot;
 struct qbk_repo;
 struct qbk_sha256;
-
-/* Longest tar member name accepted (GNU long names, pax paths). */
-#define TAR_NAME_MAX	4096
-
-/* ---- reading a tar stream (full storage snapshots) -------------------- */
-
-/*
- * Just enough of tar to find the collection snapshots inside a full storage
- * snapshot, which Qdrant writes as plain members of a GNU tar (NOTES 4.5):
- * ustar and GNU headers, GNU long names ('L'), pax path and size records,
- * base-256 sizes.  The data of a member is read by the caller.
- */
-struct tar {
-	struct qbk_extract *x;
-	uint64_t left;		/* data bytes of the current member unread */
-	uint64_t pad;		/* then padding to the block size */
-	char *longname;		/* from a GNU 'L' or pax entry */
-	int64_t paxsize;	/* from a pax entry, or -1 */
-	char scratch[16384];
-};
-
-struct tar_member {
-	char path[TAR_NAME_MAX + 1];
-	char type;		/* '0' file, '5' folder, others as in tar */
-	uint64_t size;
-	uint64_t offset;	/* of its data in the stream */
-};
+struct qbk_tar;
 
 /* ---- sources of upload bodies ---------------------------------------- */
 
@@ -73,9 +47,9 @@ struct run {
 struct source {
 	const struct qbk_restore_opts *o;
 	struct qbk_extract *x;
-	struct tar *tar;	/* member mode */
-	uint64_t start, size;	/* member mode: data offset and size */
-	uint64_t left;
+	struct qbk_tar *tar;	/* member mode: at the member */
+	const void *piece;	/* member mode: data not yet sent */
+	size_t piece_len;
 	const char *collection, *target;
 	uint64_t base, total;	/* progress: earlier bytes, all bytes */
 	uint64_t sent, reported;
@@ -167,20 +141,6 @@ void qbk_restore_item_add_snap(struct qbk_restore_item *it, const char *name,
  * report ${r}. */
 void qbk_restore_warning(struct qbk_restore_report *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-
-/* ---- qbk_restore_tar.c: reading a tar stream (full storage snapshots) */
-
-/** qbk_restore_skip_bytes(t, n, err): read and drop ${n} bytes of ${t}; 0
- * or -1. */
-int qbk_restore_skip_bytes(struct tar *t, uint64_t n, struct qbk_err *err);
-
-/** qbk_restore_tar_next(t, mb, err): go to the next member: 1 (described in
- * ${mb}; its data follows), 0 at the end of the archive, -1. */
-int qbk_restore_tar_next(struct tar *t, struct tar_member *mb,
-    struct qbk_err *err);
-
-/** qbk_restore_tar_release(t): free what ${t} holds. */
-void qbk_restore_tar_release(struct tar *t);
 
 /* ---- qbk_restore_plan.c: planning a restore */
 
