@@ -176,14 +176,6 @@ qbk_restore_extract_opts(const struct run *r, const char *coll,
 
 /* ---- talking to Qdrant ----------------------------------------------- */
 
-static int
-interrupted(const struct qbk_restore_opts *o, struct qbk_err *err)
-{
-	if (o->cancel != NULL && *o->cancel != 0)
-		return qbk_err_set(err, QBK_E_INTERRUPTED, "interrupted");
-	return 0;
-}
-
 /* Remove the file an upload left in the node's snapshot folder (Qdrant
  * keeps uploaded files: NOTES 7.9).  Best effort. */
 static void
@@ -393,7 +385,7 @@ restore_collection(struct run *r, struct plan *p, struct qbk_err *err)
 	it = qbk_restore_add_item(r->rep, p->name, p->target);
 	it->replaced = p->replaced;
 	for (k = 0; k < mc->n_snapshots; k++) {
-		if (interrupted(r->o, err) != 0 ||
+		if (qbk_job_check(r->o->cancel, NULL, err) != 0 ||
 		    qbk_restore_restore_snapshot(r, r->q, p, mc->snapshots[k],
 		    QBK_QDRANT_NO_SHARD, base, it, err) != 0) {
 			qbk_restore_drop_item(r->rep);
@@ -482,7 +474,7 @@ restore_full(struct run *r, const struct qbk_manifest_snapshot *s,
 		free(coll);
 		if (i == np)
 			continue;
-		if (interrupted(r->o, err) != 0)
+		if (qbk_job_check(r->o->cancel, NULL, err) != 0)
 			goto out;
 		t0 = qbk_clock_ms();
 		it = qbk_restore_add_item(
@@ -806,7 +798,7 @@ qbk_restore_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 	pthread_mutex_init(&r.mu, NULL);
 	if (qbk_restore_make_plans(m, o, &plans, &np, &mn, err) != 0 ||
 	    qbk_restore_check_target(&r, plans, np, err) != 0 ||
-	    interrupted(o, err) != 0)
+	    qbk_job_check(o->cancel, NULL, err) != 0)
 		goto out;
 	for (i = 0; i < np; i++)
 		for (k = 0; k < m->n_missing; k++)
@@ -826,7 +818,7 @@ qbk_restore_run(struct qbk_repo *repo, struct qbk_qdrant *q,
 	for (i = 0; i < np; i++) {
 		if (plans[i].mc == NULL)
 			continue;
-		if (interrupted(o, err) != 0 ||
+		if (qbk_job_check(o->cancel, NULL, err) != 0 ||
 		    restore_collection(&r, &plans[i], err) != 0)
 			goto out;
 	}
