@@ -115,4 +115,30 @@ void qbk_backup_metrics(const struct qbk_manifest *, int, const char *,
 void qbk_backup_report_json(const struct qbk_manifest *, int,
     const struct qbk_err *, struct qbk_buf *);
 
+/** qbk_backup_progress_text(p, progname, tty, out): append to ${out} the
+ * line qbk-backup shows on stderr for the event ${p}: on a terminal
+ * (${tty}) a line redrawn as bytes stream, otherwise only a line per
+ * collection stored (cron mails show what was done). */
+void qbk_backup_progress_text(const struct qbk_backup_progress *,
+    const char *, int, struct qbk_buf *);
+
+/** qbk_backup_summary_text(m, out): append qbk-backup's one-line summary
+ * of the backup ${m} to ${out}. */
+void qbk_backup_summary_text(const struct qbk_manifest *, struct qbk_buf *);
+
+/** qbk_backup_metrics_update(path, m, ok, err_text, now, out): as
+ * qbk_backup_metrics(), with ${prev} read from the metrics file ${path}
+ * about to be replaced (none, or unreadable with a warning logged: no
+ * last success to carry over). */
+void qbk_backup_metrics_update(const char *, const struct qbk_manifest *,
+    int, const char *, int64_t, struct qbk_buf *);
+
+/** qbk_backup_record_failure(repo, bo, now, failure): record in ${repo}
+ * (failures/) that the run with ${bo} failed at ${now} with ${failure},
+ * for qbk-report's success counts; not a usage or configuration error or
+ * an interruption.  A record that cannot be written is logged as a
+ * warning: the metrics file and the alert still tell. */
+void qbk_backup_record_failure(struct qbk_repo *,
+    const struct qbk_backup_opts *, int64_t, const struct qbk_err *);
+
 #endif /* !QBK_BACKUP_H */
