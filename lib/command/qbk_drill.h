@@ -211,4 +211,19 @@ int qbk_drill_list(struct qbk_repo *, int, struct qbk_buf *,
 void qbk_drill_metrics(const struct qbk_drill_result *, int, int64_t,
     struct qbk_buf *);
 
+/** qbk_drill_text(res, quiet, out): append qbk-drill's text report of
+ * ${res} to ${out}: a line per problem, the verdict with the recovery
+ * time and its target, and whether the restored collections are green;
+ * with ${quiet}, only the problems of a drill that passed in time. */
+void qbk_drill_text(const struct qbk_drill_result *, int, struct qbk_buf *);
+
+/** qbk_drill_exit_code(res): the exit code of a drill that ran:
+ * QBK_EXIT_DATA when it failed, QBK_EXIT_OBJECTIVE when it passed but
+ * missed the recovery time target, QBK_EXIT_OK otherwise. */
+int qbk_drill_exit_code(const struct qbk_drill_result *);
+
+/** qbk_drill_alert_text(res, out): append to ${out} what the alert of a
+ * failed or slow drill says (nothing for a drill that passed in time). */
+void qbk_drill_alert_text(const struct qbk_drill_result *, struct qbk_buf *);
+
 #endif /* !QBK_DRILL_H */
