@@ -174,35 +174,14 @@ static void
 on_progress(void *cookie, const struct qbk_restore_progress *p)
 {
 	const int *tty = cookie;
+	struct qbk_buf text = QBK_BUF_INIT;
 
 	if (!*tty || qbk_log_level() < QBK_LOG_WARN)
 		return;
-	if (p->event == QBK_RESTORE_EV_BYTES && p->total > 0)
-		fprintf(stderr, "\r%s: %-30.30s %5.1f%%", cli_progname(),
-		    p->collection, 100.0 * (double)p->bytes /
-		    (double)p->total);
-	else if (p->event == QBK_RESTORE_EV_DONE)
-		fprintf(stderr, "\r\033[K");
-}
-
-static void
-print_summary(const struct qbk_restore_report *r)
-{
-	size_t i;
-
-	for (i = 0; i < r->nitems; i++) {
-		const struct qbk_restore_item *it = &r->items[i];
-
-		printf("restored %s%s%s from backup %s: %llu bytes, sha256 %s, "
-		    "%.1f s\n", it->name[0] != '\0' ? it->name : "snapshot",
-		    strcmp(it->name, it->target) != 0 ? " to " : "",
-		    strcmp(it->name, it->target) != 0 ? it->target : "",
-		    r->backup_id, (unsigned long long)it->bytes, it->sha256,
-		    (double)it->duration_ms / 1000.0);
-	}
-	if (r->safety_backup_id[0] != '\0')
-		printf("safety backup of the replaced collections: %s\n",
-		    r->safety_backup_id);
+	qbk_restore_progress_text(p, cli_progname(), &text);
+	if (text.len > 0)
+		fputs(text.buf, stderr);
+	qbk_buf_release(&text);
 }
 
 static int
@@ -293,15 +272,13 @@ main(int argc, char *argv[])
 		if (rc != 0)
 			qbk_ctx_lost_lock(ctx, &err);
 	}
-	if (o.list && rc == 0)
-		cli_print(&out);
-	else if (common.json) {
+	/* A --list that worked has its listing in out already. */
+	if (common.json && (rc != 0 || !o.list))
 		qbk_restore_report_json(&rep, rc == 0, &err, &out);
-		cli_print(&out);
-	} else if (rc == 0 && (o.to_file == NULL ||
+	else if (!common.json && rc == 0 && !o.list && (o.to_file == NULL ||
 	    strcmp(o.to_file, "-") != 0))
-		print_summary(&rep);
-	qbk_buf_release(&out);
+		qbk_restore_summary_text(&rep, &out);
+	cli_print(&out);
 	qbk_restore_report_release(&rep);
 	return rc != 0 ? cli_fail(&err) : cli_succeed();
 }

@@ -249,6 +249,20 @@ void qbk_restore_list(const struct qbk_manifest *, int, struct qbk_buf *);
 void qbk_restore_report_json(const struct qbk_restore_report *, int,
     const struct qbk_err *, struct qbk_buf *);
 
+/** qbk_restore_summary_text(r, out): append qbk-restore's text summary of
+ * ${r} to ${out}: a line per collection restored (or snapshot file
+ * written) with its target, size, SHA-256 and time, then the safety
+ * backup of the replaced collections, if one was taken. */
+void qbk_restore_summary_text(const struct qbk_restore_report *,
+    struct qbk_buf *);
+
+/** qbk_restore_progress_text(p, progname, out): append to ${out} the
+ * terminal progress line of the event ${p}: the percentage sent of a
+ * collection, redrawn in place, and its erasure when the collection is
+ * done. */
+void qbk_restore_progress_text(const struct qbk_restore_progress *,
+    const char *, struct qbk_buf *);
+
 /** qbk_restore_version_skew(from, to): nonzero if a snapshot taken on
  * Qdrant ${from} ("1.12.4") may not be recoverable on ${to}: Qdrant
  * recovers snapshots on the same or the next minor version only.  0 when
