@@ -115,35 +115,6 @@ check(void *cookie, const struct cli_common *common)
 	return 0;
 }
 
-static int
-run(struct qbk_ctx *ctx, struct opts *o, struct qbk_drill_result *res,
-    struct qbk_err *err)
-{
-	const struct qbk_config *cfg = qbk_ctx_config(ctx);
-	struct qbk_qdrant *q = NULL, *cq = NULL;
-	struct qbk_repo *repo;
-	int rc = -1;
-
-	if (o->at != NULL &&
-	    qbk_restore_parse_time(o->at, qbk_now(), &o->d.at, err) != 0)
-		return -1;
-	qbk_drill_opts_from(cfg, o->level_set, &o->d);
-	if (qbk_ctx_repo(ctx, 1, &repo, err) != 0)
-		return -1;
-	o->d.lock = qbk_ctx_lock(ctx);
-	/* Removing scratch collections must still work after ^C: a second
-	 * client that ignores the cancel flag. */
-	if (qbk_drill_target(cfg, o->d.validate_only, &cli_interrupted, &q,
-	    err) == 0 &&
-	    qbk_drill_target(cfg, o->d.validate_only, NULL, &cq, err) == 0) {
-		o->d.cleanup = cq;
-		rc = qbk_drill_run(repo, q, &o->d, res, err);
-	}
-	qbk_qdrant_free(cq);
-	qbk_qdrant_free(q);
-	return rc;
-}
-
 /* --list: the drills recorded in the repository. */
 static int
 list(struct qbk_ctx *ctx, int json, struct qbk_drill_result *res,
@@ -189,9 +160,8 @@ main(int argc, char *argv[])
 	o.d.cancel = &cli_interrupted;
 	if (o.list)
 		return list(ctx, common.json, &res, &err);
-	rc = -1;
-	if (ctx != NULL && (rc = run(ctx, &o, &res, &err)) != 0)
-		qbk_ctx_lost_lock(ctx, &err);
+	rc = ctx != NULL ? qbk_drill_run_ctx(ctx, o.at, o.level_set, &o.d,
+	    &res, &err) : -1;
 	if (common.json)
 		qbk_drill_report_json(&res, rc == 0 ? NULL : &err, &out);
 	else if (rc == 0)

@@ -148,6 +148,17 @@ int qbk_drill_run(struct qbk_repo *, struct qbk_qdrant *,
     const struct qbk_drill_opts *, struct qbk_drill_result *,
     struct qbk_err *);
 
+/** qbk_drill_run_ctx(ctx, at, level_set, d, res, err): qbk_drill_run() on
+ * the open context ${ctx}: ${d}->at from the time text ${at} (or NULL),
+ * the rest of ${d} from the configuration (its level too unless
+ * ${level_set}), the repository locked shared, the drill target with
+ * ${d}->cancel and a second client without it for the cleanup.  0, or -1
+ * as qbk_drill_run() or with a bad ${at} (QBK_E_USAGE); after a failure
+ * ${err} tells if the lock was lost meanwhile. */
+struct qbk_ctx;
+int qbk_drill_run_ctx(struct qbk_ctx *, const char *, int,
+    struct qbk_drill_opts *, struct qbk_drill_result *, struct qbk_err *);
+
 /** qbk_drill_target(cfg, validate_only, cancel, out, err): a Qdrant client
  * for the drill target: [drill] url with qbk_config_drill_api_key(), or
  * the [qdrant] url (also with validate_only, which works on the live
