@@ -236,6 +236,34 @@ int qbk_restore_file(struct qbk_repo *, const struct qbk_manifest *,
     const struct qbk_restore_opts *, const char *, qbk_restore_write_fn *,
     void *, struct qbk_restore_report *, struct qbk_err *);
 
+/* What qbk-restore is asked for, beyond struct qbk_restore_opts. */
+struct qbk_restore_request {
+	const char *backup;	/* backup id, or NULL */
+	const char *at;		/* time text (qbk_restore_parse_time()),
+				 * or NULL */
+	int priority;		/* enum qbk_qdrant_priority; -1: config */
+	int list;		/* describe the backup, restore nothing */
+	int json;		/* the description as JSON */
+	const char *to_file;	/* write the snapshot file here instead */
+	qbk_restore_write_fn *write;	/* to_file's writer, or NULL */
+	void *write_cookie;
+};
+
+/** qbk_restore_run_ctx(ctx, rq, ro, rep, out, err): qbk-restore's run on
+ * the open context ${ctx}: ${ro} completed from the configuration, the
+ * repository opened (locked shared only for a safety backup), the backup
+ * chosen by ${rq} and ${ro}'s collections (the newest that holds them
+ * all), its id in ${rep}; then its description appended to ${out}
+ * (${rq}->list), its snapshot file written (${rq}->to_file) or it is
+ * restored into the configured Qdrant, as qbk_restore_list(),
+ * qbk_restore_file() and qbk_restore_run().  0, or -1 as those or with a
+ * bad ${rq}->at (QBK_E_USAGE); after a failure ${err} tells if the lock
+ * was lost meanwhile. */
+struct qbk_ctx;
+int qbk_restore_run_ctx(struct qbk_ctx *, const struct qbk_restore_request *,
+    struct qbk_restore_opts *, struct qbk_restore_report *,
+    struct qbk_buf *, struct qbk_err *);
+
 /** qbk_restore_list(m, json, out): append a description of backup ${m} to
  * ${out}: collections, snapshots (kind, shard, name, size, sha256), points,
  * aliases, tags; as text, or as one JSON document ({"ok":true,
