@@ -7,7 +7,6 @@
 #include "cli.h"
 #include "command/qbk_backup.h"
 #include "command/qbk_ctx.h"
-#include "command/qbk_options.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_log.h"
@@ -145,8 +144,6 @@ main(int argc, char *argv[])
 	struct qbk_err err = QBK_ERR_INIT;
 	struct qbk_backup_opts bo;
 	struct qbk_ctx *ctx;
-	struct qbk_qdrant *q;
-	struct qbk_repo *repo = NULL;
 	struct qbk_manifest *m = NULL;
 	struct qbk_buf out = QBK_BUF_INIT;
 	int tty = isatty(2), rc;
@@ -169,19 +166,7 @@ main(int argc, char *argv[])
 	bo.progress = common.json ? NULL : on_progress;
 	bo.progress_cookie = &tty;
 
-	rc = -1;
-	if (ctx != NULL) {
-		qbk_backup_opts_from(qbk_ctx_config(ctx), o.type, &bo);
-		if (qbk_ctx_qdrant(ctx, NULL, &q, &err) == 0 &&
-		    qbk_ctx_repo(ctx, 1, &repo, &err) == 0) {
-			bo.lock = qbk_ctx_lock(ctx);
-			rc = qbk_backup_run(repo, q, &bo, &m, &err);
-			if (rc != 0)
-				qbk_ctx_lost_lock(ctx, &err);
-		}
-	}
-	if (rc != 0 && repo != NULL)
-		qbk_backup_record_failure(repo, &bo, qbk_now(), &err);
+	rc = ctx != NULL ? qbk_backup_run_ctx(ctx, o.type, &bo, &m, &err) : -1;
 	if (o.metrics_file != NULL) {
 		qbk_backup_metrics_update(o.metrics_file, m, rc == 0, err.msg,
 		    qbk_now(), &out);

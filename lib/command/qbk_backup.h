@@ -93,6 +93,16 @@ struct qbk_backup_opts {
 int qbk_backup_run(struct qbk_repo *, struct qbk_qdrant *,
     const struct qbk_backup_opts *, struct qbk_manifest **, struct qbk_err *);
 
+/** qbk_backup_run_ctx(ctx, type, bo, out, err): qbk_backup_run() on the
+ * open context ${ctx}: ${bo} completed from the configuration (${type}: -1
+ * as configured, 0 incremental, 1 full), its Qdrant and its repository
+ * locked shared.  0 with ${*out} as qbk_backup_run(), or -1; after a
+ * failure ${err} tells if the lock was lost meanwhile, and a failure with
+ * the repository open is recorded there (qbk_backup_record_failure()). */
+struct qbk_ctx;
+int qbk_backup_run_ctx(struct qbk_ctx *, int, struct qbk_backup_opts *,
+    struct qbk_manifest **, struct qbk_err *);
+
 /** qbk_backup_metrics(m, ok, err_text, now, prev, out): append Prometheus
  * text-format metrics of a run that ended at ${now} (${m} may be NULL when it
  * failed) to the qbk_buf ${out}: run time and success; with ${m}, its
