@@ -6,12 +6,9 @@
 #include "cli.h"
 #include "command/qbk_ctx.h"
 #include "command/qbk_drill.h"
-#include "command/qbk_options.h"
-#include "command/qbk_restore.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
-#include "qdrant/qbk_qdrant.h"
 #include "repo/qbk_manifest.h"
 
 enum {

@@ -3,20 +3,16 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "command/qbk_ctx.h"
-#include "command/qbk_options.h"
 #include "command/qbk_restore.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
 #include "common/qbk_log.h"
 #include "qdrant/qbk_qdrant.h"
-#include "repo/qbk_manifest.h"
-#include "repo/qbk_repo.h"
 
 enum {
 	OPT_ALLOW_INACTIVE = 1,
