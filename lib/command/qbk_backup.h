@@ -98,7 +98,8 @@ int qbk_backup_run(struct qbk_repo *, struct qbk_qdrant *,
  * as configured, 0 incremental, 1 full), its Qdrant and its repository
  * locked shared.  0 with ${*out} as qbk_backup_run(), or -1; after a
  * failure ${err} tells if the lock was lost meanwhile, and a failure with
- * the repository open is recorded there (qbk_backup_record_failure()). */
+ * the repository open is recorded there (failures/), unless it is a
+ * usage or configuration error or an interruption. */
 struct qbk_ctx;
 int qbk_backup_run_ctx(struct qbk_ctx *, int, struct qbk_backup_opts *,
     struct qbk_manifest **, struct qbk_err *);
@@ -142,13 +143,5 @@ void qbk_backup_summary_text(const struct qbk_manifest *, struct qbk_buf *);
  * last success to carry over). */
 void qbk_backup_metrics_update(const char *, const struct qbk_manifest *,
     int, const char *, int64_t, struct qbk_buf *);
-
-/** qbk_backup_record_failure(repo, bo, now, failure): record in ${repo}
- * (failures/) that the run with ${bo} failed at ${now} with ${failure},
- * for qbk-report's success counts; not a usage or configuration error or
- * an interruption.  A record that cannot be written is logged as a
- * warning: the metrics file and the alert still tell. */
-void qbk_backup_record_failure(struct qbk_repo *,
-    const struct qbk_backup_opts *, int64_t, const struct qbk_err *);
 
 #endif /* !QBK_BACKUP_H */

@@ -1,25 +1,22 @@
 /*
  * What qbk-backup tells about a run: its progress, its summary, its
- * Prometheus metrics, its --json report and the record of a failed run.
+ * Prometheus metrics and its --json report.
  */
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #include "command/qbk_backup.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
-#include "common/qbk_exit.h"
 #include "common/qbk_fs.h"
 #include "common/qbk_json.h"
 #include "common/qbk_log.h"
 #include "common/qbk_metrics.h"
-#include "repo/qbk_failure.h"
 #include "repo/qbk_manifest.h"
 
 /*
@@ -278,33 +275,4 @@ qbk_backup_metrics_update(const char *path, const struct qbk_manifest *m,
 	qbk_backup_metrics(m, ok, errtext, now, prev.len > 0 ? prev.buf :
 	    NULL, out);
 	qbk_buf_release(&prev);
-}
-
-void
-qbk_backup_record_failure(struct qbk_repo *repo,
-    const struct qbk_backup_opts *bo, int64_t now,
-    const struct qbk_err *failure)
-{
-	struct qbk_failure f;
-	struct qbk_err err = QBK_ERR_INIT;
-	char host[256];
-
-	if (failure->code == QBK_E_USAGE || failure->code == QBK_E_CONFIG ||
-	    failure->code == QBK_E_INTERRUPTED)
-		return;
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "unknown");
-	host[sizeof(host) - 1] = '\0';
-	memset(&f, 0, sizeof(f));
-	f.time = now;
-	f.host = host;
-	f.program = (char *)(uintptr_t)"qbk-backup";
-	f.collections = (char **)(uintptr_t)bo->collections;
-	f.n_collections = bo->ncollections;
-	f.full_storage = bo->full_storage;
-	f.exit_code = qbk_err_exit_code(failure);
-	f.error = (char *)(uintptr_t)failure->msg;
-	if (qbk_failure_record(repo, &f, &err) != 0)
-		qbk_log(QBK_LOG_WARN, "cannot record the failure in the "
-		    "repository: %s", err.msg);
 }
