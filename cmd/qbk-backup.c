@@ -2,19 +2,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "command/qbk_backup.h"
 #include "command/qbk_ctx.h"
-#include "command/qbk_options.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
-#include "common/qbk_exit.h"
-#include "common/qbk_fs.h"
 #include "common/qbk_log.h"
-#include "repo/qbk_failure.h"
 #include "repo/qbk_manifest.h"
 
 enum {
@@ -109,84 +104,19 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 	return 0;
 }
 
-/* Progress on stderr: a redrawn line on a terminal, a line per collection
- * otherwise (cron mails show what was done). */
+/* Progress on stderr: lib/ writes the text, cmd/ prints it. */
 static void
 on_progress(void *cookie, const struct qbk_backup_progress *p)
 {
 	const int *tty = cookie;
-	char a[32], b[32];
+	struct qbk_buf text = QBK_BUF_INIT;
 
 	if (qbk_log_level() < QBK_LOG_WARN)
 		return;
-	qbk_buf_size_text(p->bytes, a, sizeof(a));
-	switch (p->event) {
-	case QBK_BACKUP_EV_START:
-		break;
-	case QBK_BACKUP_EV_BYTES:
-		if (*tty)
-			fprintf(stderr, "\r%s: %-30.30s %12s", cli_progname(),
-			    p->collection, a);
-		break;
-	case QBK_BACKUP_EV_DONE:
-		qbk_buf_size_text(p->bytes_new, b, sizeof(b));
-		fprintf(stderr, "%s%s: %s: %s read, %s new, %.1f s\n",
-		    *tty ? "\r\033[K" : "", cli_progname(), p->collection, a, b,
-		    (double)p->duration_ms / 1000.0);
-		break;
-	}
-}
-
-/* The metrics of this run replace those of the last; the time of the last
- * success is carried over from the file being replaced. */
-static void
-write_metrics(const char *path, const struct qbk_manifest *m, int ok,
-    const char *msg)
-{
-	struct qbk_buf text = QBK_BUF_INIT, prev = QBK_BUF_INIT;
-	struct qbk_err err = QBK_ERR_INIT;
-
-	if (qbk_fs_read_file(path, 1 << 20, &prev, &err) != 0 &&
-	    err.code != QBK_E_NOTFOUND)
-		qbk_log(QBK_LOG_WARN, "cannot read the last metrics: %s",
-		    err.msg);
-	qbk_err_clear(&err);
-	qbk_backup_metrics(m, ok, msg, qbk_now(), prev.len > 0 ? prev.buf :
-	    NULL, &text);
-	qbk_buf_release(&prev);
-	cli_write_metrics(path, &text);
-}
-
-/* Record a failed run in the repository (failures/), for qbk-report's
- * success counts: not a usage error or an operator's ^C, and only when
- * the repository is open (a storage failure may keep this from working
- * too: the metrics file and the alert still tell). */
-static void
-record_failure(struct qbk_repo *repo, const struct opts *o,
-    const struct qbk_err *failure)
-{
-	struct qbk_failure f;
-	struct qbk_err err = QBK_ERR_INIT;
-	char host[256];
-
-	if (failure->code == QBK_E_USAGE || failure->code == QBK_E_CONFIG ||
-	    failure->code == QBK_E_INTERRUPTED)
-		return;
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "unknown");
-	host[sizeof(host) - 1] = '\0';
-	memset(&f, 0, sizeof(f));
-	f.time = qbk_now();
-	f.host = host;
-	f.program = (char *)(uintptr_t)"qbk-backup";
-	f.collections = (char **)(uintptr_t)o->collections.v;
-	f.n_collections = o->collections.n;
-	f.full_storage = o->full_storage;
-	f.exit_code = qbk_err_exit_code(failure);
-	f.error = (char *)(uintptr_t)failure->msg;
-	if (qbk_failure_record(repo, &f, &err) != 0)
-		qbk_log(QBK_LOG_WARN, "cannot record the failure in the "
-		    "repository: %s", err.msg);
+	qbk_backup_progress_text(p, cli_progname(), *tty, &text);
+	if (text.len > 0)
+		fputs(text.buf, stderr);
+	qbk_buf_release(&text);
 }
 
 static int
@@ -214,8 +144,6 @@ main(int argc, char *argv[])
 	struct qbk_err err = QBK_ERR_INIT;
 	struct qbk_backup_opts bo;
 	struct qbk_ctx *ctx;
-	struct qbk_qdrant *q;
-	struct qbk_repo *repo = NULL;
 	struct qbk_manifest *m = NULL;
 	struct qbk_buf out = QBK_BUF_INIT;
 	int tty = isatty(2), rc;
@@ -238,33 +166,17 @@ main(int argc, char *argv[])
 	bo.progress = common.json ? NULL : on_progress;
 	bo.progress_cookie = &tty;
 
-	rc = -1;
-	if (ctx != NULL) {
-		qbk_backup_opts_from(qbk_ctx_config(ctx), o.type, &bo);
-		if (qbk_ctx_qdrant(ctx, NULL, &q, &err) == 0 &&
-		    qbk_ctx_repo(ctx, 1, &repo, &err) == 0) {
-			bo.lock = qbk_ctx_lock(ctx);
-			rc = qbk_backup_run(repo, q, &bo, &m, &err);
-			if (rc != 0)
-				qbk_ctx_lost_lock(ctx, &err);
-		}
+	rc = ctx != NULL ? qbk_backup_run_ctx(ctx, o.type, &bo, &m, &err) : -1;
+	if (o.metrics_file != NULL) {
+		qbk_backup_metrics_update(o.metrics_file, m, rc == 0, err.msg,
+		    qbk_now(), &out);
+		cli_write_metrics(o.metrics_file, &out);
 	}
-	if (rc != 0 && repo != NULL)
-		record_failure(repo, &o, &err);
-	if (o.metrics_file != NULL)
-		write_metrics(o.metrics_file, m, rc == 0, err.msg);
-	if (common.json) {
+	if (common.json)
 		qbk_backup_report_json(m, rc == 0, &err, &out);
-		cli_print(&out);
-	} else if (rc == 0 && !common.quiet) {
-		char a[32], b[32];
-
-		qbk_buf_size_text(m->totals.bytes, a, sizeof(a));
-		qbk_buf_size_text(m->totals.bytes_new, b, sizeof(b));
-		printf("backup %s: %zu collection%s, %s read, %s new\n",
-		    m->backup_id, m->n_collections,
-		    m->n_collections == 1 ? "" : "s", a, b);
-	}
+	else if (rc == 0 && !common.quiet)
+		qbk_backup_summary_text(m, &out);
+	cli_print(&out);
 	qbk_manifest_free(m);
 	return rc != 0 ? cli_fail(&err) : cli_succeed();
 }

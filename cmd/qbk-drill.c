@@ -6,12 +6,9 @@
 #include "cli.h"
 #include "command/qbk_ctx.h"
 #include "command/qbk_drill.h"
-#include "command/qbk_options.h"
-#include "command/qbk_restore.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
-#include "qdrant/qbk_qdrant.h"
 #include "repo/qbk_manifest.h"
 
 enum {
@@ -115,91 +112,6 @@ check(void *cookie, const struct cli_common *common)
 	return 0;
 }
 
-static void
-print_text(const struct qbk_drill_result *res, int quiet)
-{
-	const struct qbk_manifest_drill *d = res->rec;
-	char target[48];
-	size_t i;
-
-	for (i = 0; i < d->n_problems; i++)
-		printf("problem: %s\n", d->problems[i]);
-	if (quiet && d->pass && res->rto_met != 0)
-		return;
-	if (res->validate_only)
-		printf("validation of %zu collection%s against backup %s (%s): "
-		    "%s\n", res->ncollections, res->ncollections == 1 ? "" :
-		    "s", d->backup_id, d->level, d->pass ? "passed" :
-		    "FAILED");
-	else
-		printf("drill %s of backup %s (%s, %s, %zu collection%s): %s, "
-		    "recovery time %.1f s%s%s%s\n", d->drill_id, d->backup_id,
-		    d->scenario, d->level, res->ncollections,
-		    res->ncollections == 1 ? "" : "s", d->pass ? "passed" :
-		    "FAILED", (double)d->rto_ms / 1000.0,
-		    d->rto_target_ms > 0 ? " (target " : "",
-		    d->rto_target_ms > 0 ? qbk_config_format_duration(
-		    (int64_t)d->rto_target_ms, target, sizeof(target)) : "",
-		    d->rto_target_ms > 0 ? (res->rto_met ? ", met)" :
-		    ", MISSED)") : "");
-	if (!res->validate_only && res->ran && d->green_ms >= 0)
-		printf("green after %.1f s\n", (double)d->green_ms / 1000.0);
-	else if (!res->validate_only && res->ran &&
-	    d->green_ms == QBK_MANIFEST_GREEN_NOT_YET)
-		printf("not green yet (optimizations pending or running): "
-		    "readable, restored\n");
-}
-
-/* What the alert of a failed or slow drill says. */
-static void
-alert_detail(const struct qbk_drill_result *res, int code)
-{
-	const struct qbk_manifest_drill *d = res->rec;
-	char target[48];
-
-	if (code == QBK_EXIT_DATA)
-		cli_alert_detail("%s%s of backup %s (%s) failed: %s%s",
-		    res->validate_only ? "validation" : "drill ",
-		    res->validate_only ? "" : d->drill_id, d->backup_id,
-		    d->level, d->n_problems > 0 ? d->problems[0] :
-		    "no verdict", d->n_problems > 1 ? " (and more)" : "");
-	else if (code == QBK_EXIT_OBJECTIVE)
-		cli_alert_detail("drill %s of backup %s passed, but recovery "
-		    "took %.1f s, more than the target %s", d->drill_id,
-		    d->backup_id, (double)d->rto_ms / 1000.0,
-		    qbk_config_format_duration((int64_t)d->rto_target_ms,
-		    target, sizeof(target)));
-}
-
-static int
-run(struct qbk_ctx *ctx, struct opts *o, struct qbk_drill_result *res,
-    struct qbk_err *err)
-{
-	const struct qbk_config *cfg = qbk_ctx_config(ctx);
-	struct qbk_qdrant *q = NULL, *cq = NULL;
-	struct qbk_repo *repo;
-	int rc = -1;
-
-	if (o->at != NULL &&
-	    qbk_restore_parse_time(o->at, qbk_now(), &o->d.at, err) != 0)
-		return -1;
-	qbk_drill_opts_from(cfg, o->level_set, &o->d);
-	if (qbk_ctx_repo(ctx, 1, &repo, err) != 0)
-		return -1;
-	o->d.lock = qbk_ctx_lock(ctx);
-	/* Removing scratch collections must still work after ^C: a second
-	 * client that ignores the cancel flag. */
-	if (qbk_drill_target(cfg, o->d.validate_only, &cli_interrupted, &q,
-	    err) == 0 &&
-	    qbk_drill_target(cfg, o->d.validate_only, NULL, &cq, err) == 0) {
-		o->d.cleanup = cq;
-		rc = qbk_drill_run(repo, q, &o->d, res, err);
-	}
-	qbk_qdrant_free(cq);
-	qbk_qdrant_free(q);
-	return rc;
-}
-
 /* --list: the drills recorded in the repository. */
 static int
 list(struct qbk_ctx *ctx, int json, struct qbk_drill_result *res,
@@ -245,14 +157,13 @@ main(int argc, char *argv[])
 	o.d.cancel = &cli_interrupted;
 	if (o.list)
 		return list(ctx, common.json, &res, &err);
-	rc = -1;
-	if (ctx != NULL && (rc = run(ctx, &o, &res, &err)) != 0)
-		qbk_ctx_lost_lock(ctx, &err);
-	if (common.json) {
+	rc = ctx != NULL ? qbk_drill_run_ctx(ctx, o.at, o.level_set, &o.d,
+	    &res, &err) : -1;
+	if (common.json)
 		qbk_drill_report_json(&res, rc == 0 ? NULL : &err, &out);
-		cli_print(&out);
-	} else if (rc == 0)
-		print_text(&res, common.quiet);
+	else if (rc == 0)
+		qbk_drill_text(&res, common.quiet, &out);
+	cli_print(&out);
 	if (o.metrics_file != NULL) {
 		qbk_drill_metrics(&res, rc == 0 && res.rec->pass, qbk_now(),
 		    &out);
@@ -262,9 +173,11 @@ main(int argc, char *argv[])
 		qbk_drill_result_release(&res);
 		return cli_fail(&err);
 	}
-	code = !res.rec->pass ? QBK_EXIT_DATA : res.rto_met == 0 ?
-	    QBK_EXIT_OBJECTIVE : QBK_EXIT_OK;
-	alert_detail(&res, code);
+	code = qbk_drill_exit_code(&res);
+	qbk_drill_alert_text(&res, &out);
+	if (out.len > 0)
+		cli_alert_detail("%s", out.buf);
+	qbk_buf_release(&out);
 	qbk_drill_result_release(&res);
 	return code == QBK_EXIT_OK ? cli_succeed() : cli_exit(code);
 }

@@ -37,11 +37,9 @@ static const struct cli_opt options[] = {
 	CLI_OPT_END
 };
 
-enum format { FMT_NONE = 0, FMT_TEXT, FMT_JSON, FMT_PROMETHEUS };
-
 struct opts {
 	int check, list;
-	enum format format;
+	enum qbk_report_format format;
 	const char *output, *since, *until;
 	struct qbk_report_opts ro;	/* the window */
 };
@@ -57,7 +55,8 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		o->check = 1;
 		break;
 	case OPT_FORMAT:
-		o->format = (enum format)(FMT_TEXT + num);
+		o->format = (enum qbk_report_format)
+		    (QBK_REPORT_FORMAT_TEXT + num);
 		break;
 	case OPT_LIST:
 		o->list = 1;
@@ -85,15 +84,16 @@ settle(void *cookie, const struct cli_common *common)
 	int64_t now = qbk_now();
 
 	if (common->json) {
-		if (o->format != FMT_NONE && o->format != FMT_JSON)
+		if (o->format != QBK_REPORT_FORMAT_NONE &&
+		    o->format != QBK_REPORT_FORMAT_JSON)
 			return cli_usage_error("'--json' and '--format' "
 			    "exclude each other");
-		o->format = FMT_JSON;
+		o->format = QBK_REPORT_FORMAT_JSON;
 	}
 	if (o->list && o->check)
 		return cli_usage_error("'--list' and '--check' exclude each "
 		    "other");
-	if (o->list && o->format == FMT_PROMETHEUS)
+	if (o->list && o->format == QBK_REPORT_FORMAT_PROMETHEUS)
 		return cli_usage_error("'--list' has no prometheus format");
 	if (o->until != NULL &&
 	    qbk_restore_parse_time(o->until, now, &now, &err) != 0)
@@ -108,8 +108,9 @@ settle(void *cookie, const struct cli_common *common)
 	if (ro->since > ro->now)
 		return cli_usage_error("'--since' is after '--until'");
 	/* Plain --check is silent on stdout: a line in cron. */
-	if (o->format == FMT_NONE && !(o->check && o->output == NULL))
-		o->format = FMT_TEXT;
+	if (o->format == QBK_REPORT_FORMAT_NONE &&
+	    !(o->check && o->output == NULL))
+		o->format = QBK_REPORT_FORMAT_TEXT;
 	return 0;
 }
 
@@ -126,13 +127,15 @@ emit(const struct opts *o, const struct qbk_buf *out, struct qbk_err *err)
 static int
 check_objectives(const struct qbk_report *r)
 {
+	struct qbk_buf lines = QBK_BUF_INIT;
 	size_t i;
 
 	if (r->objectives_met)
 		return QBK_EXIT_OK;
-	for (i = 0; i < r->n_misses; i++)
-		fprintf(stderr, "%s: objective missed: %s\n", cli_progname(),
-		    r->misses[i].text);
+	qbk_report_misses_text(r, cli_progname(), &lines);
+	if (lines.len > 0)
+		fputs(lines.buf, stderr);
+	qbk_buf_release(&lines);
 	for (i = 0; i < r->n_misses; i++)
 		cli_notify(r->misses[i].kind, r->misses[i].collection,
 		    r->misses[i].text, QBK_EXIT_OBJECTIVE);
@@ -169,23 +172,14 @@ main(int argc, char *argv[])
 		rc = qbk_report_load(repo, &o.ro, &r, &err);
 	}
 	if (rc != 0) {
-		if (o.format == FMT_JSON && o.output == NULL) {
+		if (o.format == QBK_REPORT_FORMAT_JSON && o.output == NULL) {
 			qbk_report_error_json(&err, &out);
 			cli_print(&out);
 		}
 		return cli_fail(&err);
 	}
 
-	if (o.list && o.format == FMT_JSON)
-		qbk_report_list_json(r, &out);
-	else if (o.list)
-		qbk_report_list_text(r, &out);
-	else if (o.format == FMT_JSON)
-		qbk_report_json(r, &out);
-	else if (o.format == FMT_PROMETHEUS)
-		qbk_report_prometheus(r, &out);
-	else if (o.format == FMT_TEXT)
-		qbk_report_text(r, &out);
+	qbk_report_render(r, o.list, o.format, &out);
 	if (out.len > 0 && emit(&o, &out, &err) != 0) {
 		qbk_buf_release(&out);
 		qbk_report_free(r);

@@ -3,20 +3,16 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "command/qbk_ctx.h"
-#include "command/qbk_options.h"
 #include "command/qbk_restore.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
 #include "common/qbk_log.h"
 #include "qdrant/qbk_qdrant.h"
-#include "repo/qbk_manifest.h"
-#include "repo/qbk_repo.h"
 
 enum {
 	OPT_ALLOW_INACTIVE = 1,
@@ -68,8 +64,9 @@ static const struct cli_opt options[] = {
 
 struct opts {
 	struct cli_list collections;
-	const char *as, *at, *backup, *to_file;
-	int force, list, no_aliases, priority;	/* priority -1: config */
+	const char *as;
+	struct qbk_restore_request rq;
+	int force, no_aliases;
 	int allow_inactive;
 	unsigned workers, parallel;
 	int one_shard;
@@ -89,10 +86,10 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		o->as = arg;
 		break;
 	case OPT_AT:
-		o->at = arg;
+		o->rq.at = arg;
 		break;
 	case OPT_BACKUP:
-		o->backup = arg;
+		o->rq.backup = arg;
 		break;
 	case OPT_COLLECTION:
 		return cli_list_add(&o->collections, "collection", arg);
@@ -100,13 +97,13 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		o->force = 1;
 		break;
 	case OPT_LIST:
-		o->list = 1;
+		o->rq.list = 1;
 		break;
 	case OPT_NO_ALIASES:
 		o->no_aliases = 1;
 		break;
 	case OPT_PRIORITY:	/* enum qbk_qdrant_priority, after DEFAULT */
-		o->priority = QBK_QDRANT_PRIORITY_NO_SYNC + (int)num;
+		o->rq.priority = QBK_QDRANT_PRIORITY_NO_SYNC + (int)num;
 		break;
 	case OPT_PARALLEL:
 		return cli_threads(num, "parallel", &o->parallel);
@@ -117,7 +114,7 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 		o->shard = (uint32_t)num;
 		break;
 	case OPT_TO_FILE:
-		o->to_file = arg;
+		o->rq.to_file = arg;
 		break;
 	case OPT_WORKERS:
 		return cli_threads(num, "workers", &o->workers);
@@ -131,19 +128,19 @@ check(void *cookie, const struct cli_common *common)
 	const struct opts *o = cookie;
 	int json = common->json;
 
-	if (o->backup != NULL && o->at != NULL)
+	if (o->rq.backup != NULL && o->rq.at != NULL)
 		return cli_usage_error("'--backup' and '--at' exclude each "
 		    "other");
-	if (o->list && (o->to_file != NULL || o->as != NULL || o->force))
+	if (o->rq.list && (o->rq.to_file != NULL || o->as != NULL || o->force))
 		return cli_usage_error("'--list' takes no '--to-file', '--as' "
 		    "or '--force'");
-	if (o->to_file != NULL && o->as != NULL)
+	if (o->rq.to_file != NULL && o->as != NULL)
 		return cli_usage_error("'--to-file' takes no '--as'");
-	if (o->one_shard && (o->collections.n != 1 || o->to_file != NULL ||
-	    o->list))
+	if (o->one_shard && (o->collections.n != 1 || o->rq.to_file != NULL ||
+	    o->rq.list))
 		return cli_usage_error("'--shard' needs one '--collection' "
 		    "and no '--to-file' or '--list'");
-	if (o->to_file != NULL && strcmp(o->to_file, "-") == 0 && json)
+	if (o->rq.to_file != NULL && strcmp(o->rq.to_file, "-") == 0 && json)
 		return cli_usage_error("'--json' needs stdout: not with "
 		    "'--to-file -'");
 	return 0;
@@ -174,86 +171,20 @@ static void
 on_progress(void *cookie, const struct qbk_restore_progress *p)
 {
 	const int *tty = cookie;
+	struct qbk_buf text = QBK_BUF_INIT;
 
 	if (!*tty || qbk_log_level() < QBK_LOG_WARN)
 		return;
-	if (p->event == QBK_RESTORE_EV_BYTES && p->total > 0)
-		fprintf(stderr, "\r%s: %-30.30s %5.1f%%", cli_progname(),
-		    p->collection, 100.0 * (double)p->bytes /
-		    (double)p->total);
-	else if (p->event == QBK_RESTORE_EV_DONE)
-		fprintf(stderr, "\r\033[K");
-}
-
-static void
-print_summary(const struct qbk_restore_report *r)
-{
-	size_t i;
-
-	for (i = 0; i < r->nitems; i++) {
-		const struct qbk_restore_item *it = &r->items[i];
-
-		printf("restored %s%s%s from backup %s: %llu bytes, sha256 %s, "
-		    "%.1f s\n", it->name[0] != '\0' ? it->name : "snapshot",
-		    strcmp(it->name, it->target) != 0 ? " to " : "",
-		    strcmp(it->name, it->target) != 0 ? it->target : "",
-		    r->backup_id, (unsigned long long)it->bytes, it->sha256,
-		    (double)it->duration_ms / 1000.0);
-	}
-	if (r->safety_backup_id[0] != '\0')
-		printf("safety backup of the replaced collections: %s\n",
-		    r->safety_backup_id);
-}
-
-static int
-run(struct qbk_ctx *ctx, const struct opts *o, struct qbk_restore_opts *ro,
-    int json, struct qbk_restore_report *rep, struct qbk_buf *out,
-    struct qbk_err *err)
-{
-	struct qbk_repo *repo;
-	struct qbk_qdrant *q, *cq = NULL;
-	struct qbk_manifest *m = NULL;
-	char id[QBK_MANIFEST_ID_LEN + 1];
-	int64_t at = -1;
-	int rc = -1;
-
-	if (o->at != NULL &&
-	    qbk_restore_parse_time(o->at, qbk_now(), &at, err) != 0)
-		return -1;
-	/* Only a safety backup (--force into Qdrant) writes to the
-	 * repository: a restore without one, or --force with --to-file,
-	 * works from a read-only repository too. */
-	if (qbk_ctx_repo(ctx, o->force && o->to_file == NULL ?
-	    QBK_CTX_LOCK_SHARED : QBK_CTX_LOCK_READ, &repo, err) != 0 ||
-	    qbk_restore_choose(repo, o->backup, at, o->collections.v,
-	    o->collections.n, QBK_RESTORE_CHOOSE_NEWEST, id, err) != 0 ||
-	    qbk_repo_manifest_read(repo, id, &m, err) != 0)
-		return -1;
-	memcpy(rep->backup_id, id, sizeof(id));
-	ro->lock = qbk_ctx_lock(ctx);
-	if (o->list) {
-		qbk_restore_list(m, json, out);
-		rc = 0;
-	} else if (o->to_file != NULL) {
-		rc = qbk_restore_file(repo, m, ro, o->to_file,
-		    strcmp(o->to_file, "-") == 0 ? to_stdout : NULL, NULL, rep,
-		    err);
-	} else if (qbk_ctx_qdrant(ctx, NULL, &q, err) == 0 &&
-	    qbk_ctx_qdrant_cleanup(ctx, &cq, err) == 0) {
-		/* Undoing a half-done restore must still work after ^C:
-		 * a second client that ignores the cancel flag. */
-		ro->cleanup = cq;
-		rc = qbk_restore_run(repo, q, m, ro, rep, err);
-	}
-	qbk_qdrant_free(cq);
-	qbk_manifest_free(m);
-	return rc;
+	qbk_restore_progress_text(p, cli_progname(), &text);
+	if (text.len > 0)
+		fputs(text.buf, stderr);
+	qbk_buf_release(&text);
 }
 
 int
 main(int argc, char *argv[])
 {
-	struct opts o = { .priority = -1 };
+	struct opts o = { .rq.priority = -1 };
 	struct cli_common common = CLI_COMMON_INIT;
 	struct cli_prog prog = { "qbk-restore", "[options]",
 		"Restore a backup into Qdrant (every collection, or those "
@@ -286,22 +217,18 @@ main(int argc, char *argv[])
 	ro.progress_cookie = &tty;
 	qbk_restore_report_init(&rep);
 
-	rc = -1;
-	if (ctx != NULL) {
-		qbk_restore_opts_from(qbk_ctx_config(ctx), o.priority, &ro);
-		rc = run(ctx, &o, &ro, common.json, &rep, &out, &err);
-		if (rc != 0)
-			qbk_ctx_lost_lock(ctx, &err);
-	}
-	if (o.list && rc == 0)
-		cli_print(&out);
-	else if (common.json) {
+	o.rq.json = common.json;
+	if (o.rq.to_file != NULL && strcmp(o.rq.to_file, "-") == 0)
+		o.rq.write = to_stdout;
+	rc = ctx != NULL ? qbk_restore_run_ctx(ctx, &o.rq, &ro, &rep, &out,
+	    &err) : -1;
+	/* A --list that worked has its listing in out already. */
+	if (common.json && (rc != 0 || !o.rq.list))
 		qbk_restore_report_json(&rep, rc == 0, &err, &out);
-		cli_print(&out);
-	} else if (rc == 0 && (o.to_file == NULL ||
-	    strcmp(o.to_file, "-") != 0))
-		print_summary(&rep);
-	qbk_buf_release(&out);
+	else if (!common.json && rc == 0 && !o.rq.list &&
+	    o.rq.write == NULL)
+		qbk_restore_summary_text(&rep, &out);
+	cli_print(&out);
 	qbk_restore_report_release(&rep);
 	return rc != 0 ? cli_fail(&err) : cli_succeed();
 }

@@ -93,6 +93,17 @@ struct qbk_backup_opts {
 int qbk_backup_run(struct qbk_repo *, struct qbk_qdrant *,
     const struct qbk_backup_opts *, struct qbk_manifest **, struct qbk_err *);
 
+/** qbk_backup_run_ctx(ctx, type, bo, out, err): qbk_backup_run() on the
+ * open context ${ctx}: ${bo} completed from the configuration (${type}: -1
+ * as configured, 0 incremental, 1 full), its Qdrant and its repository
+ * locked shared.  0 with ${*out} as qbk_backup_run(), or -1; after a
+ * failure ${err} tells if the lock was lost meanwhile, and a failure with
+ * the repository open is recorded there (failures/), unless it is a
+ * usage or configuration error or an interruption. */
+struct qbk_ctx;
+int qbk_backup_run_ctx(struct qbk_ctx *, int, struct qbk_backup_opts *,
+    struct qbk_manifest **, struct qbk_err *);
+
 /** qbk_backup_metrics(m, ok, err_text, now, prev, out): append Prometheus
  * text-format metrics of a run that ended at ${now} (${m} may be NULL when it
  * failed) to the qbk_buf ${out}: run time and success; with ${m}, its
@@ -114,5 +125,23 @@ void qbk_backup_metrics(const struct qbk_manifest *, int, const char *,
  * sha256, duration_ms, points_count, snapshots; totals. */
 void qbk_backup_report_json(const struct qbk_manifest *, int,
     const struct qbk_err *, struct qbk_buf *);
+
+/** qbk_backup_progress_text(p, progname, tty, out): append to ${out} the
+ * line qbk-backup shows on stderr for the event ${p}: on a terminal
+ * (${tty}) a line redrawn as bytes stream, otherwise only a line per
+ * collection stored (cron mails show what was done). */
+void qbk_backup_progress_text(const struct qbk_backup_progress *,
+    const char *, int, struct qbk_buf *);
+
+/** qbk_backup_summary_text(m, out): append qbk-backup's one-line summary
+ * of the backup ${m} to ${out}. */
+void qbk_backup_summary_text(const struct qbk_manifest *, struct qbk_buf *);
+
+/** qbk_backup_metrics_update(path, m, ok, err_text, now, out): as
+ * qbk_backup_metrics(), with ${prev} read from the metrics file ${path}
+ * about to be replaced (none, or unreadable with a warning logged: no
+ * last success to carry over). */
+void qbk_backup_metrics_update(const char *, const struct qbk_manifest *,
+    int, const char *, int64_t, struct qbk_buf *);
 
 #endif /* !QBK_BACKUP_H */

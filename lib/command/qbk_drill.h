@@ -148,6 +148,17 @@ int qbk_drill_run(struct qbk_repo *, struct qbk_qdrant *,
     const struct qbk_drill_opts *, struct qbk_drill_result *,
     struct qbk_err *);
 
+/** qbk_drill_run_ctx(ctx, at, level_set, d, res, err): qbk_drill_run() on
+ * the open context ${ctx}: ${d}->at from the time text ${at} (or NULL),
+ * the rest of ${d} from the configuration (its level too unless
+ * ${level_set}), the repository locked shared, the drill target with
+ * ${d}->cancel and a second client without it for the cleanup.  0, or -1
+ * as qbk_drill_run() or with a bad ${at} (QBK_E_USAGE); after a failure
+ * ${err} tells if the lock was lost meanwhile. */
+struct qbk_ctx;
+int qbk_drill_run_ctx(struct qbk_ctx *, const char *, int,
+    struct qbk_drill_opts *, struct qbk_drill_result *, struct qbk_err *);
+
 /** qbk_drill_target(cfg, validate_only, cancel, out, err): a Qdrant client
  * for the drill target: [drill] url with qbk_config_drill_api_key(), or
  * the [qdrant] url (also with validate_only, which works on the live
@@ -210,5 +221,20 @@ int qbk_drill_list(struct qbk_repo *, int, struct qbk_buf *,
  * and the duration of every phase. */
 void qbk_drill_metrics(const struct qbk_drill_result *, int, int64_t,
     struct qbk_buf *);
+
+/** qbk_drill_text(res, quiet, out): append qbk-drill's text report of
+ * ${res} to ${out}: a line per problem, the verdict with the recovery
+ * time and its target, and whether the restored collections are green;
+ * with ${quiet}, only the problems of a drill that passed in time. */
+void qbk_drill_text(const struct qbk_drill_result *, int, struct qbk_buf *);
+
+/** qbk_drill_exit_code(res): the exit code of a drill that ran:
+ * QBK_EXIT_DATA when it failed, QBK_EXIT_OBJECTIVE when it passed but
+ * missed the recovery time target, QBK_EXIT_OK otherwise. */
+int qbk_drill_exit_code(const struct qbk_drill_result *);
+
+/** qbk_drill_alert_text(res, out): append to ${out} what the alert of a
+ * failed or slow drill says (nothing for a drill that passed in time). */
+void qbk_drill_alert_text(const struct qbk_drill_result *, struct qbk_buf *);
 
 #endif /* !QBK_DRILL_H */

@@ -231,4 +231,24 @@ void qbk_report_json(const struct qbk_report *, struct qbk_buf *);
  * text exposition format, the metric names of qbk-report(1). */
 void qbk_report_prometheus(const struct qbk_report *, struct qbk_buf *);
 
+/* The output formats of qbk-report, in the order of its --format choices
+ * after NONE (plain --check: nothing on stdout). */
+enum qbk_report_format {
+	QBK_REPORT_FORMAT_NONE = 0,
+	QBK_REPORT_FORMAT_TEXT,
+	QBK_REPORT_FORMAT_JSON,
+	QBK_REPORT_FORMAT_PROMETHEUS
+};
+
+/** qbk_report_render(r, list, format, out): the list (${list}: text or
+ * JSON) or the compliance report of ${r} in ${format}; nothing for
+ * QBK_REPORT_FORMAT_NONE. */
+void qbk_report_render(const struct qbk_report *, int,
+    enum qbk_report_format, struct qbk_buf *);
+
+/** qbk_report_misses_text(r, progname, out): a line per missed objective,
+ * "<progname>: objective missed: <text>", for --check on stderr. */
+void qbk_report_misses_text(const struct qbk_report *, const char *,
+    struct qbk_buf *);
+
 #endif /* !QBK_REPORT_H */

@@ -236,6 +236,34 @@ int qbk_restore_file(struct qbk_repo *, const struct qbk_manifest *,
     const struct qbk_restore_opts *, const char *, qbk_restore_write_fn *,
     void *, struct qbk_restore_report *, struct qbk_err *);
 
+/* What qbk-restore is asked for, beyond struct qbk_restore_opts. */
+struct qbk_restore_request {
+	const char *backup;	/* backup id, or NULL */
+	const char *at;		/* time text (qbk_restore_parse_time()),
+				 * or NULL */
+	int priority;		/* enum qbk_qdrant_priority; -1: config */
+	int list;		/* describe the backup, restore nothing */
+	int json;		/* the description as JSON */
+	const char *to_file;	/* write the snapshot file here instead */
+	qbk_restore_write_fn *write;	/* to_file's writer, or NULL */
+	void *write_cookie;
+};
+
+/** qbk_restore_run_ctx(ctx, rq, ro, rep, out, err): qbk-restore's run on
+ * the open context ${ctx}: ${ro} completed from the configuration, the
+ * repository opened (locked shared only for a safety backup), the backup
+ * chosen by ${rq} and ${ro}'s collections (the newest that holds them
+ * all), its id in ${rep}; then its description appended to ${out}
+ * (${rq}->list), its snapshot file written (${rq}->to_file) or it is
+ * restored into the configured Qdrant, as qbk_restore_list(),
+ * qbk_restore_file() and qbk_restore_run().  0, or -1 as those or with a
+ * bad ${rq}->at (QBK_E_USAGE); after a failure ${err} tells if the lock
+ * was lost meanwhile. */
+struct qbk_ctx;
+int qbk_restore_run_ctx(struct qbk_ctx *, const struct qbk_restore_request *,
+    struct qbk_restore_opts *, struct qbk_restore_report *,
+    struct qbk_buf *, struct qbk_err *);
+
 /** qbk_restore_list(m, json, out): append a description of backup ${m} to
  * ${out}: collections, snapshots (kind, shard, name, size, sha256), points,
  * aliases, tags; as text, or as one JSON document ({"ok":true,
@@ -248,6 +276,20 @@ void qbk_restore_list(const struct qbk_manifest *, int, struct qbk_buf *);
  * "target", "bytes", "sha256", "duration_ms", "replaced", "snapshots"}]}. */
 void qbk_restore_report_json(const struct qbk_restore_report *, int,
     const struct qbk_err *, struct qbk_buf *);
+
+/** qbk_restore_summary_text(r, out): append qbk-restore's text summary of
+ * ${r} to ${out}: a line per collection restored (or snapshot file
+ * written) with its target, size, SHA-256 and time, then the safety
+ * backup of the replaced collections, if one was taken. */
+void qbk_restore_summary_text(const struct qbk_restore_report *,
+    struct qbk_buf *);
+
+/** qbk_restore_progress_text(p, progname, out): append to ${out} the
+ * terminal progress line of the event ${p}: the percentage sent of a
+ * collection, redrawn in place, and its erasure when the collection is
+ * done. */
+void qbk_restore_progress_text(const struct qbk_restore_progress *,
+    const char *, struct qbk_buf *);
 
 /** qbk_restore_version_skew(from, to): nonzero if a snapshot taken on
  * Qdrant ${from} ("1.12.4") may not be recoverable on ${to}: Qdrant

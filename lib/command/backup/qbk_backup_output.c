@@ -1,6 +1,6 @@
 /*
- * What qbk-backup tells about a run: its Prometheus metrics and its --json
- * report.
+ * What qbk-backup tells about a run: its progress, its summary, its
+ * Prometheus metrics and its --json report.
  */
 
 #include <stdint.h>
@@ -13,7 +13,9 @@
 #include "command/qbk_backup.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
+#include "common/qbk_fs.h"
 #include "common/qbk_json.h"
+#include "common/qbk_log.h"
 #include "common/qbk_metrics.h"
 #include "repo/qbk_manifest.h"
 
@@ -221,4 +223,56 @@ qbk_backup_report_json(const struct qbk_manifest *m, int ok,
 	qbk_json_dump(doc, out, 1);
 	qbk_buf_addch(out, '\n');
 	json_decref(doc);
+}
+
+void
+qbk_backup_progress_text(const struct qbk_backup_progress *p,
+    const char *progname, int tty, struct qbk_buf *out)
+{
+	char a[32], b[32];
+
+	qbk_buf_size_text(p->bytes, a, sizeof(a));
+	switch (p->event) {
+	case QBK_BACKUP_EV_START:
+		break;
+	case QBK_BACKUP_EV_BYTES:
+		if (tty)
+			qbk_buf_addf(out, "\r%s: %-30.30s %12s", progname,
+			    p->collection, a);
+		break;
+	case QBK_BACKUP_EV_DONE:
+		qbk_buf_size_text(p->bytes_new, b, sizeof(b));
+		qbk_buf_addf(out, "%s%s: %s: %s read, %s new, %.1f s\n",
+		    tty ? "\r\033[K" : "", progname, p->collection, a, b,
+		    (double)p->duration_ms / 1000.0);
+		break;
+	}
+}
+
+void
+qbk_backup_summary_text(const struct qbk_manifest *m, struct qbk_buf *out)
+{
+	char a[32], b[32];
+
+	qbk_buf_size_text(m->totals.bytes, a, sizeof(a));
+	qbk_buf_size_text(m->totals.bytes_new, b, sizeof(b));
+	qbk_buf_addf(out, "backup %s: %zu collection%s, %s read, %s new\n",
+	    m->backup_id, m->n_collections, m->n_collections == 1 ? "" : "s",
+	    a, b);
+}
+
+void
+qbk_backup_metrics_update(const char *path, const struct qbk_manifest *m,
+    int ok, const char *errtext, int64_t now, struct qbk_buf *out)
+{
+	struct qbk_buf prev = QBK_BUF_INIT;
+	struct qbk_err err = QBK_ERR_INIT;
+
+	if (qbk_fs_read_file(path, 1 << 20, &prev, &err) != 0 &&
+	    err.code != QBK_E_NOTFOUND)
+		qbk_log(QBK_LOG_WARN, "cannot read the last metrics: %s",
+		    err.msg);
+	qbk_backup_metrics(m, ok, errtext, now, prev.len > 0 ? prev.buf :
+	    NULL, out);
+	qbk_buf_release(&prev);
 }

@@ -1,6 +1,6 @@
 /*
- * What qbk-drill tells: the list of drill records, the --json report of a
- * drill and its Prometheus metrics.
+ * What qbk-drill tells: the list of drill records, the text and --json
+ * reports of a drill, its exit code and alert, and its Prometheus metrics.
  */
 
 #include <stdint.h>
@@ -11,9 +11,11 @@
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_err.h"
+#include "common/qbk_exit.h"
 #include "common/qbk_json.h"
 #include "common/qbk_metrics.h"
 #include "common/qbk_time.h"
+#include "config/qbk_config.h"
 #include "repo/qbk_manifest.h"
 #include "repo/qbk_repo.h"
 
@@ -222,4 +224,71 @@ qbk_drill_metrics(const struct qbk_drill_result *res, int ok, int64_t now,
 		qbk_metrics_sample(out, "qbk_drill_phase_seconds", "phase",
 		    d->phases[i].name, "%.3f",
 		    (double)d->phases[i].ms / 1000.0);
+}
+
+void
+qbk_drill_text(const struct qbk_drill_result *res, int quiet,
+    struct qbk_buf *out)
+{
+	const struct qbk_manifest_drill *d = res->rec;
+	char target[48];
+	size_t i;
+
+	for (i = 0; i < d->n_problems; i++)
+		qbk_buf_addf(out, "problem: %s\n", d->problems[i]);
+	if (quiet && d->pass && res->rto_met != 0)
+		return;
+	if (res->validate_only)
+		qbk_buf_addf(out, "validation of %zu collection%s against "
+		    "backup %s (%s): %s\n", res->ncollections,
+		    res->ncollections == 1 ? "" : "s", d->backup_id, d->level,
+		    d->pass ? "passed" : "FAILED");
+	else
+		qbk_buf_addf(out, "drill %s of backup %s (%s, %s, %zu "
+		    "collection%s): %s, recovery time %.1f s%s%s%s\n",
+		    d->drill_id, d->backup_id, d->scenario, d->level,
+		    res->ncollections, res->ncollections == 1 ? "" : "s",
+		    d->pass ? "passed" : "FAILED", (double)d->rto_ms / 1000.0,
+		    d->rto_target_ms > 0 ? " (target " : "",
+		    d->rto_target_ms > 0 ? qbk_config_format_duration(
+		    (int64_t)d->rto_target_ms, target, sizeof(target)) : "",
+		    d->rto_target_ms > 0 ? (res->rto_met ? ", met)" :
+		    ", MISSED)") : "");
+	if (!res->validate_only && res->ran && d->green_ms >= 0)
+		qbk_buf_addf(out, "green after %.1f s\n",
+		    (double)d->green_ms / 1000.0);
+	else if (!res->validate_only && res->ran &&
+	    d->green_ms == QBK_MANIFEST_GREEN_NOT_YET)
+		qbk_buf_addstr(out, "not green yet (optimizations pending or "
+		    "running): readable, restored\n");
+}
+
+int
+qbk_drill_exit_code(const struct qbk_drill_result *res)
+{
+	if (!res->rec->pass)
+		return QBK_EXIT_DATA;
+	return res->rto_met == 0 ? QBK_EXIT_OBJECTIVE : QBK_EXIT_OK;
+}
+
+void
+qbk_drill_alert_text(const struct qbk_drill_result *res,
+    struct qbk_buf *out)
+{
+	const struct qbk_manifest_drill *d = res->rec;
+	char target[48];
+	int code = qbk_drill_exit_code(res);
+
+	if (code == QBK_EXIT_DATA)
+		qbk_buf_addf(out, "%s%s of backup %s (%s) failed: %s%s",
+		    res->validate_only ? "validation" : "drill ",
+		    res->validate_only ? "" : d->drill_id, d->backup_id,
+		    d->level, d->n_problems > 0 ? d->problems[0] :
+		    "no verdict", d->n_problems > 1 ? " (and more)" : "");
+	else if (code == QBK_EXIT_OBJECTIVE)
+		qbk_buf_addf(out, "drill %s of backup %s passed, but recovery "
+		    "took %.1f s, more than the target %s", d->drill_id,
+		    d->backup_id, (double)d->rto_ms / 1000.0,
+		    qbk_config_format_duration((int64_t)d->rto_target_ms,
+		    target, sizeof(target)));
 }

@@ -1,5 +1,5 @@
 /*
- * The report and the list as text for people.
+ * The report and the list as text for people, and the choice of format.
  */
 
 #include <inttypes.h>
@@ -203,4 +203,31 @@ qbk_report_text(const struct qbk_report *r, struct qbk_buf *out)
 		qbk_buf_addf(out, "missed: %s\n", r->misses[i].text);
 	qbk_buf_addf(out, "objectives: %s\n", r->objectives_met ? "met" :
 	    "MISSED");
+}
+
+void
+qbk_report_render(const struct qbk_report *r, int list,
+    enum qbk_report_format format, struct qbk_buf *out)
+{
+	if (list && format == QBK_REPORT_FORMAT_JSON)
+		qbk_report_list_json(r, out);
+	else if (list)
+		qbk_report_list_text(r, out);
+	else if (format == QBK_REPORT_FORMAT_JSON)
+		qbk_report_json(r, out);
+	else if (format == QBK_REPORT_FORMAT_PROMETHEUS)
+		qbk_report_prometheus(r, out);
+	else if (format == QBK_REPORT_FORMAT_TEXT)
+		qbk_report_text(r, out);
+}
+
+void
+qbk_report_misses_text(const struct qbk_report *r, const char *progname,
+    struct qbk_buf *out)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_misses; i++)
+		qbk_buf_addf(out, "%s: objective missed: %s\n", progname,
+		    r->misses[i].text);
 }

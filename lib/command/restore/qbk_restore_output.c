@@ -150,6 +150,39 @@ qbk_restore_report_json(const struct qbk_restore_report *r, int ok,
 	json_decref(doc);
 }
 
+void
+qbk_restore_summary_text(const struct qbk_restore_report *r,
+    struct qbk_buf *out)
+{
+	size_t i;
+
+	for (i = 0; i < r->nitems; i++) {
+		const struct qbk_restore_item *it = &r->items[i];
+
+		qbk_buf_addf(out, "restored %s%s%s from backup %s: %llu bytes, "
+		    "sha256 %s, %.1f s\n", it->name[0] != '\0' ? it->name :
+		    "snapshot", strcmp(it->name, it->target) != 0 ? " to " : "",
+		    strcmp(it->name, it->target) != 0 ? it->target : "",
+		    r->backup_id, (unsigned long long)it->bytes, it->sha256,
+		    (double)it->duration_ms / 1000.0);
+	}
+	if (r->safety_backup_id[0] != '\0')
+		qbk_buf_addf(out, "safety backup of the replaced collections: "
+		    "%s\n", r->safety_backup_id);
+}
+
+void
+qbk_restore_progress_text(const struct qbk_restore_progress *p,
+    const char *progname, struct qbk_buf *out)
+{
+	if (p->event == QBK_RESTORE_EV_BYTES && p->total > 0)
+		qbk_buf_addf(out, "\r%s: %-30.30s %5.1f%%", progname,
+		    p->collection, 100.0 * (double)p->bytes /
+		    (double)p->total);
+	else if (p->event == QBK_RESTORE_EV_DONE)
+		qbk_buf_addstr(out, "\r\033[K");
+}
+
 /* ---- listing --------------------------------------------------------- */
 
 static const char *
