@@ -374,6 +374,35 @@ cli_print(struct qbk_buf *out)
 	qbk_buf_release(out);
 }
 
+void
+cli_progress(struct qbk_buf *text)
+{
+	if (text->len > 0 && qbk_log_level() >= QBK_LOG_WARN)
+		fputs(text->buf, stderr);
+	qbk_buf_release(text);
+}
+
+int
+cli_stdout_write(void *cookie, const void *data, size_t len,
+    struct qbk_err *err)
+{
+	const char *p = data;
+	ssize_t n;
+
+	(void)cookie;
+	while (len > 0) {
+		if ((n = write(STDOUT_FILENO, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return qbk_err_sys(err, QBK_E_IO, "cannot write to "
+			    "standard output");
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int
 cli_write_file(const char *path, const void *data, size_t len,
     struct qbk_err *err)

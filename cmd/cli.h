@@ -190,6 +190,15 @@ int cli_succeed(void);
  * release it. */
 void cli_print(struct qbk_buf *);
 
+/** cli_progress(text): a progress line for stderr, when the log level
+ * shows warnings: put ${text} there, then release it. */
+void cli_progress(struct qbk_buf *);
+
+/** cli_stdout_write(cookie, data, len, err): a writer of the library's
+ * kind that puts ${len} bytes on stdout (write(2), again after EINTR);
+ * ${cookie} unused.  0 or -1 with ${err} set. */
+int cli_stdout_write(void *, const void *, size_t, struct qbk_err *);
+
 /** cli_write_metrics(path, text): replace the metrics file ${path} with
  * ${text} (cli_write_file()), logging an error if it cannot, then release
  * ${text}. */

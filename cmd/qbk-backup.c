@@ -1,6 +1,5 @@
 /* qbk-backup: stream Qdrant snapshots into the repository. */
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -9,7 +8,6 @@
 #include "command/qbk_ctx.h"
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
-#include "common/qbk_log.h"
 #include "repo/qbk_manifest.h"
 
 enum {
@@ -111,12 +109,8 @@ on_progress(void *cookie, const struct qbk_backup_progress *p)
 	const int *tty = cookie;
 	struct qbk_buf text = QBK_BUF_INIT;
 
-	if (qbk_log_level() < QBK_LOG_WARN)
-		return;
 	qbk_backup_progress_text(p, cli_progname(), *tty, &text);
-	if (text.len > 0)
-		fputs(text.buf, stderr);
-	qbk_buf_release(&text);
+	cli_progress(&text);
 }
 
 static int

@@ -1,7 +1,5 @@
 /* qbk-restore: put a backup back into Qdrant, or into a snapshot file. */
-#include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -11,7 +9,6 @@
 #include "common/qbk.h"
 #include "common/qbk_buf.h"
 #include "common/qbk_exit.h"
-#include "common/qbk_log.h"
 #include "qdrant/qbk_qdrant.h"
 
 enum {
@@ -64,13 +61,8 @@ static const struct cli_opt options[] = {
 
 struct opts {
 	struct cli_list collections;
-	const char *as;
 	struct qbk_restore_request rq;
-	int force, no_aliases;
-	int allow_inactive;
-	unsigned workers, parallel;
-	int one_shard;
-	uint32_t shard;
+	struct qbk_restore_opts ro;
 };
 
 static int
@@ -80,10 +72,10 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 
 	switch (id) {
 	case OPT_ALLOW_INACTIVE:
-		o->allow_inactive = 1;
+		o->ro.allow_inactive = 1;
 		break;
 	case OPT_AS:
-		o->as = arg;
+		o->ro.as = arg;
 		break;
 	case OPT_AT:
 		o->rq.at = arg;
@@ -94,30 +86,30 @@ handle(void *cookie, int id, const char *arg, uint64_t num)
 	case OPT_COLLECTION:
 		return cli_list_add(&o->collections, "collection", arg);
 	case OPT_FORCE:
-		o->force = 1;
+		o->ro.force = 1;
 		break;
 	case OPT_LIST:
 		o->rq.list = 1;
 		break;
 	case OPT_NO_ALIASES:
-		o->no_aliases = 1;
+		o->ro.no_aliases = 1;
 		break;
 	case OPT_PRIORITY:	/* enum qbk_qdrant_priority, after DEFAULT */
 		o->rq.priority = QBK_QDRANT_PRIORITY_NO_SYNC + (int)num;
 		break;
 	case OPT_PARALLEL:
-		return cli_threads(num, "parallel", &o->parallel);
+		return cli_threads(num, "parallel", &o->ro.node_parallelism);
 	case OPT_SHARD:
 		if (num > UINT32_MAX)
 			return cli_usage_error("bad value for '--shard'");
-		o->one_shard = 1;
-		o->shard = (uint32_t)num;
+		o->ro.one_shard = 1;
+		o->ro.shard = (uint32_t)num;
 		break;
 	case OPT_TO_FILE:
 		o->rq.to_file = arg;
 		break;
 	case OPT_WORKERS:
-		return cli_threads(num, "workers", &o->workers);
+		return cli_threads(num, "workers", &o->ro.workers);
 	}
 	return 0;
 }
@@ -131,38 +123,20 @@ check(void *cookie, const struct cli_common *common)
 	if (o->rq.backup != NULL && o->rq.at != NULL)
 		return cli_usage_error("'--backup' and '--at' exclude each "
 		    "other");
-	if (o->rq.list && (o->rq.to_file != NULL || o->as != NULL || o->force))
+	if (o->rq.list && (o->rq.to_file != NULL || o->ro.as != NULL ||
+	    o->ro.force))
 		return cli_usage_error("'--list' takes no '--to-file', '--as' "
 		    "or '--force'");
-	if (o->rq.to_file != NULL && o->as != NULL)
+	if (o->rq.to_file != NULL && o->ro.as != NULL)
 		return cli_usage_error("'--to-file' takes no '--as'");
-	if (o->one_shard && (o->collections.n != 1 || o->rq.to_file != NULL ||
+	if (o->ro.one_shard && (o->collections.n != 1 ||
+	    o->rq.to_file != NULL ||
 	    o->rq.list))
 		return cli_usage_error("'--shard' needs one '--collection' "
 		    "and no '--to-file' or '--list'");
 	if (o->rq.to_file != NULL && strcmp(o->rq.to_file, "-") == 0 && json)
 		return cli_usage_error("'--json' needs stdout: not with "
 		    "'--to-file -'");
-	return 0;
-}
-
-static int
-to_stdout(void *cookie, const void *data, size_t len, struct qbk_err *err)
-{
-	const char *p = data;
-	ssize_t n;
-
-	(void)cookie;
-	while (len > 0) {
-		if ((n = write(STDOUT_FILENO, p, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return qbk_err_sys(err, QBK_E_IO, "cannot write to "
-			    "standard output");
-		}
-		p += n;
-		len -= (size_t)n;
-	}
 	return 0;
 }
 
@@ -173,12 +147,10 @@ on_progress(void *cookie, const struct qbk_restore_progress *p)
 	const int *tty = cookie;
 	struct qbk_buf text = QBK_BUF_INIT;
 
-	if (!*tty || qbk_log_level() < QBK_LOG_WARN)
-		return;
-	qbk_restore_progress_text(p, cli_progname(), &text);
-	if (text.len > 0)
-		fputs(text.buf, stderr);
-	qbk_buf_release(&text);
+	if (*tty) {
+		qbk_restore_progress_text(p, cli_progname(), &text);
+		cli_progress(&text);
+	}
 }
 
 int
@@ -192,7 +164,6 @@ main(int argc, char *argv[])
 		options, CLI_WITH_URL | CLI_WITH_REPO, handle, &o, check
 	};
 	struct qbk_err err = QBK_ERR_INIT;
-	struct qbk_restore_opts ro;
 	struct qbk_restore_report rep;
 	struct qbk_ctx *ctx;
 	struct qbk_buf out = QBK_BUF_INIT;
@@ -201,26 +172,17 @@ main(int argc, char *argv[])
 	if ((rc = cli_start(argc, argv, &prog, &common, &ctx, &err)) !=
 	    CLI_RUN)
 		return rc;
-	memset(&ro, 0, sizeof(ro));
-	ro.collections = o.collections.v;
-	ro.ncollections = o.collections.n;
-	ro.as = o.as;
-	ro.force = o.force;
-	ro.allow_inactive = o.allow_inactive;
-	ro.no_aliases = o.no_aliases;
-	ro.workers = o.workers;
-	ro.node_parallelism = o.parallel;
-	ro.one_shard = o.one_shard;
-	ro.shard = o.shard;
-	ro.cancel = &cli_interrupted;
-	ro.progress = common.json ? NULL : on_progress;
-	ro.progress_cookie = &tty;
+	o.ro.collections = o.collections.v;
+	o.ro.ncollections = o.collections.n;
+	o.ro.cancel = &cli_interrupted;
+	o.ro.progress = common.json ? NULL : on_progress;
+	o.ro.progress_cookie = &tty;
 	qbk_restore_report_init(&rep);
 
 	o.rq.json = common.json;
 	if (o.rq.to_file != NULL && strcmp(o.rq.to_file, "-") == 0)
-		o.rq.write = to_stdout;
-	rc = ctx != NULL ? qbk_restore_run_ctx(ctx, &o.rq, &ro, &rep, &out,
+		o.rq.write = cli_stdout_write;
+	rc = ctx != NULL ? qbk_restore_run_ctx(ctx, &o.rq, &o.ro, &rep, &out,
 	    &err) : -1;
 	/* A --list that worked has its listing in out already. */
 	if (common.json && (rc != 0 || !o.rq.list))
